@@ -1,0 +1,69 @@
+#pragma once
+// MessageLog: a partitioned, append-only, durable log with consumer groups.
+//
+// Shaped after Kafka so that Kafka can sit behind it unchanged: a topic has a
+// fixed number of partitions; a record's key picks its partition, so records
+// with one key keep their order; a consumer group reads each partition from
+// its committed offset, and a group member that restarts resumes there.
+// The embedded engine keeps the same semantics in one process.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace parley::ports {
+
+struct LogRecord {
+  std::string topic;
+  int partition = 0;
+  std::uint64_t offset = 0;  // position within the partition, from 0
+  std::string key;
+  std::string value;
+};
+
+// Called once per append, from a log thread, when the record is durable
+// (with its offset) or could not be made so. It must not block.
+using AppendCallback = std::function<void(Result<std::uint64_t> offset)>;
+
+class LogConsumer {
+ public:
+  virtual ~LogConsumer() = default;
+
+  // Waits up to `timeout` for records of the partitions this member owns and
+  // returns those that are there (possibly none), in offset order within
+  // each partition. After a restart or a change of owner, a partition is read
+  // again from its committed offset.
+  [[nodiscard]] virtual Result<std::vector<LogRecord>> poll(std::chrono::milliseconds timeout, std::size_t max_records) = 0;
+
+  // Records that every record of `partition` before `next_offset` is done.
+  [[nodiscard]] virtual Result<void> commit(int partition, std::uint64_t next_offset) = 0;
+
+  // Makes a poll that is waiting return at once (for shutdown). Thread-safe.
+  virtual void wakeup() = 0;
+};
+
+class MessageLog {
+ public:
+  virtual ~MessageLog() = default;
+
+  [[nodiscard]] virtual int partitions(std::string_view topic) const = 0;
+
+  // The partition a key goes to (stable for the life of the topic).
+  [[nodiscard]] virtual int partition_for(std::string_view topic, std::string_view key) const = 0;
+
+  // Appends asynchronously. Appends from one thread with the same key keep
+  // their order. `done` runs once the record is durable under the log's
+  // durability policy.
+  virtual void append(std::string_view topic, std::string key, std::string value, AppendCallback done) = 0;
+
+  // Joins consumer group `group` on `topic`.
+  [[nodiscard]] virtual Result<std::unique_ptr<LogConsumer>> subscribe(std::string_view topic, std::string_view group) = 0;
+};
+
+}  // namespace parley::ports

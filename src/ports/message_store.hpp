@@ -1,0 +1,78 @@
+#pragma once
+// MessageStore: the permanent home of messages.
+//
+// Three access patterns, each its own table: history per conversation by
+// message id (paged backwards), the inbox of each user by seq (paged
+// forwards from a device cursor), and the dedupe table that maps
+// (sender, client_msg_id) to the one message a send produced. Device cursors
+// live here too, so that they are as durable as the inbox they point into.
+//
+// Writers: the sequencer writes messages, the inbox owner writes inbox
+// entries; each is the single writer of its partitions, so no write here has
+// to be a compare-and-set. Every write is idempotent: writing the same
+// message or entry again changes nothing.
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/ids.hpp"
+#include "core/message.hpp"
+#include "core/result.hpp"
+
+namespace parley::ports {
+
+class MessageStore {
+ public:
+  virtual ~MessageStore() = default;
+
+  // --- sequencer side -----------------------------------------------------
+
+  // The message an earlier send with this (sender, client_msg_id) produced.
+  [[nodiscard]] virtual Result<std::optional<Message>> find_sent(UserId sender, std::string_view client_msg_id) = 0;
+
+  // The highest message id stored in a conversation; MessageId{} if none.
+  [[nodiscard]] virtual Result<MessageId> last_message_id(std::string_view conversation) = 0;
+
+  // Stores messages in their conversations' history and in the dedupe table.
+  [[nodiscard]] virtual Result<void> put_messages(std::span<const Message> messages) = 0;
+
+  // Up to `limit` messages of a conversation with id < before (before = 0:
+  // from the newest), newest first.
+  [[nodiscard]] virtual Result<std::vector<Message>> history(std::string_view conversation, MessageId before, int limit) = 0;
+
+  // --- inbox owner side ---------------------------------------------------
+
+  struct InboxWrite {
+    UserId user;
+    InboxEntry entry;
+  };
+
+  // The highest seq in a user's inbox; 0 if it is empty.
+  [[nodiscard]] virtual Result<Seq> inbox_head(UserId user) = 0;
+
+  // The seq a message already has in a user's inbox, if any (replay check).
+  [[nodiscard]] virtual Result<std::optional<Seq>> inbox_seq_of(UserId user, MessageId message) = 0;
+
+  // Stores inbox entries and moves each user's head. Seqs must continue each
+  // user's inbox with no gap; the caller (the inbox owner) guarantees it.
+  [[nodiscard]] virtual Result<void> put_inbox(std::span<const InboxWrite> writes) = 0;
+
+  // Up to `limit` entries of a user's inbox with seq > after, ascending.
+  [[nodiscard]] virtual Result<std::vector<InboxEntry>> inbox(UserId user, Seq after, int limit) = 0;
+
+  // --- device cursors -----------------------------------------------------
+
+  // A device's cursor: the highest seq it acknowledged; 0 for a new device.
+  [[nodiscard]] virtual Result<Seq> cursor(UserId user, std::string_view device) = 0;
+
+  // Moves a cursor to max(cursor, seq) and returns the new value.
+  [[nodiscard]] virtual Result<Seq> advance_cursor(UserId user, std::string_view device, Seq seq) = 0;
+
+  // Makes every write that returned before this call durable on disk.
+  [[nodiscard]] virtual Result<void> flush() = 0;
+};
+
+}  // namespace parley::ports
