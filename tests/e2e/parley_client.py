@@ -1,0 +1,368 @@
+"""A small Parley client, written to double as documentation of the protocol
+(/work/shared/PROTOCOL.md, "Parley client protocol, v1").
+
+HTTP (blocking, urllib-free http.client):
+
+    user = create_user(server, "alice")              # POST /v1/users
+    sess = login(server, user, device_id="phone")    # POST /v1/sessions
+
+WebSocket (asyncio, websockets' legacy client):
+
+    c = await Client.connect(server, sess.token, label="alice/phone")
+    reply = await c.call("send", to={"user": bob_id},
+                         client_msg_id="m-1", body="hi")   # ok reply
+    ev = await c.next_message()                            # a "message" event
+    await c.close()
+
+Every request gets a fresh ``id``; the background reader matches replies
+(``"re": id``) to their requests and queues everything else (``"ev"``) as
+events, so a test can await the reply to one request while events for other
+things keep arriving.
+"""
+
+import asyncio
+import http.client
+import itertools
+import json
+from dataclasses import dataclass
+
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+DEFAULT_TIMEOUT = 10.0
+
+# --------------------------------------------------------------------------
+# HTTP
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    body: bytes
+    headers: dict
+
+    @property
+    def json(self):
+        return json.loads(self.body) if self.body else None
+
+
+def http_request(server, method, path, body=None, token=None, raw=None,
+                 headers=None, timeout=DEFAULT_TIMEOUT):
+    """One HTTP request. ``body`` is JSON-encoded; ``raw`` is sent as is."""
+    conn = http.client.HTTPConnection(server.host, server.port,
+                                      timeout=timeout)
+    hdrs = dict(headers or {})
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+    elif raw is not None:
+        data = raw
+    if data is not None:
+        hdrs.setdefault("Content-Type", "application/json")
+    if token is not None:
+        hdrs["Authorization"] = f"Bearer {token}"
+    try:
+        conn.request(method, path, body=data, headers=hdrs)
+        resp = conn.getresponse()
+        return HttpResponse(resp.status, resp.read(),
+                            {k.lower(): v for k, v in resp.getheaders()})
+    finally:
+        conn.close()
+
+
+@dataclass
+class User:
+    username: str
+    password: str
+    user_id: str
+
+
+@dataclass
+class Session:
+    token: str
+    user_id: str
+    device_id: str
+
+
+def create_user(server, username, password=None):
+    """POST /v1/users -> 201 {"user_id"}."""
+    password = password or f"pw-{username}-secret"
+    r = http_request(server, "POST", "/v1/users",
+                     {"username": username, "password": password})
+    assert r.status == 201, f"create_user({username}): {r.status} {r.body!r}"
+    user_id = r.json["user_id"]
+    assert isinstance(user_id, str) and user_id
+    return User(username, password, user_id)
+
+
+def login(server, user, device_id):
+    """POST /v1/sessions -> 200 {"token", "user_id", "device_id"}."""
+    r = http_request(server, "POST", "/v1/sessions",
+                     {"username": user.username, "password": user.password,
+                      "device_id": device_id})
+    assert r.status == 200, f"login({user.username}): {r.status} {r.body!r}"
+    j = r.json
+    return Session(j["token"], j["user_id"], j["device_id"])
+
+
+# --------------------------------------------------------------------------
+# WebSocket
+# --------------------------------------------------------------------------
+
+
+class RequestFailed(AssertionError):
+    """A reply with "ok": false where the test expected success."""
+
+    def __init__(self, op, reply):
+        super().__init__(f"{op} failed: {reply}")
+        self.reply = reply
+
+
+class Client:
+    """One WebSocket connection (one device) with a background reader."""
+
+    _open = set()     # every connected Client, so run() can close leftovers
+
+    def __init__(self, ws, label):
+        self.ws = ws
+        self.label = label
+        self.user_id = None
+        self.device_id = None
+        self._ids = itertools.count(1)
+        self._pending = {}           # json.dumps(id) -> Future[reply]
+        self._events = []            # events not yet taken by next_event()
+        self.all_events = []         # every event ever received, in order
+        self.stray_replies = []      # replies nobody was waiting for
+        self._signal = asyncio.Event()
+        self.closed_by = None        # the exception that ended the reader
+        self._reader = asyncio.create_task(self._read_loop())
+        Client._open.add(self)
+
+    @classmethod
+    async def connect(cls, server, token, label="", token_in="header",
+                      timeout=DEFAULT_TIMEOUT):
+        """Open /v1/ws with the token in the Authorization header (default),
+        in the ``?token=`` query (token_in="query"), or not at all (None)."""
+        url = server.ws_url
+        headers = {}
+        if token_in == "header":
+            headers["Authorization"] = f"Bearer {token}"
+        elif token_in == "query":
+            url += f"?token={token}"
+        ws = await websockets.connect(
+            url, extra_headers=headers, max_size=2 ** 24,
+            compression=None,      # lets tests write raw frames byte-exact
+            ping_interval=None,    # no keepalive chatter in the tests
+            open_timeout=timeout, close_timeout=2)
+        return cls(ws, label or token[:8])
+
+    # -- reading -----------------------------------------------------------
+
+    async def _read_loop(self):
+        try:
+            while True:
+                raw = await self.ws.recv()
+                msg = json.loads(raw)
+                if isinstance(msg, dict) and "re" in msg:
+                    fut = self._pending.pop(json.dumps(msg["re"]), None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(msg)
+                    else:
+                        self.stray_replies.append(msg)
+                else:
+                    self._events.append(msg)
+                    self.all_events.append(msg)
+                self._wake()
+        except ConnectionClosed as e:
+            self.closed_by = e
+        except Exception as e:         # a frame we could not parse, etc.
+            self.closed_by = e
+            await self.ws.close()
+        finally:
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionError(
+                        f"{self.label}: connection closed before the reply "
+                        f"({self.closed_by!r})"))
+            self._pending.clear()
+            self._wake()
+
+    def _wake(self):
+        self._signal.set()
+        self._signal = asyncio.Event()
+
+    @property
+    def is_closed(self):
+        return self._reader.done()
+
+    # -- requests ----------------------------------------------------------
+
+    async def send_frame(self, data):
+        """Send one text frame as is (str) or a JSON-encoded object."""
+        if not isinstance(data, str):
+            data = json.dumps(data)
+        await self.ws.send(data)
+
+    async def start(self, op, *, id=None, **fields):
+        """Send a request and return a Future for its reply, without waiting.
+        Use it to pipeline several requests on one connection."""
+        if self.is_closed:
+            raise ConnectionError(f"{self.label}: connection is closed "
+                                  f"({self.closed_by!r})")
+        if id is None:
+            id = next(self._ids)
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[json.dumps(id)] = fut
+        frame = {"id": id, **fields}
+        if op is not None:
+            frame["op"] = op
+        await self.send_frame(frame)
+        return fut
+
+    async def request(self, op, *, timeout=DEFAULT_TIMEOUT, **fields):
+        """Send a request and return its reply, ok or not."""
+        fut = await self.start(op, **fields)
+        return await asyncio.wait_for(fut, timeout)
+
+    async def call(self, op, *, timeout=DEFAULT_TIMEOUT, **fields):
+        """Send a request whose reply must be ok; return the reply."""
+        reply = await self.request(op, timeout=timeout, **fields)
+        if reply.get("ok") is not True:
+            raise RequestFailed(op, reply)
+        return reply
+
+    async def expect_error(self, code, op, *, timeout=DEFAULT_TIMEOUT,
+                           **fields):
+        """Send a request whose reply must be an error with ``code``."""
+        reply = await self.request(op, timeout=timeout, **fields)
+        assert reply.get("ok") is False, f"{op} should fail: {reply}"
+        err = reply.get("error")
+        assert isinstance(err, dict) and err.get("code") == code, \
+            f"{op}: expected error {code}, got {reply}"
+        return err
+
+    # -- convenience ops ---------------------------------------------------
+
+    async def send_to_user(self, user_id, client_msg_id, body, **extra):
+        return await self.call("send", to={"user": user_id},
+                               client_msg_id=client_msg_id, body=body,
+                               **extra)
+
+    async def sync_all(self, after=0, limit=100):
+        """Page through ``sync`` from ``after`` (None: from this device's
+        stored cursor) until ``more`` is false; return every entry."""
+        entries = []
+        while True:
+            fields = {"limit": limit}
+            if after is not None:
+                fields["after"] = after
+            r = await self.call("sync", **fields)
+            page = r["entries"]
+            entries.extend(page)
+            if not r["more"]:
+                return entries
+            assert page, f"sync said more=true but returned no entries: {r}"
+            after = page[-1]["seq"]
+
+    async def history_all(self, conversation, limit=50):
+        """Page through ``history`` (newest first) until a short page."""
+        messages = []
+        before = None
+        while True:
+            fields = {"conversation": conversation, "limit": limit}
+            if before is not None:
+                fields["before"] = before
+            page = (await self.call("history", **fields))["messages"]
+            messages.extend(page)
+            if len(page) < limit:
+                return messages
+            before = page[-1]["message_id"]
+
+    # -- events ------------------------------------------------------------
+
+    async def next_event(self, pred=None, timeout=DEFAULT_TIMEOUT):
+        """Take (remove and return) the oldest queued event matching
+        ``pred``, waiting for one up to ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            signal = self._signal
+            for i, ev in enumerate(self._events):
+                if pred is None or pred(ev):
+                    return self._events.pop(i)
+            if self.is_closed:
+                raise ConnectionError(
+                    f"{self.label}: closed while waiting for an event "
+                    f"({self.closed_by!r})")
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise asyncio.TimeoutError(
+                    f"{self.label}: no matching event within {timeout}s; "
+                    f"queued: {self._events[-5:]}")
+            try:
+                await asyncio.wait_for(signal.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+
+    async def next_message(self, pred=None, timeout=DEFAULT_TIMEOUT):
+        """Take the next ``message`` event (optionally matching ``pred``)."""
+        return await self.next_event(
+            lambda e: e.get("ev") == "message" and (pred is None or pred(e)),
+            timeout)
+
+    async def message_with(self, client_msg_id, timeout=DEFAULT_TIMEOUT):
+        """Take the ``message`` event carrying that client_msg_id."""
+        return await self.next_message(
+            lambda e: e["message"].get("client_msg_id") == client_msg_id,
+            timeout)
+
+    def queued_events(self, pred=None):
+        return [e for e in self._events if pred is None or pred(e)]
+
+    async def wait_closed(self, timeout=DEFAULT_TIMEOUT):
+        """Wait until the server closes the connection; return its code."""
+        await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+        rcvd = getattr(self.closed_by, "rcvd", None)
+        if rcvd is not None:
+            return rcvd.code         # the code in the server's close frame
+        return self.ws.close_code    # 1006 if no close frame came
+
+    async def close(self):
+        Client._open.discard(self)
+        try:
+            await asyncio.wait_for(self.ws.close(), 3)
+        except Exception:
+            pass
+        self._reader.cancel()
+        try:
+            await self._reader
+        except BaseException:
+            pass
+
+
+async def online(server, user, device_id, label=None):
+    """Log ``user`` in as ``device_id`` and open its WebSocket."""
+    sess = login(server, user, device_id)
+    c = await Client.connect(server, sess.token,
+                             label=label or f"{user.username}/{device_id}")
+    c.user_id = sess.user_id
+    c.device_id = sess.device_id
+    c.token = sess.token
+    return c
+
+
+async def close_all():
+    for c in list(Client._open):
+        await c.close()
+
+
+def run(coro, timeout=60.0):
+    """Run an async test body with a hard time bound, then close every
+    connection it left open."""
+    async def body():
+        try:
+            return await asyncio.wait_for(coro, timeout)
+        finally:
+            await close_all()
+    return asyncio.run(body())
