@@ -1,0 +1,167 @@
+"""HTTP endpoints: users, sessions, lookup by name, health."""
+
+import pytest
+
+from parley_client import create_user, http_request, login
+
+
+def assert_error(resp, status, code):
+    """An HTTP error: the status and a JSON body {"code", "message"}."""
+    assert resp.status == status, f"expected {status}: {resp.status} {resp.body!r}"
+    body = resp.json
+    assert isinstance(body, dict), resp.body
+    assert body.get("code") == code, body
+    assert isinstance(body.get("message"), str), body
+
+
+def test_healthz(server):
+    assert http_request(server, "GET", "/v1/healthz").status == 200
+
+
+def test_create_user_returns_201_and_string_id(server):
+    r = http_request(server, "POST", "/v1/users",
+                     {"username": "alice", "password": "correct horse"})
+    assert r.status == 201, r.body
+    user_id = r.json["user_id"]
+    assert isinstance(user_id, str) and user_id
+
+    other = create_user(server, "bob")
+    assert other.user_id != user_id
+
+
+def test_duplicate_username_is_409(server):
+    create_user(server, "alice")
+    r = http_request(server, "POST", "/v1/users",
+                     {"username": "alice", "password": "another password"})
+    assert_error(r, 409, "conflict")
+
+
+@pytest.mark.parametrize("username", [
+    "ab",                 # too short
+    "a" * 33,             # too long
+    "Alice",              # upper case
+    "al ice",             # space
+    "al!ce",              # punctuation outside [_.-]
+    "",
+    "zoë",                # non-ASCII
+])
+def test_bad_username_is_400(server, username):
+    r = http_request(server, "POST", "/v1/users",
+                     {"username": username, "password": "long enough"})
+    assert_error(r, 400, "bad_request")
+
+
+def test_username_edges_are_accepted(server):
+    for name in ["abc", "a" * 32, "a_b.c-9"]:
+        create_user(server, name)
+
+
+@pytest.mark.parametrize("password", ["", "short", "1234567", "p" * 257])
+def test_bad_password_is_400(server, password):
+    r = http_request(server, "POST", "/v1/users",
+                     {"username": "carol", "password": password})
+    assert_error(r, 400, "bad_request")
+
+
+def test_password_edges_are_accepted(server):
+    create_user(server, "eight", "12345678")
+    create_user(server, "long", "p" * 256)
+
+
+@pytest.mark.parametrize("body", [
+    {"username": "alice"},
+    {"password": "long enough"},
+    {"username": 5, "password": "long enough"},
+    {"username": "alice", "password": 12345678},
+    [],
+])
+def test_missing_or_mistyped_fields_are_400(server, body):
+    r = http_request(server, "POST", "/v1/users", body)
+    assert_error(r, 400, "bad_request")
+
+
+def test_login(server):
+    alice = create_user(server, "alice")
+    r = http_request(server, "POST", "/v1/sessions",
+                     {"username": "alice", "password": alice.password,
+                      "device_id": "phone-1"})
+    assert r.status == 200, r.body
+    j = r.json
+    assert isinstance(j["token"], str) and j["token"]
+    assert j["user_id"] == alice.user_id
+    assert j["device_id"] == "phone-1"
+
+    # A second device gets its own session.
+    other = login(server, alice, "laptop")
+    assert other.device_id == "laptop"
+    assert other.user_id == alice.user_id
+
+
+def test_login_wrong_password_is_401(server):
+    create_user(server, "alice")
+    r = http_request(server, "POST", "/v1/sessions",
+                     {"username": "alice", "password": "not the password",
+                      "device_id": "phone"})
+    assert_error(r, 401, "unauthorized")
+
+
+@pytest.mark.parametrize("device_id", ["", "bad device", "d" * 65])
+def test_login_bad_device_id_is_400(server, device_id):
+    alice = create_user(server, "alice")
+    r = http_request(server, "POST", "/v1/sessions",
+                     {"username": "alice", "password": alice.password,
+                      "device_id": device_id})
+    assert_error(r, 400, "bad_request")
+
+
+def test_lookup_by_name(server):
+    alice = create_user(server, "alice")
+    bob = create_user(server, "bob")
+    token = login(server, alice, "phone").token
+
+    r = http_request(server, "GET", "/v1/users/by-name/bob", token=token)
+    assert r.status == 200, r.body
+    assert r.json["user_id"] == bob.user_id
+    assert r.json["username"] == "bob"
+
+    r = http_request(server, "GET", "/v1/users/by-name/nobody", token=token)
+    assert_error(r, 404, "not_found")
+
+
+def test_lookup_requires_token(server):
+    create_user(server, "bob")
+    r = http_request(server, "GET", "/v1/users/by-name/bob")
+    assert_error(r, 401, "unauthorized")
+    r = http_request(server, "GET", "/v1/users/by-name/bob",
+                     token="not-a-real-token")
+    assert_error(r, 401, "unauthorized")
+
+
+def test_invalid_json_body_is_400(server):
+    for raw in [b'{"username": "alice", "password": ',   # truncated
+                b"not json at all",
+                b""]:
+        r = http_request(server, "POST", "/v1/users", raw=raw)
+        assert_error(r, 400, "bad_request")
+    # The server keeps serving.
+    create_user(server, "alice")
+
+
+def test_invalid_utf8_body_is_400(server):
+    raw = b'{"username": "al\xff\xfece", "password": "long enough"}'
+    r = http_request(server, "POST", "/v1/users", raw=raw)
+    assert_error(r, 400, "bad_request")
+    raw = b'{"username": "alice", "password": "pass\xc3\x28word"}'
+    r = http_request(server, "POST", "/v1/users", raw=raw)
+    assert_error(r, 400, "bad_request")
+    create_user(server, "alice")
+
+
+def test_sigterm_exits_zero_and_data_survives(server):
+    alice = create_user(server, "alice")
+    assert server.terminate(timeout=15) == 0, "SIGTERM should drain and exit 0"
+    server.restart()
+    # The user and its password survive a restart.
+    sess = login(server, alice, "phone")
+    assert sess.user_id == alice.user_id
+    assert http_request(server, "GET", "/v1/healthz").status == 200
