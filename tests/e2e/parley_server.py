@@ -1,6 +1,6 @@
 """Start, stop, crash and restart a real `parleyd` process for the e2e tests.
 
-The contract (see tests/e2e/README.md):
+The contract (see README.md next to this file):
 
     parleyd --listen 127.0.0.1:0 --data-dir DIR [flags...]
 
