@@ -155,7 +155,7 @@ class Client:
             compression=None,      # lets tests write raw frames byte-exact
             ping_interval=None,    # no keepalive chatter in the tests
             open_timeout=timeout, close_timeout=2)
-        return cls(ws, label or token[:8])
+        return cls(ws, label or "client")
 
     # -- reading -----------------------------------------------------------
 
