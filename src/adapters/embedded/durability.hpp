@@ -1,0 +1,15 @@
+#pragma once
+// How far a write must get before the embedded engines call it done.
+
+namespace parley::embedded {
+
+enum class Durability {
+  // Done only after the RocksDB write-ahead log is synced to disk: survives a
+  // power loss.
+  fsync,
+  // Done once the write reached the operating system: survives a crash of the
+  // process, not of the machine.
+  os,
+};
+
+}  // namespace parley::embedded
