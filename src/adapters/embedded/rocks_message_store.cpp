@@ -1,0 +1,272 @@
+#include "adapters/embedded/rocks_message_store.hpp"
+
+#include <rocksdb/iterator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <functional>
+#include <limits>
+#include <map>
+#include <utility>
+
+namespace parley::embedded {
+
+namespace {
+
+enum Family : int { history_cf, dedupe_cf, inbox_cf, inbox_index_cf, inbox_head_cf, cursors_cf };
+
+// Encoding version of a stored message; bump it when the layout changes.
+constexpr std::uint8_t message_format = 1;
+
+// id, from, to.kind, to.id, sent_at, then conversation, body, client_msg_id
+// length-prefixed.
+std::string encode(const Message& m) {
+  std::string out;
+  out.reserve(1 + 8 * 4 + 1 + 12 + m.conversation.size() + m.body.size() + m.client_msg_id.size());
+  out.push_back(static_cast<char>(message_format));
+  rocks::put_be64(out, m.id.value);
+  rocks::put_be64(out, m.from.value);
+  out.push_back(static_cast<char>(m.to.kind));
+  rocks::put_be64(out, m.to.id);
+  rocks::put_be64(out, static_cast<std::uint64_t>(m.sent_at));
+  rocks::put_str(out, m.conversation);
+  rocks::put_str(out, m.body);
+  rocks::put_str(out, m.client_msg_id);
+  return out;
+}
+
+Result<Message> decode(std::string_view in) {
+  rocks::Reader r(in);
+  Message m;
+  std::uint8_t version = 0;
+  std::uint8_t kind = 0;
+  std::uint64_t sent_at = 0;
+  const bool ok = r.u8(version) && version == message_format && r.u64(m.id.value) && r.u64(m.from.value) &&
+                  r.u8(kind) && kind <= static_cast<std::uint8_t>(Recipient::Kind::channel) && r.u64(m.to.id) &&
+                  r.u64(sent_at) && r.str(m.conversation) && r.str(m.body) && r.str(m.client_msg_id) && r.done();
+  if (!ok) return make_error(ErrorCode::internal, "message store: corrupt message row");
+  m.to.kind = static_cast<Recipient::Kind>(kind);
+  m.sent_at = static_cast<TimeMs>(sent_at);
+  return m;
+}
+
+std::string_view view(const rocksdb::Slice& s) noexcept { return {s.data(), s.size()}; }
+
+std::string history_prefix(std::string_view conversation) {
+  std::string key;
+  key.reserve(conversation.size() + 1 + 8);
+  key.append(conversation);
+  key.push_back('\0');
+  return key;
+}
+
+std::string history_key(std::string_view conversation, MessageId id) {
+  std::string key = history_prefix(conversation);
+  rocks::put_be64(key, id.value);
+  return key;
+}
+
+std::string dedupe_key(UserId sender, std::string_view client_msg_id) {
+  std::string key = rocks::be64(sender.value);
+  key.append(client_msg_id);
+  return key;
+}
+
+std::string pair_key(std::uint64_t a, std::uint64_t b) {
+  std::string key = rocks::be64(a);
+  rocks::put_be64(key, b);
+  return key;
+}
+
+std::string cursor_key(UserId user, std::string_view device) {
+  std::string key = rocks::be64(user.value);
+  key.append(device);
+  return key;
+}
+
+// A conversation name is a key prefix ending in NUL, so it may not hold one.
+bool valid_conversation(std::string_view c) noexcept { return !c.empty() && c.find('\0') == std::string_view::npos; }
+
+Result<void> check_limit(int limit) {
+  if (limit <= 0) return make_error(ErrorCode::bad_request, "limit must be positive");
+  return Ok{};
+}
+
+// Rows are tiny; a page never needs more than this much reserved up front.
+constexpr int reserve_cap = 256;
+
+}  // namespace
+
+RocksMessageStore::RocksMessageStore(Private, rocks::Database db, Durability durability)
+    : db_(std::move(db)), durability_(durability) {}
+
+Result<std::unique_ptr<RocksMessageStore>> RocksMessageStore::open(std::string path, Durability durability) {
+  if (path.empty()) return make_error(ErrorCode::bad_request, "message store: empty path");
+  auto db = rocks::open(path, {"history", "dedupe", "inbox", "inbox_index", "inbox_head", "cursors"});
+  if (!db) return std::move(db).error();
+  return std::make_unique<RocksMessageStore>(Private{}, std::move(db).value(), durability);
+}
+
+Result<std::optional<Message>> RocksMessageStore::find_sent(UserId sender, std::string_view client_msg_id) {
+  if (client_msg_id.empty()) return std::optional<Message>{};
+  std::string value;
+  const auto status = db_.db->Get(rocksdb::ReadOptions(), cf(dedupe_cf), dedupe_key(sender, client_msg_id), &value);
+  if (status.IsNotFound()) return std::optional<Message>{};
+  if (!status.ok()) return rocks::to_error(status, "find_sent");
+  auto m = decode(value);
+  if (!m) return std::move(m).error();
+  return std::optional<Message>(std::move(m).value());
+}
+
+Result<MessageId> RocksMessageStore::last_message_id(std::string_view conversation) {
+  auto newest = history(conversation, MessageId{}, 1);
+  if (!newest) return std::move(newest).error();
+  return newest->empty() ? MessageId{} : newest->front().id;
+}
+
+// A message without a client_msg_id (a system message) has no dedupe row.
+Result<void> RocksMessageStore::put_messages(std::span<const Message> messages) {
+  rocksdb::WriteBatch wb;
+  for (const auto& m : messages) {
+    if (!valid_conversation(m.conversation) || !m.id.valid()) {
+      return make_error(ErrorCode::bad_request, "put_messages: a message needs an id and a conversation");
+    }
+    const std::string value = encode(m);
+    auto status = wb.Put(cf(history_cf), history_key(m.conversation, m.id), value);
+    if (status.ok() && !m.client_msg_id.empty()) {
+      status = wb.Put(cf(dedupe_cf), dedupe_key(m.from, m.client_msg_id), value);
+    }
+    if (!status.ok()) return rocks::to_error(status, "put_messages");
+  }
+  const auto status = db_.db->Write(rocksdb::WriteOptions(), &wb);
+  if (!status.ok()) return rocks::to_error(status, "put_messages");
+  return Ok{};
+}
+
+Result<std::vector<Message>> RocksMessageStore::history(std::string_view conversation, MessageId before,
+                                                        int limit) {
+  if (auto ok = check_limit(limit); !ok) return std::move(ok).error();
+  if (!valid_conversation(conversation)) return make_error(ErrorCode::bad_request, "history: bad conversation");
+  const std::string lower = history_prefix(conversation);
+  // Ids below `before`, or the whole conversation: everything under the
+  // prefix with NUL bumped to \x01.
+  std::string upper;
+  if (before.valid()) {
+    upper = history_key(conversation, before);
+  } else {
+    upper = lower;
+    upper.back() = '\x01';
+  }
+  const rocksdb::Slice lower_slice(lower);
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(ro, cf(history_cf)));
+  std::vector<Message> out;
+  out.reserve(static_cast<std::size_t>(std::min(limit, reserve_cap)));
+  for (it->SeekToLast(); it->Valid() && static_cast<int>(out.size()) < limit; it->Prev()) {
+    auto m = decode(view(it->value()));
+    if (!m) return std::move(m).error();
+    out.push_back(std::move(m).value());
+  }
+  if (!it->status().ok()) return rocks::to_error(it->status(), "history");
+  return out;
+}
+
+Result<Seq> RocksMessageStore::inbox_head(UserId user) {
+  std::string value;
+  const auto status = db_.db->Get(rocksdb::ReadOptions(), cf(inbox_head_cf), rocks::be64(user.value), &value);
+  if (status.IsNotFound()) return Seq{0};
+  if (!status.ok()) return rocks::to_error(status, "inbox_head");
+  if (value.size() != 8) return make_error(ErrorCode::internal, "inbox_head: corrupt row");
+  return rocks::get_be64(value);
+}
+
+Result<std::optional<Seq>> RocksMessageStore::inbox_seq_of(UserId user, MessageId message) {
+  std::string value;
+  const auto status =
+      db_.db->Get(rocksdb::ReadOptions(), cf(inbox_index_cf), pair_key(user.value, message.value), &value);
+  if (status.IsNotFound()) return std::optional<Seq>{};
+  if (!status.ok()) return rocks::to_error(status, "inbox_seq_of");
+  if (value.size() != 8) return make_error(ErrorCode::internal, "inbox_seq_of: corrupt row");
+  return std::optional<Seq>(rocks::get_be64(value));
+}
+
+Result<void> RocksMessageStore::put_inbox(std::span<const InboxWrite> writes) {
+  rocksdb::WriteBatch wb;
+  std::map<std::uint64_t, Seq> heads;  // user → highest seq in this batch
+  for (const auto& w : writes) {
+    if (w.entry.seq == 0 || !w.user.valid()) {
+      return make_error(ErrorCode::bad_request, "put_inbox: an entry needs a user and a seq >= 1");
+    }
+    auto status = wb.Put(cf(inbox_cf), pair_key(w.user.value, w.entry.seq), encode(w.entry.message));
+    if (status.ok()) {
+      status = wb.Put(cf(inbox_index_cf), pair_key(w.user.value, w.entry.message.id.value), rocks::be64(w.entry.seq));
+    }
+    if (!status.ok()) return rocks::to_error(status, "put_inbox");
+    Seq& head = heads[w.user.value];
+    head = std::max(head, w.entry.seq);
+  }
+  std::lock_guard lock(head_mu_);
+  for (const auto& [user, seq] : heads) {
+    auto current = inbox_head(UserId{user});
+    if (!current) return std::move(current).error();
+    if (seq <= *current) continue;  // a replay of older entries
+    if (auto status = wb.Put(cf(inbox_head_cf), rocks::be64(user), rocks::be64(seq)); !status.ok()) {
+      return rocks::to_error(status, "put_inbox");
+    }
+  }
+  const auto status = db_.db->Write(rocksdb::WriteOptions(), &wb);
+  if (!status.ok()) return rocks::to_error(status, "put_inbox");
+  return Ok{};
+}
+
+Result<std::vector<InboxEntry>> RocksMessageStore::inbox(UserId user, Seq after, int limit) {
+  if (auto ok = check_limit(limit); !ok) return std::move(ok).error();
+  std::vector<InboxEntry> out;
+  if (after == std::numeric_limits<Seq>::max()) return out;
+  const std::string prefix = rocks::be64(user.value);
+  std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(rocksdb::ReadOptions(), cf(inbox_cf)));
+  out.reserve(static_cast<std::size_t>(std::min(limit, reserve_cap)));
+  for (it->Seek(pair_key(user.value, after + 1)); it->Valid() && static_cast<int>(out.size()) < limit; it->Next()) {
+    const std::string_view key = view(it->key());
+    if (key.size() != 16 || key.substr(0, 8) != prefix) break;
+    auto m = decode(view(it->value()));
+    if (!m) return std::move(m).error();
+    out.push_back(InboxEntry{rocks::get_be64(key.substr(8)), std::move(m).value()});
+  }
+  if (!it->status().ok()) return rocks::to_error(it->status(), "inbox");
+  return out;
+}
+
+Result<Seq> RocksMessageStore::cursor(UserId user, std::string_view device) {
+  std::string value;
+  const auto status = db_.db->Get(rocksdb::ReadOptions(), cf(cursors_cf), cursor_key(user, device), &value);
+  if (status.IsNotFound()) return Seq{0};
+  if (!status.ok()) return rocks::to_error(status, "cursor");
+  if (value.size() != 8) return make_error(ErrorCode::internal, "cursor: corrupt row");
+  return rocks::get_be64(value);
+}
+
+Result<Seq> RocksMessageStore::advance_cursor(UserId user, std::string_view device, Seq seq) {
+  if (device.empty()) return make_error(ErrorCode::bad_request, "advance_cursor: empty device");
+  const std::string key = cursor_key(user, device);
+  std::lock_guard lock(cursor_mu_[std::hash<std::string>{}(key) % cursor_mu_.size()]);
+  auto current = cursor(user, device);
+  if (!current) return std::move(current).error();
+  if (seq <= *current) return *current;
+  const auto status = db_.db->Put(rocksdb::WriteOptions(), cf(cursors_cf), key, rocks::be64(seq));
+  if (!status.ok()) return rocks::to_error(status, "advance_cursor");
+  return seq;
+}
+
+Result<void> RocksMessageStore::flush() {
+  if (durability_ == Durability::os) return Ok{};
+  const auto status = db_.db->FlushWAL(true);
+  if (!status.ok()) return rocks::to_error(status, "flush");
+  return Ok{};
+}
+
+}  // namespace parley::embedded

@@ -1,0 +1,73 @@
+#pragma once
+// RocksMessageStore: the embedded MessageStore, one RocksDB database with a
+// column family per access pattern (all integers big-endian, so bytewise
+// order is numeric order):
+//
+//   history      conversation '\0' message_id   → message
+//   dedupe       sender client_msg_id           → message
+//   inbox        user seq                       → message (the entry's seq is in the key)
+//   inbox_index  user message_id                → seq
+//   inbox_head   user                           → highest seq
+//   cursors      user device                    → seq
+//
+// Writes are not synced one by one (sync=false: they reach the OS at once and
+// survive a process crash); flush() syncs the WAL under Durability::fsync, so
+// a caller that needs a batch on disk writes it and then calls flush().
+
+#include <array>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "adapters/embedded/durability.hpp"
+#include "adapters/embedded/rocks_common.hpp"
+#include "ports/message_store.hpp"
+
+namespace parley::embedded {
+
+class RocksMessageStore final : public ports::MessageStore {
+  struct Private {
+    explicit Private() = default;
+  };
+
+ public:
+  // Opens or creates the store at `path`.
+  [[nodiscard]] static Result<std::unique_ptr<RocksMessageStore>> open(std::string path, Durability durability);
+
+  // Use open(); public only for std::make_unique.
+  RocksMessageStore(Private, rocks::Database db, Durability durability);
+
+  [[nodiscard]] Result<std::optional<Message>> find_sent(UserId sender, std::string_view client_msg_id) override;
+  [[nodiscard]] Result<MessageId> last_message_id(std::string_view conversation) override;
+  [[nodiscard]] Result<void> put_messages(std::span<const Message> messages) override;
+  [[nodiscard]] Result<std::vector<Message>> history(std::string_view conversation, MessageId before,
+                                                     int limit) override;
+
+  [[nodiscard]] Result<Seq> inbox_head(UserId user) override;
+  [[nodiscard]] Result<std::optional<Seq>> inbox_seq_of(UserId user, MessageId message) override;
+  [[nodiscard]] Result<void> put_inbox(std::span<const InboxWrite> writes) override;
+  [[nodiscard]] Result<std::vector<InboxEntry>> inbox(UserId user, Seq after, int limit) override;
+
+  [[nodiscard]] Result<Seq> cursor(UserId user, std::string_view device) override;
+  [[nodiscard]] Result<Seq> advance_cursor(UserId user, std::string_view device, Seq seq) override;
+
+  [[nodiscard]] Result<void> flush() override;
+
+ private:
+  [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.families[static_cast<std::size_t>(i)].get(); }
+
+  rocks::Database db_;
+  const Durability durability_;
+
+  // Guards the read-modify-write of inbox heads in put_inbox (a replayed,
+  // older entry must not move a head back). Inbox owners are single writers
+  // per user, so this is uncontended in practice.
+  std::mutex head_mu_;
+
+  // Striped by (user, device): each guards the read-modify-write of the
+  // cursor rows that hash to it, so concurrent advance_cursor calls for one
+  // device cannot lose the larger value.
+  std::array<std::mutex, 16> cursor_mu_;
+};
+
+}  // namespace parley::embedded
