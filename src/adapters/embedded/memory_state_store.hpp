@@ -1,0 +1,72 @@
+#pragma once
+// MemoryStateStore: the embedded StateStore, plain maps in this process.
+//
+// Routes and presence are sharded by user id, one mutex per shard. Pub/sub is
+// synchronous: publish() calls each subscriber's handler on the publishing
+// thread, with no store lock held (handlers may publish or subscribe in
+// turn). Once a Subscription's destructor has returned, its handler is never
+// called again, even by a publish that was already running.
+//
+// Nothing here survives the process; per the port, nothing here has to.
+
+#include <array>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "ports/state_store.hpp"
+
+namespace parley::embedded {
+
+class MemoryStateStore final : public ports::StateStore {
+ public:
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+
+  // `clock` decides when presence expires; tests inject a fake one.
+  explicit MemoryStateStore(Clock clock = [] { return std::chrono::steady_clock::now(); });
+  ~MemoryStateStore() override;
+
+  MemoryStateStore(const MemoryStateStore&) = delete;
+  MemoryStateStore& operator=(const MemoryStateStore&) = delete;
+
+  [[nodiscard]] Result<void> add_route(UserId user, std::string_view server) override;
+  [[nodiscard]] Result<void> remove_route(UserId user, std::string_view server) override;
+  [[nodiscard]] Result<std::vector<std::string>> routes(UserId user) override;
+
+  // bad_request for a ttl <= 0.
+  [[nodiscard]] Result<void> touch_presence(UserId user, std::chrono::milliseconds ttl) override;
+  [[nodiscard]] Result<bool> is_present(UserId user) override;
+
+  [[nodiscard]] Result<void> publish(std::string_view channel, std::string payload) override;
+  [[nodiscard]] Result<std::unique_ptr<ports::Subscription>> subscribe(
+      std::string_view channel, std::function<void(std::string_view payload)> handler) override;
+
+ private:
+  class Sub;
+  struct Handler;
+  struct PubSub;
+
+  struct Shard {
+    std::mutex mu;  // guards routes, presence and touches
+    std::unordered_map<std::uint64_t, std::set<std::string, std::less<>>> routes;
+    std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> presence;  // user → expiry
+    std::uint32_t touches = 0;  // drives the occasional sweep of expired presence
+  };
+
+  [[nodiscard]] Shard& shard(UserId user) noexcept { return shards_[user.value % shards_.size()]; }
+
+  const Clock clock_;
+  std::array<Shard, 16> shards_;
+
+  // Shared with the subscriptions (weakly), so that a subscription that
+  // outlives the store is still safe to destroy.
+  std::shared_ptr<PubSub> pubsub_;
+};
+
+}  // namespace parley::embedded
