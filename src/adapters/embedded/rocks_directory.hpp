@@ -1,0 +1,55 @@
+#pragma once
+// RocksDirectory: the embedded Directory, one RocksDB database:
+//
+//   users      id (BE64)   → user record
+//   usernames  username    → id (BE64)
+//   sessions   token hash  → session record
+//   meta       "next_user_id" → the next id to hand out (BE64)
+//
+// Every write is synced: directory writes are rare and a user who was told
+// "created" must exist after a power loss. User ids start at 1 and are never
+// handed out twice, across restarts too.
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "adapters/embedded/rocks_common.hpp"
+#include "ports/directory.hpp"
+
+namespace parley::embedded {
+
+class RocksDirectory final : public ports::Directory {
+  struct Private {
+    explicit Private() = default;
+  };
+
+ public:
+  // Opens or creates the directory at `path`.
+  [[nodiscard]] static Result<std::unique_ptr<RocksDirectory>> open(std::string path);
+
+  // Use open(); public only for std::make_unique.
+  RocksDirectory(Private, rocks::Database db, std::uint64_t next_user_id);
+
+  // bad_request for an empty username; conflict if it is taken.
+  [[nodiscard]] Result<ports::UserRecord> create_user(std::string_view username,
+                                                      std::string_view password_hash) override;
+  [[nodiscard]] Result<ports::UserRecord> find_user_by_name(std::string_view username) override;
+  [[nodiscard]] Result<ports::UserRecord> find_user(UserId id) override;
+
+  [[nodiscard]] Result<void> put_session(std::string_view token_hash, const ports::SessionRecord& session) override;
+  [[nodiscard]] Result<ports::SessionRecord> find_session(std::string_view token_hash) override;
+
+ private:
+  [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.families[static_cast<std::size_t>(i)].get(); }
+
+  rocks::Database db_;
+
+  // Guards next_user_id_ and makes "is the name free? then take it" one step,
+  // so that of two concurrent creates of one name exactly one wins.
+  std::mutex create_mu_;
+  std::uint64_t next_user_id_;
+};
+
+}  // namespace parley::embedded
