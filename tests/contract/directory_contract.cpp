@@ -1,0 +1,113 @@
+// The Directory contract: users, their ids and names, sessions.
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "contracts.hpp"
+
+namespace parley::contract {
+namespace {
+
+TEST_P(DirectoryContract, CreatedUserIsFoundByNameAndId) {
+  const std::string name = dir_.unique("alice");
+  auto created = port_->create_user(name, "$argon2id$hash");
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_TRUE(created->id.valid());
+  EXPECT_EQ(created->username, name);
+  EXPECT_EQ(created->password_hash, "$argon2id$hash");
+
+  auto by_name = port_->find_user_by_name(name);
+  ASSERT_TRUE(by_name.ok());
+  EXPECT_EQ(by_name->id, created->id);
+  EXPECT_EQ(by_name->password_hash, "$argon2id$hash");
+  EXPECT_EQ(by_name->created_at, created->created_at);
+
+  auto by_id = port_->find_user(created->id);
+  ASSERT_TRUE(by_id.ok());
+  EXPECT_EQ(by_id->username, name);
+}
+
+TEST_P(DirectoryContract, UnknownUsersAreNotFound) {
+  auto by_name = port_->find_user_by_name(dir_.unique("nobody"));
+  ASSERT_FALSE(by_name.ok());
+  EXPECT_EQ(by_name.error().code, ErrorCode::not_found);
+  auto by_id = port_->find_user(UserId{0xFFFFFFFFFFFFULL});
+  ASSERT_FALSE(by_id.ok());
+  EXPECT_EQ(by_id.error().code, ErrorCode::not_found);
+}
+
+TEST_P(DirectoryContract, ATakenNameConflicts) {
+  const std::string name = dir_.unique("bob");
+  ASSERT_TRUE(port_->create_user(name, "h1").ok());
+  auto again = port_->create_user(name, "h2");
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::conflict);
+  EXPECT_EQ(port_->find_user_by_name(name)->password_hash, "h1");  // the first one stays
+}
+
+TEST_P(DirectoryContract, ConcurrentCreatesOfOneNameHaveOneWinner) {
+  const std::string name = dir_.unique("race");
+  constexpr int kThreads = 8;
+  std::atomic<int> wins{0};
+  std::atomic<int> conflicts{0};
+  {
+    std::vector<std::jthread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        auto r = port_->create_user(name, "h" + std::to_string(t));
+        if (r.ok()) {
+          ++wins;
+        } else if (r.error().code == ErrorCode::conflict) {
+          ++conflicts;
+        }
+      });
+    }
+  }
+  EXPECT_EQ(wins.load(), 1);
+  EXPECT_EQ(conflicts.load(), kThreads - 1);
+}
+
+TEST_P(DirectoryContract, IdsAreUniqueAndNeverReusedAcrossRestarts) {
+  std::set<std::uint64_t> ids;
+  for (int i = 0; i < 20; ++i) {
+    auto u = port_->create_user(dir_.unique("user" + std::to_string(i)), "h");
+    ASSERT_TRUE(u.ok());
+    EXPECT_TRUE(u->id.valid());
+    ids.insert(u->id.value);
+  }
+  EXPECT_EQ(ids.size(), 20U);
+
+  restart();
+  auto kept = port_->find_user_by_name(dir_.unique("user7"));
+  ASSERT_TRUE(kept.ok());
+  EXPECT_TRUE(ids.contains(kept->id.value));
+  auto fresh = port_->create_user(dir_.unique("after-restart"), "h");
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_FALSE(ids.contains(fresh->id.value));
+  EXPECT_GT(fresh->id.value, *ids.rbegin());
+}
+
+TEST_P(DirectoryContract, SessionsAreFoundByTokenHash) {
+  auto user = port_->create_user(dir_.unique("carol"), "h");
+  ASSERT_TRUE(user.ok());
+  const ports::SessionRecord session{user->id, "phone", 1'700'000'000'000};
+  const std::string token_hash = dir_.unique("token-hash");
+  ASSERT_TRUE(port_->put_session(token_hash, session).ok());
+
+  auto found = port_->find_session(token_hash);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->user, user->id);
+  EXPECT_EQ(found->device, "phone");
+  EXPECT_EQ(found->created_at, session.created_at);
+
+  auto missing = port_->find_session(token_hash + "-other");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::not_found);
+
+  restart();
+  EXPECT_EQ(port_->find_session(token_hash)->device, "phone");
+}
+
+}  // namespace
+}  // namespace parley::contract

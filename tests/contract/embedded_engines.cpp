@@ -1,0 +1,67 @@
+// The embedded engines joined to every contract suite, under both
+// durability policies where they have one.
+
+#include <stdexcept>
+
+#include "adapters/embedded/memory_state_store.hpp"
+#include "adapters/embedded/rocks_directory.hpp"
+#include "adapters/embedded/rocks_log.hpp"
+#include "adapters/embedded/rocks_message_store.hpp"
+#include "contracts.hpp"
+
+namespace parley::contract {
+namespace {
+
+// The embedded engines are always there: failing to open one fails the test
+// (gtest reports the exception) instead of skipping it.
+template <class T>
+std::unique_ptr<T> or_throw(Result<std::unique_ptr<T>> result) {
+  if (!result) throw std::runtime_error("opening an embedded engine failed: " + result.error().message);
+  return std::move(result).value();
+}
+
+MessageLogFactory log_factory(std::string name, embedded::Durability durability) {
+  return {std::move(name), [durability](const std::string& dir) -> std::unique_ptr<ports::MessageLog> {
+            embedded::LogOptions options;
+            options.path = dir;
+            options.durability = durability;
+            return or_throw(embedded::RocksLog::open(options));
+          }};
+}
+
+MessageStoreFactory store_factory(std::string name, embedded::Durability durability) {
+  return {std::move(name), [durability](const std::string& dir) -> std::unique_ptr<ports::MessageStore> {
+            return or_throw(embedded::RocksMessageStore::open(dir, durability));
+          }};
+}
+
+}  // namespace
+
+INSTANTIATE_TEST_SUITE_P(Embedded, MessageLogContract,
+                         ::testing::Values(log_factory("RocksLogFsync", embedded::Durability::fsync),
+                                           log_factory("RocksLogOs", embedded::Durability::os)),
+                         FactoryName{});
+
+INSTANTIATE_TEST_SUITE_P(Embedded, MessageStoreContract,
+                         ::testing::Values(store_factory("RocksMessageStoreFsync", embedded::Durability::fsync),
+                                           store_factory("RocksMessageStoreOs", embedded::Durability::os)),
+                         FactoryName{});
+
+INSTANTIATE_TEST_SUITE_P(Embedded, StateStoreContract,
+                         ::testing::Values(StateStoreFactory{
+                             "MemoryStateStore",
+                             [](const std::string&, SteadyClock clock) -> std::unique_ptr<ports::StateStore> {
+                               return std::make_unique<embedded::MemoryStateStore>(std::move(clock));
+                             },
+                             true}),
+                         FactoryName{});
+
+INSTANTIATE_TEST_SUITE_P(Embedded, DirectoryContract,
+                         ::testing::Values(DirectoryFactory{
+                             "RocksDirectory",
+                             [](const std::string& dir) -> std::unique_ptr<ports::Directory> {
+                               return or_throw(embedded::RocksDirectory::open(dir));
+                             }}),
+                         FactoryName{});
+
+}  // namespace parley::contract

@@ -1,0 +1,275 @@
+// The MessageStore contract: history paging, dedupe, inboxes and cursors.
+
+#include <thread>
+
+#include "contracts.hpp"
+
+namespace parley::contract {
+namespace {
+
+Message message(std::string conversation, std::uint64_t id, std::uint64_t from, std::string client_msg_id) {
+  Message m;
+  m.id = MessageId{id};
+  m.conversation = std::move(conversation);
+  m.from = UserId{from};
+  m.to = Recipient{Recipient::Kind::user, from + 1};
+  using namespace std::string_literals;
+  m.body = "body of " + std::to_string(id) + " with \0 a NUL and unicode \xc3\xa9"s;
+  m.sent_at = 1'700'000'000'000 + static_cast<TimeMs>(id);
+  m.client_msg_id = std::move(client_msg_id);
+  return m;
+}
+
+std::vector<std::uint64_t> ids(const std::vector<Message>& messages) {
+  std::vector<std::uint64_t> out;
+  for (const auto& m : messages) out.push_back(m.id.value);
+  return out;
+}
+
+std::vector<Seq> seqs(const std::vector<InboxEntry>& entries) {
+  std::vector<Seq> out;
+  for (const auto& e : entries) out.push_back(e.seq);
+  return out;
+}
+
+// A user id no other test uses, for engines shared between tests.
+UserId user_for(const TempDir& dir, std::uint64_t n) {
+  return UserId{(std::hash<std::string>{}(dir.path()) & 0xFFFFFFFFULL) * 1000 + n};
+}
+
+TEST_P(MessageStoreContract, HistoryPagesNewestFirst) {
+  const std::string conv = dir_.unique("g:history");
+  std::vector<Message> batch;
+  for (std::uint64_t id = 1; id <= 10; ++id) batch.push_back(message(conv, id * 100, 7, "c" + std::to_string(id)));
+  ASSERT_TRUE(port_->put_messages(batch).ok());
+
+  auto newest = port_->history(conv, MessageId{}, 4);
+  ASSERT_TRUE(newest.ok());
+  EXPECT_EQ(ids(*newest), (std::vector<std::uint64_t>{1000, 900, 800, 700}));
+  EXPECT_EQ(newest->front(), batch.back());  // every field comes back as written
+
+  auto older = port_->history(conv, newest->back().id, 4);
+  ASSERT_TRUE(older.ok());
+  EXPECT_EQ(ids(*older), (std::vector<std::uint64_t>{600, 500, 400, 300}));
+
+  auto oldest = port_->history(conv, older->back().id, 4);
+  ASSERT_TRUE(oldest.ok());
+  EXPECT_EQ(ids(*oldest), (std::vector<std::uint64_t>{200, 100}));
+
+  auto none = port_->history(conv, MessageId{100}, 4);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_P(MessageStoreContract, HistoryOfUnknownConversationIsEmpty) {
+  auto history = port_->history(dir_.unique("g:nothing"), MessageId{}, 10);
+  ASSERT_TRUE(history.ok());
+  EXPECT_TRUE(history->empty());
+  auto last = port_->last_message_id(dir_.unique("g:nothing"));
+  ASSERT_TRUE(last.ok());
+  EXPECT_FALSE(last->valid());
+}
+
+TEST_P(MessageStoreContract, ConversationsDoNotSeeEachOther) {
+  // "g:1" is a prefix of "g:12": their rows must still stay apart.
+  const std::string a = dir_.unique("g:1");
+  const std::string b = a + "2";
+  ASSERT_TRUE(port_->put_messages(std::vector{message(a, 5, 1, "x"), message(b, 6, 1, "y")}).ok());
+  auto history_a = port_->history(a, MessageId{}, 10);
+  auto history_b = port_->history(b, MessageId{}, 10);
+  ASSERT_TRUE(history_a.ok() && history_b.ok());
+  EXPECT_EQ(ids(*history_a), std::vector<std::uint64_t>{5});
+  EXPECT_EQ(ids(*history_b), std::vector<std::uint64_t>{6});
+  EXPECT_EQ(port_->last_message_id(a)->value, 5U);
+  EXPECT_EQ(port_->last_message_id(b)->value, 6U);
+}
+
+TEST_P(MessageStoreContract, LastMessageIdIsTheHighest) {
+  const std::string conv = dir_.unique("d:1:2");
+  ASSERT_TRUE(port_->put_messages(std::vector{message(conv, 30, 1, "a"), message(conv, 10, 1, "b")}).ok());
+  ASSERT_TRUE(port_->put_messages(std::vector{message(conv, 20, 2, "c")}).ok());
+  auto last = port_->last_message_id(conv);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->value, 30U);
+}
+
+TEST_P(MessageStoreContract, FindSentReturnsTheMessageOfASend) {
+  const std::string conv = dir_.unique("d:3:4");
+  const UserId sender = user_for(dir_, 3);
+  Message m = message(conv, 42, sender.value, "client-1");
+  ASSERT_TRUE(port_->put_messages(std::vector{m}).ok());
+
+  auto found = port_->find_sent(sender, "client-1");
+  ASSERT_TRUE(found.ok());
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ(**found, m);
+
+  auto other_id = port_->find_sent(sender, "client-2");
+  ASSERT_TRUE(other_id.ok());
+  EXPECT_FALSE(other_id->has_value());
+  // The same client id from another sender is another send.
+  auto other_sender = port_->find_sent(UserId{sender.value + 1}, "client-1");
+  ASSERT_TRUE(other_sender.ok());
+  EXPECT_FALSE(other_sender->has_value());
+}
+
+TEST_P(MessageStoreContract, RewritingAMessageChangesNothing) {
+  const std::string conv = dir_.unique("g:again");
+  const Message m = message(conv, 77, 5, "same");
+  ASSERT_TRUE(port_->put_messages(std::vector{m}).ok());
+  ASSERT_TRUE(port_->put_messages(std::vector{m}).ok());
+  auto history = port_->history(conv, MessageId{}, 10);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 1U);
+  EXPECT_EQ(history->front(), m);
+  EXPECT_EQ(**port_->find_sent(m.from, "same"), m);
+}
+
+TEST_P(MessageStoreContract, InboxHeadStartsAtZeroAndFollowsPuts) {
+  const UserId user = user_for(dir_, 1);
+  EXPECT_EQ(*port_->inbox_head(user), 0U);
+  const std::string conv = dir_.unique("g:inbox");
+  std::vector<ports::MessageStore::InboxWrite> writes;
+  for (Seq s = 1; s <= 3; ++s) writes.push_back({user, InboxEntry{s, message(conv, 10 + s, 9, "m" + std::to_string(s))}});
+  ASSERT_TRUE(port_->put_inbox(writes).ok());
+  EXPECT_EQ(*port_->inbox_head(user), 3U);
+}
+
+TEST_P(MessageStoreContract, InboxPagesAscendingAfterASeq) {
+  const UserId user = user_for(dir_, 1);
+  const std::string conv = dir_.unique("g:pages");
+  std::vector<ports::MessageStore::InboxWrite> writes;
+  for (Seq s = 1; s <= 7; ++s) writes.push_back({user, InboxEntry{s, message(conv, 100 + s, 9, "m" + std::to_string(s))}});
+  ASSERT_TRUE(port_->put_inbox(writes).ok());
+
+  auto first = port_->inbox(user, 0, 3);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(seqs(*first), (std::vector<Seq>{1, 2, 3}));
+  EXPECT_EQ(first->front(), writes.front().entry);
+
+  auto next = port_->inbox(user, first->back().seq, 3);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(seqs(*next), (std::vector<Seq>{4, 5, 6}));
+
+  auto rest = port_->inbox(user, 6, 100);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(seqs(*rest), (std::vector<Seq>{7}));
+
+  auto past_end = port_->inbox(user, 7, 100);
+  ASSERT_TRUE(past_end.ok());
+  EXPECT_TRUE(past_end->empty());
+}
+
+TEST_P(MessageStoreContract, InboxSeqOfFindsReplays) {
+  const UserId user = user_for(dir_, 1);
+  const std::string conv = dir_.unique("g:seqof");
+  ASSERT_TRUE(port_->put_inbox(std::vector<ports::MessageStore::InboxWrite>{
+                                   {user, InboxEntry{1, message(conv, 500, 9, "a")}},
+                                   {user, InboxEntry{2, message(conv, 501, 9, "b")}}})
+                  .ok());
+  auto seq = port_->inbox_seq_of(user, MessageId{501});
+  ASSERT_TRUE(seq.ok());
+  EXPECT_EQ(*seq, std::optional<Seq>(2));
+  auto missing = port_->inbox_seq_of(user, MessageId{502});
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+  auto other_user = port_->inbox_seq_of(UserId{user.value + 1}, MessageId{501});
+  ASSERT_TRUE(other_user.ok());
+  EXPECT_FALSE(other_user->has_value());
+}
+
+TEST_P(MessageStoreContract, ReplayedInboxWriteDoesNotMoveTheHeadBack) {
+  const UserId user = user_for(dir_, 1);
+  const std::string conv = dir_.unique("g:replay");
+  const ports::MessageStore::InboxWrite first{user, InboxEntry{1, message(conv, 1, 9, "a")}};
+  const ports::MessageStore::InboxWrite second{user, InboxEntry{2, message(conv, 2, 9, "b")}};
+  ASSERT_TRUE(port_->put_inbox(std::vector{first, second}).ok());
+  ASSERT_TRUE(port_->put_inbox(std::vector{first}).ok());
+  EXPECT_EQ(*port_->inbox_head(user), 2U);
+  EXPECT_EQ(seqs(*port_->inbox(user, 0, 10)), (std::vector<Seq>{1, 2}));
+}
+
+TEST_P(MessageStoreContract, UsersDoNotSeeEachOthersInbox) {
+  const UserId alice = user_for(dir_, 1);
+  const UserId bob = user_for(dir_, 2);
+  const std::string conv = dir_.unique("g:two");
+  ASSERT_TRUE(port_->put_inbox(std::vector<ports::MessageStore::InboxWrite>{
+                                   {alice, InboxEntry{1, message(conv, 1, 9, "a")}},
+                                   {alice, InboxEntry{2, message(conv, 2, 9, "b")}},
+                                   {bob, InboxEntry{1, message(conv, 2, 9, "b")}}})
+                  .ok());
+  EXPECT_EQ(seqs(*port_->inbox(alice, 0, 10)), (std::vector<Seq>{1, 2}));
+  auto bobs = port_->inbox(bob, 0, 10);
+  ASSERT_TRUE(bobs.ok());
+  ASSERT_EQ(bobs->size(), 1U);
+  EXPECT_EQ(bobs->front().message.id.value, 2U);
+  EXPECT_EQ(*port_->inbox_head(alice), 2U);
+  EXPECT_EQ(*port_->inbox_head(bob), 1U);
+}
+
+TEST_P(MessageStoreContract, CursorsStartAtZeroAndOnlyMoveForward) {
+  const UserId user = user_for(dir_, 1);
+  EXPECT_EQ(*port_->cursor(user, "phone"), 0U);
+  EXPECT_EQ(*port_->advance_cursor(user, "phone", 5), 5U);
+  EXPECT_EQ(*port_->advance_cursor(user, "phone", 3), 5U);  // an old ack moves nothing
+  EXPECT_EQ(*port_->cursor(user, "phone"), 5U);
+  EXPECT_EQ(*port_->cursor(user, "laptop"), 0U);  // each device has its own
+  EXPECT_EQ(*port_->cursor(UserId{user.value + 1}, "phone"), 0U);
+  EXPECT_EQ(*port_->advance_cursor(user, "phone", 9), 9U);
+}
+
+TEST_P(MessageStoreContract, ConcurrentCursorAdvancesKeepTheMaximum) {
+  const UserId user = user_for(dir_, 1);
+  constexpr int kThreads = 8;
+  constexpr Seq kPerThread = 200;
+  {
+    std::vector<std::jthread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (Seq s = 1; s <= kPerThread; ++s) {
+          auto r = port_->advance_cursor(user, "phone", s * kThreads + static_cast<Seq>(t));
+          EXPECT_TRUE(r.ok());
+          if (r) {
+            EXPECT_GE(*r, s * kThreads + static_cast<Seq>(t));
+          }
+        }
+      });
+    }
+  }
+  EXPECT_EQ(*port_->cursor(user, "phone"), kPerThread * kThreads + kThreads - 1);
+}
+
+TEST_P(MessageStoreContract, DataSurvivesRestart) {
+  const UserId user = user_for(dir_, 1);
+  const std::string conv = dir_.unique("g:restart");
+  const Message m = message(conv, 900, user.value, "keep");
+  ASSERT_TRUE(port_->put_messages(std::vector{m}).ok());
+  ASSERT_TRUE(port_->put_inbox(std::vector<ports::MessageStore::InboxWrite>{{user, InboxEntry{1, m}}}).ok());
+  ASSERT_TRUE(port_->advance_cursor(user, "phone", 1).ok());
+  ASSERT_TRUE(port_->flush().ok());
+  restart();
+
+  EXPECT_EQ(port_->history(conv, MessageId{}, 10)->front(), m);
+  EXPECT_EQ(**port_->find_sent(user, "keep"), m);
+  EXPECT_EQ(port_->last_message_id(conv)->value, 900U);
+  EXPECT_EQ(*port_->inbox_head(user), 1U);
+  EXPECT_EQ(port_->inbox(user, 0, 10)->front(), (InboxEntry{1, m}));
+  EXPECT_EQ(*port_->inbox_seq_of(user, MessageId{900}), std::optional<Seq>(1));
+  EXPECT_EQ(*port_->cursor(user, "phone"), 1U);
+}
+
+TEST_P(MessageStoreContract, NonPositiveLimitsAreRejected) {
+  for (const int limit : {0, -1}) {
+    auto history = port_->history(dir_.unique("g:limits"), MessageId{}, limit);
+    ASSERT_FALSE(history.ok());
+    EXPECT_EQ(history.error().code, ErrorCode::bad_request);
+    auto inbox = port_->inbox(user_for(dir_, 1), 0, limit);
+    ASSERT_FALSE(inbox.ok());
+    EXPECT_EQ(inbox.error().code, ErrorCode::bad_request);
+  }
+}
+
+TEST_P(MessageStoreContract, FlushSucceeds) { EXPECT_TRUE(port_->flush().ok()); }
+
+}  // namespace
+}  // namespace parley::contract
