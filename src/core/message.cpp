@@ -1,7 +1,8 @@
 #include "core/message.hpp"
 
+#include "core/validate.hpp"
+
 #include <algorithm>
-#include <charconv>
 
 namespace parley {
 
@@ -42,18 +43,6 @@ std::string to_string(const ConversationRef& c) {
   return {};
 }
 
-namespace {
-
-// Reads a decimal id with no sign, no leading zero and no trailing text.
-std::optional<std::uint64_t> parse_id(std::string_view s) noexcept {
-  if (s.empty() || s.size() > 20 || (s.size() > 1 && s.front() == '0')) return std::nullopt;
-  std::uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || end != s.data() + s.size() || v == 0) return std::nullopt;
-  return v;
-}
-
-}  // namespace
 
 std::optional<ConversationRef> parse_conversation(std::string_view text) noexcept {
   if (text.size() < 3 || text[1] != ':') return std::nullopt;
@@ -62,14 +51,14 @@ std::optional<ConversationRef> parse_conversation(std::string_view text) noexcep
     case 'd': {
       const auto colon = rest.find(':');
       if (colon == std::string_view::npos) return std::nullopt;
-      const auto a = parse_id(rest.substr(0, colon));
-      const auto b = parse_id(rest.substr(colon + 1));
+      const auto a = validate::id_string(rest.substr(0, colon));
+      const auto b = validate::id_string(rest.substr(colon + 1));
       if (!a || !b || *a > *b) return std::nullopt;
       return ConversationRef{Recipient::Kind::user, *a, *b};
     }
     case 'g':
     case 'c': {
-      const auto id = parse_id(rest);
+      const auto id = validate::id_string(rest);
       if (!id) return std::nullopt;
       return ConversationRef{text[0] == 'g' ? Recipient::Kind::group : Recipient::Kind::channel, *id, 0};
     }

@@ -1,0 +1,156 @@
+#include "config.hpp"
+
+#include <charconv>
+#include <functional>
+#include <map>
+
+namespace parley::app {
+
+namespace {
+
+struct Setting {
+  const char* flag;
+  const char* env;
+  const char* help;
+  std::function<bool(Config&, const std::string&)> apply;  // false: invalid value
+};
+
+template <class T>
+bool parse_number(const std::string& s, T& out, T lo, T hi) {
+  T v{};
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end != s.data() + s.size() || v < lo || v > hi) return false;
+  out = v;
+  return true;
+}
+
+bool parse_listen(const std::string& s, Config& c) {
+  const auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  std::uint16_t port = 0;
+  if (!parse_number<std::uint16_t>(s.substr(colon + 1), port, 0, 65535)) return false;
+  std::string host = s.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  c.gateway.host = host;
+  c.gateway.port = port;
+  return true;
+}
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> all = {
+      {"--listen", "PARLEY_LISTEN", "HOST:PORT to serve HTTP and WebSocket on (default 127.0.0.1:8080; port 0 picks one)",
+       [](Config& c, const std::string& v) { return parse_listen(v, c); }},
+      {"--data-dir", "PARLEY_DATA_DIR", "directory for the embedded engines' data (default ./parley-data)",
+       [](Config& c, const std::string& v) {
+         c.data_dir = v;
+         return !v.empty();
+       }},
+      {"--node-id", "PARLEY_NODE_ID", "this server's Snowflake node id, 0-1023 (default 0)",
+       [](Config& c, const std::string& v) { return parse_number<std::uint32_t>(v, c.node_id, 0, 1023); }},
+      {"--threads", "PARLEY_THREADS", "I/O threads (default: one per core)",
+       [](Config& c, const std::string& v) { return parse_number<int>(v, c.gateway.threads, 1, 256); }},
+      {"--max-frame", "PARLEY_MAX_FRAME", "largest WebSocket frame in bytes; larger closes with 1009 (default 65536)",
+       [](Config& c, const std::string& v) {
+         return parse_number<std::size_t>(v, c.gateway.max_frame, 1024, 16 * 1024 * 1024);
+       }},
+      {"--max-body", "PARLEY_MAX_BODY", "largest message body in bytes (default 16384)",
+       [](Config& c, const std::string& v) {
+         return parse_number<std::size_t>(v, c.gateway.max_body, 1, 16 * 1024 * 1024);
+       }},
+      {"--rate-limit", "PARLEY_RATE_LIMIT", "requests per second per connection (default 100)",
+       [](Config& c, const std::string& v) { return parse_number<double>(v, c.gateway.rate_limit, 0.1, 1e9); }},
+      {"--rate-burst", "PARLEY_RATE_BURST", "requests a connection may send at once (default 200)",
+       [](Config& c, const std::string& v) { return parse_number<double>(v, c.gateway.rate_burst, 1, 1e9); }},
+      {"--send-timeout-ms", "PARLEY_SEND_TIMEOUT_MS", "how long a send waits to be sequenced before 'unavailable' (default 10000)",
+       [](Config& c, const std::string& v) {
+         long ms = 0;
+         if (!parse_number<long>(v, ms, 100, 600000)) return false;
+         c.gateway.send_timeout = std::chrono::milliseconds(ms);
+         return true;
+       }},
+      {"--log-partitions", "PARLEY_LOG_PARTITIONS", "partitions per log topic, fixed at the first start (default 8)",
+       [](Config& c, const std::string& v) { return parse_number<int>(v, c.log_partitions, 1, 1024); }},
+      {"--durability", "PARLEY_DURABILITY",
+       "fsync: a send is acknowledged after its log write is synced to disk (group commit); os: after it reached "
+       "the OS (survives a crash of parleyd, not of the machine). Default fsync",
+       [](Config& c, const std::string& v) {
+         if (v == "fsync") c.durability = embedded::Durability::fsync;
+         else if (v == "os") c.durability = embedded::Durability::os;
+         else return false;
+         return true;
+       }},
+      {"--pwhash-limits", "PARLEY_PWHASH_LIMITS",
+       "argon2id cost: interactive (default), moderate, or min (tests only: fast and weak)",
+       [](Config& c, const std::string& v) {
+         if (v == "interactive") c.hash_cost = services::Auth::HashCost::interactive;
+         else if (v == "moderate") c.hash_cost = services::Auth::HashCost::moderate;
+         else if (v == "min") c.hash_cost = services::Auth::HashCost::min;
+         else return false;
+         return true;
+       }},
+      {"--presence-ttl-ms", "PARLEY_PRESENCE_TTL_MS", "presence lasts this long after a heartbeat (default 30000)",
+       [](Config& c, const std::string& v) {
+         long ms = 0;
+         if (!parse_number<long>(v, ms, 100, 3600000)) return false;
+         c.presence_ttl = std::chrono::milliseconds(ms);
+         return true;
+       }},
+  };
+  return all;
+}
+
+}  // namespace
+
+std::string usage() {
+  std::string out =
+      "Usage: parleyd [options]\n\n"
+      "Parley chat server. With no options it serves HTTP and WebSocket on 127.0.0.1:8080\n"
+      "with its embedded engines, keeping data in ./parley-data.\n\nOptions (each also an environment variable):\n";
+  for (const auto& s : settings()) {
+    out += "  " + std::string(s.flag) + " VALUE  (" + s.env + ")\n      " + s.help + "\n";
+  }
+  out += "  --verbose  log debug messages\n  --help     print this and exit\n";
+  return out;
+}
+
+ParseOutcome parse_config(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  Config config;
+  std::map<std::string, std::string> environment;
+  for (const auto& kv : env) {
+    const auto eq = kv.find('=');
+    if (eq != std::string::npos) environment[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& s : settings()) {
+    if (auto it = environment.find(s.env); it != environment.end() && !s.apply(config, it->second)) {
+      return {std::nullopt, 2, std::string("invalid value for ") + s.env + ": '" + it->second + "'"};
+    }
+  }
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    if (arg == "--help" || arg == "-h") return {std::nullopt, 0, usage()};
+    if (arg == "--verbose") {
+      config.verbose = true;
+      continue;
+    }
+    std::string value;
+    bool has_value = false;
+    if (const auto eq = arg.find('='); eq != std::string::npos && arg.starts_with("--")) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    const Setting* match = nullptr;
+    for (const auto& s : settings()) {
+      if (arg == s.flag) match = &s;
+    }
+    if (match == nullptr) return {std::nullopt, 2, "unknown option '" + arg + "'\n\n" + usage()};
+    if (!has_value) {
+      if (i + 1 >= args.size()) return {std::nullopt, 2, "option " + arg + " needs a value"};
+      value = args[++i];
+    }
+    if (!match->apply(config, value)) return {std::nullopt, 2, "invalid value for " + arg + ": '" + value + "'"};
+  }
+  return {std::move(config), 0, {}};
+}
+
+}  // namespace parley::app

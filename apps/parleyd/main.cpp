@@ -1,0 +1,112 @@
+// parleyd: parse the settings, build the engines behind the ports, start the
+// pipeline steps and the gateway, wait for SIGINT or SIGTERM, drain, exit.
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <pthread.h>
+
+#include "adapters/embedded/memory_state_store.hpp"
+#include "adapters/embedded/rocks_directory.hpp"
+#include "adapters/embedded/rocks_log.hpp"
+#include "adapters/embedded/rocks_message_store.hpp"
+#include "config.hpp"
+#include "core/log.hpp"
+#include "gateway/server.hpp"
+#include "services/inbox_owner.hpp"
+#include "services/records.hpp"
+#include "services/sequencer.hpp"
+
+extern char** environ;
+
+namespace {
+
+template <class T>
+T must(parley::Result<T> r, const char* what) {
+  if (!r) {
+    std::cerr << "parleyd: cannot open " << what << ": " << r.error().message << "\n";
+    std::exit(1);
+  }
+  return std::move(r).value();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace parley;
+
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  auto parsed = app::parse_config(args, env);
+  if (!parsed.config) {
+    (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.message << (parsed.exit_code == 0 ? "" : "\n");
+    return parsed.exit_code;
+  }
+  const app::Config& config = *parsed.config;
+  if (config.verbose) log::set_level(log::Level::debug);
+
+  // Signals are taken by sigwait below, never by the worker threads.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::error_code fs_error;
+  std::filesystem::create_directories(config.data_dir, fs_error);
+  if (fs_error) {
+    std::cerr << "parleyd: cannot create " << config.data_dir << ": " << fs_error.message() << "\n";
+    return 1;
+  }
+  const std::filesystem::path data(config.data_dir);
+
+  // Engines (the embedded set).
+  auto log = must(embedded::RocksLog::open({.path = (data / "log").string(),
+                                            .partitions = config.log_partitions,
+                                            .durability = config.durability}),
+                  "the message log");
+  auto store = must(embedded::RocksMessageStore::open((data / "store").string(), config.durability), "the message store");
+  auto directory = must(embedded::RocksDirectory::open((data / "directory").string()), "the directory");
+  embedded::MemoryStateStore state;
+
+  // Services.
+  const std::string server_id = "node-" + std::to_string(config.node_id);
+  services::ChatService chat(*log, *store, state, {.server_id = server_id, .presence_ttl = config.presence_ttl});
+  services::Auth auth(*directory, config.hash_cost);
+  services::Sequencer sequencer(*log, *store, *directory, state, Snowflake(config.node_id));
+  services::InboxOwner inbox_owner(*store, state);
+
+  services::PipelineStep sequencer_step(
+      "sequencer", must(log->subscribe(records::kConversationsTopic, records::kSequencerGroup), "the sequencer's consumer"),
+      sequencer, {});
+  services::PipelineStep inbox_step(
+      "inbox", must(log->subscribe(records::kInboxesTopic, records::kInboxGroup), "the inbox owner's consumer"),
+      inbox_owner, {});
+
+  gateway::Server server(config.gateway, chat, auth, *directory, state);
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    std::cerr << "parleyd: " << e.what() << "\n";
+    return 1;
+  }
+  sequencer_step.start();
+  inbox_step.start();
+
+  std::printf("parleyd listening on %s:%u\n", config.gateway.host.c_str(), static_cast<unsigned>(server.port()));
+  std::fflush(stdout);
+  log::info("parleyd", "data in " + config.data_dir + ", node " + std::to_string(config.node_id));
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  log::info("parleyd", std::string("draining on ") + (signal == SIGINT ? "SIGINT" : "SIGTERM"));
+
+  server.stop();          // answers sends in flight, closes connections
+  sequencer_step.stop();  // each finishes and commits its batch in hand
+  inbox_step.stop();
+  log::info("parleyd", "stopped");
+  return 0;
+}

@@ -1,0 +1,70 @@
+#pragma once
+// The JSON codec of PROTOCOL.md: strict readers for the request ops and
+// writers for replies and events. Readers refuse anything the contract does
+// not allow (wrong types, ids that are not id strings, out-of-range limits)
+// with ErrorCode::bad_request and a message that names the field.
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/ids.hpp"
+#include "core/message.hpp"
+#include "core/result.hpp"
+
+namespace parley::codec {
+
+struct SendRequest {
+  Recipient to;
+  std::string client_msg_id;
+  std::string body;
+};
+
+struct SyncRequest {
+  std::optional<Seq> after;  // absent: from the device's stored cursor
+  int limit = 100;
+};
+
+struct AckRequest {
+  Seq seq = 0;
+};
+
+struct HistoryRequest {
+  std::string conversation;
+  MessageId before;  // MessageId{}: from the newest
+  int limit = 50;
+};
+
+inline constexpr int kMaxSyncLimit = 500;
+inline constexpr int kMaxHistoryLimit = 200;
+
+// `max_body` is in bytes; a longer body is ErrorCode::too_large. A `from`
+// field, if present, must name `self` (ErrorCode::forbidden otherwise).
+[[nodiscard]] Result<SendRequest> read_send(const boost::json::object& req, std::size_t max_body, UserId self);
+[[nodiscard]] Result<SyncRequest> read_sync(const boost::json::object& req);
+[[nodiscard]] Result<AckRequest> read_ack(const boost::json::object& req);
+[[nodiscard]] Result<HistoryRequest> read_history(const boost::json::object& req);
+
+// Reads a JSON id string ("123") as a 64-bit id.
+[[nodiscard]] Result<std::uint64_t> read_id(const boost::json::value& v, std::string_view field);
+[[nodiscard]] Result<Recipient> read_recipient(const boost::json::value& v);
+
+[[nodiscard]] boost::json::object to_json(const Recipient& to);
+[[nodiscard]] boost::json::object to_json(const Message& m);
+[[nodiscard]] boost::json::object to_json(const InboxEntry& e);
+[[nodiscard]] boost::json::object to_json(const Error& e);
+
+// {"re": id, "ok": true, ...fields}
+[[nodiscard]] std::string reply_ok(const boost::json::value& id, boost::json::object fields = {});
+// {"re": id, "ok": false, "error": {...}}
+[[nodiscard]] std::string reply_error(const boost::json::value& id, const Error& e);
+// {"ev": "error", "error": {...}}
+[[nodiscard]] std::string event_error(const Error& e);
+// {"ev": "message", "seq": n, "message": {...}}; without seq for channels.
+[[nodiscard]] std::string event_message(const InboxEntry& e);
+[[nodiscard]] std::string event_channel_message(const Message& m);
+
+}  // namespace parley::codec

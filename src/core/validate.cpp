@@ -1,0 +1,83 @@
+#include "core/validate.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+namespace parley::validate {
+
+namespace {
+
+bool is_lower_name_char(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
+bool is_device_char(char c) noexcept {
+  return is_lower_name_char(c) || (c >= 'A' && c <= 'Z');
+}
+
+}  // namespace
+
+bool username(std::string_view s) noexcept {
+  return s.size() >= 3 && s.size() <= 32 && std::all_of(s.begin(), s.end(), is_lower_name_char);
+}
+
+bool device_id(std::string_view s) noexcept {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), is_device_char);
+}
+
+bool password(std::string_view s) noexcept { return s.size() >= 8 && s.size() <= 256; }
+
+bool client_msg_id(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  // Count code points, not bytes: a continuation byte starts no character.
+  std::size_t chars = 0;
+  for (unsigned char c : s) {
+    if ((c & 0xC0U) != 0x80U) ++chars;
+  }
+  return chars <= 64;
+}
+
+std::optional<std::uint64_t> id_string(std::string_view s) noexcept {
+  if (s.empty() || s.size() > 20 || (s.size() > 1 && s.front() == '0')) return std::nullopt;
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end != s.data() + s.size() || v == 0) return std::nullopt;
+  return v;
+}
+
+bool utf8(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int len = 0;
+    std::uint32_t cp = 0;
+    if ((c & 0xE0U) == 0xC0U) {
+      len = 2;
+      cp = c & 0x1FU;
+    } else if ((c & 0xF0U) == 0xE0U) {
+      len = 3;
+      cp = c & 0x0FU;
+    } else if ((c & 0xF8U) == 0xF0U) {
+      len = 4;
+      cp = c & 0x07U;
+    } else {
+      return false;
+    }
+    if (end - p < len) return false;
+    for (int i = 1; i < len; ++i) {
+      if ((p[i] & 0xC0U) != 0x80U) return false;
+      cp = (cp << 6) | (p[i] & 0x3FU);
+    }
+    const bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
+    if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    p += len;
+  }
+  return true;
+}
+
+}  // namespace parley::validate

@@ -1,0 +1,24 @@
+#pragma once
+// Validation of the names and values clients choose (PROTOCOL.md).
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace parley::validate {
+
+// 3-32 of [a-z0-9_.-].
+[[nodiscard]] bool username(std::string_view s) noexcept;
+// 1-64 of [A-Za-z0-9_.-].
+[[nodiscard]] bool device_id(std::string_view s) noexcept;
+// 8-256 bytes.
+[[nodiscard]] bool password(std::string_view s) noexcept;
+// 1-64 characters (bytes of valid UTF-8; the JSON parser checked the UTF-8).
+[[nodiscard]] bool client_msg_id(std::string_view s) noexcept;
+// A decimal id string: 1-20 digits, no sign, no leading zero, not zero, fits
+// 64 bits.
+[[nodiscard]] std::optional<std::uint64_t> id_string(std::string_view s) noexcept;
+// Whether `s` is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates).
+[[nodiscard]] bool utf8(std::string_view s) noexcept;
+
+}  // namespace parley::validate

@@ -1,0 +1,46 @@
+#pragma once
+// What every connection of one gateway shares. Owned by the Server; sessions
+// hold a reference for their life, which ends before the Server's.
+
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "ports/directory.hpp"
+#include "ports/state_store.hpp"
+#include "services/auth.hpp"
+#include "services/chat_service.hpp"
+
+namespace parley::gateway {
+
+class SessionRegistry;
+class PendingSends;
+
+struct GatewayOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  int threads = 0;                      // 0: one per core
+  std::size_t max_frame = 64 * 1024;    // bytes; a larger frame closes with 1009
+  std::size_t max_body = 16 * 1024;     // bytes of a message body
+  std::size_t max_http_body = 64 * 1024;
+  double rate_limit = 100;              // requests per second per connection
+  double rate_burst = 200;
+  std::size_t max_write_queue = 4096;   // frames queued for one slow connection before it is closed
+  std::chrono::milliseconds send_timeout{10000};
+  std::chrono::milliseconds drain_timeout{5000};
+  std::chrono::milliseconds idle_timeout{90000};  // a WebSocket that sends nothing (not even pings) for this long is closed
+};
+
+struct Context {
+  GatewayOptions options;
+  services::ChatService& chat;
+  services::Auth& auth;
+  ports::Directory& directory;
+  ports::StateStore& state;
+  SessionRegistry& registry;
+  PendingSends& pending;
+  boost::asio::thread_pool& blocking;  // runs port calls that block
+};
+
+}  // namespace parley::gateway

@@ -1,0 +1,169 @@
+#include "gateway/http_api.hpp"
+
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
+
+#include "core/codec.hpp"
+#include "core/validate.hpp"
+#include "gateway/blocking.hpp"
+#include "gateway/web_client.hpp"
+
+namespace parley::gateway {
+
+namespace http = boost::beast::http;
+namespace json = boost::json;
+using boost::asio::awaitable;
+
+namespace {
+
+http::status status_of(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::bad_request: return http::status::bad_request;
+    case ErrorCode::unauthorized: return http::status::unauthorized;
+    case ErrorCode::forbidden: return http::status::forbidden;
+    case ErrorCode::not_found: return http::status::not_found;
+    case ErrorCode::conflict: return http::status::conflict;
+    case ErrorCode::too_large: return http::status::payload_too_large;
+    case ErrorCode::rate_limited: return http::status::too_many_requests;
+    case ErrorCode::unavailable: return http::status::service_unavailable;
+    case ErrorCode::internal: return http::status::internal_server_error;
+  }
+  return http::status::internal_server_error;
+}
+
+HttpResponse json_response(const HttpRequest& req, http::status status, const json::object& body) {
+  HttpResponse res{status, req.version()};
+  res.set(http::field::server, "parley");
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(req.keep_alive());
+  res.body() = json::serialize(body);
+  res.prepare_payload();
+  return res;
+}
+
+// Reads the body as a JSON object whose listed fields are all strings.
+Result<json::object> read_body(const HttpRequest& req, std::initializer_list<std::string_view> fields) {
+  boost::system::error_code ec;
+  json::value v = json::parse(req.body(), ec);  // also rejects invalid UTF-8
+  if (ec) return make_error(ErrorCode::bad_request, "body is not valid JSON: " + ec.message());
+  if (!v.is_object()) return make_error(ErrorCode::bad_request, "body must be a JSON object");
+  for (auto f : fields) {
+    const json::value* field = v.get_object().if_contains(f);
+    if (field == nullptr || !field->is_string()) {
+      return make_error(ErrorCode::bad_request, std::string(f) + " is required and must be a string");
+    }
+  }
+  return std::move(v.get_object());
+}
+
+awaitable<HttpResponse> create_user(Context& ctx, HttpRequest req) {
+  auto body = read_body(req, {"username", "password"});
+  if (!body) co_return error_response(req, body.error());
+  auto job = [&ctx, b = std::move(body.value())] {
+    return ctx.auth.register_user(b.at("username").get_string(), b.at("password").get_string());
+  };
+  auto user = co_await run_blocking(ctx.blocking, std::move(job));
+  if (!user) co_return error_response(req, user.error());
+  json::object out;
+  out["user_id"] = to_string(user->id);
+  co_return json_response(req, http::status::created, out);
+}
+
+awaitable<HttpResponse> create_session(Context& ctx, HttpRequest req) {
+  auto body = read_body(req, {"username", "password", "device_id"});
+  if (!body) co_return error_response(req, body.error());
+  auto job = [&ctx, b = std::move(body.value())] {
+    return ctx.auth.login(b.at("username").get_string(), b.at("password").get_string(), b.at("device_id").get_string());
+  };
+  auto login = co_await run_blocking(ctx.blocking, std::move(job));
+  if (!login) co_return error_response(req, login.error());
+  json::object out;
+  out["token"] = login->token;
+  out["user_id"] = to_string(login->user);
+  out["device_id"] = login->device;
+  co_return json_response(req, http::status::ok, out);
+}
+
+awaitable<HttpResponse> user_by_name(Context& ctx, HttpRequest req, std::string username) {
+  auto token = bearer_token(req, false);
+  if (!token) co_return error_response(req, make_error(ErrorCode::unauthorized, "a bearer token is required"));
+  auto job = [&ctx, t = std::move(*token), name = std::move(username)]() -> Result<ports::UserRecord> {
+    auto session = ctx.auth.authenticate(t);
+    if (!session) return std::move(session).error();
+    if (!validate::username(name)) return make_error(ErrorCode::not_found, "no such user");
+    auto user = ctx.directory.find_user_by_name(name);
+    if (!user && user.error().code == ErrorCode::not_found) return make_error(ErrorCode::not_found, "no such user");
+    return user;
+  };
+  auto user = co_await run_blocking(ctx.blocking, std::move(job));
+  if (!user) co_return error_response(req, user.error());
+  json::object out;
+  out["user_id"] = to_string(user->id);
+  out["username"] = user->username;
+  co_return json_response(req, http::status::ok, out);
+}
+
+HttpResponse web_client(const HttpRequest& req) {
+  HttpResponse res{http::status::ok, req.version()};
+  res.set(http::field::server, "parley");
+  res.set(http::field::content_type, "text/html; charset=utf-8");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::string(kWebClientHtml);
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace
+
+HttpResponse error_response(const HttpRequest& req, const Error& e) {
+  return json_response(req, status_of(e.code), codec::to_json(e));
+}
+
+std::optional<std::string> bearer_token(const HttpRequest& req, bool allow_query) {
+  if (auto it = req.find(http::field::authorization); it != req.end()) {
+    std::string_view v = it->value();
+    constexpr std::string_view kBearer = "Bearer ";
+    if (v.size() > kBearer.size() && v.substr(0, kBearer.size()) == kBearer) return std::string(v.substr(kBearer.size()));
+    return std::nullopt;
+  }
+  if (!allow_query) return std::nullopt;
+  auto url = boost::urls::parse_origin_form(req.target());
+  if (!url) return std::nullopt;
+  auto params = url->params();
+  auto it = params.find("token");
+  if (it == params.end() || !(*it).has_value) return std::nullopt;
+  return std::string((*it).value);
+}
+
+awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req) {
+  auto url = boost::urls::parse_origin_form(req.target());
+  if (!url) co_return error_response(req, make_error(ErrorCode::bad_request, "malformed request target"));
+  const std::string path(url->path());
+  const auto method = req.method();
+
+  if (path == "/v1/healthz" && method == http::verb::get) {
+    json::object ok;
+    ok["status"] = "ok";
+    co_return json_response(req, http::status::ok, ok);
+  }
+  if (path == "/v1/users" && method == http::verb::post) co_return co_await create_user(ctx, std::move(req));
+  if (path == "/v1/sessions" && method == http::verb::post) co_return co_await create_session(ctx, std::move(req));
+  constexpr std::string_view kByName = "/v1/users/by-name/";
+  if (path.starts_with(kByName) && method == http::verb::get) {
+    std::string name = path.substr(kByName.size());
+    co_return co_await user_by_name(ctx, std::move(req), std::move(name));
+  }
+  if ((path == "/" || path == "/index.html") && method == http::verb::get) co_return web_client(req);
+  if (path == "/v1/ws") {
+    co_return error_response(req, make_error(ErrorCode::bad_request, "/v1/ws needs a WebSocket upgrade"));
+  }
+  co_return error_response(req, make_error(ErrorCode::not_found, "no endpoint " + std::string(req.method_string()) +
+                                                                     " " + path));
+}
+
+}  // namespace parley::gateway

@@ -1,0 +1,28 @@
+#pragma once
+// The HTTP endpoints of PROTOCOL.md ("HTTP"): accounts, sessions, user
+// lookup and health. Each handler is a coroutine that runs its blocking work
+// on the blocking pool and returns the full response.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <optional>
+#include <string_view>
+
+#include "gateway/context.hpp"
+
+namespace parley::gateway {
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+
+[[nodiscard]] boost::asio::awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req);
+
+// A JSON error response with the protocol's code and the matching status.
+[[nodiscard]] HttpResponse error_response(const HttpRequest& req, const Error& e);
+
+// The bearer token of a request: the Authorization header, or for the
+// WebSocket upgrade also ?token=.
+[[nodiscard]] std::optional<std::string> bearer_token(const HttpRequest& req, bool allow_query);
+
+}  // namespace parley::gateway

@@ -1,0 +1,69 @@
+#include "gateway/pending_sends.hpp"
+
+#include <random>
+#include <vector>
+
+#include "core/codec.hpp"
+#include "gateway/connection.hpp"
+
+namespace parley::gateway {
+
+PendingSends::PendingSends() {
+  // Tickets start at a random point so that results addressed to a previous
+  // run of this server (replayed after a crash) match no waiter.
+  std::random_device rd;
+  next_ticket_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+}
+
+std::uint64_t PendingSends::add(std::weak_ptr<Connection> session, boost::json::value request_id) {
+  std::lock_guard lock(mutex_);
+  const std::uint64_t ticket = ++next_ticket_;
+  waiters_.emplace(ticket, Waiter{std::move(session), std::move(request_id), Clock::now()});
+  return ticket;
+}
+
+void PendingSends::complete(std::uint64_t ticket, const Result<Message>& result) {
+  Waiter w;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = waiters_.find(ticket);
+    if (it == waiters_.end()) return;
+    w = std::move(it->second);
+    waiters_.erase(it);
+  }
+  auto session = w.session.lock();
+  if (!session) return;
+  std::string frame;
+  if (result) {
+    boost::json::object fields;
+    fields["message_id"] = to_string(result->id);
+    fields["conversation"] = result->conversation;
+    fields["sent_at"] = result->sent_at;
+    frame = codec::reply_ok(w.request_id, std::move(fields));
+  } else {
+    frame = codec::reply_error(w.request_id, result.error());
+  }
+  session->send(std::make_shared<const std::string>(std::move(frame)));
+}
+
+void PendingSends::expire(std::chrono::milliseconds timeout) {
+  std::vector<std::uint64_t> late;
+  const auto cutoff = Clock::now() - timeout;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [ticket, w] : waiters_) {
+      if (w.since < cutoff) late.push_back(ticket);
+    }
+  }
+  for (auto ticket : late) {
+    complete(ticket, make_error(ErrorCode::unavailable,
+                                "the send was not confirmed in time; retry it with the same client_msg_id"));
+  }
+}
+
+std::size_t PendingSends::size() {
+  std::lock_guard lock(mutex_);
+  return waiters_.size();
+}
+
+}  // namespace parley::gateway

@@ -1,0 +1,162 @@
+#include "gateway/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <stdexcept>
+
+#include "core/log.hpp"
+#include "gateway/connection.hpp"
+#include "gateway/http_session.hpp"
+#include "services/records.hpp"
+
+namespace parley::gateway {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::ip::tcp;
+
+namespace {
+
+int thread_count(int configured) {
+  if (configured > 0) return configured;
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+void log_exception(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    log::error("gateway", std::string("connection task failed: ") + ex.what());
+  }
+}
+
+awaitable<void> accept_loop(tcp::acceptor& acceptor, Server& server, Context& ctx,
+                            std::function<asio::io_context&()> next_context) {
+  for (;;) {
+    asio::io_context& ioc = next_context();
+    auto [ec, socket] = co_await acceptor.async_accept(ioc, asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      log::warn("gateway", "accept failed: " + ec.message());
+      continue;
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    asio::co_spawn(ioc, serve_http(std::move(socket), ctx), log_exception);
+  }
+  (void)server;
+}
+
+awaitable<void> sweep_loop(asio::steady_timer& timer, PendingSends& pending, std::chrono::milliseconds timeout) {
+  for (;;) {
+    timer.expires_after(std::chrono::milliseconds(250));
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    pending.expire(timeout);
+  }
+}
+
+}  // namespace
+
+Server::Server(GatewayOptions options, services::ChatService& chat, services::Auth& auth, ports::Directory& directory,
+               ports::StateStore& state)
+    : options_(std::move(options)),
+      blocking_(4),
+      registry_(state, chat.server_id(), blocking_),
+      ctx_{options_, chat, auth, directory, state, registry_, pending_, blocking_},
+      acceptor_(blocking_) {
+  const int n = thread_count(options_.threads);
+  for (int i = 0; i < n; ++i) {
+    contexts_.push_back(std::make_unique<asio::io_context>(1));
+    guards_.push_back(asio::make_work_guard(*contexts_.back()));
+  }
+  acceptor_ = tcp::acceptor(*contexts_.front());
+}
+
+Server::~Server() { stop(); }
+
+asio::io_context& Server::next_context() { return *contexts_[next_.fetch_add(1) % contexts_.size()]; }
+
+void Server::on_envelope(std::string_view payload) {
+  auto envelope = records::decode_envelope(payload);
+  if (!envelope) {
+    log::warn("gateway", "dropping an undecodable envelope");
+    return;
+  }
+  if (auto* deliver = std::get_if<records::Deliver>(&*envelope)) {
+    registry_.deliver(deliver->user, std::make_shared<const std::string>(std::move(deliver->frame)));
+  } else if (auto* done = std::get_if<records::SendDone>(&*envelope)) {
+    pending_.complete(done->ticket, done->result);
+  }
+}
+
+void Server::start() {
+  auto sub = ctx_.state.subscribe(records::server_channel(ctx_.chat.server_id()),
+                                  [this](std::string_view payload) { on_envelope(payload); });
+  if (!sub) throw std::runtime_error("cannot subscribe to this server's channel: " + sub.error().message);
+  inbox_subscription_ = std::move(sub.value());
+
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(options_.host, ec);
+  if (ec) throw std::runtime_error("bad listen address '" + options_.host + "': " + ec.message());
+  const tcp::endpoint endpoint(address, options_.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on " + options_.host + ":" + std::to_string(options_.port) + ": " +
+                             ec.message());
+  }
+
+  asio::co_spawn(*contexts_.front(), accept_loop(acceptor_, *this, ctx_, [this]() -> asio::io_context& {
+                   return next_context();
+                 }),
+                 log_exception);
+  sweep_timer_ = std::make_unique<asio::steady_timer>(*contexts_.front());
+  asio::co_spawn(*contexts_.front(), sweep_loop(*sweep_timer_, pending_, options_.send_timeout), log_exception);
+
+  for (auto& ioc : contexts_) {
+    threads_.emplace_back([&ioc] { ioc->run(); });
+  }
+}
+
+std::uint16_t Server::port() const { return acceptor_.local_endpoint().port(); }
+
+void Server::stop() {
+  if (stopped_ || threads_.empty()) {
+    stopped_ = true;
+    return;
+  }
+  stopped_ = true;
+  asio::post(*contexts_.front(), [this] {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+  });
+
+  // Let sends already in the log be answered before the connections go.
+  const auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
+  while (pending_.size() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (const auto& connection : registry_.all()) connection->close_going_away();
+  asio::post(*contexts_.front(), [this] { sweep_timer_->cancel(); });
+
+  guards_.clear();
+  // Connections finish their close handshakes; give them a moment, then stop.
+  const auto close_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (registry_.connection_count() > 0 && std::chrono::steady_clock::now() < close_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (auto& ioc : contexts_) ioc->stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  inbox_subscription_.reset();
+  blocking_.join();
+}
+
+}  // namespace parley::gateway

@@ -1,0 +1,57 @@
+#pragma once
+// The gateway server: one io_context per I/O thread (a connection stays on
+// the thread that accepted it), an acceptor that deals new connections out
+// round-robin, a blocking pool for port calls, and the subscription through
+// which this server receives live events and send results.
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "gateway/context.hpp"
+#include "gateway/pending_sends.hpp"
+#include "gateway/session_registry.hpp"
+
+namespace parley::gateway {
+
+class Server {
+ public:
+  Server(GatewayOptions options, services::ChatService& chat, services::Auth& auth, ports::Directory& directory,
+         ports::StateStore& state);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Subscribes, binds and starts the threads. Throws std::runtime_error when
+  // the address cannot be bound (a start-up failure).
+  void start();
+  // The bound port (useful with port 0).
+  [[nodiscard]] std::uint16_t port() const;
+  // Stops accepting, waits (up to the drain timeout) for sends in flight to
+  // be answered, closes every connection with 1001 and stops the threads.
+  void stop();
+
+ private:
+  boost::asio::io_context& next_context();
+  void on_envelope(std::string_view payload);
+
+  GatewayOptions options_;
+  boost::asio::thread_pool blocking_;
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
+  std::vector<std::thread> threads_;
+  std::atomic<std::size_t> next_{0};
+  SessionRegistry registry_;
+  PendingSends pending_;
+  Context ctx_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::unique_ptr<boost::asio::steady_timer> sweep_timer_;
+  std::unique_ptr<ports::Subscription> inbox_subscription_;
+  bool stopped_ = false;
+};
+
+}  // namespace parley::gateway

@@ -1,0 +1,89 @@
+#include "gateway/session_registry.hpp"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+
+#include "core/log.hpp"
+#include "gateway/connection.hpp"
+
+namespace parley::gateway {
+
+SessionRegistry::SessionRegistry(ports::StateStore& state, std::string server_id, boost::asio::thread_pool& blocking)
+    : state_(state), server_id_(std::move(server_id)), routes_strand_(boost::asio::make_strand(blocking.get_executor())) {}
+
+void SessionRegistry::add(UserId user, const std::shared_ptr<Connection>& session) {
+  bool first = false;
+  {
+    std::lock_guard lock(mutex_);
+    auto& list = sessions_[user];
+    first = list.empty();
+    list.push_back(session);
+  }
+  if (first) sync_route(user);
+}
+
+void SessionRegistry::remove(UserId user, const Connection* session) {
+  bool last = false;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = sessions_.find(user);
+    if (it == sessions_.end()) return;
+    auto& list = it->second;
+    std::erase_if(list, [session](const auto& w) {
+      auto s = w.lock();
+      return !s || s.get() == session;
+    });
+    if (list.empty()) {
+      sessions_.erase(it);
+      last = true;
+    }
+  }
+  if (last) sync_route(user);
+}
+
+void SessionRegistry::sync_route(UserId user) {
+  boost::asio::post(routes_strand_, [this, user] {
+    bool present = false;
+    {
+      std::lock_guard lock(mutex_);
+      present = sessions_.contains(user);
+    }
+    auto done = present ? state_.add_route(user, server_id_) : state_.remove_route(user, server_id_);
+    if (!done) log::warn("registry", "route update failed: " + done.error().message);
+  });
+}
+
+void SessionRegistry::deliver(UserId user, const std::shared_ptr<const std::string>& frame) {
+  // Snapshot the targets, then send without holding the lock.
+  std::vector<std::shared_ptr<Connection>> targets;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = sessions_.find(user);
+    if (it == sessions_.end()) return;
+    targets.reserve(it->second.size());
+    for (const auto& w : it->second) {
+      if (auto s = w.lock()) targets.push_back(std::move(s));
+    }
+  }
+  for (const auto& s : targets) s->send(frame);
+}
+
+std::vector<std::shared_ptr<Connection>> SessionRegistry::all() {
+  std::vector<std::shared_ptr<Connection>> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& [user, list] : sessions_) {
+    for (const auto& w : list) {
+      if (auto s = w.lock()) out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+std::size_t SessionRegistry::connection_count() {
+  std::lock_guard lock(mutex_);
+  std::size_t n = 0;
+  for (const auto& [user, list] : sessions_) n += list.size();
+  return n;
+}
+
+}  // namespace parley::gateway

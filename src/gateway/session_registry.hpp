@@ -1,0 +1,49 @@
+#pragma once
+// Which WebSocket sessions this server holds for each user, and the routes
+// (user -> this server) in the state store that let other servers' inbox
+// owners reach them.
+
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/ids.hpp"
+#include "ports/state_store.hpp"
+
+namespace parley::gateway {
+
+class Connection;
+
+class SessionRegistry {
+ public:
+  SessionRegistry(ports::StateStore& state, std::string server_id, boost::asio::thread_pool& blocking);
+
+  void add(UserId user, const std::shared_ptr<Connection>& session);
+  void remove(UserId user, const Connection* session);
+
+  // Hands `frame` to every session of `user` on this server. Thread-safe;
+  // does not wait for the writes.
+  void deliver(UserId user, const std::shared_ptr<const std::string>& frame);
+
+  // Every session, for shutdown.
+  [[nodiscard]] std::vector<std::shared_ptr<Connection>> all();
+  [[nodiscard]] std::size_t connection_count();
+
+ private:
+  // Route changes run in order on one strand, and each re-reads the local
+  // session count when it runs, so a quick disconnect-reconnect cannot leave
+  // a user without a route.
+  void sync_route(UserId user);
+
+  ports::StateStore& state_;
+  std::string server_id_;
+  boost::asio::strand<boost::asio::thread_pool::executor_type> routes_strand_;
+  std::mutex mutex_;  // guards sessions_
+  std::unordered_map<UserId, std::vector<std::weak_ptr<Connection>>> sessions_;
+};
+
+}  // namespace parley::gateway

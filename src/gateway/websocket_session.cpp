@@ -1,0 +1,267 @@
+#include "gateway/websocket_session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+
+#include "core/codec.hpp"
+#include "core/log.hpp"
+#include "gateway/blocking.hpp"
+#include "gateway/pending_sends.hpp"
+#include "gateway/session_registry.hpp"
+
+namespace parley::gateway {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace json = boost::json;
+using asio::awaitable;
+using asio::use_awaitable;
+constexpr auto as_tuple_awaitable = asio::as_tuple(use_awaitable);
+
+WebSocketSession::WebSocketSession(beast::tcp_stream stream, Context& ctx, ports::SessionRecord who)
+    : ws_(std::move(stream)), ctx_(ctx), who_(std::move(who)), bucket_(ctx.options.rate_limit, ctx.options.rate_burst) {}
+
+awaitable<void> WebSocketSession::serve(std::shared_ptr<WebSocketSession> self,
+                                        beast::http::request<beast::http::string_body> upgrade) {
+  beast::get_lowest_layer(self->ws_).expires_never();  // the websocket's own timeouts take over
+  websocket::stream_base::timeout timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+  timeouts.idle_timeout = self->ctx_.options.idle_timeout;
+  timeouts.keep_alive_pings = true;
+  self->ws_.set_option(timeouts);
+  self->ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(beast::http::field::server, "parley"); }));
+  self->ws_.read_message_max(self->ctx_.options.max_frame);
+  self->ws_.auto_fragment(false);
+
+  auto [ec] = co_await self->ws_.async_accept(upgrade, as_tuple_awaitable);
+  if (ec) co_return;
+
+  self->ctx_.registry.add(self->who_.user, self);
+  auto heartbeat = [&ctx = self->ctx_, user = self->who_.user] { return ctx.chat.heartbeat(user); };
+  (void)co_await run_blocking(self->ctx_.blocking, std::move(heartbeat));
+  co_await self->read_loop();
+  self->ctx_.registry.remove(self->who_.user, self.get());
+}
+
+awaitable<void> WebSocketSession::read_loop() {
+  for (;;) {
+    auto [ec, n] = co_await ws_.async_read(buffer_, as_tuple_awaitable);
+    if (ec) {
+      // Closed by the peer, a timeout, or a protocol violation that Beast
+      // has already answered with its close code (1009 for an oversize
+      // frame, 1007 for invalid UTF-8).
+      if (ec != websocket::error::closed && ec != asio::error::operation_aborted && ec != beast::error::timeout &&
+          ec != asio::error::eof && ec != asio::error::connection_reset) {
+        log::write(log::Level::debug, "ws", "read ended: " + ec.message());
+      }
+      closed_ = true;
+      co_return;
+    }
+    if (!ws_.got_text()) {
+      buffer_.consume(buffer_.size());
+      reply(codec::event_error(make_error(ErrorCode::bad_request, "binary frames are not supported; send JSON text")));
+      continue;
+    }
+    std::string text = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    co_await handle(std::move(text));
+  }
+}
+
+awaitable<void> WebSocketSession::handle(std::string text) {
+  if (!bucket_.try_take()) {
+    Error limited = make_error(ErrorCode::rate_limited, "too many requests; slow down");
+    // Answer with the request's id when it has one, so clients can match it.
+    boost::system::error_code pec;
+    json::value parsed = json::parse(text, pec);
+    if (!pec && parsed.is_object()) {
+      if (const json::value* id = parsed.get_object().if_contains("id"); id && (id->is_string() || id->is_number())) {
+        reply(codec::reply_error(*id, limited));
+        co_return;
+      }
+    }
+    reply(codec::event_error(limited));
+    co_return;
+  }
+
+  boost::system::error_code ec;
+  json::value parsed = json::parse(text, ec);
+  if (ec) {
+    reply(codec::event_error(make_error(ErrorCode::bad_request, "frame is not valid JSON: " + ec.message())));
+    co_return;
+  }
+  if (!parsed.is_object()) {
+    reply(codec::event_error(make_error(ErrorCode::bad_request, "frame must be a JSON object")));
+    co_return;
+  }
+  json::object& req = parsed.get_object();
+  const json::value* id = req.if_contains("id");
+  if (id == nullptr || !(id->is_string() || id->is_number())) {
+    reply(codec::event_error(make_error(ErrorCode::bad_request, "request must have an id (a string or a number)")));
+    co_return;
+  }
+  json::value request_id = *id;
+  const json::value* op = req.if_contains("op");
+  if (op == nullptr || !op->is_string()) {
+    reply(codec::reply_error(request_id, make_error(ErrorCode::bad_request, "request must have an op (a string)")));
+    co_return;
+  }
+  std::string op_name(op->get_string());
+  co_await dispatch(std::move(request_id), std::move(op_name), std::move(req));
+}
+
+awaitable<void> WebSocketSession::dispatch(json::value id, std::string op, json::object req) {
+  const UserId user = who_.user;
+  if (op == "send") {
+    auto send = codec::read_send(req, ctx_.options.max_body, user);
+    if (!send) {
+      reply(codec::reply_error(id, send.error()));
+      co_return;
+    }
+    const std::uint64_t ticket = ctx_.pending.add(weak_from_this(), id);
+    PendingSends& pending = ctx_.pending;
+    ctx_.chat.submit_send(user, std::move(send.value()), ticket, [&pending, ticket](Result<std::uint64_t> appended) {
+      if (!appended) pending.complete(ticket, std::move(appended).error());
+    });
+    co_return;
+  }
+  if (op == "sync") {
+    auto sync = codec::read_sync(req);
+    if (!sync) {
+      reply(codec::reply_error(id, sync.error()));
+      co_return;
+    }
+    auto job = [&ctx = ctx_, user, device = who_.device, r = sync.value()] { return ctx.chat.sync(user, device, r); };
+    auto page = co_await run_blocking(ctx_.blocking, std::move(job));
+    if (!page) {
+      reply(codec::reply_error(id, page.error()));
+      co_return;
+    }
+    json::array entries;
+    entries.reserve(page->entries.size());
+    for (const auto& e : page->entries) entries.push_back(codec::to_json(e));
+    json::object fields;
+    fields["entries"] = std::move(entries);
+    fields["more"] = page->more;
+    reply(codec::reply_ok(id, std::move(fields)));
+    co_return;
+  }
+  if (op == "ack") {
+    auto ack = codec::read_ack(req);
+    if (!ack) {
+      reply(codec::reply_error(id, ack.error()));
+      co_return;
+    }
+    auto job = [&ctx = ctx_, user, device = who_.device, seq = ack->seq] { return ctx.chat.ack(user, device, seq); };
+    auto cursor = co_await run_blocking(ctx_.blocking, std::move(job));
+    if (!cursor) {
+      reply(codec::reply_error(id, cursor.error()));
+      co_return;
+    }
+    json::object fields;
+    fields["cursor"] = cursor.value();  // extension: the device's cursor after the ack
+    reply(codec::reply_ok(id, std::move(fields)));
+    co_return;
+  }
+  if (op == "history") {
+    auto history = codec::read_history(req);
+    if (!history) {
+      reply(codec::reply_error(id, history.error()));
+      co_return;
+    }
+    auto job = [&ctx = ctx_, user, r = std::move(history.value())] { return ctx.chat.history(user, r); };
+    auto messages = co_await run_blocking(ctx_.blocking, std::move(job));
+    if (!messages) {
+      reply(codec::reply_error(id, messages.error()));
+      co_return;
+    }
+    json::array list;
+    list.reserve(messages->size());
+    for (const auto& m : messages.value()) list.push_back(codec::to_json(m));
+    json::object fields;
+    fields["messages"] = std::move(list);
+    reply(codec::reply_ok(id, std::move(fields)));
+    co_return;
+  }
+  if (op == "ping") {
+    auto job = [&ctx = ctx_, user] { return ctx.chat.heartbeat(user); };
+    auto done = co_await run_blocking(ctx_.blocking, std::move(job));
+    reply(done ? codec::reply_ok(id) : codec::reply_error(id, done.error()));
+    co_return;
+  }
+  static constexpr std::string_view kLater[] = {
+      "conversations", "presence", "friend_request", "friend_accept", "friend_remove", "block", "unblock",
+      "friends",       "group_create", "group_add", "group_remove", "channel_create", "channel_join",
+      "channel_leave", "read",     "typing",        "push_register", "search"};
+  for (auto later : kLater) {
+    if (op == later) {
+      reply(codec::reply_error(id, make_error(ErrorCode::unavailable, "op '" + op + "' is not available on this server yet")));
+      co_return;
+    }
+  }
+  reply(codec::reply_error(id, make_error(ErrorCode::bad_request, "unknown op '" + op + "'")));
+}
+
+void WebSocketSession::reply(std::string frame) { enqueue(std::make_shared<const std::string>(std::move(frame))); }
+
+void WebSocketSession::send(std::shared_ptr<const std::string> frame) {
+  asio::dispatch(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
+    self->enqueue(std::move(f));
+  });
+}
+
+void WebSocketSession::close_going_away() {
+  asio::dispatch(ws_.get_executor(), [self = shared_from_this()] {
+    self->close_requested_ = true;
+    if (!self->writing_) self->write_next();
+  });
+}
+
+void WebSocketSession::enqueue(std::shared_ptr<const std::string> frame) {
+  if (closed_ || close_requested_) return;
+  if (queue_.size() >= ctx_.options.max_write_queue) {
+    // A device this far behind is better served by sync after a reconnect.
+    log::warn("ws", "closing a connection whose write queue is full");
+    closed_ = true;
+    beast::get_lowest_layer(ws_).close();
+    return;
+  }
+  queue_.push_back(std::move(frame));
+  if (!writing_) write_next();
+}
+
+void WebSocketSession::write_next() {
+  if (closed_) return;
+  if (queue_.empty()) {
+    if (close_requested_) {
+      closed_ = true;
+      writing_ = true;
+      ws_.async_close(websocket::close_code::going_away,
+                      [self = shared_from_this()](boost::system::error_code) { self->writing_ = false; });
+    }
+    return;
+  }
+  writing_ = true;
+  ws_.text(true);
+  ws_.async_write(asio::buffer(*queue_.front()),
+                  [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_write(ec); });
+}
+
+void WebSocketSession::on_write(boost::system::error_code ec) {
+  writing_ = false;
+  queue_.pop_front();
+  if (ec) {
+    closed_ = true;
+    queue_.clear();
+    return;
+  }
+  write_next();
+}
+
+}  // namespace parley::gateway

@@ -1,0 +1,61 @@
+#pragma once
+// One WebSocket connection of one device (PROTOCOL.md, "WebSocket").
+//
+// The connection lives on one I/O thread for its life. Reads are one
+// coroutine that handles requests in order; writes go through a queue of
+// shared, immutable frames (one frame is built once per event and shared by
+// every device it goes to), with at most one write in flight.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <boost/json/object.hpp>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "core/token_bucket.hpp"
+#include "gateway/connection.hpp"
+#include "gateway/context.hpp"
+
+namespace parley::gateway {
+
+class WebSocketSession final : public Connection, public std::enable_shared_from_this<WebSocketSession> {
+ public:
+  WebSocketSession(boost::beast::tcp_stream stream, Context& ctx, ports::SessionRecord who);
+
+  // Completes the upgrade and serves the connection until it closes.
+  static boost::asio::awaitable<void> serve(std::shared_ptr<WebSocketSession> self,
+                                            boost::beast::http::request<boost::beast::http::string_body> upgrade);
+
+  void send(std::shared_ptr<const std::string> frame) override;
+  void close_going_away() override;
+
+ private:
+  boost::asio::awaitable<void> read_loop();
+  // Handles one text frame; replies go through the write queue.
+  boost::asio::awaitable<void> handle(std::string text);
+  boost::asio::awaitable<void> dispatch(boost::json::value id, std::string op, boost::json::object req);
+
+  void reply(std::string frame);
+  void enqueue(std::shared_ptr<const std::string> frame);
+  void write_next();
+  void on_write(boost::system::error_code ec);
+
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  Context& ctx_;
+  ports::SessionRecord who_;
+  boost::beast::flat_buffer buffer_;
+  TokenBucket bucket_;
+  // Touched only on this connection's thread:
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  bool writing_ = false;
+  bool close_requested_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace parley::gateway

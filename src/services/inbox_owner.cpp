@@ -1,0 +1,62 @@
+#include "services/inbox_owner.hpp"
+
+#include <set>
+#include <unordered_map>
+
+#include "core/codec.hpp"
+#include "core/log.hpp"
+#include "services/records.hpp"
+
+namespace parley::services {
+
+InboxOwner::InboxOwner(ports::MessageStore& store, ports::StateStore& state) : store_(store), state_(state) {}
+
+Result<void> InboxOwner::process(std::span<const ports::LogRecord> batch) {
+  std::vector<ports::MessageStore::InboxWrite> writes;
+  writes.reserve(batch.size());
+  std::unordered_map<UserId, Seq> heads;                           // user -> head including this batch
+  std::set<std::pair<std::uint64_t, std::uint64_t>> in_batch;      // (user, message) seen in this batch
+
+  for (const auto& record : batch) {
+    auto cmd = records::decode_inbox(record.value);
+    if (!cmd) {
+      log::error("inbox", "skipping undecodable record at offset " + std::to_string(record.offset));
+      continue;
+    }
+    if (!in_batch.emplace(cmd->user.value, cmd->message.id.value).second) continue;
+    auto existing = store_.inbox_seq_of(cmd->user, cmd->message.id);
+    if (!existing) return std::move(existing).error();
+    if (existing.value()) continue;  // replayed: it has its seq already
+
+    auto [head, inserted] = heads.try_emplace(cmd->user);
+    if (inserted) {
+      auto stored = store_.inbox_head(cmd->user);
+      if (!stored) return std::move(stored).error();
+      head->second = stored.value();
+    }
+    writes.push_back({cmd->user, InboxEntry{++head->second, std::move(cmd->message)}});
+  }
+
+  if (writes.empty()) return Ok{};
+  if (auto put = store_.put_inbox(writes); !put) return put;
+  if (auto flushed = store_.flush(); !flushed) return flushed;
+  for (const auto& w : writes) deliver(w.user, w.entry);
+  return Ok{};
+}
+
+void InboxOwner::deliver(UserId user, const InboxEntry& entry) {
+  auto servers = state_.routes(user);
+  if (!servers) {
+    // The entry is stored; the user's devices will get it by sync.
+    log::warn("inbox", "no routes for a live delivery: " + servers.error().message);
+    return;
+  }
+  if (servers->empty()) return;
+  const std::string envelope = records::encode(records::Deliver{user, codec::event_message(entry)});
+  for (const auto& server : servers.value()) {
+    auto published = state_.publish(records::server_channel(server), envelope);
+    if (!published) log::warn("inbox", "live delivery failed: " + published.error().message);
+  }
+}
+
+}  // namespace parley::services

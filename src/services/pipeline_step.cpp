@@ -1,0 +1,65 @@
+#include "services/pipeline_step.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "core/log.hpp"
+
+namespace parley::services {
+
+PipelineStep::PipelineStep(std::string name, std::unique_ptr<ports::LogConsumer> consumer, BatchHandler& handler,
+                           Options options)
+    : name_(std::move(name)), consumer_(std::move(consumer)), handler_(handler), options_(options) {}
+
+PipelineStep::~PipelineStep() { stop(); }
+
+void PipelineStep::start() { thread_ = std::thread([this] { run(); }); }
+
+void PipelineStep::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_.store(true);
+  }
+  cv_.notify_all();
+  consumer_->wakeup();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool PipelineStep::backoff(std::chrono::milliseconds d) {
+  std::unique_lock lock(mutex_);
+  return !cv_.wait_for(lock, d, [this] { return stopping_.load(); });
+}
+
+void PipelineStep::run() {
+  while (!stopping_.load()) {
+    auto polled = consumer_->poll(options_.poll_timeout, options_.max_batch);
+    if (!polled) {
+      log::warn(name_, "poll failed: " + polled.error().message);
+      if (!backoff(options_.max_backoff)) return;
+      continue;
+    }
+    const auto& batch = polled.value();
+    if (batch.empty()) continue;
+
+    // Retry the batch until the handler makes it durable; never skip ahead.
+    std::chrono::milliseconds delay{10};
+    for (;;) {
+      auto done = handler_.process(batch);
+      if (done) break;
+      log::warn(name_, "batch of " + std::to_string(batch.size()) + " failed, retrying: " + done.error().message);
+      if (!backoff(delay)) return;  // uncommitted: replayed after restart
+      delay = std::min(delay * 2, options_.max_backoff);
+    }
+
+    std::map<int, std::uint64_t> next;  // partition -> next offset to read
+    for (const auto& r : batch) next[r.partition] = std::max(next[r.partition], r.offset + 1);
+    for (const auto& [partition, offset] : next) {
+      if (auto c = consumer_->commit(partition, offset); !c) {
+        // Not fatal: the records are done and will be replayed idempotently.
+        log::warn(name_, "commit failed: " + c.error().message);
+      }
+    }
+  }
+}
+
+}  // namespace parley::services

@@ -1,0 +1,63 @@
+#pragma once
+// A pipeline step: one consumer group on one log topic, run on its own thread.
+//
+// The loop is: poll a batch, hand it to the handler, and commit each
+// partition's offset only once the handler has made its effects durable. A
+// handler that fails gets the same batch again (after a backoff) until it
+// succeeds, so a step never skips a record; handlers are idempotent, so a
+// batch processed twice (here, or after a crash before the commit) writes
+// nothing twice.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+
+#include "core/result.hpp"
+#include "ports/message_log.hpp"
+
+namespace parley::services {
+
+class BatchHandler {
+ public:
+  virtual ~BatchHandler() = default;
+  [[nodiscard]] virtual Result<void> process(std::span<const ports::LogRecord> batch) = 0;
+};
+
+class PipelineStep {
+ public:
+  struct Options {
+    std::size_t max_batch = 1024;
+    std::chrono::milliseconds poll_timeout{500};
+    std::chrono::milliseconds max_backoff{1000};
+  };
+
+  PipelineStep(std::string name, std::unique_ptr<ports::LogConsumer> consumer, BatchHandler& handler, Options options);
+  ~PipelineStep();
+  PipelineStep(const PipelineStep&) = delete;
+  PipelineStep& operator=(const PipelineStep&) = delete;
+
+  void start();
+  // Finishes the batch in hand (committing it) and joins the thread.
+  void stop();
+
+ private:
+  void run();
+  // Waits for `d` unless stop() is called first; false if stopping.
+  bool backoff(std::chrono::milliseconds d);
+
+  std::string name_;
+  std::unique_ptr<ports::LogConsumer> consumer_;
+  BatchHandler& handler_;
+  Options options_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;  // guards nothing but the wait in backoff()
+  std::condition_variable cv_;
+};
+
+}  // namespace parley::services

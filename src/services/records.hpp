@@ -1,0 +1,70 @@
+#pragma once
+// What flows through the pipeline: the records of the two log topics and the
+// envelopes that servers publish to each other through the state store.
+//
+//   device ─send─▶ gateway ─SendCommand─▶ "conversations" (key: conversation)
+//   sequencer ─InboxCommand─▶ "inboxes" (key: user)
+//   sequencer ─SendDone─▶ the origin server (the sender's reply)
+//   inbox owner ─Deliver─▶ every server holding a device of the user
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "core/ids.hpp"
+#include "core/message.hpp"
+#include "core/result.hpp"
+
+namespace parley::records {
+
+inline constexpr std::string_view kConversationsTopic = "conversations";
+inline constexpr std::string_view kInboxesTopic = "inboxes";
+inline constexpr std::string_view kSequencerGroup = "sequencer";
+inline constexpr std::string_view kInboxGroup = "inbox-owner";
+
+// A send as the gateway accepted it. `origin` and `ticket` say where the
+// sender waits for the result; they are stale after that server restarts,
+// which is harmless: the client retries with the same client_msg_id.
+struct SendCommand {
+  std::string origin;
+  std::uint64_t ticket = 0;
+  UserId from;
+  Recipient to;
+  std::string client_msg_id;
+  std::string body;
+};
+
+// One message for one user's inbox.
+struct InboxCommand {
+  UserId user;
+  Message message;
+};
+
+[[nodiscard]] std::string encode(const SendCommand& c);
+[[nodiscard]] std::string encode(const InboxCommand& c);
+[[nodiscard]] std::optional<SendCommand> decode_send(std::string_view bytes);
+[[nodiscard]] std::optional<InboxCommand> decode_inbox(std::string_view bytes);
+
+// The pub/sub channel a server listens on.
+[[nodiscard]] std::string server_channel(std::string_view server_id);
+
+// Server-to-server envelopes.
+struct Deliver {
+  UserId user;
+  std::string frame;  // the event frame, ready to write to each device
+};
+
+struct SendDone {
+  std::uint64_t ticket = 0;
+  Result<Message> result;
+};
+
+using Envelope = std::variant<Deliver, SendDone>;
+
+[[nodiscard]] std::string encode(const Deliver& d);
+[[nodiscard]] std::string encode(const SendDone& d);
+[[nodiscard]] std::optional<Envelope> decode_envelope(std::string_view bytes);
+
+}  // namespace parley::records

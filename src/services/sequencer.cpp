@@ -1,0 +1,140 @@
+#include "services/sequencer.hpp"
+
+#include <condition_variable>
+#include <map>
+#include <unordered_map>
+
+#include "core/log.hpp"
+
+namespace parley::services {
+
+Sequencer::Sequencer(ports::MessageLog& log, ports::MessageStore& store, ports::Directory& directory,
+                     ports::StateStore& state, Snowflake ids)
+    : log_(log), store_(store), directory_(directory), state_(state), ids_(std::move(ids)) {}
+
+Result<std::vector<UserId>> Sequencer::members_for(const records::SendCommand& cmd) {
+  switch (cmd.to.kind) {
+    case Recipient::Kind::user: {
+      const UserId to{cmd.to.id};
+      if (!known_users_.contains(to)) {
+        auto user = directory_.find_user(to);
+        if (!user) {
+          if (user.error().code == ErrorCode::not_found) {
+            return make_error(ErrorCode::not_found, "no user with id " + to_string(to));
+          }
+          return std::move(user).error();
+        }
+        known_users_.insert(to);
+      }
+      if (to == cmd.from) return std::vector<UserId>{cmd.from};
+      return std::vector<UserId>{cmd.from, to};
+    }
+    case Recipient::Kind::group:
+    case Recipient::Kind::channel:
+      return make_error(ErrorCode::not_found, "no " + std::string(to_string(cmd.to.kind)) + " with id " +
+                                                  std::to_string(cmd.to.id));
+  }
+  return make_error(ErrorCode::bad_request, "unknown recipient kind");
+}
+
+Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
+  struct Outcome {
+    const ports::LogRecord* record;
+    records::SendCommand cmd;
+    Result<Message> result;
+    std::vector<UserId> members;
+  };
+  std::vector<Outcome> outcomes;
+  outcomes.reserve(batch.size());
+  std::vector<Message> fresh;                                 // to store
+  std::unordered_map<std::string, MessageId> last_ids;        // conversation -> last id in this batch
+  std::map<std::pair<std::uint64_t, std::string>, std::size_t> sent_in_batch;  // dedupe within the batch
+
+  for (const auto& record : batch) {
+    auto cmd = records::decode_send(record.value);
+    if (!cmd) {
+      log::error("sequencer", "skipping undecodable record at offset " + std::to_string(record.offset));
+      continue;
+    }
+    const std::pair<std::uint64_t, std::string> dedupe_key{cmd->from.value, cmd->client_msg_id};
+    if (auto it = sent_in_batch.find(dedupe_key); it != sent_in_batch.end()) {
+      const Outcome& first = outcomes[it->second];
+      outcomes.push_back(Outcome{&record, std::move(*cmd), first.result, first.members});
+      continue;
+    }
+    auto found = store_.find_sent(cmd->from, cmd->client_msg_id);
+    if (!found) return std::move(found).error();
+
+    auto members = members_for(*cmd);
+    if (!members && members.error().code != ErrorCode::not_found && members.error().code != ErrorCode::forbidden) {
+      return std::move(members).error();  // an engine failed: retry the batch
+    }
+
+    Outcome outcome{&record, std::move(*cmd), Error{}, {}};
+    if (found.value()) {
+      // A retry: the first result stands, whatever membership says now.
+      outcome.result = std::move(*found.value());
+      if (members) outcome.members = std::move(members.value());
+    } else if (!members) {
+      outcome.result = std::move(members).error();
+    } else {
+      const std::string conversation = to_string(conversation_of(outcome.cmd.from, outcome.cmd.to));
+      auto [last, inserted] = last_ids.try_emplace(conversation);
+      if (inserted) {
+        auto stored = store_.last_message_id(conversation);
+        if (!stored) return std::move(stored).error();
+        last->second = stored.value();
+      }
+      const MessageId id = ids_.next_after(last->second);
+      last->second = id;
+      Message m{id,       conversation, outcome.cmd.from, outcome.cmd.to, outcome.cmd.body, Snowflake::time_of(id),
+                outcome.cmd.client_msg_id};
+      fresh.push_back(m);
+      outcome.result = std::move(m);
+      outcome.members = std::move(members.value());
+    }
+    sent_in_batch.emplace(dedupe_key, outcomes.size());
+    outcomes.push_back(std::move(outcome));
+  }
+
+  if (!fresh.empty()) {
+    if (auto put = store_.put_messages(fresh); !put) return put;
+    if (auto flushed = store_.flush(); !flushed) return flushed;
+  }
+
+  // The messages are durable: answer the senders, then fan out.
+  std::vector<records::InboxCommand> inbox;
+  for (auto& o : outcomes) {
+    auto published = state_.publish(records::server_channel(o.cmd.origin),
+                                    records::encode(records::SendDone{o.cmd.ticket, o.result}));
+    if (!published) log::warn("sequencer", "could not answer a sender: " + published.error().message);
+    if (!o.result) continue;
+    for (UserId member : o.members) inbox.push_back(records::InboxCommand{member, o.result.value()});
+  }
+  return append_inbox_records(inbox);
+}
+
+Result<void> Sequencer::append_inbox_records(const std::vector<records::InboxCommand>& commands) {
+  if (commands.empty()) return Ok{};
+  struct Wait {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::size_t pending = 0;  // guarded by mutex
+    std::optional<Error> failure;
+  };
+  auto wait = std::make_shared<Wait>();
+  wait->pending = commands.size();
+  for (const auto& c : commands) {
+    log_.append(records::kInboxesTopic, to_string(c.user), records::encode(c), [wait](Result<std::uint64_t> r) {
+      std::lock_guard lock(wait->mutex);
+      if (!r && !wait->failure) wait->failure = r.error();
+      if (--wait->pending == 0) wait->cv.notify_one();
+    });
+  }
+  std::unique_lock lock(wait->mutex);
+  wait->cv.wait(lock, [&] { return wait->pending == 0; });
+  if (wait->failure) return *wait->failure;
+  return Ok{};
+}
+
+}  // namespace parley::services

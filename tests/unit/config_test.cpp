@@ -1,0 +1,48 @@
+#include "config.hpp"
+
+#include <gtest/gtest.h>
+
+namespace parley::app {
+namespace {
+
+TEST(Config, DefaultsServeTheEmbeddedEnginesOnLoopback8080) {
+  auto out = parse_config({}, {});
+  ASSERT_TRUE(out.config.has_value());
+  EXPECT_EQ(out.config->gateway.host, "127.0.0.1");
+  EXPECT_EQ(out.config->gateway.port, 8080);
+  EXPECT_EQ(out.config->data_dir, "./parley-data");
+  EXPECT_EQ(out.config->gateway.max_frame, 65536U);
+  EXPECT_EQ(out.config->durability, embedded::Durability::fsync);
+}
+
+TEST(Config, FlagsOverrideEnvironment) {
+  auto out = parse_config({"--listen", "0.0.0.0:9000", "--node-id=12"},
+                          {"PARLEY_LISTEN=127.0.0.1:7000", "PARLEY_DATA_DIR=/tmp/x", "PARLEY_NODE_ID=4"});
+  ASSERT_TRUE(out.config.has_value()) << out.message;
+  EXPECT_EQ(out.config->gateway.host, "0.0.0.0");
+  EXPECT_EQ(out.config->gateway.port, 9000);
+  EXPECT_EQ(out.config->data_dir, "/tmp/x");
+  EXPECT_EQ(out.config->node_id, 12U);
+}
+
+TEST(Config, BadValuesAreRefusedWithAMessage) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"--node-id", "1024"}, {"--listen", "nohost"}, {"--durability", "maybe"}, {"--bogus"}, {"--threads"}}) {
+    auto out = parse_config(args, {});
+    EXPECT_FALSE(out.config.has_value()) << args[0];
+    EXPECT_EQ(out.exit_code, 2);
+    EXPECT_FALSE(out.message.empty());
+  }
+  auto env = parse_config({}, {"PARLEY_MAX_FRAME=abc"});
+  EXPECT_FALSE(env.config.has_value());
+}
+
+TEST(Config, HelpExitsZero) {
+  auto out = parse_config({"--help"}, {});
+  EXPECT_FALSE(out.config.has_value());
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_NE(out.message.find("--data-dir"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace parley::app

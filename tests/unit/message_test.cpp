@@ -1,0 +1,70 @@
+#include "core/message.hpp"
+
+#include <gtest/gtest.h>
+
+#include "core/validate.hpp"
+
+namespace parley {
+namespace {
+
+TEST(Conversation, BothMembersOfAPairGetTheSameOne) {
+  const auto ab = direct_conversation(UserId{42}, UserId{7});
+  const auto ba = direct_conversation(UserId{7}, UserId{42});
+  EXPECT_EQ(ab, ba);
+  EXPECT_EQ(to_string(ab), "d:7:42");
+  EXPECT_EQ(to_string(conversation_of(UserId{7}, Recipient{Recipient::Kind::user, 42})), "d:7:42");
+  EXPECT_TRUE(is_direct_member(ab, UserId{7}));
+  EXPECT_TRUE(is_direct_member(ab, UserId{42}));
+  EXPECT_FALSE(is_direct_member(ab, UserId{8}));
+}
+
+TEST(Conversation, NamesRoundTrip) {
+  for (const auto& c : {direct_conversation(UserId{1}, UserId{2}), group_conversation(GroupId{99}),
+                        channel_conversation(ChannelId{18446744073709551615ULL})}) {
+    const auto parsed = parse_conversation(to_string(c));
+    ASSERT_TRUE(parsed.has_value());
+    EXPECT_EQ(*parsed, c);
+  }
+}
+
+TEST(Conversation, RejectsWhatIsNotAName) {
+  for (const char* bad : {"", "d:", "d:1", "d:2:1", "d:01:2", "d:1:2:3", "g:", "g:0", "g:-1", "g:1x", "x:1",
+                          "c:18446744073709551616", "g:1 "}) {
+    EXPECT_FALSE(parse_conversation(bad).has_value()) << bad;
+  }
+}
+
+TEST(Validate, Usernames) {
+  EXPECT_TRUE(validate::username("ali"));
+  EXPECT_TRUE(validate::username("a.b-c_9"));
+  EXPECT_FALSE(validate::username("al"));
+  EXPECT_FALSE(validate::username("Alice"));
+  EXPECT_FALSE(validate::username(std::string(33, 'a')));
+  EXPECT_FALSE(validate::username("al ice"));
+}
+
+TEST(Validate, DeviceIdsAndClientMessageIds) {
+  EXPECT_TRUE(validate::device_id("Phone-1.x_y"));
+  EXPECT_FALSE(validate::device_id(""));
+  EXPECT_FALSE(validate::device_id(std::string(65, 'a')));
+  EXPECT_FALSE(validate::device_id("ph/one"));
+  EXPECT_TRUE(validate::client_msg_id(std::string(64, 'x')));
+  EXPECT_FALSE(validate::client_msg_id(std::string(65, 'x')));
+  EXPECT_FALSE(validate::client_msg_id(""));
+  std::string accented;
+  for (int i = 0; i < 64; ++i) accented += "\xC3\xA9";  // 64 characters, 128 bytes
+  EXPECT_TRUE(validate::client_msg_id(accented));
+}
+
+TEST(Validate, Utf8) {
+  EXPECT_TRUE(validate::utf8("plain"));
+  EXPECT_TRUE(validate::utf8("caf\xC3\xA9 \xF0\x9F\x98\x80"));
+  EXPECT_FALSE(validate::utf8("\xFF"));
+  EXPECT_FALSE(validate::utf8("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(validate::utf8("\xED\xA0\x80"));      // a surrogate
+  EXPECT_FALSE(validate::utf8("\xF4\x90\x80\x80"));  // beyond U+10FFFF
+  EXPECT_FALSE(validate::utf8("\xE2\x82"));          // truncated
+}
+
+}  // namespace
+}  // namespace parley
