@@ -5,8 +5,10 @@
 // its own thread (Redis).
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "contracts.hpp"
 #include "log_helpers.hpp"
@@ -141,6 +143,58 @@ TEST_P(StateStoreContract, DestroyedSubscriptionReceivesNoMore) {
   ASSERT_TRUE(store_->publish(channel, "after").ok());
   ASSERT_TRUE(staying.wait_for("after"));
   EXPECT_EQ(leaving.received(), std::vector<std::string>{"before"});
+}
+
+// A publish racing with the end of a subscription: once the destructor has
+// returned, the handler is not called, not even by a publish already running.
+TEST_P(StateStoreContract, NoDeliveryAfterTheSubscriptionIsDestroyed) {
+  const std::string channel = dir_.unique("race");
+  std::atomic<bool> stop{false};
+  std::jthread publisher([&] {
+    while (!stop.load()) ASSERT_TRUE(store_->publish(channel, "tick").ok());
+  });
+  for (int round = 0; round < 200; ++round) {
+    std::atomic<bool> ended{false};
+    std::atomic<int> late{0};
+    std::atomic<int> calls{0};
+    auto sub = store_->subscribe(channel, [&](std::string_view) {
+      ++calls;
+      if (ended.load()) ++late;
+    });
+    ASSERT_TRUE(sub.ok());
+    sub->reset();
+    ended.store(true);
+    EXPECT_EQ(late.load(), 0) << "round " << round;
+  }
+  stop.store(true);
+}
+
+TEST_P(StateStoreContract, AHandlerMayEndItsOwnSubscription) {
+  const std::string channel = dir_.unique("self");
+  std::unique_ptr<ports::Subscription> sub;
+  std::mutex mu;
+  std::condition_variable cv;
+  int calls = 0;
+  auto made = store_->subscribe(channel, [&](std::string_view) {
+    std::lock_guard lock(mu);
+    ++calls;
+    sub.reset();
+    cv.notify_all();
+  });
+  ASSERT_TRUE(made.ok());
+  {
+    std::lock_guard lock(mu);
+    sub = std::move(made).value();
+  }
+  ASSERT_TRUE(store_->publish(channel, "first").ok());
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, kPatience, [&] { return calls == 1; }));
+    EXPECT_EQ(sub, nullptr);
+  }
+  ASSERT_TRUE(store_->publish(channel, "second").ok());
+  std::lock_guard lock(mu);
+  EXPECT_EQ(calls, 1);
 }
 
 TEST_P(StateStoreContract, BadInputIsRejected) {
