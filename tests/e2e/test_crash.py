@@ -6,17 +6,19 @@ exactly once and that every inbox is gapless."""
 import asyncio
 from collections import deque
 
+import pytest
+
 from websockets.exceptions import ConnectionClosed
 
 from parley_client import create_user, online, run
 
 PER_SENDER = 100
-WINDOW = 4
 KILL_AFTER_ACKS = 60
 LINK_ERRORS = (ConnectionError, ConnectionClosed, asyncio.TimeoutError, OSError)
 
 
-async def send_until_cut_off(client, to_user, cmids, acked, enough_acked):
+async def send_until_cut_off(client, to_user, cmids, window, acked,
+                             enough_acked):
     """Pipeline sends of ``cmids``; record ok replies in ``acked`` (cmid ->
     reply). Returns when done or when the connection dies."""
     inflight = deque()
@@ -32,7 +34,7 @@ async def send_until_cut_off(client, to_user, cmids, acked, enough_acked):
 
     try:
         for cmid in cmids:
-            if len(inflight) >= WINDOW:
+            if len(inflight) >= window:
                 await asyncio.wait_for(inflight.popleft(), 10)
             fut = await client.start("send", to={"user": to_user},
                                      client_msg_id=cmid, body=f"body of {cmid}")
@@ -65,7 +67,10 @@ async def wait_for_barrier(server, sender, recipient_user, devices, cmid):
     return reply
 
 
-def test_kill9_mid_stream_loses_nothing_and_duplicates_nothing(server):
+@pytest.mark.parametrize("window", [4, 32])
+def test_kill9_mid_stream_loses_nothing_and_duplicates_nothing(server, window):
+    """``window``: sends each client keeps in flight (more in flight, more
+    messages logged but not yet acknowledged when the server dies)."""
     alice = create_user(server, "alice")
     bob = create_user(server, "bob")
     a_cmids = [f"a-{i:03d}" for i in range(PER_SENDER)]
@@ -83,8 +88,10 @@ def test_kill9_mid_stream_loses_nothing_and_duplicates_nothing(server):
 
         kill_task = asyncio.create_task(killer())
         await asyncio.gather(
-            send_until_cut_off(a, bob.user_id, a_cmids, acked, enough_acked),
-            send_until_cut_off(b, alice.user_id, b_cmids, acked, enough_acked))
+            send_until_cut_off(a, bob.user_id, a_cmids, window, acked,
+                               enough_acked),
+            send_until_cut_off(b, alice.user_id, b_cmids, window, acked,
+                               enough_acked))
         if not enough_acked.is_set():
             kill_task.cancel()
             raise AssertionError(
@@ -94,6 +101,7 @@ def test_kill9_mid_stream_loses_nothing_and_duplicates_nothing(server):
         assert KILL_AFTER_ACKS <= len(acked) < 2 * PER_SENDER, \
             f"the kill should land mid-stream ({len(acked)} acked)"
         acked_before_crash = dict(acked)
+        print(f"killed with {len(acked)} of {2 * PER_SENDER} sends acked")
         await a.close()
         await b.close()
 
