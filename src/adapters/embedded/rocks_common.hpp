@@ -52,7 +52,8 @@ struct Database {
 
   Database() = default;
   Database(Database&&) = default;
-  Database& operator=(Database&&) = default;
+  // No move assignment: it would close the old database before its handles.
+  Database& operator=(Database&&) = delete;
   ~Database();
 };
 

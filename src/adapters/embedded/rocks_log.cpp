@@ -73,6 +73,9 @@ std::uint64_t fnv1a64(std::string_view data) noexcept {
   return h;
 }
 
+// The longest a single poll waits, whatever timeout it is given.
+constexpr std::chrono::hours kMaxPollWait{24};
+
 }  // namespace
 
 // A member of one consumer group on one topic that owns every partition.
@@ -96,8 +99,9 @@ class RocksLog::Consumer final : public ports::LogConsumer {
         }
         return false;
       };
-      log_.data_cv_.wait_for(lock, std::max(timeout, std::chrono::milliseconds(0)),
-                             [&] { return woken_ || has_data(); });
+      // Clamped so that now() + timeout cannot overflow.
+      const auto wait = std::clamp(timeout, std::chrono::milliseconds(0), std::chrono::milliseconds(kMaxPollWait));
+      log_.data_cv_.wait_for(lock, wait, [&] { return woken_ || has_data(); });
       woken_ = false;
       for (int p = 0; p < n; ++p) until[p] = state_.partitions[p].next;
     }
