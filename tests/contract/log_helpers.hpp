@@ -19,8 +19,8 @@ namespace parley::contract {
 // Generous: only reached when something is broken.
 inline constexpr std::chrono::seconds kPatience{30};
 
-inline std::future<Result<std::uint64_t>> append_async(ports::MessageLog& log, std::string_view topic,
-                                                       std::string key, std::string value) {
+inline std::future<Result<std::uint64_t>> append_async(ports::MessageLog& log, std::string_view topic, std::string key,
+                                                       std::string value) {
   auto promise = std::make_shared<std::promise<Result<std::uint64_t>>>();
   auto future = promise->get_future();
   log.append(topic, std::move(key), std::move(value),

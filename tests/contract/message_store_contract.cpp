@@ -130,7 +130,8 @@ TEST_P(MessageStoreContract, InboxHeadStartsAtZeroAndFollowsPuts) {
   EXPECT_EQ(*port_->inbox_head(user), 0U);
   const std::string conv = dir_.unique("g:inbox");
   std::vector<ports::MessageStore::InboxWrite> writes;
-  for (Seq s = 1; s <= 3; ++s) writes.push_back({user, InboxEntry{s, message(conv, 10 + s, 9, "m" + std::to_string(s))}});
+  for (Seq s = 1; s <= 3; ++s)
+    writes.push_back({user, InboxEntry{s, message(conv, 10 + s, 9, "m" + std::to_string(s))}});
   ASSERT_TRUE(port_->put_inbox(writes).ok());
   EXPECT_EQ(*port_->inbox_head(user), 3U);
 }
@@ -139,7 +140,8 @@ TEST_P(MessageStoreContract, InboxPagesAscendingAfterASeq) {
   const UserId user = user_for(dir_, 1);
   const std::string conv = dir_.unique("g:pages");
   std::vector<ports::MessageStore::InboxWrite> writes;
-  for (Seq s = 1; s <= 7; ++s) writes.push_back({user, InboxEntry{s, message(conv, 100 + s, 9, "m" + std::to_string(s))}});
+  for (Seq s = 1; s <= 7; ++s)
+    writes.push_back({user, InboxEntry{s, message(conv, 100 + s, 9, "m" + std::to_string(s))}});
   ASSERT_TRUE(port_->put_inbox(writes).ok());
 
   auto first = port_->inbox(user, 0, 3);
@@ -163,10 +165,11 @@ TEST_P(MessageStoreContract, InboxPagesAscendingAfterASeq) {
 TEST_P(MessageStoreContract, InboxSeqOfFindsReplays) {
   const UserId user = user_for(dir_, 1);
   const std::string conv = dir_.unique("g:seqof");
-  ASSERT_TRUE(port_->put_inbox(std::vector<ports::MessageStore::InboxWrite>{
-                                   {user, InboxEntry{1, message(conv, 500, 9, "a")}},
-                                   {user, InboxEntry{2, message(conv, 501, 9, "b")}}})
-                  .ok());
+  ASSERT_TRUE(
+      port_
+          ->put_inbox(std::vector<ports::MessageStore::InboxWrite>{{user, InboxEntry{1, message(conv, 500, 9, "a")}},
+                                                                   {user, InboxEntry{2, message(conv, 501, 9, "b")}}})
+          .ok());
   auto seq = port_->inbox_seq_of(user, MessageId{501});
   ASSERT_TRUE(seq.ok());
   EXPECT_EQ(*seq, std::optional<Seq>(2));
@@ -193,11 +196,12 @@ TEST_P(MessageStoreContract, UsersDoNotSeeEachOthersInbox) {
   const UserId alice = user_for(dir_, 1);
   const UserId bob = user_for(dir_, 2);
   const std::string conv = dir_.unique("g:two");
-  ASSERT_TRUE(port_->put_inbox(std::vector<ports::MessageStore::InboxWrite>{
-                                   {alice, InboxEntry{1, message(conv, 1, 9, "a")}},
-                                   {alice, InboxEntry{2, message(conv, 2, 9, "b")}},
-                                   {bob, InboxEntry{1, message(conv, 2, 9, "b")}}})
-                  .ok());
+  ASSERT_TRUE(
+      port_
+          ->put_inbox(std::vector<ports::MessageStore::InboxWrite>{{alice, InboxEntry{1, message(conv, 1, 9, "a")}},
+                                                                   {alice, InboxEntry{2, message(conv, 2, 9, "b")}},
+                                                                   {bob, InboxEntry{1, message(conv, 2, 9, "b")}}})
+          .ok());
   EXPECT_EQ(seqs(*port_->inbox(alice, 0, 10)), (std::vector<Seq>{1, 2}));
   auto bobs = port_->inbox(bob, 0, 10);
   ASSERT_TRUE(bobs.ok());

@@ -24,8 +24,6 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);  // best effort: a leftover temp dir fails nothing
 }
 
-std::string TempDir::unique(const std::string& prefix) const {
-  return prefix + "-" + path_.substr(path_.size() - 6);
-}
+std::string TempDir::unique(const std::string& prefix) const { return prefix + "-" + path_.substr(path_.size() - 6); }
 
 }  // namespace parley::contract

@@ -14,9 +14,7 @@ namespace {
 
 // Topic and group names become key prefixes ending in NUL, so they may not
 // contain one.
-bool valid_name(std::string_view name) noexcept {
-  return !name.empty() && name.find('\0') == std::string_view::npos;
-}
+bool valid_name(std::string_view name) noexcept { return !name.empty() && name.find('\0') == std::string_view::npos; }
 
 std::string partition_prefix(std::string_view topic, int partition) {
   std::string key;
@@ -82,9 +80,11 @@ constexpr std::chrono::hours kMaxPollWait{24};
 // poll() and commit() are for one thread at a time; wakeup() for any thread.
 class RocksLog::Consumer final : public ports::LogConsumer {
  public:
-  Consumer(RocksLog& log, std::string topic, std::string group, TopicState& state,
-           std::vector<std::uint64_t> positions)
-      : log_(log), topic_(std::move(topic)), group_(std::move(group)), state_(state),
+  Consumer(RocksLog& log, std::string topic, std::string group, TopicState& state, std::vector<std::uint64_t> positions)
+      : log_(log),
+        topic_(std::move(topic)),
+        group_(std::move(group)),
+        state_(state),
         positions_(std::move(positions)) {}
 
   Result<std::vector<ports::LogRecord>> poll(std::chrono::milliseconds timeout, std::size_t max_records) override {
@@ -145,13 +145,14 @@ class RocksLog::Consumer final : public ports::LogConsumer {
   RocksLog& log_;
   const std::string topic_;
   const std::string group_;
-  TopicState& state_;  // owned by log_.topics_, which never drops a topic
+  TopicState& state_;                     // owned by log_.topics_, which never drops a topic
   std::vector<std::uint64_t> positions_;  // next offset to read, per partition
   int start_ = 0;
   bool woken_ = false;  // guarded by log_.state_mu_
 };
 
-RocksLog::RocksLog(Private, LogOptions options, rocks::Database db) : options_(std::move(options)), db_(std::move(db)) {}
+RocksLog::RocksLog(Private, LogOptions options, rocks::Database db)
+    : options_(std::move(options)), db_(std::move(db)) {}
 
 Result<std::unique_ptr<RocksLog>> RocksLog::open(LogOptions options) {
   if (options.path.empty()) return make_error(ErrorCode::bad_request, "log: empty path");
@@ -374,7 +375,8 @@ Result<void> RocksLog::commit_offset(const std::string& topic, const std::string
   }
   rocksdb::WriteOptions wo;
   wo.sync = options_.durability == Durability::fsync;
-  const rocksdb::Status status = db_.db->Put(wo, groups_cf(), group_key(topic, group, partition), rocks::be64(next_offset));
+  const rocksdb::Status status =
+      db_.db->Put(wo, groups_cf(), group_key(topic, group, partition), rocks::be64(next_offset));
   if (!status.ok()) return rocks::to_error(status, "commit");
   std::lock_guard lock(state_mu_);
   topic_locked(topic).partitions[partition].committed[group] = next_offset;
@@ -431,9 +433,8 @@ Result<void> RocksLog::run_retention() {
   if (cuts.empty()) return Ok{};
   rocksdb::WriteBatch wb;
   for (std::size_t i = 0; i < cuts.size(); ++i) {
-    const rocksdb::Status status =
-        wb.DeleteRange(records_cf(), record_key(cuts[i].topic, cuts[i].partition, froms[i]),
-                       record_key(cuts[i].topic, cuts[i].partition, cuts[i].to));
+    const rocksdb::Status status = wb.DeleteRange(records_cf(), record_key(cuts[i].topic, cuts[i].partition, froms[i]),
+                                                  record_key(cuts[i].topic, cuts[i].partition, cuts[i].to));
     if (!status.ok()) return rocks::to_error(status, "retention");
   }
   // Deletions need no sync: losing one only keeps records a little longer.

@@ -95,7 +95,7 @@ class RocksLog final : public ports::MessageLog {
 
   // One topic-partition as seen by the writer and by consumers.
   struct PartitionState {
-    std::uint64_t next = 0;  // durable records are [0, next); guarded by state_mu_
+    std::uint64_t next = 0;           // durable records are [0, next); guarded by state_mu_
     std::uint64_t deleted_below = 0;  // retention already removed [0, deleted_below); guarded by state_mu_
     std::map<std::string, std::uint64_t, std::less<>> committed;  // group → committed offset; guarded by state_mu_
   };
@@ -119,9 +119,8 @@ class RocksLog final : public ports::MessageLog {
   [[nodiscard]] Result<void> commit_offset(const std::string& topic, const std::string& group, int partition,
                                            std::uint64_t next_offset);
   // Reads durable records of one partition in [from, until), at most `max`.
-  [[nodiscard]] Result<std::vector<ports::LogRecord>> read(const std::string& topic, int partition,
-                                                           std::uint64_t from, std::uint64_t until,
-                                                           std::size_t max);
+  [[nodiscard]] Result<std::vector<ports::LogRecord>> read(const std::string& topic, int partition, std::uint64_t from,
+                                                           std::uint64_t until, std::size_t max);
 
   [[nodiscard]] rocksdb::ColumnFamilyHandle* records_cf() const { return db_.db->DefaultColumnFamily(); }
   [[nodiscard]] rocksdb::ColumnFamilyHandle* meta_cf() const { return db_.families[0].get(); }

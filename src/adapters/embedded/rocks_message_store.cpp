@@ -144,8 +144,7 @@ Result<void> RocksMessageStore::put_messages(std::span<const Message> messages) 
   return Ok{};
 }
 
-Result<std::vector<Message>> RocksMessageStore::history(std::string_view conversation, MessageId before,
-                                                        int limit) {
+Result<std::vector<Message>> RocksMessageStore::history(std::string_view conversation, MessageId before, int limit) {
   if (auto ok = check_limit(limit); !ok) return std::move(ok).error();
   if (!valid_conversation(conversation)) return make_error(ErrorCode::bad_request, "history: bad conversation");
   const std::string lower = history_prefix(conversation);
