@@ -3,16 +3,12 @@
 
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <pthread.h>
 
-#include "adapters/embedded/memory_state_store.hpp"
-#include "adapters/embedded/rocks_directory.hpp"
-#include "adapters/embedded/rocks_log.hpp"
-#include "adapters/embedded/rocks_message_store.hpp"
 #include "config.hpp"
 #include "core/log.hpp"
+#include "engines.hpp"
 #include "gateway/server.hpp"
 #include "services/inbox_owner.hpp"
 #include "services/records.hpp"
@@ -55,38 +51,32 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  std::error_code fs_error;
-  std::filesystem::create_directories(config.data_dir, fs_error);
-  if (fs_error) {
-    std::cerr << "parleyd: cannot create " << config.data_dir << ": " << fs_error.message() << "\n";
+  auto opened = app::open_engines(config);
+  if (!opened) {
+    std::cerr << "parleyd: " << opened.error().message << "\n";
     return 1;
   }
-  const std::filesystem::path data(config.data_dir);
-
-  // Engines (the embedded set).
-  auto log = must(embedded::RocksLog::open({.path = (data / "log").string(),
-                                            .partitions = config.log_partitions,
-                                            .durability = config.durability}),
-                  "the message log");
-  auto store = must(embedded::RocksMessageStore::open((data / "store").string(), config.durability), "the message store");
-  auto directory = must(embedded::RocksDirectory::open((data / "directory").string()), "the directory");
-  embedded::MemoryStateStore state;
+  app::Engines& engines = opened.value();
+  ports::MessageLog& message_log = *engines.log;
+  ports::MessageStore& store = *engines.store;
+  ports::StateStore& state = *engines.state;
+  ports::Directory& directory = *engines.directory;
 
   // Services.
   const std::string server_id = "node-" + std::to_string(config.node_id);
-  services::ChatService chat(*log, *store, state, {.server_id = server_id, .presence_ttl = config.presence_ttl});
-  services::Auth auth(*directory, config.hash_cost);
-  services::Sequencer sequencer(*log, *store, *directory, state, Snowflake(config.node_id));
-  services::InboxOwner inbox_owner(*store, state);
+  services::ChatService chat(message_log, store, state, {.server_id = server_id, .presence_ttl = config.presence_ttl});
+  services::Auth auth(directory, config.hash_cost);
+  services::Sequencer sequencer(message_log, store, directory, state, Snowflake(config.node_id));
+  services::InboxOwner inbox_owner(store, state);
 
   services::PipelineStep sequencer_step(
-      "sequencer", must(log->subscribe(records::kConversationsTopic, records::kSequencerGroup), "the sequencer's consumer"),
+      "sequencer", must(message_log.subscribe(records::kConversationsTopic, records::kSequencerGroup), "the sequencer's consumer"),
       sequencer, {});
   services::PipelineStep inbox_step(
-      "inbox", must(log->subscribe(records::kInboxesTopic, records::kInboxGroup), "the inbox owner's consumer"),
+      "inbox", must(message_log.subscribe(records::kInboxesTopic, records::kInboxGroup), "the inbox owner's consumer"),
       inbox_owner, {});
 
-  gateway::Server server(config.gateway, chat, auth, *directory, state);
+  gateway::Server server(config.gateway, chat, auth, directory, state);
   try {
     server.start();
   } catch (const std::exception& e) {

@@ -5,13 +5,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 
 #include "core/codec.hpp"
 #include "core/log.hpp"
 #include "gateway/blocking.hpp"
-#include "gateway/pending_sends.hpp"
+#include "gateway/request.hpp"
 #include "gateway/session_registry.hpp"
 
 namespace parley::gateway {
@@ -117,95 +116,13 @@ awaitable<void> WebSocketSession::handle(std::string text) {
 }
 
 awaitable<void> WebSocketSession::dispatch(json::value id, std::string op, json::object req) {
-  const UserId user = who_.user;
-  if (op == "send") {
-    auto send = codec::read_send(req, ctx_.options.max_body, user);
-    if (!send) {
-      reply(codec::reply_error(id, send.error()));
-      co_return;
-    }
-    const std::uint64_t ticket = ctx_.pending.add(weak_from_this(), id);
-    PendingSends& pending = ctx_.pending;
-    ctx_.chat.submit_send(user, std::move(send.value()), ticket, [&pending, ticket](Result<std::uint64_t> appended) {
-      if (!appended) pending.complete(ticket, std::move(appended).error());
-    });
+  OpHandler handler = find_op(op);
+  if (handler == nullptr) {
+    reply(codec::reply_error(id, make_error(ErrorCode::bad_request, "unknown op '" + op + "'")));
     co_return;
   }
-  if (op == "sync") {
-    auto sync = codec::read_sync(req);
-    if (!sync) {
-      reply(codec::reply_error(id, sync.error()));
-      co_return;
-    }
-    auto job = [&ctx = ctx_, user, device = who_.device, r = sync.value()] { return ctx.chat.sync(user, device, r); };
-    auto page = co_await run_blocking(ctx_.blocking, std::move(job));
-    if (!page) {
-      reply(codec::reply_error(id, page.error()));
-      co_return;
-    }
-    json::array entries;
-    entries.reserve(page->entries.size());
-    for (const auto& e : page->entries) entries.push_back(codec::to_json(e));
-    json::object fields;
-    fields["entries"] = std::move(entries);
-    fields["more"] = page->more;
-    reply(codec::reply_ok(id, std::move(fields)));
-    co_return;
-  }
-  if (op == "ack") {
-    auto ack = codec::read_ack(req);
-    if (!ack) {
-      reply(codec::reply_error(id, ack.error()));
-      co_return;
-    }
-    auto job = [&ctx = ctx_, user, device = who_.device, seq = ack->seq] { return ctx.chat.ack(user, device, seq); };
-    auto cursor = co_await run_blocking(ctx_.blocking, std::move(job));
-    if (!cursor) {
-      reply(codec::reply_error(id, cursor.error()));
-      co_return;
-    }
-    json::object fields;
-    fields["cursor"] = cursor.value();  // extension: the device's cursor after the ack
-    reply(codec::reply_ok(id, std::move(fields)));
-    co_return;
-  }
-  if (op == "history") {
-    auto history = codec::read_history(req);
-    if (!history) {
-      reply(codec::reply_error(id, history.error()));
-      co_return;
-    }
-    auto job = [&ctx = ctx_, user, r = std::move(history.value())] { return ctx.chat.history(user, r); };
-    auto messages = co_await run_blocking(ctx_.blocking, std::move(job));
-    if (!messages) {
-      reply(codec::reply_error(id, messages.error()));
-      co_return;
-    }
-    json::array list;
-    list.reserve(messages->size());
-    for (const auto& m : messages.value()) list.push_back(codec::to_json(m));
-    json::object fields;
-    fields["messages"] = std::move(list);
-    reply(codec::reply_ok(id, std::move(fields)));
-    co_return;
-  }
-  if (op == "ping") {
-    auto job = [&ctx = ctx_, user] { return ctx.chat.heartbeat(user); };
-    auto done = co_await run_blocking(ctx_.blocking, std::move(job));
-    reply(done ? codec::reply_ok(id) : codec::reply_error(id, done.error()));
-    co_return;
-  }
-  static constexpr std::string_view kLater[] = {
-      "conversations", "presence", "friend_request", "friend_accept", "friend_remove", "block", "unblock",
-      "friends",       "group_create", "group_add", "group_remove", "channel_create", "channel_join",
-      "channel_leave", "read",     "typing",        "push_register", "search"};
-  for (auto later : kLater) {
-    if (op == later) {
-      reply(codec::reply_error(id, make_error(ErrorCode::unavailable, "op '" + op + "' is not available on this server yet")));
-      co_return;
-    }
-  }
-  reply(codec::reply_error(id, make_error(ErrorCode::bad_request, "unknown op '" + op + "'")));
+  Request request{ctx_, who_, weak_from_this(), std::move(id), std::move(req)};
+  co_await handler(request);
 }
 
 void WebSocketSession::reply(std::string frame) { enqueue(std::make_shared<const std::string>(std::move(frame))); }

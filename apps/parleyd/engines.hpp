@@ -1,0 +1,25 @@
+#pragma once
+// Builds the engines behind the ports from the settings: the embedded set by
+// default; scale-out engines as their settings name them.
+
+#include <memory>
+
+#include "config.hpp"
+#include "ports/directory.hpp"
+#include "ports/message_log.hpp"
+#include "ports/message_store.hpp"
+#include "ports/state_store.hpp"
+
+namespace parley::app {
+
+struct Engines {
+  std::unique_ptr<ports::MessageLog> log;
+  std::unique_ptr<ports::MessageStore> store;
+  std::unique_ptr<ports::StateStore> state;
+  std::unique_ptr<ports::Directory> directory;
+};
+
+// Opens every engine; the error names the one that failed.
+[[nodiscard]] Result<Engines> open_engines(const Config& config);
+
+}  // namespace parley::app

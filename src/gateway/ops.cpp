@@ -1,0 +1,22 @@
+#include "gateway/ops.hpp"
+
+#include <string_view>
+#include <utility>
+
+namespace parley::gateway {
+
+OpHandler find_op(std::string_view op) noexcept {
+  static constexpr std::pair<std::string_view, OpHandler> kOps[] = {
+      {"send", ops::send},
+      {"sync", ops::sync},
+      {"ack", ops::ack},
+      {"history", ops::history},
+      {"ping", ops::ping},
+  };
+  for (const auto& [name, handler] : kOps) {
+    if (name == op) return handler;
+  }
+  return nullptr;
+}
+
+}  // namespace parley::gateway

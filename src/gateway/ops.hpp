@@ -1,0 +1,16 @@
+#pragma once
+// The op handlers, one group per feature (ops_<feature>.cpp). ops.cpp maps
+// op names to them.
+
+#include "gateway/request.hpp"
+
+namespace parley::gateway::ops {
+
+// ops_chat.cpp: 1:1 messages, device sync, history, heartbeats.
+boost::asio::awaitable<void> send(Request& r);
+boost::asio::awaitable<void> sync(Request& r);
+boost::asio::awaitable<void> ack(Request& r);
+boost::asio::awaitable<void> history(Request& r);
+boost::asio::awaitable<void> ping(Request& r);
+
+}  // namespace parley::gateway::ops

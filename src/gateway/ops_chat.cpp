@@ -1,0 +1,95 @@
+// Ops for 1:1 messages, device sync, history and heartbeats.
+
+#include <boost/json/array.hpp>
+
+#include "gateway/ops.hpp"
+#include "gateway/pending_sends.hpp"
+
+namespace parley::gateway::ops {
+
+namespace json = boost::json;
+using boost::asio::awaitable;
+
+awaitable<void> send(Request& r) {
+  auto req = codec::read_send(r.fields, r.ctx.options.max_body, r.who.user);
+  if (!req) {
+    r.reply_error(req.error());
+    co_return;
+  }
+  // Answered by the sequencer's SendDone (or here, if the append fails).
+  const std::uint64_t ticket = r.ctx.pending.add(r.connection, r.id);
+  PendingSends& pending = r.ctx.pending;
+  r.ctx.chat.submit_send(r.who.user, std::move(req.value()), ticket,
+                         [&pending, ticket](Result<std::uint64_t> appended) {
+                           if (!appended) pending.complete(ticket, std::move(appended).error());
+                         });
+}
+
+awaitable<void> sync(Request& r) {
+  auto req = codec::read_sync(r.fields);
+  if (!req) {
+    r.reply_error(req.error());
+    co_return;
+  }
+  auto job = [&ctx = r.ctx, user = r.who.user, device = r.who.device, q = req.value()] {
+    return ctx.chat.sync(user, device, q);
+  };
+  auto page = co_await run_blocking(r.ctx.blocking, std::move(job));
+  if (!page) {
+    r.reply_error(page.error());
+    co_return;
+  }
+  json::array entries;
+  entries.reserve(page->entries.size());
+  for (const auto& e : page->entries) entries.push_back(codec::to_json(e));
+  json::object result;
+  result["entries"] = std::move(entries);
+  result["more"] = page->more;
+  r.reply_ok(std::move(result));
+}
+
+awaitable<void> ack(Request& r) {
+  auto req = codec::read_ack(r.fields);
+  if (!req) {
+    r.reply_error(req.error());
+    co_return;
+  }
+  auto job = [&ctx = r.ctx, user = r.who.user, device = r.who.device, seq = req->seq] {
+    return ctx.chat.ack(user, device, seq);
+  };
+  auto cursor = co_await run_blocking(r.ctx.blocking, std::move(job));
+  if (!cursor) {
+    r.reply_error(cursor.error());
+    co_return;
+  }
+  json::object result;
+  result["cursor"] = cursor.value();  // extension: the device's cursor after the ack
+  r.reply_ok(std::move(result));
+}
+
+awaitable<void> history(Request& r) {
+  auto req = codec::read_history(r.fields);
+  if (!req) {
+    r.reply_error(req.error());
+    co_return;
+  }
+  auto job = [&ctx = r.ctx, user = r.who.user, q = std::move(req.value())] { return ctx.chat.history(user, q); };
+  auto messages = co_await run_blocking(r.ctx.blocking, std::move(job));
+  if (!messages) {
+    r.reply_error(messages.error());
+    co_return;
+  }
+  json::array list;
+  list.reserve(messages->size());
+  for (const auto& m : messages.value()) list.push_back(codec::to_json(m));
+  json::object result;
+  result["messages"] = std::move(list);
+  r.reply_ok(std::move(result));
+}
+
+awaitable<void> ping(Request& r) {
+  auto job = [&ctx = r.ctx, user = r.who.user] { return ctx.chat.heartbeat(user); };
+  r.reply(co_await run_blocking(r.ctx.blocking, std::move(job)));
+}
+
+}  // namespace parley::gateway::ops
