@@ -63,7 +63,7 @@ TEST_P(MessageLogContract, SameKeyKeepsOrderUnderConcurrentAppenders) {
   auto consumer = port_->subscribe(topic, "g");
   ASSERT_TRUE(consumer.ok());
   std::map<std::string, int> next;  // key → next value expected
-  for (const auto& r : read_exactly(**consumer, kThreads * kPerThread)) {
+  for (const auto& r : read_exactly(**consumer, static_cast<std::size_t>(kThreads) * kPerThread)) {
     EXPECT_EQ(r.value, std::to_string(next[r.key]++)) << r.key;
   }
 }

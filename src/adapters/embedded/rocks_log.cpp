@@ -230,19 +230,16 @@ void RocksLog::append(std::string_view topic, std::string key, std::string value
     done(make_error(ErrorCode::bad_request, "append: topic must be non-empty and without NUL"));
     return;
   }
-  Pending pending{std::string(topic), partition_for(topic, key), std::move(key), std::move(value), std::move(done)};
+  const int partition = partition_for(topic, key);
   {
     std::lock_guard lock(queue_mu_);
     if (!stopping_) {
-      queue_.push_back(std::move(pending));
-      pending.done = nullptr;
+      queue_.push_back(Pending{std::string(topic), partition, std::move(key), std::move(value), std::move(done)});
+      queue_cv_.notify_one();
+      return;
     }
   }
-  if (pending.done) {
-    pending.done(make_error(ErrorCode::unavailable, "append: the log is closing"));
-    return;
-  }
-  queue_cv_.notify_one();
+  done(make_error(ErrorCode::unavailable, "append: the log is closing"));
 }
 
 // The writer thread: takes batches off the queue until it is empty and the
