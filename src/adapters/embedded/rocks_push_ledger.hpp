@@ -1,0 +1,50 @@
+#pragma once
+// RocksPushLedger: the embedded PushLedger, one RocksDB database of its own:
+//
+//   open        user (BE64) · conversation                 → batch
+//   closed      user (BE64) · conversation · 0 · last_seq   → batch (with done devices)
+//   watermarks  user (BE64)                                → highest seq folded in (BE64)
+//
+// add() writes the batches and the watermarks in one WriteBatch, so a crash
+// keeps both or neither. Writes follow the server's durability policy.
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "adapters/embedded/durability.hpp"
+#include "adapters/embedded/rocks_common.hpp"
+#include "ports/push_ledger.hpp"
+
+namespace parley::embedded {
+
+class RocksPushLedger final : public ports::PushLedger {
+  struct Private {
+    explicit Private() = default;
+  };
+
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<RocksPushLedger>> open(std::string path, Durability durability);
+
+  // Use open(); public only for std::make_unique.
+  RocksPushLedger(Private, rocks::Database db, Durability durability);
+
+  [[nodiscard]] Result<std::size_t> add(std::span<const ports::PushCandidate> candidates) override;
+  [[nodiscard]] Result<std::vector<ports::PushBatch>> batches() override;
+  [[nodiscard]] Result<ports::PushBatch> close(UserId user, std::string_view conversation) override;
+  [[nodiscard]] Result<void> mark_done(UserId user, std::string_view conversation, Seq last_seq,
+                                       std::string_view device) override;
+  [[nodiscard]] Result<void> finish(UserId user, std::string_view conversation, Seq last_seq) override;
+
+ private:
+  [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.families[static_cast<std::size_t>(i)].get(); }
+  [[nodiscard]] rocksdb::WriteOptions write_options() const;
+
+  rocks::Database db_;
+  Durability durability_;
+  // Makes add() and close() each one read-modify-write: an entry is either in
+  // the batch close() takes or in the next one.
+  std::mutex mu_;
+};
+
+}  // namespace parley::embedded

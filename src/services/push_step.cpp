@@ -1,0 +1,70 @@
+#include "services/push_step.hpp"
+
+#include <thread>
+#include <unordered_map>
+
+#include "core/log.hpp"
+#include "services/records.hpp"
+
+namespace parley::services {
+
+PushStep::PushStep(ports::MessageStore& store, ports::StateStore& state, ports::PushLedger& ledger, Options options)
+    : store_(store), state_(state), ledger_(ledger), options_(std::move(options)) {
+  if (!options_.clock) {
+    options_.clock = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+  }
+}
+
+Result<Seq> PushStep::seq_of(UserId user, MessageId message) {
+  // The inbox owner reads the same records as this step and is usually a few
+  // milliseconds ahead or behind; poll with a short backoff rather than fail
+  // the whole batch (which the pipeline would also retry, but noisily).
+  const auto deadline = std::chrono::steady_clock::now() + options_.seq_wait;
+  std::chrono::milliseconds delay{2};
+  for (;;) {
+    auto seq = store_.inbox_seq_of(user, message);
+    if (!seq) return std::move(seq).error();
+    if (seq.value()) return *seq.value();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return make_error(ErrorCode::unavailable, "the inbox entry is not stored yet");
+    }
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(50));
+  }
+}
+
+Result<void> PushStep::process(std::span<const ports::LogRecord> batch) {
+  std::vector<ports::PushCandidate> candidates;
+  std::unordered_map<UserId, bool> online;  // per batch: one routes lookup per user
+  for (const auto& record : batch) {
+    auto cmd = records::decode_inbox(record.value);
+    if (!cmd) continue;  // the inbox owner logs undecodable records
+    const Message& m = cmd->message;
+    if (cmd->user == m.from) continue;                    // never wake a sender for its own message
+    if (m.to.kind == Recipient::Kind::channel) continue;  // channels are read, not pushed
+    auto [it, fresh] = online.try_emplace(cmd->user, false);
+    if (fresh) {
+      auto routes = state_.routes(cmd->user);
+      if (!routes) return std::move(routes).error();
+      it->second = !routes->empty();
+    }
+    if (it->second) continue;  // a device is online: it got the message live
+
+    auto seq = seq_of(cmd->user, m.id);
+    if (!seq) return std::move(seq).error();
+    std::string preview = m.body.substr(0, options_.preview_bytes);
+    candidates.push_back(ports::PushCandidate{cmd->user, seq.value(), m.conversation, m.id, m.from,
+                                              m.to.kind == Recipient::Kind::group, std::move(preview),
+                                              options_.clock()});
+  }
+  if (candidates.empty()) return Ok{};
+  auto added = ledger_.add(candidates);
+  if (!added) return std::move(added).error();
+  if (added.value() > 0 && options_.on_added) options_.on_added();
+  return Ok{};
+}
+
+}  // namespace parley::services

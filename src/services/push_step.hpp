@@ -1,0 +1,47 @@
+#pragma once
+// The push step: its own consumer group ("push") on the "inboxes" topic.
+//
+// For each inbox record, in log order: skip the sender's own copy and any
+// user with a device online now (routes in the state store); otherwise look
+// up the seq the inbox owner gave the entry (waiting briefly if the inbox
+// owner has not stored it yet) and fold it into the ledger, which skips
+// entries folded in before. The fold is durable before process() returns,
+// so the offset commit that follows can never lose a wake-up, and a replay
+// after a crash adds nothing twice. The dispatcher sends the batches.
+
+#include <functional>
+
+#include "ports/message_store.hpp"
+#include "ports/push_ledger.hpp"
+#include "ports/state_store.hpp"
+#include "services/pipeline_step.hpp"
+
+namespace parley::services {
+
+// The push step's consumer group on the "inboxes" topic.
+inline constexpr std::string_view kPushGroup = "push";
+
+class PushStep final : public BatchHandler {
+ public:
+  struct Options {
+    std::size_t preview_bytes = 512;           // body bytes kept for the alert text
+    std::chrono::milliseconds seq_wait{3000};  // how long to wait for the inbox owner
+    std::function<TimeMs()> clock{};           // wall clock (ms); tests inject one
+    std::function<void()> on_added{};          // tells the dispatcher there is work
+  };
+
+  PushStep(ports::MessageStore& store, ports::StateStore& state, ports::PushLedger& ledger, Options options);
+
+  [[nodiscard]] Result<void> process(std::span<const ports::LogRecord> batch) override;
+
+ private:
+  // The entry's seq; unavailable if the inbox owner has not stored it in time.
+  [[nodiscard]] Result<Seq> seq_of(UserId user, MessageId message);
+
+  ports::MessageStore& store_;
+  ports::StateStore& state_;
+  ports::PushLedger& ledger_;
+  Options options_;
+};
+
+}  // namespace parley::services

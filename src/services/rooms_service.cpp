@@ -1,0 +1,151 @@
+#include "services/rooms_service.hpp"
+
+#include <set>
+
+namespace parley::services {
+
+namespace {
+
+Error not_a_member() { return make_error(ErrorCode::forbidden, "not a member of this conversation"); }
+
+bool valid_name(std::string_view name) { return !name.empty() && name.size() <= 200; }
+
+}  // namespace
+
+ports::RoomRef room_of(const ConversationRef& c) noexcept {
+  return {c.kind == Recipient::Kind::channel ? ports::RoomKind::channel : ports::RoomKind::group, c.a};
+}
+
+ConversationRef conversation_of(ports::RoomRef room) noexcept {
+  return room.kind == ports::RoomKind::group ? group_conversation(GroupId{room.id})
+                                             : channel_conversation(ChannelId{room.id});
+}
+
+RoomsService::RoomsService(ports::Rooms& rooms, ports::Directory& directory, Options options)
+    : rooms_(rooms), directory_(directory), options_(options) {}
+
+Result<void> RoomsService::check_user_exists(UserId user) {
+  auto found = directory_.find_user(user);
+  if (found) return Ok{};
+  if (found.error().code == ErrorCode::not_found) {
+    return make_error(ErrorCode::not_found, "no user with id " + to_string(user));
+  }
+  return std::move(found).error();
+}
+
+Result<ports::Role> RoomsService::role_or_forbidden(ports::RoomRef room, UserId user) {
+  auto role = rooms_.role_of(room, user);
+  if (!role) return std::move(role).error();
+  if (!role.value()) return not_a_member();
+  return *role.value();
+}
+
+Result<ports::RoomRecord> RoomsService::create_group(UserId owner, std::string_view name,
+                                                     const std::vector<UserId>& members) {
+  if (!valid_name(name)) return make_error(ErrorCode::bad_request, "name must be 1 to 200 bytes");
+  std::set<UserId> unique(members.begin(), members.end());
+  unique.insert(owner);
+  if (unique.size() > options_.max_group_members) {
+    return make_error(ErrorCode::conflict, "a group holds at most " + std::to_string(options_.max_group_members) +
+                                               " members, creator included");
+  }
+  for (UserId user : unique) {
+    if (auto exists = check_user_exists(user); !exists) return std::move(exists).error();
+  }
+  return rooms_.create_room(ports::RoomKind::group, name, owner, ports::PostPolicy::everyone, members);
+}
+
+Result<ports::RoomRecord> RoomsService::create_channel(UserId owner, std::string_view name, ports::PostPolicy policy) {
+  if (!valid_name(name)) return make_error(ErrorCode::bad_request, "name must be 1 to 200 bytes");
+  return rooms_.create_room(ports::RoomKind::channel, name, owner, policy, {});
+}
+
+Result<void> RoomsService::add(UserId actor, ports::RoomRef room, UserId user) {
+  const std::size_t limit = room.kind == ports::RoomKind::group ? options_.max_group_members : 0;
+  if (room.kind == ports::RoomKind::channel && actor == user) {
+    // Joining a channel: anyone, given its id.
+    auto found = rooms_.find_room(room);
+    if (!found) return found.error().code == ErrorCode::not_found ? not_a_member() : std::move(found).error();
+    auto role = rooms_.role_of(room, user);
+    if (!role) return std::move(role).error();
+    if (role.value()) return Ok{};  // already a member: keep the role
+    return rooms_.put_member(room, user, ports::Role::member, limit);
+  }
+  auto actor_role = role_or_forbidden(room, actor);
+  if (!actor_role) return std::move(actor_role).error();
+  if (actor_role.value() == ports::Role::member) {
+    return make_error(ErrorCode::forbidden, "only the owner and admins add members");
+  }
+  if (auto exists = check_user_exists(user); !exists) return exists;
+  auto existing = rooms_.role_of(room, user);
+  if (!existing) return std::move(existing).error();
+  if (existing.value()) return Ok{};  // already a member
+  auto put = rooms_.put_member(room, user, ports::Role::member, limit);
+  if (!put && put.error().code == ErrorCode::conflict) {
+    return make_error(ErrorCode::conflict,
+                      "the group is full: it holds at most " + std::to_string(limit) + " members");
+  }
+  return put;
+}
+
+Result<void> RoomsService::remove(UserId actor, ports::RoomRef room, UserId user) {
+  auto actor_role = role_or_forbidden(room, actor);
+  if (!actor_role) return std::move(actor_role).error();
+  if (actor == user) {
+    if (actor_role.value() == ports::Role::owner) {
+      return make_error(ErrorCode::conflict, "the owner cannot leave; make someone else owner first");
+    }
+    return rooms_.remove_member(room, user);
+  }
+  if (actor_role.value() == ports::Role::member) {
+    return make_error(ErrorCode::forbidden, "only the owner and admins remove members");
+  }
+  auto target = rooms_.role_of(room, user);
+  if (!target) return std::move(target).error();
+  if (!target.value()) return make_error(ErrorCode::not_found, "that user is not a member");
+  if (*target.value() == ports::Role::owner ||
+      (*target.value() == ports::Role::admin && actor_role.value() != ports::Role::owner)) {
+    return make_error(ErrorCode::forbidden, "only the owner removes admins, and nobody removes the owner");
+  }
+  return rooms_.remove_member(room, user);
+}
+
+Result<void> RoomsService::set_role(UserId actor, ports::RoomRef room, UserId user, ports::Role role) {
+  auto actor_role = role_or_forbidden(room, actor);
+  if (!actor_role) return std::move(actor_role).error();
+  if (actor_role.value() != ports::Role::owner) return make_error(ErrorCode::forbidden, "only the owner sets roles");
+  auto target = rooms_.role_of(room, user);
+  if (!target) return std::move(target).error();
+  if (!target.value()) return make_error(ErrorCode::not_found, "that user is not a member");
+  if (user == actor) return make_error(ErrorCode::conflict, "the owner's own role does not change this way");
+  if (role == ports::Role::owner) {
+    // Handing over ownership: the old owner becomes an admin.
+    if (auto put = rooms_.put_member(room, user, ports::Role::owner, 0); !put) return put;
+    return rooms_.put_member(room, actor, ports::Role::admin, 0);
+  }
+  return rooms_.put_member(room, user, role, 0);
+}
+
+Result<void> RoomsService::check_member(const ConversationRef& conversation, UserId user) {
+  if (conversation.kind == Recipient::Kind::user) {
+    return is_direct_member(conversation, user) ? Result<void>{} : Result<void>{not_a_member()};
+  }
+  auto role = role_or_forbidden(room_of(conversation), user);
+  if (!role) return std::move(role).error();
+  return Ok{};
+}
+
+Result<std::vector<UserId>> RoomsService::members(const ConversationRef& conversation) {
+  if (conversation.kind == Recipient::Kind::user) {
+    if (conversation.a == conversation.b) return std::vector<UserId>{UserId{conversation.a}};
+    return std::vector<UserId>{UserId{conversation.a}, UserId{conversation.b}};
+  }
+  auto list = rooms_.members(room_of(conversation));
+  if (!list) return std::move(list).error();
+  std::vector<UserId> out;
+  out.reserve(list->size());
+  for (const auto& m : list.value()) out.push_back(m.user);
+  return out;
+}
+
+}  // namespace parley::services

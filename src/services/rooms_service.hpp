@@ -1,0 +1,64 @@
+#pragma once
+// Groups and channels: who may create, join, add, remove and change roles,
+// and who is a member of a conversation (the one authorization question the
+// other services ask).
+//
+// Rules:
+//  - the creator is the owner; owners and admins add and remove others;
+//    anyone removes themselves (leaves), except the owner;
+//  - only the owner makes or unmakes admins; nobody removes the owner;
+//  - a group holds at most `max_group_members` members (adding one more is
+//    `conflict`); channels have no limit and anyone may join one;
+//  - a channel's post policy says whether everyone or only owner and admins
+//    may post;
+//  - to a non-member, a room that exists and one that does not look the
+//    same (`forbidden`), so nobody learns which groups exist.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/message.hpp"
+#include "ports/directory.hpp"
+#include "ports/rooms.hpp"
+
+namespace parley::services {
+
+class RoomsService {
+ public:
+  struct Options {
+    std::size_t max_group_members = 100;
+  };
+
+  RoomsService(ports::Rooms& rooms, ports::Directory& directory, Options options);
+
+  [[nodiscard]] Result<ports::RoomRecord> create_group(UserId owner, std::string_view name,
+                                                       const std::vector<UserId>& members);
+  [[nodiscard]] Result<ports::RoomRecord> create_channel(UserId owner, std::string_view name,
+                                                         ports::PostPolicy policy);
+  // Adds `user` to `room` (a group: by an owner or admin; a channel: anyone
+  // joining themselves, or an owner or admin adding someone).
+  [[nodiscard]] Result<void> add(UserId actor, ports::RoomRef room, UserId user);
+  [[nodiscard]] Result<void> remove(UserId actor, ports::RoomRef room, UserId user);
+  [[nodiscard]] Result<void> set_role(UserId actor, ports::RoomRef room, UserId user, ports::Role role);
+
+  // Ok if `user` takes part in the conversation, `forbidden` otherwise.
+  [[nodiscard]] Result<void> check_member(const ConversationRef& conversation, UserId user);
+  // The users of a 1:1 pair or a group (not for channels).
+  [[nodiscard]] Result<std::vector<UserId>> members(const ConversationRef& conversation);
+
+  [[nodiscard]] std::size_t max_group_members() const noexcept { return options_.max_group_members; }
+
+ private:
+  [[nodiscard]] Result<ports::Role> role_or_forbidden(ports::RoomRef room, UserId user);
+  [[nodiscard]] Result<void> check_user_exists(UserId user);
+
+  ports::Rooms& rooms_;
+  ports::Directory& directory_;
+  Options options_;
+};
+
+[[nodiscard]] ports::RoomRef room_of(const ConversationRef& c) noexcept;
+[[nodiscard]] ConversationRef conversation_of(ports::RoomRef room) noexcept;
+
+}  // namespace parley::services
