@@ -1,0 +1,66 @@
+#pragma once
+// KafkaConsumer: one member of a Kafka consumer group on one topic, with
+// manual commits (the LogConsumer port).
+//
+// Offsets are committed only by commit(), which the pipeline calls after a
+// batch's writes are done, so a crash replays at most the uncommitted tail.
+// Rebalances are handled inside poll(): when partitions are assigned, each
+// resumes from its committed offset; when they are revoked, records of those
+// partitions not yet returned are dropped, and a later commit() for a
+// partition this member no longer owns is refused (ErrorCode::unavailable)
+// instead of racing its new owner. The new owner replays from the committed
+// offset, and the pipeline steps are idempotent, so the replay writes
+// nothing twice.
+//
+// poll() and commit() are called from one thread; wakeup() from any.
+
+#include <atomic>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "adapters/kafka/kafka_handles.hpp"
+#include "adapters/kafka/kafka_options.hpp"
+#include "ports/message_log.hpp"
+
+namespace parley::kafka {
+
+class KafkaConsumer final : public ports::LogConsumer {
+ public:
+  // Joins `group` (full name) on `topic` (full name, `partitions` of them);
+  // records carry `port_topic`, the name the port was asked for.
+  [[nodiscard]] static Result<std::unique_ptr<KafkaConsumer>> open(const KafkaOptions& options, std::string topic,
+                                                                   std::string port_topic, std::string group,
+                                                                   int partitions);
+
+  // Leaves the group (its partitions go to the other members at once).
+  ~KafkaConsumer() override;
+  // Use open(); public only for make_unique.
+  KafkaConsumer(std::string topic, std::string port_topic, int partitions);
+  KafkaConsumer(const KafkaConsumer&) = delete;
+  KafkaConsumer& operator=(const KafkaConsumer&) = delete;
+
+  [[nodiscard]] Result<std::vector<ports::LogRecord>> poll(std::chrono::milliseconds timeout,
+                                                           std::size_t max_records) override;
+  [[nodiscard]] Result<void> commit(int partition, std::uint64_t next_offset) override;
+  void wakeup() override;
+
+ private:
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                           void* opaque);
+
+  std::string topic_;
+  std::string port_topic_;
+  int partitions_;
+  HandlePtr consumer_;
+  QueuePtr queue_;  // the consumer queue, kept to yield a waiting poll
+  // Partitions assigned to this member, and the batch poll() is building:
+  // both changed only on the polling thread (rebalance callbacks run inside
+  // rd_kafka_consumer_poll).
+  std::set<int> owned_;
+  std::vector<ports::LogRecord> batch_;
+  std::atomic<bool> woken_{false};
+};
+
+}  // namespace parley::kafka

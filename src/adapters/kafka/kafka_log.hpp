@@ -1,0 +1,72 @@
+#pragma once
+// KafkaLog: the MessageLog port on Apache Kafka, through librdkafka.
+//
+// Appends go through one idempotent producer with acks=all: a record is
+// acknowledged only when its delivery report says every in-sync replica has
+// it, and with the offset from that report; a record that cannot be written
+// within KafkaOptions::send_timeout fails with ErrorCode::unavailable (so a
+// down broker fails sends instead of holding them, and never acknowledges
+// one it does not have). The partition is chosen here with Kafka's own
+// partitioner, so partition_for() is exactly where a record goes.
+//
+// Topics are created on first use (or at open, for the names given) with
+// the admin API; subscribe() returns a KafkaConsumer, one consumer group
+// member with manual commits.
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "adapters/kafka/kafka_handles.hpp"
+#include "adapters/kafka/kafka_options.hpp"
+#include "ports/message_log.hpp"
+
+namespace parley::kafka {
+
+class KafkaLog final : public ports::MessageLog {
+ public:
+  // Connects to the brokers and creates `topics` (port names, without the
+  // prefix) where missing. Fails with ErrorCode::unavailable when no broker
+  // answers within the admin timeout.
+  [[nodiscard]] static Result<std::unique_ptr<KafkaLog>> open(KafkaOptions options,
+                                                              const std::vector<std::string>& topics = {});
+
+  // Waits briefly for records in flight; any still unacknowledged then fail
+  // with ErrorCode::unavailable (their callbacks run before this returns).
+  ~KafkaLog() override;
+  // Use open(); public only for make_unique.
+  explicit KafkaLog(KafkaOptions options);
+  KafkaLog(const KafkaLog&) = delete;
+  KafkaLog& operator=(const KafkaLog&) = delete;
+
+  [[nodiscard]] int partitions(std::string_view topic) const override;
+  [[nodiscard]] int partition_for(std::string_view topic, std::string_view key) const override;
+  // The first append to a topic this process has not used yet creates it
+  // (a blocking admin request); parleyd creates its topics at open so that
+  // sends never wait for that.
+  void append(std::string_view topic, std::string key, std::string value, ports::AppendCallback done) override;
+  [[nodiscard]] Result<std::unique_ptr<ports::LogConsumer>> subscribe(std::string_view topic,
+                                                                      std::string_view group) override;
+
+ private:
+  // Makes sure the topic (full name) exists and returns its partition count.
+  [[nodiscard]] Result<int> ensure_topic(const std::string& name);
+  [[nodiscard]] Result<int> existing_partitions(const std::string& name);
+  // Serves delivery reports until stopping_.
+  void serve_reports();
+  static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
+
+  KafkaOptions options_;
+  HandlePtr producer_;
+  mutable std::mutex topics_mutex_;
+  std::map<std::string, int, std::less<>> topics_;  // full name -> partitions; guarded by topics_mutex_
+  std::atomic<bool> stopping_{false};
+  std::thread reporter_;  // runs serve_reports()
+};
+
+}  // namespace parley::kafka

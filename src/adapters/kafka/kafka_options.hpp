@@ -1,0 +1,37 @@
+#pragma once
+// Settings of the Kafka adapter (parleyd's --kafka-* settings).
+
+#include <chrono>
+#include <string>
+
+namespace parley::kafka {
+
+struct KafkaOptions {
+  // Bootstrap brokers, "host:port,host:port".
+  std::string brokers;
+  // Put before every topic and consumer group name: keeps clusters (and
+  // tests) that share brokers apart.
+  std::string prefix;
+  // Partitions of the topics this adapter creates. A topic that already
+  // exists keeps its own count, and the adapter uses that.
+  int partitions = 8;
+  // Replication factor of the topics this adapter creates; -1 takes the
+  // brokers' default.replication.factor.
+  int replication_factor = -1;
+  // A send not acknowledged by all in-sync replicas within this fails with
+  // ErrorCode::unavailable (never acknowledged late).
+  std::chrono::milliseconds send_timeout{10000};
+  // How long an administrative request (creating a topic, reading metadata)
+  // may take before it fails.
+  std::chrono::milliseconds admin_timeout{15000};
+  // Consumer group session timeout: a member that stops heartbeating loses
+  // its partitions after this.
+  std::chrono::milliseconds session_timeout{6000};
+  // When set, consumers are static group members ("<instance>.<group>"): a
+  // restarted server with the same instance id takes its partitions back at
+  // once instead of waiting out the old member's session. Each live server
+  // needs its own.
+  std::string instance_id;
+};
+
+}  // namespace parley::kafka
