@@ -95,6 +95,62 @@ const std::vector<Setting>& settings() {
          c.presence_ttl = std::chrono::milliseconds(ms);
          return true;
        }},
+      // Push notifications (docs/PUSH.md).
+      {"--apns-url", "PARLEY_APNS_URL", "APNs base URL (default https://api.push.apple.com)",
+       [](Config& c, const std::string& v) { return !(c.push.apns_url = v).empty(); }},
+      {"--apns-key-file", "PARLEY_APNS_KEY_FILE", "the team's APNs .p8 signing key; turns APNs on",
+       [](Config& c, const std::string& v) { return !(c.push.apns_key_file = v).empty(); }},
+      {"--apns-key-id", "PARLEY_APNS_KEY_ID", "the .p8 key's id (the JWT kid)",
+       [](Config& c, const std::string& v) { return !(c.push.apns_key_id = v).empty(); }},
+      {"--apns-team-id", "PARLEY_APNS_TEAM_ID", "the Apple developer team id (the JWT iss)",
+       [](Config& c, const std::string& v) { return !(c.push.apns_team_id = v).empty(); }},
+      {"--apns-topic", "PARLEY_APNS_TOPIC", "the app's bundle id (apns-topic)",
+       [](Config& c, const std::string& v) { return !(c.push.apns_topic = v).empty(); }},
+      {"--fcm-url", "PARLEY_FCM_URL", "FCM base URL (default https://fcm.googleapis.com)",
+       [](Config& c, const std::string& v) { return !(c.push.fcm_url = v).empty(); }},
+      {"--fcm-token-url", "PARLEY_FCM_TOKEN_URL", "OAuth2 token endpoint (default: the service account's token_uri)",
+       [](Config& c, const std::string& v) { return !(c.push.fcm_token_url = v).empty(); }},
+      {"--fcm-service-account", "PARLEY_FCM_SERVICE_ACCOUNT", "the Firebase service account JSON file; turns FCM on",
+       [](Config& c, const std::string& v) { return !(c.push.fcm_service_account = v).empty(); }},
+      {"--fcm-project-id", "PARLEY_FCM_PROJECT_ID", "the Firebase project id (default: the service account's)",
+       [](Config& c, const std::string& v) { return !(c.push.fcm_project_id = v).empty(); }},
+      {"--push-ca-file", "PARLEY_PUSH_CA_FILE", "extra CA certificate (PEM) trusted for APNs and FCM (tests)",
+       [](Config& c, const std::string& v) { return !(c.push.ca_file = v).empty(); }},
+      {"--push-batch-window-ms", "PARLEY_PUSH_BATCH_WINDOW_MS",
+       "messages for one user and conversation within this window become one push (default 2000)",
+       [](Config& c, const std::string& v) {
+         long ms = 0;
+         if (!parse_number<long>(v, ms, 0, 3600000)) return false;
+         c.push.batch_window = std::chrono::milliseconds(ms);
+         return true;
+       }},
+      {"--push-pair-interval-ms", "PARLEY_PUSH_PAIR_INTERVAL_MS",
+       "at most one push per sender->recipient pair per interval; later messages fold into the next (default 5000)",
+       [](Config& c, const std::string& v) {
+         long ms = 0;
+         if (!parse_number<long>(v, ms, 0, 3600000)) return false;
+         c.push.pair_interval = std::chrono::milliseconds(ms);
+         return true;
+       }},
+      {"--push-retry-base-ms", "PARLEY_PUSH_RETRY_BASE_MS",
+       "first backoff after a 429/5xx from APNs or FCM, doubled per retry (default 200)",
+       [](Config& c, const std::string& v) {
+         long ms = 0;
+         if (!parse_number<long>(v, ms, 1, 600000)) return false;
+         c.push.retry_base = std::chrono::milliseconds(ms);
+         return true;
+       }},
+      {"--push-previews", "PARLEY_PUSH_PREVIEWS",
+       "on: alerts show the sender and the start of the body; off: a generic text (default on)",
+       [](Config& c, const std::string& v) {
+         if (v == "on")
+           c.push.previews = true;
+         else if (v == "off")
+           c.push.previews = false;
+         else
+           return false;
+         return true;
+       }},
   };
   return all;
 }

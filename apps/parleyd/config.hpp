@@ -12,6 +12,25 @@
 
 namespace parley::app {
 
+// Push notifications (docs/PUSH.md). A platform whose credentials are not
+// set is served by the log sink.
+struct PushConfig {
+  std::string apns_url = "https://api.push.apple.com";
+  std::string apns_key_file;  // the team's .p8 key; set: APNs is on
+  std::string apns_key_id;
+  std::string apns_team_id;
+  std::string apns_topic;
+  std::string fcm_url = "https://fcm.googleapis.com";
+  std::string fcm_token_url;        // empty: the service account's token_uri
+  std::string fcm_service_account;  // the service account JSON; set: FCM is on
+  std::string fcm_project_id;       // empty: the service account's project_id
+  std::string ca_file;              // extra trust anchor for both services (tests)
+  std::chrono::milliseconds batch_window{2000};
+  std::chrono::milliseconds pair_interval{5000};
+  std::chrono::milliseconds retry_base{200};
+  bool previews = true;
+};
+
 struct Config {
   gateway::GatewayOptions gateway;
   std::string data_dir = "./parley-data";
@@ -20,6 +39,7 @@ struct Config {
   embedded::Durability durability = embedded::Durability::fsync;
   services::Auth::HashCost hash_cost = services::Auth::HashCost::interactive;
   std::chrono::milliseconds presence_ttl{30000};
+  PushConfig push;
   bool verbose = false;
 };
 

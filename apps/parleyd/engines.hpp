@@ -8,6 +8,9 @@
 #include "ports/directory.hpp"
 #include "ports/message_log.hpp"
 #include "ports/message_store.hpp"
+#include "ports/push_ledger.hpp"
+#include "ports/push_sender.hpp"
+#include "ports/push_tokens.hpp"
 #include "ports/state_store.hpp"
 
 namespace parley::app {
@@ -17,6 +20,9 @@ struct Engines {
   std::unique_ptr<ports::MessageStore> store;
   std::unique_ptr<ports::StateStore> state;
   std::unique_ptr<ports::Directory> directory;
+  std::unique_ptr<ports::PushTokens> push_tokens;
+  std::unique_ptr<ports::PushLedger> push_ledger;
+  std::unique_ptr<ports::PushSender> push_sender;  // APNs and FCM, or the log sink for either
 };
 
 // Opens every engine; the error names the one that failed.

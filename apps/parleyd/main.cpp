@@ -11,6 +11,8 @@
 #include "engines.hpp"
 #include "gateway/server.hpp"
 #include "services/inbox_owner.hpp"
+#include "services/push_dispatcher.hpp"
+#include "services/push_step.hpp"
 #include "services/records.hpp"
 #include "services/sequencer.hpp"
 
@@ -76,6 +78,20 @@ int main(int argc, char** argv) {
       "inbox", must(message_log.subscribe(records::kInboxesTopic, records::kInboxGroup), "the inbox owner's consumer"),
       inbox_owner, {});
 
+  // Push notifications: the step folds inbox entries for users with no
+  // device online into the ledger; the dispatcher sends them (docs/PUSH.md).
+  services::PushDispatcher push_dispatcher(*engines.push_ledger, *engines.push_tokens, *engines.push_sender, state,
+                                           directory,
+                                           services::PushPolicy({.batch_window = config.push.batch_window,
+                                                                 .pair_interval = config.push.pair_interval,
+                                                                 .previews = config.push.previews}),
+                                           {});
+  services::PushStep push(store, state, *engines.push_ledger,
+                          {.on_added = [&push_dispatcher] { push_dispatcher.notify(); }});
+  services::PipelineStep push_step(
+      "push", must(message_log.subscribe(records::kInboxesTopic, services::kPushGroup), "the push step's consumer"),
+      push, {});
+
   gateway::Server server(config.gateway, chat, auth, directory, state);
   try {
     server.start();
@@ -85,6 +101,8 @@ int main(int argc, char** argv) {
   }
   sequencer_step.start();
   inbox_step.start();
+  push_dispatcher.start();
+  push_step.start();
 
   std::printf("parleyd listening on %s:%u\n", config.gateway.host.c_str(), static_cast<unsigned>(server.port()));
   std::fflush(stdout);
@@ -97,6 +115,8 @@ int main(int argc, char** argv) {
   server.stop();          // answers sends in flight, closes connections
   sequencer_step.stop();  // each finishes and commits its batch in hand
   inbox_step.stop();
+  push_step.stop();
+  push_dispatcher.stop();  // finishes the round in hand
   log::info("parleyd", "stopped");
   return 0;
 }

@@ -8,9 +8,11 @@
 #include <string>
 
 #include "ports/directory.hpp"
+#include "ports/push_tokens.hpp"
 #include "ports/state_store.hpp"
 #include "services/auth.hpp"
 #include "services/chat_service.hpp"
+#include "services/push_dispatcher.hpp"
 
 namespace parley::gateway {
 
@@ -41,6 +43,8 @@ struct Context {
   SessionRegistry& registry;
   PendingSends& pending;
   boost::asio::thread_pool& blocking;  // runs port calls that block
+  ports::PushTokens* push_tokens = nullptr;  // null: push_register answers unavailable
+  services::PushDispatcher* push = nullptr;  // null: no badge-clearing pushes on reads
 };
 
 }  // namespace parley::gateway

@@ -12,6 +12,7 @@ OpHandler find_op(std::string_view op) noexcept {
       {"ack", ops::ack},
       {"history", ops::history},
       {"ping", ops::ping},
+      {"push_register", ops::push_register},
   };
   for (const auto& [name, handler] : kOps) {
     if (name == op) return handler;

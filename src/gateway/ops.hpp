@@ -13,4 +13,7 @@ boost::asio::awaitable<void> ack(Request& r);
 boost::asio::awaitable<void> history(Request& r);
 boost::asio::awaitable<void> ping(Request& r);
 
+// ops_push.cpp: device tokens for push notifications.
+boost::asio::awaitable<void> push_register(Request& r);
+
 }  // namespace parley::gateway::ops

@@ -62,6 +62,8 @@ awaitable<void> ack(Request& r) {
     r.reply_error(cursor.error());
     co_return;
   }
+  // The user has read on this device: clear the badge on the others.
+  if (r.ctx.push != nullptr) r.ctx.push->on_read(r.who.user, r.who.device);
   json::object result;
   result["cursor"] = cursor.value();  // extension: the device's cursor after the ack
   r.reply_ok(std::move(result));

@@ -67,7 +67,7 @@ Server::Server(GatewayOptions options, services::ChatService& chat, services::Au
     : options_(std::move(options)),
       blocking_(4),
       registry_(state, chat.server_id(), blocking_),
-      ctx_{options_, chat, auth, directory, state, registry_, pending_, blocking_},
+      ctx_{options_, chat, auth, directory, state, registry_, pending_, blocking_, nullptr, nullptr},
       acceptor_(blocking_) {
   const int n = thread_count(options_.threads);
   for (int i = 0; i < n; ++i) {
