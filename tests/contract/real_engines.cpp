@@ -10,13 +10,19 @@
 // prefix, schema), so tests never see each other's data, and a restart
 // (the factory called again with the same directory) finds the same data.
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
 #include "adapters/kafka/kafka_log.hpp"
+#include "adapters/redis/redis_state_store.hpp"
 #include "contracts.hpp"
+#include "log_helpers.hpp"
 
 namespace parley::contract {
 namespace {
@@ -52,8 +58,73 @@ MessageLogFactory kafka_log() {
           }};
 }
 
+// "host:port" into Redis options.
+std::optional<redis::RedisOptions> redis_options() {
+  const std::string address = env("PARLEY_TEST_REDIS");
+  const auto colon = address.rfind(':');
+  if (address.empty() || colon == std::string::npos) return std::nullopt;
+  redis::RedisOptions options;
+  options.host = address.substr(0, colon);
+  options.port = std::stoi(address.substr(colon + 1));
+  return options;
+}
+
+std::unique_ptr<redis::RedisStateStore> open_redis(const std::string& dir) {
+  auto options = redis_options();
+  if (!options) return nullptr;
+  return or_throw(redis::RedisStateStore::open({*options, namespace_of(dir) + ":"}), "Redis");
+}
+
+StateStoreFactory redis_state() {
+  return {"Redis",
+          [](const std::string& dir, SteadyClock) -> std::unique_ptr<ports::StateStore> { return open_redis(dir); },
+          false};
+}
+
 }  // namespace
 
 INSTANTIATE_TEST_SUITE_P(Real, MessageLogContract, ::testing::Values(kafka_log()), FactoryName{});
+INSTANTIATE_TEST_SUITE_P(Real, StateStoreContract, ::testing::Values(redis_state()), FactoryName{});
+
+// Two stores on one Redis are two servers: what one publishes reaches the
+// other's subscribers once, and its own subscribers once (not again through
+// Redis).
+TEST(RedisStateStore, PublishReachesOtherServersAndOwnSubscribersOnce) {
+  TempDir dir;
+  auto a = open_redis(dir.sub("engine"));
+  if (!a) GTEST_SKIP() << "PARLEY_TEST_REDIS is not set";
+  auto b = open_redis(dir.sub("engine"));
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> at_a;
+  std::vector<std::string> at_b;
+  auto collect = [&](std::vector<std::string>& into) {
+    return [&mu, &cv, &into](std::string_view payload) {
+      std::lock_guard lock(mu);
+      into.emplace_back(payload);
+      cv.notify_all();
+    };
+  };
+  auto sub_a = a->subscribe("server-x", collect(at_a));
+  auto sub_b = b->subscribe("server-x", collect(at_b));
+  ASSERT_TRUE(sub_a.ok() && sub_b.ok());
+  ASSERT_TRUE(a->publish("server-x", "one").ok());
+  ASSERT_TRUE(b->publish("server-x", "two").ok());
+  // A marker published last by each side: once both arrived everywhere,
+  // any duplicate of the earlier ones would have arrived too (one
+  // connection per publisher keeps its order).
+  ASSERT_TRUE(a->publish("server-x", "end-a").ok());
+  ASSERT_TRUE(b->publish("server-x", "end-b").ok());
+  std::unique_lock lock(mu);
+  auto has_ends = [](const std::vector<std::string>& v) {
+    return std::count(v.begin(), v.end(), "end-a") == 1 && std::count(v.begin(), v.end(), "end-b") == 1;
+  };
+  ASSERT_TRUE(cv.wait_for(lock, kPatience, [&] { return has_ends(at_a) && has_ends(at_b); }));
+  for (const auto* seen : {&at_a, &at_b}) {
+    EXPECT_EQ(std::count(seen->begin(), seen->end(), "one"), 1);
+    EXPECT_EQ(std::count(seen->begin(), seen->end(), "two"), 1);
+    EXPECT_EQ(seen->size(), 4U);
+  }
+}
 
 }  // namespace parley::contract

@@ -1,0 +1,357 @@
+#include "adapters/redis/redis_client.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <array>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <deque>
+#include <future>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "core/log.hpp"
+
+namespace parley::redis {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+struct ReaderDeleter {
+  void operator()(redisReader* r) const noexcept { redisReaderFree(r); }
+};
+using ReaderPtr = std::unique_ptr<redisReader, ReaderDeleter>;
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
+};
+using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+
+struct CommandDeleter {
+  void operator()(char* c) const noexcept { redisFreeCommand(c); }
+};
+
+RedisReply convert(const redisReply* r) {
+  RedisReply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING: out.type = RedisReply::Type::string; break;
+    case REDIS_REPLY_ARRAY: out.type = RedisReply::Type::array; break;
+    case REDIS_REPLY_INTEGER: out.type = RedisReply::Type::integer; break;
+    case REDIS_REPLY_STATUS: out.type = RedisReply::Type::status; break;
+    case REDIS_REPLY_ERROR: out.type = RedisReply::Type::error; break;
+    default: out.type = RedisReply::Type::nil; break;
+  }
+  if (r->str != nullptr) out.str.assign(r->str, r->len);
+  out.integer = r->integer;
+  out.elements.reserve(r->elements);
+  for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+  return out;
+}
+
+// One command in RESP, formatted by hiredis.
+std::string format(const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lengths;
+  argv.reserve(args.size());
+  lengths.reserve(args.size());
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lengths.push_back(a.size());
+  }
+  char* raw = nullptr;
+  const int n = redisFormatCommandArgv(&raw, static_cast<int>(args.size()), argv.data(), lengths.data());
+  std::unique_ptr<char, CommandDeleter> owned(raw);
+  if (n < 0 || raw == nullptr) return {};
+  return std::string(raw, static_cast<std::size_t>(n));
+}
+
+Error unavailable(std::string what) { return make_error(ErrorCode::unavailable, "redis: " + std::move(what)); }
+
+// A call waiting for its replies. Touched only on the I/O thread, except
+// the future its caller waits on.
+struct Call {
+  explicit Call(std::size_t n) : replies(n) {}
+  std::vector<RedisReply> replies;
+  std::size_t received = 0;
+  bool finished = false;
+  std::promise<Result<std::vector<RedisReply>>> done;
+
+  void fail(Error e) {
+    if (finished) return;
+    finished = true;
+    done.set_value(std::move(e));
+  }
+};
+
+struct Pending {
+  std::shared_ptr<Call> call;
+  std::size_t index = 0;
+};
+
+using Confirmation = std::shared_ptr<std::promise<Result<void>>>;
+
+// One TCP connection: its socket, parser and write queue. I/O thread only.
+struct Connection {
+  Connection(asio::io_context& io, std::string name_) : name(std::move(name_)), socket(io), retry(io) {}
+  std::string name;
+  tcp::socket socket;
+  asio::steady_timer retry;
+  ReaderPtr reader;
+  std::array<char, 16384> buffer{};
+  std::deque<std::string> writes;
+  bool writing = false;
+  bool connected = false;
+  bool ever_connected = false;
+  std::chrono::milliseconds backoff{100};
+  // Bumped at every (re)connect and failure, so that handlers of an old
+  // socket that complete late drop out.
+  unsigned generation = 0;
+};
+
+}  // namespace
+
+struct RedisClient::Impl {
+  Impl(RedisOptions options_, MessageSink sink_)
+      : options(std::move(options_)),
+        sink(std::move(sink_)),
+        work(asio::make_work_guard(io)),
+        commands(io, "commands"),
+        pubsub(io, "pub/sub") {}
+
+  RedisOptions options;
+  MessageSink sink;
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+  std::vector<tcp::endpoint> endpoints;
+  Connection commands;
+  Connection pubsub;
+  std::deque<Pending> pending;     // replies the command connection awaits, in order
+  std::set<std::string> channels;  // pub/sub channels wanted
+  std::map<std::string, std::deque<Confirmation>> confirmations;
+  std::thread thread;
+
+  void start_connect(Connection& c) {
+    const unsigned gen = ++c.generation;
+    asio::async_connect(c.socket, endpoints,
+                        [this, &c, gen](const boost::system::error_code& ec, const tcp::endpoint&) {
+                          if (gen != c.generation) return;
+                          if (ec) return on_failure(c, gen, ec.message());
+                          boost::system::error_code ignored;
+                          c.socket.set_option(tcp::no_delay(true), ignored);
+                          c.connected = true;
+                          c.backoff = std::chrono::milliseconds(100);
+                          c.reader.reset(redisReaderCreate());
+                          if (c.ever_connected) log::info("redis", c.name + " connection restored");
+                          c.ever_connected = true;
+                          start_read(c, gen);
+                          if (&c == &pubsub) {
+                            for (const auto& channel : channels) send(pubsub, format({"SUBSCRIBE", channel}));
+                          }
+                        });
+  }
+
+  // Drops the connection, fails what waited on it, and schedules a retry.
+  void on_failure(Connection& c, unsigned gen, const std::string& why) {
+    if (gen != c.generation) return;
+    ++c.generation;
+    if (c.connected) log::warn("redis", c.name + " connection lost: " + why);
+    c.connected = false;
+    boost::system::error_code ignored;
+    c.socket.close(ignored);
+    c.writes.clear();
+    c.writing = false;
+    c.reader.reset();
+    if (&c == &commands) {
+      for (auto& p : pending) p.call->fail(unavailable("connection lost: " + why));
+      pending.clear();
+    } else {
+      // The channels stay wanted and are subscribed again on reconnect.
+      for (auto& [channel, waiters] : confirmations) {
+        for (auto& w : waiters) w->set_value(Ok{});
+      }
+      confirmations.clear();
+    }
+    c.retry.expires_after(c.backoff);
+    c.backoff = std::min(c.backoff * 2, std::chrono::milliseconds(1000));
+    c.retry.async_wait([this, &c](const boost::system::error_code& ec) {
+      if (!ec) start_connect(c);
+    });
+  }
+
+  void start_read(Connection& c, unsigned gen) {
+    c.socket.async_read_some(asio::buffer(c.buffer),
+                             [this, &c, gen](const boost::system::error_code& ec, std::size_t n) {
+                               if (gen != c.generation) return;
+                               if (ec) return on_failure(c, gen, ec.message());
+                               if (redisReaderFeed(c.reader.get(), c.buffer.data(), n) != REDIS_OK) {
+                                 return on_failure(c, gen, "unreadable reply");
+                               }
+                               for (;;) {
+                                 void* raw = nullptr;
+                                 if (redisReaderGetReply(c.reader.get(), &raw) != REDIS_OK)
+                                   return on_failure(c, gen, "unreadable reply");
+                                 if (raw == nullptr) break;
+                                 const ReplyPtr reply(static_cast<redisReply*>(raw));
+                                 if (&c == &commands) {
+                                   on_command_reply(convert(reply.get()));
+                                 } else {
+                                   on_pubsub_reply(convert(reply.get()));
+                                 }
+                                 if (gen != c.generation) return;
+                               }
+                               start_read(c, gen);
+                             });
+  }
+
+  void on_command_reply(RedisReply reply) {
+    if (pending.empty()) {
+      log::warn("redis", "a reply nobody asked for");
+      return;
+    }
+    Pending p = std::move(pending.front());
+    pending.pop_front();
+    p.call->replies[p.index] = std::move(reply);
+    if (++p.call->received == p.call->replies.size() && !p.call->finished) {
+      p.call->finished = true;
+      p.call->done.set_value(std::move(p.call->replies));
+    }
+  }
+
+  void on_pubsub_reply(const RedisReply& reply) {
+    if (reply.type != RedisReply::Type::array || reply.elements.size() < 3) return;
+    const std::string& kind = reply.elements[0].str;
+    const std::string& channel = reply.elements[1].str;
+    if (kind == "message") {
+      if (sink) sink(channel, reply.elements[2].str);
+    } else if (kind == "subscribe") {
+      auto it = confirmations.find(channel);
+      if (it == confirmations.end()) return;
+      it->second.front()->set_value(Ok{});
+      it->second.pop_front();
+      if (it->second.empty()) confirmations.erase(it);
+    }
+  }
+
+  void send(Connection& c, std::string bytes) {
+    c.writes.push_back(std::move(bytes));
+    if (!c.writing) write_next(c, c.generation);
+  }
+
+  void write_next(Connection& c, unsigned gen) {
+    if (c.writes.empty()) {
+      c.writing = false;
+      return;
+    }
+    c.writing = true;
+    asio::async_write(c.socket, asio::buffer(c.writes.front()),
+                      [this, &c, gen](const boost::system::error_code& ec, std::size_t) {
+                        if (gen != c.generation) return;
+                        if (ec) return on_failure(c, gen, ec.message());
+                        c.writes.pop_front();
+                        write_next(c, gen);
+                      });
+  }
+};
+
+RedisClient::RedisClient(RedisOptions options, MessageSink on_message)
+    : impl_(std::make_shared<Impl>(std::move(options), std::move(on_message))) {
+  Impl& impl = *impl_;
+  boost::system::error_code ec;
+  tcp::resolver resolver(impl.io);
+  const auto results = resolver.resolve(impl.options.host, std::to_string(impl.options.port), ec);
+  if (!ec) {
+    for (const auto& r : results) impl.endpoints.push_back(r.endpoint());
+  }
+  if (impl.endpoints.empty()) {
+    log::error("redis", "cannot resolve " + impl.options.host + (ec ? ": " + ec.message() : ""));
+    // Connecting to nothing fails at once and retries: calls report unavailable.
+  }
+  asio::post(impl.io, [&impl] {
+    impl.start_connect(impl.commands);
+    impl.start_connect(impl.pubsub);
+  });
+  impl.thread = std::thread([&impl] { impl.io.run(); });
+}
+
+RedisClient::~RedisClient() {
+  impl_->io.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  // The thread is gone: fail whatever still waits, from here.
+  for (auto& p : impl_->pending) p.call->fail(unavailable("client closed"));
+  impl_->pending.clear();
+  for (auto& [channel, waiters] : impl_->confirmations) {
+    for (auto& w : waiters) w->set_value(unavailable("client closed"));
+  }
+  impl_->confirmations.clear();
+}
+
+bool RedisClient::on_client_thread() const noexcept { return std::this_thread::get_id() == impl_->thread.get_id(); }
+
+Result<std::vector<RedisReply>> RedisClient::call_many(std::vector<std::vector<std::string>> commands) {
+  if (commands.empty()) return std::vector<RedisReply>{};
+  if (on_client_thread()) return make_error(ErrorCode::internal, "redis: a call on the client's own thread");
+  std::string bytes;
+  for (const auto& c : commands) {
+    std::string one = format(c);
+    if (one.empty()) return make_error(ErrorCode::internal, "redis: cannot format a command");
+    bytes += one;
+  }
+  auto call = std::make_shared<Call>(commands.size());
+  auto future = call->done.get_future();
+  asio::post(impl_->io, [impl = impl_.get(), call, bytes = std::move(bytes)]() mutable {
+    if (!impl->commands.connected) return call->fail(unavailable("not connected"));
+    for (std::size_t i = 0; i < call->replies.size(); ++i) impl->pending.push_back(Pending{call, i});
+    impl->send(impl->commands, std::move(bytes));
+  });
+  if (future.wait_for(impl_->options.timeout) != std::future_status::ready) {
+    return unavailable("no answer within " + std::to_string(impl_->options.timeout.count()) + " ms");
+  }
+  return future.get();
+}
+
+Result<RedisReply> RedisClient::call(std::vector<std::string> args) {
+  std::vector<std::vector<std::string>> one;
+  one.push_back(std::move(args));
+  auto replies = call_many(std::move(one));
+  if (!replies) return std::move(replies).error();
+  RedisReply& reply = replies->front();
+  if (reply.is_error()) return make_error(ErrorCode::internal, "redis: " + reply.str);
+  return std::move(reply);
+}
+
+Result<void> RedisClient::subscribe(const std::string& channel) {
+  if (on_client_thread()) return make_error(ErrorCode::internal, "redis: subscribe on the client's own thread");
+  auto confirmation = std::make_shared<std::promise<Result<void>>>();
+  auto future = confirmation->get_future();
+  asio::post(impl_->io, [impl = impl_.get(), channel, confirmation] {
+    impl->channels.insert(channel);
+    if (!impl->pubsub.connected) {
+      confirmation->set_value(Ok{});  // subscribed when the connection is back
+      return;
+    }
+    impl->confirmations[channel].push_back(confirmation);
+    impl->send(impl->pubsub, format({"SUBSCRIBE", channel}));
+  });
+  if (future.wait_for(impl_->options.timeout) != std::future_status::ready) {
+    unsubscribe(channel);
+    return unavailable("subscribe not confirmed within " + std::to_string(impl_->options.timeout.count()) + " ms");
+  }
+  return future.get();
+}
+
+void RedisClient::unsubscribe(const std::string& channel) {
+  asio::post(impl_->io, [impl = impl_.get(), channel] {
+    impl->channels.erase(channel);
+    if (impl->pubsub.connected) impl->send(impl->pubsub, format({"UNSUBSCRIBE", channel}));
+  });
+}
+
+}  // namespace parley::redis

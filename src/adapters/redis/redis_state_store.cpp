@@ -1,0 +1,430 @@
+#include "adapters/redis/redis_state_store.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "core/log.hpp"
+
+namespace parley::redis {
+
+namespace {
+
+// Shared by the presence scripts: a user's live status from their device
+// entries and away flag (0 offline, 1 online, 2 away), and Redis's clock.
+constexpr std::string_view kLuaPrelude = R"lua(
+local function status(devices, away)
+  if redis.call('ZCARD', devices) == 0 then return 0 end
+  if redis.call('EXISTS', away) == 1 then return 2 end
+  return 1
+end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+)lua";
+
+// KEYS: devices, devact, away, devexp. ARGV: device, ttl ms, now, user.
+constexpr std::string_view kTouchDevice = R"lua(
+local before = status(KEYS[1], KEYS[3])
+local expiry = now_ms() + tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], expiry, ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[4], expiry, ARGV[4] .. '|' .. ARGV[1])
+return {before, status(KEYS[1], KEYS[3])}
+)lua";
+
+// KEYS: devices, devact, away, devexp, lastseen. ARGV: device, now, user.
+constexpr std::string_view kRemoveDevice = R"lua(
+local before = status(KEYS[1], KEYS[3])
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[4], ARGV[3] .. '|' .. ARGV[1])
+  if redis.call('ZCARD', KEYS[1]) == 0 then
+    redis.call('SET', KEYS[5], ARGV[2])
+    redis.call('DEL', KEYS[3], KEYS[2])
+  end
+end
+return {before, status(KEYS[1], KEYS[3])}
+)lua";
+
+// KEYS: devices, away. ARGV: "1" to set the flag, "0" to clear it.
+constexpr std::string_view kSetAway = R"lua(
+local before = status(KEYS[1], KEYS[2])
+if before ~= 0 then
+  if ARGV[1] == '1' then redis.call('SET', KEYS[2], '1') else redis.call('DEL', KEYS[2]) end
+end
+return {before, status(KEYS[1], KEYS[2])}
+)lua";
+
+// KEYS: devexp. ARGV: max, key prefix. Keys of each user are built here
+// from the prefix (one Redis server, not a cluster).
+constexpr std::string_view kExpireDevices = R"lua(
+local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms(), 'LIMIT', 0, tonumber(ARGV[1]))
+local offline = {}
+for _, item in ipairs(items) do
+  redis.call('ZREM', KEYS[1], item)
+  local sep = string.find(item, '|', 1, true)
+  local user = string.sub(item, 1, sep - 1)
+  local device = string.sub(item, sep + 1)
+  local devices = ARGV[2] .. 'devices:' .. user
+  if redis.call('ZREM', devices, device) == 1 then
+    local devact = ARGV[2] .. 'devact:' .. user
+    local last = redis.call('HGET', devact, device)
+    redis.call('HDEL', devact, device)
+    local lastseen = ARGV[2] .. 'lastseen:' .. user
+    local seen = redis.call('GET', lastseen)
+    if last and (not seen or tonumber(last) > tonumber(seen)) then redis.call('SET', lastseen, last) end
+    if redis.call('ZCARD', devices) == 0 then
+      redis.call('DEL', ARGV[2] .. 'away:' .. user, devact)
+      table.insert(offline, user)
+    end
+  end
+end
+return offline
+)lua";
+
+// KEYS: devices, away, devact, lastseen. Returns {status, last_seen}.
+constexpr std::string_view kPresence = R"lua(
+local st = status(KEYS[1], KEYS[2])
+local seen = 0
+if st ~= 0 then
+  for _, v in ipairs(redis.call('HVALS', KEYS[3])) do
+    local n = tonumber(v)
+    if n > seen then seen = n end
+  end
+else
+  seen = tonumber(redis.call('GET', KEYS[4]) or '0')
+end
+return {st, seen}
+)lua";
+
+// KEYS: devices, away, announced, lastseen. ARGV: now.
+// Returns {} when friends already know, else {status, last_seen}.
+constexpr std::string_view kAnnounce = R"lua(
+local live = status(KEYS[1], KEYS[2])
+local told = tonumber(redis.call('HGET', KEYS[3], 'status') or '0')
+if live == told then return {} end
+local seen = ARGV[1]
+if live == 0 then seen = redis.call('GET', KEYS[4]) or ARGV[1] end
+redis.call('HSET', KEYS[3], 'status', live, 'last_seen', seen)
+return {live, tonumber(seen)}
+)lua";
+
+std::vector<std::string> eval(std::string_view body, std::vector<std::string> keys, std::vector<std::string> args) {
+  std::vector<std::string> cmd{"EVAL", std::string(kLuaPrelude) + std::string(body), std::to_string(keys.size())};
+  for (auto& k : keys) cmd.push_back(std::move(k));
+  for (auto& a : args) cmd.push_back(std::move(a));
+  return cmd;
+}
+
+ports::PresenceStatus to_status(long long n) {
+  switch (n) {
+    case 1: return ports::PresenceStatus::online;
+    case 2: return ports::PresenceStatus::away;
+    default: return ports::PresenceStatus::offline;
+  }
+}
+
+Error bad_reply(std::string_view what) {
+  return make_error(ErrorCode::internal, "redis: unexpected reply to " + std::string(what));
+}
+
+// The replies of a pipelined batch, failing on the first error reply.
+Result<void> all_ok(const Result<std::vector<RedisReply>>& replies) {
+  if (!replies) return replies.error();
+  for (const auto& r : *replies) {
+    if (r.is_error()) return make_error(ErrorCode::internal, "redis: " + r.str);
+  }
+  return Ok{};
+}
+
+std::string random_origin() {
+  std::random_device rd;
+  std::uniform_int_distribution<std::uint64_t> dist;
+  const std::uint64_t a = dist(rd);
+  return "o" + std::to_string(a);
+}
+
+}  // namespace
+
+// One subscriber; as in the embedded store, `call_mu` is held while the
+// handler runs and while the subscription ends, which is what makes "never
+// called after the destructor returns" hold against a delivery under way.
+// Recursive so that a handler may end its own subscription.
+struct RedisStateStore::Handler {
+  explicit Handler(std::function<void(std::string_view)> f) : fn(std::move(f)) {}
+  std::function<void(std::string_view)> fn;
+  std::recursive_mutex call_mu;  // guards active and serialises calls to fn
+  bool active = true;
+};
+
+struct RedisStateStore::PubSub {
+  std::mutex mu;  // guards both members
+  std::unordered_map<std::string, std::vector<std::shared_ptr<Handler>>> channels;
+  RedisClient* client = nullptr;  // cleared when the store goes
+  std::string prefix;
+};
+
+class RedisStateStore::Sub final : public ports::Subscription {
+ public:
+  Sub(std::weak_ptr<PubSub> pubsub, std::string channel, std::shared_ptr<Handler> handler)
+      : pubsub_(std::move(pubsub)), channel_(std::move(channel)), handler_(std::move(handler)) {}
+
+  ~Sub() override {
+    if (auto pubsub = pubsub_.lock()) {
+      std::lock_guard lock(pubsub->mu);
+      auto it = pubsub->channels.find(channel_);
+      if (it != pubsub->channels.end()) {
+        std::erase_if(it->second, [&](const auto& h) { return h == handler_; });
+        if (it->second.empty()) {
+          pubsub->channels.erase(it);
+          // Posted while holding mu, so it cannot overtake a later SUBSCRIBE.
+          if (pubsub->client != nullptr) pubsub->client->unsubscribe(pubsub->prefix + channel_);
+        }
+      }
+    }
+    std::lock_guard lock(handler_->call_mu);
+    handler_->active = false;
+  }
+
+  Sub(const Sub&) = delete;
+  Sub& operator=(const Sub&) = delete;
+
+ private:
+  std::weak_ptr<PubSub> pubsub_;
+  std::string channel_;
+  std::shared_ptr<Handler> handler_;
+};
+
+RedisStateStore::RedisStateStore(RedisStateStoreOptions options)
+    : prefix_(std::move(options.prefix)), origin_(random_origin()), pubsub_(std::make_shared<PubSub>()) {
+  pubsub_->prefix = prefix_;
+  client_ = std::make_unique<RedisClient>(
+      std::move(options.redis),
+      [this](std::string_view channel, std::string_view payload) { on_message(channel, payload); });
+  pubsub_->client = client_.get();
+}
+
+RedisStateStore::~RedisStateStore() {
+  {
+    std::lock_guard lock(pubsub_->mu);
+    pubsub_->client = nullptr;
+  }
+  client_.reset();
+}
+
+Result<std::unique_ptr<RedisStateStore>> RedisStateStore::open(RedisStateStoreOptions options) {
+  const std::string where = options.redis.host + ":" + std::to_string(options.redis.port);
+  auto store = std::make_unique<RedisStateStore>(std::move(options));
+  // The connection comes up in the background; wait for it (bounded).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    auto pong = store->client_->call({"PING"});
+    if (pong) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return make_error(ErrorCode::unavailable, "redis at " + where + " does not answer: " + pong.error().message);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // connecting; no event to wait on from here
+  }
+  return store;
+}
+
+std::string RedisStateStore::key(std::string_view kind, UserId user) const {
+  std::string k = prefix_;
+  k += kind;
+  k += ':';
+  k += std::to_string(user.value);
+  return k;
+}
+
+Result<void> RedisStateStore::add_route(UserId user, std::string_view server) {
+  if (server.empty()) return make_error(ErrorCode::bad_request, "add_route: empty server");
+  auto r = client_->call({"SADD", key("route", user), std::string(server)});
+  if (!r) return std::move(r).error();
+  return Ok{};
+}
+
+Result<void> RedisStateStore::remove_route(UserId user, std::string_view server) {
+  auto r = client_->call({"SREM", key("route", user), std::string(server)});
+  if (!r) return std::move(r).error();
+  return Ok{};
+}
+
+Result<std::vector<std::string>> RedisStateStore::routes(UserId user) {
+  auto r = client_->call({"SMEMBERS", key("route", user)});
+  if (!r) return std::move(r).error();
+  std::vector<std::string> out;
+  out.reserve(r->elements.size());
+  for (auto& e : r->elements) out.push_back(std::move(e.str));
+  return out;
+}
+
+Result<void> RedisStateStore::touch_presence(UserId user, std::chrono::milliseconds ttl) {
+  if (ttl <= std::chrono::milliseconds(0)) return make_error(ErrorCode::bad_request, "touch_presence: ttl <= 0");
+  auto r = client_->call({"SET", key("presence", user), "1", "PX", std::to_string(ttl.count())});
+  if (!r) return std::move(r).error();
+  return Ok{};
+}
+
+Result<bool> RedisStateStore::is_present(UserId user) {
+  auto r = client_->call({"EXISTS", key("presence", user)});
+  if (!r) return std::move(r).error();
+  return r->integer == 1;
+}
+
+Result<ports::PresenceTransition> RedisStateStore::transition(std::vector<std::string> command) {
+  auto r = client_->call(std::move(command));
+  if (!r) return std::move(r).error();
+  if (r->elements.size() != 2) return bad_reply("a presence script");
+  return ports::PresenceTransition{to_status(r->elements[0].integer), to_status(r->elements[1].integer)};
+}
+
+Result<ports::PresenceTransition> RedisStateStore::touch_device(UserId user, std::string_view device,
+                                                                std::chrono::milliseconds ttl, TimeMs now) {
+  if (ttl <= std::chrono::milliseconds(0)) return make_error(ErrorCode::bad_request, "touch_device: ttl <= 0");
+  if (device.empty()) return make_error(ErrorCode::bad_request, "touch_device: empty device");
+  return transition(
+      eval(kTouchDevice, {key("devices", user), key("devact", user), key("away", user), prefix_ + "devexp"},
+           {std::string(device), std::to_string(ttl.count()), std::to_string(now), std::to_string(user.value)}));
+}
+
+Result<ports::PresenceTransition> RedisStateStore::remove_device(UserId user, std::string_view device, TimeMs now) {
+  return transition(
+      eval(kRemoveDevice,
+           {key("devices", user), key("devact", user), key("away", user), prefix_ + "devexp", key("lastseen", user)},
+           {std::string(device), std::to_string(now), std::to_string(user.value)}));
+}
+
+Result<ports::PresenceTransition> RedisStateStore::set_away(UserId user, bool away) {
+  return transition(eval(kSetAway, {key("devices", user), key("away", user)}, {away ? "1" : "0"}));
+}
+
+Result<std::vector<UserId>> RedisStateStore::expire_devices(std::size_t max) {
+  auto r = client_->call(eval(kExpireDevices, {prefix_ + "devexp"}, {std::to_string(max), prefix_}));
+  if (!r) return std::move(r).error();
+  std::vector<UserId> out;
+  for (const auto& e : r->elements) {
+    auto id = e.as_integer();
+    if (!id) return bad_reply("expire_devices");
+    out.push_back(UserId{static_cast<std::uint64_t>(*id)});
+  }
+  return out;
+}
+
+Result<ports::PresenceState> RedisStateStore::presence(UserId user) {
+  auto r = client_->call(
+      eval(kPresence, {key("devices", user), key("away", user), key("devact", user), key("lastseen", user)}, {}));
+  if (!r) return std::move(r).error();
+  if (r->elements.size() != 2) return bad_reply("presence");
+  return ports::PresenceState{to_status(r->elements[0].integer), r->elements[1].integer};
+}
+
+Result<std::optional<ports::PresenceState>> RedisStateStore::announce(UserId user, TimeMs now) {
+  auto r = client_->call(eval(kAnnounce,
+                              {key("devices", user), key("away", user), key("announced", user), key("lastseen", user)},
+                              {std::to_string(now)}));
+  if (!r) return std::move(r).error();
+  if (r->elements.empty()) return std::optional<ports::PresenceState>{};
+  if (r->elements.size() != 2) return bad_reply("announce");
+  return std::optional<ports::PresenceState>{
+      ports::PresenceState{to_status(r->elements[0].integer), r->elements[1].integer}};
+}
+
+Result<std::vector<ports::PresenceState>> RedisStateStore::announced(const std::vector<UserId>& users) {
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(users.size());
+  for (UserId u : users) commands.push_back({"HMGET", key("announced", u), "status", "last_seen"});
+  auto replies = client_->call_many(std::move(commands));
+  if (!replies) return std::move(replies).error();
+  std::vector<ports::PresenceState> out;
+  out.reserve(users.size());
+  for (const auto& r : *replies) {
+    if (r.is_error() || r.elements.size() != 2) return bad_reply("announced");
+    out.push_back(ports::PresenceState{to_status(r.elements[0].as_integer().value_or(0)),
+                                       r.elements[1].as_integer().value_or(0)});
+  }
+  return out;
+}
+
+Result<void> RedisStateStore::add_watcher(UserId watcher, const std::vector<UserId>& targets) {
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(targets.size());
+  const std::string w = std::to_string(watcher.value);
+  for (UserId t : targets) commands.push_back({"SADD", key("watchers", t), w});
+  return all_ok(client_->call_many(std::move(commands)));
+}
+
+Result<void> RedisStateStore::remove_watcher(UserId watcher, const std::vector<UserId>& targets) {
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(targets.size());
+  const std::string w = std::to_string(watcher.value);
+  for (UserId t : targets) commands.push_back({"SREM", key("watchers", t), w});
+  return all_ok(client_->call_many(std::move(commands)));
+}
+
+Result<std::vector<UserId>> RedisStateStore::watchers(UserId user) {
+  auto r = client_->call({"SMEMBERS", key("watchers", user)});
+  if (!r) return std::move(r).error();
+  std::vector<UserId> out;
+  out.reserve(r->elements.size());
+  for (const auto& e : r->elements) {
+    auto id = e.as_integer();
+    if (!id) return bad_reply("watchers");
+    out.push_back(UserId{static_cast<std::uint64_t>(*id)});
+  }
+  return out;
+}
+
+void RedisStateStore::deliver(const std::string& channel, std::string_view payload) {
+  std::vector<std::shared_ptr<Handler>> targets;
+  {
+    std::lock_guard lock(pubsub_->mu);
+    auto it = pubsub_->channels.find(channel);
+    if (it == pubsub_->channels.end()) return;
+    targets = it->second;
+  }
+  for (const auto& h : targets) {
+    std::lock_guard lock(h->call_mu);
+    if (h->active) h->fn(payload);
+  }
+}
+
+void RedisStateStore::on_message(std::string_view wire_channel, std::string_view payload) {
+  if (!wire_channel.starts_with(prefix_)) return;
+  const auto newline = payload.find('\n');
+  if (newline == std::string_view::npos) return;      // not from a Parley store
+  if (payload.substr(0, newline) == origin_) return;  // ours: delivered locally when published
+  deliver(std::string(wire_channel.substr(prefix_.size())), payload.substr(newline + 1));
+}
+
+Result<void> RedisStateStore::publish(std::string_view channel, std::string payload) {
+  const std::string name(channel);
+  deliver(name, payload);
+  auto r = client_->call({"PUBLISH", prefix_ + name, origin_ + "\n" + payload});
+  if (!r) return std::move(r).error();  // other servers' subscribers missed it
+  return Ok{};
+}
+
+Result<std::unique_ptr<ports::Subscription>> RedisStateStore::subscribe(
+    std::string_view channel, std::function<void(std::string_view payload)> handler) {
+  if (!handler) return make_error(ErrorCode::bad_request, "subscribe: no handler");
+  const std::string name(channel);
+  auto h = std::make_shared<Handler>(std::move(handler));
+  bool first = false;
+  {
+    std::lock_guard lock(pubsub_->mu);
+    auto& list = pubsub_->channels[name];
+    first = list.empty();
+    list.push_back(h);
+  }
+  auto sub = std::make_unique<Sub>(pubsub_, name, h);
+  if (first) {
+    if (auto subscribed = client_->subscribe(prefix_ + name); !subscribed) return std::move(subscribed).error();
+  }
+  return std::unique_ptr<ports::Subscription>(std::move(sub));
+}
+
+}  // namespace parley::redis
