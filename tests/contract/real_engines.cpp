@@ -20,6 +20,7 @@
 #include <string>
 
 #include "adapters/kafka/kafka_log.hpp"
+#include "adapters/postgres/postgres_directory.hpp"
 #include "adapters/redis/redis_state_store.hpp"
 #include "contracts.hpp"
 #include "log_helpers.hpp"
@@ -81,8 +82,28 @@ StateStoreFactory redis_state() {
           false};
 }
 
+// The pool options for a test's own schema, or nullopt without PostgreSQL.
+std::optional<postgres::PgPoolOptions> postgres_options(const std::string& dir) {
+  const std::string url = env("PARLEY_TEST_POSTGRES");
+  if (url.empty()) return std::nullopt;
+  postgres::PgPoolOptions options;
+  options.conninfo = url;
+  options.schema = namespace_of(dir);
+  options.size = 4;
+  return options;
+}
+
+DirectoryFactory postgres_directory() {
+  return {"Postgres", [](const std::string& dir) -> std::unique_ptr<ports::Directory> {
+            auto options = postgres_options(dir);
+            if (!options) return nullptr;
+            return or_throw(postgres::PostgresDirectory::open(*options), "PostgreSQL");
+          }};
+}
+
 }  // namespace
 
+INSTANTIATE_TEST_SUITE_P(Real, DirectoryContract, ::testing::Values(postgres_directory()), FactoryName{});
 INSTANTIATE_TEST_SUITE_P(Real, MessageLogContract, ::testing::Values(kafka_log()), FactoryName{});
 INSTANTIATE_TEST_SUITE_P(Real, StateStoreContract, ::testing::Values(redis_state()), FactoryName{});
 

@@ -1,0 +1,46 @@
+#pragma once
+// Owning handles for libpq objects and the helpers the PostgreSQL adapter
+// shares: running a prepared statement with text parameters, reading
+// columns, and mapping failures to the ports' error codes.
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace parley::postgres {
+
+struct PgDeleter {
+  void operator()(PGconn* c) const noexcept { PQfinish(c); }
+  void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using ConnPtr = std::unique_ptr<PGconn, PgDeleter>;
+using ResultPtr = std::unique_ptr<PGresult, PgDeleter>;
+
+// A statement's parameters, as text (NULL for nullopt).
+using Params = std::vector<std::optional<std::string>>;
+
+// The ports' error for a failed statement: a unique violation is conflict,
+// a lost connection unavailable, anything else internal.
+[[nodiscard]] Error to_error(PGconn* conn, const PGresult* result, std::string_view what);
+
+// Runs SQL with no parameters (migrations, SET); the error as above.
+[[nodiscard]] Result<ResultPtr> exec(PGconn* conn, const std::string& sql, std::string_view what);
+
+// Runs the prepared statement `name`; the result when it succeeded
+// (PGRES_COMMAND_OK or PGRES_TUPLES_OK).
+[[nodiscard]] Result<ResultPtr> exec_prepared(PGconn* conn, const std::string& name, const Params& params);
+
+[[nodiscard]] std::string text(const PGresult* r, int row, int col);
+[[nodiscard]] std::int64_t int64(const PGresult* r, int row, int col);
+
+// A quoted SQL identifier (a schema name).
+[[nodiscard]] std::string quote_identifier(std::string_view name);
+
+}  // namespace parley::postgres

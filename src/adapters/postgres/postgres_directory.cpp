@@ -1,0 +1,100 @@
+#include "adapters/postgres/postgres_directory.hpp"
+
+#include <chrono>
+
+namespace parley::postgres {
+
+namespace {
+
+TimeMs now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<Statement> statements() {
+  return {
+      {"dir_create_user", "INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id"},
+      {"dir_user_by_name", "SELECT id, username, password_hash, created_at FROM users WHERE username = $1"},
+      {"dir_user_by_id", "SELECT id, username, password_hash, created_at FROM users WHERE id = $1"},
+      {"dir_put_session",
+       "INSERT INTO sessions (token_hash, user_id, device, created_at) VALUES ($1, $2, $3, $4) "
+       "ON CONFLICT (token_hash) DO UPDATE SET user_id = EXCLUDED.user_id, device = EXCLUDED.device, "
+       "created_at = EXCLUDED.created_at"},
+      {"dir_session", "SELECT user_id, device, created_at FROM sessions WHERE token_hash = $1"},
+  };
+}
+
+}  // namespace
+
+const std::vector<Migration>& PostgresDirectory::migrations() {
+  static const std::vector<Migration> all = {
+      {1,
+       "CREATE TABLE users ("
+       "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+       "  username text NOT NULL UNIQUE,"
+       "  password_hash text NOT NULL,"
+       "  created_at bigint NOT NULL);"
+       "CREATE TABLE sessions ("
+       "  token_hash text PRIMARY KEY,"
+       "  user_id bigint NOT NULL REFERENCES users (id),"
+       "  device text NOT NULL,"
+       "  created_at bigint NOT NULL);"},
+  };
+  return all;
+}
+
+PostgresDirectory::PostgresDirectory(std::unique_ptr<PgPool> pool) : pool_(std::move(pool)) {}
+
+Result<std::unique_ptr<PostgresDirectory>> PostgresDirectory::open(PgPoolOptions options) {
+  auto pool = PgPool::open(std::move(options), migrations(), statements());
+  if (!pool) return std::move(pool).error();
+  return std::make_unique<PostgresDirectory>(std::move(pool).value());
+}
+
+Result<ports::UserRecord> PostgresDirectory::create_user(std::string_view username, std::string_view password_hash) {
+  const TimeMs created = now_ms();
+  auto r = pool_->run("dir_create_user", {std::string(username), std::string(password_hash), std::to_string(created)});
+  if (!r) {
+    if (r.error().code == ErrorCode::conflict) {
+      return make_error(ErrorCode::conflict, "username " + std::string(username) + " is taken");
+    }
+    return std::move(r).error();
+  }
+  return ports::UserRecord{UserId{static_cast<std::uint64_t>(int64(r->get(), 0, 0))}, std::string(username),
+                           std::string(password_hash), created};
+}
+
+Result<ports::UserRecord> PostgresDirectory::one_user(Result<ResultPtr> r, std::string_view what) {
+  if (!r) return std::move(r).error();
+  const PGresult* res = r->get();
+  if (PQntuples(res) == 0) return make_error(ErrorCode::not_found, "no user " + std::string(what));
+  return ports::UserRecord{UserId{static_cast<std::uint64_t>(int64(res, 0, 0))}, text(res, 0, 1), text(res, 0, 2),
+                           int64(res, 0, 3)};
+}
+
+Result<ports::UserRecord> PostgresDirectory::find_user_by_name(std::string_view username) {
+  return one_user(pool_->run("dir_user_by_name", {std::string(username)}), username);
+}
+
+Result<ports::UserRecord> PostgresDirectory::find_user(UserId id) {
+  // Ids beyond bigint cannot exist here.
+  if (id.value > static_cast<std::uint64_t>(INT64_MAX)) return make_error(ErrorCode::not_found, "no such user");
+  return one_user(pool_->run("dir_user_by_id", {std::to_string(id.value)}), std::to_string(id.value));
+}
+
+Result<void> PostgresDirectory::put_session(std::string_view token_hash, const ports::SessionRecord& session) {
+  auto r = pool_->run("dir_put_session", {std::string(token_hash), std::to_string(session.user.value), session.device,
+                                          std::to_string(session.created_at)});
+  if (!r) return std::move(r).error();
+  return Ok{};
+}
+
+Result<ports::SessionRecord> PostgresDirectory::find_session(std::string_view token_hash) {
+  auto r = pool_->run("dir_session", {std::string(token_hash)});
+  if (!r) return std::move(r).error();
+  const PGresult* res = r->get();
+  if (PQntuples(res) == 0) return make_error(ErrorCode::not_found, "no such session");
+  return ports::SessionRecord{UserId{static_cast<std::uint64_t>(int64(res, 0, 0))}, text(res, 0, 1), int64(res, 0, 2)};
+}
+
+}  // namespace parley::postgres

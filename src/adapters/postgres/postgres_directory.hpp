@@ -1,0 +1,42 @@
+#pragma once
+// PostgresDirectory: the Directory port on PostgreSQL (libpq).
+//
+// Tables (in the pool's schema, created by migrations at open):
+//   users(id bigint identity, username text unique, password_hash, created_at)
+//   sessions(token_hash text primary key, user_id, device, created_at)
+// Ids come from an identity column: unique and never reused, across
+// restarts and across servers. A taken username is a unique violation,
+// reported as ErrorCode::conflict, so concurrent creates of one name have
+// exactly one winner. Every statement is prepared once per connection.
+
+#include <memory>
+
+#include "adapters/postgres/pg_pool.hpp"
+#include "ports/directory.hpp"
+
+namespace parley::postgres {
+
+class PostgresDirectory final : public ports::Directory {
+ public:
+  // The migrations this adapter needs (also applied by open()).
+  [[nodiscard]] static const std::vector<Migration>& migrations();
+
+  [[nodiscard]] static Result<std::unique_ptr<PostgresDirectory>> open(PgPoolOptions options);
+
+  // Use open(); public only for make_unique.
+  explicit PostgresDirectory(std::unique_ptr<PgPool> pool);
+
+  [[nodiscard]] Result<ports::UserRecord> create_user(std::string_view username,
+                                                      std::string_view password_hash) override;
+  [[nodiscard]] Result<ports::UserRecord> find_user_by_name(std::string_view username) override;
+  [[nodiscard]] Result<ports::UserRecord> find_user(UserId id) override;
+  [[nodiscard]] Result<void> put_session(std::string_view token_hash, const ports::SessionRecord& session) override;
+  [[nodiscard]] Result<ports::SessionRecord> find_session(std::string_view token_hash) override;
+
+ private:
+  [[nodiscard]] Result<ports::UserRecord> one_user(Result<ResultPtr> result, std::string_view what);
+
+  std::unique_ptr<PgPool> pool_;
+};
+
+}  // namespace parley::postgres
