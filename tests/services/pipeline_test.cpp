@@ -1,0 +1,152 @@
+// The pipeline steps against the embedded engines: replays write nothing
+// twice, retries get the first result, ids keep increasing in a
+// conversation whatever the clock does, and seqs stay gapless.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "adapters/embedded/memory_state_store.hpp"
+#include "adapters/embedded/rocks_directory.hpp"
+#include "adapters/embedded/rocks_log.hpp"
+#include "adapters/embedded/rocks_message_store.hpp"
+#include "adapters/embedded/rocks_rooms.hpp"
+#include "adapters/embedded/rocks_social_graph.hpp"
+#include "services/inbox_owner.hpp"
+#include "services/records.hpp"
+#include "services/sequencer.hpp"
+
+namespace parley::services {
+namespace {
+
+template <class T>
+std::unique_ptr<T> must(Result<std::unique_ptr<T>> r) {
+  if (!r) throw std::runtime_error(r.error().message);
+  return std::move(r).value();
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  PipelineTest() {
+    std::random_device rd;
+    dir_ = std::filesystem::temp_directory_path() / ("parley-pipeline-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(dir_);
+    log_ = must(embedded::RocksLog::open({.path = (dir_ / "log").string()}));
+    store_ = must(embedded::RocksMessageStore::open((dir_ / "store").string(), embedded::Durability::os));
+    directory_ = must(embedded::RocksDirectory::open((dir_ / "directory").string()));
+    rooms_ = must(embedded::RocksRooms::open((dir_ / "rooms").string()));
+    social_ = must(embedded::RocksSocialGraph::open((dir_ / "social").string()));
+    alice_ = directory_->create_user("alice", "h")->id;
+    bob_ = directory_->create_user("bob", "h")->id;
+  }
+  ~PipelineTest() override {
+    log_.reset();
+    store_.reset();
+    directory_.reset();
+    rooms_.reset();
+    social_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  Sequencer sequencer(Snowflake::Clock clock) {
+    return Sequencer(*log_, *store_, *directory_, *rooms_, state_, Snowflake(1, std::move(clock)), *social_);
+  }
+
+  // A batch of sends as the gateway would append them.
+  std::vector<ports::LogRecord> sends(const std::vector<std::string>& client_ids, UserId from, UserId to) {
+    std::vector<ports::LogRecord> out;
+    for (const auto& id : client_ids) {
+      records::SendCommand c{"test", 0, from, Recipient{Recipient::Kind::user, to.value}, id, "body " + id};
+      out.push_back({"conversations", 0, next_offset_++, "k", records::encode(c)});
+    }
+    return out;
+  }
+
+  // Everything the sequencer appended to the inbox topic so far.
+  std::vector<ports::LogRecord> inbox_records() {
+    auto consumer = must(log_->subscribe(records::kInboxesTopic, "test-reader-" + std::to_string(readers_++)));
+    std::vector<ports::LogRecord> all;
+    for (;;) {
+      auto batch = consumer->poll(std::chrono::milliseconds(0), 10000);
+      if (!batch || batch->empty()) break;
+      all.insert(all.end(), batch->begin(), batch->end());
+    }
+    return all;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<embedded::RocksLog> log_;
+  std::unique_ptr<embedded::RocksMessageStore> store_;
+  std::unique_ptr<embedded::RocksDirectory> directory_;
+  std::unique_ptr<embedded::RocksRooms> rooms_;
+  std::unique_ptr<embedded::RocksSocialGraph> social_;
+  embedded::MemoryStateStore state_;
+  UserId alice_, bob_;
+  std::uint64_t next_offset_ = 0;
+  int readers_ = 0;
+};
+
+TEST_F(PipelineTest, AReplayedBatchWritesNothingTwice) {
+  auto seq = sequencer(Snowflake::system_clock_ms);
+  const auto batch = sends({"a", "b", "c"}, alice_, bob_);
+  ASSERT_TRUE(seq.process(batch).ok());
+  const auto first = store_->history(to_string(direct_conversation(alice_, bob_)), MessageId{}, 10).value();
+  ASSERT_TRUE(seq.process(batch).ok());  // as after a crash before the offset commit
+  const auto second = store_->history(to_string(direct_conversation(alice_, bob_)), MessageId{}, 10).value();
+  EXPECT_EQ(first, second);
+  ASSERT_EQ(second.size(), 3U);
+
+  // The fan-out ran twice (12 inbox records); the inbox owner stores each once.
+  const auto records = inbox_records();
+  ASSERT_EQ(records.size(), 12U);
+  InboxOwner owner(*store_, state_);
+  ASSERT_TRUE(owner.process(records).ok());
+  ASSERT_TRUE(owner.process(records).ok());
+  for (UserId user : {alice_, bob_}) {
+    const auto inbox = store_->inbox(user, 0, 100).value();
+    ASSERT_EQ(inbox.size(), 3U);
+    for (std::size_t i = 0; i < inbox.size(); ++i) {
+      EXPECT_EQ(inbox[i].seq, i + 1);                    // gapless from 1
+      EXPECT_EQ(inbox[i].message.id, second[2 - i].id);  // history is newest first
+    }
+    EXPECT_EQ(store_->inbox_head(user).value(), 3U);
+  }
+}
+
+TEST_F(PipelineTest, ARetryGetsTheFirstResultHoweverLateItComes) {
+  auto seq = sequencer(Snowflake::system_clock_ms);
+  ASSERT_TRUE(seq.process(sends({"x"}, alice_, bob_)).ok());
+  ASSERT_TRUE(seq.process(sends({"y", "z"}, alice_, bob_)).ok());
+  const auto original = store_->find_sent(alice_, "x").value();
+  ASSERT_TRUE(original.has_value());
+  ASSERT_TRUE(seq.process(sends({"x", "x"}, alice_, bob_)).ok());  // retried twice, in one batch
+  EXPECT_EQ(store_->find_sent(alice_, "x").value()->id, original->id);
+  EXPECT_EQ(store_->history(original->conversation, MessageId{}, 10)->size(), 3U);
+}
+
+TEST_F(PipelineTest, IdsKeepIncreasingInAConversationWhenTheClockStepsBack) {
+  TimeMs now = Snowflake::system_clock_ms();
+  auto seq = sequencer([&now] { return now; });
+  ASSERT_TRUE(seq.process(sends({"1", "2"}, alice_, bob_)).ok());
+  now -= 60000;  // a minute back
+  ASSERT_TRUE(seq.process(sends({"3"}, bob_, alice_)).ok());
+  // A new sequencer (a restart, another owner) with a clock further back still.
+  now -= 60000;
+  auto other = sequencer([&now] { return now; });
+  ASSERT_TRUE(other.process(sends({"4"}, alice_, bob_)).ok());
+  const auto history = store_->history(to_string(direct_conversation(alice_, bob_)), MessageId{}, 10).value();
+  ASSERT_EQ(history.size(), 4U);
+  for (std::size_t i = 1; i < history.size(); ++i) EXPECT_GT(history[i - 1].id, history[i].id);
+  EXPECT_EQ(history.front().client_msg_id, "4");
+}
+
+TEST_F(PipelineTest, SendsToUnknownUsersAreRefusedAndStoreNothing) {
+  auto seq = sequencer(Snowflake::system_clock_ms);
+  ASSERT_TRUE(seq.process(sends({"lost"}, alice_, UserId{999})).ok());
+  EXPECT_FALSE(store_->find_sent(alice_, "lost").value().has_value());
+  EXPECT_TRUE(inbox_records().empty());
+}
+
+}  // namespace
+}  // namespace parley::services
