@@ -23,6 +23,7 @@
 #include "ports/directory.hpp"
 #include "ports/message_log.hpp"
 #include "ports/message_store.hpp"
+#include "ports/social_graph.hpp"
 #include "ports/state_store.hpp"
 #include "temp_dir.hpp"
 
@@ -52,6 +53,11 @@ struct StateStoreFactory {
 struct DirectoryFactory {
   std::string name;
   std::function<std::unique_ptr<ports::Directory>(const std::string& dir)> make;
+};
+
+struct SocialGraphFactory {
+  std::string name;
+  std::function<std::unique_ptr<ports::SocialGraph>(const std::string& dir)> make;
 };
 
 // Names an instantiation after its factory, for readable test names.
@@ -90,6 +96,7 @@ class ContractTest : public ::testing::TestWithParam<Factory> {
 class MessageLogContract : public ContractTest<MessageLogFactory, ports::MessageLog> {};
 class MessageStoreContract : public ContractTest<MessageStoreFactory, ports::MessageStore> {};
 class DirectoryContract : public ContractTest<DirectoryFactory, ports::Directory> {};
+class SocialGraphContract : public ContractTest<SocialGraphFactory, ports::SocialGraph> {};
 
 // A clock the test moves by hand.
 class ManualClock {

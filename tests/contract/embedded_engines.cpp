@@ -7,6 +7,7 @@
 #include "adapters/embedded/rocks_directory.hpp"
 #include "adapters/embedded/rocks_log.hpp"
 #include "adapters/embedded/rocks_message_store.hpp"
+#include "adapters/embedded/rocks_social_graph.hpp"
 #include "contracts.hpp"
 
 namespace parley::contract {
@@ -61,6 +62,14 @@ INSTANTIATE_TEST_SUITE_P(Embedded, DirectoryContract,
                              "RocksDirectory",
                              [](const std::string& dir) -> std::unique_ptr<ports::Directory> {
                                return or_throw(embedded::RocksDirectory::open(dir));
+                             }}),
+                         FactoryName{});
+
+INSTANTIATE_TEST_SUITE_P(Embedded, SocialGraphContract,
+                         ::testing::Values(SocialGraphFactory{
+                             "RocksSocialGraph",
+                             [](const std::string& dir) -> std::unique_ptr<ports::SocialGraph> {
+                               return or_throw(embedded::RocksSocialGraph::open(dir));
                              }}),
                          FactoryName{});
 
