@@ -19,6 +19,22 @@
 
 namespace parley::ports {
 
+enum class PresenceStatus { offline, online, away };
+
+// A user's presence: their status and when they were last seen online
+// (milliseconds since the epoch; 0: never).
+struct PresenceState {
+  PresenceStatus status = PresenceStatus::offline;
+  TimeMs last_seen = 0;
+  friend bool operator==(const PresenceState&, const PresenceState&) = default;
+};
+
+struct PresenceTransition {
+  PresenceStatus before = PresenceStatus::offline;
+  PresenceStatus after = PresenceStatus::offline;
+  [[nodiscard]] bool changed() const noexcept { return before != after; }
+};
+
 // Ends a subscription when destroyed.
 class Subscription {
  public:
@@ -39,6 +55,46 @@ class StateStore {
   [[nodiscard]] virtual Result<void> touch_presence(UserId user, std::chrono::milliseconds ttl) = 0;
   // Whether the user's presence has not expired.
   [[nodiscard]] virtual Result<bool> is_present(UserId user) = 0;
+
+  // --- device presence, announcements and watchers (docs/PRESENCE.md) -------
+  // A user's live status follows their devices (one entry per connection):
+  // online while at least one device entry has not expired, away while so
+  // and the away flag is set, offline otherwise. Each call below that changes
+  // device entries or the flag returns the live status before and after it,
+  // atomically, so exactly one caller sees each transition.
+
+  // Marks `device` of `user` present until `ttl` from now (a heartbeat);
+  // `now` (wall clock) is remembered as the device's last activity.
+  [[nodiscard]] virtual Result<PresenceTransition> touch_device(UserId user, std::string_view device,
+                                                                std::chrono::milliseconds ttl, TimeMs now) = 0;
+  // Drops `device`; when it was the last one, the user goes offline with
+  // last_seen = `now`. Dropping an unknown device changes nothing.
+  [[nodiscard]] virtual Result<PresenceTransition> remove_device(UserId user, std::string_view device, TimeMs now) = 0;
+  // Sets or clears the away flag of a present user; an offline user stays
+  // offline (the flag is cleared whenever the user goes offline).
+  [[nodiscard]] virtual Result<PresenceTransition> set_away(UserId user, bool away) = 0;
+  // Drops up to `max` device entries whose TTL ran out and returns the users
+  // who went offline because of it, each to exactly one caller across all
+  // servers; their last_seen is their last device activity.
+  [[nodiscard]] virtual Result<std::vector<UserId>> expire_devices(std::size_t max) = 0;
+  // The live status of a user.
+  [[nodiscard]] virtual Result<PresenceState> presence(UserId user) = 0;
+
+  // What the user's friends were last told. If the live status differs from
+  // the announced one, the announced one becomes the live one (with
+  // last_seen = `now` unless the user is offline) and is returned; otherwise
+  // nothing. Atomic: of two concurrent callers at most one gets the change.
+  [[nodiscard]] virtual Result<std::optional<PresenceState>> announce(UserId user, TimeMs now) = 0;
+  // The announced state of each user, in order (offline, last_seen 0 for a
+  // user never announced).
+  [[nodiscard]] virtual Result<std::vector<PresenceState>> announced(const std::vector<UserId>& users) = 0;
+
+  // watchers(user): the users to tell when `user`'s status changes. Kept as
+  // the online friends of `user`, so that a change costs O(online friends).
+  // Adds `watcher` to the watchers of each of `targets` / removes it.
+  [[nodiscard]] virtual Result<void> add_watcher(UserId watcher, const std::vector<UserId>& targets) = 0;
+  [[nodiscard]] virtual Result<void> remove_watcher(UserId watcher, const std::vector<UserId>& targets) = 0;
+  [[nodiscard]] virtual Result<std::vector<UserId>> watchers(UserId user) = 0;
 
   // --- pub/sub between servers ---------------------------------------------
   // Delivers `payload` to every current subscriber of `channel`, at most

@@ -1,4 +1,5 @@
-// The StateStore contract: routes, presence with a TTL, pub/sub.
+// The StateStore contract: routes, presence with a TTL, device presence,
+// announcements and watchers, pub/sub.
 //
 // Deliveries are awaited on a condition variable rather than assumed to be
 // synchronous, so the same tests hold for an engine whose handlers run on
@@ -195,6 +196,134 @@ TEST_P(StateStoreContract, AHandlerMayEndItsOwnSubscription) {
   ASSERT_TRUE(store_->publish(channel, "second").ok());
   std::lock_guard lock(mu);
   EXPECT_EQ(calls, 1);
+}
+
+// --- device presence, announcements, watchers -------------------------------
+
+using ports::PresenceStatus;
+
+TEST_P(StateStoreContract, DevicePresenceFollowsTheDevices) {
+  const UserId user = user_for(dir_, 1);
+  EXPECT_EQ(store_->presence(user)->status, PresenceStatus::offline);
+  auto first = store_->touch_device(user, "phone", 30s, 1000);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->before, PresenceStatus::offline);
+  EXPECT_EQ(first->after, PresenceStatus::online);
+  auto second = store_->touch_device(user, "laptop", 30s, 1001);
+  EXPECT_FALSE(second->changed());
+  EXPECT_EQ(store_->presence(user)->status, PresenceStatus::online);
+
+  auto one_left = store_->remove_device(user, "phone", 1002);
+  EXPECT_FALSE(one_left->changed());
+  EXPECT_EQ(one_left->after, PresenceStatus::online);
+  auto unknown = store_->remove_device(user, "tablet", 1003);  // changes nothing
+  EXPECT_FALSE(unknown->changed());
+  auto last = store_->remove_device(user, "laptop", 1004);
+  EXPECT_EQ(last->before, PresenceStatus::online);
+  EXPECT_EQ(last->after, PresenceStatus::offline);
+  EXPECT_EQ(*store_->presence(user), (ports::PresenceState{PresenceStatus::offline, 1004}));
+  EXPECT_EQ(store_->presence(UserId{user.value + 1})->status, PresenceStatus::offline);
+}
+
+TEST_P(StateStoreContract, AwayIsAFlagOfAPresentUser) {
+  const UserId user = user_for(dir_, 1);
+  auto offline = store_->set_away(user, true);
+  EXPECT_FALSE(offline->changed());
+  EXPECT_EQ(offline->after, PresenceStatus::offline);
+
+  ASSERT_TRUE(store_->touch_device(user, "phone", 30s, 1000).ok());
+  auto away = store_->set_away(user, true);
+  EXPECT_EQ(away->before, PresenceStatus::online);
+  EXPECT_EQ(away->after, PresenceStatus::away);
+  EXPECT_FALSE(store_->touch_device(user, "laptop", 30s, 1001)->changed());  // another device: still away
+  EXPECT_EQ(store_->presence(user)->status, PresenceStatus::away);
+  auto back = store_->set_away(user, false);
+  EXPECT_EQ(back->after, PresenceStatus::online);
+
+  ASSERT_TRUE(store_->set_away(user, true).ok());
+  ASSERT_TRUE(store_->remove_device(user, "phone", 1002).ok());
+  auto gone = store_->remove_device(user, "laptop", 1003);
+  EXPECT_EQ(gone->before, PresenceStatus::away);
+  EXPECT_EQ(gone->after, PresenceStatus::offline);
+  // Going offline clears the flag: the next connection is online.
+  EXPECT_EQ(store_->touch_device(user, "phone", 30s, 1004)->after, PresenceStatus::online);
+}
+
+TEST_P(StateStoreContract, DevicesExpireAfterTheirTtl) {
+  if (!GetParam().honours_clock) GTEST_SKIP() << "the engine keeps its own time";
+  const UserId user = user_for(dir_, 1);
+  const UserId other = user_for(dir_, 2);
+  ASSERT_TRUE(store_->touch_device(user, "phone", 30s, 1000).ok());
+  ASSERT_TRUE(store_->touch_device(user, "laptop", 30s, 1000).ok());
+  ASSERT_TRUE(store_->touch_device(other, "phone", 30s, 1000).ok());
+  clock_.advance(20s);
+  ASSERT_TRUE(store_->touch_device(user, "laptop", 30s, 21000).ok());  // a heartbeat
+  EXPECT_TRUE(store_->expire_devices(100)->empty());
+  clock_.advance(10s);  // phone and other's device ran out; laptop has 20 s left
+  auto expired = store_->expire_devices(100);
+  ASSERT_TRUE(expired.ok());
+  EXPECT_EQ(expired.value(), std::vector<UserId>{other});
+  EXPECT_EQ(*store_->presence(other), (ports::PresenceState{PresenceStatus::offline, 1000}));
+  EXPECT_EQ(store_->presence(user)->status, PresenceStatus::online);
+  clock_.advance(20s);
+  EXPECT_EQ(store_->expire_devices(100).value(), std::vector<UserId>{user});
+  // last_seen is the last sign of life, not the moment of the sweep.
+  EXPECT_EQ(*store_->presence(user), (ports::PresenceState{PresenceStatus::offline, 21000}));
+  EXPECT_TRUE(store_->expire_devices(100)->empty());  // each user is reported once
+}
+
+TEST_P(StateStoreContract, AnnounceReportsEachChangeOnce) {
+  const UserId user = user_for(dir_, 1);
+  const UserId stranger = user_for(dir_, 2);
+  EXPECT_FALSE(store_->announce(user, 10).value().has_value());  // offline, as friends believe
+  ASSERT_TRUE(store_->touch_device(user, "phone", 30s, 10).ok());
+  auto online = store_->announce(user, 20);
+  ASSERT_TRUE(online.ok() && online->has_value());
+  EXPECT_EQ(**online, (ports::PresenceState{PresenceStatus::online, 20}));
+  EXPECT_FALSE(store_->announce(user, 21).value().has_value());
+  EXPECT_EQ(store_->announced({user, stranger}).value(),
+            (std::vector<ports::PresenceState>{{PresenceStatus::online, 20}, {PresenceStatus::offline, 0}}));
+
+  // A flap between two announcements is no change.
+  ASSERT_TRUE(store_->remove_device(user, "phone", 30).ok());
+  ASSERT_TRUE(store_->touch_device(user, "phone", 30s, 31).ok());
+  EXPECT_FALSE(store_->announce(user, 32).value().has_value());
+
+  ASSERT_TRUE(store_->remove_device(user, "phone", 40).ok());
+  auto offline = store_->announce(user, 45);
+  ASSERT_TRUE(offline.ok() && offline->has_value());
+  EXPECT_EQ(**offline, (ports::PresenceState{PresenceStatus::offline, 40}));  // when it went, not when told
+  EXPECT_EQ(store_->announced({user}).value().front(), (ports::PresenceState{PresenceStatus::offline, 40}));
+}
+
+TEST_P(StateStoreContract, WatchersAreAddedAndRemovedInBulk) {
+  const UserId watcher = user_for(dir_, 1);
+  const UserId second = user_for(dir_, 2);
+  std::vector<UserId> targets;
+  for (std::uint64_t n = 100; n < 5100; ++n) targets.push_back(user_for(dir_, n));
+  ASSERT_TRUE(store_->add_watcher(watcher, targets).ok());
+  ASSERT_TRUE(store_->add_watcher(watcher, {targets[0]}).ok());  // twice: listed once
+  ASSERT_TRUE(store_->add_watcher(second, {targets[0]}).ok());
+  auto both = store_->watchers(targets[0]);
+  ASSERT_TRUE(both.ok());
+  std::sort(both->begin(), both->end());
+  EXPECT_EQ(both.value(), (std::vector<UserId>{watcher, second}));
+  EXPECT_EQ(store_->watchers(targets[4999]).value(), std::vector<UserId>{watcher});
+  EXPECT_TRUE(store_->watchers(watcher)->empty());
+
+  ASSERT_TRUE(store_->remove_watcher(watcher, targets).ok());
+  EXPECT_EQ(store_->watchers(targets[0]).value(), std::vector<UserId>{second});
+  EXPECT_TRUE(store_->watchers(targets[4999])->empty());
+  EXPECT_TRUE(store_->remove_watcher(watcher, {targets[1]}).ok());  // not there: fine
+}
+
+TEST_P(StateStoreContract, BadDevicePresenceIsRejected) {
+  auto ttl = store_->touch_device(user_for(dir_, 1), "phone", 0ms, 1);
+  ASSERT_FALSE(ttl.ok());
+  EXPECT_EQ(ttl.error().code, ErrorCode::bad_request);
+  auto device = store_->touch_device(user_for(dir_, 1), "", 30s, 1);
+  ASSERT_FALSE(device.ok());
+  EXPECT_EQ(device.error().code, ErrorCode::bad_request);
 }
 
 TEST_P(StateStoreContract, BadInputIsRejected) {

@@ -111,6 +111,162 @@ Result<bool> MemoryStateStore::is_present(UserId user) {
   return true;
 }
 
+ports::PresenceStatus MemoryStateStore::live_status(const Shard& s, std::uint64_t user) {
+  auto it = s.devices.find(user);
+  if (it == s.devices.end()) return ports::PresenceStatus::offline;
+  return it->second.away ? ports::PresenceStatus::away : ports::PresenceStatus::online;
+}
+
+Result<ports::PresenceTransition> MemoryStateStore::touch_device(UserId user, std::string_view device,
+                                                                 std::chrono::milliseconds ttl, TimeMs now) {
+  if (ttl <= std::chrono::milliseconds(0)) return make_error(ErrorCode::bad_request, "touch_device: ttl <= 0");
+  if (device.empty()) return make_error(ErrorCode::bad_request, "touch_device: empty device");
+  const auto expiry = clock_() + ttl;
+  Shard& s = shard(user);
+  std::lock_guard lock(s.mu);
+  ports::PresenceTransition t{live_status(s, user.value), {}};
+  Devices& devices = s.devices[user.value];
+  auto [it, inserted] = devices.entries.try_emplace(std::string(device));
+  if (!inserted) s.expiries.erase({it->second.expiry, user.value, it->first});
+  it->second = Device{expiry, now};
+  s.expiries.emplace(expiry, user.value, it->first);
+  t.after = live_status(s, user.value);
+  return t;
+}
+
+Result<ports::PresenceTransition> MemoryStateStore::remove_device(UserId user, std::string_view device, TimeMs now) {
+  Shard& s = shard(user);
+  std::lock_guard lock(s.mu);
+  ports::PresenceTransition t{live_status(s, user.value), {}};
+  if (auto it = s.devices.find(user.value); it != s.devices.end()) {
+    if (auto d = it->second.entries.find(std::string(device)); d != it->second.entries.end()) {
+      s.expiries.erase({d->second.expiry, user.value, d->first});
+      it->second.entries.erase(d);
+      if (it->second.entries.empty()) {
+        s.devices.erase(it);
+        s.last_seen[user.value] = now;
+      }
+    }
+  }
+  t.after = live_status(s, user.value);
+  return t;
+}
+
+Result<ports::PresenceTransition> MemoryStateStore::set_away(UserId user, bool away) {
+  Shard& s = shard(user);
+  std::lock_guard lock(s.mu);
+  ports::PresenceTransition t{live_status(s, user.value), {}};
+  if (auto it = s.devices.find(user.value); it != s.devices.end()) it->second.away = away;
+  t.after = live_status(s, user.value);
+  return t;
+}
+
+Result<std::vector<UserId>> MemoryStateStore::expire_devices(std::size_t max) {
+  const auto now = clock_();
+  std::vector<UserId> offline;
+  std::size_t dropped = 0;
+  for (Shard& s : shards_) {
+    std::lock_guard lock(s.mu);
+    while (dropped < max && !s.expiries.empty() && std::get<0>(*s.expiries.begin()) <= now) {
+      auto node = s.expiries.extract(s.expiries.begin());
+      const auto& [expiry, user, device] = node.value();
+      ++dropped;
+      auto it = s.devices.find(user);
+      if (it == s.devices.end()) continue;
+      auto d = it->second.entries.find(device);
+      if (d == it->second.entries.end()) continue;
+      const TimeMs last_active = d->second.last_active;
+      it->second.entries.erase(d);
+      TimeMs& seen = s.last_seen[user];
+      seen = std::max(seen, last_active);
+      if (it->second.entries.empty()) {
+        s.devices.erase(it);
+        offline.push_back(UserId{user});
+      }
+    }
+  }
+  return offline;
+}
+
+Result<ports::PresenceState> MemoryStateStore::presence(UserId user) {
+  Shard& s = shard(user);
+  std::lock_guard lock(s.mu);
+  ports::PresenceState state{live_status(s, user.value), 0};
+  if (auto it = s.devices.find(user.value); it != s.devices.end()) {
+    for (const auto& [device, d] : it->second.entries) state.last_seen = std::max(state.last_seen, d.last_active);
+  } else if (auto seen = s.last_seen.find(user.value); seen != s.last_seen.end()) {
+    state.last_seen = seen->second;
+  }
+  return state;
+}
+
+Result<std::optional<ports::PresenceState>> MemoryStateStore::announce(UserId user, TimeMs now) {
+  Shard& s = shard(user);
+  std::lock_guard lock(s.mu);
+  const ports::PresenceStatus live = live_status(s, user.value);
+  auto it = s.announced.find(user.value);
+  const ports::PresenceStatus told = it == s.announced.end() ? ports::PresenceStatus::offline : it->second.status;
+  if (live == told) return std::optional<ports::PresenceState>{};
+  ports::PresenceState state{live, now};
+  if (live == ports::PresenceStatus::offline) {
+    auto seen = s.last_seen.find(user.value);
+    state.last_seen = seen == s.last_seen.end() ? now : seen->second;
+  }
+  s.announced[user.value] = state;
+  return std::optional<ports::PresenceState>{state};
+}
+
+Result<std::vector<ports::PresenceState>> MemoryStateStore::announced(const std::vector<UserId>& users) {
+  std::vector<ports::PresenceState> out;
+  out.reserve(users.size());
+  for (UserId user : users) {
+    Shard& s = shard(user);
+    std::lock_guard lock(s.mu);
+    auto it = s.announced.find(user.value);
+    out.push_back(it == s.announced.end() ? ports::PresenceState{} : it->second);
+  }
+  return out;
+}
+
+Result<void> MemoryStateStore::add_watcher(UserId watcher, const std::vector<UserId>& targets) {
+  // Grouped by shard so that each shard's lock is taken once, not once per
+  // target: a user with thousands of friends takes 16 locks.
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    Shard& s = shards_[i];
+    std::lock_guard lock(s.mu);
+    for (UserId t : targets) {
+      if (t.value % shards_.size() == i) s.watchers[t.value].insert(watcher.value);
+    }
+  }
+  return Ok{};
+}
+
+Result<void> MemoryStateStore::remove_watcher(UserId watcher, const std::vector<UserId>& targets) {
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    Shard& s = shards_[i];
+    std::lock_guard lock(s.mu);
+    for (UserId t : targets) {
+      if (t.value % shards_.size() != i) continue;
+      auto it = s.watchers.find(t.value);
+      if (it == s.watchers.end()) continue;
+      it->second.erase(watcher.value);
+      if (it->second.empty()) s.watchers.erase(it);
+    }
+  }
+  return Ok{};
+}
+
+Result<std::vector<UserId>> MemoryStateStore::watchers(UserId user) {
+  Shard& s = shard(user);
+  std::lock_guard lock(s.mu);
+  std::vector<UserId> out;
+  if (auto it = s.watchers.find(user.value); it != s.watchers.end()) {
+    out.reserve(it->second.size());
+    for (std::uint64_t w : it->second) out.push_back(UserId{w});
+  }
+  return out;
+}
+
 Result<void> MemoryStateStore::publish(std::string_view channel, std::string payload) {
   std::vector<std::shared_ptr<Handler>> targets;
   {

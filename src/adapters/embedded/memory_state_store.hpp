@@ -17,7 +17,9 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "ports/state_store.hpp"
@@ -43,6 +45,20 @@ class MemoryStateStore final : public ports::StateStore {
   [[nodiscard]] Result<void> touch_presence(UserId user, std::chrono::milliseconds ttl) override;
   [[nodiscard]] Result<bool> is_present(UserId user) override;
 
+  // bad_request for a ttl <= 0 or an empty device.
+  [[nodiscard]] Result<ports::PresenceTransition> touch_device(UserId user, std::string_view device,
+                                                               std::chrono::milliseconds ttl, TimeMs now) override;
+  [[nodiscard]] Result<ports::PresenceTransition> remove_device(UserId user, std::string_view device,
+                                                                TimeMs now) override;
+  [[nodiscard]] Result<ports::PresenceTransition> set_away(UserId user, bool away) override;
+  [[nodiscard]] Result<std::vector<UserId>> expire_devices(std::size_t max) override;
+  [[nodiscard]] Result<ports::PresenceState> presence(UserId user) override;
+  [[nodiscard]] Result<std::optional<ports::PresenceState>> announce(UserId user, TimeMs now) override;
+  [[nodiscard]] Result<std::vector<ports::PresenceState>> announced(const std::vector<UserId>& users) override;
+  [[nodiscard]] Result<void> add_watcher(UserId watcher, const std::vector<UserId>& targets) override;
+  [[nodiscard]] Result<void> remove_watcher(UserId watcher, const std::vector<UserId>& targets) override;
+  [[nodiscard]] Result<std::vector<UserId>> watchers(UserId user) override;
+
   [[nodiscard]] Result<void> publish(std::string_view channel, std::string payload) override;
   [[nodiscard]] Result<std::unique_ptr<ports::Subscription>> subscribe(
       std::string_view channel, std::function<void(std::string_view payload)> handler) override;
@@ -52,14 +68,32 @@ class MemoryStateStore final : public ports::StateStore {
   struct Handler;
   struct PubSub;
 
+  struct Device {
+    std::chrono::steady_clock::time_point expiry;
+    TimeMs last_active = 0;
+  };
+  struct Devices {
+    std::unordered_map<std::string, Device> entries;  // never empty while in Shard::devices
+    bool away = false;
+  };
+
   struct Shard {
-    std::mutex mu;  // guards routes, presence and touches
+    std::mutex mu;  // guards every member below
     std::unordered_map<std::uint64_t, std::set<std::string, std::less<>>> routes;
     std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> presence;  // user → expiry
     std::uint32_t touches = 0;  // drives the occasional sweep of expired presence
+    // Device presence: the live entries of each present user, and every
+    // entry by expiry so that expire_devices pops only what ran out.
+    std::unordered_map<std::uint64_t, Devices> devices;
+    std::set<std::tuple<std::chrono::steady_clock::time_point, std::uint64_t, std::string>> expiries;
+    std::unordered_map<std::uint64_t, TimeMs> last_seen;                // when each user last went offline
+    std::unordered_map<std::uint64_t, ports::PresenceState> announced;  // absent: offline, never seen
+    std::unordered_map<std::uint64_t, std::unordered_set<std::uint64_t>> watchers;
   };
 
   [[nodiscard]] Shard& shard(UserId user) noexcept { return shards_[user.value % shards_.size()]; }
+  // The live status of a user; the caller holds the shard's lock.
+  [[nodiscard]] static ports::PresenceStatus live_status(const Shard& s, std::uint64_t user);
 
   const Clock clock_;
   std::array<Shard, 16> shards_;
