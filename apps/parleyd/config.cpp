@@ -95,6 +95,22 @@ const std::vector<Setting>& settings() {
          c.presence_ttl = std::chrono::milliseconds(ms);
          return true;
        }},
+      {"--presence-heartbeat-ms", "PARLEY_PRESENCE_HEARTBEAT_MS",
+       "how often clients are expected to ping; must be below the presence TTL (default 5000)",
+       [](Config& c, const std::string& v) {
+         long ms = 0;
+         if (!parse_number<long>(v, ms, 10, 3600000)) return false;
+         c.presence_heartbeat = std::chrono::milliseconds(ms);
+         return true;
+       }},
+      {"--presence-debounce-ms", "PARLEY_PRESENCE_DEBOUNCE_MS",
+       "friends hear of a status change this long after it; one reverted within it sends nothing (default 2000)",
+       [](Config& c, const std::string& v) {
+         long ms = 0;
+         if (!parse_number<long>(v, ms, 0, 600000)) return false;
+         c.presence_debounce = std::chrono::milliseconds(ms);
+         return true;
+       }},
       // Push notifications (docs/PUSH.md).
       {"--apns-url", "PARLEY_APNS_URL", "APNs base URL (default https://api.push.apple.com)",
        [](Config& c, const std::string& v) { return !(c.push.apns_url = v).empty(); }},
@@ -205,6 +221,12 @@ ParseOutcome parse_config(const std::vector<std::string>& args, const std::vecto
       value = args[++i];
     }
     if (!match->apply(config, value)) return {std::nullopt, 2, "invalid value for " + arg + ": '" + value + "'"};
+  }
+  if (config.presence_heartbeat >= config.presence_ttl) {
+    return {std::nullopt, 2,
+            "--presence-heartbeat-ms (" + std::to_string(config.presence_heartbeat.count()) +
+                ") must be below --presence-ttl-ms (" + std::to_string(config.presence_ttl.count()) +
+                "): a client pinging on time would flap offline"};
   }
   return {std::move(config), 0, {}};
 }

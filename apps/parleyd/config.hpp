@@ -39,6 +39,8 @@ struct Config {
   embedded::Durability durability = embedded::Durability::fsync;
   services::Auth::HashCost hash_cost = services::Auth::HashCost::interactive;
   std::chrono::milliseconds presence_ttl{30000};
+  std::chrono::milliseconds presence_heartbeat{5000};  // the ping interval clients are expected to keep
+  std::chrono::milliseconds presence_debounce{2000};   // a status change reverted within this sends nothing
   PushConfig push;
   bool verbose = false;
 };

@@ -8,6 +8,7 @@
 #include "adapters/embedded/rocks_message_store.hpp"
 #include "adapters/embedded/rocks_push_ledger.hpp"
 #include "adapters/embedded/rocks_push_tokens.hpp"
+#include "adapters/embedded/rocks_social_graph.hpp"
 #include "adapters/push/apns_client.hpp"
 #include "adapters/push/fcm_client.hpp"
 #include "adapters/push/log_push_sender.hpp"
@@ -89,6 +90,10 @@ Result<Engines> open_engines(const Config& config) {
   auto push_sender = open_push_sender(config.push);
   if (!push_sender) return std::move(push_sender).error();
   engines.push_sender = std::move(push_sender.value());
+
+  auto social = named(embedded::RocksSocialGraph::open((data / "social").string()), "the social graph");
+  if (!social) return std::move(social).error();
+  engines.social = std::move(social.value());
 
   engines.state = std::make_unique<embedded::MemoryStateStore>();
   return engines;

@@ -11,10 +11,12 @@
 #include "engines.hpp"
 #include "gateway/server.hpp"
 #include "services/inbox_owner.hpp"
+#include "services/presence_service.hpp"
 #include "services/push_dispatcher.hpp"
 #include "services/push_step.hpp"
 #include "services/records.hpp"
 #include "services/sequencer.hpp"
+#include "services/social_service.hpp"
 
 extern char** environ;
 
@@ -63,12 +65,17 @@ int main(int argc, char** argv) {
   ports::MessageStore& store = *engines.store;
   ports::StateStore& state = *engines.state;
   ports::Directory& directory = *engines.directory;
+  ports::SocialGraph& social_graph = *engines.social;
 
   // Services.
   const std::string server_id = "node-" + std::to_string(config.node_id);
   services::ChatService chat(message_log, store, state, {.server_id = server_id, .presence_ttl = config.presence_ttl});
   services::Auth auth(directory, config.hash_cost);
-  services::Sequencer sequencer(message_log, store, directory, state, Snowflake(config.node_id));
+  services::PresenceService presence(
+      state, social_graph,
+      {.ttl = config.presence_ttl, .heartbeat = config.presence_heartbeat, .debounce = config.presence_debounce});
+  services::SocialService social(directory, social_graph, state, presence);
+  services::Sequencer sequencer(message_log, store, directory, state, Snowflake(config.node_id), social_graph);
   services::InboxOwner inbox_owner(store, state);
 
   services::PipelineStep sequencer_step(
@@ -92,7 +99,7 @@ int main(int argc, char** argv) {
       "push", must(message_log.subscribe(records::kInboxesTopic, services::kPushGroup), "the push step's consumer"),
       push, {});
 
-  gateway::Server server(config.gateway, chat, auth, directory, state);
+  gateway::Server server(config.gateway, chat, auth, directory, state, social, presence);
   try {
     server.start();
   } catch (const std::exception& e) {
@@ -101,6 +108,7 @@ int main(int argc, char** argv) {
   }
   sequencer_step.start();
   inbox_step.start();
+  presence.start();
   push_dispatcher.start();
   push_step.start();
 
@@ -113,6 +121,7 @@ int main(int argc, char** argv) {
   log::info("parleyd", std::string("draining on ") + (signal == SIGINT ? "SIGINT" : "SIGTERM"));
 
   server.stop();          // answers sends in flight, closes connections
+  presence.stop();        // applies the disconnects just queued
   sequencer_step.stop();  // each finishes and commits its batch in hand
   inbox_step.stop();
   push_step.stop();

@@ -12,7 +12,9 @@
 #include "ports/state_store.hpp"
 #include "services/auth.hpp"
 #include "services/chat_service.hpp"
+#include "services/presence_service.hpp"
 #include "services/push_dispatcher.hpp"
+#include "services/social_service.hpp"
 
 namespace parley::gateway {
 
@@ -43,6 +45,8 @@ struct Context {
   SessionRegistry& registry;
   PendingSends& pending;
   boost::asio::thread_pool& blocking;  // runs port calls that block
+  services::SocialService& social;
+  services::PresenceService& presence;
   ports::PushTokens* push_tokens = nullptr;  // null: push_register answers unavailable
   services::PushDispatcher* push = nullptr;  // null: no badge-clearing pushes on reads
 };

@@ -13,6 +13,13 @@ OpHandler find_op(std::string_view op) noexcept {
       {"history", ops::history},
       {"ping", ops::ping},
       {"push_register", ops::push_register},
+      {"friend_request", ops::friend_request},
+      {"friend_accept", ops::friend_accept},
+      {"friend_remove", ops::friend_remove},
+      {"block", ops::block},
+      {"unblock", ops::unblock},
+      {"friends", ops::friends},
+      {"presence", ops::presence},
   };
   for (const auto& [name, handler] : kOps) {
     if (name == op) return handler;

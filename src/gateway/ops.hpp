@@ -16,4 +16,13 @@ boost::asio::awaitable<void> ping(Request& r);
 // ops_push.cpp: device tokens for push notifications.
 boost::asio::awaitable<void> push_register(Request& r);
 
+// ops_social.cpp: friendships, blocks, presence.
+boost::asio::awaitable<void> friend_request(Request& r);
+boost::asio::awaitable<void> friend_accept(Request& r);
+boost::asio::awaitable<void> friend_remove(Request& r);
+boost::asio::awaitable<void> block(Request& r);
+boost::asio::awaitable<void> unblock(Request& r);
+boost::asio::awaitable<void> friends(Request& r);
+boost::asio::awaitable<void> presence(Request& r);
+
 }  // namespace parley::gateway::ops

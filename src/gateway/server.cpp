@@ -63,11 +63,11 @@ awaitable<void> sweep_loop(asio::steady_timer& timer, PendingSends& pending, std
 }  // namespace
 
 Server::Server(GatewayOptions options, services::ChatService& chat, services::Auth& auth, ports::Directory& directory,
-               ports::StateStore& state)
+               ports::StateStore& state, services::SocialService& social, services::PresenceService& presence)
     : options_(std::move(options)),
       blocking_(4),
       registry_(state, chat.server_id(), blocking_),
-      ctx_{options_, chat, auth, directory, state, registry_, pending_, blocking_, nullptr, nullptr},
+      ctx_{options_, chat, auth, directory, state, registry_, pending_, blocking_, social, presence, nullptr, nullptr},
       acceptor_(blocking_) {
   const int n = thread_count(options_.threads);
   for (int i = 0; i < n; ++i) {

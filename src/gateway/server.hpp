@@ -21,7 +21,7 @@ namespace parley::gateway {
 class Server {
  public:
   Server(GatewayOptions options, services::ChatService& chat, services::Auth& auth, ports::Directory& directory,
-         ports::StateStore& state);
+         ports::StateStore& state, services::SocialService& social, services::PresenceService& presence);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -1,5 +1,6 @@
 #include "gateway/websocket_session.hpp"
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -24,7 +25,10 @@ using asio::use_awaitable;
 constexpr auto as_tuple_awaitable = asio::as_tuple(use_awaitable);
 
 WebSocketSession::WebSocketSession(beast::tcp_stream stream, Context& ctx, ports::SessionRecord who)
-    : ws_(std::move(stream)), ctx_(ctx), who_(std::move(who)), bucket_(ctx.options.rate_limit, ctx.options.rate_burst) {}
+    : ws_(std::move(stream)), ctx_(ctx), who_(std::move(who)), bucket_(ctx.options.rate_limit, ctx.options.rate_burst) {
+  static std::atomic<std::uint64_t> connections{0};
+  presence_key_ = ctx_.chat.server_id() + "/" + who_.device + "/" + std::to_string(++connections);
+}
 
 awaitable<void> WebSocketSession::serve(std::shared_ptr<WebSocketSession> self,
                                         beast::http::request<beast::http::string_body> upgrade) {
@@ -42,10 +46,13 @@ awaitable<void> WebSocketSession::serve(std::shared_ptr<WebSocketSession> self,
   if (ec) co_return;
 
   self->ctx_.registry.add(self->who_.user, self);
+  self->last_alive_ = std::chrono::steady_clock::now();
+  self->ctx_.presence.connected(self->who_.user, self->presence_key_);
   auto heartbeat = [&ctx = self->ctx_, user = self->who_.user] { return ctx.chat.heartbeat(user); };
   (void)co_await run_blocking(self->ctx_.blocking, std::move(heartbeat));
   co_await self->read_loop();
   self->ctx_.registry.remove(self->who_.user, self.get());
+  self->ctx_.presence.disconnected(self->who_.user, self->presence_key_);
 }
 
 awaitable<void> WebSocketSession::read_loop() {
@@ -74,6 +81,11 @@ awaitable<void> WebSocketSession::read_loop() {
 }
 
 awaitable<void> WebSocketSession::handle(std::string text) {
+  // Every request is a heartbeat (not only `ping`).
+  if (const auto now = std::chrono::steady_clock::now(); now - last_alive_ >= ctx_.presence.refresh_interval()) {
+    last_alive_ = now;
+    ctx_.presence.heartbeat(who_.user, presence_key_);
+  }
   if (!bucket_.try_take()) {
     Error limited = make_error(ErrorCode::rate_limited, "too many requests; slow down");
     // Answer with the request's id when it has one, so clients can match it.

@@ -14,6 +14,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <boost/json/object.hpp>
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <string>
@@ -56,6 +57,11 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   bool writing_ = false;
   bool close_requested_ = false;
   bool closed_ = false;
+  // Presence: this connection's device entry (unique across servers), and
+  // when it last reported a sign of life; reports are throttled to the
+  // presence service's refresh interval.
+  std::string presence_key_;
+  std::chrono::steady_clock::time_point last_alive_{};
 };
 
 }  // namespace parley::gateway

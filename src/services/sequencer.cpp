@@ -9,8 +9,8 @@
 namespace parley::services {
 
 Sequencer::Sequencer(ports::MessageLog& log, ports::MessageStore& store, ports::Directory& directory,
-                     ports::StateStore& state, Snowflake ids)
-    : log_(log), store_(store), directory_(directory), state_(state), ids_(std::move(ids)) {}
+                     ports::StateStore& state, Snowflake ids, ports::SocialGraph& social)
+    : log_(log), store_(store), directory_(directory), state_(state), ids_(std::move(ids)), social_(social) {}
 
 Result<std::vector<UserId>> Sequencer::members_for(const records::SendCommand& cmd) {
   switch (cmd.to.kind) {
@@ -27,6 +27,11 @@ Result<std::vector<UserId>> Sequencer::members_for(const records::SendCommand& c
         known_users_.insert(to);
       }
       if (to == cmd.from) return std::vector<UserId>{cmd.from};
+      // A block stops 1:1 messages both ways; the sender is not told which
+      // side blocks.
+      auto relation = social_.relation(cmd.from, to);
+      if (!relation) return std::move(relation).error();
+      if (relation->blocked_either_way()) return make_error(ErrorCode::forbidden, "you cannot message this user");
       return std::vector<UserId>{cmd.from, to};
     }
     case Recipient::Kind::group:

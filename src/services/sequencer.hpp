@@ -20,6 +20,7 @@
 #include "ports/directory.hpp"
 #include "ports/message_log.hpp"
 #include "ports/message_store.hpp"
+#include "ports/social_graph.hpp"
 #include "ports/state_store.hpp"
 #include "services/pipeline_step.hpp"
 #include "services/records.hpp"
@@ -29,7 +30,7 @@ namespace parley::services {
 class Sequencer final : public BatchHandler {
  public:
   Sequencer(ports::MessageLog& log, ports::MessageStore& store, ports::Directory& directory, ports::StateStore& state,
-            Snowflake ids);
+            Snowflake ids, ports::SocialGraph& social);
 
   [[nodiscard]] Result<void> process(std::span<const ports::LogRecord> batch) override;
 
@@ -43,6 +44,7 @@ class Sequencer final : public BatchHandler {
   ports::Directory& directory_;
   ports::StateStore& state_;
   Snowflake ids_;
+  ports::SocialGraph& social_;              // blocks refuse 1:1 sends
   std::unordered_set<UserId> known_users_;  // users never disappear; only the step thread touches this
 };
 
