@@ -7,8 +7,10 @@
 #include "adapters/embedded/rocks_directory.hpp"
 #include "adapters/embedded/rocks_log.hpp"
 #include "adapters/embedded/rocks_message_store.hpp"
+#include "adapters/embedded/rocks_push_tokens.hpp"
 #include "adapters/embedded/rocks_social_graph.hpp"
 #include "contracts.hpp"
+#include "push_tokens_contract.hpp"
 
 namespace parley::contract {
 namespace {
@@ -55,6 +57,14 @@ INSTANTIATE_TEST_SUITE_P(Embedded, StateStoreContract,
                                return std::make_unique<embedded::MemoryStateStore>(std::move(clock));
                              },
                              true}),
+                         FactoryName{});
+
+INSTANTIATE_TEST_SUITE_P(Embedded, PushTokensContract,
+                         ::testing::Values(PushTokensFactory{
+                             "RocksPushTokens",
+                             [](const std::string& dir) -> std::unique_ptr<ports::PushTokens> {
+                               return or_throw(embedded::RocksPushTokens::open(dir));
+                             }}),
                          FactoryName{});
 
 INSTANTIATE_TEST_SUITE_P(Embedded, DirectoryContract,
