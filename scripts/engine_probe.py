@@ -2,11 +2,15 @@
 """Readiness probe for scripts/engines: sends one real request to an engine.
 
     engine_probe.py kafka HOST PORT
+    engine_probe.py cassandra HOST PORT
 
-exits 0 when the Kafka node at HOST:PORT answers a Metadata request (v1) that
-names at least one broker and a controller, i.e. the combined node has
-registered itself and can take produce requests; 1 otherwise. The request is
-written by hand so that the probe needs nothing but Python.
+kafka: exits 0 when the Kafka node at HOST:PORT answers a Metadata request
+(v1) that names at least one broker and a controller, i.e. the combined node
+has registered itself and can take produce requests; 1 otherwise.
+cassandra: exits 0 when the node answers STARTUP with READY and the query
+`SELECT release_version FROM system.local` with one row (CQL native protocol
+v4); 1 otherwise. The requests are written by hand so that the probe needs
+nothing but Python.
 """
 
 import socket
@@ -38,6 +42,46 @@ def kafka_ready(host: str, port: int) -> bool:
     return controller_id >= 0
 
 
+def cassandra_ready(host: str, port: int) -> bool:
+    def frame(stream: int, opcode: int, body: bytes) -> bytes:
+        return struct.pack(">BBhBi", 0x04, 0, stream, opcode, len(body)) + body
+
+    def long_string(text: str) -> bytes:
+        data = text.encode()
+        return struct.pack(">i", len(data)) + data
+
+    startup = struct.pack(">H", 1) + b"".join(
+        struct.pack(">H", len(x)) + x for x in (b"CQL_VERSION", b"3.0.0"))
+    # QUERY: the query, consistency ONE, no flags.
+    query = long_string("SELECT release_version FROM system.local") + struct.pack(">HB", 0x0001, 0)
+    with socket.create_connection((host, port), timeout=2) as s:
+        s.settimeout(5)
+        s.sendall(frame(1, 0x01, startup))
+        header = read_exact(s, 9)
+        read_exact(s, struct.unpack_from(">i", header, 5)[0])
+        if header[4] != 0x02:  # READY
+            return False
+        s.sendall(frame(2, 0x07, query))
+        header = read_exact(s, 9)
+        body = read_exact(s, struct.unpack_from(">i", header, 5)[0])
+    # RESULT (0x08) of kind Rows (2); the row count follows the metadata,
+    # which for this query is: flags, column count 1, global table spec.
+    if header[4] != 0x08 or struct.unpack_from(">i", body, 0)[0] != 2:
+        return False
+    flags, columns = struct.unpack_from(">ii", body, 4)
+    pos = 12
+    if flags & 0x0001:  # global table spec: keyspace and table
+        for _ in range(2):
+            pos += 2 + struct.unpack_from(">H", body, pos)[0]
+    for _ in range(columns):
+        if not flags & 0x0001:
+            for _ in range(2):
+                pos += 2 + struct.unpack_from(">H", body, pos)[0]
+        pos += 2 + struct.unpack_from(">H", body, pos)[0]  # column name
+        pos += 2  # type id (varchar: no parameters)
+    return struct.unpack_from(">i", body, pos)[0] == 1
+
+
 def read_exact(s: socket.socket, n: int) -> bytes:
     out = b""
     while len(out) < n:
@@ -49,11 +93,12 @@ def read_exact(s: socket.socket, n: int) -> bytes:
 
 
 def main() -> int:
-    if len(sys.argv) != 4 or sys.argv[1] != "kafka":
+    probes = {"kafka": kafka_ready, "cassandra": cassandra_ready}
+    if len(sys.argv) != 4 or sys.argv[1] not in probes:
         print(__doc__, file=sys.stderr)
         return 2
     try:
-        return 0 if kafka_ready(sys.argv[2], int(sys.argv[3])) else 1
+        return 0 if probes[sys.argv[1]](sys.argv[2], int(sys.argv[3])) else 1
     except (OSError, struct.error):
         return 1
 
