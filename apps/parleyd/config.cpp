@@ -1,6 +1,8 @@
 #include "config.hpp"
 
+#include <cctype>
 #include <charconv>
+#include <fstream>
 #include <functional>
 #include <map>
 
@@ -38,7 +40,8 @@ bool parse_listen(const std::string& s, Config& c) {
 
 const std::vector<Setting>& settings() {
   static const std::vector<Setting> all = {
-      {"--listen", "PARLEY_LISTEN", "HOST:PORT to serve HTTP and WebSocket on (default 127.0.0.1:8080; port 0 picks one)",
+      {"--listen", "PARLEY_LISTEN",
+       "HOST:PORT to serve HTTP and WebSocket on (default 127.0.0.1:8080; port 0 picks one)",
        [](Config& c, const std::string& v) { return parse_listen(v, c); }},
       {"--data-dir", "PARLEY_DATA_DIR", "directory for the embedded engines' data (default ./parley-data)",
        [](Config& c, const std::string& v) {
@@ -61,7 +64,8 @@ const std::vector<Setting>& settings() {
        [](Config& c, const std::string& v) { return parse_number<double>(v, c.gateway.rate_limit, 0.1, 1e9); }},
       {"--rate-burst", "PARLEY_RATE_BURST", "requests a connection may send at once (default 200)",
        [](Config& c, const std::string& v) { return parse_number<double>(v, c.gateway.rate_burst, 1, 1e9); }},
-      {"--send-timeout-ms", "PARLEY_SEND_TIMEOUT_MS", "how long a send waits to be sequenced before 'unavailable' (default 10000)",
+      {"--send-timeout-ms", "PARLEY_SEND_TIMEOUT_MS",
+       "how long a send waits to be sequenced before 'unavailable' (default 10000)",
        [](Config& c, const std::string& v) {
          long ms = 0;
          if (!parse_number<long>(v, ms, 100, 600000)) return false;
@@ -70,22 +74,59 @@ const std::vector<Setting>& settings() {
        }},
       {"--log-partitions", "PARLEY_LOG_PARTITIONS", "partitions per log topic, fixed at the first start (default 8)",
        [](Config& c, const std::string& v) { return parse_number<int>(v, c.log_partitions, 1, 1024); }},
+      // Scale-out engines (docs/ENGINES.md); unset: the embedded ones.
+      {"--kafka", "PARLEY_KAFKA", "Kafka bootstrap brokers HOST:PORT,...: the message log on Kafka",
+       [](Config& c, const std::string& v) { return !(c.engines.kafka = v).empty(); }},
+      {"--redis", "PARLEY_REDIS", "Redis HOST:PORT: presence, routes and pub/sub on Redis",
+       [](Config& c, const std::string& v) { return !(c.engines.redis = v).empty(); }},
+      {"--postgres", "PARLEY_POSTGRES", "PostgreSQL URL (postgresql://user@host:port/db): the directory on PostgreSQL",
+       [](Config& c, const std::string& v) { return !(c.engines.postgres = v).empty(); }},
+      {"--engine-namespace", "PARLEY_ENGINE_NAMESPACE",
+       "Kafka topic/group prefix, Redis key prefix and PostgreSQL schema, [A-Za-z0-9_] (default parley)",
+       [](Config& c, const std::string& v) {
+         if (v.empty() || v.size() > 48) return false;
+         for (char ch : v) {
+           if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') return false;
+         }
+         c.engines.name_space = v;
+         return true;
+       }},
+      {"--kafka-replication", "PARLEY_KAFKA_REPLICATION",
+       "replication factor of the topics parleyd creates (default: the brokers' default)",
+       [](Config& c, const std::string& v) { return parse_number<int>(v, c.engines.kafka_replication, 1, 16); }},
+      {"--kafka-send-timeout-ms", "PARLEY_KAFKA_SEND_TIMEOUT_MS",
+       "a send Kafka has not acknowledged by then fails with 'unavailable' (default 10000)",
+       [](Config& c, const std::string& v) {
+         long ms = 0;
+         if (!parse_number<long>(v, ms, 100, 600000)) return false;
+         c.engines.kafka_send_timeout = std::chrono::milliseconds(ms);
+         return true;
+       }},
+      {"--postgres-pool", "PARLEY_POSTGRES_POOL", "PostgreSQL connections per server (default 8)",
+       [](Config& c, const std::string& v) { return parse_number<std::size_t>(v, c.engines.postgres_pool, 1, 256); }},
       {"--durability", "PARLEY_DURABILITY",
        "fsync: a send is acknowledged after its log write is synced to disk (group commit); os: after it reached "
        "the OS (survives a crash of parleyd, not of the machine). Default fsync",
        [](Config& c, const std::string& v) {
-         if (v == "fsync") c.durability = embedded::Durability::fsync;
-         else if (v == "os") c.durability = embedded::Durability::os;
-         else return false;
+         if (v == "fsync")
+           c.durability = embedded::Durability::fsync;
+         else if (v == "os")
+           c.durability = embedded::Durability::os;
+         else
+           return false;
          return true;
        }},
       {"--pwhash-limits", "PARLEY_PWHASH_LIMITS",
        "argon2id cost: interactive (default), moderate, or min (tests only: fast and weak)",
        [](Config& c, const std::string& v) {
-         if (v == "interactive") c.hash_cost = services::Auth::HashCost::interactive;
-         else if (v == "moderate") c.hash_cost = services::Auth::HashCost::moderate;
-         else if (v == "min") c.hash_cost = services::Auth::HashCost::min;
-         else return false;
+         if (v == "interactive")
+           c.hash_cost = services::Auth::HashCost::interactive;
+         else if (v == "moderate")
+           c.hash_cost = services::Auth::HashCost::moderate;
+         else if (v == "min")
+           c.hash_cost = services::Auth::HashCost::min;
+         else
+           return false;
          return true;
        }},
       {"--presence-ttl-ms", "PARLEY_PRESENCE_TTL_MS", "presence lasts this long after a heartbeat (default 30000)",
@@ -171,6 +212,36 @@ const std::vector<Setting>& settings() {
   return all;
 }
 
+// Applies a config file: one setting per line, "name = value", where name
+// is a flag without its dashes ("kafka") or its variable ("PARLEY_KAFKA");
+// blank lines and lines starting with # are skipped. The error, if any.
+std::optional<std::string> apply_config_file(const std::string& path, Config& config) {
+  std::ifstream in(path);
+  if (!in) return "cannot read the config file " + path;
+  auto trim = [](std::string t) {
+    const auto b = t.find_first_not_of(" \t\r");
+    const auto e = t.find_last_not_of(" \t\r");
+    return b == std::string::npos ? std::string() : t.substr(b, e - b + 1);
+  };
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    line = trim(line);
+    if (line.empty() || line.front() == '#') continue;
+    const auto eq = line.find('=');
+    const std::string where = path + ":" + std::to_string(number);
+    if (eq == std::string::npos) return where + ": expected name = value";
+    const std::string name = trim(line.substr(0, eq));
+    const std::string value = trim(line.substr(eq + 1));
+    const Setting* match = nullptr;
+    for (const auto& s : settings()) {
+      if (name == s.env || "--" + name == s.flag) match = &s;
+    }
+    if (match == nullptr) return where + ": unknown setting '" + name + "'";
+    if (!match->apply(config, value)) return where + ": invalid value for " + name + ": '" + value + "'";
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string usage() {
@@ -181,6 +252,9 @@ std::string usage() {
   for (const auto& s : settings()) {
     out += "  " + std::string(s.flag) + " VALUE  (" + s.env + ")\n      " + s.help + "\n";
   }
+  out +=
+      "  --config FILE  (PARLEY_CONFIG)\n      settings from FILE, one 'name = value' a line (name: a flag without "
+      "dashes, or its variable); the environment and flags override it\n";
   out += "  --verbose  log debug messages\n  --help     print this and exit\n";
   return out;
 }
@@ -192,6 +266,17 @@ ParseOutcome parse_config(const std::vector<std::string>& args, const std::vecto
     const auto eq = kv.find('=');
     if (eq != std::string::npos) environment[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
+  // A config file (--config FILE or PARLEY_CONFIG) comes first: the
+  // environment and the flags override it.
+  std::string config_file;
+  if (auto it = environment.find("PARLEY_CONFIG"); it != environment.end()) config_file = it->second;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) config_file = args[i + 1];
+    if (args[i].starts_with("--config=")) config_file = args[i].substr(9);
+  }
+  if (!config_file.empty()) {
+    if (auto failed = apply_config_file(config_file, config)) return {std::nullopt, 2, *failed};
+  }
   for (const auto& s : settings()) {
     if (auto it = environment.find(s.env); it != environment.end() && !s.apply(config, it->second)) {
       return {std::nullopt, 2, std::string("invalid value for ") + s.env + ": '" + it->second + "'"};
@@ -202,6 +287,10 @@ ParseOutcome parse_config(const std::vector<std::string>& args, const std::vecto
     if (arg == "--help" || arg == "-h") return {std::nullopt, 0, usage()};
     if (arg == "--verbose") {
       config.verbose = true;
+      continue;
+    }
+    if (arg == "--config" || arg.starts_with("--config=")) {  // read above
+      if (arg == "--config") ++i;
       continue;
     }
     std::string value;

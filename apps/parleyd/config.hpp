@@ -31,6 +31,20 @@ struct PushConfig {
   bool previews = true;
 };
 
+// The scale-out engines (docs/ENGINES.md). An engine whose address is empty
+// is served by its embedded counterpart.
+struct EnginesConfig {
+  std::string kafka;     // bootstrap brokers, "host:port,host:port": the message log
+  std::string redis;     // "host:port": the state store (presence, routes, pub/sub)
+  std::string postgres;  // a libpq URL or key=value string: the directory
+  // Keeps deployments sharing engines apart: Kafka topic and group prefix,
+  // Redis key prefix, PostgreSQL schema.
+  std::string name_space = "parley";
+  int kafka_replication = -1;                           // for topics parleyd creates; -1: the brokers' default
+  std::chrono::milliseconds kafka_send_timeout{10000};  // an unacknowledged send fails after this
+  std::size_t postgres_pool = 8;                        // connections per server
+};
+
 struct Config {
   gateway::GatewayOptions gateway;
   std::string data_dir = "./parley-data";
@@ -42,6 +56,7 @@ struct Config {
   std::chrono::milliseconds presence_heartbeat{5000};  // the ping interval clients are expected to keep
   std::chrono::milliseconds presence_debounce{2000};   // a status change reverted within this sends nothing
   PushConfig push;
+  EnginesConfig engines;
   bool verbose = false;
 };
 

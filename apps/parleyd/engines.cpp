@@ -9,10 +9,14 @@
 #include "adapters/embedded/rocks_push_ledger.hpp"
 #include "adapters/embedded/rocks_push_tokens.hpp"
 #include "adapters/embedded/rocks_social_graph.hpp"
+#include "adapters/kafka/kafka_log.hpp"
+#include "adapters/postgres/postgres_directory.hpp"
 #include "adapters/push/apns_client.hpp"
 #include "adapters/push/fcm_client.hpp"
 #include "adapters/push/log_push_sender.hpp"
 #include "adapters/push/platform_router.hpp"
+#include "adapters/redis/redis_state_store.hpp"
+#include "services/records.hpp"
 
 namespace parley::app {
 
@@ -54,27 +58,83 @@ Result<std::unique_ptr<ports::PushSender>> open_push_sender(const PushConfig& c)
   return std::unique_ptr<ports::PushSender>(std::make_unique<push::PlatformRouter>(std::move(apns), std::move(fcm)));
 }
 
+// The message log: Kafka when --kafka names brokers, else the embedded log.
+// parleyd's topics are created at open so that no send waits for that.
+Result<std::unique_ptr<ports::MessageLog>> open_log(const Config& config, const std::filesystem::path& data) {
+  if (config.engines.kafka.empty()) {
+    auto log = embedded::RocksLog::open(
+        {.path = (data / "log").string(), .partitions = config.log_partitions, .durability = config.durability});
+    if (!log) return std::move(log).error();
+    return std::unique_ptr<ports::MessageLog>(std::move(log).value());
+  }
+  kafka::KafkaOptions options;
+  options.brokers = config.engines.kafka;
+  options.prefix = config.engines.name_space + ".";
+  options.partitions = config.log_partitions;
+  options.replication_factor = config.engines.kafka_replication;
+  options.send_timeout = config.engines.kafka_send_timeout;
+  // Static group membership: a restarted server takes its partitions back
+  // at once. Node ids are unique per live server (Snowflake ids need that).
+  options.instance_id = "node-" + std::to_string(config.node_id);
+  auto log =
+      kafka::KafkaLog::open(options, {std::string(records::kConversationsTopic), std::string(records::kInboxesTopic)});
+  if (!log) return std::move(log).error();
+  return std::unique_ptr<ports::MessageLog>(std::move(log).value());
+}
+
+// The state store: Redis when --redis names one, else in-process maps.
+Result<std::unique_ptr<ports::StateStore>> open_state(const Config& config) {
+  if (config.engines.redis.empty())
+    return std::unique_ptr<ports::StateStore>(std::make_unique<embedded::MemoryStateStore>());
+  const auto colon = config.engines.redis.rfind(':');
+  redis::RedisStateStoreOptions options;
+  options.redis.host = config.engines.redis.substr(0, colon);
+  if (colon != std::string::npos) {
+    try {
+      options.redis.port = std::stoi(config.engines.redis.substr(colon + 1));
+    } catch (const std::exception&) {
+      return make_error(ErrorCode::bad_request, "--redis wants HOST:PORT, not " + config.engines.redis);
+    }
+  }
+  options.prefix = config.engines.name_space + ":";
+  auto state = redis::RedisStateStore::open(std::move(options));
+  if (!state) return std::move(state).error();
+  return std::unique_ptr<ports::StateStore>(std::move(state).value());
+}
+
+// The directory: PostgreSQL when --postgres names one, else RocksDB.
+Result<std::unique_ptr<ports::Directory>> open_directory(const Config& config, const std::filesystem::path& data) {
+  if (config.engines.postgres.empty()) {
+    auto directory = embedded::RocksDirectory::open((data / "directory").string());
+    if (!directory) return std::move(directory).error();
+    return std::unique_ptr<ports::Directory>(std::move(directory).value());
+  }
+  auto directory = postgres::PostgresDirectory::open(
+      {.conninfo = config.engines.postgres, .schema = config.engines.name_space, .size = config.engines.postgres_pool});
+  if (!directory) return std::move(directory).error();
+  return std::unique_ptr<ports::Directory>(std::move(directory).value());
+}
+
 }  // namespace
 
 Result<Engines> open_engines(const Config& config) {
   std::error_code fs_error;
   std::filesystem::create_directories(config.data_dir, fs_error);
-  if (fs_error) return make_error(ErrorCode::unavailable, "cannot create " + config.data_dir + ": " + fs_error.message());
+  if (fs_error)
+    return make_error(ErrorCode::unavailable, "cannot create " + config.data_dir + ": " + fs_error.message());
   const std::filesystem::path data(config.data_dir);
 
   Engines engines;
-  auto log = named(embedded::RocksLog::open({.path = (data / "log").string(),
-                                             .partitions = config.log_partitions,
-                                             .durability = config.durability}),
-                   "the message log");
+  auto log = named(open_log(config, data), "the message log");
   if (!log) return std::move(log).error();
   engines.log = std::move(log.value());
 
-  auto store = named(embedded::RocksMessageStore::open((data / "store").string(), config.durability), "the message store");
+  auto store =
+      named(embedded::RocksMessageStore::open((data / "store").string(), config.durability), "the message store");
   if (!store) return std::move(store).error();
   engines.store = std::move(store.value());
 
-  auto directory = named(embedded::RocksDirectory::open((data / "directory").string()), "the directory");
+  auto directory = named(open_directory(config, data), "the directory");
   if (!directory) return std::move(directory).error();
   engines.directory = std::move(directory.value());
 
@@ -95,7 +155,9 @@ Result<Engines> open_engines(const Config& config) {
   if (!social) return std::move(social).error();
   engines.social = std::move(social.value());
 
-  engines.state = std::make_unique<embedded::MemoryStateStore>();
+  auto state = named(open_state(config), "the state store");
+  if (!state) return std::move(state).error();
+  engines.state = std::move(state.value());
   return engines;
 }
 

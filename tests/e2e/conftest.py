@@ -4,6 +4,7 @@ ctest runs this suite with PARLEYD=<path to the parleyd binary>.
 """
 
 import os
+import uuid
 
 import pytest
 
@@ -20,6 +21,29 @@ def parleyd_binary():
     return path
 
 
+def real_engines():
+    """With PARLEY_E2E_ENGINES=real, every server runs on the real engines
+    whose addresses scripts/engines prints (PARLEY_TEST_KAFKA, _REDIS,
+    _POSTGRES): a second ctest entry runs the whole suite that way."""
+    return os.environ.get("PARLEY_E2E_ENGINES") == "real"
+
+
+def engine_args():
+    """Flags that put a server on the real engines, in a namespace of its
+    own (kept across its restarts), or () on the embedded ones."""
+    if not real_engines():
+        return ()
+    missing = [v for v in ("PARLEY_TEST_KAFKA", "PARLEY_TEST_REDIS",
+                           "PARLEY_TEST_POSTGRES") if not os.environ.get(v)]
+    if missing:
+        pytest.fail("PARLEY_E2E_ENGINES=real needs " + ", ".join(missing)
+                    + " (scripts/engines start prints them)")
+    return ("--kafka", os.environ["PARLEY_TEST_KAFKA"],
+            "--redis", os.environ["PARLEY_TEST_REDIS"],
+            "--postgres", os.environ["PARLEY_TEST_POSTGRES"],
+            "--engine-namespace", "e2e_" + uuid.uuid4().hex[:16])
+
+
 @pytest.fixture
 def server_factory(parleyd_binary, tmp_path, request):
     """Start parleyd servers with extra flags: ``server_factory("--rate-limit",
@@ -31,7 +55,7 @@ def server_factory(parleyd_binary, tmp_path, request):
         s = ParleyServer(parleyd_binary,
                          data_dir=tmp_path / f"data-{n}",
                          log_dir=tmp_path / f"logs-{n}",
-                         args=[*defaults, *extra_args])
+                         args=[*defaults, *engine_args(), *extra_args])
         servers.append(s)
         return s.start()
 
