@@ -119,15 +119,17 @@ struct Connection {
 }  // namespace
 
 struct RedisClient::Impl {
-  Impl(RedisOptions options_, MessageSink sink_)
+  Impl(RedisOptions options_, MessageSink sink_, RestoreHook restore_)
       : options(std::move(options_)),
         sink(std::move(sink_)),
+        restore(std::move(restore_)),
         work(asio::make_work_guard(io)),
         commands(io, "commands"),
         pubsub(io, "pub/sub") {}
 
   RedisOptions options;
   MessageSink sink;
+  RestoreHook restore;
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::vector<tcp::endpoint> endpoints;
@@ -149,9 +151,21 @@ struct RedisClient::Impl {
                           c.connected = true;
                           c.backoff = std::chrono::milliseconds(100);
                           c.reader.reset(redisReaderCreate());
-                          if (c.ever_connected) log::info("redis", c.name + " connection restored");
+                          const bool restored = c.ever_connected;
+                          if (restored) log::info("redis", c.name + " connection restored");
                           c.ever_connected = true;
                           start_read(c, gen);
+                          if (restored && &c == &commands && restore) {
+                            // Written before any later call; nobody waits for the replies.
+                            const auto again = restore();
+                            if (!again.empty()) {
+                              auto call = std::make_shared<Call>(again.size());
+                              std::string bytes;
+                              for (const auto& cmd : again) bytes += format(cmd);
+                              for (std::size_t i = 0; i < again.size(); ++i) pending.push_back(Pending{call, i});
+                              send(commands, std::move(bytes));
+                            }
+                          }
                           if (&c == &pubsub) {
                             for (const auto& channel : channels) send(pubsub, format({"SUBSCRIBE", channel}));
                           }
@@ -261,8 +275,8 @@ struct RedisClient::Impl {
   }
 };
 
-RedisClient::RedisClient(RedisOptions options, MessageSink on_message)
-    : impl_(std::make_shared<Impl>(std::move(options), std::move(on_message))) {
+RedisClient::RedisClient(RedisOptions options, MessageSink on_message, RestoreHook on_restore)
+    : impl_(std::make_shared<Impl>(std::move(options), std::move(on_message), std::move(on_restore))) {
   Impl& impl = *impl_;
   boost::system::error_code ec;
   tcp::resolver resolver(impl.io);

@@ -39,9 +39,13 @@ struct RedisOptions {
 class RedisClient {
  public:
   using MessageSink = std::function<void(std::string_view channel, std::string_view payload)>;
+  // Commands to run first whenever the command connection comes back after
+  // a loss (Redis may have restarted empty); their replies are ignored.
+  // Called on the client's thread; must not call the client.
+  using RestoreHook = std::function<std::vector<std::vector<std::string>>()>;
 
   // Starts the I/O thread and connects in the background.
-  RedisClient(RedisOptions options, MessageSink on_message);
+  RedisClient(RedisOptions options, MessageSink on_message, RestoreHook on_restore = {});
   // Stops the thread; calls still waiting fail with unavailable.
   ~RedisClient();
   RedisClient(const RedisClient&) = delete;

@@ -204,7 +204,15 @@ RedisStateStore::RedisStateStore(RedisStateStoreOptions options)
   pubsub_->prefix = prefix_;
   client_ = std::make_unique<RedisClient>(
       std::move(options.redis),
-      [this](std::string_view channel, std::string_view payload) { on_message(channel, payload); });
+      [this](std::string_view channel, std::string_view payload) { on_message(channel, payload); },
+      [this] {
+        std::vector<std::vector<std::string>> again;
+        std::lock_guard lock(routes_mu_);
+        for (const auto& [user, servers] : local_routes_) {
+          for (const auto& server : servers) again.push_back({"SADD", key("route", UserId{user}), server});
+        }
+        return again;
+      });
   pubsub_->client = client_.get();
 }
 
@@ -242,12 +250,23 @@ std::string RedisStateStore::key(std::string_view kind, UserId user) const {
 
 Result<void> RedisStateStore::add_route(UserId user, std::string_view server) {
   if (server.empty()) return make_error(ErrorCode::bad_request, "add_route: empty server");
+  {
+    std::lock_guard lock(routes_mu_);
+    local_routes_[user.value].emplace(server);
+  }
   auto r = client_->call({"SADD", key("route", user), std::string(server)});
   if (!r) return std::move(r).error();
   return Ok{};
 }
 
 Result<void> RedisStateStore::remove_route(UserId user, std::string_view server) {
+  {
+    std::lock_guard lock(routes_mu_);
+    if (auto it = local_routes_.find(user.value); it != local_routes_.end()) {
+      if (auto s = it->second.find(server); s != it->second.end()) it->second.erase(s);
+      if (it->second.empty()) local_routes_.erase(it);
+    }
+  }
   auto r = client_->call({"SREM", key("route", user), std::string(server)});
   if (!r) return std::move(r).error();
   return Ok{};

@@ -26,9 +26,14 @@
 //
 // While Redis is down, every other call fails at once with
 // ErrorCode::unavailable (presence and routes degrade; nothing here is the
-// only copy of anything), and the client reconnects by itself.
+// only copy of anything), and the client reconnects by itself. When it is
+// back, the routes this process holds are written again first (devices
+// restore their own presence with their next heartbeat).
 
+#include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 
 #include "adapters/redis/redis_client.hpp"
@@ -90,6 +95,11 @@ class RedisStateStore final : public ports::StateStore {
 
   std::string prefix_;
   std::string origin_;  // tags what this store publishes
+  // The routes this process holds (added and not removed), written again
+  // when the connection to Redis comes back: Redis may have restarted
+  // empty, and these connections will not announce themselves again.
+  std::mutex routes_mu_;  // guards local_routes_
+  std::map<std::uint64_t, std::set<std::string, std::less<>>> local_routes_;
   std::shared_ptr<PubSub> pubsub_;
   std::unique_ptr<RedisClient> client_;  // last: stopped first, so no message arrives mid-destruction
 };
