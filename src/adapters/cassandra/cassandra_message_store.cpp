@@ -1,0 +1,493 @@
+#include "adapters/cassandra/cassandra_message_store.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+#include <map>
+#include <utility>
+
+namespace parley::cassandra {
+
+namespace {
+
+// Snowflake ids keep their time in the bits above 22; a history bucket is
+// 2^26 ms of that time (about 18.6 hours). Changing either constant moves
+// rows: it needs a data migration.
+constexpr int history_bucket_shift = 22 + 26;
+constexpr int inbox_bucket_shift = 16;  // 65,536 seqs per inbox partition
+
+std::int64_t history_bucket(MessageId id) { return static_cast<std::int64_t>(id.value >> history_bucket_shift); }
+std::int64_t inbox_bucket(Seq seq) { return static_cast<std::int64_t>(seq >> inbox_bucket_shift); }
+
+CqlValue big(std::uint64_t v) { return bigint_value(static_cast<std::int64_t>(v)); }
+
+// Each migration runs once, in order, and is recorded in schema_migrations.
+// Statements are idempotent (IF NOT EXISTS), so a migration cut short by a
+// crash runs again safely. Append new ones; never edit a released one.
+struct Migration {
+  int version;
+  std::vector<const char*> statements;
+};
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> all{
+      {1,
+       {
+           "CREATE TABLE IF NOT EXISTS {ks}.conversation_history (conversation text, bucket bigint, id bigint, "
+           "sender bigint, to_kind int, to_id bigint, body blob, sent_at bigint, client_msg_id text, "
+           "PRIMARY KEY ((conversation, bucket), id)) WITH CLUSTERING ORDER BY (id DESC)",
+           "CREATE TABLE IF NOT EXISTS {ks}.channel_messages (conversation text, bucket bigint, id bigint, "
+           "sender bigint, to_kind int, to_id bigint, body blob, sent_at bigint, client_msg_id text, "
+           "PRIMARY KEY ((conversation, bucket), id)) WITH CLUSTERING ORDER BY (id DESC)",
+           "CREATE TABLE IF NOT EXISTS {ks}.conversation_buckets (conversation text, bucket bigint, "
+           "PRIMARY KEY ((conversation), bucket)) WITH CLUSTERING ORDER BY (bucket DESC)",
+           "CREATE TABLE IF NOT EXISTS {ks}.sent_messages (sender bigint, client_msg_id text, id bigint, "
+           "conversation text, to_kind int, to_id bigint, body blob, sent_at bigint, "
+           "PRIMARY KEY ((sender, client_msg_id)))",
+           "CREATE TABLE IF NOT EXISTS {ks}.user_inbox (user_id bigint, seq_bucket bigint, seq bigint, id bigint, "
+           "conversation text, sender bigint, to_kind int, to_id bigint, body blob, sent_at bigint, "
+           "client_msg_id text, PRIMARY KEY ((user_id, seq_bucket), seq))",
+           "CREATE TABLE IF NOT EXISTS {ks}.inbox_index (user_id bigint, id bigint, seq bigint, "
+           "PRIMARY KEY ((user_id, id)))",
+           "CREATE TABLE IF NOT EXISTS {ks}.inbox_heads (user_id bigint PRIMARY KEY, head bigint)",
+           "CREATE TABLE IF NOT EXISTS {ks}.device_cursors (user_id bigint, device text, seq bigint, "
+           "PRIMARY KEY ((user_id), device))",
+           "CREATE TABLE IF NOT EXISTS {ks}.user_conversations (user_id bigint, conversation text, "
+           "last_message bigint, PRIMARY KEY ((user_id), conversation))",
+           "CREATE TABLE IF NOT EXISTS {ks}.read_positions (user_id bigint, conversation text, message bigint, "
+           "PRIMARY KEY ((user_id), conversation))",
+       }},
+  };
+  return all;
+}
+
+std::string with_keyspace(std::string_view cql, const std::string& keyspace) {
+  std::string out;
+  out.reserve(cql.size() + 32);
+  for (std::size_t i = 0; i < cql.size();) {
+    if (cql.substr(i, 4) == "{ks}") {
+      out += keyspace;
+      i += 4;
+    } else {
+      out.push_back(cql[i++]);
+    }
+  }
+  return out;
+}
+
+bool valid_keyspace(const std::string& k) {
+  return !k.empty() && k.size() <= 48 && std::all_of(k.begin(), k.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+bool valid_conversation(std::string_view c) noexcept { return !c.empty(); }
+
+bool is_channel(std::string_view conversation) { return conversation.starts_with("c:"); }
+
+Result<void> check_limit(int limit) {
+  if (limit <= 0) return make_error(ErrorCode::bad_request, "limit must be positive");
+  return Ok{};
+}
+
+Error corrupt(const char* what) {
+  return make_error(ErrorCode::internal, std::string("cassandra: corrupt row in ") + what);
+}
+
+// The message columns, in the order the SELECTs below name them:
+// id, conversation, sender, to_kind, to_id, body, sent_at, client_msg_id,
+// starting at column `at`.
+Result<Message> read_message(const std::vector<CqlValue>& row, std::size_t at) {
+  if (row.size() < at + 8) return corrupt("a message row");
+  auto id = as_bigint(row[at]);
+  auto from = as_bigint(row[at + 2]);
+  auto kind = as_int(row[at + 3]);
+  auto to = as_bigint(row[at + 4]);
+  auto sent_at = as_bigint(row[at + 6]);
+  if (!id || !from || !kind || !to || !sent_at || *kind < 0 || *kind > static_cast<int>(Recipient::Kind::channel)) {
+    return corrupt("a message row");
+  }
+  Message m;
+  m.id = MessageId{static_cast<std::uint64_t>(*id)};
+  m.conversation = as_text(row[at + 1]);
+  m.from = UserId{static_cast<std::uint64_t>(*from)};
+  m.to = Recipient{static_cast<Recipient::Kind>(*kind), static_cast<std::uint64_t>(*to)};
+  m.body = as_text(row[at + 5]);
+  m.sent_at = *sent_at;
+  m.client_msg_id = as_text(row[at + 7]);
+  return m;
+}
+
+// The values of a message for the history and inbox INSERTs, after the key.
+void append_message(std::vector<CqlValue>& v, const Message& m) {
+  v.push_back(big(m.id.value));
+  v.push_back(text_value(m.conversation));
+  v.push_back(big(m.from.value));
+  v.push_back(int_value(static_cast<std::int32_t>(m.to.kind)));
+  v.push_back(big(m.to.id));
+  v.push_back(text_value(m.body));
+  v.push_back(bigint_value(m.sent_at));
+  v.push_back(text_value(m.client_msg_id));
+}
+
+ExecuteOptions idempotent_options() {
+  ExecuteOptions o;
+  o.idempotent = true;
+  return o;
+}
+
+const ExecuteOptions idempotent = idempotent_options();
+
+}  // namespace
+
+CassandraMessageStore::CassandraMessageStore(Private, std::unique_ptr<CqlSession> session, std::string keyspace)
+    : session_(std::move(session)), keyspace_(std::move(keyspace)) {}
+
+Result<std::unique_ptr<CassandraMessageStore>> CassandraMessageStore::open(CassandraStoreOptions options) {
+  if (!valid_keyspace(options.keyspace)) {
+    return make_error(ErrorCode::bad_request, "cassandra: keyspace must be 1-48 of [A-Za-z0-9_]");
+  }
+  auto session = CqlSession::open(options.cql);
+  if (!session) return std::move(session).error();
+  auto& s = **session;
+  const std::string& ks = options.keyspace;
+  if (auto r = s.query("CREATE KEYSPACE IF NOT EXISTS " + ks + " WITH replication = " + options.replication); !r) {
+    return std::move(r).error();
+  }
+  if (auto r = s.query("CREATE TABLE IF NOT EXISTS " + ks +
+                       ".schema_migrations (version int PRIMARY KEY, applied_at timestamp)");
+      !r) {
+    return std::move(r).error();
+  }
+  auto applied = s.query("SELECT version FROM " + ks + ".schema_migrations", {}, idempotent);
+  if (!applied) return std::move(applied).error();
+  std::vector<int> done;
+  for (const auto& row : applied->rows) {
+    if (auto v = as_int(row.empty() ? CqlValue{} : row[0])) done.push_back(*v);
+  }
+  for (const auto& m : migrations()) {
+    if (std::find(done.begin(), done.end(), m.version) != done.end()) continue;
+    for (const char* cql : m.statements) {
+      if (auto r = s.query(with_keyspace(cql, ks)); !r) return std::move(r).error();
+    }
+    if (auto r =
+            s.query("INSERT INTO " + ks + ".schema_migrations (version, applied_at) VALUES (?, toTimestamp(now()))",
+                    {int_value(m.version)});
+        !r) {
+      return std::move(r).error();
+    }
+  }
+  return std::make_unique<CassandraMessageStore>(Private{}, std::move(session).value(), ks);
+}
+
+Result<Statement> CassandraMessageStore::statement(const char* cql, std::vector<CqlValue> values) {
+  auto prepared = session_->prepare(with_keyspace(cql, keyspace_));
+  if (!prepared) return std::move(prepared).error();
+  return Statement{std::move(prepared).value(), std::move(values)};
+}
+
+Result<Rows> CassandraMessageStore::run(const char* cql, std::vector<CqlValue> values, const std::string& paging_state,
+                                        int page_size) {
+  auto s = statement(cql, std::move(values));
+  if (!s) return std::move(s).error();
+  ExecuteOptions options;
+  options.idempotent = true;
+  options.paging_state = paging_state;
+  options.page_size = page_size;
+  return session_->execute(*s, options);
+}
+
+Result<std::int64_t> CassandraMessageStore::read_single_bigint(const char* cql, std::vector<CqlValue> values) {
+  auto rows = run(cql, std::move(values));
+  if (!rows) return std::move(rows).error();
+  if (rows->rows.empty() || rows->rows[0].empty() || !rows->rows[0][0]) return std::int64_t{0};
+  return as_bigint(rows->rows[0][0]);
+}
+
+Result<std::optional<Message>> CassandraMessageStore::find_sent(UserId sender, std::string_view client_msg_id) {
+  if (client_msg_id.empty()) return std::optional<Message>{};
+  auto rows =
+      run("SELECT id, conversation, sender, to_kind, to_id, body, sent_at, client_msg_id FROM {ks}.sent_messages "
+          "WHERE sender = ? AND client_msg_id = ?",
+          {big(sender.value), text_value(client_msg_id)});
+  if (!rows) return std::move(rows).error();
+  if (rows->rows.empty()) return std::optional<Message>{};
+  auto m = read_message(rows->rows[0], 0);
+  if (!m) return std::move(m).error();
+  return std::optional<Message>(std::move(m).value());
+}
+
+Result<MessageId> CassandraMessageStore::last_message_id(std::string_view conversation) {
+  auto newest = history(conversation, MessageId{}, 1);
+  if (!newest) return std::move(newest).error();
+  return newest->empty() ? MessageId{} : newest->front().id;
+}
+
+// History and bucket rows first, then the dedupe rows: find_sent never
+// returns a message that history lacks.
+Result<void> CassandraMessageStore::put_messages(std::span<const Message> messages) {
+  std::vector<Statement> rows;
+  std::vector<Statement> dedupe;
+  for (const auto& m : messages) {
+    if (!valid_conversation(m.conversation) || !m.id.valid()) {
+      return make_error(ErrorCode::bad_request, "put_messages: a message needs an id and a conversation");
+    }
+    std::vector<CqlValue> v{text_value(m.conversation), bigint_value(history_bucket(m.id))};
+    append_message(v, m);
+    v.erase(v.begin() + 3);  // the conversation is already the key
+    auto history_row = statement(
+        is_channel(m.conversation) ? "INSERT INTO {ks}.channel_messages (conversation, bucket, id, sender, to_kind, "
+                                     "to_id, body, sent_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                                   : "INSERT INTO {ks}.conversation_history (conversation, bucket, id, sender, "
+                                     "to_kind, to_id, body, sent_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        std::move(v));
+    auto bucket_row = statement("INSERT INTO {ks}.conversation_buckets (conversation, bucket) VALUES (?, ?)",
+                                {text_value(m.conversation), bigint_value(history_bucket(m.id))});
+    if (!history_row) return std::move(history_row).error();
+    if (!bucket_row) return std::move(bucket_row).error();
+    rows.push_back(std::move(history_row).value());
+    rows.push_back(std::move(bucket_row).value());
+    if (!m.client_msg_id.empty()) {
+      auto d = statement(
+          "INSERT INTO {ks}.sent_messages (sender, client_msg_id, id, conversation, to_kind, to_id, body, sent_at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+          {big(m.from.value), text_value(m.client_msg_id), big(m.id.value), text_value(m.conversation),
+           int_value(static_cast<std::int32_t>(m.to.kind)), big(m.to.id), text_value(m.body), bigint_value(m.sent_at)});
+      if (!d) return std::move(d).error();
+      dedupe.push_back(std::move(d).value());
+    }
+  }
+  if (auto r = session_->execute_all(rows, idempotent); !r) return r;
+  return session_->execute_all(dedupe, idempotent);
+}
+
+// The buckets of a conversation at or below `bound` (descending) or at or
+// above it (ascending).
+Result<std::vector<std::int64_t>> CassandraMessageStore::buckets(std::string_view conversation, std::int64_t bound,
+                                                                 bool descending) {
+  std::vector<std::int64_t> out;
+  std::string paging;
+  do {
+    auto rows = descending ? run("SELECT bucket FROM {ks}.conversation_buckets WHERE conversation = ? AND bucket <= ?",
+                                 {text_value(conversation), bigint_value(bound)}, paging, 1000)
+                           : run("SELECT bucket FROM {ks}.conversation_buckets WHERE conversation = ? AND bucket >= ? "
+                                 "ORDER BY bucket ASC",
+                                 {text_value(conversation), bigint_value(bound)}, paging, 1000);
+    if (!rows) return std::move(rows).error();
+    for (const auto& row : rows->rows) {
+      auto b = as_bigint(row.empty() ? CqlValue{} : row[0]);
+      if (!b) return corrupt("conversation_buckets");
+      out.push_back(*b);
+    }
+    paging = rows->metadata.paging_state;
+  } while (!paging.empty());
+  return out;
+}
+
+Result<std::vector<Message>> CassandraMessageStore::history(std::string_view conversation, MessageId before,
+                                                            int limit) {
+  if (auto ok = check_limit(limit); !ok) return std::move(ok).error();
+  if (!valid_conversation(conversation)) return make_error(ErrorCode::bad_request, "history: bad conversation");
+  std::vector<Message> out;
+  if (before.valid() && before.value == 1) return out;
+  const std::int64_t upper =
+      before.valid() ? static_cast<std::int64_t>(before.value) : std::numeric_limits<std::int64_t>::max();
+  auto list = buckets(
+      conversation,
+      before.valid() ? history_bucket(MessageId{before.value - 1}) : std::numeric_limits<std::int64_t>::max(), true);
+  if (!list) return std::move(list).error();
+  for (const auto bucket : *list) {
+    const int want = limit - static_cast<int>(out.size());
+    auto rows = run(is_channel(conversation)
+                        ? "SELECT id, conversation, sender, to_kind, to_id, body, sent_at, client_msg_id FROM "
+                          "{ks}.channel_messages WHERE conversation = ? AND bucket = ? AND id < ? LIMIT ?"
+                        : "SELECT id, conversation, sender, to_kind, to_id, body, sent_at, client_msg_id FROM "
+                          "{ks}.conversation_history WHERE conversation = ? AND bucket = ? AND id < ? LIMIT ?",
+                    {text_value(conversation), bigint_value(bucket), bigint_value(upper), int_value(want)});
+    if (!rows) return std::move(rows).error();
+    for (const auto& row : rows->rows) {
+      auto m = read_message(row, 0);
+      if (!m) return std::move(m).error();
+      out.push_back(std::move(m).value());
+    }
+    if (static_cast<int>(out.size()) >= limit) break;
+  }
+  return out;
+}
+
+Result<Seq> CassandraMessageStore::inbox_head(UserId user) {
+  auto head = read_single_bigint("SELECT head FROM {ks}.inbox_heads WHERE user_id = ?", {big(user.value)});
+  if (!head) return std::move(head).error();
+  return static_cast<Seq>(*head);
+}
+
+Result<std::optional<Seq>> CassandraMessageStore::inbox_seq_of(UserId user, MessageId message) {
+  auto rows =
+      run("SELECT seq FROM {ks}.inbox_index WHERE user_id = ? AND id = ?", {big(user.value), big(message.value)});
+  if (!rows) return std::move(rows).error();
+  if (rows->rows.empty()) return std::optional<Seq>{};
+  auto seq = as_bigint(rows->rows[0].empty() ? CqlValue{} : rows->rows[0][0]);
+  if (!seq) return corrupt("inbox_index");
+  return std::optional<Seq>(static_cast<Seq>(*seq));
+}
+
+// Entries (one unlogged batch per inbox partition) and index rows first;
+// then heads and the conversation index, each written with its own value as
+// the timestamp so that a replay of older entries never moves them back.
+Result<void> CassandraMessageStore::put_inbox(std::span<const InboxWrite> writes) {
+  std::map<std::pair<std::uint64_t, std::int64_t>, std::vector<Statement>> partitions;
+  std::vector<Statement> index;
+  std::map<std::uint64_t, Seq> heads;
+  std::map<std::pair<std::uint64_t, std::string>, std::uint64_t> newest;
+  for (const auto& w : writes) {
+    if (w.entry.seq == 0 || !w.user.valid()) {
+      return make_error(ErrorCode::bad_request, "put_inbox: an entry needs a user and a seq >= 1");
+    }
+    std::vector<CqlValue> v{big(w.user.value), bigint_value(inbox_bucket(w.entry.seq)), big(w.entry.seq)};
+    append_message(v, w.entry.message);
+    auto entry = statement(
+        "INSERT INTO {ks}.user_inbox (user_id, seq_bucket, seq, id, conversation, sender, to_kind, to_id, body, "
+        "sent_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        std::move(v));
+    auto row = statement("INSERT INTO {ks}.inbox_index (user_id, id, seq) VALUES (?, ?, ?)",
+                         {big(w.user.value), big(w.entry.message.id.value), big(w.entry.seq)});
+    if (!entry) return std::move(entry).error();
+    if (!row) return std::move(row).error();
+    partitions[{w.user.value, inbox_bucket(w.entry.seq)}].push_back(std::move(entry).value());
+    index.push_back(std::move(row).value());
+    Seq& head = heads[w.user.value];
+    head = std::max(head, w.entry.seq);
+    auto& n = newest[{w.user.value, w.entry.message.conversation}];
+    n = std::max(n, w.entry.message.id.value);
+  }
+  for (const auto& [key, statements] : partitions) {
+    if (auto r = session_->batch(BatchType::unlogged, statements, idempotent); !r) return r;
+  }
+  if (auto r = session_->execute_all(index, idempotent); !r) return r;
+  std::vector<Statement> moves;
+  for (const auto& [user, seq] : heads) {
+    auto s = statement("INSERT INTO {ks}.inbox_heads (user_id, head) VALUES (?, ?) USING TIMESTAMP ?",
+                       {big(user), big(seq), big(seq)});
+    if (!s) return std::move(s).error();
+    moves.push_back(std::move(s).value());
+  }
+  for (const auto& [key, id] : newest) {
+    if (key.second.empty() || id == 0) continue;
+    auto s = statement(
+        "INSERT INTO {ks}.user_conversations (user_id, conversation, last_message) VALUES (?, ?, ?) USING TIMESTAMP ?",
+        {big(key.first), text_value(key.second), big(id), big(id)});
+    if (!s) return std::move(s).error();
+    moves.push_back(std::move(s).value());
+  }
+  return session_->execute_all(moves, idempotent);
+}
+
+// Reads up to the head: entries past it (written, head not yet moved) stay
+// hidden until put_inbox finishes, as in the embedded store.
+Result<std::vector<InboxEntry>> CassandraMessageStore::inbox(UserId user, Seq after, int limit) {
+  if (auto ok = check_limit(limit); !ok) return std::move(ok).error();
+  std::vector<InboxEntry> out;
+  auto head = inbox_head(user);
+  if (!head) return std::move(head).error();
+  if (after >= *head) return out;
+  for (std::int64_t bucket = inbox_bucket(after + 1); bucket <= inbox_bucket(*head); ++bucket) {
+    const int want = limit - static_cast<int>(out.size());
+    auto rows =
+        run("SELECT seq, id, conversation, sender, to_kind, to_id, body, sent_at, client_msg_id FROM {ks}.user_inbox "
+            "WHERE user_id = ? AND seq_bucket = ? AND seq > ? AND seq <= ? LIMIT ?",
+            {big(user.value), bigint_value(bucket), big(after), big(*head), int_value(want)});
+    if (!rows) return std::move(rows).error();
+    for (const auto& row : rows->rows) {
+      auto seq = as_bigint(row.empty() ? CqlValue{} : row[0]);
+      auto m = read_message(row, 1);
+      if (!seq) return corrupt("user_inbox");
+      if (!m) return std::move(m).error();
+      out.push_back(InboxEntry{static_cast<Seq>(*seq), std::move(m).value()});
+    }
+    if (static_cast<int>(out.size()) >= limit) break;
+  }
+  return out;
+}
+
+Result<Seq> CassandraMessageStore::cursor(UserId user, std::string_view device) {
+  auto seq = read_single_bigint("SELECT seq FROM {ks}.device_cursors WHERE user_id = ? AND device = ?",
+                                {big(user.value), text_value(device)});
+  if (!seq) return std::move(seq).error();
+  return static_cast<Seq>(*seq);
+}
+
+Result<Seq> CassandraMessageStore::advance_cursor(UserId user, std::string_view device, Seq seq) {
+  if (device.empty()) return make_error(ErrorCode::bad_request, "advance_cursor: empty device");
+  if (seq > 0) {
+    auto r = run("INSERT INTO {ks}.device_cursors (user_id, device, seq) VALUES (?, ?, ?) USING TIMESTAMP ?",
+                 {big(user.value), text_value(device), big(seq), big(seq)});
+    if (!r) return std::move(r).error();
+  }
+  return cursor(user, device);
+}
+
+Result<std::vector<ports::MessageStore::ConversationSummary>> CassandraMessageStore::conversations_of(UserId user) {
+  std::vector<ConversationSummary> out;
+  std::string paging;
+  do {
+    auto rows = run("SELECT conversation, last_message FROM {ks}.user_conversations WHERE user_id = ?",
+                    {big(user.value)}, paging, 1000);
+    if (!rows) return std::move(rows).error();
+    for (const auto& row : rows->rows) {
+      auto id = as_bigint(row.size() < 2 ? CqlValue{} : row[1]);
+      if (!id) return corrupt("user_conversations");
+      out.push_back({as_text(row[0]), MessageId{static_cast<std::uint64_t>(*id)}});
+    }
+    paging = rows->metadata.paging_state;
+  } while (!paging.empty());
+  return out;
+}
+
+Result<MessageId> CassandraMessageStore::read_position(UserId user, std::string_view conversation) {
+  auto id = read_single_bigint("SELECT message FROM {ks}.read_positions WHERE user_id = ? AND conversation = ?",
+                               {big(user.value), text_value(conversation)});
+  if (!id) return std::move(id).error();
+  return MessageId{static_cast<std::uint64_t>(*id)};
+}
+
+Result<MessageId> CassandraMessageStore::advance_read_position(UserId user, std::string_view conversation,
+                                                               MessageId message) {
+  if (message.valid()) {
+    auto r = run("INSERT INTO {ks}.read_positions (user_id, conversation, message) VALUES (?, ?, ?) USING TIMESTAMP ?",
+                 {big(user.value), text_value(conversation), big(message.value), big(message.value)});
+    if (!r) return std::move(r).error();
+  }
+  return read_position(user, conversation);
+}
+
+Result<std::size_t> CassandraMessageStore::count_unread(std::string_view conversation, MessageId after, UserId reader,
+                                                        std::size_t cap) {
+  std::size_t count = 0;
+  if (cap == 0 || !valid_conversation(conversation)) return count;
+  auto list = buckets(conversation, history_bucket(MessageId{after.value + 1}), false);
+  if (!list) return std::move(list).error();
+  for (const auto bucket : *list) {
+    std::string paging;
+    do {
+      auto rows = run(is_channel(conversation) ? "SELECT sender FROM {ks}.channel_messages WHERE conversation = ? AND "
+                                                 "bucket = ? AND id > ?"
+                                               : "SELECT sender FROM {ks}.conversation_history WHERE conversation = ? "
+                                                 "AND bucket = ? AND id > ?",
+                      {text_value(conversation), bigint_value(bucket), big(after.value)}, paging, 500);
+      if (!rows) return std::move(rows).error();
+      for (const auto& row : rows->rows) {
+        auto sender = as_bigint(row.empty() ? CqlValue{} : row[0]);
+        if (!sender) return corrupt("history");
+        if (static_cast<std::uint64_t>(*sender) != reader.value && ++count >= cap) return count;
+      }
+      paging = rows->metadata.paging_state;
+    } while (!paging.empty());
+  }
+  return count;
+}
+
+// Writes are durable when they return (the consistency level's replicas
+// have them in their commitlog): nothing is buffered here.
+Result<void> CassandraMessageStore::flush() { return Ok{}; }
+
+}  // namespace parley::cassandra

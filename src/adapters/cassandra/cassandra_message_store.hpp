@@ -1,0 +1,100 @@
+#pragma once
+// CassandraMessageStore: the MessageStore on Apache Cassandra, one table per
+// access pattern (all in one keyspace, created by the migrations at open):
+//
+//   conversation_history ((conversation, bucket), id DESC)  1:1 and group history
+//   channel_messages     ((conversation, bucket), id DESC)  channel history ("c:…")
+//   conversation_buckets ((conversation), bucket DESC)      the buckets a conversation has
+//   sent_messages        ((sender, client_msg_id))           the dedupe table
+//   user_inbox           ((user_id, seq_bucket), seq)        each user's inbox
+//   inbox_index          ((user_id, id)) → seq               replay check
+//   inbox_heads          ((user_id)) → head
+//   device_cursors       ((user_id), device) → seq
+//   user_conversations   ((user_id), conversation) → last_message
+//   read_positions       ((user_id), conversation) → message
+//
+// Partitions are bounded: history by time bucket (the message id's top
+// bits, about 18.6 hours of Snowflake time each), the inbox by blocks of
+// 65,536 seqs. Every write is an idempotent INSERT, so the client retries
+// them freely. The values that may only grow (inbox heads, cursors, the
+// newest message per conversation, read positions) are written with the
+// value itself as the cell's write timestamp (USING TIMESTAMP): Cassandra
+// keeps the cell with the highest timestamp, so concurrent and replayed
+// writes resolve to the maximum with no read-before-write and no
+// lightweight transaction. Those tables must never be written without it.
+//
+// put_messages writes history before dedupe rows, and put_inbox writes the
+// entries before moving heads, so a reader never sees a head past entries
+// that are not there; a failure part-way is repaired by the caller's retry
+// (everything is idempotent). Durability is the cluster's: a write returns
+// once the consistency level's replicas have it in their commitlog.
+
+#include <memory>
+#include <string>
+
+#include "adapters/cassandra/cql_session.hpp"
+#include "ports/message_store.hpp"
+
+namespace parley::cassandra {
+
+struct CassandraStoreOptions {
+  CqlOptions cql;
+  std::string keyspace = "parley";  // [A-Za-z0-9_], at most 48 characters
+  // The keyspace's replication, as CQL writes it; used only when the
+  // migrations create the keyspace.
+  std::string replication = "{'class': 'SimpleStrategy', 'replication_factor': 1}";
+};
+
+class CassandraMessageStore final : public ports::MessageStore {
+  struct Private {
+    explicit Private() = default;
+  };
+
+ public:
+  // Connects, then creates or upgrades the schema (recorded in
+  // schema_migrations). Fails when Cassandra cannot be reached.
+  [[nodiscard]] static Result<std::unique_ptr<CassandraMessageStore>> open(CassandraStoreOptions options);
+
+  // Use open(); public only for std::make_unique.
+  CassandraMessageStore(Private, std::unique_ptr<CqlSession> session, std::string keyspace);
+
+  [[nodiscard]] Result<std::optional<Message>> find_sent(UserId sender, std::string_view client_msg_id) override;
+  [[nodiscard]] Result<MessageId> last_message_id(std::string_view conversation) override;
+  [[nodiscard]] Result<void> put_messages(std::span<const Message> messages) override;
+  [[nodiscard]] Result<std::vector<Message>> history(std::string_view conversation, MessageId before,
+                                                     int limit) override;
+
+  [[nodiscard]] Result<Seq> inbox_head(UserId user) override;
+  [[nodiscard]] Result<std::optional<Seq>> inbox_seq_of(UserId user, MessageId message) override;
+  [[nodiscard]] Result<void> put_inbox(std::span<const InboxWrite> writes) override;
+  [[nodiscard]] Result<std::vector<InboxEntry>> inbox(UserId user, Seq after, int limit) override;
+
+  [[nodiscard]] Result<Seq> cursor(UserId user, std::string_view device) override;
+  [[nodiscard]] Result<Seq> advance_cursor(UserId user, std::string_view device, Seq seq) override;
+
+  [[nodiscard]] Result<std::vector<ConversationSummary>> conversations_of(UserId user) override;
+  [[nodiscard]] Result<MessageId> read_position(UserId user, std::string_view conversation) override;
+  [[nodiscard]] Result<MessageId> advance_read_position(UserId user, std::string_view conversation,
+                                                        MessageId message) override;
+  [[nodiscard]] Result<std::size_t> count_unread(std::string_view conversation, MessageId after, UserId reader,
+                                                 std::size_t cap) override;
+
+  [[nodiscard]] Result<void> flush() override;
+
+  // The session, for tests and operations tools.
+  [[nodiscard]] CqlSession& session() noexcept { return *session_; }
+
+ private:
+  // A prepared statement of this store: `cql` with {ks} replaced by the keyspace.
+  [[nodiscard]] Result<Statement> statement(const char* cql, std::vector<CqlValue> values);
+  [[nodiscard]] Result<Rows> run(const char* cql, std::vector<CqlValue> values, const std::string& paging_state = {},
+                                 int page_size = 0);
+  [[nodiscard]] Result<std::vector<std::int64_t>> buckets(std::string_view conversation, std::int64_t bound,
+                                                          bool descending);
+  [[nodiscard]] Result<std::int64_t> read_single_bigint(const char* cql, std::vector<CqlValue> values);
+
+  std::unique_ptr<CqlSession> session_;
+  std::string keyspace_;
+};
+
+}  // namespace parley::cassandra

@@ -1,0 +1,147 @@
+#include "adapters/cassandra/cql_connection.hpp"
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+namespace parley::cassandra {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+Error unavailable(const std::string& why) { return make_error(ErrorCode::unavailable, "cassandra: " + why); }
+
+}  // namespace
+
+CqlConnection::CqlConnection(asio::io_context& io, tcp::endpoint endpoint, std::chrono::milliseconds connect_timeout)
+    : socket_(io),
+      endpoint_(std::move(endpoint)),
+      connect_timer_(io),
+      connect_timeout_(connect_timeout),
+      handlers_(max_streams) {
+  free_streams_.reserve(max_streams);
+  // Lowest ids last, so that they are taken first.
+  for (std::size_t i = max_streams; i > 0; --i) free_streams_.push_back(static_cast<std::int16_t>(i - 1));
+}
+
+void CqlConnection::start(ReadyHandler on_ready) {
+  on_ready_ = std::move(on_ready);
+  connect_timer_.expires_after(connect_timeout_);
+  connect_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (!ec && self && !self->ready_) self->close("connecting timed out");
+  });
+  asio::co_spawn(socket_.get_executor(), run(shared_from_this()), asio::detached);
+}
+
+// Connects, says STARTUP, then reads frames until the connection fails.
+asio::awaitable<void> CqlConnection::run(std::shared_ptr<CqlConnection> self) {
+  auto [connect_ec] = co_await socket_.async_connect(endpoint_, asio::as_tuple(asio::use_awaitable));
+  if (connect_ec || closed_) {
+    close("connect to " + endpoint_.address().to_string() + ":" + std::to_string(endpoint_.port()) +
+          " failed: " + connect_ec.message());
+    co_return;
+  }
+  boost::system::error_code ignored;
+  socket_.set_option(tcp::no_delay(true), ignored);
+  const std::int16_t stream = free_streams_.back();
+  free_streams_.pop_back();
+  write(stream, Opcode::startup, startup_body(), [self](Result<Response> r) {
+    if (self->closed_) return;
+    if (!r || r->kind != Response::Kind::ready) {
+      self->close(r ? "the node did not answer STARTUP with READY" : r.error().message);
+      return;
+    }
+    self->ready_ = true;
+    self->connect_timer_.cancel();
+    if (auto on_ready = std::exchange(self->on_ready_, nullptr)) on_ready(Ok{});
+  });
+
+  std::array<char, header_size> header{};
+  std::string body;
+  for (;;) {
+    auto [ec, n] = co_await asio::async_read(socket_, asio::buffer(header), asio::as_tuple(asio::use_awaitable));
+    if (ec || closed_) {
+      close(ec ? ec.message() : "closed");
+      co_return;
+    }
+    auto decoded = decode_header(std::string_view(header.data(), header.size()));
+    if (!decoded) {
+      close(decoded.error().message);
+      co_return;
+    }
+    body.resize(decoded->length);
+    if (decoded->length > 0) {
+      auto [body_ec, m] = co_await asio::async_read(socket_, asio::buffer(body), asio::as_tuple(asio::use_awaitable));
+      if (body_ec || closed_) {
+        close(body_ec ? body_ec.message() : "closed");
+        co_return;
+      }
+    }
+    dispatch(*decoded, body);
+  }
+}
+
+void CqlConnection::dispatch(const FrameHeader& header, std::string_view body) {
+  // Stream -1 carries server events, which this client does not register for.
+  if (header.stream < 0 || static_cast<std::size_t>(header.stream) >= max_streams) return;
+  auto handler = std::move(handlers_[static_cast<std::size_t>(header.stream)]);
+  handlers_[static_cast<std::size_t>(header.stream)] = nullptr;
+  if (!handler) return;  // not ours: ignore
+  free_streams_.push_back(header.stream);
+  auto response = decode_response(header.opcode, header.flags, body);
+  handler(std::move(response));
+}
+
+void CqlConnection::send(Opcode opcode, std::string body, Handler handler) {
+  if (!ready()) return handler(unavailable(closed_ ? "connection closed" : "connection not ready"));
+  if (free_streams_.empty()) return handler(unavailable("too many requests in flight on one connection"));
+  const std::int16_t stream = free_streams_.back();
+  free_streams_.pop_back();
+  write(stream, opcode, body, std::move(handler));
+}
+
+void CqlConnection::write(std::int16_t stream, Opcode opcode, const std::string& body, Handler handler) {
+  handlers_[static_cast<std::size_t>(stream)] = std::move(handler);
+  writes_.push_back(encode_frame(stream, opcode, body));
+  if (!writing_) write_next();
+}
+
+void CqlConnection::write_next() {
+  if (writes_.empty() || closed_) {
+    writing_ = false;
+    return;
+  }
+  writing_ = true;
+  asio::async_write(socket_, asio::buffer(writes_.front()),
+                    [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                      if (self->closed_) return;
+                      if (ec) return self->close("write failed: " + ec.message());
+                      self->writes_.pop_front();
+                      self->write_next();
+                    });
+}
+
+void CqlConnection::close(const std::string& why) {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  connect_timer_.cancel();
+  writes_.clear();
+  // Handlers may start new requests elsewhere: take them all out first.
+  std::vector<Handler> failed;
+  for (auto& h : handlers_) {
+    if (h) failed.push_back(std::exchange(h, nullptr));
+  }
+  if (auto on_ready = std::exchange(on_ready_, nullptr)) on_ready(unavailable(why));
+  for (auto& h : failed) h(unavailable(why));
+}
+
+}  // namespace parley::cassandra

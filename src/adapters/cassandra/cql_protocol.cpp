@@ -1,0 +1,439 @@
+#include "adapters/cassandra/cql_protocol.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <limits>
+#include <utility>
+
+namespace parley::cassandra {
+
+namespace {
+
+void put_u8(std::string& out, std::uint8_t v) { out.push_back(static_cast<char>(v)); }
+
+void put_u16(std::string& out, std::uint16_t v) {
+  out.push_back(static_cast<char>(v >> 8));
+  out.push_back(static_cast<char>(v & 0xFF));
+}
+
+void put_u32(std::string& out, std::uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
+}
+
+void put_u64(std::string& out, std::uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
+}
+
+void put_string(std::string& out, std::string_view s) {
+  put_u16(out, static_cast<std::uint16_t>(s.size()));
+  out.append(s);
+}
+
+void put_long_string(std::string& out, std::string_view s) {
+  put_u32(out, static_cast<std::uint32_t>(s.size()));
+  out.append(s);
+}
+
+void put_value(std::string& out, const CqlValue& v) {
+  if (!v) {
+    put_u32(out, 0xFFFFFFFFU);  // -1: null
+    return;
+  }
+  put_long_string(out, *v);
+}
+
+// A bounds-checked reader over a body; every read fails once the body is
+// short, and ok() tells whether all reads succeeded.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+
+  [[nodiscard]] bool ok() const noexcept { return ok_; }
+  [[nodiscard]] std::size_t left() const noexcept { return in_.size() - pos_; }
+
+  std::uint8_t u8() { return static_cast<std::uint8_t>(take(1).empty() ? 0 : in_[pos_ - 1]); }
+
+  std::uint16_t u16() {
+    const auto b = take(2);
+    if (b.empty()) return 0;
+    return static_cast<std::uint16_t>((byte(b, 0) << 8) | byte(b, 1));
+  }
+
+  std::int32_t i32() {
+    const auto b = take(4);
+    if (b.empty()) return 0;
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | byte(b, i);
+    return static_cast<std::int32_t>(v);
+  }
+
+  std::string string() { return std::string(take(u16())); }
+  std::string short_bytes() { return std::string(take(u16())); }
+
+  CqlValue value() {
+    const std::int32_t n = i32();
+    if (!ok_ || n < 0) return std::nullopt;
+    return std::string(take(static_cast<std::size_t>(n)));
+  }
+
+  std::vector<std::string> string_list() {
+    std::vector<std::string> out;
+    const std::uint16_t n = u16();
+    for (std::uint16_t i = 0; i < n && ok_; ++i) out.push_back(string());
+    return out;
+  }
+
+  void skip(std::size_t n) { take(n); }
+
+ private:
+  static std::uint32_t byte(std::string_view b, std::size_t i) { return static_cast<unsigned char>(b[i]); }
+
+  std::string_view take(std::size_t n) {
+    if (!ok_ || n > left()) {
+      ok_ = false;
+      return {};
+    }
+    const auto out = in_.substr(pos_, n);
+    pos_ += n;
+    if (n == 0) return std::string_view("", 0);
+    return out;
+  }
+
+  std::string_view in_;
+  std::size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+Error malformed(const std::string& what) { return make_error(ErrorCode::internal, "cql: malformed " + what); }
+
+// Reads one [option] type and drops its nested types.
+std::uint16_t read_type(Reader& r, int depth = 0) {
+  const std::uint16_t id = r.u16();
+  if (depth > 8) {
+    r.skip(r.left() + 1);  // absurd nesting: fail the read
+    return id;
+  }
+  switch (id) {
+    case 0x0000: r.string(); break;  // custom: a class name
+    case 0x0020:                     // list
+    case 0x0022:                     // set
+      read_type(r, depth + 1);
+      break;
+    case 0x0021:  // map
+      read_type(r, depth + 1);
+      read_type(r, depth + 1);
+      break;
+    case 0x0030: {  // UDT
+      r.string();
+      r.string();
+      const std::uint16_t n = r.u16();
+      for (std::uint16_t i = 0; i < n && r.ok(); ++i) {
+        r.string();
+        read_type(r, depth + 1);
+      }
+      break;
+    }
+    case 0x0031: {  // tuple
+      const std::uint16_t n = r.u16();
+      for (std::uint16_t i = 0; i < n && r.ok(); ++i) read_type(r, depth + 1);
+      break;
+    }
+    default: break;
+  }
+  return id;
+}
+
+constexpr std::int32_t global_tables_spec = 0x0001;
+constexpr std::int32_t has_more_pages = 0x0002;
+constexpr std::int32_t no_metadata = 0x0004;
+
+std::vector<ColumnSpec> read_columns(Reader& r, std::int32_t flags, std::int32_t count) {
+  std::vector<ColumnSpec> out;
+  std::string keyspace;
+  std::string table;
+  if ((flags & global_tables_spec) != 0) {
+    keyspace = r.string();
+    table = r.string();
+  }
+  for (std::int32_t i = 0; i < count && r.ok(); ++i) {
+    ColumnSpec c;
+    if ((flags & global_tables_spec) != 0) {
+      c.keyspace = keyspace;
+      c.table = table;
+    } else {
+      c.keyspace = r.string();
+      c.table = r.string();
+    }
+    c.name = r.string();
+    c.type = read_type(r);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+RowsMetadata read_rows_metadata(Reader& r) {
+  RowsMetadata m;
+  m.flags = r.i32();
+  m.column_count = r.i32();
+  if (m.column_count < 0) r.skip(r.left() + 1);
+  if ((m.flags & has_more_pages) != 0) {
+    auto state = r.value();
+    m.paging_state = state.value_or(std::string());
+  }
+  if ((m.flags & no_metadata) == 0) m.columns = read_columns(r, m.flags, m.column_count);
+  return m;
+}
+
+void put_query_parameters(std::string& out, const QueryParameters& p) {
+  enum : std::uint8_t {
+    values = 0x01,
+    skip_metadata = 0x02,
+    page_size = 0x04,
+    paging_state = 0x08,
+    default_timestamp = 0x20
+  };
+  std::uint8_t flags = 0;
+  if (!p.values.empty()) flags |= values;
+  if (p.skip_metadata) flags |= skip_metadata;
+  if (p.page_size > 0) flags |= page_size;
+  if (!p.paging_state.empty()) flags |= paging_state;
+  if (p.timestamp) flags |= default_timestamp;
+  put_u16(out, static_cast<std::uint16_t>(p.consistency));
+  put_u8(out, flags);
+  if (!p.values.empty()) {
+    put_u16(out, static_cast<std::uint16_t>(p.values.size()));
+    for (const auto& v : p.values) put_value(out, v);
+  }
+  if (p.page_size > 0) put_u32(out, static_cast<std::uint32_t>(p.page_size));
+  if (!p.paging_state.empty()) put_long_string(out, p.paging_state);
+  if (p.timestamp) put_u64(out, static_cast<std::uint64_t>(*p.timestamp));
+}
+
+std::uint64_t read_be(std::string_view b) {
+  std::uint64_t v = 0;
+  for (const char c : b) v = (v << 8) | static_cast<unsigned char>(c);
+  return v;
+}
+
+}  // namespace
+
+std::optional<Consistency> parse_consistency(std::string_view name) noexcept {
+  static constexpr std::array<std::pair<std::string_view, Consistency>, 11> names{{
+      {"any", Consistency::any},
+      {"one", Consistency::one},
+      {"two", Consistency::two},
+      {"three", Consistency::three},
+      {"quorum", Consistency::quorum},
+      {"all", Consistency::all},
+      {"local_quorum", Consistency::local_quorum},
+      {"each_quorum", Consistency::each_quorum},
+      {"serial", Consistency::serial},
+      {"local_serial", Consistency::local_serial},
+      {"local_one", Consistency::local_one},
+  }};
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const auto& [n, c] : names) {
+    if (n == lower) return c;
+  }
+  return std::nullopt;
+}
+
+Result<FrameHeader> decode_header(std::string_view bytes) {
+  if (bytes.size() < header_size) return malformed("frame header (short)");
+  Reader r(bytes.substr(0, header_size));
+  FrameHeader h;
+  h.version = r.u8();
+  h.flags = r.u8();
+  h.stream = static_cast<std::int16_t>(r.u16());
+  h.opcode = static_cast<Opcode>(r.u8());
+  h.length = static_cast<std::uint32_t>(r.i32());
+  if (h.version != response_version) {
+    return make_error(ErrorCode::internal, "cql: unexpected protocol version " + std::to_string(h.version));
+  }
+  if (h.length > max_body_size) return malformed("frame header (body too large)");
+  return h;
+}
+
+std::string encode_frame(std::int16_t stream, Opcode opcode, std::string_view body) {
+  std::string out;
+  out.reserve(header_size + body.size());
+  put_u8(out, request_version);
+  put_u8(out, 0);
+  put_u16(out, static_cast<std::uint16_t>(stream));
+  put_u8(out, static_cast<std::uint8_t>(opcode));
+  put_u32(out, static_cast<std::uint32_t>(body.size()));
+  out.append(body);
+  return out;
+}
+
+CqlValue bigint_value(std::int64_t v) {
+  std::string out;
+  put_u64(out, static_cast<std::uint64_t>(v));
+  return out;
+}
+
+CqlValue int_value(std::int32_t v) {
+  std::string out;
+  put_u32(out, static_cast<std::uint32_t>(v));
+  return out;
+}
+
+CqlValue text_value(std::string_view v) { return std::string(v); }
+
+CqlValue boolean_value(bool v) { return std::string(1, v ? '\x01' : '\x00'); }
+
+Result<std::int64_t> as_bigint(const CqlValue& v) {
+  if (!v || v->size() != 8) return malformed("bigint value");
+  return static_cast<std::int64_t>(read_be(*v));
+}
+
+Result<std::int32_t> as_int(const CqlValue& v) {
+  if (!v || v->size() != 4) return malformed("int value");
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(read_be(*v)));
+}
+
+std::string as_text(const CqlValue& v) { return v.value_or(std::string()); }
+
+std::string startup_body() {
+  std::string out;
+  put_u16(out, 1);
+  put_string(out, "CQL_VERSION");
+  put_string(out, "3.0.0");
+  return out;
+}
+
+std::string query_body(std::string_view cql, const QueryParameters& p) {
+  std::string out;
+  put_long_string(out, cql);
+  put_query_parameters(out, p);
+  return out;
+}
+
+std::string prepare_body(std::string_view cql) {
+  std::string out;
+  put_long_string(out, cql);
+  return out;
+}
+
+std::string execute_body(std::string_view prepared_id, const QueryParameters& p) {
+  std::string out;
+  put_string(out, prepared_id);
+  put_query_parameters(out, p);
+  return out;
+}
+
+std::string batch_body(BatchType type, const std::vector<BatchStatement>& statements, Consistency consistency) {
+  std::string out;
+  put_u8(out, static_cast<std::uint8_t>(type));
+  put_u16(out, static_cast<std::uint16_t>(statements.size()));
+  for (const auto& s : statements) {
+    put_u8(out, 1);  // a prepared statement's id
+    put_string(out, s.prepared_id);
+    put_u16(out, static_cast<std::uint16_t>(s.values.size()));
+    for (const auto& v : s.values) put_value(out, v);
+  }
+  put_u16(out, static_cast<std::uint16_t>(consistency));
+  put_u8(out, 0);  // no serial consistency, timestamp or names
+  return out;
+}
+
+Result<Response> decode_response(Opcode opcode, std::uint8_t flags, std::string_view body) {
+  constexpr std::uint8_t tracing = 0x02;
+  constexpr std::uint8_t custom_payload = 0x04;
+  constexpr std::uint8_t warning = 0x08;
+  Reader r(body);
+  Response out;
+  if ((flags & tracing) != 0) r.skip(16);
+  if ((flags & warning) != 0) out.warnings = r.string_list();
+  if ((flags & custom_payload) != 0) {
+    const std::uint16_t n = r.u16();
+    for (std::uint16_t i = 0; i < n && r.ok(); ++i) {
+      r.string();
+      r.value();
+    }
+  }
+  switch (opcode) {
+    case Opcode::ready: out.kind = Response::Kind::ready; break;
+    case Opcode::supported: out.kind = Response::Kind::supported; break;
+    case Opcode::error: {
+      out.kind = Response::Kind::error;
+      out.error.code = r.i32();
+      out.error.message = r.string();
+      if (out.error.code == error_code::unprepared) out.error.unprepared_id = r.short_bytes();
+      // Other codes carry more fields, which the client does not need.
+      if (!r.ok()) return malformed("ERROR body");
+      return out;
+    }
+    case Opcode::result: {
+      const std::int32_t kind = r.i32();
+      switch (kind) {
+        case 1: out.kind = Response::Kind::void_; break;
+        case 2: {
+          out.kind = Response::Kind::rows;
+          out.rows.metadata = read_rows_metadata(r);
+          const std::int32_t count = r.i32();
+          if (!r.ok() || count < 0) return malformed("rows");
+          const auto columns = static_cast<std::size_t>(out.rows.metadata.column_count);
+          // Each value is at least 4 bytes: a count beyond that is a lie.
+          if (static_cast<std::size_t>(count) * columns * 4 > r.left()) return malformed("rows (count)");
+          out.rows.rows.reserve(static_cast<std::size_t>(count));
+          for (std::int32_t i = 0; i < count && r.ok(); ++i) {
+            std::vector<CqlValue> row;
+            row.reserve(columns);
+            for (std::size_t c = 0; c < columns && r.ok(); ++c) row.push_back(r.value());
+            out.rows.rows.push_back(std::move(row));
+          }
+          break;
+        }
+        case 3:
+          out.kind = Response::Kind::set_keyspace;
+          r.string();
+          break;
+        case 4: {
+          out.kind = Response::Kind::prepared;
+          out.prepared.id = r.short_bytes();
+          const std::int32_t meta_flags = r.i32();
+          const std::int32_t columns = r.i32();
+          const std::int32_t pk_count = r.i32();
+          if (!r.ok() || columns < 0 || pk_count < 0 || pk_count > columns) return malformed("PREPARED metadata");
+          for (std::int32_t i = 0; i < pk_count && r.ok(); ++i) out.prepared.partition_key_indexes.push_back(r.u16());
+          out.prepared.bind_columns = read_columns(r, meta_flags, columns);
+          out.prepared.result = read_rows_metadata(r);
+          break;
+        }
+        case 5:
+          out.kind = Response::Kind::schema_change;
+          // change type, target and its options: not needed.
+          break;
+        default: return malformed("RESULT kind " + std::to_string(kind));
+      }
+      break;
+    }
+    default: out.kind = Response::Kind::other; break;
+  }
+  if (!r.ok()) return malformed("response body");
+  return out;
+}
+
+std::optional<std::string> routing_key(const std::vector<std::uint16_t>& partition_key_indexes,
+                                       const std::vector<CqlValue>& values) {
+  if (partition_key_indexes.empty()) return std::nullopt;
+  for (const auto i : partition_key_indexes) {
+    if (i >= values.size() || !values[i]) return std::nullopt;
+  }
+  if (partition_key_indexes.size() == 1) return *values[partition_key_indexes.front()];
+  std::string out;
+  for (const auto i : partition_key_indexes) {
+    const auto& v = *values[i];
+    if (v.size() > std::numeric_limits<std::uint16_t>::max()) return std::nullopt;
+    put_u16(out, static_cast<std::uint16_t>(v.size()));
+    out.append(v);
+    out.push_back('\0');
+  }
+  return out;
+}
+
+}  // namespace parley::cassandra

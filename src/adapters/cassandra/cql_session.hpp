@@ -1,0 +1,109 @@
+#pragma once
+// CqlSession: what a production driver does for Parley's workload, over
+// CqlConnection.
+//
+// - Nodes: the contact points, then every node that system.local and
+//   system.peers name (discovered at open; refresh_topology() again), each
+//   with a pool of connections opened in the background and reopened after
+//   a failure (no more often than every reconnect_delay).
+// - Routing: a prepared statement whose partition key is bound goes first
+//   to the node owning the key's Murmur3 token, the other nodes following
+//   in ring order; other statements start at the next node round robin.
+// - Prepared statements: prepared once per session (cached by query text)
+//   and prepared again on a node that answers UNPREPARED, then re-sent.
+// - Retries: an idempotent statement that times out, meets a closed or
+//   down node, or gets unavailable/overloaded/timeout errors is tried on
+//   the next node of its plan, up to max_attempts in all. A statement that
+//   is not idempotent is never re-sent after it may have reached a node.
+// - Timeouts: each attempt waits request_timeout at most.
+//
+// All methods are synchronous and thread-safe: they run the request on the
+// session's own I/O thread and block the caller until the answer or the
+// timeout, so they must not be called from that thread. Failures to reach
+// Cassandra are ErrorCode::unavailable; errors the server reports for the
+// statement itself (syntax, invalid) are ErrorCode::internal.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adapters/cassandra/cql_protocol.hpp"
+#include "core/result.hpp"
+
+namespace parley::cassandra {
+
+struct CqlOptions {
+  std::vector<std::string> contact_points{"127.0.0.1:9042"};  // host:port; the port is used for every node
+  Consistency consistency = Consistency::local_quorum;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds request_timeout{5000};
+  std::chrono::milliseconds reconnect_delay{500};
+  int connections_per_node = 1;
+  int max_attempts = 3;
+};
+
+// A statement prepared in this session. Immutable once made.
+struct PreparedStatement {
+  std::string cql;
+  Prepared meta;
+};
+
+struct Statement {
+  std::shared_ptr<const PreparedStatement> prepared;
+  std::vector<CqlValue> values;
+};
+
+struct ExecuteOptions {
+  bool idempotent = false;
+  std::int32_t page_size = 0;
+  std::string paging_state;
+  std::optional<Consistency> consistency;  // else the session's
+};
+
+class CqlSession {
+ public:
+  // Connects to the contact points, waits for one to answer, discovers the
+  // other nodes and the token ring. Fails with unavailable when no contact
+  // point answers within the connect timeout.
+  [[nodiscard]] static Result<std::unique_ptr<CqlSession>> open(CqlOptions options);
+  ~CqlSession();
+  CqlSession(const CqlSession&) = delete;
+  CqlSession& operator=(const CqlSession&) = delete;
+
+  // A simple (unprepared) statement; for schema changes and rare queries.
+  [[nodiscard]] Result<Rows> query(const std::string& cql, std::vector<CqlValue> values = {},
+                                   const ExecuteOptions& options = {});
+
+  // Prepares `cql` (or returns the cached statement).
+  [[nodiscard]] Result<std::shared_ptr<const PreparedStatement>> prepare(const std::string& cql);
+
+  // Runs a prepared statement: one page of rows for a SELECT (its
+  // metadata.paging_state is empty on the last page), nothing otherwise.
+  [[nodiscard]] Result<Rows> execute(const Statement& statement, const ExecuteOptions& options = {});
+
+  // Runs statements concurrently (each routed by its own key) and waits for
+  // all; the first error if any failed.
+  [[nodiscard]] Result<void> execute_all(const std::vector<Statement>& statements, const ExecuteOptions& options = {});
+
+  // Runs statements as one BATCH, routed by the first statement's key.
+  [[nodiscard]] Result<void> batch(BatchType type, const std::vector<Statement>& statements,
+                                   const ExecuteOptions& options = {});
+
+  // Reads system.local and system.peers again and connects to new nodes.
+  [[nodiscard]] Result<void> refresh_topology();
+
+  // The nodes known, as "address:port", and the number of ring tokens
+  // (for operations and tests).
+  [[nodiscard]] std::vector<std::string> nodes() const;
+  [[nodiscard]] std::size_t ring_size() const;
+
+  struct Impl;
+
+ private:
+  explicit CqlSession(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace parley::cassandra
