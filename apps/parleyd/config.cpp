@@ -82,7 +82,8 @@ const std::vector<Setting>& settings() {
       {"--postgres", "PARLEY_POSTGRES", "PostgreSQL URL (postgresql://user@host:port/db): the directory on PostgreSQL",
        [](Config& c, const std::string& v) { return !(c.engines.postgres = v).empty(); }},
       {"--engine-namespace", "PARLEY_ENGINE_NAMESPACE",
-       "Kafka topic/group prefix, Redis key prefix and PostgreSQL schema, [A-Za-z0-9_] (default parley)",
+       "Kafka topic/group prefix, Redis key prefix, PostgreSQL schema and Cassandra keyspace, [A-Za-z0-9_] "
+       "(default parley)",
        [](Config& c, const std::string& v) {
          if (v.empty() || v.size() > 48) return false;
          for (char ch : v) {
@@ -102,6 +103,15 @@ const std::vector<Setting>& settings() {
          c.engines.kafka_send_timeout = std::chrono::milliseconds(ms);
          return true;
        }},
+      {"--cassandra", "PARLEY_CASSANDRA",
+       "Cassandra contact points HOST:PORT,...: the message store on Cassandra (keyspace: the engine namespace)",
+       [](Config& c, const std::string& v) { return !(c.engines.cassandra = v).empty(); }},
+      {"--cassandra-consistency", "PARLEY_CASSANDRA_CONSISTENCY",
+       "consistency level of every Cassandra statement (default LOCAL_QUORUM)",
+       [](Config& c, const std::string& v) { return !(c.engines.cassandra_consistency = v).empty(); }},
+      {"--cassandra-replication", "PARLEY_CASSANDRA_REPLICATION",
+       "the keyspace's replication when parleyd creates it, as CQL writes it (default SimpleStrategy, RF 1)",
+       [](Config& c, const std::string& v) { return !(c.engines.cassandra_replication = v).empty(); }},
       {"--postgres-pool", "PARLEY_POSTGRES_POOL", "PostgreSQL connections per server (default 8)",
        [](Config& c, const std::string& v) { return parse_number<std::size_t>(v, c.engines.postgres_pool, 1, 256); }},
       {"--durability", "PARLEY_DURABILITY",
@@ -150,6 +160,23 @@ const std::vector<Setting>& settings() {
          long ms = 0;
          if (!parse_number<long>(v, ms, 0, 600000)) return false;
          c.presence_debounce = std::chrono::milliseconds(ms);
+         return true;
+       }},
+      {"--max-group-members", "PARLEY_MAX_GROUP_MEMBERS",
+       "most members a group (fan-out on write) holds, creator included; at most the fan-out-on-read threshold "
+       "(default 100)",
+       [](Config& c, const std::string& v) { return parse_number<std::size_t>(v, c.max_group_members, 2, 100000); }},
+      {"--fanout-read-threshold", "PARLEY_FANOUT_READ_THRESHOLD",
+       "conversations with more members than this are served by fan-out on read: channels (default 100)",
+       [](Config& c, const std::string& v) {
+         return parse_number<std::size_t>(v, c.fanout_read_threshold, 2, 100000);
+       }},
+      {"--typing-interval-ms", "PARLEY_TYPING_INTERVAL_MS",
+       "at most one typing event per user and conversation per interval (default 2000)",
+       [](Config& c, const std::string& v) {
+         long ms = 0;
+         if (!parse_number<long>(v, ms, 0, 600000)) return false;
+         c.typing_interval = std::chrono::milliseconds(ms);
          return true;
        }},
       // Push notifications (docs/PUSH.md).
@@ -310,6 +337,12 @@ ParseOutcome parse_config(const std::vector<std::string>& args, const std::vecto
       value = args[++i];
     }
     if (!match->apply(config, value)) return {std::nullopt, 2, "invalid value for " + arg + ": '" + value + "'"};
+  }
+  if (config.max_group_members > config.fanout_read_threshold) {
+    return {std::nullopt, 2,
+            "--max-group-members (" + std::to_string(config.max_group_members) +
+                ") must not exceed --fanout-read-threshold (" + std::to_string(config.fanout_read_threshold) +
+                "): larger conversations are channels"};
   }
   if (config.presence_heartbeat >= config.presence_ttl) {
     return {std::nullopt, 2,

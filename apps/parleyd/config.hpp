@@ -43,6 +43,11 @@ struct EnginesConfig {
   int kafka_replication = -1;                           // for topics parleyd creates; -1: the brokers' default
   std::chrono::milliseconds kafka_send_timeout{10000};  // an unacknowledged send fails after this
   std::size_t postgres_pool = 8;                        // connections per server
+  // "host:port,host:port": Cassandra contact points (the message store); the
+  // keyspace is name_space.
+  std::string cassandra;
+  std::string cassandra_consistency = "LOCAL_QUORUM";
+  std::string cassandra_replication = "{'class': 'SimpleStrategy', 'replication_factor': 1}";
 };
 
 struct Config {
@@ -55,6 +60,9 @@ struct Config {
   std::chrono::milliseconds presence_ttl{30000};
   std::chrono::milliseconds presence_heartbeat{5000};  // the ping interval clients are expected to keep
   std::chrono::milliseconds presence_debounce{2000};   // a status change reverted within this sends nothing
+  std::size_t max_group_members = 100;                 // a group holds at most this many members
+  std::size_t fanout_read_threshold = 100;  // conversations larger than this are served by fan-out on read (channels)
+  std::chrono::milliseconds typing_interval{2000};
   PushConfig push;
   EnginesConfig engines;
   bool verbose = false;

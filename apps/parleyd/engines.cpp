@@ -8,7 +8,9 @@
 #include "adapters/embedded/rocks_message_store.hpp"
 #include "adapters/embedded/rocks_push_ledger.hpp"
 #include "adapters/embedded/rocks_push_tokens.hpp"
+#include "adapters/embedded/rocks_rooms.hpp"
 #include "adapters/embedded/rocks_social_graph.hpp"
+#include "adapters/cassandra/cassandra_message_store.hpp"
 #include "adapters/kafka/kafka_log.hpp"
 #include "adapters/postgres/postgres_directory.hpp"
 #include "adapters/push/apns_client.hpp"
@@ -115,6 +117,33 @@ Result<std::unique_ptr<ports::Directory>> open_directory(const Config& config, c
   return std::unique_ptr<ports::Directory>(std::move(directory).value());
 }
 
+// The message store: Cassandra when --cassandra names contact points, else
+// RocksDB.
+Result<std::unique_ptr<ports::MessageStore>> open_store(const Config& config, const std::filesystem::path& data) {
+  if (config.engines.cassandra.empty()) {
+    auto store = embedded::RocksMessageStore::open((data / "store").string(), config.durability);
+    if (!store) return std::move(store).error();
+    return std::unique_ptr<ports::MessageStore>(std::move(store).value());
+  }
+  cassandra::CassandraStoreOptions options;
+  options.cql.contact_points.clear();
+  for (std::size_t start = 0; start <= config.engines.cassandra.size();) {
+    const auto comma = std::min(config.engines.cassandra.find(',', start), config.engines.cassandra.size());
+    if (comma > start) options.cql.contact_points.push_back(config.engines.cassandra.substr(start, comma - start));
+    start = comma + 1;
+  }
+  const auto consistency = cassandra::parse_consistency(config.engines.cassandra_consistency);
+  if (!consistency) {
+    return make_error(ErrorCode::bad_request, "unknown Cassandra consistency " + config.engines.cassandra_consistency);
+  }
+  options.cql.consistency = *consistency;
+  options.keyspace = config.engines.name_space;
+  options.replication = config.engines.cassandra_replication;
+  auto store = cassandra::CassandraMessageStore::open(std::move(options));
+  if (!store) return std::move(store).error();
+  return std::unique_ptr<ports::MessageStore>(std::move(store).value());
+}
+
 }  // namespace
 
 Result<Engines> open_engines(const Config& config) {
@@ -129,14 +158,21 @@ Result<Engines> open_engines(const Config& config) {
   if (!log) return std::move(log).error();
   engines.log = std::move(log.value());
 
-  auto store =
-      named(embedded::RocksMessageStore::open((data / "store").string(), config.durability), "the message store");
+  auto store = named(open_store(config, data), "the message store");
   if (!store) return std::move(store).error();
   engines.store = std::move(store.value());
 
   auto directory = named(open_directory(config, data), "the directory");
   if (!directory) return std::move(directory).error();
   engines.directory = std::move(directory.value());
+
+  auto rooms = named(embedded::RocksRooms::open((data / "rooms").string()), "the rooms directory");
+  if (!rooms) return std::move(rooms).error();
+  engines.rooms = std::move(rooms.value());
+
+  auto social = named(embedded::RocksSocialGraph::open((data / "social").string()), "the social graph");
+  if (!social) return std::move(social).error();
+  engines.social = std::move(social.value());
 
   auto push_tokens = named(embedded::RocksPushTokens::open((data / "push-tokens").string()), "the push tokens");
   if (!push_tokens) return std::move(push_tokens).error();
@@ -150,10 +186,6 @@ Result<Engines> open_engines(const Config& config) {
   auto push_sender = open_push_sender(config.push);
   if (!push_sender) return std::move(push_sender).error();
   engines.push_sender = std::move(push_sender.value());
-
-  auto social = named(embedded::RocksSocialGraph::open((data / "social").string()), "the social graph");
-  if (!social) return std::move(social).error();
-  engines.social = std::move(social.value());
 
   auto state = named(open_state(config), "the state store");
   if (!state) return std::move(state).error();

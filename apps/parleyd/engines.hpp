@@ -11,6 +11,7 @@
 #include "ports/push_ledger.hpp"
 #include "ports/push_sender.hpp"
 #include "ports/push_tokens.hpp"
+#include "ports/rooms.hpp"
 #include "ports/social_graph.hpp"
 #include "ports/state_store.hpp"
 
@@ -21,6 +22,7 @@ struct Engines {
   std::unique_ptr<ports::MessageStore> store;
   std::unique_ptr<ports::StateStore> state;
   std::unique_ptr<ports::Directory> directory;
+  std::unique_ptr<ports::Rooms> rooms;
   std::unique_ptr<ports::SocialGraph> social;
   std::unique_ptr<ports::PushTokens> push_tokens;
   std::unique_ptr<ports::PushLedger> push_ledger;

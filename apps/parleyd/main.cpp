@@ -1,10 +1,11 @@
 // parleyd: parse the settings, build the engines behind the ports, start the
 // pipeline steps and the gateway, wait for SIGINT or SIGTERM, drain, exit.
 
+#include <pthread.h>
+#include <sys/resource.h>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-#include <pthread.h>
 
 #include "config.hpp"
 #include "core/log.hpp"
@@ -55,6 +56,13 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  // Each connection is a file descriptor: allow as many as the hard limit.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+
   auto opened = app::open_engines(config);
   if (!opened) {
     std::cerr << "parleyd: " << opened.error().message << "\n";
@@ -65,21 +73,27 @@ int main(int argc, char** argv) {
   ports::MessageStore& store = *engines.store;
   ports::StateStore& state = *engines.state;
   ports::Directory& directory = *engines.directory;
+  ports::Rooms& rooms = *engines.rooms;
   ports::SocialGraph& social_graph = *engines.social;
 
   // Services.
   const std::string server_id = "node-" + std::to_string(config.node_id);
-  services::ChatService chat(message_log, store, state, {.server_id = server_id, .presence_ttl = config.presence_ttl});
+  services::RoomsService room_rules(rooms, directory, {.max_group_members = config.max_group_members});
+  services::ConversationService conversations(store, rooms, room_rules, state,
+                                              {.typing_interval = config.typing_interval});
+  services::ChatService chat(message_log, store, state, room_rules,
+                             {.server_id = server_id, .presence_ttl = config.presence_ttl});
   services::Auth auth(directory, config.hash_cost);
   services::PresenceService presence(
       state, social_graph,
       {.ttl = config.presence_ttl, .heartbeat = config.presence_heartbeat, .debounce = config.presence_debounce});
   services::SocialService social(directory, social_graph, state, presence);
-  services::Sequencer sequencer(message_log, store, directory, state, Snowflake(config.node_id), social_graph);
+  services::Sequencer sequencer(message_log, store, directory, rooms, state, Snowflake(config.node_id), social_graph);
   services::InboxOwner inbox_owner(store, state);
 
   services::PipelineStep sequencer_step(
-      "sequencer", must(message_log.subscribe(records::kConversationsTopic, records::kSequencerGroup), "the sequencer's consumer"),
+      "sequencer",
+      must(message_log.subscribe(records::kConversationsTopic, records::kSequencerGroup), "the sequencer's consumer"),
       sequencer, {});
   services::PipelineStep inbox_step(
       "inbox", must(message_log.subscribe(records::kInboxesTopic, records::kInboxGroup), "the inbox owner's consumer"),
@@ -99,7 +113,17 @@ int main(int argc, char** argv) {
       "push", must(message_log.subscribe(records::kInboxesTopic, services::kPushGroup), "the push step's consumer"),
       push, {});
 
-  gateway::Server server(config.gateway, chat, auth, directory, state, social, presence);
+  gateway::Server server(config.gateway, {.chat = chat,
+                                          .auth = auth,
+                                          .rooms = room_rules,
+                                          .conversations = conversations,
+                                          .directory = directory,
+                                          .room_store = rooms,
+                                          .state = state,
+                                          .social = social,
+                                          .presence = presence,
+                                          .push_tokens = engines.push_tokens.get(),
+                                          .push = &push_dispatcher});
   try {
     server.start();
   } catch (const std::exception& e) {
@@ -108,9 +132,9 @@ int main(int argc, char** argv) {
   }
   sequencer_step.start();
   inbox_step.start();
-  presence.start();
   push_dispatcher.start();
   push_step.start();
+  presence.start();
 
   std::printf("parleyd listening on %s:%u\n", config.gateway.host.c_str(), static_cast<unsigned>(server.port()));
   std::fflush(stdout);

@@ -81,8 +81,8 @@ Result<SendRequest> read_send(const json::object& req, std::size_t max_body, Use
   auto body = read_string(req, "body");
   if (!body) return std::move(body).error();
   if (body->size() > max_body) {
-    return make_error(ErrorCode::too_large, "body is " + std::to_string(body->size()) + " bytes; the limit is " +
-                                                std::to_string(max_body));
+    return make_error(ErrorCode::too_large,
+                      "body is " + std::to_string(body->size()) + " bytes; the limit is " + std::to_string(max_body));
   }
 
   if (const json::value* from = req.if_contains("from")) {

@@ -43,7 +43,6 @@ std::string to_string(const ConversationRef& c) {
   return {};
 }
 
-
 std::optional<ConversationRef> parse_conversation(std::string_view text) noexcept {
   if (text.size() < 3 || text[1] != ':') return std::nullopt;
   const std::string_view rest = text.substr(2);

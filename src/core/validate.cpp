@@ -11,9 +11,7 @@ bool is_lower_name_char(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
 }
 
-bool is_device_char(char c) noexcept {
-  return is_lower_name_char(c) || (c >= 'A' && c <= 'Z');
-}
+bool is_device_char(char c) noexcept { return is_lower_name_char(c) || (c >= 'A' && c <= 'Z'); }
 
 }  // namespace
 

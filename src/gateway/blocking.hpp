@@ -14,18 +14,26 @@
 
 namespace parley::gateway {
 
-template <class F>
-auto run_blocking(boost::asio::thread_pool& pool, F fn) {
+// Runs `fn` on `executor` (a pool, a strand) and resumes the awaiting
+// coroutine on its own executor with fn's result.
+template <class Executor, class F>
+auto run_on(Executor executor, F fn) {
   using R = std::invoke_result_t<F&>;
   return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>, void(R)>(
-      [&pool](auto handler, F f) {
-        boost::asio::post(pool, [h = std::move(handler), f = std::move(f)]() mutable {
+      [executor](auto handler, F f) {
+        boost::asio::post(executor, [h = std::move(handler), f = std::move(f)]() mutable {
           R result = f();
           auto ex = boost::asio::get_associated_executor(h);
-          boost::asio::dispatch(ex, [h = std::move(h), r = std::move(result)]() mutable { std::move(h)(std::move(r)); });
+          boost::asio::dispatch(ex,
+                                [h = std::move(h), r = std::move(result)]() mutable { std::move(h)(std::move(r)); });
         });
       },
       boost::asio::use_awaitable, std::move(fn));
+}
+
+template <class F>
+auto run_blocking(boost::asio::thread_pool& pool, F fn) {
+  return run_on(pool.get_executor(), std::move(fn));
 }
 
 }  // namespace parley::gateway

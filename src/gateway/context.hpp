@@ -9,41 +9,66 @@
 
 #include "ports/directory.hpp"
 #include "ports/push_tokens.hpp"
+#include "ports/rooms.hpp"
 #include "ports/state_store.hpp"
 #include "services/auth.hpp"
 #include "services/chat_service.hpp"
+#include "services/conversation_service.hpp"
 #include "services/presence_service.hpp"
 #include "services/push_dispatcher.hpp"
+#include "services/rooms_service.hpp"
 #include "services/social_service.hpp"
 
 namespace parley::gateway {
 
 class SessionRegistry;
 class PendingSends;
+class ChannelHub;
 
 struct GatewayOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
-  int threads = 0;                      // 0: one per core
-  std::size_t max_frame = 64 * 1024;    // bytes; a larger frame closes with 1009
-  std::size_t max_body = 16 * 1024;     // bytes of a message body
+  int threads = 0;                    // 0: one per core
+  std::size_t max_frame = 64 * 1024;  // bytes; a larger frame closes with 1009
+  std::size_t max_body = 16 * 1024;   // bytes of a message body
   std::size_t max_http_body = 64 * 1024;
-  double rate_limit = 100;              // requests per second per connection
+  double rate_limit = 100;  // requests per second per connection
   double rate_burst = 200;
-  std::size_t max_write_queue = 4096;   // frames queued for one slow connection before it is closed
+  std::size_t max_write_queue = 4096;  // frames queued for one slow connection before it is closed
   std::chrono::milliseconds send_timeout{10000};
   std::chrono::milliseconds drain_timeout{5000};
-  std::chrono::milliseconds idle_timeout{90000};  // a WebSocket that sends nothing (not even pings) for this long is closed
+  std::chrono::milliseconds idle_timeout{
+      90000};  // a WebSocket that sends nothing (not even pings) for this long is closed
+};
+
+// The services and ports the gateway calls, built by main().
+struct Services {
+  services::ChatService& chat;
+  services::Auth& auth;
+  services::RoomsService& rooms;
+  services::ConversationService& conversations;
+  ports::Directory& directory;
+  ports::Rooms& room_store;
+  ports::StateStore& state;
+  services::SocialService& social;
+  services::PresenceService& presence;
+  // Push notifications (ops_push.cpp); null where push is not wired (tests).
+  ports::PushTokens* push_tokens = nullptr;
+  services::PushDispatcher* push = nullptr;
 };
 
 struct Context {
   GatewayOptions options;
   services::ChatService& chat;
   services::Auth& auth;
+  services::RoomsService& rooms;
+  services::ConversationService& conversations;
   ports::Directory& directory;
+  ports::Rooms& room_store;
   ports::StateStore& state;
   SessionRegistry& registry;
   PendingSends& pending;
+  ChannelHub& channels;
   boost::asio::thread_pool& blocking;  // runs port calls that block
   services::SocialService& social;
   services::PresenceService& presence;

@@ -128,7 +128,8 @@ std::optional<std::string> bearer_token(const HttpRequest& req, bool allow_query
   if (auto it = req.find(http::field::authorization); it != req.end()) {
     std::string_view v = it->value();
     constexpr std::string_view kBearer = "Bearer ";
-    if (v.size() > kBearer.size() && v.substr(0, kBearer.size()) == kBearer) return std::string(v.substr(kBearer.size()));
+    if (v.size() > kBearer.size() && v.substr(0, kBearer.size()) == kBearer)
+      return std::string(v.substr(kBearer.size()));
     return std::nullopt;
   }
   if (!allow_query) return std::nullopt;
@@ -162,8 +163,8 @@ awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req) {
   if (path == "/v1/ws") {
     co_return error_response(req, make_error(ErrorCode::bad_request, "/v1/ws needs a WebSocket upgrade"));
   }
-  co_return error_response(req, make_error(ErrorCode::not_found, "no endpoint " + std::string(req.method_string()) +
-                                                                     " " + path));
+  co_return error_response(
+      req, make_error(ErrorCode::not_found, "no endpoint " + std::string(req.method_string()) + " " + path));
 }
 
 }  // namespace parley::gateway

@@ -62,13 +62,17 @@ awaitable<void> sweep_loop(asio::steady_timer& timer, PendingSends& pending, std
 
 }  // namespace
 
-Server::Server(GatewayOptions options, services::ChatService& chat, services::Auth& auth, ports::Directory& directory,
-               ports::StateStore& state, services::SocialService& social, services::PresenceService& presence)
+Server::Server(GatewayOptions options, Services services)
     : options_(std::move(options)),
       blocking_(4),
-      registry_(state, chat.server_id(), blocking_),
-      ctx_{options_, chat, auth, directory, state, registry_, pending_, blocking_, social, presence, nullptr, nullptr},
+      registry_(services.state, services.chat.server_id(), blocking_),
+      channels_(services.state, services.room_store, registry_, [this](std::string_view p) { on_envelope(p); }),
+      ctx_{options_,           services.chat,       services.auth,   services.rooms,    services.conversations,
+           services.directory, services.room_store, services.state,  registry_,         pending_,
+           channels_,          blocking_,           services.social, services.presence, services.push_tokens,
+           services.push},
       acceptor_(blocking_) {
+  registry_.on_user_here([this](UserId user, bool here) { here ? channels_.follow(user) : channels_.unfollow(user); });
   const int n = thread_count(options_.threads);
   for (int i = 0; i < n; ++i) {
     contexts_.push_back(std::make_unique<asio::io_context>(1));
@@ -91,6 +95,11 @@ void Server::on_envelope(std::string_view payload) {
     registry_.deliver(deliver->user, std::make_shared<const std::string>(std::move(deliver->frame)));
   } else if (auto* done = std::get_if<records::SendDone>(&*envelope)) {
     pending_.complete(done->ticket, done->result);
+  } else if (auto* event = std::get_if<records::RoomEvent>(&*envelope)) {
+    channels_.deliver(*event);
+  } else if (auto* changed = std::get_if<records::MembershipChanged>(&*envelope)) {
+    const UserId user = changed->user;
+    registry_.run_in_order([this, user] { channels_.reload(user); });
   }
 }
 
@@ -113,9 +122,8 @@ void Server::start() {
                              ec.message());
   }
 
-  asio::co_spawn(*contexts_.front(), accept_loop(acceptor_, *this, ctx_, [this]() -> asio::io_context& {
-                   return next_context();
-                 }),
+  asio::co_spawn(*contexts_.front(),
+                 accept_loop(acceptor_, *this, ctx_, [this]() -> asio::io_context& { return next_context(); }),
                  log_exception);
   sweep_timer_ = std::make_unique<asio::steady_timer>(*contexts_.front());
   asio::co_spawn(*contexts_.front(), sweep_loop(*sweep_timer_, pending_, options_.send_timeout), log_exception);

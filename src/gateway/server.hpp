@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "gateway/channel_hub.hpp"
 #include "gateway/context.hpp"
 #include "gateway/pending_sends.hpp"
 #include "gateway/session_registry.hpp"
@@ -20,8 +21,7 @@ namespace parley::gateway {
 
 class Server {
  public:
-  Server(GatewayOptions options, services::ChatService& chat, services::Auth& auth, ports::Directory& directory,
-         ports::StateStore& state, services::SocialService& social, services::PresenceService& presence);
+  Server(GatewayOptions options, Services services);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -47,6 +47,7 @@ class Server {
   std::atomic<std::size_t> next_{0};
   SessionRegistry registry_;
   PendingSends pending_;
+  ChannelHub channels_;
   Context ctx_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::unique_ptr<boost::asio::steady_timer> sweep_timer_;

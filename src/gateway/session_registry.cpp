@@ -9,7 +9,9 @@
 namespace parley::gateway {
 
 SessionRegistry::SessionRegistry(ports::StateStore& state, std::string server_id, boost::asio::thread_pool& blocking)
-    : state_(state), server_id_(std::move(server_id)), routes_strand_(boost::asio::make_strand(blocking.get_executor())) {}
+    : state_(state),
+      server_id_(std::move(server_id)),
+      routes_strand_(boost::asio::make_strand(blocking.get_executor())) {}
 
 void SessionRegistry::add(UserId user, const std::shared_ptr<Connection>& session) {
   bool first = false;
@@ -50,8 +52,13 @@ void SessionRegistry::sync_route(UserId user) {
     }
     auto done = present ? state_.add_route(user, server_id_) : state_.remove_route(user, server_id_);
     if (!done) log::warn("registry", "route update failed: " + done.error().message);
+    if (user_here_hook_) user_here_hook_(user, present);
   });
 }
+
+void SessionRegistry::on_user_here(std::function<void(UserId, bool)> hook) { user_here_hook_ = std::move(hook); }
+
+void SessionRegistry::run_in_order(std::function<void()> fn) { boost::asio::post(routes_strand_, std::move(fn)); }
 
 void SessionRegistry::deliver(UserId user, const std::shared_ptr<const std::string>& frame) {
   // Snapshot the targets, then send without holding the lock.

@@ -5,6 +5,7 @@
 
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,6 +30,14 @@ class SessionRegistry {
   // does not wait for the writes.
   void deliver(UserId user, const std::shared_ptr<const std::string>& frame);
 
+  // `hook(user, here)` runs, in order, after a user's first device connects
+  // to this server (here = true) and after the last one leaves (false).
+  void on_user_here(std::function<void(UserId, bool)> hook);
+  // Runs `fn` in order with the route updates and the hook.
+  void run_in_order(std::function<void()> fn);
+  // The executor that runs them in order.
+  [[nodiscard]] boost::asio::strand<boost::asio::thread_pool::executor_type> ordered() const { return routes_strand_; }
+
   // Every session, for shutdown.
   [[nodiscard]] std::vector<std::shared_ptr<Connection>> all();
   [[nodiscard]] std::size_t connection_count();
@@ -42,7 +51,8 @@ class SessionRegistry {
   ports::StateStore& state_;
   std::string server_id_;
   boost::asio::strand<boost::asio::thread_pool::executor_type> routes_strand_;
-  std::mutex mutex_;  // guards sessions_
+  std::function<void(UserId, bool)> user_here_hook_;  // set before start, then only read
+  std::mutex mutex_;                                  // guards sessions_
   std::unordered_map<UserId, std::vector<std::weak_ptr<Connection>>> sessions_;
 };
 

@@ -140,9 +140,8 @@ awaitable<void> WebSocketSession::dispatch(json::value id, std::string op, json:
 void WebSocketSession::reply(std::string frame) { enqueue(std::make_shared<const std::string>(std::move(frame))); }
 
 void WebSocketSession::send(std::shared_ptr<const std::string> frame) {
-  asio::dispatch(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
-    self->enqueue(std::move(f));
-  });
+  asio::dispatch(ws_.get_executor(),
+                 [self = shared_from_this(), f = std::move(frame)]() mutable { self->enqueue(std::move(f)); });
 }
 
 void WebSocketSession::close_going_away() {

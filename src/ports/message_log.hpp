@@ -39,7 +39,8 @@ class LogConsumer {
   // returns those that are there (possibly none), in offset order within
   // each partition. After a restart or a change of owner, a partition is read
   // again from its committed offset.
-  [[nodiscard]] virtual Result<std::vector<LogRecord>> poll(std::chrono::milliseconds timeout, std::size_t max_records) = 0;
+  [[nodiscard]] virtual Result<std::vector<LogRecord>> poll(std::chrono::milliseconds timeout,
+                                                            std::size_t max_records) = 0;
 
   // Records that every record of `partition` before `next_offset` is done.
   [[nodiscard]] virtual Result<void> commit(int partition, std::uint64_t next_offset) = 0;
@@ -63,7 +64,8 @@ class MessageLog {
   virtual void append(std::string_view topic, std::string key, std::string value, AppendCallback done) = 0;
 
   // Joins consumer group `group` on `topic`.
-  [[nodiscard]] virtual Result<std::unique_ptr<LogConsumer>> subscribe(std::string_view topic, std::string_view group) = 0;
+  [[nodiscard]] virtual Result<std::unique_ptr<LogConsumer>> subscribe(std::string_view topic,
+                                                                       std::string_view group) = 0;
 };
 
 }  // namespace parley::ports

@@ -71,6 +71,29 @@ class MessageStore {
   // Moves a cursor to max(cursor, seq) and returns the new value.
   [[nodiscard]] virtual Result<Seq> advance_cursor(UserId user, std::string_view device, Seq seq) = 0;
 
+  // --- conversation list and read positions ------------------------------
+
+  struct ConversationSummary {
+    std::string conversation;
+    MessageId last_message;
+  };
+
+  // Every 1:1 and group conversation the user has an inbox entry in, with
+  // the id of the newest one (put_inbox keeps this index), in no set order.
+  [[nodiscard]] virtual Result<std::vector<ConversationSummary>> conversations_of(UserId user) = 0;
+
+  // How far the user has read a conversation (one position for all of the
+  // user's devices); MessageId{} if nothing was read.
+  [[nodiscard]] virtual Result<MessageId> read_position(UserId user, std::string_view conversation) = 0;
+  // Moves a read position to max(position, message) and returns the result.
+  [[nodiscard]] virtual Result<MessageId> advance_read_position(UserId user, std::string_view conversation,
+                                                                MessageId message) = 0;
+
+  // How many messages of a conversation after `after` were not sent by
+  // `reader`, counting at most `cap`.
+  [[nodiscard]] virtual Result<std::size_t> count_unread(std::string_view conversation, MessageId after, UserId reader,
+                                                         std::size_t cap) = 0;
+
   // Makes every write that returned before this call durable on disk.
   [[nodiscard]] virtual Result<void> flush() = 0;
 };

@@ -5,14 +5,13 @@
 namespace parley::services {
 
 ChatService::ChatService(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state,
-                         Options options)
-    : log_(log), store_(store), state_(state), options_(std::move(options)) {}
+                         RoomsService& rooms, Options options)
+    : log_(log), store_(store), state_(state), rooms_(rooms), options_(std::move(options)) {}
 
 void ChatService::submit_send(UserId from, codec::SendRequest req, std::uint64_t ticket,
                               std::function<void(Result<std::uint64_t>)> on_appended) {
   std::string key = to_string(conversation_of(from, req.to));
-  records::SendCommand cmd{options_.server_id, ticket, from, req.to, std::move(req.client_msg_id),
-                           std::move(req.body)};
+  records::SendCommand cmd{options_.server_id, ticket, from, req.to, std::move(req.client_msg_id), std::move(req.body)};
   log_.append(records::kConversationsTopic, std::move(key), records::encode(cmd), std::move(on_appended));
 }
 
@@ -49,11 +48,9 @@ Result<Seq> ChatService::ack(UserId user, std::string_view device, Seq seq) {
 Result<std::vector<Message>> ChatService::history(UserId user, const codec::HistoryRequest& req) {
   const auto conversation = parse_conversation(req.conversation);
   if (!conversation) return make_error(ErrorCode::bad_request, "conversation is not a conversation id");
-  // Groups and channels answer the same as a conversation that does not
-  // exist, so that non-members cannot learn which ones do.
-  if (!is_direct_member(*conversation, user)) {
-    return make_error(ErrorCode::forbidden, "not a member of this conversation");
-  }
+  // A group or channel that does not exist answers like one the user is not
+  // in, so that non-members cannot learn which ones do.
+  if (auto member = rooms_.check_member(*conversation, user); !member) return std::move(member).error();
   return store_.history(req.conversation, req.before, req.limit);
 }
 

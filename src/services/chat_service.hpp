@@ -15,6 +15,7 @@
 #include "ports/message_log.hpp"
 #include "ports/message_store.hpp"
 #include "ports/state_store.hpp"
+#include "services/rooms_service.hpp"
 
 namespace parley::services {
 
@@ -30,7 +31,8 @@ class ChatService {
     bool more = false;
   };
 
-  ChatService(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state, Options options);
+  ChatService(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state, RoomsService& rooms,
+              Options options);
 
   // Appends the send to the conversation's log partition. `on_appended` runs
   // on a log thread once the record is durable, or with the error if it
@@ -49,6 +51,7 @@ class ChatService {
   ports::MessageLog& log_;
   ports::MessageStore& store_;
   ports::StateStore& state_;
+  RoomsService& rooms_;
   Options options_;
 };
 

@@ -59,7 +59,7 @@ class ConversationService {
   RoomsService& access_;
   ports::StateStore& state_;
   Options options_;
-  std::mutex typing_mu_;  // guards last_typing_
+  std::mutex typing_mu_;                                            // guards last_typing_
   std::unordered_map<std::string, Clock::time_point> last_typing_;  // "user conversation" -> last event sent
 };
 

@@ -5,6 +5,7 @@
 
 #include "core/codec.hpp"
 #include "core/log.hpp"
+#include "services/live_events.hpp"
 #include "services/records.hpp"
 
 namespace parley::services {
@@ -14,8 +15,8 @@ InboxOwner::InboxOwner(ports::MessageStore& store, ports::StateStore& state) : s
 Result<void> InboxOwner::process(std::span<const ports::LogRecord> batch) {
   std::vector<ports::MessageStore::InboxWrite> writes;
   writes.reserve(batch.size());
-  std::unordered_map<UserId, Seq> heads;                           // user -> head including this batch
-  std::set<std::pair<std::uint64_t, std::uint64_t>> in_batch;      // (user, message) seen in this batch
+  std::unordered_map<UserId, Seq> heads;                       // user -> head including this batch
+  std::set<std::pair<std::uint64_t, std::uint64_t>> in_batch;  // (user, message) seen in this batch
 
   for (const auto& record : batch) {
     auto cmd = records::decode_inbox(record.value);
@@ -45,18 +46,7 @@ Result<void> InboxOwner::process(std::span<const ports::LogRecord> batch) {
 }
 
 void InboxOwner::deliver(UserId user, const InboxEntry& entry) {
-  auto servers = state_.routes(user);
-  if (!servers) {
-    // The entry is stored; the user's devices will get it by sync.
-    log::warn("inbox", "no routes for a live delivery: " + servers.error().message);
-    return;
-  }
-  if (servers->empty()) return;
-  const std::string envelope = records::encode(records::Deliver{user, codec::event_message(entry)});
-  for (const auto& server : servers.value()) {
-    auto published = state_.publish(records::server_channel(server), envelope);
-    if (!published) log::warn("inbox", "live delivery failed: " + published.error().message);
-  }
+  send_to_user(state_, user, codec::event_message(entry));
 }
 
 }  // namespace parley::services

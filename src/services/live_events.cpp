@@ -20,8 +20,8 @@ void send_to_user(ports::StateStore& state, UserId user, std::string frame) {
 }
 
 void send_to_channel(ports::StateStore& state, ChannelId channel, UserId except, std::string frame) {
-  auto published =
-      state.publish(records::channel_topic(channel), records::encode(records::RoomEvent{channel, except, std::move(frame)}));
+  auto published = state.publish(records::channel_topic(channel),
+                                 records::encode(records::RoomEvent{channel, except, std::move(frame)}));
   if (!published) log::warn("live", "live channel event not delivered: " + published.error().message);
 }
 

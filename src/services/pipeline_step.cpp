@@ -13,7 +13,9 @@ PipelineStep::PipelineStep(std::string name, std::unique_ptr<ports::LogConsumer>
 
 PipelineStep::~PipelineStep() { stop(); }
 
-void PipelineStep::start() { thread_ = std::thread([this] { run(); }); }
+void PipelineStep::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void PipelineStep::stop() {
   {

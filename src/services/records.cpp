@@ -9,6 +9,8 @@ namespace {
 constexpr std::uint8_t kVersion = 1;
 constexpr std::uint8_t kDeliverTag = 'D';
 constexpr std::uint8_t kSendDoneTag = 'R';
+constexpr std::uint8_t kRoomEventTag = 'C';
+constexpr std::uint8_t kMembershipTag = 'M';
 
 }  // namespace
 
@@ -55,8 +57,7 @@ std::optional<InboxCommand> decode_inbox(std::string_view in) {
   bytes::Reader r(in);
   InboxCommand c;
   std::uint8_t version = 0;
-  if (!(r.u8(version) && version == kVersion && r.u64(c.user.value) && bytes::read_message(r, c.message) &&
-        r.done())) {
+  if (!(r.u8(version) && version == kVersion && r.u64(c.user.value) && bytes::read_message(r, c.message) && r.done())) {
     return std::nullopt;
   }
   return c;
@@ -90,10 +91,41 @@ std::string encode(const SendDone& d) {
   return out;
 }
 
+std::string channel_topic(ChannelId channel) { return "channel:" + to_string(channel); }
+
+std::string encode(const RoomEvent& e) {
+  std::string out;
+  out.reserve(24 + e.frame.size());
+  bytes::Writer w(out);
+  w.u8(kRoomEventTag);
+  w.u64(e.channel.value);
+  w.u64(e.except.value);
+  w.str(e.frame);
+  return out;
+}
+
+std::string encode(const MembershipChanged& m) {
+  std::string out;
+  bytes::Writer w(out);
+  w.u8(kMembershipTag);
+  w.u64(m.user.value);
+  return out;
+}
+
 std::optional<Envelope> decode_envelope(std::string_view in) {
   bytes::Reader r(in);
   std::uint8_t tag = 0;
   if (!r.u8(tag)) return std::nullopt;
+  if (tag == kRoomEventTag) {
+    RoomEvent e;
+    if (!(r.u64(e.channel.value) && r.u64(e.except.value) && r.str(e.frame) && r.done())) return std::nullopt;
+    return Envelope{std::move(e)};
+  }
+  if (tag == kMembershipTag) {
+    MembershipChanged m;
+    if (!(r.u64(m.user.value) && r.done())) return std::nullopt;
+    return Envelope{m};
+  }
   if (tag == kDeliverTag) {
     Deliver d;
     if (!(r.u64(d.user.value) && r.str(d.frame) && r.done())) return std::nullopt;

@@ -61,10 +61,30 @@ struct SendDone {
   Result<Message> result;
 };
 
-using Envelope = std::variant<Deliver, SendDone>;
+// An event for the online members of a channel (fan-out on read), published
+// on the channel's topic to every server with a member online; each server
+// hands it to its local members' devices, except `except`'s.
+struct RoomEvent {
+  ChannelId channel;
+  UserId except;  // UserId{} for nobody
+  std::string frame;
+};
+
+// A user's memberships changed: servers holding the user's devices reload
+// which channel topics they follow for them.
+struct MembershipChanged {
+  UserId user;
+};
+
+using Envelope = std::variant<Deliver, SendDone, RoomEvent, MembershipChanged>;
+
+// The pub/sub topic of a channel's live events.
+[[nodiscard]] std::string channel_topic(ChannelId channel);
 
 [[nodiscard]] std::string encode(const Deliver& d);
 [[nodiscard]] std::string encode(const SendDone& d);
+[[nodiscard]] std::string encode(const RoomEvent& e);
+[[nodiscard]] std::string encode(const MembershipChanged& m);
 [[nodiscard]] std::optional<Envelope> decode_envelope(std::string_view bytes);
 
 }  // namespace parley::records

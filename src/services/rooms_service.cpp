@@ -82,8 +82,7 @@ Result<void> RoomsService::add(UserId actor, ports::RoomRef room, UserId user) {
   if (existing.value()) return Ok{};  // already a member
   auto put = rooms_.put_member(room, user, ports::Role::member, limit);
   if (!put && put.error().code == ErrorCode::conflict) {
-    return make_error(ErrorCode::conflict,
-                      "the group is full: it holds at most " + std::to_string(limit) + " members");
+    return make_error(ErrorCode::conflict, "the group is full: it holds at most " + std::to_string(limit) + " members");
   }
   return put;
 }

@@ -34,8 +34,7 @@ class RoomsService {
 
   [[nodiscard]] Result<ports::RoomRecord> create_group(UserId owner, std::string_view name,
                                                        const std::vector<UserId>& members);
-  [[nodiscard]] Result<ports::RoomRecord> create_channel(UserId owner, std::string_view name,
-                                                         ports::PostPolicy policy);
+  [[nodiscard]] Result<ports::RoomRecord> create_channel(UserId owner, std::string_view name, ports::PostPolicy policy);
   // Adds `user` to `room` (a group: by an owner or admin; a channel: anyone
   // joining themselves, or an owner or admin adding someone).
   [[nodiscard]] Result<void> add(UserId actor, ports::RoomRef room, UserId user);

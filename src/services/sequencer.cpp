@@ -4,13 +4,21 @@
 #include <map>
 #include <unordered_map>
 
+#include "core/codec.hpp"
 #include "core/log.hpp"
+#include "services/live_events.hpp"
 
 namespace parley::services {
 
 Sequencer::Sequencer(ports::MessageLog& log, ports::MessageStore& store, ports::Directory& directory,
-                     ports::StateStore& state, Snowflake ids, ports::SocialGraph& social)
-    : log_(log), store_(store), directory_(directory), state_(state), ids_(std::move(ids)), social_(social) {}
+                     ports::Rooms& rooms, ports::StateStore& state, Snowflake ids, ports::SocialGraph& social)
+    : log_(log),
+      store_(store),
+      directory_(directory),
+      rooms_(rooms),
+      state_(state),
+      ids_(std::move(ids)),
+      social_(social) {}
 
 Result<std::vector<UserId>> Sequencer::members_for(const records::SendCommand& cmd) {
   switch (cmd.to.kind) {
@@ -34,10 +42,32 @@ Result<std::vector<UserId>> Sequencer::members_for(const records::SendCommand& c
       if (relation->blocked_either_way()) return make_error(ErrorCode::forbidden, "you cannot message this user");
       return std::vector<UserId>{cmd.from, to};
     }
-    case Recipient::Kind::group:
-    case Recipient::Kind::channel:
-      return make_error(ErrorCode::not_found, "no " + std::string(to_string(cmd.to.kind)) + " with id " +
-                                                  std::to_string(cmd.to.id));
+    case Recipient::Kind::group: {
+      const ports::RoomRef group{ports::RoomKind::group, cmd.to.id};
+      auto role = rooms_.role_of(group, cmd.from);
+      if (!role) return std::move(role).error();
+      if (!role.value()) return make_error(ErrorCode::forbidden, "not a member of this conversation");
+      auto members = rooms_.members(group);
+      if (!members) return std::move(members).error();
+      std::vector<UserId> out;
+      out.reserve(members->size());
+      for (const auto& m : members.value()) out.push_back(m.user);
+      return out;
+    }
+    case Recipient::Kind::channel: {
+      const ports::RoomRef channel{ports::RoomKind::channel, cmd.to.id};
+      auto role = rooms_.role_of(channel, cmd.from);
+      if (!role) return std::move(role).error();
+      if (!role.value()) return make_error(ErrorCode::forbidden, "not a member of this conversation");
+      if (*role.value() == ports::Role::member) {
+        auto room = rooms_.find_room(channel);
+        if (!room) return std::move(room).error();
+        if (room->post_policy == ports::PostPolicy::admins) {
+          return make_error(ErrorCode::forbidden, "only the owner and admins post in this channel");
+        }
+      }
+      return std::vector<UserId>{};  // fan-out on read: no inbox entries
+    }
   }
   return make_error(ErrorCode::bad_request, "unknown recipient kind");
 }
@@ -48,11 +78,12 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
     records::SendCommand cmd;
     Result<Message> result;
     std::vector<UserId> members;
+    bool fresh = false;  // stored by this batch (not a retry)
   };
   std::vector<Outcome> outcomes;
   outcomes.reserve(batch.size());
-  std::vector<Message> fresh;                                 // to store
-  std::unordered_map<std::string, MessageId> last_ids;        // conversation -> last id in this batch
+  std::vector<Message> fresh;                                                  // to store
+  std::unordered_map<std::string, MessageId> last_ids;                         // conversation -> last id in this batch
   std::map<std::pair<std::uint64_t, std::string>, std::size_t> sent_in_batch;  // dedupe within the batch
 
   for (const auto& record : batch) {
@@ -64,7 +95,7 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
     const std::pair<std::uint64_t, std::string> dedupe_key{cmd->from.value, cmd->client_msg_id};
     if (auto it = sent_in_batch.find(dedupe_key); it != sent_in_batch.end()) {
       const Outcome& first = outcomes[it->second];
-      outcomes.push_back(Outcome{&record, std::move(*cmd), first.result, first.members});
+      outcomes.push_back(Outcome{&record, std::move(*cmd), first.result, first.members, false});
       continue;
     }
     auto found = store_.find_sent(cmd->from, cmd->client_msg_id);
@@ -92,11 +123,17 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
       }
       const MessageId id = ids_.next_after(last->second);
       last->second = id;
-      Message m{id,       conversation, outcome.cmd.from, outcome.cmd.to, outcome.cmd.body, Snowflake::time_of(id),
+      Message m{id,
+                conversation,
+                outcome.cmd.from,
+                outcome.cmd.to,
+                outcome.cmd.body,
+                Snowflake::time_of(id),
                 outcome.cmd.client_msg_id};
       fresh.push_back(m);
       outcome.result = std::move(m);
       outcome.members = std::move(members.value());
+      outcome.fresh = true;
     }
     sent_in_batch.emplace(dedupe_key, outcomes.size());
     outcomes.push_back(std::move(outcome));
@@ -114,9 +151,19 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
                                     records::encode(records::SendDone{o.cmd.ticket, o.result}));
     if (!published) log::warn("sequencer", "could not answer a sender: " + published.error().message);
     if (!o.result) continue;
+    if (o.cmd.to.kind == Recipient::Kind::channel) {
+      // Live copies only for posts stored now: a retried post was published
+      // the first time (and devices that missed it page history).
+      if (o.fresh) publish_channel_post(o.result.value());
+      continue;
+    }
     for (UserId member : o.members) inbox.push_back(records::InboxCommand{member, o.result.value()});
   }
   return append_inbox_records(inbox);
+}
+
+void Sequencer::publish_channel_post(const Message& m) {
+  send_to_channel(state_, ChannelId{m.to.id}, UserId{}, codec::event_channel_message(m));
 }
 
 Result<void> Sequencer::append_inbox_records(const std::vector<records::InboxCommand>& commands) {

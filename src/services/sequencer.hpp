@@ -20,6 +20,7 @@
 #include "ports/directory.hpp"
 #include "ports/message_log.hpp"
 #include "ports/message_store.hpp"
+#include "ports/rooms.hpp"
 #include "ports/social_graph.hpp"
 #include "ports/state_store.hpp"
 #include "services/pipeline_step.hpp"
@@ -29,19 +30,23 @@ namespace parley::services {
 
 class Sequencer final : public BatchHandler {
  public:
-  Sequencer(ports::MessageLog& log, ports::MessageStore& store, ports::Directory& directory, ports::StateStore& state,
-            Snowflake ids, ports::SocialGraph& social);
+  Sequencer(ports::MessageLog& log, ports::MessageStore& store, ports::Directory& directory, ports::Rooms& rooms,
+            ports::StateStore& state, Snowflake ids, ports::SocialGraph& social);
 
   [[nodiscard]] Result<void> process(std::span<const ports::LogRecord> batch) override;
 
  private:
-  // Who gets an inbox entry for a message, or why the send is refused.
+  // Who gets an inbox entry for a message (nobody for a channel post, which
+  // is fanned out on read), or why the send is refused.
   [[nodiscard]] Result<std::vector<UserId>> members_for(const records::SendCommand& cmd);
+  // Publishes a channel post to the servers holding its members' devices.
+  void publish_channel_post(const Message& m);
   [[nodiscard]] Result<void> append_inbox_records(const std::vector<records::InboxCommand>& commands);
 
   ports::MessageLog& log_;
   ports::MessageStore& store_;
   ports::Directory& directory_;
+  ports::Rooms& rooms_;
   ports::StateStore& state_;
   Snowflake ids_;
   ports::SocialGraph& social_;              // blocks refuse 1:1 sends

@@ -23,6 +23,7 @@
 #include "ports/directory.hpp"
 #include "ports/message_log.hpp"
 #include "ports/message_store.hpp"
+#include "ports/rooms.hpp"
 #include "ports/social_graph.hpp"
 #include "ports/state_store.hpp"
 #include "temp_dir.hpp"
@@ -58,6 +59,11 @@ struct DirectoryFactory {
 struct SocialGraphFactory {
   std::string name;
   std::function<std::unique_ptr<ports::SocialGraph>(const std::string& dir)> make;
+};
+
+struct RoomsFactory {
+  std::string name;
+  std::function<std::unique_ptr<ports::Rooms>(const std::string& dir)> make;
 };
 
 // Names an instantiation after its factory, for readable test names.
@@ -97,6 +103,7 @@ class MessageLogContract : public ContractTest<MessageLogFactory, ports::Message
 class MessageStoreContract : public ContractTest<MessageStoreFactory, ports::MessageStore> {};
 class DirectoryContract : public ContractTest<DirectoryFactory, ports::Directory> {};
 class SocialGraphContract : public ContractTest<SocialGraphFactory, ports::SocialGraph> {};
+class RoomsContract : public ContractTest<RoomsFactory, ports::Rooms> {};
 
 // A clock the test moves by hand.
 class ManualClock {

@@ -8,6 +8,7 @@
 #include "adapters/embedded/rocks_log.hpp"
 #include "adapters/embedded/rocks_message_store.hpp"
 #include "adapters/embedded/rocks_push_tokens.hpp"
+#include "adapters/embedded/rocks_rooms.hpp"
 #include "adapters/embedded/rocks_social_graph.hpp"
 #include "contracts.hpp"
 #include "push_tokens_contract.hpp"
@@ -81,6 +82,13 @@ INSTANTIATE_TEST_SUITE_P(Embedded, SocialGraphContract,
                              [](const std::string& dir) -> std::unique_ptr<ports::SocialGraph> {
                                return or_throw(embedded::RocksSocialGraph::open(dir));
                              }}),
+                         FactoryName{});
+
+INSTANTIATE_TEST_SUITE_P(Embedded, RoomsContract,
+                         ::testing::Values(RoomsFactory{"rocksdb",
+                                                        [](const std::string& dir) -> std::unique_ptr<ports::Rooms> {
+                                                          return or_throw(embedded::RocksRooms::open(dir));
+                                                        }}),
                          FactoryName{});
 
 }  // namespace parley::contract

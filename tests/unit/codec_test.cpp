@@ -14,8 +14,8 @@ json::object obj(std::string_view text) { return json::parse(text).as_object(); 
 constexpr UserId kSelf{5};
 
 TEST(Codec, ReadsAValidSend) {
-  auto send = codec::read_send(obj(R"({"op":"send","id":1,"to":{"user":"42"},"client_msg_id":"c1","body":"hi"})"),
-                               100, kSelf);
+  auto send =
+      codec::read_send(obj(R"({"op":"send","id":1,"to":{"user":"42"},"client_msg_id":"c1","body":"hi"})"), 100, kSelf);
   ASSERT_TRUE(send.ok()) << send.error().message;
   EXPECT_EQ(send->to, (Recipient{Recipient::Kind::user, 42}));
   EXPECT_EQ(send->client_msg_id, "c1");
@@ -24,16 +24,16 @@ TEST(Codec, ReadsAValidSend) {
 
 TEST(Codec, RefusesMalformedSends) {
   const char* bad[] = {
-      R"({"client_msg_id":"c","body":"b"})",                                   // no to
-      R"({"to":"42","client_msg_id":"c","body":"b"})",                         // to not an object
-      R"({"to":{"user":42},"client_msg_id":"c","body":"b"})",                  // id as a number
-      R"({"to":{"user":"42","group":"1"},"client_msg_id":"c","body":"b"})",    // two recipients
-      R"({"to":{"team":"42"},"client_msg_id":"c","body":"b"})",                // unknown kind
-      R"({"to":{"user":"0"},"client_msg_id":"c","body":"b"})",                 // zero id
-      R"({"to":{"user":"42"},"client_msg_id":"","body":"b"})",                 // empty client id
-      R"({"to":{"user":"42"},"client_msg_id":7,"body":"b"})",                  // client id not a string
-      R"({"to":{"user":"42"},"client_msg_id":"c","body":5})",                  // body not a string
-      R"({"to":{"user":"42"},"client_msg_id":"c"})",                           // no body
+      R"({"client_msg_id":"c","body":"b"})",                                 // no to
+      R"({"to":"42","client_msg_id":"c","body":"b"})",                       // to not an object
+      R"({"to":{"user":42},"client_msg_id":"c","body":"b"})",                // id as a number
+      R"({"to":{"user":"42","group":"1"},"client_msg_id":"c","body":"b"})",  // two recipients
+      R"({"to":{"team":"42"},"client_msg_id":"c","body":"b"})",              // unknown kind
+      R"({"to":{"user":"0"},"client_msg_id":"c","body":"b"})",               // zero id
+      R"({"to":{"user":"42"},"client_msg_id":"","body":"b"})",               // empty client id
+      R"({"to":{"user":"42"},"client_msg_id":7,"body":"b"})",                // client id not a string
+      R"({"to":{"user":"42"},"client_msg_id":"c","body":5})",                // body not a string
+      R"({"to":{"user":"42"},"client_msg_id":"c"})",                         // no body
   };
   for (const char* text : bad) {
     auto send = codec::read_send(obj(text), 100, kSelf);
@@ -68,8 +68,8 @@ TEST(Codec, SyncLimitsAndDefaults) {
   auto paged = codec::read_sync(obj(R"({"after":0,"limit":500})"));
   ASSERT_TRUE(paged.ok());
   EXPECT_EQ(paged->after, 0U);
-  for (const char* bad : {R"({"limit":0})", R"({"limit":501})", R"({"after":-1})", R"({"after":"3"})",
-                          R"({"limit":1.5})"}) {
+  for (const char* bad :
+       {R"({"limit":0})", R"({"limit":501})", R"({"after":-1})", R"({"after":"3"})", R"({"limit":1.5})"}) {
     auto r = codec::read_sync(obj(bad));
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().code, ErrorCode::bad_request);

@@ -133,6 +133,7 @@ struct Node {
   std::vector<std::function<void(bool)>> waiting;
   Clock::time_point retry_at{};
   bool was_up = false;
+  std::string last_error;  // why the last connection attempt failed
 };
 
 struct Peer {
@@ -218,6 +219,7 @@ struct CqlSession::Impl {
       if (ready_connection(n) || connecting(n)) return;  // another connection may still make it
       if (n.was_up) log::warn("cassandra", "node " + n.name + " is down: " + r.error().message);
       n.was_up = false;
+      n.last_error = r.error().message;
       n.retry_at = Clock::now() + options.reconnect_delay;
     }
     auto waiting = std::exchange(n.waiting, {});
@@ -232,11 +234,13 @@ struct CqlSession::Impl {
       return;
     }
     if (!connecting(n)) {
-      if (Clock::now() < n.retry_at) return call->finish(unavailable("node " + n.name + " is down"));
+      if (Clock::now() < n.retry_at) {
+        return call->finish(unavailable("node " + n.name + " is down (" + n.last_error + ")"));
+      }
       connect(index);
     }
     n.waiting.push_back([this, index, opcode, body = std::move(body), call](bool up) mutable {
-      if (!up) return call->finish(unavailable("cannot connect to " + nodes[index]->name));
+      if (!up) return call->finish(make_error(ErrorCode::unavailable, nodes[index]->last_error));
       auto c = ready_connection(*nodes[index]);
       if (!c) return call->finish(unavailable("no connection to " + nodes[index]->name));
       c->send(opcode, std::move(body), [call](Result<Response> r) { call->finish(std::move(r)); });

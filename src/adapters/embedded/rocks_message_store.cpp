@@ -14,7 +14,16 @@ namespace parley::embedded {
 
 namespace {
 
-enum Family : int { history_cf, dedupe_cf, inbox_cf, inbox_index_cf, inbox_head_cf, cursors_cf };
+enum Family : int {
+  history_cf,
+  dedupe_cf,
+  inbox_cf,
+  inbox_index_cf,
+  inbox_head_cf,
+  cursors_cf,
+  conversations_cf,
+  read_positions_cf
+};
 
 // Encoding version of a stored message; bump it when the layout changes.
 constexpr std::uint8_t message_format = 1;
@@ -79,6 +88,12 @@ std::string pair_key(std::uint64_t a, std::uint64_t b) {
   return key;
 }
 
+std::string user_conversation_key(UserId user, std::string_view conversation) {
+  std::string k = rocks::be64(user.value);
+  k.append(conversation);
+  return k;
+}
+
 std::string cursor_key(UserId user, std::string_view device) {
   std::string key = rocks::be64(user.value);
   key.append(device);
@@ -103,7 +118,7 @@ RocksMessageStore::RocksMessageStore(Private, rocks::Database db, Durability dur
 
 Result<std::unique_ptr<RocksMessageStore>> RocksMessageStore::open(std::string path, Durability durability) {
   if (path.empty()) return make_error(ErrorCode::bad_request, "message store: empty path");
-  auto db = rocks::open(path, {"history", "dedupe", "inbox", "inbox_index", "inbox_head", "cursors"});
+  auto db = rocks::open(path, {"history", "dedupe", "inbox", "inbox_index", "inbox_head", "cursors", "conversations", "read_positions"});
   if (!db) return std::move(db).error();
   return std::make_unique<RocksMessageStore>(Private{}, std::move(db).value(), durability);
 }
@@ -196,6 +211,7 @@ Result<std::optional<Seq>> RocksMessageStore::inbox_seq_of(UserId user, MessageI
 Result<void> RocksMessageStore::put_inbox(std::span<const InboxWrite> writes) {
   rocksdb::WriteBatch wb;
   std::map<std::uint64_t, Seq> heads;  // user → highest seq in this batch
+  std::map<std::pair<std::uint64_t, std::string>, std::uint64_t> newest_by_conversation;  // (user, conversation) → id
   for (const auto& w : writes) {
     if (w.entry.seq == 0 || !w.user.valid()) {
       return make_error(ErrorCode::bad_request, "put_inbox: an entry needs a user and a seq >= 1");
@@ -207,8 +223,20 @@ Result<void> RocksMessageStore::put_inbox(std::span<const InboxWrite> writes) {
     if (!status.ok()) return rocks::to_error(status, "put_inbox");
     Seq& head = heads[w.user.value];
     head = std::max(head, w.entry.seq);
+    auto& newest = newest_by_conversation[{w.user.value, w.entry.message.conversation}];
+    newest = std::max(newest, w.entry.message.id.value);
   }
   std::lock_guard lock(head_mu_);
+  for (const auto& [key, newest] : newest_by_conversation) {
+    const std::string row = user_conversation_key(UserId{key.first}, key.second);
+    std::string value;
+    const auto found = db_.db->Get(rocksdb::ReadOptions(), cf(conversations_cf), row, &value);
+    if (!found.ok() && !found.IsNotFound()) return rocks::to_error(found, "put_inbox");
+    if (found.ok() && value.size() == 8 && rocks::get_be64(value) >= newest) continue;  // a replay
+    if (auto status = wb.Put(cf(conversations_cf), row, rocks::be64(newest)); !status.ok()) {
+      return rocks::to_error(status, "put_inbox");
+    }
+  }
   for (const auto& [user, seq] : heads) {
     auto current = inbox_head(UserId{user});
     if (!current) return std::move(current).error();
@@ -266,6 +294,71 @@ Result<void> RocksMessageStore::flush() {
   const auto status = db_.db->FlushWAL(true);
   if (!status.ok()) return rocks::to_error(status, "flush");
   return Ok{};
+}
+
+}  // namespace parley::embedded
+
+namespace parley::embedded {
+
+Result<std::vector<ports::MessageStore::ConversationSummary>> RocksMessageStore::conversations_of(UserId user) {
+  const std::string prefix = rocks::be64(user.value);
+  std::vector<ConversationSummary> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(rocksdb::ReadOptions(), cf(conversations_cf)));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string_view key = view(it->key());
+    const std::string_view value = view(it->value());
+    if (value.size() != 8) return make_error(ErrorCode::internal, "conversations_of: corrupt row");
+    out.push_back({std::string(key.substr(8)), MessageId{rocks::get_be64(value)}});
+  }
+  if (!it->status().ok()) return rocks::to_error(it->status(), "conversations_of");
+  return out;
+}
+
+Result<MessageId> RocksMessageStore::read_position(UserId user, std::string_view conversation) {
+  std::string value;
+  const auto status =
+      db_.db->Get(rocksdb::ReadOptions(), cf(read_positions_cf), user_conversation_key(user, conversation), &value);
+  if (status.IsNotFound()) return MessageId{};
+  if (!status.ok()) return rocks::to_error(status, "read_position");
+  if (value.size() != 8) return make_error(ErrorCode::internal, "read_position: corrupt row");
+  return MessageId{rocks::get_be64(value)};
+}
+
+Result<MessageId> RocksMessageStore::advance_read_position(UserId user, std::string_view conversation,
+                                                           MessageId message) {
+  const std::string key = user_conversation_key(user, conversation);
+  std::lock_guard lock(cursor_mu_[std::hash<std::string>{}(key) % cursor_mu_.size()]);
+  auto current = read_position(user, conversation);
+  if (!current) return current;
+  if (message <= current.value()) return current;
+  // Synced when the policy says so: a read position that went back after a
+  // crash would show messages as unread again on every device.
+  rocksdb::WriteOptions wo;
+  wo.sync = durability_ == Durability::fsync;
+  const auto status = db_.db->Put(wo, cf(read_positions_cf), key, rocks::be64(message.value));
+  if (!status.ok()) return rocks::to_error(status, "advance_read_position");
+  return message;
+}
+
+Result<std::size_t> RocksMessageStore::count_unread(std::string_view conversation, MessageId after, UserId reader,
+                                                    std::size_t cap) {
+  const std::string lower = history_key(conversation, MessageId{after.value + 1});
+  std::string upper = history_prefix(conversation);
+  upper.back() = '\x01';
+  const rocksdb::Slice lower_slice(lower);
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(ro, cf(history_cf)));
+  std::size_t count = 0;
+  for (it->SeekToFirst(); it->Valid() && count < cap; it->Next()) {
+    auto m = decode(view(it->value()));
+    if (!m) return std::move(m).error();
+    if (m->from != reader) ++count;
+  }
+  if (!it->status().ok()) return rocks::to_error(it->status(), "count_unread");
+  return count;
 }
 
 }  // namespace parley::embedded

@@ -9,6 +9,8 @@
 //   inbox_index  user message_id                → seq
 //   inbox_head   user                           → highest seq
 //   cursors      user device                    → seq
+//   conversations user conversation             → newest message id in the user's inbox
+//   read_positions user conversation            → message id read up to
 //
 // Writes are not synced one by one (sync=false: they reach the OS at once and
 // survive a process crash); flush() syncs the WAL under Durability::fsync, so
@@ -50,6 +52,13 @@ class RocksMessageStore final : public ports::MessageStore {
 
   [[nodiscard]] Result<Seq> cursor(UserId user, std::string_view device) override;
   [[nodiscard]] Result<Seq> advance_cursor(UserId user, std::string_view device, Seq seq) override;
+
+  [[nodiscard]] Result<std::vector<ConversationSummary>> conversations_of(UserId user) override;
+  [[nodiscard]] Result<MessageId> read_position(UserId user, std::string_view conversation) override;
+  [[nodiscard]] Result<MessageId> advance_read_position(UserId user, std::string_view conversation,
+                                                        MessageId message) override;
+  [[nodiscard]] Result<std::size_t> count_unread(std::string_view conversation, MessageId after, UserId reader,
+                                                 std::size_t cap) override;
 
   [[nodiscard]] Result<void> flush() override;
 

@@ -170,7 +170,8 @@ Result<void> RocksRooms::remove_member(ports::RoomRef room, UserId user) {
   rocksdb::WriteBatch wb;
   auto status = wb.Delete(cf(members_cf), member_key(room, user));
   if (status.ok()) status = wb.Delete(cf(by_user_cf), by_user_key(user, room));
-  if (status.ok()) status = wb.Put(cf(counts_cf), room_key(room), rocks::be64(count.value() > 0 ? count.value() - 1 : 0));
+  if (status.ok())
+    status = wb.Put(cf(counts_cf), room_key(room), rocks::be64(count.value() > 0 ? count.value() - 1 : 0));
   if (status.ok()) status = db_.db->Write(synced(), &wb);
   if (!status.ok()) return rocks::to_error(status, "remove_member");
   return Ok{};
