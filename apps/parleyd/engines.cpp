@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "adapters/cassandra/cassandra_message_store.hpp"
 #include "adapters/embedded/memory_state_store.hpp"
 #include "adapters/embedded/rocks_directory.hpp"
 #include "adapters/embedded/rocks_log.hpp"
@@ -10,7 +11,6 @@
 #include "adapters/embedded/rocks_push_tokens.hpp"
 #include "adapters/embedded/rocks_rooms.hpp"
 #include "adapters/embedded/rocks_social_graph.hpp"
-#include "adapters/cassandra/cassandra_message_store.hpp"
 #include "adapters/kafka/kafka_log.hpp"
 #include "adapters/postgres/postgres_directory.hpp"
 #include "adapters/push/apns_client.hpp"

@@ -41,7 +41,8 @@ class MessageStore {
 
   // Up to `limit` messages of a conversation with id < before (before = 0:
   // from the newest), newest first.
-  [[nodiscard]] virtual Result<std::vector<Message>> history(std::string_view conversation, MessageId before, int limit) = 0;
+  [[nodiscard]] virtual Result<std::vector<Message>> history(std::string_view conversation, MessageId before,
+                                                             int limit) = 0;
 
   // --- inbox owner side ---------------------------------------------------
 

@@ -118,7 +118,8 @@ RocksMessageStore::RocksMessageStore(Private, rocks::Database db, Durability dur
 
 Result<std::unique_ptr<RocksMessageStore>> RocksMessageStore::open(std::string path, Durability durability) {
   if (path.empty()) return make_error(ErrorCode::bad_request, "message store: empty path");
-  auto db = rocks::open(path, {"history", "dedupe", "inbox", "inbox_index", "inbox_head", "cursors", "conversations", "read_positions"});
+  auto db = rocks::open(
+      path, {"history", "dedupe", "inbox", "inbox_index", "inbox_head", "cursors", "conversations", "read_positions"});
   if (!db) return std::move(db).error();
   return std::make_unique<RocksMessageStore>(Private{}, std::move(db).value(), durability);
 }
