@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -21,6 +22,7 @@
 
 #include "adapters/kafka/kafka_log.hpp"
 #include "adapters/postgres/postgres_directory.hpp"
+#include "adapters/postgres/postgres_rooms.hpp"
 #include "adapters/redis/redis_state_store.hpp"
 #include "contracts.hpp"
 #include "log_helpers.hpp"
@@ -101,11 +103,82 @@ DirectoryFactory postgres_directory() {
           }};
 }
 
+RoomsFactory postgres_rooms() {
+  return {"Postgres", [](const std::string& dir) -> std::unique_ptr<ports::Rooms> {
+            auto options = postgres_options(dir);
+            if (!options) return nullptr;
+            return or_throw(postgres::PostgresRooms::open(*options), "PostgreSQL");
+          }};
+}
+
 }  // namespace
 
+INSTANTIATE_TEST_SUITE_P(Real, RoomsContract, ::testing::Values(postgres_rooms()), FactoryName{});
 INSTANTIATE_TEST_SUITE_P(Real, DirectoryContract, ::testing::Values(postgres_directory()), FactoryName{});
 INSTANTIATE_TEST_SUITE_P(Real, MessageLogContract, ::testing::Values(kafka_log()), FactoryName{});
 INSTANTIATE_TEST_SUITE_P(Real, StateStoreContract, ::testing::Values(redis_state()), FactoryName{});
+
+// A second member joining a group takes over some partitions, each at its
+// committed offset; the first member's records of those partitions after
+// the rebalance are not its own any more, nor are their commits.
+TEST(KafkaLog, ARebalanceHandsPartitionsOverAtTheirCommittedOffsets) {
+  TempDir dir;
+  auto log = kafka_log().make(dir.sub("engine"));
+  if (!log) GTEST_SKIP() << "PARLEY_TEST_KAFKA is not set";
+  const std::string topic = dir.unique("rebalance");
+  std::map<int, std::uint64_t> count;  // partition -> records in it
+  for (int i = 0; i < 40; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    append_ok(*log, topic, key, std::to_string(i));
+    ++count[log->partition_for(topic, key)];
+  }
+  ASSERT_GT(count.size(), 1U);
+
+  std::map<int, std::uint64_t> committed;  // partition -> next offset committed
+  auto first = log->subscribe(topic, "g");
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(read_exactly(**first, 40).size(), 40U);
+  for (const auto& [partition, n] : count) {
+    committed[partition] = n / 2;
+    ASSERT_TRUE((*first)->commit(partition, n / 2).ok());
+  }
+
+  auto second = log->subscribe(topic, "g");
+  ASSERT_TRUE(second.ok());
+  // Both members poll (a member takes part in a rebalance through its
+  // polls) until the uncommitted tails have been read again.
+  std::map<int, std::vector<std::uint64_t>> by_first;
+  std::map<int, std::vector<std::uint64_t>> by_second;
+  auto second_done = [&] {
+    if (by_second.empty()) return false;
+    for (const auto& [partition, offsets] : by_second) {
+      if (offsets.back() + 1 < count[partition]) return false;
+    }
+    return true;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  while (!second_done() && std::chrono::steady_clock::now() < deadline) {
+    for (auto* member : {&first, &second}) {
+      auto batch = (**member)->poll(std::chrono::milliseconds(100), 1000);
+      ASSERT_TRUE(batch.ok());
+      for (const auto& r : *batch) (member == &first ? by_first : by_second)[r.partition].push_back(r.offset);
+    }
+  }
+  ASSERT_FALSE(by_second.empty()) << "the second member never got a partition";
+  for (const auto& [partition, offsets] : by_second) {
+    // Never read by both after the rebalance.
+    EXPECT_FALSE(by_first.contains(partition)) << "partition " << partition;
+    // The new owner starts where the group committed and reads each once.
+    ASSERT_FALSE(offsets.empty());
+    EXPECT_EQ(offsets.front(), committed[partition]) << "partition " << partition;
+    EXPECT_EQ(offsets.size(), count[partition] - committed[partition]) << "partition " << partition;
+    // The first member may not commit a partition it gave away.
+    auto refused = (*first)->commit(partition, count[partition]);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, ErrorCode::unavailable);
+    EXPECT_TRUE((*second)->commit(partition, count[partition]).ok());
+  }
+}
 
 // Two stores on one Redis are two servers: what one publishes reaches the
 // other's subscribers once, and its own subscribers once (not again through

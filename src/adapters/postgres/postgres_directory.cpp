@@ -1,5 +1,7 @@
 #include "adapters/postgres/postgres_directory.hpp"
 
+#include "adapters/postgres/postgres_schema.hpp"
+
 #include <chrono>
 
 namespace parley::postgres {
@@ -26,27 +28,10 @@ std::vector<Statement> statements() {
 
 }  // namespace
 
-const std::vector<Migration>& PostgresDirectory::migrations() {
-  static const std::vector<Migration> all = {
-      {1,
-       "CREATE TABLE users ("
-       "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-       "  username text NOT NULL UNIQUE,"
-       "  password_hash text NOT NULL,"
-       "  created_at bigint NOT NULL);"
-       "CREATE TABLE sessions ("
-       "  token_hash text PRIMARY KEY,"
-       "  user_id bigint NOT NULL REFERENCES users (id),"
-       "  device text NOT NULL,"
-       "  created_at bigint NOT NULL);"},
-  };
-  return all;
-}
-
 PostgresDirectory::PostgresDirectory(std::unique_ptr<PgPool> pool) : pool_(std::move(pool)) {}
 
 Result<std::unique_ptr<PostgresDirectory>> PostgresDirectory::open(PgPoolOptions options) {
-  auto pool = PgPool::open(std::move(options), migrations(), statements());
+  auto pool = PgPool::open(std::move(options), schema_migrations(), statements());
   if (!pool) return std::move(pool).error();
   return std::make_unique<PostgresDirectory>(std::move(pool).value());
 }

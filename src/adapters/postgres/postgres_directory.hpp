@@ -1,7 +1,8 @@
 #pragma once
 // PostgresDirectory: the Directory port on PostgreSQL (libpq).
 //
-// Tables (in the pool's schema, created by migrations at open):
+// Tables (in the pool's schema, created at open by the shared migrations of
+// postgres_schema.cpp):
 //   users(id bigint identity, username text unique, password_hash, created_at)
 //   sessions(token_hash text primary key, user_id, device, created_at)
 // Ids come from an identity column: unique and never reused, across
@@ -18,9 +19,6 @@ namespace parley::postgres {
 
 class PostgresDirectory final : public ports::Directory {
  public:
-  // The migrations this adapter needs (also applied by open()).
-  [[nodiscard]] static const std::vector<Migration>& migrations();
-
   [[nodiscard]] static Result<std::unique_ptr<PostgresDirectory>> open(PgPoolOptions options);
 
   // Use open(); public only for make_unique.

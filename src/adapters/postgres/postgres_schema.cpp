@@ -1,0 +1,39 @@
+#include "adapters/postgres/postgres_schema.hpp"
+
+namespace parley::postgres {
+
+const std::vector<Migration>& schema_migrations() {
+  static const std::vector<Migration> all = {
+      // Accounts (PostgresDirectory).
+      {1,
+       "CREATE TABLE users ("
+       "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+       "  username text NOT NULL UNIQUE,"
+       "  password_hash text NOT NULL,"
+       "  created_at bigint NOT NULL);"
+       "CREATE TABLE sessions ("
+       "  token_hash text PRIMARY KEY,"
+       "  user_id bigint NOT NULL REFERENCES users (id),"
+       "  device text NOT NULL,"
+       "  created_at bigint NOT NULL);"},
+      // Groups and channels (PostgresRooms). Members are not tied to users
+      // by a foreign key: the port leaves user checks to its callers.
+      {2,
+       "CREATE TABLE rooms ("
+       "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+       "  kind smallint NOT NULL,"  // 0 group, 1 channel
+       "  name text NOT NULL,"
+       "  owner bigint NOT NULL,"
+       "  post_policy smallint NOT NULL,"  // 0 everyone, 1 admins
+       "  created_at bigint NOT NULL);"
+       "CREATE TABLE room_members ("
+       "  room_id bigint NOT NULL REFERENCES rooms (id),"
+       "  user_id bigint NOT NULL,"
+       "  role smallint NOT NULL,"  // 0 member, 1 admin, 2 owner
+       "  PRIMARY KEY (room_id, user_id));"
+       "CREATE INDEX room_members_by_user ON room_members (user_id, room_id);"},
+  };
+  return all;
+}
+
+}  // namespace parley::postgres
