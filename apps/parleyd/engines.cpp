@@ -13,6 +13,7 @@
 #include "adapters/embedded/rocks_social_graph.hpp"
 #include "adapters/kafka/kafka_log.hpp"
 #include "adapters/postgres/postgres_directory.hpp"
+#include "adapters/postgres/postgres_rooms.hpp"
 #include "adapters/push/apns_client.hpp"
 #include "adapters/push/fcm_client.hpp"
 #include "adapters/push/log_push_sender.hpp"
@@ -117,6 +118,19 @@ Result<std::unique_ptr<ports::Directory>> open_directory(const Config& config, c
   return std::unique_ptr<ports::Directory>(std::move(directory).value());
 }
 
+// Groups and channels: PostgreSQL with the directory, else RocksDB.
+Result<std::unique_ptr<ports::Rooms>> open_rooms(const Config& config, const std::filesystem::path& data) {
+  if (config.engines.postgres.empty()) {
+    auto rooms = embedded::RocksRooms::open((data / "rooms").string());
+    if (!rooms) return std::move(rooms).error();
+    return std::unique_ptr<ports::Rooms>(std::move(rooms).value());
+  }
+  auto rooms = postgres::PostgresRooms::open(
+      {.conninfo = config.engines.postgres, .schema = config.engines.name_space, .size = config.engines.postgres_pool});
+  if (!rooms) return std::move(rooms).error();
+  return std::unique_ptr<ports::Rooms>(std::move(rooms).value());
+}
+
 // The message store: Cassandra when --cassandra names contact points, else
 // RocksDB.
 Result<std::unique_ptr<ports::MessageStore>> open_store(const Config& config, const std::filesystem::path& data) {
@@ -166,7 +180,7 @@ Result<Engines> open_engines(const Config& config) {
   if (!directory) return std::move(directory).error();
   engines.directory = std::move(directory.value());
 
-  auto rooms = named(embedded::RocksRooms::open((data / "rooms").string()), "the rooms directory");
+  auto rooms = named(open_rooms(config, data), "the rooms directory");
   if (!rooms) return std::move(rooms).error();
   engines.rooms = std::move(rooms.value());
 
