@@ -11,6 +11,7 @@
 #include "adapters/embedded/rocks_push_tokens.hpp"
 #include "adapters/embedded/rocks_rooms.hpp"
 #include "adapters/embedded/rocks_social_graph.hpp"
+#include "adapters/embedded/sqlite_search_index.hpp"
 #include "adapters/kafka/kafka_log.hpp"
 #include "adapters/postgres/postgres_directory.hpp"
 #include "adapters/postgres/postgres_rooms.hpp"
@@ -196,6 +197,10 @@ Result<Engines> open_engines(const Config& config) {
       named(embedded::RocksPushLedger::open((data / "push-ledger").string(), config.durability), "the push ledger");
   if (!push_ledger) return std::move(push_ledger).error();
   engines.push_ledger = std::move(push_ledger.value());
+
+  auto search = named(embedded::SqliteSearchIndex::open((data / "search.sqlite").string()), "the search index");
+  if (!search) return std::move(search).error();
+  engines.search = std::move(search.value());
 
   auto push_sender = open_push_sender(config.push);
   if (!push_sender) return std::move(push_sender).error();

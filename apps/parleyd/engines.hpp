@@ -12,6 +12,7 @@
 #include "ports/push_sender.hpp"
 #include "ports/push_tokens.hpp"
 #include "ports/rooms.hpp"
+#include "ports/search_index.hpp"
 #include "ports/social_graph.hpp"
 #include "ports/state_store.hpp"
 
@@ -27,6 +28,7 @@ struct Engines {
   std::unique_ptr<ports::PushTokens> push_tokens;
   std::unique_ptr<ports::PushLedger> push_ledger;
   std::unique_ptr<ports::PushSender> push_sender;  // APNs and FCM, or the log sink for either
+  std::unique_ptr<ports::SearchIndex> search;
 };
 
 // Opens every engine; the error names the one that failed.

@@ -88,7 +88,9 @@ int main(int argc, char** argv) {
       state, social_graph,
       {.ttl = config.presence_ttl, .heartbeat = config.presence_heartbeat, .debounce = config.presence_debounce});
   services::SocialService social(directory, social_graph, state, presence);
-  services::Sequencer sequencer(message_log, store, directory, rooms, state, Snowflake(config.node_id), social_graph);
+  services::Sequencer sequencer(message_log, store, directory, rooms, state, Snowflake(config.node_id), social_graph,
+                                engines.search.get());
+  services::SearchService search(*engines.search, store, rooms, room_rules);
   services::InboxOwner inbox_owner(store, state);
 
   services::PipelineStep sequencer_step(
@@ -123,7 +125,8 @@ int main(int argc, char** argv) {
                                           .social = social,
                                           .presence = presence,
                                           .push_tokens = engines.push_tokens.get(),
-                                          .push = &push_dispatcher});
+                                          .push = &push_dispatcher,
+                                          .search = &search});
   try {
     server.start();
   } catch (const std::exception& e) {

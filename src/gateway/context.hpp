@@ -17,6 +17,7 @@
 #include "services/presence_service.hpp"
 #include "services/push_dispatcher.hpp"
 #include "services/rooms_service.hpp"
+#include "services/search_service.hpp"
 #include "services/social_service.hpp"
 
 namespace parley::gateway {
@@ -55,6 +56,8 @@ struct Services {
   // Push notifications (ops_push.cpp); null where push is not wired (tests).
   ports::PushTokens* push_tokens = nullptr;
   services::PushDispatcher* push = nullptr;
+  // Full-text search (ops_search.cpp); null: search answers unavailable.
+  services::SearchService* search = nullptr;
 };
 
 struct Context {
@@ -72,8 +75,9 @@ struct Context {
   boost::asio::thread_pool& blocking;  // runs port calls that block
   services::SocialService& social;
   services::PresenceService& presence;
-  ports::PushTokens* push_tokens = nullptr;  // null: push_register answers unavailable
-  services::PushDispatcher* push = nullptr;  // null: no badge-clearing pushes on reads
+  ports::PushTokens* push_tokens = nullptr;   // null: push_register answers unavailable
+  services::PushDispatcher* push = nullptr;   // null: no badge-clearing pushes on reads
+  services::SearchService* search = nullptr;  // null: search answers unavailable
 };
 
 }  // namespace parley::gateway

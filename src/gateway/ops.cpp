@@ -31,6 +31,7 @@ OpHandler find_op(std::string_view op) noexcept {
       {"unblock", ops::unblock},
       {"friends", ops::friends},
       {"presence", ops::presence},
+      {"search", ops::search},
   };
   for (const auto& [name, handler] : kOps) {
     if (name == op) return handler;

@@ -38,4 +38,7 @@ boost::asio::awaitable<void> presence(Request& r);
 // ops_push.cpp: device tokens for push notifications.
 boost::asio::awaitable<void> push_register(Request& r);
 
+// ops_search.cpp: full-text search.
+boost::asio::awaitable<void> search(Request& r);
+
 }  // namespace parley::gateway::ops

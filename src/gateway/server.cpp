@@ -70,7 +70,7 @@ Server::Server(GatewayOptions options, Services services)
       ctx_{options_,           services.chat,       services.auth,   services.rooms,    services.conversations,
            services.directory, services.room_store, services.state,  registry_,         pending_,
            channels_,          blocking_,           services.social, services.presence, services.push_tokens,
-           services.push},
+           services.push,      services.search},
       acceptor_(blocking_) {
   registry_.on_user_here([this](UserId user, bool here) { here ? channels_.follow(user) : channels_.unfollow(user); });
   const int n = thread_count(options_.threads);

@@ -11,13 +11,15 @@
 namespace parley::services {
 
 Sequencer::Sequencer(ports::MessageLog& log, ports::MessageStore& store, ports::Directory& directory,
-                     ports::Rooms& rooms, ports::StateStore& state, Snowflake ids, ports::SocialGraph& social)
+                     ports::Rooms& rooms, ports::StateStore& state, Snowflake ids, ports::SocialGraph& social,
+                     ports::SearchIndex* search)
     : log_(log),
       store_(store),
       directory_(directory),
       rooms_(rooms),
       state_(state),
       ids_(std::move(ids)),
+      search_(search),
       social_(social) {}
 
 Result<std::vector<UserId>> Sequencer::members_for(const records::SendCommand& cmd) {
@@ -142,6 +144,16 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
   if (!fresh.empty()) {
     if (auto put = store_.put_messages(fresh); !put) return put;
     if (auto flushed = store_.flush(); !flushed) return flushed;
+  }
+
+  // Index every message of the batch, replays included (a crash may have come
+  // between storing and indexing); indexing is idempotent.
+  if (search_ != nullptr) {
+    std::vector<Message> to_index;
+    for (const auto& o : outcomes) {
+      if (o.result) to_index.push_back(o.result.value());
+    }
+    if (auto indexed = search_->index(to_index); !indexed) return indexed;  // retried with the batch
   }
 
   // The messages are durable: answer the senders, then fan out.

@@ -21,6 +21,7 @@
 #include "ports/message_log.hpp"
 #include "ports/message_store.hpp"
 #include "ports/rooms.hpp"
+#include "ports/search_index.hpp"
 #include "ports/social_graph.hpp"
 #include "ports/state_store.hpp"
 #include "services/pipeline_step.hpp"
@@ -31,7 +32,7 @@ namespace parley::services {
 class Sequencer final : public BatchHandler {
  public:
   Sequencer(ports::MessageLog& log, ports::MessageStore& store, ports::Directory& directory, ports::Rooms& rooms,
-            ports::StateStore& state, Snowflake ids, ports::SocialGraph& social);
+            ports::StateStore& state, Snowflake ids, ports::SocialGraph& social, ports::SearchIndex* search = nullptr);
 
   [[nodiscard]] Result<void> process(std::span<const ports::LogRecord> batch) override;
 
@@ -49,6 +50,7 @@ class Sequencer final : public BatchHandler {
   ports::Rooms& rooms_;
   ports::StateStore& state_;
   Snowflake ids_;
+  ports::SearchIndex* search_;              // nullable: no full-text index
   ports::SocialGraph& social_;              // blocks refuse 1:1 sends
   std::unordered_set<UserId> known_users_;  // users never disappear; only the step thread touches this
 };

@@ -24,6 +24,7 @@
 #include "ports/message_log.hpp"
 #include "ports/message_store.hpp"
 #include "ports/rooms.hpp"
+#include "ports/search_index.hpp"
 #include "ports/social_graph.hpp"
 #include "ports/state_store.hpp"
 #include "temp_dir.hpp"
@@ -59,6 +60,11 @@ struct DirectoryFactory {
 struct SocialGraphFactory {
   std::string name;
   std::function<std::unique_ptr<ports::SocialGraph>(const std::string& dir)> make;
+};
+
+struct SearchIndexFactory {
+  std::string name;
+  std::function<std::unique_ptr<ports::SearchIndex>(const std::string& dir)> make;
 };
 
 struct RoomsFactory {
@@ -104,6 +110,7 @@ class MessageStoreContract : public ContractTest<MessageStoreFactory, ports::Mes
 class DirectoryContract : public ContractTest<DirectoryFactory, ports::Directory> {};
 class SocialGraphContract : public ContractTest<SocialGraphFactory, ports::SocialGraph> {};
 class RoomsContract : public ContractTest<RoomsFactory, ports::Rooms> {};
+class SearchIndexContract : public ContractTest<SearchIndexFactory, ports::SearchIndex> {};
 
 // A clock the test moves by hand.
 class ManualClock {

@@ -10,6 +10,7 @@
 #include "adapters/embedded/rocks_push_tokens.hpp"
 #include "adapters/embedded/rocks_rooms.hpp"
 #include "adapters/embedded/rocks_social_graph.hpp"
+#include "adapters/embedded/sqlite_search_index.hpp"
 #include "contracts.hpp"
 #include "push_tokens_contract.hpp"
 
@@ -89,6 +90,14 @@ INSTANTIATE_TEST_SUITE_P(Embedded, RoomsContract,
                                                         [](const std::string& dir) -> std::unique_ptr<ports::Rooms> {
                                                           return or_throw(embedded::RocksRooms::open(dir));
                                                         }}),
+                         FactoryName{});
+
+INSTANTIATE_TEST_SUITE_P(Embedded, SearchIndexContract,
+                         ::testing::Values(SearchIndexFactory{
+                             "sqlite",
+                             [](const std::string& dir) -> std::unique_ptr<ports::SearchIndex> {
+                               return or_throw(embedded::SqliteSearchIndex::open(dir + ".sqlite"));
+                             }}),
                          FactoryName{});
 
 }  // namespace parley::contract

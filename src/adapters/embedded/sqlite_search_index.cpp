@@ -1,0 +1,143 @@
+#include "adapters/embedded/sqlite_search_index.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+#include <cctype>
+
+#include "core/bytes.hpp"
+
+namespace parley::embedded {
+
+namespace {
+
+// Finalizes a prepared statement when it goes out of scope.
+struct Statement {
+  sqlite3_stmt* stmt = nullptr;
+  Statement() = default;
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement() { sqlite3_finalize(stmt); }
+};
+
+Error sqlite_error(sqlite3* db, std::string_view what) {
+  return make_error(ErrorCode::unavailable, "search index: " + std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+Result<void> exec(sqlite3* db, const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message != nullptr ? message : "unknown error";
+    sqlite3_free(message);
+    return make_error(ErrorCode::unavailable, "search index: " + text);
+  }
+  return Ok{};
+}
+
+bool is_word_byte(unsigned char c) { return c >= 0x80 || std::isalnum(c) != 0 || c == '_'; }
+
+}  // namespace
+
+std::string fts5_query(std::string_view text) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && !is_word_byte(static_cast<unsigned char>(text[i]))) ++i;
+    const std::size_t start = i;
+    while (i < text.size() && is_word_byte(static_cast<unsigned char>(text[i]))) ++i;
+    if (i == start) break;
+    if (!out.empty()) out.push_back(' ');
+    out.push_back('"');
+    out.append(text.substr(start, i - start));  // words hold no quote, so no escaping is needed
+    out.push_back('"');
+    if (i < text.size() && text[i] == '*') out.push_back('*');
+  }
+  return out;
+}
+
+SqliteSearchIndex::SqliteSearchIndex(Private, Handle db) : db_(std::move(db)) {}
+
+Result<std::unique_ptr<SqliteSearchIndex>> SqliteSearchIndex::open(const std::string& path) {
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  Handle db(raw, sqlite3_close);
+  if (rc != SQLITE_OK) return sqlite_error(db.get(), "open " + path);
+  sqlite3* conn = db.get();
+  auto index = std::make_unique<SqliteSearchIndex>(Private{}, std::move(db));
+  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                          "CREATE VIRTUAL TABLE IF NOT EXISTS messages USING fts5("
+                          "body, conversation UNINDEXED, payload UNINDEXED, tokenize='unicode61')"}) {
+    if (auto done = exec(conn, sql); !done) return std::move(done).error();
+  }
+  return index;
+}
+
+Result<void> SqliteSearchIndex::index(std::span<const Message> messages) {
+  if (messages.empty()) return Ok{};
+  std::lock_guard lock(mutex_);
+  if (auto begin = exec(db_.get(), "BEGIN"); !begin) return begin;
+  Statement remove;
+  Statement insert;
+  if (sqlite3_prepare_v2(db_.get(), "DELETE FROM messages WHERE rowid = ?", -1, &remove.stmt, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(db_.get(), "INSERT INTO messages(rowid, body, conversation, payload) VALUES (?, ?, ?, ?)", -1,
+                         &insert.stmt, nullptr) != SQLITE_OK) {
+    Error e = sqlite_error(db_.get(), "prepare");
+    (void)exec(db_.get(), "ROLLBACK");
+    return e;
+  }
+  for (const auto& m : messages) {
+    std::string payload;
+    bytes::Writer w(payload);
+    bytes::write_message(w, m);
+    const auto rowid = static_cast<sqlite3_int64>(m.id.value);
+    sqlite3_bind_int64(remove.stmt, 1, rowid);
+    sqlite3_bind_int64(insert.stmt, 1, rowid);
+    sqlite3_bind_text(insert.stmt, 2, m.body.data(), static_cast<int>(m.body.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert.stmt, 3, m.conversation.data(), static_cast<int>(m.conversation.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(insert.stmt, 4, payload.data(), static_cast<int>(payload.size()), SQLITE_TRANSIENT);
+    const bool ok = sqlite3_step(remove.stmt) == SQLITE_DONE && sqlite3_step(insert.stmt) == SQLITE_DONE;
+    sqlite3_reset(remove.stmt);
+    sqlite3_reset(insert.stmt);
+    if (!ok) {
+      Error e = sqlite_error(db_.get(), "index");
+      (void)exec(db_.get(), "ROLLBACK");
+      return e;
+    }
+  }
+  return exec(db_.get(), "COMMIT");
+}
+
+Result<std::vector<Message>> SqliteSearchIndex::search(std::string_view query,
+                                                       std::span<const std::string> conversations, int limit) {
+  std::vector<Message> out;
+  const std::string match = fts5_query(query);
+  if (match.empty() || conversations.empty() || limit <= 0) return out;
+  boost::json::array names;
+  for (const auto& c : conversations) names.emplace_back(c);
+  const std::string names_json = boost::json::serialize(names);
+
+  std::lock_guard lock(mutex_);
+  Statement select;
+  if (sqlite3_prepare_v2(db_.get(),
+                         "SELECT payload FROM messages WHERE messages MATCH ? AND conversation IN "
+                         "(SELECT value FROM json_each(?)) ORDER BY rowid DESC LIMIT ?",
+                         -1, &select.stmt, nullptr) != SQLITE_OK) {
+    return sqlite_error(db_.get(), "prepare search");
+  }
+  sqlite3_bind_text(select.stmt, 1, match.data(), static_cast<int>(match.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(select.stmt, 2, names_json.data(), static_cast<int>(names_json.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_int(select.stmt, 3, limit);
+  int rc = SQLITE_OK;
+  while ((rc = sqlite3_step(select.stmt)) == SQLITE_ROW) {
+    const auto* data = static_cast<const char*>(sqlite3_column_blob(select.stmt, 0));
+    const int size = sqlite3_column_bytes(select.stmt, 0);
+    bytes::Reader r(std::string_view(data, static_cast<std::size_t>(size)));
+    Message m;
+    if (!bytes::read_message(r, m) || !r.done()) return make_error(ErrorCode::internal, "search index: corrupt row");
+    out.push_back(std::move(m));
+  }
+  if (rc != SQLITE_DONE) return sqlite_error(db_.get(), "search");
+  return out;
+}
+
+}  // namespace parley::embedded

@@ -1,0 +1,56 @@
+// The SearchIndex contract: matching, scoping to conversations, order,
+// idempotent indexing, persistence.
+
+#include <random>
+
+#include "contracts.hpp"
+
+namespace parley::contract {
+namespace {
+
+std::string conversation(std::string_view tag) {
+  static std::mt19937_64 rng{std::random_device{}()};
+  return "g:" + std::to_string((rng() >> 16) + 1) + "-" + std::string(tag);
+}
+
+Message message(const std::string& conv, std::uint64_t id, std::string body) {
+  return Message{MessageId{id},           conv, UserId{1}, Recipient{Recipient::Kind::group, 1}, std::move(body), 1000,
+                 "c" + std::to_string(id)};
+}
+
+std::vector<std::uint64_t> ids(const Result<std::vector<Message>>& r) {
+  std::vector<std::uint64_t> out;
+  for (const auto& m : r.value()) out.push_back(m.id.value);
+  return out;
+}
+
+TEST_P(SearchIndexContract, FindsWordsInTheGivenConversationsNewestFirst) {
+  const std::string a = conversation("a"), b = conversation("b");
+  const std::vector<Message> messages = {message(a, 10, "Hello World"), message(a, 12, "hello again, world!"),
+                                         message(b, 11, "hello from b"), message(a, 13, "goodbye")};
+  ASSERT_TRUE(port_->index(messages).ok());
+  const std::vector<std::string> only_a{a}, both{a, b};
+  EXPECT_EQ(ids(port_->search("hello", only_a, 10)), (std::vector<std::uint64_t>{12, 10}));
+  EXPECT_EQ(ids(port_->search("HELLO", both, 10)), (std::vector<std::uint64_t>{12, 11, 10}));
+  EXPECT_EQ(ids(port_->search("hello world", both, 10)), (std::vector<std::uint64_t>{12, 10}));
+  EXPECT_EQ(ids(port_->search("good*", both, 10)), (std::vector<std::uint64_t>{13}));
+  EXPECT_EQ(ids(port_->search("hello", both, 1)), (std::vector<std::uint64_t>{12}));
+  EXPECT_TRUE(port_->search("hello", std::vector<std::string>{}, 10)->empty());
+  EXPECT_TRUE(port_->search("  ", both, 10)->empty());
+  EXPECT_TRUE(port_->search("\"hello\" OR world", std::vector<std::string>{conversation("c")}, 10)->empty());
+  auto found = port_->search("goodbye", both, 10);
+  ASSERT_EQ(found->size(), 1U);
+  EXPECT_EQ(found->front(), messages[3]);  // the whole message comes back
+}
+
+TEST_P(SearchIndexContract, IndexingTwiceKeepsOneEntryAndSurvivesARestart) {
+  const std::string a = conversation("a");
+  const std::vector<Message> messages = {message(a, 7, "replayed words")};
+  ASSERT_TRUE(port_->index(messages).ok());
+  ASSERT_TRUE(port_->index(messages).ok());
+  restart();
+  EXPECT_EQ(ids(port_->search("replayed", std::vector<std::string>{a}, 10)), (std::vector<std::uint64_t>{7}));
+}
+
+}  // namespace
+}  // namespace parley::contract
