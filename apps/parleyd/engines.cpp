@@ -14,6 +14,7 @@
 #include "adapters/embedded/sqlite_search_index.hpp"
 #include "adapters/kafka/kafka_log.hpp"
 #include "adapters/postgres/postgres_directory.hpp"
+#include "adapters/postgres/postgres_push_tokens.hpp"
 #include "adapters/postgres/postgres_rooms.hpp"
 #include "adapters/push/apns_client.hpp"
 #include "adapters/push/fcm_client.hpp"
@@ -132,6 +133,19 @@ Result<std::unique_ptr<ports::Rooms>> open_rooms(const Config& config, const std
   return std::unique_ptr<ports::Rooms>(std::move(rooms).value());
 }
 
+// Push tokens: PostgreSQL with the directory, else RocksDB.
+Result<std::unique_ptr<ports::PushTokens>> open_push_tokens(const Config& config, const std::filesystem::path& data) {
+  if (config.engines.postgres.empty()) {
+    auto tokens = embedded::RocksPushTokens::open((data / "push-tokens").string());
+    if (!tokens) return std::move(tokens).error();
+    return std::unique_ptr<ports::PushTokens>(std::move(tokens).value());
+  }
+  auto tokens = postgres::PostgresPushTokens::open(
+      {.conninfo = config.engines.postgres, .schema = config.engines.name_space, .size = config.engines.postgres_pool});
+  if (!tokens) return std::move(tokens).error();
+  return std::unique_ptr<ports::PushTokens>(std::move(tokens).value());
+}
+
 // The message store: Cassandra when --cassandra names contact points, else
 // RocksDB.
 Result<std::unique_ptr<ports::MessageStore>> open_store(const Config& config, const std::filesystem::path& data) {
@@ -189,7 +203,7 @@ Result<Engines> open_engines(const Config& config) {
   if (!social) return std::move(social).error();
   engines.social = std::move(social.value());
 
-  auto push_tokens = named(embedded::RocksPushTokens::open((data / "push-tokens").string()), "the push tokens");
+  auto push_tokens = named(open_push_tokens(config, data), "the push tokens");
   if (!push_tokens) return std::move(push_tokens).error();
   engines.push_tokens = std::move(push_tokens.value());
 

@@ -22,10 +22,12 @@
 
 #include "adapters/kafka/kafka_log.hpp"
 #include "adapters/postgres/postgres_directory.hpp"
+#include "adapters/postgres/postgres_push_tokens.hpp"
 #include "adapters/postgres/postgres_rooms.hpp"
 #include "adapters/redis/redis_state_store.hpp"
 #include "contracts.hpp"
 #include "log_helpers.hpp"
+#include "push_tokens_contract.hpp"
 
 namespace parley::contract {
 namespace {
@@ -111,8 +113,17 @@ RoomsFactory postgres_rooms() {
           }};
 }
 
+PushTokensFactory postgres_push_tokens() {
+  return {"Postgres", [](const std::string& dir) -> std::unique_ptr<ports::PushTokens> {
+            auto options = postgres_options(dir);
+            if (!options) return nullptr;
+            return or_throw(postgres::PostgresPushTokens::open(*options), "PostgreSQL");
+          }};
+}
+
 }  // namespace
 
+INSTANTIATE_TEST_SUITE_P(Real, PushTokensContract, ::testing::Values(postgres_push_tokens()), FactoryName{});
 INSTANTIATE_TEST_SUITE_P(Real, RoomsContract, ::testing::Values(postgres_rooms()), FactoryName{});
 INSTANTIATE_TEST_SUITE_P(Real, DirectoryContract, ::testing::Values(postgres_directory()), FactoryName{});
 INSTANTIATE_TEST_SUITE_P(Real, MessageLogContract, ::testing::Values(kafka_log()), FactoryName{});

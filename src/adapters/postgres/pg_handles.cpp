@@ -44,6 +44,10 @@ Result<ResultPtr> exec_prepared(PGconn* conn, const std::string& name, const Par
                  name);
 }
 
+std::string id_param(std::uint64_t id) { return std::to_string(static_cast<std::int64_t>(id)); }
+
+std::uint64_t id_column(const PGresult* r, int row, int col) { return static_cast<std::uint64_t>(int64(r, row, col)); }
+
 std::string text(const PGresult* r, int row, int col) {
   return std::string(PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col)));
 }

@@ -37,6 +37,11 @@ using Params = std::vector<std::optional<std::string>>;
 // (PGRES_COMMAND_OK or PGRES_TUPLES_OK).
 [[nodiscard]] Result<ResultPtr> exec_prepared(PGconn* conn, const std::string& name, const Params& params);
 
+// Ids are unsigned 64-bit; bigint is signed: an id is stored as the bigint
+// with the same bits, so every id fits and comes back unchanged.
+[[nodiscard]] std::string id_param(std::uint64_t id);
+[[nodiscard]] std::uint64_t id_column(const PGresult* r, int row, int col);
+
 [[nodiscard]] std::string text(const PGresult* r, int row, int col);
 [[nodiscard]] std::int64_t int64(const PGresult* r, int row, int col);
 

@@ -63,8 +63,6 @@ Result<T> in_transaction(PGconn* conn, Work&& work) {
   return result;
 }
 
-std::string id_param(std::uint64_t id) { return std::to_string(id); }
-
 }  // namespace
 
 PostgresRooms::PostgresRooms(std::unique_ptr<PgPool> pool) : pool_(std::move(pool)) {}
@@ -82,7 +80,7 @@ Result<ports::RoomRecord> PostgresRooms::create_room(ports::RoomKind kind, std::
   std::string array = "{";
   for (std::size_t i = 0; i < members.size(); ++i) {
     if (i > 0) array += ',';
-    array += std::to_string(members[i].value);
+    array += id_param(members[i].value);
   }
   array += '}';
   return pool_->with<ports::RoomRecord>([&](PGconn* conn) {
@@ -107,7 +105,7 @@ Result<ports::RoomRecord> PostgresRooms::find_room(ports::RoomRef room) {
   if (!r) return std::move(r).error();
   const PGresult* res = r->get();
   if (PQntuples(res) == 0) return make_error(ErrorCode::not_found, "no such room");
-  return ports::RoomRecord{room, text(res, 0, 0), UserId{static_cast<std::uint64_t>(int64(res, 0, 1))},
+  return ports::RoomRecord{room, text(res, 0, 0), UserId{id_column(res, 0, 1)},
                            int64(res, 0, 2) == 1 ? ports::PostPolicy::admins : ports::PostPolicy::everyone,
                            int64(res, 0, 3)};
 }
@@ -159,7 +157,7 @@ Result<std::vector<ports::Member>> PostgresRooms::members(ports::RoomRef room) {
   const int n = PQntuples(r->get());
   out.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
-    out.push_back({UserId{static_cast<std::uint64_t>(int64(r->get(), i, 0))}, role_of_column(int64(r->get(), i, 1))});
+    out.push_back({UserId{id_column(r->get(), i, 0)}, role_of_column(int64(r->get(), i, 1))});
   }
   return out;
 }

@@ -32,6 +32,16 @@ const std::vector<Migration>& schema_migrations() {
        "  role smallint NOT NULL,"  // 0 member, 1 admin, 2 owner
        "  PRIMARY KEY (room_id, user_id));"
        "CREATE INDEX room_members_by_user ON room_members (user_id, room_id);"},
+      // Push tokens (PostgresPushTokens): one per (user, device); a token is
+      // held by one (user, device) at most.
+      {3,
+       "CREATE TABLE push_tokens ("
+       "  user_id bigint NOT NULL,"
+       "  device text NOT NULL,"
+       "  platform smallint NOT NULL,"  // 0 apns, 1 fcm
+       "  token text NOT NULL UNIQUE,"
+       "  updated_at bigint NOT NULL,"
+       "  PRIMARY KEY (user_id, device));"},
   };
   return all;
 }
