@@ -50,6 +50,8 @@ std::unique_ptr<CqlSession> session() {
   if (cassandra_address().empty()) return nullptr;
   CqlOptions options;
   options.contact_points = {cassandra_address()};
+  // Schema changes on a loaded 2-core machine take seconds.
+  options.request_timeout = std::chrono::seconds(30);
   auto s = CqlSession::open(options);
   if (!s) throw std::runtime_error("opening a CQL session failed: " + s.error().message);
   return std::move(s).value();

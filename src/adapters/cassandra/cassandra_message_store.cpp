@@ -138,6 +138,41 @@ ExecuteOptions idempotent_options() {
 
 const ExecuteOptions idempotent = idempotent_options();
 
+// Schema changes wait for the schema to settle on every node: far longer
+// than a row write.
+ExecuteOptions schema_change_options() {
+  ExecuteOptions o;
+  o.timeout = std::chrono::seconds(60);
+  return o;
+}
+
+const ExecuteOptions schema_change = schema_change_options();
+
+// A logged batch stays under this many bytes of values when it can (one
+// message's or entry's rows always go together): below Cassandra's default
+// batch_size_fail_threshold of 50 KiB.
+constexpr std::size_t batch_bytes = 40 * 1024;
+
+std::size_t size_of(const std::vector<Statement>& statements) {
+  std::size_t n = 0;
+  for (const auto& s : statements) {
+    for (const auto& v : s.values) n += v ? v->size() : 0;
+  }
+  return n;
+}
+
+// Appends a group of statements that must stay in one batch, starting a new
+// batch when the current one would grow past batch_bytes.
+void add_group(std::vector<std::vector<Statement>>& batches, std::size_t& bytes, std::vector<Statement> group) {
+  const std::size_t n = size_of(group);
+  if (!batches.back().empty() && bytes + n > batch_bytes) {
+    batches.emplace_back();
+    bytes = 0;
+  }
+  bytes += n;
+  for (auto& s : group) batches.back().push_back(std::move(s));
+}
+
 }  // namespace
 
 CassandraMessageStore::CassandraMessageStore(Private, std::unique_ptr<CqlSession> session, std::string keyspace)
@@ -151,11 +186,14 @@ Result<std::unique_ptr<CassandraMessageStore>> CassandraMessageStore::open(Cassa
   if (!session) return std::move(session).error();
   auto& s = **session;
   const std::string& ks = options.keyspace;
-  if (auto r = s.query("CREATE KEYSPACE IF NOT EXISTS " + ks + " WITH replication = " + options.replication); !r) {
+  if (auto r = s.query("CREATE KEYSPACE IF NOT EXISTS " + ks + " WITH replication = " + options.replication, {},
+                       schema_change);
+      !r) {
     return std::move(r).error();
   }
-  if (auto r = s.query("CREATE TABLE IF NOT EXISTS " + ks +
-                       ".schema_migrations (version int PRIMARY KEY, applied_at timestamp)");
+  if (auto r = s.query(
+          "CREATE TABLE IF NOT EXISTS " + ks + ".schema_migrations (version int PRIMARY KEY, applied_at timestamp)", {},
+          schema_change);
       !r) {
     return std::move(r).error();
   }
@@ -168,7 +206,7 @@ Result<std::unique_ptr<CassandraMessageStore>> CassandraMessageStore::open(Cassa
   for (const auto& m : migrations()) {
     if (std::find(done.begin(), done.end(), m.version) != done.end()) continue;
     for (const char* cql : m.statements) {
-      if (auto r = s.query(with_keyspace(cql, ks)); !r) return std::move(r).error();
+      if (auto r = s.query(with_keyspace(cql, ks), {}, schema_change); !r) return std::move(r).error();
     }
     if (auto r =
             s.query("INSERT INTO " + ks + ".schema_migrations (version, applied_at) VALUES (?, toTimestamp(now()))",
@@ -223,11 +261,14 @@ Result<MessageId> CassandraMessageStore::last_message_id(std::string_view conver
   return newest->empty() ? MessageId{} : newest->front().id;
 }
 
-// History and bucket rows first, then the dedupe rows: find_sent never
-// returns a message that history lacks.
+// Each message's history, bucket and dedupe rows go in one LOGGED batch
+// (several messages share a batch up to batch_bytes): Cassandra applies a
+// logged batch whole or, after a failure, replays it from its batchlog, so
+// a crash part-way never leaves a history row without its dedupe row, which
+// a replayed send would otherwise store again under a new id.
 Result<void> CassandraMessageStore::put_messages(std::span<const Message> messages) {
-  std::vector<Statement> rows;
-  std::vector<Statement> dedupe;
+  std::vector<std::vector<Statement>> batches(1);
+  std::size_t bytes = 0;
   for (const auto& m : messages) {
     if (!valid_conversation(m.conversation) || !m.id.valid()) {
       return make_error(ErrorCode::bad_request, "put_messages: a message needs an id and a conversation");
@@ -235,6 +276,7 @@ Result<void> CassandraMessageStore::put_messages(std::span<const Message> messag
     std::vector<CqlValue> v{text_value(m.conversation), bigint_value(history_bucket(m.id))};
     append_message(v, m);
     v.erase(v.begin() + 3);  // the conversation is already the key
+    std::vector<Statement> group;
     auto history_row = statement(
         is_channel(m.conversation) ? "INSERT INTO {ks}.channel_messages (conversation, bucket, id, sender, to_kind, "
                                      "to_id, body, sent_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -245,8 +287,8 @@ Result<void> CassandraMessageStore::put_messages(std::span<const Message> messag
                                 {text_value(m.conversation), bigint_value(history_bucket(m.id))});
     if (!history_row) return std::move(history_row).error();
     if (!bucket_row) return std::move(bucket_row).error();
-    rows.push_back(std::move(history_row).value());
-    rows.push_back(std::move(bucket_row).value());
+    group.push_back(std::move(history_row).value());
+    group.push_back(std::move(bucket_row).value());
     if (!m.client_msg_id.empty()) {
       auto d = statement(
           "INSERT INTO {ks}.sent_messages (sender, client_msg_id, id, conversation, to_kind, to_id, body, sent_at) "
@@ -254,11 +296,11 @@ Result<void> CassandraMessageStore::put_messages(std::span<const Message> messag
           {big(m.from.value), text_value(m.client_msg_id), big(m.id.value), text_value(m.conversation),
            int_value(static_cast<std::int32_t>(m.to.kind)), big(m.to.id), text_value(m.body), bigint_value(m.sent_at)});
       if (!d) return std::move(d).error();
-      dedupe.push_back(std::move(d).value());
+      group.push_back(std::move(d).value());
     }
+    add_group(batches, bytes, std::move(group));
   }
-  if (auto r = session_->execute_all(rows, idempotent); !r) return r;
-  return session_->execute_all(dedupe, idempotent);
+  return session_->batch_all(BatchType::logged, batches, idempotent);
 }
 
 // The buckets of a conversation at or below `bound` (descending) or at or
@@ -331,55 +373,79 @@ Result<std::optional<Seq>> CassandraMessageStore::inbox_seq_of(UserId user, Mess
   return std::optional<Seq>(static_cast<Seq>(*seq));
 }
 
-// Entries (one unlogged batch per inbox partition) and index rows first;
-// then heads and the conversation index, each written with its own value as
-// the timestamp so that a replay of older entries never moves them back.
+// One LOGGED batch per user (or several, in seq order, when a user's
+// entries exceed batch_bytes) holds the entries, their index rows, the head
+// and the conversation index: the inbox owner decides from inbox_seq_of and
+// inbox_head whether an entry is placed and where the next one goes, so the
+// two must never disagree, even after a crash part-way. Heads and the
+// conversation index carry their value as timestamp, so a replay of older
+// entries never moves them back. Users are written concurrently.
 Result<void> CassandraMessageStore::put_inbox(std::span<const InboxWrite> writes) {
-  std::map<std::pair<std::uint64_t, std::int64_t>, std::vector<Statement>> partitions;
-  std::vector<Statement> index;
-  std::map<std::uint64_t, Seq> heads;
-  std::map<std::pair<std::uint64_t, std::string>, std::uint64_t> newest;
+  std::map<std::uint64_t, std::vector<const InboxWrite*>> by_user;
   for (const auto& w : writes) {
     if (w.entry.seq == 0 || !w.user.valid()) {
       return make_error(ErrorCode::bad_request, "put_inbox: an entry needs a user and a seq >= 1");
     }
-    std::vector<CqlValue> v{big(w.user.value), bigint_value(inbox_bucket(w.entry.seq)), big(w.entry.seq)};
-    append_message(v, w.entry.message);
-    auto entry = statement(
-        "INSERT INTO {ks}.user_inbox (user_id, seq_bucket, seq, id, conversation, sender, to_kind, to_id, body, "
-        "sent_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        std::move(v));
-    auto row = statement("INSERT INTO {ks}.inbox_index (user_id, id, seq) VALUES (?, ?, ?)",
-                         {big(w.user.value), big(w.entry.message.id.value), big(w.entry.seq)});
-    if (!entry) return std::move(entry).error();
-    if (!row) return std::move(row).error();
-    partitions[{w.user.value, inbox_bucket(w.entry.seq)}].push_back(std::move(entry).value());
-    index.push_back(std::move(row).value());
-    Seq& head = heads[w.user.value];
-    head = std::max(head, w.entry.seq);
-    auto& n = newest[{w.user.value, w.entry.message.conversation}];
-    n = std::max(n, w.entry.message.id.value);
+    by_user[w.user.value].push_back(&w);
   }
-  for (const auto& [key, statements] : partitions) {
-    if (auto r = session_->batch(BatchType::unlogged, statements, idempotent); !r) return r;
+  // rounds[r]: the r-th batch of every user; round r+1 starts after round r.
+  std::vector<std::vector<std::vector<Statement>>> rounds;
+  for (auto& [user, list] : by_user) {
+    std::sort(list.begin(), list.end(),
+              [](const InboxWrite* a, const InboxWrite* b) { return a->entry.seq < b->entry.seq; });
+    std::vector<std::vector<Statement>> chunks(1);
+    std::size_t bytes = 0;
+    Seq head = 0;
+    std::map<std::string, std::uint64_t> newest;  // conversation → newest id in the chunk
+    auto close_chunk = [&]() -> Result<void> {
+      auto h = statement("INSERT INTO {ks}.inbox_heads (user_id, head) VALUES (?, ?) USING TIMESTAMP ?",
+                         {big(user), big(head), big(head)});
+      if (!h) return std::move(h).error();
+      chunks.back().push_back(std::move(h).value());
+      for (const auto& [conversation, id] : newest) {
+        if (conversation.empty() || id == 0) continue;
+        auto c = statement(
+            "INSERT INTO {ks}.user_conversations (user_id, conversation, last_message) VALUES (?, ?, ?) "
+            "USING TIMESTAMP ?",
+            {big(user), text_value(conversation), big(id), big(id)});
+        if (!c) return std::move(c).error();
+        chunks.back().push_back(std::move(c).value());
+      }
+      newest.clear();
+      return Ok{};
+    };
+    for (const InboxWrite* w : list) {
+      std::vector<CqlValue> v{big(user), bigint_value(inbox_bucket(w->entry.seq)), big(w->entry.seq)};
+      append_message(v, w->entry.message);
+      auto entry = statement(
+          "INSERT INTO {ks}.user_inbox (user_id, seq_bucket, seq, id, conversation, sender, to_kind, to_id, body, "
+          "sent_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          std::move(v));
+      auto row = statement("INSERT INTO {ks}.inbox_index (user_id, id, seq) VALUES (?, ?, ?)",
+                           {big(user), big(w->entry.message.id.value), big(w->entry.seq)});
+      if (!entry) return std::move(entry).error();
+      if (!row) return std::move(row).error();
+      std::vector<Statement> group{std::move(entry).value(), std::move(row).value()};
+      const std::size_t group_bytes = size_of(group);
+      if (head != 0 && bytes + group_bytes > batch_bytes) {
+        if (auto closed = close_chunk(); !closed) return closed;
+        chunks.emplace_back();
+        bytes = 0;
+      }
+      bytes += group_bytes;
+      for (auto& st : group) chunks.back().push_back(std::move(st));
+      head = std::max(head, w->entry.seq);
+      auto& n = newest[w->entry.message.conversation];
+      n = std::max(n, w->entry.message.id.value);
+    }
+    if (auto closed = close_chunk(); !closed) return closed;
+    if (rounds.size() < chunks.size()) rounds.resize(chunks.size());
+    for (std::size_t r = 0; r < chunks.size(); ++r) rounds[r].push_back(std::move(chunks[r]));
   }
-  if (auto r = session_->execute_all(index, idempotent); !r) return r;
-  std::vector<Statement> moves;
-  for (const auto& [user, seq] : heads) {
-    auto s = statement("INSERT INTO {ks}.inbox_heads (user_id, head) VALUES (?, ?) USING TIMESTAMP ?",
-                       {big(user), big(seq), big(seq)});
-    if (!s) return std::move(s).error();
-    moves.push_back(std::move(s).value());
+  for (const auto& round : rounds) {
+    if (auto r = session_->batch_all(BatchType::logged, round, idempotent); !r) return r;
   }
-  for (const auto& [key, id] : newest) {
-    if (key.second.empty() || id == 0) continue;
-    auto s = statement(
-        "INSERT INTO {ks}.user_conversations (user_id, conversation, last_message) VALUES (?, ?, ?) USING TIMESTAMP ?",
-        {big(key.first), text_value(key.second), big(id), big(id)});
-    if (!s) return std::move(s).error();
-    moves.push_back(std::move(s).value());
-  }
-  return session_->execute_all(moves, idempotent);
+  return Ok{};
 }
 
 // Reads up to the head: entries past it (written, head not yet moved) stay

@@ -23,11 +23,17 @@
 // writes resolve to the maximum with no read-before-write and no
 // lightweight transaction. Those tables must never be written without it.
 //
-// put_messages writes history before dedupe rows, and put_inbox writes the
-// entries before moving heads, so a reader never sees a head past entries
-// that are not there; a failure part-way is repaired by the caller's retry
-// (everything is idempotent). Durability is the cluster's: a write returns
-// once the consistency level's replicas have it in their commitlog.
+// Writes that must stay together go in one LOGGED batch, which Cassandra
+// applies whole (replaying it from its batchlog after a failure): a
+// message's history, bucket and dedupe rows; a user's inbox entries, their
+// index rows, the head and the conversation index. So a crash part-way
+// never leaves history without dedupe (a replayed send would be stored
+// again under a new id) or entries without their head (the next entry
+// would take a used seq). Batches stay under 40 KiB when they can, below
+// Cassandra's default batch_size_fail_threshold (50 KiB); a --max-body over
+// about 20 KiB needs that threshold raised. Durability is the cluster's: a
+// write returns once the consistency level's replicas have it in their
+// commitlog.
 
 #include <memory>
 #include <string>

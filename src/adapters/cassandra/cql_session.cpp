@@ -273,9 +273,10 @@ struct CqlSession::Impl {
     return {std::move(call), std::move(future)};
   }
 
-  Result<Response> wait(Sent& sent) const {
-    if (sent.future.wait_for(options.request_timeout) != std::future_status::ready) {
-      return unavailable("request timed out after " + std::to_string(options.request_timeout.count()) + " ms");
+  Result<Response> wait(Sent& sent, std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const {
+    if (timeout.count() <= 0) timeout = options.request_timeout;
+    if (sent.future.wait_for(timeout) != std::future_status::ready) {
+      return unavailable("request timed out after " + std::to_string(timeout.count()) + " ms");
     }
     return sent.future.get();
   }
@@ -293,13 +294,13 @@ struct CqlSession::Impl {
   // policy of the class comment. Returns the response, which is never a
   // server error (those become Errors).
   Result<Response> run(Opcode opcode, const std::string& body, std::optional<std::int64_t> token, bool idempotent,
-                       int first_attempt = 0, std::optional<Sent> already = std::nullopt) {
+                       std::chrono::milliseconds timeout, std::optional<Sent> already = std::nullopt) {
     const std::size_t base = round_robin.fetch_add(1, std::memory_order_relaxed);
     int reprepares = 0;
-    for (int attempt = first_attempt;;) {
+    for (int attempt = 0;;) {
       Sent sent = already ? std::move(*already) : start(opcode, body, token, base, attempt, std::nullopt);
       already.reset();
-      auto r = wait(sent);
+      auto r = wait(sent, timeout);
       const bool last = attempt + 1 >= options.max_attempts;
       if (!r) {
         if (!idempotent || last) return std::move(r).error();
@@ -315,7 +316,7 @@ struct CqlSession::Impl {
         auto cql = cql_of(e.unprepared_id);
         if (!cql) return make_error(ErrorCode::internal, "cassandra: UNPREPARED for an unknown statement id");
         Sent again = start(Opcode::prepare, prepare_body(*cql), std::nullopt, 0, 0, sent.call->node);
-        auto p = wait(again);
+        auto p = wait(again, timeout);
         if (!p || p->kind == Response::Kind::error) {
           if (last) return p ? server_error(p->error) : std::move(p).error();
           ++attempt;
@@ -452,7 +453,7 @@ Result<Rows> CqlSession::query(const std::string& cql, std::vector<CqlValue> val
   p.values = std::move(values);
   p.page_size = options.page_size;
   p.paging_state = options.paging_state;
-  auto r = impl_->run(Opcode::query, query_body(cql, p), std::nullopt, options.idempotent);
+  auto r = impl_->run(Opcode::query, query_body(cql, p), std::nullopt, options.idempotent, options.timeout);
   if (!r) return std::move(r).error();
   return std::move(r->rows);
 }
@@ -462,7 +463,7 @@ Result<std::shared_ptr<const PreparedStatement>> CqlSession::prepare(const std::
     std::lock_guard lock(impl_->prepared_mu);
     if (auto it = impl_->prepared.find(cql); it != impl_->prepared.end()) return it->second;
   }
-  auto r = impl_->run(Opcode::prepare, prepare_body(cql), std::nullopt, true);
+  auto r = impl_->run(Opcode::prepare, prepare_body(cql), std::nullopt, true, std::chrono::milliseconds(0));
   if (!r) return std::move(r).error();
   if (r->kind != Response::Kind::prepared) return make_error(ErrorCode::internal, "cassandra: PREPARE gave no id");
   auto statement = std::make_shared<const PreparedStatement>(PreparedStatement{cql, std::move(r->prepared)});
@@ -487,7 +488,7 @@ Result<Rows> CqlSession::execute(const Statement& statement, const ExecuteOption
   if (!statement.prepared) return make_error(ErrorCode::internal, "cassandra: execute without a statement");
   const auto body =
       execute_body(statement.prepared->meta.id, parameters(statement, options, impl_->options.consistency));
-  auto r = impl_->run(Opcode::execute, body, token_of(statement), options.idempotent);
+  auto r = impl_->run(Opcode::execute, body, token_of(statement), options.idempotent, options.timeout);
   if (!r) return std::move(r).error();
   return std::move(r->rows);
 }
@@ -506,25 +507,53 @@ Result<void> CqlSession::execute_all(const std::vector<Statement>& statements, c
   }
   Result<void> outcome;
   for (std::size_t i = 0; i < statements.size(); ++i) {
-    auto r = impl_->run(Opcode::execute, bodies[i], token_of(statements[i]), options.idempotent, 0, std::move(sent[i]));
+    auto r = impl_->run(Opcode::execute, bodies[i], token_of(statements[i]), options.idempotent, options.timeout,
+                        std::move(sent[i]));
     if (!r && outcome) outcome = std::move(r).error();
   }
   return outcome;
 }
 
-Result<void> CqlSession::batch(BatchType type, const std::vector<Statement>& statements,
-                               const ExecuteOptions& options) {
-  if (statements.empty()) return Ok{};
+namespace {
+
+Result<std::string> batch_request(BatchType type, const std::vector<Statement>& statements, Consistency consistency) {
   std::vector<BatchStatement> items;
   items.reserve(statements.size());
   for (const auto& s : statements) {
     if (!s.prepared) return make_error(ErrorCode::internal, "cassandra: batch without a statement");
     items.push_back({s.prepared->meta.id, s.values});
   }
-  const auto body = batch_body(type, items, options.consistency.value_or(impl_->options.consistency));
-  auto r = impl_->run(Opcode::batch, body, token_of(statements.front()), options.idempotent);
-  if (!r) return std::move(r).error();
-  return Ok{};
+  return batch_body(type, items, consistency);
+}
+
+}  // namespace
+
+Result<void> CqlSession::batch(BatchType type, const std::vector<Statement>& statements,
+                               const ExecuteOptions& options) {
+  return batch_all(type, {statements}, options);
+}
+
+Result<void> CqlSession::batch_all(BatchType type, const std::vector<std::vector<Statement>>& batches,
+                                   const ExecuteOptions& options) {
+  const Consistency consistency = options.consistency.value_or(impl_->options.consistency);
+  std::vector<std::string> bodies;
+  std::vector<std::optional<std::int64_t>> tokens;
+  std::vector<Sent> sent;
+  for (const auto& statements : batches) {
+    if (statements.empty()) continue;
+    auto body = batch_request(type, statements, consistency);
+    if (!body) return std::move(body).error();
+    bodies.push_back(std::move(body).value());
+    tokens.push_back(token_of(statements.front()));
+    const std::size_t base = impl_->round_robin.fetch_add(1, std::memory_order_relaxed);
+    sent.push_back(impl_->start(Opcode::batch, bodies.back(), tokens.back(), base, 0, std::nullopt));
+  }
+  Result<void> outcome;
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    auto r = impl_->run(Opcode::batch, bodies[i], tokens[i], options.idempotent, options.timeout, std::move(sent[i]));
+    if (!r && outcome) outcome = std::move(r).error();
+  }
+  return outcome;
 }
 
 Result<void> CqlSession::refresh_topology() { return impl_->refresh(std::nullopt); }

@@ -60,6 +60,7 @@ struct ExecuteOptions {
   std::int32_t page_size = 0;
   std::string paging_state;
   std::optional<Consistency> consistency;  // else the session's
+  std::chrono::milliseconds timeout{0};    // per attempt; 0: the session's request_timeout
 };
 
 class CqlSession {
@@ -90,6 +91,11 @@ class CqlSession {
   // Runs statements as one BATCH, routed by the first statement's key.
   [[nodiscard]] Result<void> batch(BatchType type, const std::vector<Statement>& statements,
                                    const ExecuteOptions& options = {});
+
+  // Runs several BATCHes concurrently and waits for all; the first error
+  // if any failed.
+  [[nodiscard]] Result<void> batch_all(BatchType type, const std::vector<std::vector<Statement>>& batches,
+                                       const ExecuteOptions& options = {});
 
   // Reads system.local and system.peers again and connects to new nodes.
   [[nodiscard]] Result<void> refresh_topology();
