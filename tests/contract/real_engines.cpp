@@ -19,6 +19,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "adapters/kafka/kafka_log.hpp"
 #include "adapters/postgres/postgres_directory.hpp"
@@ -189,6 +190,48 @@ TEST(KafkaLog, ARebalanceHandsPartitionsOverAtTheirCommittedOffsets) {
     EXPECT_EQ(refused.error().code, ErrorCode::unavailable);
     EXPECT_TRUE((*second)->commit(partition, count[partition]).ok());
   }
+}
+
+// Redis keeps its own time, so the contract's expiry tests (which move a
+// test clock) skip it; these check the same rules on Redis's clock with
+// short TTLs, polling until the expiry shows (bounded).
+template <class Done>
+bool eventually(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a poll interval, not synchronisation
+  }
+  return true;
+}
+
+TEST(RedisStateStore, PresenceExpiresOnRedisTime) {
+  TempDir dir;
+  auto store = open_redis(dir.sub("engine"));
+  if (!store) GTEST_SKIP() << "PARLEY_TEST_REDIS is not set";
+  const UserId user{std::hash<std::string>{}(dir.path()) & 0xFFFFFFFFULL};
+  ASSERT_TRUE(store->touch_presence(user, std::chrono::milliseconds(300)).ok());
+  EXPECT_TRUE(*store->is_present(user));
+  EXPECT_TRUE(eventually([&] { return !*store->is_present(user); }));
+}
+
+TEST(RedisStateStore, ExpiredDevicesTakeTheirUserOfflineOnce) {
+  TempDir dir;
+  auto store = open_redis(dir.sub("engine"));
+  if (!store) GTEST_SKIP() << "PARLEY_TEST_REDIS is not set";
+  const UserId user{(std::hash<std::string>{}(dir.path()) & 0xFFFFFFFFULL) * 1000 + 1};
+  ASSERT_TRUE(store->touch_device(user, "phone", std::chrono::milliseconds(200), 1000).ok());
+  ASSERT_TRUE(store->touch_device(user, "laptop", std::chrono::milliseconds(200), 1500).ok());
+  std::vector<UserId> offline;
+  EXPECT_TRUE(eventually([&] {
+    auto expired = store->expire_devices(100);
+    if (expired) offline.insert(offline.end(), expired->begin(), expired->end());
+    return !offline.empty();
+  }));
+  EXPECT_EQ(offline, std::vector<UserId>{user});
+  EXPECT_TRUE(store->expire_devices(100)->empty());  // reported once
+  // last_seen is the last sign of life, not the moment of the sweep.
+  EXPECT_EQ(*store->presence(user), (ports::PresenceState{ports::PresenceStatus::offline, 1500}));
 }
 
 // Two stores on one Redis are two servers: what one publishes reaches the
