@@ -84,7 +84,7 @@ struct Options {
   int payload_max = 200;
   int http_concurrency = 16;
   int connect_concurrency = 128;
-  std::string user_prefix = "u";
+  std::string user_prefix = "bench";  // usernames are 3 to 32 characters
   std::string out;
   std::string note;
 };
