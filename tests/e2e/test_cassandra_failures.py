@@ -1,0 +1,136 @@
+"""Cassandra killed (-9) and restarted mid-load (docs/OPERATIONS.md), run
+only on the real engines (PARLEY_E2E_ENGINES=real): while it is down sends
+fail with 'unavailable' (never a false acknowledgement) and the client
+retries them with the same client_msg_id; once it is back every
+acknowledged message is in the recipient's inbox exactly once, with gapless
+seqs.
+
+The Cassandra that gets killed is a private instance started for this
+module (scripts/engines with its own directory and ports), so tests running
+beside this one on the shared engines are not disturbed.
+"""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import engine_args, real_engines
+from parley_client import RequestFailed, create_user, online, run
+from parley_server import DEFAULT_ARGS, ParleyServer
+
+pytestmark = pytest.mark.skipif(
+    not real_engines(), reason="needs the real engines (PARLEY_E2E_ENGINES=real)")
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ENGINES = os.path.join(ROOT, "scripts", "engines")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrivateCassandra:
+    def __init__(self, directory):
+        self.directory = str(directory)
+        self.env = dict(os.environ, PARLEY_ENGINES_DIR=self.directory,
+                        PARLEY_CASSANDRA_PORT=str(free_port()),
+                        PARLEY_CASSANDRA_STORAGE_PORT=str(free_port()))
+        self.address = f"127.0.0.1:{self.env['PARLEY_CASSANDRA_PORT']}"
+
+    def engines(self, *args, timeout=300):
+        subprocess.run([ENGINES, *args, "cassandra"], env=self.env, check=True,
+                       stdout=subprocess.DEVNULL, timeout=timeout)
+
+    def start_in_background(self):
+        return subprocess.Popen([ENGINES, "start", "cassandra"], env=self.env,
+                                stdout=subprocess.DEVNULL)
+
+    def kill9(self):
+        """SIGKILL Cassandra and wait until it is gone."""
+        with open(os.path.join(self.directory, "cassandra", "cassandra.pid")) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"cassandra (pid {pid}) did not die")
+
+
+@pytest.fixture(scope="module")
+def private_cassandra(tmp_path_factory):
+    cassandra = PrivateCassandra(tmp_path_factory.mktemp("engines"))
+    cassandra.engines("start")
+    yield cassandra
+    cassandra.engines("stop")
+
+
+@pytest.fixture
+def cassandra_server(parleyd_binary, tmp_path, private_cassandra):
+    """parleyd on the shared engines plus the private Cassandra. Started
+    here rather than by server_factory: its first start creates a keyspace
+    (eleven schema changes), which can take longer than the usual start
+    timeout on a busy 2-core machine."""
+    server = ParleyServer(parleyd_binary, data_dir=tmp_path / "data", log_dir=tmp_path / "logs",
+                          args=[*DEFAULT_ARGS, *engine_args(), "--cassandra", private_cassandra.address,
+                                "--send-timeout-ms", "5000"])
+    server.start(timeout=120)
+    yield server
+    server.stop()
+
+
+def test_cassandra_killed_and_restarted_mid_load_loses_nothing(
+        cassandra_server, private_cassandra):
+    server = cassandra_server
+    alice = create_user(server, "alice")
+    bob = create_user(server, "bob")
+    total, kill_after = 60, 20
+
+    async def body():
+        a = await online(server, alice, "phone")
+        acked = {}
+        restarter = None
+        deadline = time.monotonic() + 420
+        for i in range(total):
+            cmid = f"m{i}"
+            while True:
+                try:
+                    reply = await a.send_to_user(bob.user_id, cmid, f"body {i}")
+                    acked[cmid] = reply["message_id"]
+                    break
+                except (RequestFailed, asyncio.TimeoutError):
+                    assert time.monotonic() < deadline, f"{cmid} never acknowledged"
+                    await asyncio.sleep(0.5)   # a retry interval, not synchronisation
+            if i == kill_after:
+                private_cassandra.kill9()
+                restarter = private_cassandra.start_in_background()
+        assert restarter.wait(timeout=300) == 0
+        assert len(acked) == total
+
+        b = await online(server, bob, "phone")
+        # The inbox owner fans out after the send is acknowledged.
+        sync_deadline = time.monotonic() + 60
+        while True:
+            entries = await b.sync_all(after=0, limit=64)
+            if len(entries) >= total or time.monotonic() > sync_deadline:
+                break
+            await asyncio.sleep(0.2)   # a retry interval, not synchronisation
+        seqs = [e["seq"] for e in entries]
+        assert seqs == list(range(1, len(seqs) + 1)), f"inbox not gapless: {seqs}"
+        got = [e["message"]["client_msg_id"] for e in entries]
+        assert len(got) == len(set(got)), "a message is in the inbox twice"
+        assert set(got) == set(acked)
+        ids = [e["message"]["message_id"] for e in entries]
+        assert ids == sorted(ids, key=int), "the inbox is not in one order"
+
+    run(body(), timeout=600)
