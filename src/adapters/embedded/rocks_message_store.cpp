@@ -1,5 +1,7 @@
 #include "adapters/embedded/rocks_message_store.hpp"
 
+#include "core/bytes.hpp"
+
 #include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
@@ -26,37 +28,26 @@ enum Family : int {
 };
 
 // Encoding version of a stored message; bump it when the layout changes.
-constexpr std::uint8_t message_format = 1;
+// Version 2: a version byte, then the message in core/bytes.hpp's encoding
+// (the one the log records use too).
+constexpr std::uint8_t message_format = 2;
 
-// id, from, to.kind, to.id, sent_at, then conversation, body, client_msg_id
-// length-prefixed.
 std::string encode(const Message& m) {
   std::string out;
-  out.reserve(1 + 8 * 4 + 1 + 12 + m.conversation.size() + m.body.size() + m.client_msg_id.size());
-  out.push_back(static_cast<char>(message_format));
-  rocks::put_be64(out, m.id.value);
-  rocks::put_be64(out, m.from.value);
-  out.push_back(static_cast<char>(m.to.kind));
-  rocks::put_be64(out, m.to.id);
-  rocks::put_be64(out, static_cast<std::uint64_t>(m.sent_at));
-  rocks::put_str(out, m.conversation);
-  rocks::put_str(out, m.body);
-  rocks::put_str(out, m.client_msg_id);
+  out.reserve(1 + 8 * 6 + 1 + m.conversation.size() + m.body.size() + m.client_msg_id.size());
+  bytes::Writer w(out);
+  w.u8(message_format);
+  bytes::write_message(w, m);
   return out;
 }
 
 Result<Message> decode(std::string_view in) {
-  rocks::Reader r(in);
+  bytes::Reader r(in);
   Message m;
   std::uint8_t version = 0;
-  std::uint8_t kind = 0;
-  std::uint64_t sent_at = 0;
-  const bool ok = r.u8(version) && version == message_format && r.u64(m.id.value) && r.u64(m.from.value) &&
-                  r.u8(kind) && kind <= static_cast<std::uint8_t>(Recipient::Kind::channel) && r.u64(m.to.id) &&
-                  r.u64(sent_at) && r.str(m.conversation) && r.str(m.body) && r.str(m.client_msg_id) && r.done();
-  if (!ok) return make_error(ErrorCode::internal, "message store: corrupt message row");
-  m.to.kind = static_cast<Recipient::Kind>(kind);
-  m.sent_at = static_cast<TimeMs>(sent_at);
+  if (!(r.u8(version) && version == message_format && bytes::read_message(r, m) && r.done())) {
+    return make_error(ErrorCode::internal, "message store: corrupt message row");
+  }
   return m;
 }
 
