@@ -7,6 +7,7 @@
 // durable copy is in the message store.
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -35,6 +36,16 @@ struct PresenceTransition {
   [[nodiscard]] bool changed() const noexcept { return before != after; }
 };
 
+// A live parleyd server as the registry knows it: its id (the name of its
+// pub/sub channel), where clients connect to it, and its load (the number of
+// connections it holds, as of its last heartbeat).
+struct ServerInfo {
+  std::string id;
+  std::string endpoint;  // host:port of its WebSocket/HTTP listener
+  std::uint64_t load = 0;
+  friend bool operator==(const ServerInfo&, const ServerInfo&) = default;
+};
+
 // Ends a subscription when destroyed.
 class Subscription {
  public:
@@ -49,6 +60,24 @@ class StateStore {
   [[nodiscard]] virtual Result<void> add_route(UserId user, std::string_view server) = 0;
   [[nodiscard]] virtual Result<void> remove_route(UserId user, std::string_view server) = 0;
   [[nodiscard]] virtual Result<std::vector<std::string>> routes(UserId user) = 0;
+
+  // --- server registry ------------------------------------------------------
+  // Each server registers itself and its load with a heartbeat; a server
+  // whose heartbeat is older than its ttl is dead. A dead server's routes are
+  // dropped with it, so that nothing takes its users for online (push) or
+  // publishes to it for them.
+
+  // Registers `server` (or refreshes it: endpoint and load are replaced) as
+  // alive until `ttl` from now. bad_request for an empty id or a ttl <= 0.
+  [[nodiscard]] virtual Result<void> heartbeat_server(const ServerInfo& server, std::chrono::milliseconds ttl) = 0;
+  // Unregisters `server` and drops every route it holds: a clean stop, or a
+  // restart that begins afresh. Removing an unknown server changes nothing.
+  [[nodiscard]] virtual Result<void> remove_server(std::string_view server) = 0;
+  // The servers alive now, in id order.
+  [[nodiscard]] virtual Result<std::vector<ServerInfo>> servers() = 0;
+  // Unregisters the servers whose heartbeat ran out, drops their routes, and
+  // returns their ids, each to exactly one caller across all servers.
+  [[nodiscard]] virtual Result<std::vector<std::string>> expire_servers() = 0;
 
   // --- presence -------------------------------------------------------------
   // Marks a user present for `ttl` from now (a heartbeat).

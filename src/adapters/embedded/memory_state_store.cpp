@@ -84,6 +84,62 @@ Result<std::vector<std::string>> MemoryStateStore::routes(UserId user) {
   return std::vector<std::string>(it->second.begin(), it->second.end());
 }
 
+Result<void> MemoryStateStore::heartbeat_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl) {
+  if (server.id.empty()) return make_error(ErrorCode::bad_request, "heartbeat_server: empty id");
+  if (ttl <= std::chrono::milliseconds(0)) return make_error(ErrorCode::bad_request, "heartbeat_server: ttl <= 0");
+  const auto expiry = clock_() + ttl;
+  std::lock_guard lock(servers_mu_);
+  servers_.insert_or_assign(server.id, Registered{server, expiry});
+  return Ok{};
+}
+
+Result<void> MemoryStateStore::remove_server(std::string_view server) {
+  {
+    std::lock_guard lock(servers_mu_);
+    if (auto it = servers_.find(server); it != servers_.end()) servers_.erase(it);
+  }
+  drop_routes_of(server);
+  return Ok{};
+}
+
+Result<std::vector<ports::ServerInfo>> MemoryStateStore::servers() {
+  const auto now = clock_();
+  std::vector<ports::ServerInfo> out;
+  std::lock_guard lock(servers_mu_);
+  for (const auto& [id, entry] : servers_) {
+    if (entry.expiry > now) out.push_back(entry.info);
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> MemoryStateStore::expire_servers() {
+  const auto now = clock_();
+  std::vector<std::string> dead;
+  {
+    std::lock_guard lock(servers_mu_);
+    for (auto it = servers_.begin(); it != servers_.end();) {
+      if (it->second.expiry <= now) {
+        dead.push_back(it->first);
+        it = servers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const auto& server : dead) drop_routes_of(server);
+  return dead;
+}
+
+void MemoryStateStore::drop_routes_of(std::string_view server) {
+  for (Shard& s : shards_) {
+    std::lock_guard lock(s.mu);
+    for (auto it = s.routes.begin(); it != s.routes.end();) {
+      if (auto found = it->second.find(server); found != it->second.end()) it->second.erase(found);
+      it = it->second.empty() ? s.routes.erase(it) : std::next(it);
+    }
+  }
+}
+
 Result<void> MemoryStateStore::touch_presence(UserId user, std::chrono::milliseconds ttl) {
   if (ttl <= std::chrono::milliseconds(0)) return make_error(ErrorCode::bad_request, "touch_presence: ttl <= 0");
   const auto now = clock_();

@@ -12,6 +12,7 @@
 #include <array>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -40,6 +41,11 @@ class MemoryStateStore final : public ports::StateStore {
   [[nodiscard]] Result<void> add_route(UserId user, std::string_view server) override;
   [[nodiscard]] Result<void> remove_route(UserId user, std::string_view server) override;
   [[nodiscard]] Result<std::vector<std::string>> routes(UserId user) override;
+
+  [[nodiscard]] Result<void> heartbeat_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl) override;
+  [[nodiscard]] Result<void> remove_server(std::string_view server) override;
+  [[nodiscard]] Result<std::vector<ports::ServerInfo>> servers() override;
+  [[nodiscard]] Result<std::vector<std::string>> expire_servers() override;
 
   // bad_request for a ttl <= 0.
   [[nodiscard]] Result<void> touch_presence(UserId user, std::chrono::milliseconds ttl) override;
@@ -91,12 +97,22 @@ class MemoryStateStore final : public ports::StateStore {
     std::unordered_map<std::uint64_t, std::unordered_set<std::uint64_t>> watchers;
   };
 
+  struct Registered {
+    ports::ServerInfo info;
+    std::chrono::steady_clock::time_point expiry;
+  };
+
+  // Drops every route to `server` (a scan of all shards: servers go rarely).
+  void drop_routes_of(std::string_view server);
+
   [[nodiscard]] Shard& shard(UserId user) noexcept { return shards_[user.value % shards_.size()]; }
   // The live status of a user; the caller holds the shard's lock.
   [[nodiscard]] static ports::PresenceStatus live_status(const Shard& s, std::uint64_t user);
 
   const Clock clock_;
   std::array<Shard, 16> shards_;
+  std::mutex servers_mu_;  // guards servers_
+  std::map<std::string, Registered, std::less<>> servers_;
 
   // Shared with the subscriptions (weakly), so that a subscription that
   // outlives the store is still safe to destroy.

@@ -113,6 +113,56 @@ redis.call('HSET', KEYS[3], 'status', live, 'last_seen', seen)
 return {live, tonumber(seen)}
 )lua";
 
+// The server registry: `servers` is a sorted set of server ids scored by
+// when their heartbeat runs out; `server:{id}` holds the endpoint and load;
+// `srvroutes:{id}` the users it holds routes for, so that its routes can be
+// dropped with it.
+// KEYS: servers, server. ARGV: id, ttl ms, endpoint, load.
+constexpr std::string_view kHeartbeatServer = R"lua(
+redis.call('ZADD', KEYS[1], now_ms() + tonumber(ARGV[2]), ARGV[1])
+redis.call('HSET', KEYS[2], 'endpoint', ARGV[3], 'load', ARGV[4])
+return 1
+)lua";
+
+// Drops one server and its routes. ARGV: key prefix, server id.
+constexpr std::string_view kDropServer = R"lua(
+local function drop(prefix, id)
+  redis.call('ZREM', prefix .. 'servers', id)
+  redis.call('DEL', prefix .. 'server:' .. id)
+  local held = prefix .. 'srvroutes:' .. id
+  for _, user in ipairs(redis.call('SMEMBERS', held)) do
+    redis.call('SREM', prefix .. 'route:' .. user, id)
+  end
+  redis.call('DEL', held)
+end
+)lua";
+
+// KEYS: servers, server, srvroutes. ARGV: prefix, id.
+constexpr std::string_view kRemoveServer = R"lua(
+drop(ARGV[1], ARGV[2])
+return 1
+)lua";
+
+// KEYS: servers. ARGV: prefix. Returns the ids whose heartbeat ran out.
+constexpr std::string_view kExpireServers = R"lua(
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms())
+for _, id in ipairs(dead) do drop(ARGV[1], id) end
+return dead
+)lua";
+
+// KEYS: servers. ARGV: prefix. Returns {id, endpoint, load, ...} of the
+// live servers.
+constexpr std::string_view kServers = R"lua(
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now_ms(), '+inf')) do
+  local h = redis.call('HMGET', ARGV[1] .. 'server:' .. id, 'endpoint', 'load')
+  table.insert(out, id)
+  table.insert(out, h[1] or '')
+  table.insert(out, h[2] or '0')
+end
+return out
+)lua";
+
 std::vector<std::string> eval(std::string_view body, std::vector<std::string> keys, std::vector<std::string> args) {
   std::vector<std::string> cmd{"EVAL", std::string(kLuaPrelude) + std::string(body), std::to_string(keys.size())};
   for (auto& k : keys) cmd.push_back(std::move(k));
@@ -209,7 +259,10 @@ RedisStateStore::RedisStateStore(RedisStateStoreOptions options)
         std::vector<std::vector<std::string>> again;
         std::lock_guard lock(routes_mu_);
         for (const auto& [user, servers] : local_routes_) {
-          for (const auto& server : servers) again.push_back({"SADD", key("route", UserId{user}), server});
+          for (const auto& server : servers) {
+            again.push_back({"SADD", key("route", UserId{user}), server});
+            again.push_back({"SADD", prefix_ + "srvroutes:" + server, std::to_string(user)});
+          }
         }
         return again;
       });
@@ -254,9 +307,9 @@ Result<void> RedisStateStore::add_route(UserId user, std::string_view server) {
     std::lock_guard lock(routes_mu_);
     local_routes_[user.value].emplace(server);
   }
-  auto r = client_->call({"SADD", key("route", user), std::string(server)});
-  if (!r) return std::move(r).error();
-  return Ok{};
+  return all_ok(
+      client_->call_many({{"SADD", key("route", user), std::string(server)},
+                          {"SADD", prefix_ + "srvroutes:" + std::string(server), std::to_string(user.value)}}));
 }
 
 Result<void> RedisStateStore::remove_route(UserId user, std::string_view server) {
@@ -267,13 +320,59 @@ Result<void> RedisStateStore::remove_route(UserId user, std::string_view server)
       if (it->second.empty()) local_routes_.erase(it);
     }
   }
-  auto r = client_->call({"SREM", key("route", user), std::string(server)});
-  if (!r) return std::move(r).error();
-  return Ok{};
+  return all_ok(
+      client_->call_many({{"SREM", key("route", user), std::string(server)},
+                          {"SREM", prefix_ + "srvroutes:" + std::string(server), std::to_string(user.value)}}));
 }
 
 Result<std::vector<std::string>> RedisStateStore::routes(UserId user) {
   auto r = client_->call({"SMEMBERS", key("route", user)});
+  if (!r) return std::move(r).error();
+  std::vector<std::string> out;
+  out.reserve(r->elements.size());
+  for (auto& e : r->elements) out.push_back(std::move(e.str));
+  return out;
+}
+
+Result<void> RedisStateStore::heartbeat_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl) {
+  if (server.id.empty()) return make_error(ErrorCode::bad_request, "heartbeat_server: empty id");
+  if (ttl <= std::chrono::milliseconds(0)) return make_error(ErrorCode::bad_request, "heartbeat_server: ttl <= 0");
+  auto r = client_->call(eval(kHeartbeatServer, {prefix_ + "servers", prefix_ + "server:" + server.id},
+                              {server.id, std::to_string(ttl.count()), server.endpoint, std::to_string(server.load)}));
+  if (!r) return std::move(r).error();
+  return Ok{};
+}
+
+Result<void> RedisStateStore::remove_server(std::string_view server) {
+  const std::string id(server);
+  auto r =
+      client_->call(eval(std::string(kDropServer) + std::string(kRemoveServer),
+                         {prefix_ + "servers", prefix_ + "server:" + id, prefix_ + "srvroutes:" + id}, {prefix_, id}));
+  if (!r) return std::move(r).error();
+  return Ok{};
+}
+
+Result<std::vector<ports::ServerInfo>> RedisStateStore::servers() {
+  auto r = client_->call(eval(kServers, {prefix_ + "servers"}, {prefix_}));
+  if (!r) return std::move(r).error();
+  if (r->elements.size() % 3 != 0) return bad_reply("servers");
+  std::vector<ports::ServerInfo> out;
+  for (std::size_t i = 0; i < r->elements.size(); i += 3) {
+    ports::ServerInfo info{.id = std::move(r->elements[i].str), .endpoint = std::move(r->elements[i + 1].str)};
+    try {
+      info.load = std::stoull(r->elements[i + 2].str);
+    } catch (const std::exception&) {
+      return bad_reply("servers (load)");
+    }
+    out.push_back(std::move(info));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return out;
+}
+
+Result<std::vector<std::string>> RedisStateStore::expire_servers() {
+  auto r =
+      client_->call(eval(std::string(kDropServer) + std::string(kExpireServers), {prefix_ + "servers"}, {prefix_}));
   if (!r) return std::move(r).error();
   std::vector<std::string> out;
   out.reserve(r->elements.size());
