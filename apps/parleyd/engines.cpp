@@ -16,6 +16,7 @@
 #include "adapters/postgres/postgres_directory.hpp"
 #include "adapters/postgres/postgres_push_tokens.hpp"
 #include "adapters/postgres/postgres_rooms.hpp"
+#include "adapters/postgres/postgres_social_graph.hpp"
 #include "adapters/push/apns_client.hpp"
 #include "adapters/push/fcm_client.hpp"
 #include "adapters/push/log_push_sender.hpp"
@@ -133,6 +134,20 @@ Result<std::unique_ptr<ports::Rooms>> open_rooms(const Config& config, const std
   return std::unique_ptr<ports::Rooms>(std::move(rooms).value());
 }
 
+// Friendships, requests and blocks: PostgreSQL with the directory, else
+// RocksDB.
+Result<std::unique_ptr<ports::SocialGraph>> open_social(const Config& config, const std::filesystem::path& data) {
+  if (config.engines.postgres.empty()) {
+    auto social = embedded::RocksSocialGraph::open((data / "social").string());
+    if (!social) return std::move(social).error();
+    return std::unique_ptr<ports::SocialGraph>(std::move(social).value());
+  }
+  auto social = postgres::PostgresSocialGraph::open(
+      {.conninfo = config.engines.postgres, .schema = config.engines.name_space, .size = config.engines.postgres_pool});
+  if (!social) return std::move(social).error();
+  return std::unique_ptr<ports::SocialGraph>(std::move(social).value());
+}
+
 // Push tokens: PostgreSQL with the directory, else RocksDB.
 Result<std::unique_ptr<ports::PushTokens>> open_push_tokens(const Config& config, const std::filesystem::path& data) {
   if (config.engines.postgres.empty()) {
@@ -199,7 +214,7 @@ Result<Engines> open_engines(const Config& config) {
   if (!rooms) return std::move(rooms).error();
   engines.rooms = std::move(rooms.value());
 
-  auto social = named(embedded::RocksSocialGraph::open((data / "social").string()), "the social graph");
+  auto social = named(open_social(config, data), "the social graph");
   if (!social) return std::move(social).error();
   engines.social = std::move(social.value());
 

@@ -25,6 +25,7 @@
 #include "adapters/postgres/postgres_directory.hpp"
 #include "adapters/postgres/postgres_push_tokens.hpp"
 #include "adapters/postgres/postgres_rooms.hpp"
+#include "adapters/postgres/postgres_social_graph.hpp"
 #include "adapters/redis/redis_state_store.hpp"
 #include "contracts.hpp"
 #include "log_helpers.hpp"
@@ -122,8 +123,17 @@ PushTokensFactory postgres_push_tokens() {
           }};
 }
 
+SocialGraphFactory postgres_social_graph() {
+  return {"Postgres", [](const std::string& dir) -> std::unique_ptr<ports::SocialGraph> {
+            auto options = postgres_options(dir);
+            if (!options) return nullptr;
+            return or_throw(postgres::PostgresSocialGraph::open(*options), "PostgreSQL");
+          }};
+}
+
 }  // namespace
 
+INSTANTIATE_TEST_SUITE_P(Real, SocialGraphContract, ::testing::Values(postgres_social_graph()), FactoryName{});
 INSTANTIATE_TEST_SUITE_P(Real, PushTokensContract, ::testing::Values(postgres_push_tokens()), FactoryName{});
 INSTANTIATE_TEST_SUITE_P(Real, RoomsContract, ::testing::Values(postgres_rooms()), FactoryName{});
 INSTANTIATE_TEST_SUITE_P(Real, DirectoryContract, ::testing::Values(postgres_directory()), FactoryName{});

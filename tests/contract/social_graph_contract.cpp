@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <functional>
+#include <latch>
+#include <thread>
 
 #include "contracts.hpp"
 
@@ -167,6 +169,71 @@ TEST_P(SocialGraphContract, ListsAreInIdOrderAndSurviveARestart) {
   EXPECT_EQ(port_->friends(me).value(), expected);
   EXPECT_EQ(port_->requests_to(me).value(), std::vector<UserId>{user_for(dir_, 20)});
   EXPECT_TRUE(port_->relation(me, user_for(dir_, 30))->blocks);
+}
+
+// The two sides of many pairs act at once (on a shared engine: from
+// different connections, as different servers would). Each operation is
+// one step on its pair, so every interleaving ends in a state some order of
+// the operations explains.
+TEST_P(SocialGraphContract, CrossedRequestsAtOnceMakeFriendsExactlyOnce) {
+  constexpr std::uint64_t kPairs = 40;
+  std::vector<RequestOutcome> forward(kPairs), backward(kPairs);
+  std::latch start(2);
+  auto side = [&](bool from_low, std::vector<RequestOutcome>& out) {
+    start.arrive_and_wait();
+    for (std::uint64_t i = 0; i < kPairs; ++i) {
+      const UserId low = user_for(dir_, 2 * i + 1), high = user_for(dir_, 2 * i + 2);
+      out[i] = from_low ? port_->request_friend(low, high).value() : port_->request_friend(high, low).value();
+    }
+  };
+  std::thread a(side, true, std::ref(forward));
+  std::thread b(side, false, std::ref(backward));
+  a.join();
+  b.join();
+  for (std::uint64_t i = 0; i < kPairs; ++i) {
+    const UserId low = user_for(dir_, 2 * i + 1), high = user_for(dir_, 2 * i + 2);
+    std::vector<RequestOutcome> both{forward[i], backward[i]};
+    std::sort(both.begin(), both.end());
+    EXPECT_EQ(both, (std::vector<RequestOutcome>{RequestOutcome::pending, RequestOutcome::now_friends}))
+        << "pair " << i;
+    EXPECT_TRUE(port_->relation(low, high)->friends) << "pair " << i;
+    EXPECT_EQ(port_->friends(low).value(), std::vector<UserId>{high});
+    EXPECT_TRUE(port_->requests_to(low)->empty());
+    EXPECT_TRUE(port_->requests_to(high)->empty());
+  }
+}
+
+TEST_P(SocialGraphContract, ABlockRacingAnAcceptLeavesNoFriendship) {
+  constexpr std::uint64_t kPairs = 40;
+  for (std::uint64_t i = 0; i < kPairs; ++i) {
+    ASSERT_EQ(port_->request_friend(user_for(dir_, 2 * i + 1), user_for(dir_, 2 * i + 2)).value(),
+              RequestOutcome::pending);
+  }
+  std::vector<char> accepted(kPairs), were_friends(kPairs);
+  std::latch start(2);
+  std::thread accepter([&] {
+    start.arrive_and_wait();
+    for (std::uint64_t i = 0; i < kPairs; ++i) {
+      accepted[i] = port_->accept_friend(user_for(dir_, 2 * i + 2), user_for(dir_, 2 * i + 1)).ok();
+    }
+  });
+  std::thread blocker([&] {
+    start.arrive_and_wait();
+    for (std::uint64_t i = 0; i < kPairs; ++i) {
+      were_friends[i] = port_->block(user_for(dir_, 2 * i + 1), user_for(dir_, 2 * i + 2)).value();
+    }
+  });
+  accepter.join();
+  blocker.join();
+  for (std::uint64_t i = 0; i < kPairs; ++i) {
+    const UserId requester = user_for(dir_, 2 * i + 1), other = user_for(dir_, 2 * i + 2);
+    // The block ended the friendship if the accept came first; else the
+    // accept found no request.
+    EXPECT_EQ(accepted[i], were_friends[i]) << "pair " << i;
+    const auto r = port_->relation(requester, other).value();
+    EXPECT_TRUE(r.blocks && !r.friends && !r.requested && !r.requested_by && !r.blocked_by) << "pair " << i;
+    EXPECT_TRUE(port_->friends(other)->empty());
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,8 +45,33 @@ using Params = std::vector<std::optional<std::string>>;
 
 [[nodiscard]] std::string text(const PGresult* r, int row, int col);
 [[nodiscard]] std::int64_t int64(const PGresult* r, int row, int col);
+// A boolean column ('t' or 'f' in text format).
+[[nodiscard]] bool boolean(const PGresult* r, int row, int col);
+
+// Bytes of any value (a NUL, bytes that are not UTF-8) as a bytea parameter
+// ('\x' and hex), and a bytea column selected as encode(column, 'hex').
+[[nodiscard]] std::string bytea_param(std::string_view bytes);
+[[nodiscard]] std::string hex_column(const PGresult* r, int row, int col);
+
+// A text[] parameter: every element quoted, so any text is safe in it.
+[[nodiscard]] std::string text_array_param(std::span<const std::string> items);
 
 // A quoted SQL identifier (a schema name).
 [[nodiscard]] std::string quote_identifier(std::string_view name);
+
+// Runs `work` inside a transaction on `conn`: committed when it succeeds,
+// rolled back otherwise (a connection left mid-transaction by a failed
+// ROLLBACK is dropped by the pool).
+template <class T, class Work>
+[[nodiscard]] Result<T> in_transaction(PGconn* conn, Work&& work) {
+  if (auto begun = exec(conn, "BEGIN", "begin"); !begun) return std::move(begun).error();
+  Result<T> result = work();
+  if (!result) {
+    (void)exec(conn, "ROLLBACK", "rollback");
+    return result;
+  }
+  if (auto committed = exec(conn, "COMMIT", "commit"); !committed) return std::move(committed).error();
+  return result;
+}
 
 }  // namespace parley::postgres

@@ -43,7 +43,11 @@ Result<ConnPtr> PgPool::connect() {
   auto connected = connect_raw(options_);
   if (!connected) return connected;
   ConnPtr conn = std::move(connected).value();
-  auto set = exec(conn.get(), "SET search_path TO " + quote_identifier(options_.schema), "set search_path");
+  // NOTICEs (such as a search query's word that the text parser drops)
+  // would only reach libpq's default processor, which writes to stderr.
+  auto set = exec(conn.get(),
+                  "SET search_path TO " + quote_identifier(options_.schema) + "; SET client_min_messages TO warning",
+                  "session settings");
   if (!set) return std::move(set).error();
   for (const auto& s : statements_) {
     ResultPtr prepared(PQprepare(conn.get(), s.name.c_str(), s.sql.c_str(), 0, nullptr));

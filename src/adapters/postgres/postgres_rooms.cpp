@@ -49,20 +49,6 @@ std::vector<Statement> statements() {
   };
 }
 
-// Runs `work` inside a transaction on `conn`: committed when it succeeds,
-// rolled back otherwise.
-template <class T, class Work>
-Result<T> in_transaction(PGconn* conn, Work&& work) {
-  if (auto begun = exec(conn, "BEGIN", "begin"); !begun) return std::move(begun).error();
-  Result<T> result = work();
-  if (!result) {
-    (void)exec(conn, "ROLLBACK", "rollback");
-    return result;
-  }
-  if (auto committed = exec(conn, "COMMIT", "commit"); !committed) return std::move(committed).error();
-  return result;
-}
-
 }  // namespace
 
 PostgresRooms::PostgresRooms(std::unique_ptr<PgPool> pool) : pool_(std::move(pool)) {}

@@ -42,6 +42,21 @@ const std::vector<Migration>& schema_migrations() {
        "  token text NOT NULL UNIQUE,"
        "  updated_at bigint NOT NULL,"
        "  PRIMARY KEY (user_id, device));"},
+      // The social graph (PostgresSocialGraph): one row per pair, keyed by
+      // its two ids in unsigned order (lo < hi), holding both sides' view;
+      // a pair with nothing between them has no row. Every change locks the
+      // pair's row, so both sides' operations on a pair run one at a time.
+      {4,
+       "CREATE TABLE social_pairs ("
+       "  lo bigint NOT NULL,"
+       "  hi bigint NOT NULL,"
+       "  friends boolean NOT NULL DEFAULT false,"
+       "  lo_asked boolean NOT NULL DEFAULT false,"   // lo's request to hi is pending
+       "  hi_asked boolean NOT NULL DEFAULT false,"   // hi's request to lo is pending
+       "  lo_blocks boolean NOT NULL DEFAULT false,"  // lo blocks hi
+       "  hi_blocks boolean NOT NULL DEFAULT false,"  // hi blocks lo
+       "  PRIMARY KEY (lo, hi));"
+       "CREATE INDEX social_pairs_by_hi ON social_pairs (hi, lo);"},
   };
   return all;
 }
