@@ -14,6 +14,7 @@
 #include "adapters/embedded/sqlite_search_index.hpp"
 #include "adapters/kafka/kafka_log.hpp"
 #include "adapters/postgres/postgres_directory.hpp"
+#include "adapters/postgres/postgres_push_ledger.hpp"
 #include "adapters/postgres/postgres_push_tokens.hpp"
 #include "adapters/postgres/postgres_rooms.hpp"
 #include "adapters/postgres/postgres_social_graph.hpp"
@@ -161,6 +162,21 @@ Result<std::unique_ptr<ports::PushTokens>> open_push_tokens(const Config& config
   return std::unique_ptr<ports::PushTokens>(std::move(tokens).value());
 }
 
+// The push step's ledger: PostgreSQL with the directory (every server's
+// push step and dispatcher then share it), else RocksDB under the server's
+// durability policy.
+Result<std::unique_ptr<ports::PushLedger>> open_push_ledger(const Config& config, const std::filesystem::path& data) {
+  if (config.engines.postgres.empty()) {
+    auto ledger = embedded::RocksPushLedger::open((data / "push-ledger").string(), config.durability);
+    if (!ledger) return std::move(ledger).error();
+    return std::unique_ptr<ports::PushLedger>(std::move(ledger).value());
+  }
+  auto ledger = postgres::PostgresPushLedger::open(
+      {.conninfo = config.engines.postgres, .schema = config.engines.name_space, .size = config.engines.postgres_pool});
+  if (!ledger) return std::move(ledger).error();
+  return std::unique_ptr<ports::PushLedger>(std::move(ledger).value());
+}
+
 // The message store: Cassandra when --cassandra names contact points, else
 // RocksDB.
 Result<std::unique_ptr<ports::MessageStore>> open_store(const Config& config, const std::filesystem::path& data) {
@@ -222,8 +238,7 @@ Result<Engines> open_engines(const Config& config) {
   if (!push_tokens) return std::move(push_tokens).error();
   engines.push_tokens = std::move(push_tokens.value());
 
-  auto push_ledger =
-      named(embedded::RocksPushLedger::open((data / "push-ledger").string(), config.durability), "the push ledger");
+  auto push_ledger = named(open_push_ledger(config, data), "the push ledger");
   if (!push_ledger) return std::move(push_ledger).error();
   engines.push_ledger = std::move(push_ledger.value());
 

@@ -7,11 +7,13 @@
 #include "adapters/embedded/rocks_directory.hpp"
 #include "adapters/embedded/rocks_log.hpp"
 #include "adapters/embedded/rocks_message_store.hpp"
+#include "adapters/embedded/rocks_push_ledger.hpp"
 #include "adapters/embedded/rocks_push_tokens.hpp"
 #include "adapters/embedded/rocks_rooms.hpp"
 #include "adapters/embedded/rocks_social_graph.hpp"
 #include "adapters/embedded/sqlite_search_index.hpp"
 #include "contracts.hpp"
+#include "push_ledger_contract.hpp"
 #include "push_tokens_contract.hpp"
 
 namespace parley::contract {
@@ -66,6 +68,14 @@ INSTANTIATE_TEST_SUITE_P(Embedded, PushTokensContract,
                              "RocksPushTokens",
                              [](const std::string& dir) -> std::unique_ptr<ports::PushTokens> {
                                return or_throw(embedded::RocksPushTokens::open(dir));
+                             }}),
+                         FactoryName{});
+
+INSTANTIATE_TEST_SUITE_P(Embedded, PushLedgerContract,
+                         ::testing::Values(PushLedgerFactory{
+                             "RocksPushLedger",
+                             [](const std::string& dir) -> std::unique_ptr<ports::PushLedger> {
+                               return or_throw(embedded::RocksPushLedger::open(dir, embedded::Durability::fsync));
                              }}),
                          FactoryName{});
 

@@ -23,12 +23,14 @@
 
 #include "adapters/kafka/kafka_log.hpp"
 #include "adapters/postgres/postgres_directory.hpp"
+#include "adapters/postgres/postgres_push_ledger.hpp"
 #include "adapters/postgres/postgres_push_tokens.hpp"
 #include "adapters/postgres/postgres_rooms.hpp"
 #include "adapters/postgres/postgres_social_graph.hpp"
 #include "adapters/redis/redis_state_store.hpp"
 #include "contracts.hpp"
 #include "log_helpers.hpp"
+#include "push_ledger_contract.hpp"
 #include "push_tokens_contract.hpp"
 
 namespace parley::contract {
@@ -131,8 +133,17 @@ SocialGraphFactory postgres_social_graph() {
           }};
 }
 
+PushLedgerFactory postgres_push_ledger() {
+  return {"Postgres", [](const std::string& dir) -> std::unique_ptr<ports::PushLedger> {
+            auto options = postgres_options(dir);
+            if (!options) return nullptr;
+            return or_throw(postgres::PostgresPushLedger::open(*options), "PostgreSQL");
+          }};
+}
+
 }  // namespace
 
+INSTANTIATE_TEST_SUITE_P(Real, PushLedgerContract, ::testing::Values(postgres_push_ledger()), FactoryName{});
 INSTANTIATE_TEST_SUITE_P(Real, SocialGraphContract, ::testing::Values(postgres_social_graph()), FactoryName{});
 INSTANTIATE_TEST_SUITE_P(Real, PushTokensContract, ::testing::Values(postgres_push_tokens()), FactoryName{});
 INSTANTIATE_TEST_SUITE_P(Real, RoomsContract, ::testing::Values(postgres_rooms()), FactoryName{});

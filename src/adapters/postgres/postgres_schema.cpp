@@ -57,6 +57,40 @@ const std::vector<Migration>& schema_migrations() {
        "  hi_blocks boolean NOT NULL DEFAULT false,"  // hi blocks lo
        "  PRIMARY KEY (lo, hi));"
        "CREATE INDEX social_pairs_by_hi ON social_pairs (hi, lo);"},
+      // The push ledger (PostgresPushLedger): each user's watermark (the
+      // highest seq folded in), open batches (one per user and
+      // conversation) and closed ones (keyed by their last seq) with the
+      // devices they have reached. Previews are bytes (a cut may split a
+      // UTF-8 sequence).
+      {5,
+       "CREATE TABLE push_watermarks ("
+       "  user_id bigint PRIMARY KEY,"
+       "  seq bigint NOT NULL);"
+       "CREATE TABLE push_open ("
+       "  user_id bigint NOT NULL,"
+       "  conversation text NOT NULL,"
+       "  is_group boolean NOT NULL,"
+       "  entries integer NOT NULL,"
+       "  first_seq bigint NOT NULL,"
+       "  last_seq bigint NOT NULL,"
+       "  last_message bigint NOT NULL,"
+       "  last_sender bigint NOT NULL,"
+       "  last_preview bytea NOT NULL,"
+       "  opened_at bigint NOT NULL,"
+       "  PRIMARY KEY (user_id, conversation));"
+       "CREATE TABLE push_closed ("
+       "  user_id bigint NOT NULL,"
+       "  conversation text NOT NULL,"
+       "  is_group boolean NOT NULL,"
+       "  entries integer NOT NULL,"
+       "  first_seq bigint NOT NULL,"
+       "  last_seq bigint NOT NULL,"
+       "  last_message bigint NOT NULL,"
+       "  last_sender bigint NOT NULL,"
+       "  last_preview bytea NOT NULL,"
+       "  opened_at bigint NOT NULL,"
+       "  done_devices text[] NOT NULL DEFAULT '{}',"
+       "  PRIMARY KEY (user_id, conversation, last_seq));"},
   };
   return all;
 }
