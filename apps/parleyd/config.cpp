@@ -50,6 +50,21 @@ const std::vector<Setting>& settings() {
        }},
       {"--node-id", "PARLEY_NODE_ID", "this server's Snowflake node id, 0-1023 (default 0)",
        [](Config& c, const std::string& v) { return parse_number<std::uint32_t>(v, c.node_id, 0, 1023); }},
+      {"--advertise", "PARLEY_ADVERTISE",
+       "HOST:PORT clients reach this server on, as the server registry lists it (default: the listen address)",
+       [](Config& c, const std::string& v) {
+         c.gateway.advertise = v;
+         return v.rfind(':') != std::string::npos && v.rfind(':') > 0 && v.rfind(':') + 1 < v.size();
+       }},
+      {"--server-heartbeat-ms", "PARLEY_SERVER_HEARTBEAT_MS",
+       "how often this server tells the registry it is alive and its load; three missed and it counts as dead "
+       "(default 2000)",
+       [](Config& c, const std::string& v) {
+         long ms = 0;
+         if (!parse_number<long>(v, ms, 50, 600000)) return false;
+         c.gateway.server_heartbeat = std::chrono::milliseconds(ms);
+         return true;
+       }},
       {"--threads", "PARLEY_THREADS", "I/O threads (default: one per core)",
        [](Config& c, const std::string& v) { return parse_number<int>(v, c.gateway.threads, 1, 256); }},
       {"--max-frame", "PARLEY_MAX_FRAME", "largest WebSocket frame in bytes; larger closes with 1009 (default 65536)",

@@ -40,6 +40,12 @@ struct GatewayOptions {
   std::chrono::milliseconds drain_timeout{5000};
   std::chrono::milliseconds idle_timeout{
       90000};  // a WebSocket that sends nothing (not even pings) for this long is closed
+  // The server registry (docs/CLUSTER.md): where clients reach this server
+  // (HOST:PORT; empty: the listen address with the bound port), and how
+  // often it says it is alive and how loaded; it counts as dead after
+  // three heartbeats missed.
+  std::string advertise;
+  std::chrono::milliseconds server_heartbeat{2000};
 };
 
 // The services and ports the gateway calls, built by main().

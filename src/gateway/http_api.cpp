@@ -3,10 +3,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
+#include <cstdint>
+#include <random>
 
 #include "core/codec.hpp"
 #include "core/validate.hpp"
@@ -108,6 +111,48 @@ awaitable<HttpResponse> user_by_name(Context& ctx, HttpRequest req, std::string 
   co_return json_response(req, http::status::ok, out);
 }
 
+json::object server_json(const ports::ServerInfo& server) {
+  json::object out;
+  out["server_id"] = server.id;
+  out["endpoint"] = server.endpoint;
+  out["url"] = "ws://" + server.endpoint + "/v1/ws";
+  out["load"] = server.load;
+  return out;
+}
+
+// GET /v1/servers: the live servers of the cluster and their loads.
+awaitable<HttpResponse> list_servers(Context& ctx, HttpRequest req) {
+  auto job = [&ctx] { return ctx.state.servers(); };
+  auto servers = co_await run_blocking(ctx.blocking, std::move(job));
+  if (!servers) co_return error_response(req, servers.error());
+  json::array list;
+  for (const auto& server : *servers) list.push_back(server_json(server));
+  json::object out;
+  out["servers"] = std::move(list);
+  co_return json_response(req, http::status::ok, out);
+}
+
+// GET /v1/connect: the server a client should connect to, the least loaded
+// one (ties broken at random, so that a burst of clients between two
+// heartbeats spreads over equally loaded servers).
+awaitable<HttpResponse> pick_server(Context& ctx, HttpRequest req) {
+  auto job = [&ctx] { return ctx.state.servers(); };
+  auto servers = co_await run_blocking(ctx.blocking, std::move(job));
+  if (!servers) co_return error_response(req, servers.error());
+  if (servers->empty()) {
+    co_return error_response(req, make_error(ErrorCode::unavailable, "no server is registered; try again shortly"));
+  }
+  std::uint64_t least = UINT64_MAX;
+  for (const auto& server : *servers) least = std::min(least, server.load);
+  std::vector<const ports::ServerInfo*> candidates;
+  for (const auto& server : *servers) {
+    if (server.load == least) candidates.push_back(&server);
+  }
+  thread_local std::minstd_rand random{std::random_device{}()};
+  const auto& chosen = *candidates[std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(random)];
+  co_return json_response(req, http::status::ok, server_json(chosen));
+}
+
 HttpResponse web_client(const HttpRequest& req) {
   HttpResponse res{http::status::ok, req.version()};
   res.set(http::field::server, "parley");
@@ -152,6 +197,8 @@ awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req) {
     ok["status"] = "ok";
     co_return json_response(req, http::status::ok, ok);
   }
+  if (path == "/v1/connect" && method == http::verb::get) co_return co_await pick_server(ctx, std::move(req));
+  if (path == "/v1/servers" && method == http::verb::get) co_return co_await list_servers(ctx, std::move(req));
   if (path == "/v1/users" && method == http::verb::post) co_return co_await create_user(ctx, std::move(req));
   if (path == "/v1/sessions" && method == http::verb::post) co_return co_await create_session(ctx, std::move(req));
   constexpr std::string_view kByName = "/v1/users/by-name/";

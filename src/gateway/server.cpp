@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "core/log.hpp"
+#include "gateway/blocking.hpp"
 #include "gateway/connection.hpp"
 #include "gateway/http_session.hpp"
 #include "services/records.hpp"
@@ -65,6 +66,7 @@ awaitable<void> sweep_loop(asio::steady_timer& timer, PendingSends& pending, std
 Server::Server(GatewayOptions options, Services services)
     : options_(std::move(options)),
       blocking_(4),
+      housekeeping_(1),
       registry_(services.state, services.chat.server_id(), blocking_),
       channels_(services.state, services.room_store, registry_, [this](std::string_view p) { on_envelope(p); }),
       ctx_{options_,           services.chat,       services.auth,   services.rooms,    services.conversations,
@@ -103,7 +105,46 @@ void Server::on_envelope(std::string_view payload) {
   }
 }
 
+ports::ServerInfo Server::self() const {
+  return {.id = ctx_.chat.server_id(), .endpoint = endpoint_, .load = registry_.connection_count()};
+}
+
+// Tells the registry every heartbeat that this server is alive and how many
+// connections it holds, and retires the servers that stopped saying so
+// (with their routes: docs/CLUSTER.md).
+awaitable<void> Server::heartbeat_loop() {
+  const auto ttl = options_.server_heartbeat * 3;
+  for (;;) {
+    heartbeat_timer_->expires_after(options_.server_heartbeat);
+    auto [ec] = co_await heartbeat_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    // A named job: GCC 12 mishandles a lambda with captures written inside
+    // a co_await expression.
+    auto job = [this, info = self(), ttl]() -> Result<std::vector<std::string>> {
+      auto anew = ctx_.state.heartbeat_server(info, ttl);
+      if (!anew) return anew.error();
+      if (*anew) {  // start() registered it first: this one is a return
+        log::warn("gateway", "this server was retired as dead (a stall longer than " + std::to_string(ttl.count()) +
+                                 " ms): adding its routes again");
+        registry_.restore_routes();
+      }
+      return ctx_.state.expire_servers();
+    };
+    auto dead = co_await run_blocking(housekeeping_, std::move(job));
+    if (!dead) {
+      log::warn("gateway", "server registry: " + dead.error().message);
+      continue;
+    }
+    for (const auto& id : *dead)
+      log::warn("gateway", "server " + id + " missed its heartbeats: retired with its routes");
+  }
+}
+
 void Server::start() {
+  // Whatever this server id held in a previous life (a crash) is stale.
+  if (auto cleared = ctx_.state.remove_server(ctx_.chat.server_id()); !cleared) {
+    throw std::runtime_error("cannot reach the server registry: " + cleared.error().message);
+  }
   auto sub = ctx_.state.subscribe(records::server_channel(ctx_.chat.server_id()),
                                   [this](std::string_view payload) { on_envelope(payload); });
   if (!sub) throw std::runtime_error("cannot subscribe to this server's channel: " + sub.error().message);
@@ -122,11 +163,23 @@ void Server::start() {
                              ec.message());
   }
 
+  endpoint_ = options_.advertise;
+  if (endpoint_.empty()) {
+    // A wildcard listen address is reached on loopback by default.
+    const std::string host = address.is_unspecified() ? (address.is_v6() ? "::1" : "127.0.0.1") : address.to_string();
+    endpoint_ = (address.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port());
+  }
+  if (auto registered = ctx_.state.heartbeat_server(self(), options_.server_heartbeat * 3); !registered) {
+    throw std::runtime_error("cannot register in the server registry: " + registered.error().message);
+  }
+
   asio::co_spawn(*contexts_.front(),
                  accept_loop(acceptor_, *this, ctx_, [this]() -> asio::io_context& { return next_context(); }),
                  log_exception);
   sweep_timer_ = std::make_unique<asio::steady_timer>(*contexts_.front());
   asio::co_spawn(*contexts_.front(), sweep_loop(*sweep_timer_, pending_, options_.send_timeout), log_exception);
+  heartbeat_timer_ = std::make_unique<asio::steady_timer>(*contexts_.front());
+  asio::co_spawn(*contexts_.front(), heartbeat_loop(), log_exception);
 
   for (auto& ioc : contexts_) {
     threads_.emplace_back([&ioc] { ioc->run(); });
@@ -152,7 +205,10 @@ void Server::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   for (const auto& connection : registry_.all()) connection->close_going_away();
-  asio::post(*contexts_.front(), [this] { sweep_timer_->cancel(); });
+  asio::post(*contexts_.front(), [this] {
+    sweep_timer_->cancel();
+    heartbeat_timer_->cancel();
+  });
 
   guards_.clear();
   // Connections finish their close handshakes; give them a moment, then stop.
@@ -164,7 +220,12 @@ void Server::stop() {
   for (auto& t : threads_) t.join();
   threads_.clear();
   inbox_subscription_.reset();
+  housekeeping_.join();
   blocking_.join();
+  // Gone from the registry, with any route a connection left behind.
+  if (auto left = ctx_.state.remove_server(ctx_.chat.server_id()); !left) {
+    log::warn("gateway", "could not leave the server registry: " + left.error().message);
+  }
 }
 
 }  // namespace parley::gateway

@@ -5,8 +5,10 @@
 // which this server receives live events and send results.
 
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <memory>
 #include <thread>
@@ -37,10 +39,16 @@ class Server {
 
  private:
   boost::asio::io_context& next_context();
+  // This server as the registry lists it now.
+  [[nodiscard]] ports::ServerInfo self() const;
+  boost::asio::awaitable<void> heartbeat_loop();
   void on_envelope(std::string_view payload);
 
   GatewayOptions options_;
   boost::asio::thread_pool blocking_;
+  // The registry heartbeat's own thread, so that a queue of slow port calls
+  // on blocking_ cannot make this server look dead.
+  boost::asio::thread_pool housekeeping_;
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
@@ -51,6 +59,8 @@ class Server {
   Context ctx_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::unique_ptr<boost::asio::steady_timer> sweep_timer_;
+  std::unique_ptr<boost::asio::steady_timer> heartbeat_timer_;
+  std::string endpoint_;  // HOST:PORT advertised in the registry
   std::unique_ptr<ports::Subscription> inbox_subscription_;
   bool stopped_ = false;
 };

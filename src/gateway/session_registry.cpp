@@ -20,6 +20,7 @@ void SessionRegistry::add(UserId user, const std::shared_ptr<Connection>& sessio
     auto& list = sessions_[user];
     first = list.empty();
     list.push_back(session);
+    count_.fetch_add(1, std::memory_order_relaxed);
   }
   if (first) sync_route(user);
 }
@@ -31,10 +32,11 @@ void SessionRegistry::remove(UserId user, const Connection* session) {
     auto it = sessions_.find(user);
     if (it == sessions_.end()) return;
     auto& list = it->second;
-    std::erase_if(list, [session](const auto& w) {
+    const auto dropped = std::erase_if(list, [session](const auto& w) {
       auto s = w.lock();
       return !s || s.get() == session;
     });
+    count_.fetch_sub(dropped, std::memory_order_relaxed);
     if (list.empty()) {
       sessions_.erase(it);
       last = true;
@@ -54,6 +56,16 @@ void SessionRegistry::sync_route(UserId user) {
     if (!done) log::warn("registry", "route update failed: " + done.error().message);
     if (user_here_hook_) user_here_hook_(user, present);
   });
+}
+
+void SessionRegistry::restore_routes() {
+  std::vector<UserId> users;
+  {
+    std::lock_guard lock(mutex_);
+    users.reserve(sessions_.size());
+    for (const auto& [user, list] : sessions_) users.push_back(user);
+  }
+  for (const UserId user : users) sync_route(user);
 }
 
 void SessionRegistry::on_user_here(std::function<void(UserId, bool)> hook) { user_here_hook_ = std::move(hook); }
@@ -86,11 +98,6 @@ std::vector<std::shared_ptr<Connection>> SessionRegistry::all() {
   return out;
 }
 
-std::size_t SessionRegistry::connection_count() {
-  std::lock_guard lock(mutex_);
-  std::size_t n = 0;
-  for (const auto& [user, list] : sessions_) n += list.size();
-  return n;
-}
+std::size_t SessionRegistry::connection_count() const noexcept { return count_.load(std::memory_order_relaxed); }
 
 }  // namespace parley::gateway

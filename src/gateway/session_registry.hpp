@@ -3,6 +3,7 @@
 // (user -> this server) in the state store that let other servers' inbox
 // owners reach them.
 
+#include <atomic>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
@@ -38,9 +39,14 @@ class SessionRegistry {
   // The executor that runs them in order.
   [[nodiscard]] boost::asio::strand<boost::asio::thread_pool::executor_type> ordered() const { return routes_strand_; }
 
+  // Adds the route of every user with a session here again (after the
+  // server registry retired this server and its routes: a long stall).
+  void restore_routes();
+
   // Every session, for shutdown.
   [[nodiscard]] std::vector<std::shared_ptr<Connection>> all();
-  [[nodiscard]] std::size_t connection_count();
+  // Connections registered now (for the server registry's load).
+  [[nodiscard]] std::size_t connection_count() const noexcept;
 
  private:
   // Route changes run in order on one strand, and each re-reads the local
@@ -54,6 +60,7 @@ class SessionRegistry {
   std::function<void(UserId, bool)> user_here_hook_;  // set before start, then only read
   std::mutex mutex_;                                  // guards sessions_
   std::unordered_map<UserId, std::vector<std::weak_ptr<Connection>>> sessions_;
+  std::atomic<std::size_t> count_{0};  // the weak pointers in sessions_
 };
 
 }  // namespace parley::gateway

@@ -68,8 +68,11 @@ class StateStore {
   // publishes to it for them.
 
   // Registers `server` (or refreshes it: endpoint and load are replaced) as
-  // alive until `ttl` from now. bad_request for an empty id or a ttl <= 0.
-  [[nodiscard]] virtual Result<void> heartbeat_server(const ServerInfo& server, std::chrono::milliseconds ttl) = 0;
+  // alive until `ttl` from now. Returns true when this registered it anew:
+  // at its first heartbeat, or after it was retired as dead (a stall longer
+  // than its ttl), when its routes are gone and it must add them again.
+  // bad_request for an empty id or a ttl <= 0.
+  [[nodiscard]] virtual Result<bool> heartbeat_server(const ServerInfo& server, std::chrono::milliseconds ttl) = 0;
   // Unregisters `server` and drops every route it holds: a clean stop, or a
   // restart that begins afresh. Removing an unknown server changes nothing.
   [[nodiscard]] virtual Result<void> remove_server(std::string_view server) = 0;

@@ -339,18 +339,19 @@ TEST_P(StateStoreContract, BadInputIsRejected) {
 
 TEST_P(StateStoreContract, ServersRegisterRefreshAndLeave) {
   EXPECT_TRUE(store_->servers()->empty());
-  ASSERT_TRUE(store_->heartbeat_server({"node-2", "127.0.0.1:8002", 7}, 30s).ok());
-  ASSERT_TRUE(store_->heartbeat_server({"node-1", "127.0.0.1:8001", 3}, 30s).ok());
+  EXPECT_TRUE(store_->heartbeat_server({"node-2", "127.0.0.1:8002", 7}, 30s).value());  // new
+  EXPECT_TRUE(store_->heartbeat_server({"node-1", "127.0.0.1:8001", 3}, 30s).value());
   EXPECT_EQ(*store_->servers(),
             (std::vector<ports::ServerInfo>{{"node-1", "127.0.0.1:8001", 3}, {"node-2", "127.0.0.1:8002", 7}}));
   // A heartbeat replaces the load (and the endpoint).
-  ASSERT_TRUE(store_->heartbeat_server({"node-2", "127.0.0.1:9002", 0}, 30s).ok());
+  EXPECT_FALSE(store_->heartbeat_server({"node-2", "127.0.0.1:9002", 0}, 30s).value());  // known
   EXPECT_EQ(store_->servers()->back(), (ports::ServerInfo{"node-2", "127.0.0.1:9002", 0}));
 
   ASSERT_TRUE(store_->remove_server("node-1").ok());
   EXPECT_EQ(*store_->servers(), (std::vector<ports::ServerInfo>{{"node-2", "127.0.0.1:9002", 0}}));
-  EXPECT_TRUE(store_->remove_server("node-1").ok());  // unknown: nothing changes
-  EXPECT_TRUE(store_->expire_servers()->empty());     // node-2 is alive
+  EXPECT_TRUE(store_->remove_server("node-1").ok());                                    // unknown: nothing changes
+  EXPECT_TRUE(store_->expire_servers()->empty());                                       // node-2 is alive
+  EXPECT_TRUE(store_->heartbeat_server({"node-1", "127.0.0.1:8001", 0}, 30s).value());  // anew
 }
 
 TEST_P(StateStoreContract, ARemovedServerTakesItsRoutesWithIt) {
@@ -394,6 +395,9 @@ TEST_P(StateStoreContract, ADeadServerExpiresOnceWithItsRoutes) {
   EXPECT_EQ(*store_->servers(), (std::vector<ports::ServerInfo>{{"node-live", "127.0.0.1:8001", 1}}));
   EXPECT_EQ(*store_->routes(user), std::vector<std::string>{"node-live"});
   EXPECT_TRUE(store_->expire_servers()->empty());  // reported once
+  // A server that was only stalled learns that it was retired, so that it
+  // can add its routes again.
+  EXPECT_TRUE(store_->heartbeat_server({"node-dead", "127.0.0.1:8002", 1}, 30s).value());
 }
 
 TEST_P(StateStoreContract, BadServerHeartbeatsAreRejected) {

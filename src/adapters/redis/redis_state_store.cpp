@@ -117,11 +117,12 @@ return {live, tonumber(seen)}
 // when their heartbeat runs out; `server:{id}` holds the endpoint and load;
 // `srvroutes:{id}` the users it holds routes for, so that its routes can be
 // dropped with it.
-// KEYS: servers, server. ARGV: id, ttl ms, endpoint, load.
+// KEYS: servers, server. ARGV: id, ttl ms, endpoint, load. Returns 1 when
+// the server was not registered.
 constexpr std::string_view kHeartbeatServer = R"lua(
-redis.call('ZADD', KEYS[1], now_ms() + tonumber(ARGV[2]), ARGV[1])
+local added = redis.call('ZADD', KEYS[1], now_ms() + tonumber(ARGV[2]), ARGV[1])
 redis.call('HSET', KEYS[2], 'endpoint', ARGV[3], 'load', ARGV[4])
-return 1
+return added
 )lua";
 
 // Drops one server and its routes. ARGV: key prefix, server id.
@@ -334,13 +335,13 @@ Result<std::vector<std::string>> RedisStateStore::routes(UserId user) {
   return out;
 }
 
-Result<void> RedisStateStore::heartbeat_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl) {
+Result<bool> RedisStateStore::heartbeat_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl) {
   if (server.id.empty()) return make_error(ErrorCode::bad_request, "heartbeat_server: empty id");
   if (ttl <= std::chrono::milliseconds(0)) return make_error(ErrorCode::bad_request, "heartbeat_server: ttl <= 0");
   auto r = client_->call(eval(kHeartbeatServer, {prefix_ + "servers", prefix_ + "server:" + server.id},
                               {server.id, std::to_string(ttl.count()), server.endpoint, std::to_string(server.load)}));
   if (!r) return std::move(r).error();
-  return Ok{};
+  return r->integer == 1;
 }
 
 Result<void> RedisStateStore::remove_server(std::string_view server) {

@@ -1,0 +1,300 @@
+"""A cluster of three parleyd servers on the real engines (docs/CLUSTER.md),
+run only with PARLEY_E2E_ENGINES=real and a Cassandra (PARLEY_TEST_CASSANDRA).
+
+Devices connect where GET /v1/connect sends them (the least loaded server),
+so users are spread over all three; 1:1 and group traffic runs under load;
+one server is killed (-9) mid-load; its clients reconnect to the others
+(through /v1/connect again) and resend what was not acknowledged, with the
+same client_msg_id. At the end every acknowledged message is in every
+recipient's inbox exactly once, every inbox's seqs are gapless, every member
+sees each conversation in one order, and so did every device live.
+"""
+
+import asyncio
+import os
+import time
+import uuid
+from types import SimpleNamespace
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from conftest import real_engines
+from parley_client import (Client, RequestFailed, create_user, http_request,
+                           login, run)
+from parley_server import DEFAULT_ARGS, ParleyServer
+
+pytestmark = pytest.mark.skipif(
+    not real_engines() or not os.environ.get("PARLEY_TEST_CASSANDRA"),
+    reason="needs the real engines with Cassandra (PARLEY_E2E_ENGINES=real)")
+
+SERVERS = 3
+USERS = 9
+DIRECT_PER_USER = 30          # each user i sends these to user i+1
+GROUP_MEMBERS = 6             # users 0..5 share a group
+GROUP_PER_MEMBER = 10
+KILL_AFTER_ACKS = 120
+WINDOW = 4                    # sends each device keeps in flight
+HEARTBEAT_MS = 300
+LINK_ERRORS = (ConnectionError, ConnectionClosed, asyncio.TimeoutError,
+               OSError)
+
+
+@pytest.fixture
+def cluster(parleyd_binary, tmp_path, request):
+    namespace = "cluster_" + uuid.uuid4().hex[:12]
+    shared = [*DEFAULT_ARGS,
+              "--kafka", os.environ["PARLEY_TEST_KAFKA"],
+              "--redis", os.environ["PARLEY_TEST_REDIS"],
+              "--postgres", os.environ["PARLEY_TEST_POSTGRES"],
+              "--cassandra", os.environ["PARLEY_TEST_CASSANDRA"],
+              "--engine-namespace", namespace,
+              "--server-heartbeat-ms", str(HEARTBEAT_MS),
+              "--send-timeout-ms", "4000"]
+    servers = [ParleyServer(parleyd_binary, data_dir=tmp_path / f"data-{n}",
+                            log_dir=tmp_path / f"logs-{n}",
+                            args=[*shared, "--node-id", str(n)])
+               for n in range(1, SERVERS + 1)]
+    # The first start creates the keyspace and tables; the others find them.
+    servers[0].start(timeout=120)
+    for s in servers[1:]:
+        s.start(timeout=60)
+    yield servers
+    for s in servers:
+        s.stop()
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        for s in servers:
+            print(f"--- parleyd stderr ({s.data_dir}) ---\n{s.stderr_tail()}")
+
+
+def registry(cluster):
+    """GET /v1/servers from a live server: {server_id: load}."""
+    front = next(s for s in cluster if s.running)
+    r = http_request(front, "GET", "/v1/servers")
+    assert r.status == 200, r.body
+    return {s["server_id"]: s["load"] for s in r.json["servers"]}
+
+
+class Device:
+    """A user's one device, reconnecting through /v1/connect when its
+    server goes away."""
+
+    def __init__(self, cluster, user, name="phone"):
+        self.cluster = cluster
+        self.user = user
+        self.name = name
+        self.client = None
+        self.server_id = None
+        self.servers_used = []
+        self.live = []               # message events, over all connections
+
+    async def connect(self, patience=30):
+        deadline = time.monotonic() + patience
+        while True:
+            front = next(s for s in self.cluster if s.running)
+            try:
+                r = http_request(front, "GET", "/v1/connect")
+                assert r.status == 200, r.body
+                pick = r.json
+                session = login(front, self.user, self.name)
+                self.client = await Client.connect(
+                    SimpleNamespace(ws_url=pick["url"]), session.token,
+                    label=f"{self.user.username}@{pick['server_id']}")
+                self.client.user_id = session.user_id
+                self.server_id = pick["server_id"]
+                self.servers_used.append(self.server_id)
+                return
+            except LINK_ERRORS:
+                # The registry may list a server that just died, until its
+                # heartbeats run out: ask again.
+                assert time.monotonic() < deadline, \
+                    f"{self.user.username} could not reconnect"
+                await asyncio.sleep(HEARTBEAT_MS / 1000)  # retry interval
+
+    def harvest(self):
+        """Keep the live messages the current connection has seen."""
+        if self.client is not None:
+            self.live.extend(e for e in self.client.all_events
+                             if e.get("ev") == "message")
+            self.client.all_events.clear()
+
+
+async def send_all(device, sends, acked, progress, deadline):
+    """Send every (cmid, to, body) of ``sends`` until each is acknowledged,
+    ``WINDOW`` at a time; reconnect when the server goes away and resend
+    what was not acknowledged, with the same client_msg_id."""
+    pending = list(sends)
+    while pending:
+        assert time.monotonic() < deadline, \
+            f"{device.user.username}: {len(pending)} sends never acknowledged"
+        if device.client is None or device.client.is_closed:
+            device.harvest()
+            await device.connect()
+        inflight = []
+        try:
+            for cmid, to, body in pending:
+                if len(inflight) >= WINDOW:
+                    await asyncio.wait_for(asyncio.shield(inflight[0][1]), 15)
+                    inflight.pop(0)
+                fut = await device.client.start("send", to=to,
+                                                client_msg_id=cmid, body=body)
+                inflight.append((cmid, fut))
+            for _, fut in inflight:
+                await asyncio.wait_for(asyncio.shield(fut), 15)
+        except LINK_ERRORS:
+            pass
+        finally:
+            for cmid, fut in inflight:
+                if not fut.done() or fut.cancelled() or fut.exception():
+                    continue
+                reply = fut.result()
+                if reply.get("ok") is True:
+                    if cmid in acked:
+                        assert acked[cmid]["message_id"] == reply["message_id"], \
+                            f"a resend of acknowledged {cmid} got a new id"
+                    acked[cmid] = reply
+                    progress.set()
+        pending = [s for s in pending if s[0] not in acked]
+        if pending:
+            await asyncio.sleep(0.2)   # a retry interval (unavailable while
+            #                            partitions move), not synchronisation
+
+
+def test_a_server_killed_mid_load_loses_nothing(cluster):
+    front = cluster[0]
+    users = [create_user(front, f"user{i}") for i in range(USERS)]
+
+    async def body():
+        # Connect one at a time, each after the registry shows the previous
+        # one, so that "least loaded" spreads them evenly.
+        devices = []
+        for user in users:
+            d = Device(cluster, user)
+            await d.connect()
+            devices.append(d)
+            want = len(devices)
+            deadline = time.monotonic() + 10
+            while sum(registry(cluster).values()) < want:
+                assert time.monotonic() < deadline, registry(cluster)
+                await asyncio.sleep(HEARTBEAT_MS / 1000)  # a heartbeat
+        loads = registry(cluster)
+        assert sorted(loads.values()) == [USERS // SERVERS] * SERVERS, loads
+        by_server = {}
+        for d in devices:
+            by_server.setdefault(d.server_id, []).append(d)
+        assert len(by_server) == SERVERS
+
+        group = await devices[0].client.call(
+            "group_create", name="crew",
+            members=[u.user_id for u in users[1:GROUP_MEMBERS]])
+        group_id = group["group_id"]
+
+        plans = []
+        for i, d in enumerate(devices):
+            to_user = users[(i + 1) % USERS].user_id
+            sends = [(f"d{i}-{k:03d}", {"user": to_user}, f"direct {i}/{k}")
+                     for k in range(DIRECT_PER_USER)]
+            if i < GROUP_MEMBERS:
+                group_sends = [(f"g{i}-{k:03d}", {"group": group_id},
+                                f"group {i}/{k}")
+                               for k in range(GROUP_PER_MEMBER)]
+                # Interleave: the group and the pair under load together.
+                sends = [s for pair in zip(sends, group_sends + [None] * len(sends))
+                         for s in pair if s is not None]
+            plans.append(sends)
+
+        acked = {}
+        progress = asyncio.Event()
+        victim = cluster[1]                         # node-2
+        victim_id = "node-2"
+        moved = list(by_server[victim_id])
+
+        async def killer():
+            while len(acked) < KILL_AFTER_ACKS:
+                await progress.wait()
+                progress.clear()
+            victim.kill9()
+
+        deadline = time.monotonic() + 240
+        kill = asyncio.create_task(killer())
+        await asyncio.gather(*(send_all(d, plan, acked, progress, deadline)
+                               for d, plan in zip(devices, plans)))
+        await asyncio.wait_for(kill, 10)
+        total = sum(len(p) for p in plans)
+        assert len(acked) == total
+        print(f"killed {victim_id} after {KILL_AFTER_ACKS} of {total} acks")
+
+        # Every device of the dead server reconnected to a live one (the
+        # senders reconnect when they notice; one that was done sending
+        # reconnects here).
+        for d in devices:
+            if d.client.is_closed:
+                d.harvest()
+                await d.connect()
+        for d in moved:
+            assert d.server_id != victim_id, d.servers_used
+            assert d.servers_used[0] == victim_id
+        assert victim_id not in registry(cluster)
+
+        # A barrier per conversation: in one conversation everything sent
+        # before it is ordered before it, so once every member's device has
+        # it live, their inboxes hold everything earlier.
+        conversations = {r["conversation"]: None for r in acked.values()}
+        members = {}
+        for cmid, reply in acked.items():
+            sender = int(cmid[1:cmid.index("-")])
+            if cmid.startswith("g"):
+                members[reply["conversation"]] = list(range(GROUP_MEMBERS))
+            else:
+                members[reply["conversation"]] = [sender, (sender + 1) % USERS]
+        barriers = {}
+        for conv in conversations:
+            first = members[conv][0]
+            to = ({"group": group_id} if len(members[conv]) > 2
+                  else {"user": users[members[conv][1]].user_id})
+            reply = await devices[first].client.call(
+                "send", to=to, client_msg_id=f"barrier-{first}-{len(barriers)}",
+                body="barrier")
+            barriers[conv] = reply
+        for conv, reply in barriers.items():
+            for m in members[conv]:
+                await devices[m].client.next_message(
+                    lambda e, mid=reply["message_id"]:
+                        e["message"]["message_id"] == mid, timeout=30)
+
+        everything = {**acked, **{r["message_id"]: r for r in barriers.values()}}
+        expected = {}                      # user index -> message ids
+        for reply in everything.values():
+            for m in members[reply["conversation"]]:
+                expected.setdefault(m, set()).add(reply["message_id"])
+
+        orders = {}                        # conversation -> message id order
+        for i, d in enumerate(devices):
+            entries = await d.client.sync_all(after=0, limit=100)
+            seqs = [e["seq"] for e in entries]
+            assert seqs == list(range(1, len(seqs) + 1)), \
+                f"u{i}: inbox not gapless: {seqs}"
+            ids = [e["message"]["message_id"] for e in entries]
+            assert len(ids) == len(set(ids)), f"u{i}: a message twice"
+            assert set(ids) == expected[i], \
+                f"u{i}: missing {expected[i] - set(ids)}, extra {set(ids) - expected[i]}"
+            for conv in {e["message"]["conversation"] for e in entries}:
+                order = [e["message"]["message_id"] for e in entries
+                         if e["message"]["conversation"] == conv]
+                assert orders.setdefault(conv, order) == order, \
+                    f"u{i} sees {conv} in another order"
+            # What the device saw live, over its connections, came in that
+            # order too (a redelivery after a crash may repeat an entry;
+            # first sightings are what a client displays).
+            d.harvest()
+            position = {mid: n for n, mid in enumerate(ids)}
+            for conv in orders:
+                seen = []
+                for e in d.live:
+                    mid = e["message"]["message_id"]
+                    if e["message"]["conversation"] == conv and position[mid] not in seen:
+                        seen.append(position[mid])
+                assert seen == sorted(seen), f"u{i} saw {conv} out of order live"
+
+    run(body(), timeout=400)
