@@ -17,6 +17,7 @@
 #include "adapters/postgres/postgres_push_ledger.hpp"
 #include "adapters/postgres/postgres_push_tokens.hpp"
 #include "adapters/postgres/postgres_rooms.hpp"
+#include "adapters/postgres/postgres_search_index.hpp"
 #include "adapters/postgres/postgres_social_graph.hpp"
 #include "adapters/push/apns_client.hpp"
 #include "adapters/push/fcm_client.hpp"
@@ -177,6 +178,20 @@ Result<std::unique_ptr<ports::PushLedger>> open_push_ledger(const Config& config
   return std::unique_ptr<ports::PushLedger>(std::move(ledger).value());
 }
 
+// The search index: PostgreSQL full-text search with the directory (one
+// index for every server), else SQLite FTS5.
+Result<std::unique_ptr<ports::SearchIndex>> open_search(const Config& config, const std::filesystem::path& data) {
+  if (config.engines.postgres.empty()) {
+    auto search = embedded::SqliteSearchIndex::open((data / "search.sqlite").string());
+    if (!search) return std::move(search).error();
+    return std::unique_ptr<ports::SearchIndex>(std::move(search).value());
+  }
+  auto search = postgres::PostgresSearchIndex::open(
+      {.conninfo = config.engines.postgres, .schema = config.engines.name_space, .size = config.engines.postgres_pool});
+  if (!search) return std::move(search).error();
+  return std::unique_ptr<ports::SearchIndex>(std::move(search).value());
+}
+
 // The message store: Cassandra when --cassandra names contact points, else
 // RocksDB.
 Result<std::unique_ptr<ports::MessageStore>> open_store(const Config& config, const std::filesystem::path& data) {
@@ -242,7 +257,7 @@ Result<Engines> open_engines(const Config& config) {
   if (!push_ledger) return std::move(push_ledger).error();
   engines.push_ledger = std::move(push_ledger.value());
 
-  auto search = named(embedded::SqliteSearchIndex::open((data / "search.sqlite").string()), "the search index");
+  auto search = named(open_search(config, data), "the search index");
   if (!search) return std::move(search).error();
   engines.search = std::move(search.value());
 

@@ -26,6 +26,7 @@
 #include "adapters/postgres/postgres_push_ledger.hpp"
 #include "adapters/postgres/postgres_push_tokens.hpp"
 #include "adapters/postgres/postgres_rooms.hpp"
+#include "adapters/postgres/postgres_search_index.hpp"
 #include "adapters/postgres/postgres_social_graph.hpp"
 #include "adapters/redis/redis_state_store.hpp"
 #include "contracts.hpp"
@@ -141,8 +142,17 @@ PushLedgerFactory postgres_push_ledger() {
           }};
 }
 
+SearchIndexFactory postgres_search_index() {
+  return {"Postgres", [](const std::string& dir) -> std::unique_ptr<ports::SearchIndex> {
+            auto options = postgres_options(dir);
+            if (!options) return nullptr;
+            return or_throw(postgres::PostgresSearchIndex::open(*options), "PostgreSQL");
+          }};
+}
+
 }  // namespace
 
+INSTANTIATE_TEST_SUITE_P(Real, SearchIndexContract, ::testing::Values(postgres_search_index()), FactoryName{});
 INSTANTIATE_TEST_SUITE_P(Real, PushLedgerContract, ::testing::Values(postgres_push_ledger()), FactoryName{});
 INSTANTIATE_TEST_SUITE_P(Real, SocialGraphContract, ::testing::Values(postgres_social_graph()), FactoryName{});
 INSTANTIATE_TEST_SUITE_P(Real, PushTokensContract, ::testing::Values(postgres_push_tokens()), FactoryName{});

@@ -52,5 +52,39 @@ TEST_P(SearchIndexContract, IndexingTwiceKeepsOneEntryAndSurvivesARestart) {
   EXPECT_EQ(ids(port_->search("replayed", std::vector<std::string>{a}, 10)), (std::vector<std::uint64_t>{7}));
 }
 
+// Words are cut at punctuation, ASCII or not, and at emoji: no engine reads
+// a host name, an address or a decimal as one word.
+TEST_P(SearchIndexContract, WordsJoinedByPunctuationAreFoundOneByOne) {
+  const std::string a = conversation("a");
+  ASSERT_TRUE(
+      port_->index(std::vector{message(a, 20, "see example.com, mail bob@mail.org; v1.5 is well-known—«quoted» x😀y")})
+          .ok());
+  const std::vector<std::string> in{a};
+  for (const char* word : {"example", "com", "bob", "org", "v1", "5", "known", "well", "quoted", "x", "y"}) {
+    EXPECT_EQ(ids(port_->search(word, in, 10)), (std::vector<std::uint64_t>{20})) << word;
+  }
+}
+
+TEST_P(SearchIndexContract, CaseDoesNotMatterBeyondAscii) {
+  const std::string a = conversation("a");
+  ASSERT_TRUE(port_->index(std::vector{message(a, 21, "ÉCOLE Καλημέρα")}).ok());
+  const std::vector<std::string> in{a};
+  EXPECT_EQ(ids(port_->search("école", in, 10)), (std::vector<std::uint64_t>{21}));
+  EXPECT_EQ(ids(port_->search("καλ*", in, 10)), (std::vector<std::uint64_t>{21}));
+}
+
+// Whatever bytes a body holds, indexing it succeeds (the sequencer retries
+// a failed batch until it does) and the message comes back whole.
+TEST_P(SearchIndexContract, AnyBodyCanBeIndexed) {
+  const std::string a = conversation("a");
+  static constexpr char kBody[] = "alpha\0beta \xFF\xFE gamma";
+  const Message odd = message(a, 22, std::string(kBody, sizeof kBody - 1));
+  ASSERT_TRUE(port_->index(std::vector{odd}).ok());
+  auto found = port_->search("gamma", std::vector<std::string>{a}, 10);
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  ASSERT_EQ(found->size(), 1U);
+  EXPECT_EQ(found->front(), odd);
+}
+
 }  // namespace
 }  // namespace parley::contract

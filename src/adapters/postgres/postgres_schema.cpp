@@ -91,6 +91,16 @@ const std::vector<Migration>& schema_migrations() {
        "  opened_at bigint NOT NULL,"
        "  done_devices text[] NOT NULL DEFAULT '{}',"
        "  PRIMARY KEY (user_id, conversation, last_seq));"},
+      // The search index (PostgresSearchIndex): one row per message, its
+      // words as a tsvector under a GIN index, the whole message as bytes.
+      {6,
+       "CREATE TABLE search_messages ("
+       "  id bigint PRIMARY KEY,"
+       "  conversation text NOT NULL,"
+       "  words tsvector NOT NULL,"
+       "  payload bytea NOT NULL);"
+       "CREATE INDEX search_messages_words ON search_messages USING gin (words);"
+       "CREATE INDEX search_messages_by_conversation ON search_messages (conversation, id);"},
   };
   return all;
 }
