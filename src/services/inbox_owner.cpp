@@ -12,7 +12,31 @@ namespace parley::services {
 
 InboxOwner::InboxOwner(ports::MessageStore& store, ports::StateStore& state) : store_(store), state_(state) {}
 
+namespace {
+
+std::vector<std::pair<int, std::uint64_t>> positions(std::span<const ports::LogRecord> batch) {
+  std::vector<std::pair<int, std::uint64_t>> out;
+  out.reserve(batch.size());
+  for (const auto& r : batch) out.emplace_back(r.partition, r.offset);
+  return out;
+}
+
+}  // namespace
+
 Result<void> InboxOwner::process(std::span<const ports::LogRecord> batch) {
+  auto records = positions(batch);
+  if (unfinished_) {
+    // The retry of a batch whose writes failed: write the same entries at
+    // the same seqs (idempotent whether the first try landed whole, in part
+    // or not at all). Any other batch means the plan is stale: drop it.
+    if (unfinished_->records == records) {
+      if (auto done = store_and_deliver(unfinished_->writes); !done) return done;
+      unfinished_.reset();
+      return Ok{};
+    }
+    unfinished_.reset();
+  }
+
   std::vector<ports::MessageStore::InboxWrite> writes;
   writes.reserve(batch.size());
   std::unordered_map<UserId, Seq> heads;                       // user -> head including this batch
@@ -39,6 +63,14 @@ Result<void> InboxOwner::process(std::span<const ports::LogRecord> batch) {
   }
 
   if (writes.empty()) return Ok{};
+  if (auto done = store_and_deliver(writes); !done) {
+    unfinished_ = Unfinished{std::move(records), std::move(writes)};
+    return done;
+  }
+  return Ok{};
+}
+
+Result<void> InboxOwner::store_and_deliver(const std::vector<ports::MessageStore::InboxWrite>& writes) {
   if (auto put = store_.put_inbox(writes); !put) return put;
   if (auto flushed = store_.flush(); !flushed) return flushed;
   for (const auto& w : writes) deliver(w.user, w.entry);
