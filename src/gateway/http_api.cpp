@@ -120,9 +120,16 @@ json::object server_json(const ports::ServerInfo& server) {
   return out;
 }
 
+// The live servers, dead ones retired first (with their routes), so that
+// what is listed is what is served.
+Result<std::vector<ports::ServerInfo>> live_servers(Context& ctx) {
+  if (auto retired = ctx.state.expire_servers(); !retired) return retired.error();
+  return ctx.state.servers();
+}
+
 // GET /v1/servers: the live servers of the cluster and their loads.
 awaitable<HttpResponse> list_servers(Context& ctx, HttpRequest req) {
-  auto job = [&ctx] { return ctx.state.servers(); };
+  auto job = [&ctx] { return live_servers(ctx); };
   auto servers = co_await run_blocking(ctx.blocking, std::move(job));
   if (!servers) co_return error_response(req, servers.error());
   json::array list;
@@ -136,7 +143,7 @@ awaitable<HttpResponse> list_servers(Context& ctx, HttpRequest req) {
 // one (ties broken at random, so that a burst of clients between two
 // heartbeats spreads over equally loaded servers).
 awaitable<HttpResponse> pick_server(Context& ctx, HttpRequest req) {
-  auto job = [&ctx] { return ctx.state.servers(); };
+  auto job = [&ctx] { return live_servers(ctx); };
   auto servers = co_await run_blocking(ctx.blocking, std::move(job));
   if (!servers) co_return error_response(req, servers.error());
   if (servers->empty()) {

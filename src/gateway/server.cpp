@@ -121,12 +121,15 @@ awaitable<void> Server::heartbeat_loop() {
     // A named job: GCC 12 mishandles a lambda with captures written inside
     // a co_await expression.
     auto job = [this, info = self(), ttl]() -> Result<std::vector<std::string>> {
-      auto anew = ctx_.state.heartbeat_server(info, ttl);
-      if (!anew) return anew.error();
-      if (*anew) {  // start() registered it first: this one is a return
+      auto registered = ctx_.state.heartbeat_server(info, ttl);
+      if (!registered) return registered.error();
+      if (!*registered) {
+        // Retired as dead while it stalled, its routes dropped: add them
+        // back, and only then be listed again.
         log::warn("gateway", "this server was retired as dead (a stall longer than " + std::to_string(ttl.count()) +
                                  " ms): adding its routes again");
-        registry_.restore_routes();
+        registry_.restore_routes().wait();
+        if (auto again = ctx_.state.register_server(info, ttl); !again) return again.error();
       }
       return ctx_.state.expire_servers();
     };
@@ -169,7 +172,7 @@ void Server::start() {
     const std::string host = address.is_unspecified() ? (address.is_v6() ? "::1" : "127.0.0.1") : address.to_string();
     endpoint_ = (address.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port());
   }
-  if (auto registered = ctx_.state.heartbeat_server(self(), options_.server_heartbeat * 3); !registered) {
+  if (auto registered = ctx_.state.register_server(self(), options_.server_heartbeat * 3); !registered) {
     throw std::runtime_error("cannot register in the server registry: " + registered.error().message);
   }
 

@@ -7,6 +7,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -40,8 +41,9 @@ class SessionRegistry {
   [[nodiscard]] boost::asio::strand<boost::asio::thread_pool::executor_type> ordered() const { return routes_strand_; }
 
   // Adds the route of every user with a session here again (after the
-  // server registry retired this server and its routes: a long stall).
-  void restore_routes();
+  // server registry retired this server and its routes: a long stall), in
+  // order with the other route changes; the future is ready when done.
+  std::future<void> restore_routes();
 
   // Every session, for shutdown.
   [[nodiscard]] std::vector<std::shared_ptr<Connection>> all();

@@ -67,11 +67,14 @@ class StateStore {
   // dropped with it, so that nothing takes its users for online (push) or
   // publishes to it for them.
 
-  // Registers `server` (or refreshes it: endpoint and load are replaced) as
-  // alive until `ttl` from now. Returns true when this registered it anew:
-  // at its first heartbeat, or after it was retired as dead (a stall longer
-  // than its ttl), when its routes are gone and it must add them again.
-  // bad_request for an empty id or a ttl <= 0.
+  // Registers `server` as alive until `ttl` from now, with its endpoint and
+  // load (replacing what was there). bad_request for an empty id or a
+  // ttl <= 0.
+  [[nodiscard]] virtual Result<void> register_server(const ServerInfo& server, std::chrono::milliseconds ttl) = 0;
+  // Refreshes a registered `server` (endpoint, load, ttl) and returns true;
+  // returns false and registers nothing when it is not registered: it was
+  // retired as dead (a stall longer than its ttl) and its routes are gone,
+  // so it must add them again before it registers. Same bad_request rules.
   [[nodiscard]] virtual Result<bool> heartbeat_server(const ServerInfo& server, std::chrono::milliseconds ttl) = 0;
   // Unregisters `server` and drops every route it holds: a clean stop, or a
   // restart that begins afresh. Removing an unknown server changes nothing.

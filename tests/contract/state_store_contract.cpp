@@ -339,25 +339,28 @@ TEST_P(StateStoreContract, BadInputIsRejected) {
 
 TEST_P(StateStoreContract, ServersRegisterRefreshAndLeave) {
   EXPECT_TRUE(store_->servers()->empty());
-  EXPECT_TRUE(store_->heartbeat_server({"node-2", "127.0.0.1:8002", 7}, 30s).value());  // new
-  EXPECT_TRUE(store_->heartbeat_server({"node-1", "127.0.0.1:8001", 3}, 30s).value());
+  // A heartbeat does not register a server that is not registered.
+  EXPECT_FALSE(store_->heartbeat_server({"node-2", "127.0.0.1:8002", 7}, 30s).value());
+  EXPECT_TRUE(store_->servers()->empty());
+  ASSERT_TRUE(store_->register_server({"node-2", "127.0.0.1:8002", 7}, 30s).ok());
+  ASSERT_TRUE(store_->register_server({"node-1", "127.0.0.1:8001", 3}, 30s).ok());
   EXPECT_EQ(*store_->servers(),
             (std::vector<ports::ServerInfo>{{"node-1", "127.0.0.1:8001", 3}, {"node-2", "127.0.0.1:8002", 7}}));
   // A heartbeat replaces the load (and the endpoint).
-  EXPECT_FALSE(store_->heartbeat_server({"node-2", "127.0.0.1:9002", 0}, 30s).value());  // known
+  EXPECT_TRUE(store_->heartbeat_server({"node-2", "127.0.0.1:9002", 0}, 30s).value());
   EXPECT_EQ(store_->servers()->back(), (ports::ServerInfo{"node-2", "127.0.0.1:9002", 0}));
 
   ASSERT_TRUE(store_->remove_server("node-1").ok());
   EXPECT_EQ(*store_->servers(), (std::vector<ports::ServerInfo>{{"node-2", "127.0.0.1:9002", 0}}));
-  EXPECT_TRUE(store_->remove_server("node-1").ok());                                    // unknown: nothing changes
-  EXPECT_TRUE(store_->expire_servers()->empty());                                       // node-2 is alive
-  EXPECT_TRUE(store_->heartbeat_server({"node-1", "127.0.0.1:8001", 0}, 30s).value());  // anew
+  EXPECT_TRUE(store_->remove_server("node-1").ok());                                     // unknown: nothing changes
+  EXPECT_TRUE(store_->expire_servers()->empty());                                        // node-2 is alive
+  EXPECT_FALSE(store_->heartbeat_server({"node-1", "127.0.0.1:8001", 0}, 30s).value());  // it left
 }
 
 TEST_P(StateStoreContract, ARemovedServerTakesItsRoutesWithIt) {
   const UserId user = user_for(dir_, 1);
   const UserId other = user_for(dir_, 2);
-  ASSERT_TRUE(store_->heartbeat_server({"node-a", "127.0.0.1:8001", 1}, 30s).ok());
+  ASSERT_TRUE(store_->register_server({"node-a", "127.0.0.1:8001", 1}, 30s).ok());
   ASSERT_TRUE(store_->add_route(user, "node-a").ok());
   ASSERT_TRUE(store_->add_route(user, "node-b").ok());
   ASSERT_TRUE(store_->add_route(other, "node-a").ok());
@@ -374,12 +377,12 @@ TEST_P(StateStoreContract, ARemovedServerTakesItsRoutesWithIt) {
 
 TEST_P(StateStoreContract, ADeadServerExpiresOnceWithItsRoutes) {
   const UserId user = user_for(dir_, 1);
-  ASSERT_TRUE(store_->heartbeat_server({"node-live", "127.0.0.1:8001", 1}, 60s).ok());
+  ASSERT_TRUE(store_->register_server({"node-live", "127.0.0.1:8001", 1}, 60s).ok());
   ASSERT_TRUE(store_->add_route(user, "node-live").ok());
   ASSERT_TRUE(store_->add_route(user, "node-dead").ok());
   std::vector<std::string> expired;
   if (GetParam().honours_clock) {
-    ASSERT_TRUE(store_->heartbeat_server({"node-dead", "127.0.0.1:8002", 1}, 30s).ok());
+    ASSERT_TRUE(store_->register_server({"node-dead", "127.0.0.1:8002", 1}, 30s).ok());
     clock_.advance(29s);
     EXPECT_TRUE(store_->expire_servers()->empty());
     EXPECT_EQ(store_->servers()->size(), 2U);
@@ -387,7 +390,7 @@ TEST_P(StateStoreContract, ADeadServerExpiresOnceWithItsRoutes) {
     expired = store_->expire_servers().value();
   } else {
     // The engine keeps its own time: a 1 ms heartbeat runs out on its own.
-    ASSERT_TRUE(store_->heartbeat_server({"node-dead", "127.0.0.1:8002", 1}, 1ms).ok());
+    ASSERT_TRUE(store_->register_server({"node-dead", "127.0.0.1:8002", 1}, 1ms).ok());
     const auto deadline = std::chrono::steady_clock::now() + kPatience;
     while (expired.empty() && std::chrono::steady_clock::now() < deadline) expired = store_->expire_servers().value();
   }
@@ -395,18 +398,27 @@ TEST_P(StateStoreContract, ADeadServerExpiresOnceWithItsRoutes) {
   EXPECT_EQ(*store_->servers(), (std::vector<ports::ServerInfo>{{"node-live", "127.0.0.1:8001", 1}}));
   EXPECT_EQ(*store_->routes(user), std::vector<std::string>{"node-live"});
   EXPECT_TRUE(store_->expire_servers()->empty());  // reported once
-  // A server that was only stalled learns that it was retired, so that it
-  // can add its routes again.
-  EXPECT_TRUE(store_->heartbeat_server({"node-dead", "127.0.0.1:8002", 1}, 30s).value());
+  // A server that was only stalled learns from its next heartbeat that it
+  // was retired (so that it adds its routes again before registering).
+  EXPECT_FALSE(store_->heartbeat_server({"node-dead", "127.0.0.1:8002", 1}, 30s).value());
+  EXPECT_EQ(store_->servers()->size(), 1U);
 }
 
 TEST_P(StateStoreContract, BadServerHeartbeatsAreRejected) {
-  auto id = store_->heartbeat_server({"", "127.0.0.1:8001", 0}, 30s);
-  ASSERT_FALSE(id.ok());
-  EXPECT_EQ(id.error().code, ErrorCode::bad_request);
-  auto ttl = store_->heartbeat_server({"node-1", "127.0.0.1:8001", 0}, 0ms);
-  ASSERT_FALSE(ttl.ok());
-  EXPECT_EQ(ttl.error().code, ErrorCode::bad_request);
+  for (const bool refresh : {false, true}) {
+    auto write = [&](const ports::ServerInfo& info, std::chrono::milliseconds ttl) -> Result<void> {
+      if (!refresh) return store_->register_server(info, ttl);
+      auto r = store_->heartbeat_server(info, ttl);
+      if (!r) return r.error();
+      return Ok{};
+    };
+    auto id = write({"", "127.0.0.1:8001", 0}, 30s);
+    ASSERT_FALSE(id.ok());
+    EXPECT_EQ(id.error().code, ErrorCode::bad_request);
+    auto ttl = write({"node-1", "127.0.0.1:8001", 0}, 0ms);
+    ASSERT_FALSE(ttl.ok());
+    EXPECT_EQ(ttl.error().code, ErrorCode::bad_request);
+  }
   EXPECT_TRUE(store_->servers()->empty());
 }
 

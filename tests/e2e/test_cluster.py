@@ -12,6 +12,7 @@ sees each conversation in one order, and so did every device live.
 
 import asyncio
 import os
+import signal
 import time
 import uuid
 from types import SimpleNamespace
@@ -20,8 +21,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from conftest import real_engines
-from parley_client import (Client, RequestFailed, create_user, http_request,
-                           login, run)
+from parley_client import (Client, create_user, http_request, login, online,
+                           run)
 from parley_server import DEFAULT_ARGS, ParleyServer
 
 pytestmark = pytest.mark.skipif(
@@ -298,3 +299,39 @@ def test_a_server_killed_mid_load_loses_nothing(cluster):
                 assert seen == sorted(seen), f"u{i} saw {conv} out of order live"
 
     run(body(), timeout=400)
+
+
+def test_a_stalled_server_comes_back_with_its_routes(cluster):
+    """A server that stalls (SIGSTOP) longer than its heartbeats allow is
+    retired with its routes; when it runs again it registers anew and adds
+    its routes back, so its users get live messages (and no push) again."""
+    front, _, stalled = cluster
+    alice, bob = create_user(front, "alice"), create_user(front, "bob")
+
+    async def body():
+        a = await online(front, alice, "phone")
+        b = await online(stalled, bob, "phone")
+        hello = await a.send_to_user(bob.user_id, "before", "before the stall")
+        await b.message_with("before", timeout=20)
+
+        os.kill(stalled.proc.pid, signal.SIGSTOP)
+        try:
+            deadline = time.monotonic() + 20
+            while "node-3" in registry(cluster):
+                assert time.monotonic() < deadline, "node-3 was never retired"
+                await asyncio.sleep(HEARTBEAT_MS / 1000)   # a heartbeat
+        finally:
+            os.kill(stalled.proc.pid, signal.SIGCONT)
+        deadline = time.monotonic() + 20
+        while "node-3" not in registry(cluster):
+            assert time.monotonic() < deadline, "node-3 never came back"
+            await asyncio.sleep(HEARTBEAT_MS / 1000)       # a heartbeat
+
+        # Routes are added back right after the heartbeat that registers the
+        # server anew; a message sent now must reach bob live.
+        after = await a.send_to_user(bob.user_id, "after", "after the stall")
+        got = await b.message_with("after", timeout=20)
+        assert got["message"]["message_id"] == after["message_id"]
+        assert after["conversation"] == hello["conversation"]
+
+    run(body(), timeout=120)

@@ -1,8 +1,11 @@
 """HTTP endpoints: users, sessions, lookup by name, health."""
 
+import asyncio
+import time
+
 import pytest
 
-from parley_client import create_user, http_request, login
+from parley_client import create_user, http_request, login, online, run
 
 
 def assert_error(resp, status, code):
@@ -165,3 +168,32 @@ def test_sigterm_exits_zero_and_data_survives(server):
     sess = login(server, alice, "phone")
     assert sess.user_id == alice.user_id
     assert http_request(server, "GET", "/v1/healthz").status == 200
+
+
+def test_connect_names_a_live_server_and_servers_list_their_load(server_factory):
+    """GET /v1/connect names the least loaded server; GET /v1/servers lists
+    every live one with its connection count (docs/CLUSTER.md)."""
+    server = server_factory("--server-heartbeat-ms", "100")
+    r = http_request(server, "GET", "/v1/connect")
+    assert r.status == 200, r.body
+    pick = r.json
+    assert pick["endpoint"] == f"127.0.0.1:{server.port}"
+    assert pick["url"] == f"ws://127.0.0.1:{server.port}/v1/ws"
+    assert pick["load"] == 0
+    assert isinstance(pick["server_id"], str) and pick["server_id"]
+
+    alice = create_user(server, "alice")
+
+    async def body():
+        await online(server, alice, "phone")
+        await online(server, alice, "laptop")
+        # The load is what the last heartbeat said: wait for one.
+        deadline = time.monotonic() + 10
+        while True:
+            listed = http_request(server, "GET", "/v1/servers").json["servers"]
+            if listed[0]["load"] == 2 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)   # a heartbeat interval
+        assert listed == [{**pick, "load": 2}]
+
+    run(body())

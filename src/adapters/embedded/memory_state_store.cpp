@@ -84,13 +84,24 @@ Result<std::vector<std::string>> MemoryStateStore::routes(UserId user) {
   return std::vector<std::string>(it->second.begin(), it->second.end());
 }
 
+Result<void> MemoryStateStore::register_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl) {
+  if (server.id.empty()) return make_error(ErrorCode::bad_request, "register_server: empty id");
+  if (ttl <= std::chrono::milliseconds(0)) return make_error(ErrorCode::bad_request, "register_server: ttl <= 0");
+  const auto expiry = clock_() + ttl;
+  std::lock_guard lock(servers_mu_);
+  servers_.insert_or_assign(server.id, Registered{server, expiry});
+  return Ok{};
+}
+
 Result<bool> MemoryStateStore::heartbeat_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl) {
   if (server.id.empty()) return make_error(ErrorCode::bad_request, "heartbeat_server: empty id");
   if (ttl <= std::chrono::milliseconds(0)) return make_error(ErrorCode::bad_request, "heartbeat_server: ttl <= 0");
   const auto expiry = clock_() + ttl;
   std::lock_guard lock(servers_mu_);
-  auto [it, inserted] = servers_.insert_or_assign(server.id, Registered{server, expiry});
-  return inserted;
+  auto it = servers_.find(server.id);
+  if (it == servers_.end()) return false;
+  it->second = Registered{server, expiry};
+  return true;
 }
 
 Result<void> MemoryStateStore::remove_server(std::string_view server) {

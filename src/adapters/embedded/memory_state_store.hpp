@@ -42,6 +42,7 @@ class MemoryStateStore final : public ports::StateStore {
   [[nodiscard]] Result<void> remove_route(UserId user, std::string_view server) override;
   [[nodiscard]] Result<std::vector<std::string>> routes(UserId user) override;
 
+  [[nodiscard]] Result<void> register_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl) override;
   [[nodiscard]] Result<bool> heartbeat_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl) override;
   [[nodiscard]] Result<void> remove_server(std::string_view server) override;
   [[nodiscard]] Result<std::vector<ports::ServerInfo>> servers() override;

@@ -117,12 +117,13 @@ return {live, tonumber(seen)}
 // when their heartbeat runs out; `server:{id}` holds the endpoint and load;
 // `srvroutes:{id}` the users it holds routes for, so that its routes can be
 // dropped with it.
-// KEYS: servers, server. ARGV: id, ttl ms, endpoint, load. Returns 1 when
-// the server was not registered.
+// KEYS: servers, server. ARGV: id, ttl ms, endpoint, load, "1" to refresh
+// only a registered server. Returns 0 when it refreshed nothing.
 constexpr std::string_view kHeartbeatServer = R"lua(
-local added = redis.call('ZADD', KEYS[1], now_ms() + tonumber(ARGV[2]), ARGV[1])
+if ARGV[5] == '1' and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], now_ms() + tonumber(ARGV[2]), ARGV[1])
 redis.call('HSET', KEYS[2], 'endpoint', ARGV[3], 'load', ARGV[4])
-return added
+return 1
 )lua";
 
 // Drops one server and its routes. ARGV: key prefix, server id.
@@ -335,13 +336,25 @@ Result<std::vector<std::string>> RedisStateStore::routes(UserId user) {
   return out;
 }
 
-Result<bool> RedisStateStore::heartbeat_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl) {
-  if (server.id.empty()) return make_error(ErrorCode::bad_request, "heartbeat_server: empty id");
-  if (ttl <= std::chrono::milliseconds(0)) return make_error(ErrorCode::bad_request, "heartbeat_server: ttl <= 0");
+Result<bool> RedisStateStore::write_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl,
+                                           bool refresh_only) {
+  if (server.id.empty()) return make_error(ErrorCode::bad_request, "a server registry entry needs an id");
+  if (ttl <= std::chrono::milliseconds(0)) return make_error(ErrorCode::bad_request, "a server's ttl must be > 0");
   auto r = client_->call(eval(kHeartbeatServer, {prefix_ + "servers", prefix_ + "server:" + server.id},
-                              {server.id, std::to_string(ttl.count()), server.endpoint, std::to_string(server.load)}));
+                              {server.id, std::to_string(ttl.count()), server.endpoint, std::to_string(server.load),
+                               refresh_only ? "1" : "0"}));
   if (!r) return std::move(r).error();
   return r->integer == 1;
+}
+
+Result<void> RedisStateStore::register_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl) {
+  auto written = write_server(server, ttl, false);
+  if (!written) return std::move(written).error();
+  return Ok{};
+}
+
+Result<bool> RedisStateStore::heartbeat_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl) {
+  return write_server(server, ttl, true);
 }
 
 Result<void> RedisStateStore::remove_server(std::string_view server) {

@@ -61,6 +61,7 @@ class RedisStateStore final : public ports::StateStore {
   [[nodiscard]] Result<void> remove_route(UserId user, std::string_view server) override;
   [[nodiscard]] Result<std::vector<std::string>> routes(UserId user) override;
 
+  [[nodiscard]] Result<void> register_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl) override;
   [[nodiscard]] Result<bool> heartbeat_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl) override;
   [[nodiscard]] Result<void> remove_server(std::string_view server) override;
   [[nodiscard]] Result<std::vector<ports::ServerInfo>> servers() override;
@@ -92,6 +93,9 @@ class RedisStateStore final : public ports::StateStore {
   struct PubSub;
 
   [[nodiscard]] std::string key(std::string_view kind, UserId user) const;
+  // register_server (refresh_only false) and heartbeat_server (true).
+  [[nodiscard]] Result<bool> write_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl,
+                                          bool refresh_only);
   [[nodiscard]] Result<ports::PresenceTransition> transition(std::vector<std::string> eval);
   // Calls the local handlers of `channel` (its name without the prefix).
   void deliver(const std::string& channel, std::string_view payload);
