@@ -31,9 +31,17 @@
 // again under a new id) or entries without their head (the next entry
 // would take a used seq). Batches stay under 40 KiB when they can, below
 // Cassandra's default batch_size_fail_threshold (50 KiB); a --max-body over
-// about 20 KiB needs that threshold raised. Durability is the cluster's: a
-// write returns once the consistency level's replicas have it in their
-// commitlog.
+// about 20 KiB needs that threshold raised. A logged batch is atomic but not
+// isolated: after a crash part-way a reader can see some of its rows until
+// the batchlog completes it (the inbox owner retries a failed write as
+// planned rather than reading back; see services/inbox_owner.hpp).
+//
+// Durability is the cluster's: a write returns once the consistency level's
+// replicas acknowledged it, and callers take that as durable. With one
+// replica that is true only when the node syncs its commitlog before
+// acknowledging (`commitlog_sync: batch` or `group`); in `periodic` mode a
+// kill -9 of the node loses the last acknowledged writes (issue 7,
+// docs/OPERATIONS.md).
 
 #include <memory>
 #include <string>
