@@ -81,8 +81,7 @@ int main(int argc, char** argv) {
   services::RoomsService room_rules(rooms, directory, {.max_group_members = config.max_group_members});
   services::ConversationService conversations(store, rooms, room_rules, state,
                                               {.typing_interval = config.typing_interval});
-  services::ChatService chat(message_log, store, state, room_rules,
-                             {.server_id = server_id, .presence_ttl = config.presence_ttl});
+  services::ChatService chat(message_log, store, state, room_rules, {.server_id = server_id});
   services::Auth auth(directory, config.hash_cost);
   services::PresenceService presence(
       state, social_graph,
@@ -108,7 +107,7 @@ int main(int argc, char** argv) {
                                            services::PushPolicy({.batch_window = config.push.batch_window,
                                                                  .pair_interval = config.push.pair_interval,
                                                                  .previews = config.push.previews}),
-                                           {});
+                                           {.server_id = server_id, .lease = config.push.lease});
   services::PushStep push(store, state, *engines.push_ledger,
                           {.on_added = [&push_dispatcher] { push_dispatcher.notify(); }});
   services::PipelineStep push_step(

@@ -89,9 +89,11 @@ awaitable<void> history(Request& r) {
   r.reply_ok(std::move(result));
 }
 
+// Every request refreshes the device's presence (WebSocketSession::handle),
+// so a ping is answered at once, on the I/O thread.
 awaitable<void> ping(Request& r) {
-  auto job = [&ctx = r.ctx, user = r.who.user] { return ctx.chat.heartbeat(user); };
-  r.reply(co_await run_blocking(r.ctx.blocking, std::move(job)));
+  r.reply_ok();
+  co_return;
 }
 
 }  // namespace parley::gateway::ops

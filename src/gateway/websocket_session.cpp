@@ -48,8 +48,6 @@ awaitable<void> WebSocketSession::serve(std::shared_ptr<WebSocketSession> self,
   self->ctx_.registry.add(self->who_.user, self);
   self->last_alive_ = std::chrono::steady_clock::now();
   self->ctx_.presence.connected(self->who_.user, self->presence_key_);
-  auto heartbeat = [&ctx = self->ctx_, user = self->who_.user] { return ctx.chat.heartbeat(user); };
-  (void)co_await run_blocking(self->ctx_.blocking, std::move(heartbeat));
   co_await self->read_loop();
   self->ctx_.registry.remove(self->who_.user, self.get());
   self->ctx_.presence.disconnected(self->who_.user, self->presence_key_);

@@ -85,13 +85,7 @@ class StateStore {
   // returns their ids, each to exactly one caller across all servers.
   [[nodiscard]] virtual Result<std::vector<std::string>> expire_servers() = 0;
 
-  // --- presence -------------------------------------------------------------
-  // Marks a user present for `ttl` from now (a heartbeat).
-  [[nodiscard]] virtual Result<void> touch_presence(UserId user, std::chrono::milliseconds ttl) = 0;
-  // Whether the user's presence has not expired.
-  [[nodiscard]] virtual Result<bool> is_present(UserId user) = 0;
-
-  // --- device presence, announcements and watchers (docs/PRESENCE.md) -------
+  // --- presence: devices, announcements and watchers (docs/PRESENCE.md) -----
   // A user's live status follows their devices (one entry per connection):
   // online while at least one device entry has not expired, away while so
   // and the away flag is set, offline otherwise. Each call below that changes

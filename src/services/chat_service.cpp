@@ -54,6 +54,4 @@ Result<std::vector<Message>> ChatService::history(UserId user, const codec::Hist
   return store_.history(req.conversation, req.before, req.limit);
 }
 
-Result<void> ChatService::heartbeat(UserId user) { return state_.touch_presence(user, options_.presence_ttl); }
-
 }  // namespace parley::services

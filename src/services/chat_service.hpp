@@ -23,7 +23,6 @@ class ChatService {
  public:
   struct Options {
     std::string server_id;
-    std::chrono::milliseconds presence_ttl{30000};
   };
 
   struct SyncPage {
@@ -43,7 +42,6 @@ class ChatService {
   [[nodiscard]] Result<SyncPage> sync(UserId user, std::string_view device, const codec::SyncRequest& req);
   [[nodiscard]] Result<Seq> ack(UserId user, std::string_view device, Seq seq);
   [[nodiscard]] Result<std::vector<Message>> history(UserId user, const codec::HistoryRequest& req);
-  [[nodiscard]] Result<void> heartbeat(UserId user);
 
   [[nodiscard]] const std::string& server_id() const noexcept { return options_.server_id; }
 

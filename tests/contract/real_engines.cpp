@@ -236,16 +236,6 @@ bool eventually(Done done) {
   return true;
 }
 
-TEST(RedisStateStore, PresenceExpiresOnRedisTime) {
-  TempDir dir;
-  auto store = open_redis(dir.sub("engine"));
-  if (!store) GTEST_SKIP() << "PARLEY_TEST_REDIS is not set";
-  const UserId user{std::hash<std::string>{}(dir.path()) & 0xFFFFFFFFULL};
-  ASSERT_TRUE(store->touch_presence(user, std::chrono::milliseconds(300)).ok());
-  EXPECT_TRUE(*store->is_present(user));
-  EXPECT_TRUE(eventually([&] { return !*store->is_present(user); }));
-}
-
 TEST(RedisStateStore, ExpiredDevicesTakeTheirUserOfflineOnce) {
   TempDir dir;
   auto store = open_redis(dir.sub("engine"));

@@ -83,22 +83,6 @@ TEST_P(StateStoreContract, AddingARouteTwiceListsItOnce) {
   EXPECT_EQ(*store_->routes(user), std::vector<std::string>{"server-a"});
 }
 
-TEST_P(StateStoreContract, PresenceExpiresAfterItsTtl) {
-  if (!GetParam().honours_clock) GTEST_SKIP() << "the engine keeps its own time";
-  const UserId user = user_for(dir_, 1);
-  EXPECT_FALSE(*store_->is_present(user));
-  ASSERT_TRUE(store_->touch_presence(user, 30s).ok());
-  EXPECT_TRUE(*store_->is_present(user));
-  clock_.advance(29s);
-  EXPECT_TRUE(*store_->is_present(user));
-  ASSERT_TRUE(store_->touch_presence(user, 30s).ok());  // a heartbeat extends it
-  clock_.advance(29s);
-  EXPECT_TRUE(*store_->is_present(user));
-  clock_.advance(1s);
-  EXPECT_FALSE(*store_->is_present(user));
-  EXPECT_FALSE(*store_->is_present(UserId{user.value + 1}));
-}
-
 TEST_P(StateStoreContract, PublishReachesEverySubscriberOnce) {
   const std::string channel = dir_.unique("server");
   Inbox first;
@@ -327,9 +311,6 @@ TEST_P(StateStoreContract, BadDevicePresenceIsRejected) {
 }
 
 TEST_P(StateStoreContract, BadInputIsRejected) {
-  auto ttl = store_->touch_presence(user_for(dir_, 1), 0ms);
-  ASSERT_FALSE(ttl.ok());
-  EXPECT_EQ(ttl.error().code, ErrorCode::bad_request);
   auto route = store_->add_route(user_for(dir_, 1), "");
   ASSERT_FALSE(route.ok());
   EXPECT_EQ(route.error().code, ErrorCode::bad_request);

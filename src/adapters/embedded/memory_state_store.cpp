@@ -151,33 +151,6 @@ void MemoryStateStore::drop_routes_of(std::string_view server) {
   }
 }
 
-Result<void> MemoryStateStore::touch_presence(UserId user, std::chrono::milliseconds ttl) {
-  if (ttl <= std::chrono::milliseconds(0)) return make_error(ErrorCode::bad_request, "touch_presence: ttl <= 0");
-  const auto now = clock_();
-  Shard& s = shard(user);
-  std::lock_guard lock(s.mu);
-  s.presence[user.value] = now + ttl;
-  // Every so often drop the users who went away without a word, so the map
-  // holds about the users present, not every user ever seen.
-  if (++s.touches % 1024 == 0) {
-    std::erase_if(s.presence, [&](const auto& kv) { return kv.second <= now; });
-  }
-  return Ok{};
-}
-
-Result<bool> MemoryStateStore::is_present(UserId user) {
-  const auto now = clock_();
-  Shard& s = shard(user);
-  std::lock_guard lock(s.mu);
-  auto it = s.presence.find(user.value);
-  if (it == s.presence.end()) return false;
-  if (it->second <= now) {
-    s.presence.erase(it);
-    return false;
-  }
-  return true;
-}
-
 ports::PresenceStatus MemoryStateStore::live_status(const Shard& s, std::uint64_t user) {
   auto it = s.devices.find(user);
   if (it == s.devices.end()) return ports::PresenceStatus::offline;

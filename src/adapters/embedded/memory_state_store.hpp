@@ -49,8 +49,6 @@ class MemoryStateStore final : public ports::StateStore {
   [[nodiscard]] Result<std::vector<std::string>> expire_servers() override;
 
   // bad_request for a ttl <= 0.
-  [[nodiscard]] Result<void> touch_presence(UserId user, std::chrono::milliseconds ttl) override;
-  [[nodiscard]] Result<bool> is_present(UserId user) override;
 
   // bad_request for a ttl <= 0 or an empty device.
   [[nodiscard]] Result<ports::PresenceTransition> touch_device(UserId user, std::string_view device,
@@ -87,8 +85,6 @@ class MemoryStateStore final : public ports::StateStore {
   struct Shard {
     std::mutex mu;  // guards every member below
     std::unordered_map<std::uint64_t, std::set<std::string, std::less<>>> routes;
-    std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> presence;  // user → expiry
-    std::uint32_t touches = 0;  // drives the occasional sweep of expired presence
     // Device presence: the live entries of each present user, and every
     // entry by expiry so that expire_devices pops only what ran out.
     std::unordered_map<std::uint64_t, Devices> devices;

@@ -394,19 +394,6 @@ Result<std::vector<std::string>> RedisStateStore::expire_servers() {
   return out;
 }
 
-Result<void> RedisStateStore::touch_presence(UserId user, std::chrono::milliseconds ttl) {
-  if (ttl <= std::chrono::milliseconds(0)) return make_error(ErrorCode::bad_request, "touch_presence: ttl <= 0");
-  auto r = client_->call({"SET", key("presence", user), "1", "PX", std::to_string(ttl.count())});
-  if (!r) return std::move(r).error();
-  return Ok{};
-}
-
-Result<bool> RedisStateStore::is_present(UserId user) {
-  auto r = client_->call({"EXISTS", key("presence", user)});
-  if (!r) return std::move(r).error();
-  return r->integer == 1;
-}
-
 Result<ports::PresenceTransition> RedisStateStore::transition(std::vector<std::string> command) {
   auto r = client_->call(std::move(command));
   if (!r) return std::move(r).error();

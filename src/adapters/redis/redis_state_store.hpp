@@ -3,8 +3,10 @@
 //
 // Keys (all behind a configurable prefix, so clusters and tests that share a
 // Redis stay apart):
-//   presence:{user}       "1" with PX ttl (touch_presence / is_present)
 //   route:{user}          set of server ids holding the user's devices
+//   servers               zset server id -> when its heartbeat runs out (Redis ms)
+//   server:{id}           hash {endpoint, load} of a registered server
+//   srvroutes:{id}        set of the users a server holds routes for
 //   devices:{user}        zset device -> expiry (Redis ms) of each device entry
 //   devact:{user}         hash device -> last activity (the caller's wall clock)
 //   away:{user}           present while the away flag is set
@@ -66,9 +68,6 @@ class RedisStateStore final : public ports::StateStore {
   [[nodiscard]] Result<void> remove_server(std::string_view server) override;
   [[nodiscard]] Result<std::vector<ports::ServerInfo>> servers() override;
   [[nodiscard]] Result<std::vector<std::string>> expire_servers() override;
-
-  [[nodiscard]] Result<void> touch_presence(UserId user, std::chrono::milliseconds ttl) override;
-  [[nodiscard]] Result<bool> is_present(UserId user) override;
 
   [[nodiscard]] Result<ports::PresenceTransition> touch_device(UserId user, std::string_view device,
                                                                std::chrono::milliseconds ttl, TimeMs now) override;
