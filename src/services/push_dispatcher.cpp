@@ -104,6 +104,37 @@ void PushDispatcher::send_all(std::vector<Send>& sends) {
   wait->cv.wait(lock, [&] { return wait->pending == 0; });
 }
 
+std::vector<ports::PushBatch> PushDispatcher::held(const std::vector<ports::PushBatch>& all, TimeMs t) {
+  const TimeMs lease = options_.lease.count();
+  std::vector<ports::PushBatch> out;
+  for (const auto& b : all) {
+    if (!b.closed) continue;
+    const bool mine = b.closed_by == options_.server_id;
+    // Another server's claim that is still fresh: that server sends it.
+    if (!mine && b.closed_at >= t - lease) continue;
+    // Our own fresh claim: no write needed.
+    if (mine && b.closed_at >= t - lease / 2) {
+      out.push_back(b);
+      continue;
+    }
+    // Renew our claim, or take over a stale one; the compare-and-set fails
+    // if another server renewed or took it first.
+    auto taken = ledger_.take_over(b.user, b.conversation, b.last_seq, options_.server_id, t - lease, t);
+    if (!taken) {
+      if (taken.error().code != ErrorCode::conflict && taken.error().code != ErrorCode::not_found) {
+        log::warn("push", "cannot claim a batch: " + taken.error().message);
+      }
+      continue;
+    }
+    if (!mine) {
+      log::info("push", "took over a batch of user " + to_string(b.user) + " from " +
+                            (b.closed_by.empty() ? std::string("nobody") : b.closed_by));
+    }
+    out.push_back(std::move(taken).value());
+  }
+  return out;
+}
+
 void PushDispatcher::round() {
   const TimeMs t = now();
   policy_.prune(t);
@@ -113,22 +144,30 @@ void PushDispatcher::round() {
     return;
   }
 
-  // Close the open batches that are due; drop those whose user came online.
-  std::vector<ports::PushBatch> closed;
+  // The closed batches this server holds, then the open ones that are due,
+  // closed under this server's id; drop those whose user came online.
+  std::vector<ports::PushBatch> closed = held(all.value(), t);
   for (auto& b : all.value()) {
-    if (b.closed) {
-      closed.push_back(std::move(b));
-      continue;
-    }
-    if (policy_.due_at(b) > t) continue;
-    auto taken = ledger_.close(b.user, b.conversation);
+    if (b.closed || policy_.due_at(b) > t) continue;
+    auto taken = ledger_.close(b.user, b.conversation, options_.server_id, t);
     if (!taken) {
-      log::warn("push", "cannot close a batch: " + taken.error().message);
+      // not_found: another server closed it first, and sends it.
+      if (taken.error().code != ErrorCode::not_found) {
+        log::warn("push", "cannot close a batch: " + taken.error().message);
+      }
       continue;
     }
     policy_.record_push(taken->last_sender, taken->user, t);
     closed.push_back(std::move(taken).value());
   }
+  // Forget retry times of batches this server no longer holds (finished, or
+  // taken over by another server).
+  std::erase_if(retry_at_, [&](const auto& entry) {
+    const auto& key = entry.first;
+    return std::none_of(closed.begin(), closed.end(), [&](const ports::PushBatch& b) {
+      return b.user.value == std::get<0>(key) && b.conversation == std::get<1>(key) && b.last_seq == std::get<2>(key);
+    });
+  });
 
   std::vector<Send> sends;
   std::vector<ports::PushBatch*> finished;  // batches with nothing left to send

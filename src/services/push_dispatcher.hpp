@@ -17,6 +17,16 @@
 // the mark, and then the resend carries the same apns-id / push_id and
 // collapse key, so the device shows one notification.
 //
+// Several servers may share one ledger. A dispatcher sends only the closed
+// batches it holds: those it closed (the ledger records the closer, under
+// Options::server_id), renewing its claim once half the lease has passed,
+// and those whose holder's claim is older than the lease (that server has
+// evidently died), which it takes over first with the ledger's
+// compare-and-set. A server restarted under the same id resumes its own
+// batches at once. So each batch is sent by one server at a time; the lease
+// must exceed the longest round (a round waits for its sends, the sender's
+// retries included) plus the clock skew between servers.
+//
 // on_read() sends the silent badge-clearing push to the user's other
 // devices if the user got an alert since its last read (best effort, not
 // durable).
@@ -42,6 +52,12 @@ class PushDispatcher {
   struct Options {
     std::chrono::milliseconds max_idle{1000};  // longest sleep between rounds
     std::function<TimeMs()> clock{};           // wall clock (ms); tests inject one
+    // This server's id, recorded as the holder of the batches it closes;
+    // unique among the servers sharing a ledger, the same across restarts.
+    std::string server_id = "local";
+    // How long a claim on a closed batch lasts without renewal before
+    // another server may take the batch over.
+    std::chrono::milliseconds lease{60000};
   };
 
   PushDispatcher(ports::PushLedger& ledger, ports::PushTokens& tokens, ports::PushSender& sender,
@@ -72,6 +88,9 @@ class PushDispatcher {
 
   void run();
   [[nodiscard]] TimeMs now() const { return options_.clock(); }
+  // The closed batches of `all` this dispatcher holds at `t`: its own
+  // (renewed when half the lease has passed) and stale ones it took over.
+  [[nodiscard]] std::vector<ports::PushBatch> held(const std::vector<ports::PushBatch>& all, TimeMs t);
   // Sends everything in `sends` concurrently and waits for every outcome.
   void send_all(std::vector<Send>& sends);
   [[nodiscard]] std::string sender_name(UserId user);

@@ -1,7 +1,9 @@
 // The PushLedger contract: entries folded into one open batch per (user,
 // conversation), each once however often it is replayed; closing, marking
 // devices and finishing; bytes of previews kept exactly; durability across a
-// restart; and concurrent callers (two servers) folding each entry once.
+// restart; concurrent callers (two servers) folding each entry once; and
+// closed batches' claims: who closed them, taken over only when stale, and
+// of two racing take-overs exactly one wins.
 
 #include <algorithm>
 #include <latch>
@@ -87,18 +89,22 @@ TEST_P(PushLedgerContract, EntriesAtOrBelowTheWatermarkAreNotFoldedAgain) {
 TEST_P(PushLedgerContract, ClosingTakesTheBatchAndLaterEntriesOpenANewOne) {
   const UserId u = user_for(dir_, 1);
   ASSERT_EQ(port_->add(std::vector{candidate(u, 1, "d:1:2"), candidate(u, 2, "d:1:2")}).value(), 2U);
-  auto closed = port_->close(u, "d:1:2");
+  auto closed = port_->close(u, "d:1:2", "node-1", 9000);
   ASSERT_TRUE(closed.ok()) << closed.error().message;
   EXPECT_TRUE(closed->closed);
+  EXPECT_EQ(closed->closed_by, "node-1");
+  EXPECT_EQ(closed->closed_at, 9000);
   EXPECT_EQ(closed->count, 2U);
   EXPECT_EQ(closed->last_seq, 2U);
-  EXPECT_EQ(port_->close(u, "d:1:2").error().code, ErrorCode::not_found);
-  EXPECT_EQ(port_->close(u, "d:9:9").error().code, ErrorCode::not_found);
+  EXPECT_EQ(port_->close(u, "d:1:2", "node-1", 9000).error().code, ErrorCode::not_found);
+  EXPECT_EQ(port_->close(u, "d:9:9", "node-1", 9000).error().code, ErrorCode::not_found);
 
   ASSERT_EQ(port_->add(std::vector{candidate(u, 3, "d:1:2")}).value(), 1U);
   const auto all = sorted(port_->batches().value());
   ASSERT_EQ(all.size(), 2U);
   EXPECT_FALSE(all[0].closed);
+  EXPECT_EQ(all[0].closed_by, "");
+  EXPECT_EQ(all[0].closed_at, 0);
   EXPECT_EQ(all[0].first_seq, 3U);
   EXPECT_EQ(all[0].count, 1U);
   EXPECT_EQ(all[1], closed.value());
@@ -107,7 +113,7 @@ TEST_P(PushLedgerContract, ClosingTakesTheBatchAndLaterEntriesOpenANewOne) {
 TEST_P(PushLedgerContract, DevicesAreMarkedOnceAndFinishForgetsTheBatch) {
   const UserId u = user_for(dir_, 1);
   ASSERT_EQ(port_->add(std::vector{candidate(u, 1, "d:1:2")}).value(), 1U);
-  ASSERT_TRUE(port_->close(u, "d:1:2").ok());
+  ASSERT_TRUE(port_->close(u, "d:1:2", "node-1", 9000).ok());
   ASSERT_TRUE(port_->mark_done(u, "d:1:2", 1, "phone").ok());
   ASSERT_TRUE(port_->mark_done(u, "d:1:2", 1, "tablet").ok());
   ASSERT_TRUE(port_->mark_done(u, "d:1:2", 1, "phone").ok());
@@ -129,18 +135,134 @@ TEST_P(PushLedgerContract, PreviewsKeepTheirBytes) {
   const std::string preview = std::string("caf\xC3", 4) + std::string(1, '\0') + "'\\\"";
   ASSERT_EQ(port_->add(std::vector{candidate(u, 1, "d:1:2", preview)}).value(), 1U);
   EXPECT_EQ(port_->batches()->at(0).last_preview, preview);
-  EXPECT_EQ(port_->close(u, "d:1:2")->last_preview, preview);
+  EXPECT_EQ(port_->close(u, "d:1:2", "node-1", 9000)->last_preview, preview);
 }
 
 TEST_P(PushLedgerContract, EverythingSurvivesARestart) {
   const UserId u = user_for(dir_, 1);
   ASSERT_EQ(port_->add(std::vector{candidate(u, 1, "d:1:2"), candidate(u, 2, "g:3")}).value(), 2U);
-  ASSERT_TRUE(port_->close(u, "d:1:2").ok());
+  ASSERT_TRUE(port_->close(u, "d:1:2", "node-1", 9000).ok());
   ASSERT_TRUE(port_->mark_done(u, "d:1:2", 1, "phone").ok());
   const auto before = sorted(port_->batches().value());
   restart();
   EXPECT_EQ(sorted(port_->batches().value()), before);
   EXPECT_EQ(port_->add(std::vector{candidate(u, 2, "g:3")}).value(), 0U);  // the watermark too
+  const auto closed = std::find_if(before.begin(), before.end(), [](const PushBatch& b) { return b.closed; });
+  ASSERT_NE(closed, before.end());
+  EXPECT_EQ(closed->closed_by, "node-1");  // the claim too
+  EXPECT_EQ(closed->closed_at, 9000);
+}
+
+// A closed batch is its closer's until the claim is older than the lease
+// (the caller's stale_before): then another server may take it over, with
+// the devices already reached; the holder may always renew.
+TEST_P(PushLedgerContract, AClosedBatchIsTakenOverOnlyWhenItsClaimIsStale) {
+  const UserId u = user_for(dir_, 1);
+  ASSERT_EQ(port_->add(std::vector{candidate(u, 1, "d:1:2"), candidate(u, 2, "d:1:2")}).value(), 2U);
+  ASSERT_TRUE(port_->close(u, "d:1:2", "node-1", 10000).ok());
+  ASSERT_TRUE(port_->mark_done(u, "d:1:2", 2, "phone").ok());
+
+  // Claimed at 10000: not stale for a lease ending at or before it.
+  auto early = port_->take_over(u, "d:1:2", 2, "node-2", 10000, 10500);
+  ASSERT_FALSE(early.ok());
+  EXPECT_EQ(early.error().code, ErrorCode::conflict);
+  // The holder renews its claim whenever it likes (or resumes it after a
+  // restart under the same id).
+  auto renewed = port_->take_over(u, "d:1:2", 2, "node-1", 0, 12000);
+  ASSERT_TRUE(renewed.ok()) << renewed.error().message;
+  EXPECT_EQ(renewed->closed_by, "node-1");
+  EXPECT_EQ(renewed->closed_at, 12000);
+  EXPECT_EQ(port_->take_over(u, "d:1:2", 2, "node-2", 11000, 13000).error().code, ErrorCode::conflict);
+
+  // Stale: node-2 takes it over with what node-1 did so far.
+  auto taken = port_->take_over(u, "d:1:2", 2, "node-2", 12001, 20000);
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  EXPECT_TRUE(taken->closed);
+  EXPECT_EQ(taken->closed_by, "node-2");
+  EXPECT_EQ(taken->closed_at, 20000);
+  EXPECT_EQ(taken->last_seq, 2U);
+  EXPECT_EQ(taken->count, 2U);
+  EXPECT_EQ(taken->done_devices, std::vector<std::string>{"phone"});
+  // node-1 lost it: its renewal fails until node-2's claim is stale too.
+  EXPECT_EQ(port_->take_over(u, "d:1:2", 2, "node-1", 19000, 21000).error().code, ErrorCode::conflict);
+  const auto all = port_->batches().value();
+  ASSERT_EQ(all.size(), 1U);
+  EXPECT_EQ(all[0], taken.value());
+
+  EXPECT_EQ(port_->take_over(u, "d:1:2", 7, "node-2", 99999, 21000).error().code, ErrorCode::not_found);
+  EXPECT_EQ(port_->take_over(u, "d:9:9", 2, "node-2", 99999, 21000).error().code, ErrorCode::not_found);
+  ASSERT_TRUE(port_->finish(u, "d:1:2", 2).ok());
+  EXPECT_EQ(port_->take_over(u, "d:1:2", 2, "node-2", 99999, 21000).error().code, ErrorCode::not_found);
+}
+
+// Two servers that both find a batch orphaned: each batch goes to exactly
+// one of them.
+TEST_P(PushLedgerContract, OfTwoRacingTakeOversExactlyOneWins) {
+  constexpr int kBatches = 40;
+  const UserId u = user_for(dir_, 1);
+  for (int n = 0; n < kBatches; ++n) {
+    const std::string conversation = "d:1:" + std::to_string(n);
+    ASSERT_EQ(port_->add(std::vector{candidate(u, static_cast<Seq>(n + 1), conversation)}).value(), 1U);
+    ASSERT_TRUE(port_->close(u, conversation, "node-dead", 1000).ok());
+  }
+  std::latch start(2);
+  auto take_all = [&](std::string owner, std::vector<int>& won) {
+    start.arrive_and_wait();
+    for (int n = 0; n < kBatches; ++n) {
+      auto taken = port_->take_over(u, "d:1:" + std::to_string(n), static_cast<Seq>(n + 1), owner, 5000, 6000);
+      if (taken) {
+        won.push_back(n);
+      } else {
+        EXPECT_EQ(taken.error().code, ErrorCode::conflict) << taken.error().message;
+      }
+    }
+  };
+  std::vector<int> won_a, won_b;
+  std::thread a(take_all, "node-a", std::ref(won_a));
+  std::thread b(take_all, "node-b", std::ref(won_b));
+  a.join();
+  b.join();
+  EXPECT_EQ(won_a.size() + won_b.size(), static_cast<std::size_t>(kBatches));
+  for (const auto& batch : port_->batches().value()) {
+    const int n = static_cast<int>(batch.last_seq) - 1;
+    const bool by_a = std::find(won_a.begin(), won_a.end(), n) != won_a.end();
+    const bool by_b = std::find(won_b.begin(), won_b.end(), n) != won_b.end();
+    EXPECT_NE(by_a, by_b) << "batch " << n;
+    EXPECT_EQ(batch.closed_by, by_a ? "node-a" : "node-b");
+    EXPECT_EQ(batch.closed_at, 6000);
+  }
+}
+
+// Two servers closing one due batch: one gets it, claimed by it.
+TEST_P(PushLedgerContract, OfTwoRacingClosesOneGetsTheBatchAndItsClaim) {
+  constexpr int kConversations = 30;
+  const UserId u = user_for(dir_, 1);
+  for (int n = 0; n < kConversations; ++n) {
+    ASSERT_EQ(port_->add(std::vector{candidate(u, static_cast<Seq>(n + 1), "d:1:" + std::to_string(n))}).value(), 1U);
+  }
+  std::latch start(2);
+  auto close_all = [&](std::string owner, int& won) {
+    start.arrive_and_wait();
+    for (int n = 0; n < kConversations; ++n) {
+      auto closed = port_->close(u, "d:1:" + std::to_string(n), owner, 7000);
+      if (closed) {
+        EXPECT_EQ(closed->closed_by, owner);
+        ++won;
+      } else {
+        EXPECT_EQ(closed.error().code, ErrorCode::not_found);
+      }
+    }
+  };
+  int won_a = 0, won_b = 0;
+  std::thread a(close_all, "node-a", std::ref(won_a));
+  std::thread b(close_all, "node-b", std::ref(won_b));
+  a.join();
+  b.join();
+  EXPECT_EQ(won_a + won_b, kConversations);
+  const auto all = port_->batches().value();
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kConversations));
+  EXPECT_EQ(std::count_if(all.begin(), all.end(), [](const PushBatch& batch) { return batch.closed_by == "node-a"; }),
+            won_a);
 }
 
 // Two servers replaying the same records (a pipeline partition moving
@@ -186,7 +308,7 @@ TEST_P(PushLedgerContract, AnEntryIsInTheClosedBatchOrTheNextOne) {
   std::thread closer([&] {
     start.arrive_and_wait();
     for (int i = 0; i < 40; ++i) {
-      auto b = port_->close(u, "d:1:2");
+      auto b = port_->close(u, "d:1:2", "node-1", 9000);
       if (b) taken.push_back(std::move(b).value());
     }
   });

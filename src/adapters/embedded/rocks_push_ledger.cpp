@@ -11,7 +11,10 @@ namespace {
 
 enum Family : int { open_cf, closed_cf, watermarks_cf };
 
-constexpr std::uint8_t record_format = 1;
+// Format 1 had no claim (closed_by, closed_at); format 2 appends it. A
+// format 1 closed batch reads as claimed by nobody long ago, so the first
+// dispatcher to see it takes it over.
+constexpr std::uint8_t record_format = 2;
 
 std::string open_key(UserId user, std::string_view conversation) {
   std::string key = rocks::be64(user.value);
@@ -42,6 +45,8 @@ std::string encode(const ports::PushBatch& b) {
   out.push_back(static_cast<char>(b.closed ? 1 : 0));
   rocks::put_be64(out, b.done_devices.size());
   for (const auto& d : b.done_devices) rocks::put_str(out, d);
+  rocks::put_str(out, b.closed_by);
+  rocks::put_be64(out, static_cast<std::uint64_t>(b.closed_at));
   return out;
 }
 
@@ -49,17 +54,19 @@ Result<ports::PushBatch> decode(std::string_view in) {
   rocks::Reader r(in);
   ports::PushBatch b;
   std::uint8_t version = 0, group = 0, closed = 0;
-  std::uint64_t count = 0, opened = 0, devices = 0;
-  bool ok = r.u8(version) && version == record_format && r.u64(b.user.value) && r.str(b.conversation) && r.u8(group) &&
-            r.u64(count) && r.u64(b.first_seq) && r.u64(b.last_seq) && r.u64(b.last_message.value) &&
-            r.u64(b.last_sender.value) && r.str(b.last_preview) && r.u64(opened) && r.u8(closed) && r.u64(devices) &&
-            devices < 100000;
+  std::uint64_t count = 0, opened = 0, devices = 0, closed_at = 0;
+  bool ok = r.u8(version) && (version == 1 || version == record_format) && r.u64(b.user.value) &&
+            r.str(b.conversation) && r.u8(group) && r.u64(count) && r.u64(b.first_seq) && r.u64(b.last_seq) &&
+            r.u64(b.last_message.value) && r.u64(b.last_sender.value) && r.str(b.last_preview) && r.u64(opened) &&
+            r.u8(closed) && r.u64(devices) && devices < 100000;
   for (std::uint64_t i = 0; ok && i < devices; ++i) ok = r.str(b.done_devices.emplace_back());
+  if (ok && version >= 2) ok = r.str(b.closed_by) && r.u64(closed_at);
   if (!ok || !r.done()) return make_error(ErrorCode::internal, "push ledger: corrupt batch");
   b.group = group != 0;
   b.closed = closed != 0;
   b.count = static_cast<std::uint32_t>(count);
   b.opened_at = static_cast<TimeMs>(opened);
+  b.closed_at = static_cast<TimeMs>(closed_at);
   return b;
 }
 
@@ -157,7 +164,8 @@ Result<std::vector<ports::PushBatch>> RocksPushLedger::batches() {
   return out;
 }
 
-Result<ports::PushBatch> RocksPushLedger::close(UserId user, std::string_view conversation) {
+Result<ports::PushBatch> RocksPushLedger::close(UserId user, std::string_view conversation, std::string_view owner,
+                                                TimeMs at) {
   std::lock_guard lock(mu_);
   const std::string key = open_key(user, conversation);
   std::string value;
@@ -167,11 +175,33 @@ Result<ports::PushBatch> RocksPushLedger::close(UserId user, std::string_view co
   auto b = decode(value);
   if (!b) return std::move(b).error();
   b->closed = true;
+  b->closed_by = owner;
+  b->closed_at = at;
   rocksdb::WriteBatch wb;
   auto status = wb.Delete(cf(open_cf), key);
   if (status.ok()) status = wb.Put(cf(closed_cf), closed_key(user, conversation, b->last_seq), encode(b.value()));
   if (status.ok()) status = db_.db->Write(write_options(), &wb);
   if (!status.ok()) return rocks::to_error(status, "push ledger: close");
+  return b;
+}
+
+Result<ports::PushBatch> RocksPushLedger::take_over(UserId user, std::string_view conversation, Seq last_seq,
+                                                    std::string_view new_owner, TimeMs stale_before, TimeMs at) {
+  std::lock_guard lock(mu_);
+  const std::string key = closed_key(user, conversation, last_seq);
+  std::string value;
+  const auto s = db_.db->Get(rocksdb::ReadOptions(), cf(closed_cf), key, &value);
+  if (s.IsNotFound()) return make_error(ErrorCode::not_found, "push ledger: no such closed batch");
+  if (!s.ok()) return rocks::to_error(s, "push ledger: read batch");
+  auto b = decode(value);
+  if (!b) return std::move(b).error();
+  if (b->closed_by != new_owner && b->closed_at >= stale_before) {
+    return make_error(ErrorCode::conflict, "push ledger: the batch is held by " + b->closed_by);
+  }
+  b->closed_by = new_owner;
+  b->closed_at = at;
+  const auto status = db_.db->Put(write_options(), cf(closed_cf), key, encode(b.value()));
+  if (!status.ok()) return rocks::to_error(status, "push ledger: take over");
   return b;
 }
 

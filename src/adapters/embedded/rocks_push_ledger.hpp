@@ -2,11 +2,13 @@
 // RocksPushLedger: the embedded PushLedger, one RocksDB database of its own:
 //
 //   open        user (BE64) · conversation                 → batch
-//   closed      user (BE64) · conversation · 0 · last_seq   → batch (with done devices)
+//   closed      user (BE64) · conversation · 0 · last_seq   → batch (with done devices and its claim)
 //   watermarks  user (BE64)                                → highest seq folded in (BE64)
 //
 // add() writes the batches and the watermarks in one WriteBatch, so a crash
-// keeps both or neither. Writes follow the server's durability policy.
+// keeps both or neither; close() moves a batch and records its claim in one
+// WriteBatch. Values carry a format byte (2; format 1, without the claim,
+// still reads). Writes follow the server's durability policy.
 
 #include <memory>
 #include <mutex>
@@ -31,7 +33,10 @@ class RocksPushLedger final : public ports::PushLedger {
 
   [[nodiscard]] Result<std::size_t> add(std::span<const ports::PushCandidate> candidates) override;
   [[nodiscard]] Result<std::vector<ports::PushBatch>> batches() override;
-  [[nodiscard]] Result<ports::PushBatch> close(UserId user, std::string_view conversation) override;
+  [[nodiscard]] Result<ports::PushBatch> close(UserId user, std::string_view conversation, std::string_view owner,
+                                               TimeMs at) override;
+  [[nodiscard]] Result<ports::PushBatch> take_over(UserId user, std::string_view conversation, Seq last_seq,
+                                                   std::string_view new_owner, TimeMs stale_before, TimeMs at) override;
   [[nodiscard]] Result<void> mark_done(UserId user, std::string_view conversation, Seq last_seq,
                                        std::string_view device) override;
   [[nodiscard]] Result<void> finish(UserId user, std::string_view conversation, Seq last_seq) override;
@@ -42,8 +47,9 @@ class RocksPushLedger final : public ports::PushLedger {
 
   rocks::Database db_;
   Durability durability_;
-  // Makes add() and close() each one read-modify-write: an entry is either in
-  // the batch close() takes or in the next one.
+  // Makes add(), close(), take_over() and mark_done() each one
+  // read-modify-write: an entry is either in the batch close() takes or in
+  // the next one, and of two take-overs the second sees the first's claim.
   std::mutex mu_;
 };
 

@@ -12,13 +12,16 @@ namespace parley::postgres {
 namespace {
 
 // A batch's columns as every statement below returns them (batch_of reads
-// them in this order); closed batches add their done devices as JSON.
+// them in this order): the open batch's fields, then whether it is closed,
+// its done devices (JSON) and its claim (closed_by, closed_at).
 constexpr const char* kBatchColumns =
     "user_id, conversation, is_group, entries, first_seq, last_seq, last_message, last_sender, "
     "encode(last_preview, 'hex'), opened_at";
+constexpr const char* kClosedColumns = "true, array_to_json(done_devices)::text, closed_by, closed_at";
 
 std::vector<Statement> statements() {
   const std::string columns = kBatchColumns;
+  const std::string closed_columns = columns + ", " + kClosedColumns;
   return {
       // Inserts the user's watermark or locks the one there; returns it.
       {"ledger_lock_mark",
@@ -33,15 +36,25 @@ std::vector<Statement> statements() {
        "ON CONFLICT (user_id, conversation) DO UPDATE SET entries = push_open.entries + EXCLUDED.entries, "
        "last_seq = EXCLUDED.last_seq, last_message = EXCLUDED.last_message, last_sender = EXCLUDED.last_sender, "
        "last_preview = EXCLUDED.last_preview"},
-      {"ledger_batches", "SELECT " + columns + ", false, '[]' FROM push_open UNION ALL SELECT " + columns +
-                             ", true, array_to_json(done_devices)::text FROM push_closed "
-                             "ORDER BY 11, 1, 2, 6"},
+      {"ledger_batches", "SELECT " + columns + ", false, '[]', '', 0::bigint FROM push_open UNION ALL SELECT " +
+                             closed_columns + " FROM push_closed ORDER BY 11, 1, 2, 6"},
+      // Moves the open row into push_closed with its claim ($3, $4).
       {"ledger_close",
        "WITH taken AS (DELETE FROM push_open WHERE user_id = $1 AND conversation = $2 RETURNING *) "
        "INSERT INTO push_closed (user_id, conversation, is_group, entries, first_seq, last_seq, last_message, "
-       "last_sender, last_preview, opened_at) SELECT user_id, conversation, is_group, entries, first_seq, last_seq, "
-       "last_message, last_sender, last_preview, opened_at FROM taken RETURNING " +
-           columns},
+       "last_sender, last_preview, opened_at, closed_by, closed_at) SELECT user_id, conversation, is_group, "
+       "entries, first_seq, last_seq, last_message, last_sender, last_preview, opened_at, $3, $4 FROM taken "
+       "RETURNING " +
+           closed_columns},
+      // The claim's compare-and-set. Two of these on one row run one after
+      // the other (the row lock), and the second re-checks its condition
+      // against the first's claim, so at most one takes a stale batch.
+      {"ledger_take_over",
+       "UPDATE push_closed SET closed_by = $4, closed_at = $6 "
+       "WHERE user_id = $1 AND conversation = $2 AND last_seq = $3 AND (closed_by = $4 OR closed_at < $5) "
+       "RETURNING " +
+           closed_columns},
+      {"ledger_closed_exists", "SELECT 1 FROM push_closed WHERE user_id = $1 AND conversation = $2 AND last_seq = $3"},
       {"ledger_mark_done",
        "UPDATE push_closed SET done_devices = CASE WHEN $4 = ANY (done_devices) THEN done_devices "
        "ELSE array_append(done_devices, $4) END "
@@ -50,9 +63,9 @@ std::vector<Statement> statements() {
   };
 }
 
-// A row of kBatchColumns; the done devices (a JSON array of strings) from
-// column `devices_col` when it is there.
-Result<ports::PushBatch> batch_of(const PGresult* r, int row, bool closed, int devices_col) {
+// A row of kBatchColumns followed by the closed flag, the done devices (a
+// JSON array of strings) and the claim.
+Result<ports::PushBatch> batch_of(const PGresult* r, int row) {
   ports::PushBatch b;
   b.user = UserId{id_column(r, row, 0)};
   b.conversation = text(r, row, 1);
@@ -64,16 +77,16 @@ Result<ports::PushBatch> batch_of(const PGresult* r, int row, bool closed, int d
   b.last_sender = UserId{id_column(r, row, 7)};
   b.last_preview = hex_column(r, row, 8);
   b.opened_at = int64(r, row, 9);
-  b.closed = closed;
-  if (devices_col >= 0) {
-    boost::system::error_code ec;
-    const boost::json::value devices = boost::json::parse(text(r, row, devices_col), ec);
-    if (ec || !devices.is_array()) return make_error(ErrorCode::internal, "push ledger: corrupt done devices");
-    for (const auto& d : devices.get_array()) {
-      if (!d.is_string()) return make_error(ErrorCode::internal, "push ledger: corrupt done devices");
-      b.done_devices.emplace_back(d.get_string());
-    }
+  b.closed = boolean(r, row, 10);
+  boost::system::error_code ec;
+  const boost::json::value devices = boost::json::parse(text(r, row, 11), ec);
+  if (ec || !devices.is_array()) return make_error(ErrorCode::internal, "push ledger: corrupt done devices");
+  for (const auto& d : devices.get_array()) {
+    if (!d.is_string()) return make_error(ErrorCode::internal, "push ledger: corrupt done devices");
+    b.done_devices.emplace_back(d.get_string());
   }
+  b.closed_by = text(r, row, 12);
+  b.closed_at = int64(r, row, 13);
   return b;
 }
 
@@ -146,18 +159,34 @@ Result<std::vector<ports::PushBatch>> PostgresPushLedger::batches() {
   const int n = PQntuples(r->get());
   out.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
-    auto b = batch_of(r->get(), i, boolean(r->get(), i, 10), 11);
+    auto b = batch_of(r->get(), i);
     if (!b) return std::move(b).error();
     out.push_back(std::move(b).value());
   }
   return out;
 }
 
-Result<ports::PushBatch> PostgresPushLedger::close(UserId user, std::string_view conversation) {
-  auto r = pool_->run("ledger_close", {id_param(user.value), std::string(conversation)});
+Result<ports::PushBatch> PostgresPushLedger::close(UserId user, std::string_view conversation, std::string_view owner,
+                                                   TimeMs at) {
+  auto r = pool_->run("ledger_close",
+                      {id_param(user.value), std::string(conversation), std::string(owner), std::to_string(at)});
   if (!r) return std::move(r).error();
   if (PQntuples(r->get()) == 0) return make_error(ErrorCode::not_found, "push ledger: no open batch");
-  return batch_of(r->get(), 0, true, -1);
+  return batch_of(r->get(), 0);
+}
+
+Result<ports::PushBatch> PostgresPushLedger::take_over(UserId user, std::string_view conversation, Seq last_seq,
+                                                       std::string_view new_owner, TimeMs stale_before, TimeMs at) {
+  auto r = pool_->run("ledger_take_over", {id_param(user.value), std::string(conversation), id_param(last_seq),
+                                           std::string(new_owner), std::to_string(stale_before), std::to_string(at)});
+  if (!r) return std::move(r).error();
+  if (PQntuples(r->get()) == 1) return batch_of(r->get(), 0);
+  // Not taken: say why (a read after the fact, for the error code only).
+  auto exists =
+      pool_->run("ledger_closed_exists", {id_param(user.value), std::string(conversation), id_param(last_seq)});
+  if (!exists) return std::move(exists).error();
+  if (PQntuples(exists->get()) == 0) return make_error(ErrorCode::not_found, "push ledger: no such closed batch");
+  return make_error(ErrorCode::conflict, "push ledger: the batch is held by another server");
 }
 
 Result<void> PostgresPushLedger::mark_done(UserId user, std::string_view conversation, Seq last_seq,

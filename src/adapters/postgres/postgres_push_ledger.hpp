@@ -9,8 +9,10 @@
 // the watermarks. Two servers adding for one user (a pipeline partition
 // moving between them) therefore fold each entry once. close() is one
 // statement that moves the open row into push_closed, so an entry folded in
-// concurrently is either in the batch it returns or opens the next one;
-// mark_done() appends a device in one UPDATE. A crash loses nothing
+// concurrently is either in the batch it returns or opens the next one, and
+// records its claim (closed_by, closed_at) in that same statement;
+// take_over() is one conditional UPDATE of the claim (a compare-and-set
+// under the row lock); mark_done() appends a device in one UPDATE. A crash loses nothing
 // committed: add's write is the transaction's commit.
 
 #include <memory>
@@ -29,7 +31,10 @@ class PostgresPushLedger final : public ports::PushLedger {
 
   [[nodiscard]] Result<std::size_t> add(std::span<const ports::PushCandidate> candidates) override;
   [[nodiscard]] Result<std::vector<ports::PushBatch>> batches() override;
-  [[nodiscard]] Result<ports::PushBatch> close(UserId user, std::string_view conversation) override;
+  [[nodiscard]] Result<ports::PushBatch> close(UserId user, std::string_view conversation, std::string_view owner,
+                                               TimeMs at) override;
+  [[nodiscard]] Result<ports::PushBatch> take_over(UserId user, std::string_view conversation, Seq last_seq,
+                                                   std::string_view new_owner, TimeMs stale_before, TimeMs at) override;
   [[nodiscard]] Result<void> mark_done(UserId user, std::string_view conversation, Seq last_seq,
                                        std::string_view device) override;
   [[nodiscard]] Result<void> finish(UserId user, std::string_view conversation, Seq last_seq) override;

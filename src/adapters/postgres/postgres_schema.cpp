@@ -101,6 +101,14 @@ const std::vector<Migration>& schema_migrations() {
        "  payload bytea NOT NULL);"
        "CREATE INDEX search_messages_words ON search_messages USING gin (words);"
        "CREATE INDEX search_messages_by_conversation ON search_messages (conversation, id);"},
+      // The push ledger's claims: the server sending a closed batch and
+      // when it closed it or last renewed its lease. Rows closed before
+      // this migration belong to nobody since the epoch, so the first
+      // dispatcher to see one takes it over.
+      {7,
+       "ALTER TABLE push_closed"
+       "  ADD COLUMN closed_by text NOT NULL DEFAULT '',"
+       "  ADD COLUMN closed_at bigint NOT NULL DEFAULT 0;"},
   };
   return all;
 }
