@@ -90,9 +90,14 @@ awaitable<void> history(Request& r) {
 }
 
 // Every request refreshes the device's presence (WebSocketSession::handle),
-// so a ping is answered at once, on the I/O thread.
+// so a ping is answered at once, on the I/O thread: ok, or unavailable while
+// the state store does not take presence writes (docs/ENGINES.md).
 awaitable<void> ping(Request& r) {
-  r.reply_ok();
+  if (r.ctx.presence.available()) {
+    r.reply_ok();
+  } else {
+    r.reply_error(make_error(ErrorCode::unavailable, "presence is unavailable: the state store does not answer"));
+  }
   co_return;
 }
 

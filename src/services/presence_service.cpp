@@ -99,7 +99,9 @@ void PresenceService::run() {
     for (auto& job : jobs) job();
     if (stopping) return;
     if (std::chrono::steady_clock::now() >= next_tick) {
-      if (auto r = run_due(clock_()); !r) log::warn("presence", "sweep failed: " + r.error().message);
+      auto r = run_due(clock_());
+      available_.store(r.ok(), std::memory_order_relaxed);
+      if (!r) log::warn("presence", "sweep failed: " + r.error().message);
       next_tick = std::chrono::steady_clock::now() + tick_interval();
     }
   }
@@ -109,7 +111,9 @@ void PresenceService::connected(UserId user, std::string device) { heartbeat(use
 
 void PresenceService::heartbeat(UserId user, std::string device) {
   enqueue([this, user, device = std::move(device)] {
-    if (auto r = apply_touch(user, device); !r) log::warn("presence", "heartbeat failed: " + r.error().message);
+    auto r = apply_touch(user, device);
+    available_.store(r.ok(), std::memory_order_relaxed);
+    if (!r) log::warn("presence", "heartbeat failed: " + r.error().message);
   });
 }
 

@@ -26,6 +26,7 @@
 // benchmarks and for tests that drive the clock themselves.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -76,6 +77,10 @@ class PresenceService {
   void connected(UserId user, std::string device);
   void heartbeat(UserId user, std::string device);
   void disconnected(UserId user, std::string device);
+
+  // Whether the state store took the last presence write or sweep: false
+  // while it does not answer (presence is degraded; `ping` says so).
+  [[nodiscard]] bool available() const noexcept { return available_.load(std::memory_order_relaxed); }
 
   // Sets `online` or `away` (bad_request for anything else). Blocks until the
   // presence thread has applied it: call off I/O threads.
@@ -137,6 +142,7 @@ class PresenceService {
   std::deque<std::function<void()>> jobs_;
   bool stopping_ = false;
   std::thread thread_;
+  std::atomic<bool> available_{true};
 };
 
 }  // namespace parley::services

@@ -18,10 +18,6 @@ beside this one on the shared engines are not disturbed.
 """
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
 import time
 
 import pytest
@@ -29,57 +25,18 @@ import pytest
 from conftest import engine_args, real_engines
 from parley_client import RequestFailed, create_user, online, run
 from parley_server import DEFAULT_ARGS, ParleyServer
+from private_engines import PrivateEngines
 
 pytestmark = pytest.mark.skipif(
     not real_engines(), reason="needs the real engines (PARLEY_E2E_ENGINES=real)")
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-ENGINES = os.path.join(ROOT, "scripts", "engines")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PrivateCassandra:
-    def __init__(self, directory):
-        self.directory = str(directory)
-        self.env = dict(os.environ, PARLEY_ENGINES_DIR=self.directory,
-                        PARLEY_CASSANDRA_PORT=str(free_port()),
-                        PARLEY_CASSANDRA_STORAGE_PORT=str(free_port()))
-        self.address = f"127.0.0.1:{self.env['PARLEY_CASSANDRA_PORT']}"
-
-    def engines(self, *args, timeout=300):
-        subprocess.run([ENGINES, *args, "cassandra"], env=self.env, check=True,
-                       stdout=subprocess.DEVNULL, timeout=timeout)
-
-    def start_in_background(self):
-        return subprocess.Popen([ENGINES, "start", "cassandra"], env=self.env,
-                                stdout=subprocess.DEVNULL)
-
-    def kill9(self):
-        """SIGKILL Cassandra and wait until it is gone."""
-        with open(os.path.join(self.directory, "cassandra", "cassandra.pid")) as f:
-            pid = int(f.read().strip())
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"cassandra (pid {pid}) did not die")
-
 
 @pytest.fixture(scope="module")
 def private_cassandra(tmp_path_factory):
-    cassandra = PrivateCassandra(tmp_path_factory.mktemp("engines"))
-    cassandra.engines("start")
-    yield cassandra
-    cassandra.engines("stop")
+    engines = PrivateEngines(tmp_path_factory.mktemp("engines"))
+    engines.run("start", "cassandra")
+    yield engines
+    engines.run("stop", "cassandra")
 
 
 @pytest.fixture
@@ -89,7 +46,7 @@ def cassandra_server(parleyd_binary, tmp_path, private_cassandra):
     (eleven schema changes), which can take longer than the usual start
     timeout on a busy 2-core machine."""
     server = ParleyServer(parleyd_binary, data_dir=tmp_path / "data", log_dir=tmp_path / "logs",
-                          args=[*DEFAULT_ARGS, *engine_args(), "--cassandra", private_cassandra.address,
+                          args=[*DEFAULT_ARGS, *engine_args(), "--cassandra", private_cassandra.cassandra,
                                 "--send-timeout-ms", "5000"])
     server.start(timeout=120)
     yield server
@@ -119,8 +76,8 @@ def test_cassandra_killed_and_restarted_mid_load_loses_nothing(
                     assert time.monotonic() < deadline, f"{cmid} never acknowledged"
                     await asyncio.sleep(0.5)   # a retry interval, not synchronisation
             if i == kill_after:
-                private_cassandra.kill9()
-                restarter = private_cassandra.start_in_background()
+                private_cassandra.kill9("cassandra")
+                restarter = private_cassandra.start_in_background("cassandra")
         assert restarter.wait(timeout=300) == 0
         assert len(acked) == total
 

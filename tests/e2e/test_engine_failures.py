@@ -13,79 +13,24 @@ beside this one on the shared engines are not disturbed.
 """
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
 import time
 
 import pytest
 
 from conftest import real_engines
 from parley_client import create_user, online, run
+from private_engines import PrivateEngines
 
 pytestmark = pytest.mark.skipif(
     not real_engines(), reason="needs the real engines (PARLEY_E2E_ENGINES=real)")
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-ENGINES = os.path.join(ROOT, "scripts", "engines")
-
-
-def free_port_pair():
-    """A port p with p and p+1 free (Kafka's broker and controller)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port >= 65000:
-            continue
-        with socket.socket() as s2:
-            try:
-                s2.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port pair")
-
-
-class PrivateEngines:
-    """Kafka and Redis of our own, started by scripts/engines."""
-
-    def __init__(self, directory):
-        self.env = dict(os.environ,
-                        PARLEY_ENGINES_DIR=str(directory),
-                        PARLEY_KAFKA_PORT=str(free_port_pair()),
-                        PARLEY_REDIS_PORT=str(free_port_pair()))
-        self.directory = str(directory)
-        self.kafka = f"127.0.0.1:{self.env['PARLEY_KAFKA_PORT']}"
-        self.redis = f"127.0.0.1:{self.env['PARLEY_REDIS_PORT']}"
-
-    def engines(self, *args, timeout=180):
-        subprocess.run([ENGINES, *args], env=self.env, check=True,
-                       stdout=subprocess.DEVNULL, timeout=timeout)
-
-    def kill9(self, name):
-        """SIGKILL the engine and wait until it is gone."""
-        pidfile = os.path.join(self.directory, name, f"{name}.pid")
-        with open(pidfile) as f:
-            pid = int(f.read().strip())
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"{name} (pid {pid}) did not die")
 
 
 @pytest.fixture(scope="module")
 def private_engines(tmp_path_factory):
     engines = PrivateEngines(tmp_path_factory.mktemp("engines"))
-    engines.engines("start", "kafka", "redis")
+    engines.run("start", "kafka", "redis", timeout=180)
     yield engines
-    engines.engines("stop", "kafka", "redis")
+    engines.run("stop", "kafka", "redis")
 
 
 def server_on(server_factory, *extra, **engines):
@@ -135,7 +80,7 @@ def test_redis_down_keeps_sends_and_sync_and_presence_recovers(
         # step): sync until it is there.
         await until_synced(b, {"before", *acked}, 30)
 
-        await asyncio.to_thread(private_engines.engines, "start", "redis")
+        await asyncio.to_thread(private_engines.run, "start", "redis")
         # Presence recovers: heartbeats work again, and a friend sees the
         # other online once they are announced.
         await until_ok(a, "ping", 30)
@@ -207,7 +152,7 @@ def test_kafka_down_fails_sends_and_delivers_every_ack_after(
                 failures += 1
         assert failures >= 2, "sends kept succeeding with the broker down"
 
-        await asyncio.to_thread(private_engines.engines, "start", "kafka")
+        await asyncio.to_thread(private_engines.run, "start", "kafka")
         # Retry what failed, as a client would (same client_msg_id), and
         # send more.
         for i in range(3):
