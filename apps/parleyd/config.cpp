@@ -239,6 +239,15 @@ const std::vector<Setting>& settings() {
          c.push.retry_base = std::chrono::milliseconds(ms);
          return true;
        }},
+      {"--push-lease-ms", "PARLEY_PUSH_LEASE_MS",
+       "a server's claim on a push batch it is sending; another server takes the batch over once the claim is "
+       "this old (default 60000)",
+       [](Config& c, const std::string& v) {
+         long ms = 0;
+         if (!parse_number<long>(v, ms, 1000, 3600000)) return false;
+         c.push.lease = std::chrono::milliseconds(ms);
+         return true;
+       }},
       {"--push-previews", "PARLEY_PUSH_PREVIEWS",
        "on: alerts show the sender and the start of the body; off: a generic text (default on)",
        [](Config& c, const std::string& v) {

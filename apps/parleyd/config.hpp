@@ -28,6 +28,7 @@ struct PushConfig {
   std::chrono::milliseconds batch_window{2000};
   std::chrono::milliseconds pair_interval{5000};
   std::chrono::milliseconds retry_base{200};
+  std::chrono::milliseconds lease{60000};  // a closed batch's claim, before another server may take it over
   bool previews = true;
 };
 
