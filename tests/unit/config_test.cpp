@@ -37,6 +37,15 @@ TEST(Config, BadValuesAreRefusedWithAMessage) {
   EXPECT_FALSE(env.config.has_value());
 }
 
+TEST(Config, PushLeaseDefaultsToAMinuteAndRefusesLessThanASecond) {
+  EXPECT_EQ(parse_config({}, {}).config->push.lease, std::chrono::milliseconds(60000));
+  auto set = parse_config({"--push-lease-ms", "15000"}, {});
+  ASSERT_TRUE(set.config.has_value()) << set.message;
+  EXPECT_EQ(set.config->push.lease, std::chrono::milliseconds(15000));
+  EXPECT_EQ(parse_config({}, {"PARLEY_PUSH_LEASE_MS=20000"}).config->push.lease, std::chrono::milliseconds(20000));
+  EXPECT_FALSE(parse_config({"--push-lease-ms", "10"}, {}).config.has_value());
+}
+
 TEST(Config, HelpExitsZero) {
   auto out = parse_config({"--help"}, {});
   EXPECT_FALSE(out.config.has_value());
