@@ -74,6 +74,7 @@ awaitable<void> WebSocketSession::read_loop() {
     }
     std::string text = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
+    buffer_.shrink_to_fit();  // an idle connection keeps no read buffer
     co_await handle(std::move(text));
   }
 }
@@ -151,7 +152,7 @@ void WebSocketSession::close_going_away() {
 
 void WebSocketSession::enqueue(std::shared_ptr<const std::string> frame) {
   if (closed_ || close_requested_) return;
-  if (queue_.size() >= ctx_.options.max_write_queue) {
+  if (queue_.size() - queue_head_ >= ctx_.options.max_write_queue) {
     // A device this far behind is better served by sync after a reconnect.
     log::warn("ws", "closing a connection whose write queue is full");
     closed_ = true;
@@ -164,7 +165,7 @@ void WebSocketSession::enqueue(std::shared_ptr<const std::string> frame) {
 
 void WebSocketSession::write_next() {
   if (closed_) return;
-  if (queue_.empty()) {
+  if (queue_head_ == queue_.size()) {
     if (close_requested_) {
       closed_ = true;
       writing_ = true;
@@ -175,16 +176,26 @@ void WebSocketSession::write_next() {
   }
   writing_ = true;
   ws_.text(true);
-  ws_.async_write(asio::buffer(*queue_.front()),
+  ws_.async_write(asio::buffer(*queue_[queue_head_]),
                   [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_write(ec); });
 }
 
 void WebSocketSession::on_write(boost::system::error_code ec) {
   writing_ = false;
-  queue_.pop_front();
+  queue_[queue_head_++].reset();
+  if (queue_head_ == queue_.size()) {
+    queue_.clear();
+    queue_head_ = 0;
+    if (queue_.capacity() > 64) queue_.shrink_to_fit();  // after a burst
+  } else if (queue_head_ >= 64 && queue_head_ * 2 >= queue_.size()) {
+    // A queue that never drains: drop the written half now and then.
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_));
+    queue_head_ = 0;
+  }
   if (ec) {
     closed_ = true;
     queue_.clear();
+    queue_head_ = 0;
     return;
   }
   write_next();

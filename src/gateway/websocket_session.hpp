@@ -15,9 +15,9 @@
 #include <boost/beast/websocket/stream.hpp>
 #include <boost/json/object.hpp>
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/token_bucket.hpp"
 #include "gateway/connection.hpp"
@@ -52,8 +52,12 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   ports::SessionRecord who_;
   boost::beast::flat_buffer buffer_;
   TokenBucket bucket_;
-  // Touched only on this connection's thread:
-  std::deque<std::shared_ptr<const std::string>> queue_;
+  // Touched only on this connection's thread. The frames waiting to be
+  // written, oldest at queue_head_: a vector and an index rather than a
+  // std::deque, which allocates its map and a 512-byte node even while empty
+  // (an idle connection should hold nothing it does not need).
+  std::vector<std::shared_ptr<const std::string>> queue_;
+  std::size_t queue_head_ = 0;
   bool writing_ = false;
   bool close_requested_ = false;
   bool closed_ = false;

@@ -1,6 +1,8 @@
 #include "adapters/embedded/rocks_common.hpp"
 
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 
 #include <cstring>
 #include <utility>
@@ -87,6 +89,15 @@ Result<Database> open(const std::string& path, const std::vector<std::string>& f
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   options.IncreaseParallelism(2);
+  // Most point reads miss (dedupe lookups, "is this entry placed yet" on the
+  // inbox path): whole-key Bloom filters in the memtable and in every table
+  // file answer those without searching (docs/BENCHMARKS.md, the profile).
+  options.memtable_prefix_bloom_size_ratio = 0.05;
+  options.memtable_whole_key_filtering = true;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.whole_key_filtering = true;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options));

@@ -1,6 +1,7 @@
 #include "adapters/redis/redis_client.hpp"
 
 #include <hiredis/hiredis.h>
+#include <atomic>
 
 #include <array>
 #include <boost/asio/connect.hpp>
@@ -135,8 +136,9 @@ struct RedisClient::Impl {
   std::vector<tcp::endpoint> endpoints;
   Connection commands;
   Connection pubsub;
-  std::deque<Pending> pending;     // replies the command connection awaits, in order
-  std::set<std::string> channels;  // pub/sub channels wanted
+  std::deque<Pending> pending;           // replies the command connection awaits, in order
+  std::atomic<bool> commands_up{false};  // commands.connected, readable from any thread
+  std::set<std::string> channels;        // pub/sub channels wanted
   std::map<std::string, std::deque<Confirmation>> confirmations;
   std::thread thread;
 
@@ -149,6 +151,7 @@ struct RedisClient::Impl {
                           boost::system::error_code ignored;
                           c.socket.set_option(tcp::no_delay(true), ignored);
                           c.connected = true;
+                          if (&c == &commands) commands_up.store(true, std::memory_order_relaxed);
                           c.backoff = std::chrono::milliseconds(100);
                           c.reader.reset(redisReaderCreate());
                           const bool restored = c.ever_connected;
@@ -178,6 +181,7 @@ struct RedisClient::Impl {
     ++c.generation;
     if (c.connected) log::warn("redis", c.name + " connection lost: " + why);
     c.connected = false;
+    if (&c == &commands) commands_up.store(false, std::memory_order_relaxed);
     boost::system::error_code ignored;
     c.socket.close(ignored);
     c.writes.clear();
@@ -329,6 +333,19 @@ Result<std::vector<RedisReply>> RedisClient::call_many(std::vector<std::vector<s
     return unavailable("no answer within " + std::to_string(impl_->options.timeout.count()) + " ms");
   }
   return future.get();
+}
+
+Result<void> RedisClient::send_only(std::vector<std::string> args) {
+  if (!impl_->commands_up.load(std::memory_order_relaxed)) return unavailable("not connected");
+  std::string bytes = format(args);
+  if (bytes.empty()) return make_error(ErrorCode::internal, "redis: cannot format a command");
+  auto call = std::make_shared<Call>(1);  // nobody waits on it: the reply only keeps the order
+  asio::post(impl_->io, [impl = impl_.get(), call, bytes = std::move(bytes)]() mutable {
+    if (!impl->commands.connected) return call->fail(unavailable("not connected"));
+    impl->pending.push_back(Pending{call, 0});
+    impl->send(impl->commands, std::move(bytes));
+  });
+  return Ok{};
 }
 
 Result<RedisReply> RedisClient::call(std::vector<std::string> args) {

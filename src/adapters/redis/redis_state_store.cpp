@@ -522,9 +522,10 @@ void RedisStateStore::on_message(std::string_view wire_channel, std::string_view
 Result<void> RedisStateStore::publish(std::string_view channel, std::string payload) {
   const std::string name(channel);
   deliver(name, payload);
-  auto r = client_->call({"PUBLISH", prefix_ + name, origin_ + "\n" + payload});
-  if (!r) return std::move(r).error();  // other servers' subscribers missed it
-  return Ok{};
+  // Not waited for: a live event is best effort (its durable copy is in the
+  // store), and a round trip per event bounded the pipeline steps, which
+  // publish one per message and per inbox entry (docs/BENCHMARKS.md).
+  return client_->send_only({"PUBLISH", prefix_ + name, origin_ + "\n" + payload});
 }
 
 Result<std::unique_ptr<ports::Subscription>> RedisStateStore::subscribe(
