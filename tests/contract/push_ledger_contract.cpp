@@ -223,7 +223,9 @@ TEST_P(PushLedgerContract, OfTwoRacingTakeOversExactlyOneWins) {
   a.join();
   b.join();
   EXPECT_EQ(won_a.size() + won_b.size(), static_cast<std::size_t>(kBatches));
-  for (const auto& batch : port_->batches().value()) {
+  const auto batches = port_->batches();  // a named result: a range-for over a temporary's value() dangles
+  ASSERT_TRUE(batches.ok());
+  for (const auto& batch : batches.value()) {
     const int n = static_cast<int>(batch.last_seq) - 1;
     const bool by_a = std::find(won_a.begin(), won_a.end(), n) != won_a.end();
     const bool by_b = std::find(won_b.begin(), won_b.end(), n) != won_b.end();
