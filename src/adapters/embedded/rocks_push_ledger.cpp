@@ -185,15 +185,19 @@ Result<ports::PushBatch> RocksPushLedger::close(UserId user, std::string_view co
   return b;
 }
 
-Result<ports::PushBatch> RocksPushLedger::take_over(UserId user, std::string_view conversation, Seq last_seq,
-                                                    std::string_view new_owner, TimeMs stale_before, TimeMs at) {
-  std::lock_guard lock(mu_);
-  const std::string key = closed_key(user, conversation, last_seq);
+Result<ports::PushBatch> RocksPushLedger::read_closed(const std::string& key) {
   std::string value;
   const auto s = db_.db->Get(rocksdb::ReadOptions(), cf(closed_cf), key, &value);
   if (s.IsNotFound()) return make_error(ErrorCode::not_found, "push ledger: no such closed batch");
   if (!s.ok()) return rocks::to_error(s, "push ledger: read batch");
-  auto b = decode(value);
+  return decode(value);
+}
+
+Result<ports::PushBatch> RocksPushLedger::take_over(UserId user, std::string_view conversation, Seq last_seq,
+                                                    std::string_view new_owner, TimeMs stale_before, TimeMs at) {
+  std::lock_guard lock(mu_);
+  const std::string key = closed_key(user, conversation, last_seq);
+  auto b = read_closed(key);
   if (!b) return std::move(b).error();
   if (b->closed_by != new_owner && b->closed_at >= stale_before) {
     return make_error(ErrorCode::conflict, "push ledger: the batch is held by " + b->closed_by);
@@ -209,11 +213,7 @@ Result<void> RocksPushLedger::mark_done(UserId user, std::string_view conversati
                                         std::string_view device) {
   std::lock_guard lock(mu_);
   const std::string key = closed_key(user, conversation, last_seq);
-  std::string value;
-  const auto s = db_.db->Get(rocksdb::ReadOptions(), cf(closed_cf), key, &value);
-  if (s.IsNotFound()) return make_error(ErrorCode::not_found, "push ledger: no such closed batch");
-  if (!s.ok()) return rocks::to_error(s, "push ledger: read batch");
-  auto b = decode(value);
+  auto b = read_closed(key);
   if (!b) return std::move(b).error();
   for (const auto& d : b->done_devices) {
     if (d == device) return Ok{};

@@ -44,6 +44,8 @@ class RocksPushLedger final : public ports::PushLedger {
  private:
   [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.families[static_cast<std::size_t>(i)].get(); }
   [[nodiscard]] rocksdb::WriteOptions write_options() const;
+  // The closed batch stored under `key`; not_found when there is none.
+  [[nodiscard]] Result<ports::PushBatch> read_closed(const std::string& key);
 
   rocks::Database db_;
   Durability durability_;
