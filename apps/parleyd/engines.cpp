@@ -110,86 +110,53 @@ Result<std::unique_ptr<ports::StateStore>> open_state(const Config& config) {
   return std::unique_ptr<ports::StateStore>(std::move(state).value());
 }
 
-// The directory: PostgreSQL when --postgres names one, else RocksDB.
+// A port of the directory's engine (DESIGN.md: users, friendships, rooms,
+// push tokens; here also the push ledger and the search index): PostgreSQL
+// when --postgres names one, so that every server shares it, else the
+// embedded adapter that `embedded()` opens under the data directory.
+template <class Port, class Postgres, class OpenEmbedded>
+Result<std::unique_ptr<Port>> directory_engine(const Config& config, OpenEmbedded embedded) {
+  auto upcast = [](auto opened) -> Result<std::unique_ptr<Port>> {
+    if (!opened) return std::move(opened).error();
+    return std::unique_ptr<Port>(std::move(opened).value());
+  };
+  if (config.engines.postgres.empty()) return upcast(embedded());
+  return upcast(Postgres::open({.conninfo = config.engines.postgres,
+                                .schema = config.engines.name_space,
+                                .size = config.engines.postgres_pool}));
+}
+
 Result<std::unique_ptr<ports::Directory>> open_directory(const Config& config, const std::filesystem::path& data) {
-  if (config.engines.postgres.empty()) {
-    auto directory = embedded::RocksDirectory::open((data / "directory").string());
-    if (!directory) return std::move(directory).error();
-    return std::unique_ptr<ports::Directory>(std::move(directory).value());
-  }
-  auto directory = postgres::PostgresDirectory::open(
-      {.conninfo = config.engines.postgres, .schema = config.engines.name_space, .size = config.engines.postgres_pool});
-  if (!directory) return std::move(directory).error();
-  return std::unique_ptr<ports::Directory>(std::move(directory).value());
+  return directory_engine<ports::Directory, postgres::PostgresDirectory>(
+      config, [&] { return embedded::RocksDirectory::open((data / "directory").string()); });
 }
 
-// Groups and channels: PostgreSQL with the directory, else RocksDB.
 Result<std::unique_ptr<ports::Rooms>> open_rooms(const Config& config, const std::filesystem::path& data) {
-  if (config.engines.postgres.empty()) {
-    auto rooms = embedded::RocksRooms::open((data / "rooms").string());
-    if (!rooms) return std::move(rooms).error();
-    return std::unique_ptr<ports::Rooms>(std::move(rooms).value());
-  }
-  auto rooms = postgres::PostgresRooms::open(
-      {.conninfo = config.engines.postgres, .schema = config.engines.name_space, .size = config.engines.postgres_pool});
-  if (!rooms) return std::move(rooms).error();
-  return std::unique_ptr<ports::Rooms>(std::move(rooms).value());
+  return directory_engine<ports::Rooms, postgres::PostgresRooms>(
+      config, [&] { return embedded::RocksRooms::open((data / "rooms").string()); });
 }
 
-// Friendships, requests and blocks: PostgreSQL with the directory, else
-// RocksDB.
 Result<std::unique_ptr<ports::SocialGraph>> open_social(const Config& config, const std::filesystem::path& data) {
-  if (config.engines.postgres.empty()) {
-    auto social = embedded::RocksSocialGraph::open((data / "social").string());
-    if (!social) return std::move(social).error();
-    return std::unique_ptr<ports::SocialGraph>(std::move(social).value());
-  }
-  auto social = postgres::PostgresSocialGraph::open(
-      {.conninfo = config.engines.postgres, .schema = config.engines.name_space, .size = config.engines.postgres_pool});
-  if (!social) return std::move(social).error();
-  return std::unique_ptr<ports::SocialGraph>(std::move(social).value());
+  return directory_engine<ports::SocialGraph, postgres::PostgresSocialGraph>(
+      config, [&] { return embedded::RocksSocialGraph::open((data / "social").string()); });
 }
 
-// Push tokens: PostgreSQL with the directory, else RocksDB.
 Result<std::unique_ptr<ports::PushTokens>> open_push_tokens(const Config& config, const std::filesystem::path& data) {
-  if (config.engines.postgres.empty()) {
-    auto tokens = embedded::RocksPushTokens::open((data / "push-tokens").string());
-    if (!tokens) return std::move(tokens).error();
-    return std::unique_ptr<ports::PushTokens>(std::move(tokens).value());
-  }
-  auto tokens = postgres::PostgresPushTokens::open(
-      {.conninfo = config.engines.postgres, .schema = config.engines.name_space, .size = config.engines.postgres_pool});
-  if (!tokens) return std::move(tokens).error();
-  return std::unique_ptr<ports::PushTokens>(std::move(tokens).value());
+  return directory_engine<ports::PushTokens, postgres::PostgresPushTokens>(
+      config, [&] { return embedded::RocksPushTokens::open((data / "push-tokens").string()); });
 }
 
-// The push step's ledger: PostgreSQL with the directory (every server's
-// push step and dispatcher then share it), else RocksDB under the server's
-// durability policy.
+// Shared by every server's push step and dispatcher on PostgreSQL; embedded,
+// under the server's durability policy.
 Result<std::unique_ptr<ports::PushLedger>> open_push_ledger(const Config& config, const std::filesystem::path& data) {
-  if (config.engines.postgres.empty()) {
-    auto ledger = embedded::RocksPushLedger::open((data / "push-ledger").string(), config.durability);
-    if (!ledger) return std::move(ledger).error();
-    return std::unique_ptr<ports::PushLedger>(std::move(ledger).value());
-  }
-  auto ledger = postgres::PostgresPushLedger::open(
-      {.conninfo = config.engines.postgres, .schema = config.engines.name_space, .size = config.engines.postgres_pool});
-  if (!ledger) return std::move(ledger).error();
-  return std::unique_ptr<ports::PushLedger>(std::move(ledger).value());
+  return directory_engine<ports::PushLedger, postgres::PostgresPushLedger>(
+      config, [&] { return embedded::RocksPushLedger::open((data / "push-ledger").string(), config.durability); });
 }
 
-// The search index: PostgreSQL full-text search with the directory (one
-// index for every server), else SQLite FTS5.
+// PostgreSQL full-text search (one index for every server), else SQLite FTS5.
 Result<std::unique_ptr<ports::SearchIndex>> open_search(const Config& config, const std::filesystem::path& data) {
-  if (config.engines.postgres.empty()) {
-    auto search = embedded::SqliteSearchIndex::open((data / "search.sqlite").string());
-    if (!search) return std::move(search).error();
-    return std::unique_ptr<ports::SearchIndex>(std::move(search).value());
-  }
-  auto search = postgres::PostgresSearchIndex::open(
-      {.conninfo = config.engines.postgres, .schema = config.engines.name_space, .size = config.engines.postgres_pool});
-  if (!search) return std::move(search).error();
-  return std::unique_ptr<ports::SearchIndex>(std::move(search).value());
+  return directory_engine<ports::SearchIndex, postgres::PostgresSearchIndex>(
+      config, [&] { return embedded::SqliteSearchIndex::open((data / "search.sqlite").string()); });
 }
 
 // The message store: Cassandra when --cassandra names contact points, else
