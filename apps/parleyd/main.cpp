@@ -3,9 +3,11 @@
 
 #include <pthread.h>
 #include <sys/resource.h>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <thread>
 
 #include "config.hpp"
 #include "core/log.hpp"
@@ -153,5 +155,14 @@ int main(int argc, char** argv) {
   push_step.stop();
   push_dispatcher.stop();  // finishes the round in hand
   log::info("parleyd", "stopped");
+  // Everything is durable and answered; what is left is releasing the
+  // engines' clients, and a Kafka consumer's close can wait on a group
+  // coordinator that is still loading. A stop must not hang on cleanup:
+  // give it 5 s, then exit without waiting further.
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    log::warn("parleyd", "releasing the engines took over 5 s; exiting without waiting further");
+    std::_Exit(0);
+  }).detach();
   return 0;
 }
