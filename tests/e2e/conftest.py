@@ -63,6 +63,11 @@ def server_factory(parleyd_binary, tmp_path, request):
 
     yield make
 
+    stop_and_report(request, servers)
+
+
+def stop_and_report(request, servers):
+    """Stops the servers; when the test failed, prints each one's stderr."""
     for s in servers:
         s.stop()
     rep = getattr(request.node, "rep_call", None)

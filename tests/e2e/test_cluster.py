@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from conftest import real_engines
+from conftest import real_engines, stop_and_report
 from parley_client import (Client, create_user, http_request, login, online,
                            run)
 from parley_server import DEFAULT_ARGS, ParleyServer
@@ -61,12 +61,7 @@ def cluster(parleyd_binary, tmp_path, request):
     for s in servers[1:]:
         s.start(timeout=60)
     yield servers
-    for s in servers:
-        s.stop()
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        for s in servers:
-            print(f"--- parleyd stderr ({s.data_dir}) ---\n{s.stderr_tail()}")
+    stop_and_report(request, servers)
 
 
 def registry(cluster):
