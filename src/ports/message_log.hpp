@@ -66,6 +66,18 @@ class MessageLog {
   // Joins consumer group `group` on `topic`.
   [[nodiscard]] virtual Result<std::unique_ptr<LogConsumer>> subscribe(std::string_view topic,
                                                                        std::string_view group) = 0;
+
+  // Reading one partition directly, outside any consumer group: how a step
+  // rebuilds state it keeps beside the log (the sequencer's changelog).
+  //
+  // The offset the next record of the partition will get: every durable
+  // record is below it. Blocks for one round trip to the log at most.
+  [[nodiscard]] virtual Result<std::uint64_t> end_offset(std::string_view topic, int partition) = 0;
+  // Durable records of the partition from offset `from`, in offset order, at
+  // most `max`; fewer (or none) only when the partition ends before. Records
+  // retention removed are skipped. Thread-safe.
+  [[nodiscard]] virtual Result<std::vector<LogRecord>> read(std::string_view topic, int partition, std::uint64_t from,
+                                                            std::size_t max) = 0;
 };
 
 }  // namespace parley::ports

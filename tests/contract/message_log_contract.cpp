@@ -232,5 +232,102 @@ TEST_P(MessageLogContract, CommitOfAnUnknownPartitionIsRejected) {
   EXPECT_EQ(result.error().code, ErrorCode::bad_request);
 }
 
+// Reading a partition directly, outside any group: how a step rebuilds the
+// state it keeps beside the log.
+TEST_P(MessageLogContract, EndOffsetIsWhereTheNextAppendGoes) {
+  const std::string topic = dir_.unique("end");
+  const int partition = port_->partition_for(topic, "one-key");
+  auto fresh = port_->end_offset(topic, partition);
+  ASSERT_TRUE(fresh.ok()) << fresh.error().message;
+  EXPECT_EQ(*fresh, 0U);
+
+  for (int i = 0; i < 5; ++i) append_ok(*port_, topic, "one-key", std::to_string(i));
+  auto end = port_->end_offset(topic, partition);
+  ASSERT_TRUE(end.ok()) << end.error().message;
+  EXPECT_EQ(*end, 5U);
+  const int partitions = port_->partitions(topic);
+  if (partitions > 1) {
+    auto other = port_->end_offset(topic, (partition + 1) % partitions);
+    ASSERT_TRUE(other.ok()) << other.error().message;
+    EXPECT_EQ(*other, 0U);
+  }
+
+  restart();
+  end = port_->end_offset(topic, partition);
+  ASSERT_TRUE(end.ok()) << end.error().message;
+  EXPECT_EQ(*end, 5U);
+  EXPECT_EQ(append_ok(*port_, topic, "one-key", "5"), 5U);
+}
+
+TEST_P(MessageLogContract, ReadReturnsAPartitionFromAnOffset) {
+  const std::string topic = dir_.unique("read");
+  for (int i = 0; i < 10; ++i) append_ok(*port_, topic, "one-key", "v" + std::to_string(i));
+  const int partition = port_->partition_for(topic, "one-key");
+
+  auto tail = port_->read(topic, partition, 3, 100);
+  ASSERT_TRUE(tail.ok()) << tail.error().message;
+  ASSERT_EQ(tail->size(), 7U);
+  for (std::size_t i = 0; i < tail->size(); ++i) {
+    const auto& r = (*tail)[i];
+    EXPECT_EQ(r.topic, topic);
+    EXPECT_EQ(r.partition, partition);
+    EXPECT_EQ(r.offset, 3 + i);
+    EXPECT_EQ(r.key, "one-key");
+    EXPECT_EQ(r.value, "v" + std::to_string(3 + i));
+  }
+
+  auto at_end = port_->read(topic, partition, 10, 100);
+  ASSERT_TRUE(at_end.ok()) << at_end.error().message;
+  EXPECT_TRUE(at_end->empty());
+
+  // Fewer than `max` only where the partition ends.
+  auto head = port_->read(topic, partition, 0, 2);
+  ASSERT_TRUE(head.ok()) << head.error().message;
+  ASSERT_EQ(head->size(), 2U);
+  EXPECT_EQ((*head)[0].offset, 0U);
+  EXPECT_EQ((*head)[1].value, "v1");
+
+  const int partitions = port_->partitions(topic);
+  if (partitions > 1) {
+    auto other = port_->read(topic, (partition + 1) % partitions, 0, 100);
+    ASSERT_TRUE(other.ok()) << other.error().message;
+    EXPECT_TRUE(other->empty());
+  }
+}
+
+TEST_P(MessageLogContract, ConcurrentReadsEachGetThePartition) {
+  const std::string topic = dir_.unique("concurrent-read");
+  for (int i = 0; i < 20; ++i) append_ok(*port_, topic, "one-key", std::to_string(i));
+  const int partition = port_->partition_for(topic, "one-key");
+  constexpr int kReaders = 4;
+  std::vector<std::size_t> counts(kReaders);
+  {
+    std::vector<std::jthread> readers;
+    for (int t = 0; t < kReaders; ++t) {
+      readers.emplace_back([&, t] {
+        // Each from its own offset, so that one reader's position is no other's.
+        auto records = port_->read(topic, partition, static_cast<std::uint64_t>(t), 100);
+        if (records && !records->empty() && records->front().offset == static_cast<std::uint64_t>(t)) {
+          counts[t] = records->size();
+        }
+      });
+    }
+  }
+  for (int t = 0; t < kReaders; ++t) EXPECT_EQ(counts[t], static_cast<std::size_t>(20 - t)) << "reader " << t;
+}
+
+TEST_P(MessageLogContract, ReadOutOfRangePartitionIsRejected) {
+  const std::string topic = dir_.unique("badread");
+  const int partitions = port_->partitions(topic);
+  for (const int partition : {-1, partitions}) {
+    auto records = port_->read(topic, partition, 0, 10);
+    ASSERT_FALSE(records.ok()) << "partition " << partition;
+    EXPECT_EQ(records.error().code, ErrorCode::bad_request);
+    auto end = port_->end_offset(topic, partition);
+    ASSERT_FALSE(end.ok()) << "partition " << partition;
+    EXPECT_EQ(end.error().code, ErrorCode::bad_request);
+  }
+}
+
 }  // namespace
 }  // namespace parley::contract

@@ -108,6 +108,45 @@ TEST(RocksLog, RetentionKeepsWhatAnyGroupStillNeeds) {
   EXPECT_EQ(append_ok(*log, "t", "k", "10"), 10U);
 }
 
+// A kept topic (a changelog) stays whole however far its groups committed;
+// other topics are cut as usual, and read() skips what retention removed.
+TEST(RocksLog, RetentionKeepsAKeptTopic) {
+  TempDir dir;
+  embedded::LogOptions options;
+  options.path = dir.sub("log");
+  options.kept_topics = {"changelog"};
+  auto opened = embedded::RocksLog::open(options);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  auto log = std::move(opened).value();
+  const int partition = log->partition_for("changelog", "k");
+  for (const char* topic : {"changelog", "t"}) {
+    for (int i = 0; i < 5; ++i) append_ok(*log, topic, "k", std::to_string(i));
+    auto consumer = log->subscribe(topic, "g");
+    ASSERT_TRUE(consumer.ok());
+    ASSERT_EQ(read_exactly(**consumer, 5).size(), 5U);
+    ASSERT_TRUE((*consumer)->commit(partition, 5).ok());
+  }
+  ASSERT_TRUE(log->run_retention().ok());
+
+  auto kept = log->read("changelog", partition, 0, 100);
+  ASSERT_TRUE(kept.ok());
+  ASSERT_EQ(kept->size(), 5U);
+  EXPECT_EQ(kept->front().offset, 0U);
+  EXPECT_EQ(kept->back().value, "4");
+
+  auto cut = log->read("t", partition, 0, 100);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_TRUE(cut->empty());
+  auto end = log->end_offset("t", partition);
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(*end, 5U);
+  EXPECT_EQ(append_ok(*log, "t", "k", "5"), 5U);
+  auto after = log->read("t", partition, 0, 100);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 1U);
+  EXPECT_EQ(after->front().offset, 5U);
+}
+
 TEST(RocksLog, CommitPastTheEndIsRejected) {
   TempDir dir;
   auto log = open_log(dir, embedded::Durability::fsync);

@@ -112,7 +112,7 @@ class RocksLog::Consumer final : public ports::LogConsumer {
     for (int k = 0; k < n && out.size() < max_records; ++k) {
       const int p = (start_ + k) % n;
       if (until[p] <= positions_[p]) continue;
-      auto records = log_.read(topic_, p, positions_[p], until[p], max_records - out.size());
+      auto records = log_.read_range(topic_, p, positions_[p], until[p], max_records - out.size());
       if (!records) return std::move(records).error();
       if (records->empty()) {
         // Everything in [position, until) is gone to retention: skip it.
@@ -360,6 +360,43 @@ Result<std::unique_ptr<ports::LogConsumer>> RocksLog::subscribe(std::string_view
       std::make_unique<Consumer>(*this, std::string(topic), std::string(group), *state, std::move(positions)));
 }
 
+bool RocksLog::kept(std::string_view topic) const {
+  return std::find(options_.kept_topics.begin(), options_.kept_topics.end(), topic) != options_.kept_topics.end();
+}
+
+Result<void> RocksLog::check_partition(std::string_view topic, int partition) const {
+  if (!valid_name(topic)) return make_error(ErrorCode::bad_request, "log: topic must be non-empty and without NUL");
+  if (partition < 0 || partition >= options_.partitions) {
+    return make_error(ErrorCode::bad_request,
+                      "log: " + std::string(topic) + " has no partition " + std::to_string(partition));
+  }
+  return Ok{};
+}
+
+Result<std::uint64_t> RocksLog::end_offset(std::string_view topic, int partition) {
+  if (auto checked = check_partition(topic, partition); !checked) return std::move(checked).error();
+  std::lock_guard lock(state_mu_);
+  return topic_locked(topic).partitions[partition].next;
+}
+
+// Reads up to the end published when it starts: records the writer is
+// still making durable are not there yet, and the next read gets them.
+Result<std::vector<ports::LogRecord>> RocksLog::read(std::string_view topic, int partition, std::uint64_t from,
+                                                     std::size_t max) {
+  if (auto checked = check_partition(topic, partition); !checked) return std::move(checked).error();
+  std::uint64_t until = 0;
+  {
+    std::lock_guard lock(state_mu_);
+    const PartitionState& ps = topic_locked(topic).partitions[partition];
+    until = ps.next;
+    // Records below deleted_below are gone; starting there skips the
+    // tombstones of the deleted range instead of seeking through them.
+    from = std::max(from, ps.deleted_below);
+  }
+  if (from >= until || max == 0) return std::vector<ports::LogRecord>{};
+  return read_range(std::string(topic), partition, from, until, max);
+}
+
 Result<void> RocksLog::commit_offset(const std::string& topic, const std::string& group, int partition,
                                      std::uint64_t next_offset) {
   std::lock_guard commit_lock(commit_mu_);
@@ -385,8 +422,8 @@ Result<void> RocksLog::commit_offset(const std::string& topic, const std::string
   return Ok{};
 }
 
-Result<std::vector<ports::LogRecord>> RocksLog::read(const std::string& topic, int partition, std::uint64_t from,
-                                                     std::uint64_t until, std::size_t max) {
+Result<std::vector<ports::LogRecord>> RocksLog::read_range(const std::string& topic, int partition, std::uint64_t from,
+                                                           std::uint64_t until, std::size_t max) {
   const std::string upper = record_key(topic, partition, until);
   const rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
@@ -421,6 +458,7 @@ Result<void> RocksLog::run_retention() {
   {
     std::lock_guard lock(state_mu_);
     for (auto& [topic, state] : topics_) {
+      if (kept(topic)) continue;
       for (std::size_t p = 0; p < state->partitions.size(); ++p) {
         PartitionState& ps = state->partitions[p];
         if (ps.committed.empty()) continue;  // nobody has read anything: keep all

@@ -17,7 +17,8 @@
 // committed offset.
 //
 // Every topic has `LogOptions::partitions` partitions; topics exist from their
-// first append or subscribe. The log must outlive its consumers.
+// first use (append, subscribe, end_offset or read). The log must outlive its
+// consumers.
 
 #include <atomic>
 #include <chrono>
@@ -46,6 +47,10 @@ struct LogOptions {
   // How often the writer thread deletes records that every group committed
   // past. run_retention() does it on demand.
   std::chrono::milliseconds retention_interval{std::chrono::seconds(30)};
+  // Topics whose records retention never deletes: a changelog that state is
+  // rebuilt from must be kept whole, whatever its groups committed (as
+  // Kafka's retention.ms=-1 keeps a topic).
+  std::vector<std::string> kept_topics{};
 };
 
 class RocksLog final : public ports::MessageLog {
@@ -79,6 +84,11 @@ class RocksLog final : public ports::MessageLog {
   // read every partition.
   [[nodiscard]] Result<std::unique_ptr<ports::LogConsumer>> subscribe(std::string_view topic,
                                                                       std::string_view group) override;
+  // The partition's next offset; 0 for a topic never appended to. Never
+  // blocks on the writer: the end is kept in memory.
+  [[nodiscard]] Result<std::uint64_t> end_offset(std::string_view topic, int partition) override;
+  [[nodiscard]] Result<std::vector<ports::LogRecord>> read(std::string_view topic, int partition, std::uint64_t from,
+                                                           std::size_t max) override;
 
   // How many synced WAL writes the writer has made (group commits under
   // Durability::fsync); with many concurrent appends it stays far below the
@@ -87,7 +97,8 @@ class RocksLog final : public ports::MessageLog {
 
   // Deletes, in every partition, the records below the lowest offset that
   // every group known to the partition (committed or subscribed) has
-  // committed past. Never deletes a record some such group still needs.
+  // committed past. Never deletes a record some such group still needs, nor
+  // any record of LogOptions::kept_topics.
   [[nodiscard]] Result<void> run_retention();
 
  private:
@@ -116,11 +127,16 @@ class RocksLog final : public ports::MessageLog {
   void write_batch(std::vector<Pending>& batch);
   // The state of `topic`, created on first use. Requires state_mu_.
   TopicState& topic_locked(std::string_view topic);
+  // Whether retention must leave `topic` whole (LogOptions::kept_topics).
+  [[nodiscard]] bool kept(std::string_view topic) const;
+  // bad_request unless `topic` is a valid name and `partition` one of its.
+  [[nodiscard]] Result<void> check_partition(std::string_view topic, int partition) const;
   [[nodiscard]] Result<void> commit_offset(const std::string& topic, const std::string& group, int partition,
                                            std::uint64_t next_offset);
   // Reads durable records of one partition in [from, until), at most `max`.
-  [[nodiscard]] Result<std::vector<ports::LogRecord>> read(const std::string& topic, int partition, std::uint64_t from,
-                                                           std::uint64_t until, std::size_t max);
+  [[nodiscard]] Result<std::vector<ports::LogRecord>> read_range(const std::string& topic, int partition,
+                                                                 std::uint64_t from, std::uint64_t until,
+                                                                 std::size_t max);
 
   [[nodiscard]] rocksdb::ColumnFamilyHandle* records_cf() const { return db_.db->DefaultColumnFamily(); }
   [[nodiscard]] rocksdb::ColumnFamilyHandle* meta_cf() const { return db_.families[0].get(); }

@@ -1,5 +1,6 @@
 #include "adapters/kafka/kafka_log.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 
@@ -11,6 +12,9 @@ namespace parley::kafka {
 namespace {
 
 int to_ms(std::chrono::milliseconds d) { return static_cast<int>(d.count()); }
+
+// A read waits for the next record in slices this long at most.
+constexpr std::chrono::milliseconds kReadSlice{100};
 
 }  // namespace
 
@@ -54,6 +58,12 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(KafkaOptions options, const std
 }
 
 KafkaLog::~KafkaLog() {
+  {
+    std::lock_guard lock(reader_mutex_);
+    // It holds no group membership and no offsets: closing only stops its fetches.
+    if (reader_) (void)rd_kafka_consumer_close(reader_.get());
+    reader_.reset();
+  }
   stopping_.store(true);
   if (reporter_.joinable()) reporter_.join();
   if (!producer_) return;
@@ -134,6 +144,16 @@ Result<int> KafkaLog::ensure_topic(const std::string& name) {
   (void)rd_kafka_AdminOptions_set_request_timeout(admin.get(), to_ms(options_.admin_timeout), errstr.data(),
                                                   errstr.size());
   QueuePtr queue(rd_kafka_queue_new(producer_.get()));
+  const bool keep = std::any_of(options_.kept_topics.begin(), options_.kept_topics.end(),
+                                [&](const std::string& topic) { return options_.prefix + topic == name; });
+  if (keep) {
+    for (const char* setting : {"retention.ms", "retention.bytes"}) {
+      if (const rd_kafka_resp_err_t err = rd_kafka_NewTopic_set_config(new_topic.get(), setting, "-1");
+          err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return to_error(err, "kafka topic " + name + ": " + setting);
+      }
+    }
+  }
   rd_kafka_NewTopic_t* topics[] = {new_topic.get()};
   rd_kafka_CreateTopics(producer_.get(), topics, 1, admin.get(), queue.get());
   EventPtr event(rd_kafka_queue_poll(queue.get(), to_ms(options_.admin_timeout) + 5000));
@@ -191,6 +211,141 @@ Result<std::unique_ptr<ports::LogConsumer>> KafkaLog::subscribe(std::string_view
       KafkaConsumer::open(options_, name, std::string(topic), options_.prefix + std::string(group), *partitions);
   if (!consumer) return std::move(consumer).error();
   return std::unique_ptr<ports::LogConsumer>(std::move(consumer).value());
+}
+
+Result<void> KafkaLog::ensure_partition(const std::string& name, int partition) {
+  auto partitions = ensure_topic(name);
+  if (!partitions) return std::move(partitions).error();
+  if (partition < 0 || partition >= *partitions) {
+    return make_error(ErrorCode::bad_request, "kafka: " + name + " has no partition " + std::to_string(partition));
+  }
+  return Ok{};
+}
+
+Result<std::uint64_t> KafkaLog::high_watermark(const std::string& name, int partition) {
+  // Just after creation the partition's leader may not be known yet (or
+  // not know it leads): ask again until it answers, within the admin
+  // timeout. A broker that does not answer at all fails at once.
+  const auto deadline = std::chrono::steady_clock::now() + options_.admin_timeout;
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        producer_.get(), name.c_str(), partition, &low, &high, to_ms(std::max(left, std::chrono::milliseconds(1))));
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return static_cast<std::uint64_t>(std::max<std::int64_t>(high, 0));
+    const bool settling = err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                          err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                          err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                          err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION || err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    if (!settling || std::chrono::steady_clock::now() >= deadline) {
+      // The partition was checked: an unknown one here means Kafka is not ready, not a bad request.
+      return make_error(ErrorCode::unavailable, "kafka: end of " + name + ": " + rd_kafka_err2str(err));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // metadata propagation; no event to wait on
+  }
+}
+
+Result<std::uint64_t> KafkaLog::end_offset(std::string_view topic, int partition) {
+  const std::string name = options_.prefix + std::string(topic);
+  if (auto ensured = ensure_partition(name, partition); !ensured) return std::move(ensured).error();
+  return high_watermark(name, partition);
+}
+
+Result<std::vector<ports::LogRecord>> KafkaLog::read(std::string_view topic, int partition, std::uint64_t from,
+                                                     std::size_t max) {
+  const std::string name = options_.prefix + std::string(topic);
+  if (auto ensured = ensure_partition(name, partition); !ensured) return std::move(ensured).error();
+  if (max == 0) return std::vector<ports::LogRecord>{};
+  // The end is fixed first, so that a read ends even while appends go on,
+  // and a read at the end answers without a fetch.
+  auto until = high_watermark(name, partition);
+  if (!until) return std::move(until).error();
+  if (from >= *until) return std::vector<ports::LogRecord>{};
+
+  std::lock_guard lock(reader_mutex_);
+  auto reader = reader_locked();
+  if (!reader) return std::move(reader).error();
+  PartitionListPtr assignment(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(assignment.get(), name.c_str(), partition)->offset =
+      static_cast<std::int64_t>(from);
+  if (const rd_kafka_resp_err_t err = rd_kafka_assign(*reader, assignment.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return to_error(err, "kafka: reading " + name);
+  }
+  auto records = poll_reader_locked(topic, name, partition, from, *until, max);
+  // Unassigned between reads, so that it fetches nothing nobody asked for.
+  (void)rd_kafka_assign(*reader, nullptr);
+  return records;
+}
+
+Result<rd_kafka_t*> KafkaLog::reader_locked() {
+  if (reader_) return reader_.get();
+  auto conf = make_conf({
+      {"bootstrap.servers", options_.brokers},
+      {"client.id", "parley"},
+      // Required of a consumer, but never joined: the reader only assigns
+      // partitions to itself and never commits.
+      {"group.id", options_.prefix + "parley-reader"},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      // Reaching the end of the partition is an event, so a read ends
+      // there instead of waiting out a timeout.
+      {"enable.partition.eof", "true"},
+      // A `from` that retention already removed reads from the oldest record left.
+      {"auto.offset.reset", "earliest"},
+      {"fetch.wait.max.ms", "100"},
+      {"reconnect.backoff.ms", "100"},
+      {"reconnect.backoff.max.ms", "1000"},
+  });
+  if (!conf) return std::move(conf).error();
+  route_logs(conf->get());
+  std::array<char, 512> errstr{};
+  reader_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr.data(), errstr.size()));
+  if (!reader_) return make_error(ErrorCode::internal, std::string("kafka reader: ") + errstr.data());
+  (void)conf->release();  // taken by rd_kafka_new
+  // Errors and logs are served by the consumer polls too.
+  (void)rd_kafka_poll_set_consumer(reader_.get());
+  return reader_.get();
+}
+
+Result<std::vector<ports::LogRecord>> KafkaLog::poll_reader_locked(std::string_view topic, const std::string& name,
+                                                                   int partition, std::uint64_t from,
+                                                                   std::uint64_t until, std::size_t max) {
+  using Clock = std::chrono::steady_clock;
+  std::vector<ports::LogRecord> out;
+  std::uint64_t next = from;  // the lowest offset still wanted
+  // A broker that stops answering must not hang the read: it fails when no
+  // record came for the admin timeout.
+  auto deadline = Clock::now() + options_.admin_timeout;
+  while (out.size() < max && next < until) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return make_error(ErrorCode::unavailable, "kafka: reading " + name + " timed out");
+    MessagePtr message(
+        rd_kafka_consumer_poll(reader_.get(), to_ms(std::clamp(left, std::chrono::milliseconds(0), kReadSlice))));
+    if (!message) continue;
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR && message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      return make_error(ErrorCode::unavailable,
+                        "kafka: reading " + name + ": " + rd_kafka_message_errstr(message.get()));
+    }
+    // Anything of an earlier assignment, or before `from`, is not this read's.
+    const bool ours = message->rkt != nullptr && name == rd_kafka_topic_name(message->rkt) &&
+                      message->partition == partition && message->offset >= 0;
+    if (!ours) continue;
+    if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) break;
+    if (static_cast<std::uint64_t>(message->offset) < next) continue;
+    if (static_cast<std::uint64_t>(message->offset) >= until) break;
+    ports::LogRecord record;
+    record.topic = std::string(topic);
+    record.partition = partition;
+    record.offset = static_cast<std::uint64_t>(message->offset);
+    if (message->key != nullptr) record.key.assign(static_cast<const char*>(message->key), message->key_len);
+    if (message->payload != nullptr) record.value.assign(static_cast<const char*>(message->payload), message->len);
+    next = record.offset + 1;
+    out.push_back(std::move(record));
+    deadline = Clock::now() + options_.admin_timeout;
+  }
+  return out;
 }
 
 }  // namespace parley::kafka

@@ -11,7 +11,9 @@
 //
 // Topics are created on first use (or at open, for the names given) with
 // the admin API; subscribe() returns a KafkaConsumer, one consumer group
-// member with manual commits.
+// member with manual commits. read() goes through one more consumer, kept
+// for the life of the log, that never joins a group: it is assigned the one
+// partition a read asks for, at the offset asked for.
 
 #include <atomic>
 #include <map>
@@ -52,11 +54,30 @@ class KafkaLog final : public ports::MessageLog {
   void append(std::string_view topic, std::string key, std::string value, ports::AppendCallback done) override;
   [[nodiscard]] Result<std::unique_ptr<ports::LogConsumer>> subscribe(std::string_view topic,
                                                                       std::string_view group) override;
+  // The partition's high watermark: with the default read_uncommitted
+  // isolation, the offset the next record will get.
+  [[nodiscard]] Result<std::uint64_t> end_offset(std::string_view topic, int partition) override;
+  // Reads up to the high watermark as it was when the read began; reads are
+  // serialised (one reader). A broker that stops answering fails the read
+  // with ErrorCode::unavailable after the admin timeout.
+  [[nodiscard]] Result<std::vector<ports::LogRecord>> read(std::string_view topic, int partition, std::uint64_t from,
+                                                           std::size_t max) override;
 
  private:
   // Makes sure the topic (full name) exists and returns its partition count.
   [[nodiscard]] Result<int> ensure_topic(const std::string& name);
   [[nodiscard]] Result<int> existing_partitions(const std::string& name);
+  // Makes sure the topic (full name) exists and has `partition`.
+  [[nodiscard]] Result<void> ensure_partition(const std::string& name, int partition);
+  [[nodiscard]] Result<std::uint64_t> high_watermark(const std::string& name, int partition);
+  // The reader consumer, created on first use. Requires reader_mutex_.
+  [[nodiscard]] Result<rd_kafka_t*> reader_locked();
+  // Polls the assigned partition from `from` until `max` records, its end
+  // or offset `until`. Requires reader_mutex_.
+  [[nodiscard]] Result<std::vector<ports::LogRecord>> poll_reader_locked(std::string_view topic,
+                                                                         const std::string& name, int partition,
+                                                                         std::uint64_t from, std::uint64_t until,
+                                                                         std::size_t max);
   // Serves delivery reports until stopping_.
   void serve_reports();
   static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
@@ -65,6 +86,8 @@ class KafkaLog final : public ports::MessageLog {
   HandlePtr producer_;
   mutable std::mutex topics_mutex_;
   std::map<std::string, int, std::less<>> topics_;  // full name -> partitions; guarded by topics_mutex_
+  std::mutex reader_mutex_;                         // one read() at a time: the reader has one assignment
+  HandlePtr reader_;                                // read()'s consumer, made on first read; guarded by reader_mutex_
   std::atomic<bool> stopping_{false};
   std::thread reporter_;  // runs serve_reports()
 };

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace parley::kafka {
 
@@ -32,6 +33,10 @@ struct KafkaOptions {
   // once instead of waiting out the old member's session. Each live server
   // needs its own.
   std::string instance_id;
+  // Topics (port names, without the prefix) created with retention.ms=-1
+  // and retention.bytes=-1: a changelog that state is rebuilt from must be
+  // kept whole. Applies only when this adapter creates the topic.
+  std::vector<std::string> kept_topics{};
 };
 
 }  // namespace parley::kafka
