@@ -10,6 +10,7 @@
 #include "adapters/embedded/rocks_push_ledger.hpp"
 #include "adapters/embedded/rocks_push_tokens.hpp"
 #include "adapters/embedded/rocks_rooms.hpp"
+#include "adapters/embedded/rocks_sequencer_state.hpp"
 #include "adapters/embedded/rocks_social_graph.hpp"
 #include "adapters/embedded/sqlite_search_index.hpp"
 #include "adapters/kafka/kafka_log.hpp"
@@ -70,8 +71,10 @@ Result<std::unique_ptr<ports::PushSender>> open_push_sender(const PushConfig& c)
 // parleyd's topics are created at open so that no send waits for that.
 Result<std::unique_ptr<ports::MessageLog>> open_log(const Config& config, const std::filesystem::path& data) {
   if (config.engines.kafka.empty()) {
-    auto log = embedded::RocksLog::open(
-        {.path = (data / "log").string(), .partitions = config.log_partitions, .durability = config.durability});
+    auto log = embedded::RocksLog::open({.path = (data / "log").string(),
+                                         .partitions = config.log_partitions,
+                                         .durability = config.durability,
+                                         .kept_topics = {std::string(records::kSequencedTopic)}});
     if (!log) return std::move(log).error();
     return std::unique_ptr<ports::MessageLog>(std::move(log).value());
   }
@@ -84,8 +87,12 @@ Result<std::unique_ptr<ports::MessageLog>> open_log(const Config& config, const 
   // Static group membership: a restarted server takes its partitions back
   // at once. Node ids are unique per live server (Snowflake ids need that).
   options.instance_id = "node-" + std::to_string(config.node_id);
+  // The sequencer's changelog is kept forever: a server rebuilds its
+  // sequencer state from it (ports/sequencer_state.hpp).
+  options.kept_topics = {std::string(records::kSequencedTopic)};
   auto log =
-      kafka::KafkaLog::open(options, {std::string(records::kConversationsTopic), std::string(records::kInboxesTopic)});
+      kafka::KafkaLog::open(options, {std::string(records::kConversationsTopic), std::string(records::kSequencedTopic),
+                                      std::string(records::kInboxesTopic)});
   if (!log) return std::move(log).error();
   return std::unique_ptr<ports::MessageLog>(std::move(log).value());
 }
@@ -199,6 +206,16 @@ Result<Engines> open_engines(const Config& config) {
   auto log = named(open_log(config, data), "the message log");
   if (!log) return std::move(log).error();
   engines.log = std::move(log.value());
+
+  // The sequencer's state is the server's own, beside whichever log holds
+  // its changelog: one directory per log, so that state built from one log
+  // is never taken for another's.
+  const std::string sequencer_dir =
+      config.engines.kafka.empty() ? "sequencer" : "sequencer-kafka-" + config.engines.name_space;
+  auto sequencer_state =
+      named(embedded::RocksSequencerState::open((data / sequencer_dir).string()), "the sequencer state");
+  if (!sequencer_state) return std::move(sequencer_state).error();
+  engines.sequencer_state = std::move(sequencer_state.value());
 
   auto store = named(open_store(config, data), "the message store");
   if (!store) return std::move(store).error();

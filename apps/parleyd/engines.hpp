@@ -13,6 +13,7 @@
 #include "ports/push_tokens.hpp"
 #include "ports/rooms.hpp"
 #include "ports/search_index.hpp"
+#include "ports/sequencer_state.hpp"
 #include "ports/social_graph.hpp"
 #include "ports/state_store.hpp"
 
@@ -20,6 +21,7 @@ namespace parley::app {
 
 struct Engines {
   std::unique_ptr<ports::MessageLog> log;
+  std::unique_ptr<ports::SequencerState> sequencer_state;  // this server's own (adapters/embedded)
   std::unique_ptr<ports::MessageStore> store;
   std::unique_ptr<ports::StateStore> state;
   std::unique_ptr<ports::Directory> directory;

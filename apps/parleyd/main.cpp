@@ -20,6 +20,7 @@
 #include "services/records.hpp"
 #include "services/sequencer.hpp"
 #include "services/social_service.hpp"
+#include "services/store_writer.hpp"
 
 extern char** environ;
 
@@ -89,8 +90,9 @@ int main(int argc, char** argv) {
       state, social_graph,
       {.ttl = config.presence_ttl, .heartbeat = config.presence_heartbeat, .debounce = config.presence_debounce});
   services::SocialService social(directory, social_graph, state, presence);
-  services::Sequencer sequencer(message_log, store, directory, rooms, state, Snowflake(config.node_id), social_graph,
-                                engines.search.get());
+  services::Sequencer sequencer(message_log, *engines.sequencer_state, store, directory, rooms, state,
+                                Snowflake(config.node_id), social_graph, engines.search.get());
+  services::StoreWriter store_writer(message_log, store, state, engines.search.get());
   services::SearchService search(*engines.search, store, rooms, room_rules);
   services::InboxOwner inbox_owner(store, state);
 
@@ -98,6 +100,10 @@ int main(int argc, char** argv) {
       "sequencer",
       must(message_log.subscribe(records::kConversationsTopic, records::kSequencerGroup), "the sequencer's consumer"),
       sequencer, {});
+  services::PipelineStep store_writer_step(
+      "store-writer",
+      must(message_log.subscribe(records::kSequencedTopic, records::kStoreWriterGroup), "the store writer's consumer"),
+      store_writer, {});
   services::PipelineStep inbox_step(
       "inbox", must(message_log.subscribe(records::kInboxesTopic, records::kInboxGroup), "the inbox owner's consumer"),
       inbox_owner, {});
@@ -135,6 +141,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   sequencer_step.start();
+  store_writer_step.start();
   inbox_step.start();
   push_dispatcher.start();
   push_step.start();
@@ -151,6 +158,7 @@ int main(int argc, char** argv) {
   server.stop();          // answers sends in flight, closes connections
   presence.stop();        // applies the disconnects just queued
   sequencer_step.stop();  // each finishes and commits its batch in hand
+  store_writer_step.stop();
   inbox_step.stop();
   push_step.stop();
   push_dispatcher.stop();  // finishes the round in hand

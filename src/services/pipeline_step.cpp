@@ -2,10 +2,40 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "core/log.hpp"
 
 namespace parley::services {
+
+Result<std::vector<std::uint64_t>> append_all(ports::MessageLog& log, std::string_view topic,
+                                              std::vector<Append> records) {
+  struct Wait {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::size_t pending = 0;  // guarded by mutex, as the rest
+    std::optional<Error> failure;
+    std::vector<std::uint64_t> offsets;
+  };
+  auto wait = std::make_shared<Wait>();
+  wait->pending = records.size();
+  wait->offsets.resize(records.size());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    log.append(topic, std::move(records[i].key), std::move(records[i].value), [wait, i](Result<std::uint64_t> r) {
+      std::lock_guard lock(wait->mutex);
+      if (r) {
+        wait->offsets[i] = r.value();
+      } else if (!wait->failure) {
+        wait->failure = r.error();
+      }
+      if (--wait->pending == 0) wait->cv.notify_one();
+    });
+  }
+  std::unique_lock lock(wait->mutex);
+  wait->cv.wait(lock, [&] { return wait->pending == 0; });
+  if (wait->failure) return *wait->failure;
+  return std::move(wait->offsets);
+}
 
 PipelineStep::PipelineStep(std::string name, std::unique_ptr<ports::LogConsumer> consumer, BatchHandler& handler,
                            Options options)

@@ -15,12 +15,26 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "core/result.hpp"
 #include "ports/message_log.hpp"
 
 namespace parley::services {
+
+// A record for append_all(): its key and value.
+struct Append {
+  std::string key;
+  std::string value;
+};
+
+// Appends every record to `topic` at once and waits until the log has made
+// them all durable; returns their offsets, in the order given, or the first
+// failure (some may have been written then: a step's retry must cope).
+[[nodiscard]] Result<std::vector<std::uint64_t>> append_all(ports::MessageLog& log, std::string_view topic,
+                                                            std::vector<Append> records);
 
 class BatchHandler {
  public:

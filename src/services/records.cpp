@@ -63,6 +63,38 @@ std::optional<InboxCommand> decode_inbox(std::string_view in) {
   return c;
 }
 
+std::string encode(const Sequenced& s) {
+  std::string out;
+  out.reserve(96 + s.message.conversation.size() + s.message.body.size() + s.message.client_msg_id.size() +
+              8 * s.members.size());
+  bytes::Writer w(out);
+  w.u8(kVersion);
+  bytes::write_message(w, s.message);
+  w.u8(s.stored ? 1 : 0);
+  w.u64(s.members.size());
+  for (UserId member : s.members) w.u64(member.value);
+  return out;
+}
+
+std::optional<Sequenced> decode_sequenced(std::string_view in) {
+  bytes::Reader r(in);
+  Sequenced s;
+  std::uint8_t version = 0;
+  std::uint8_t stored = 0;
+  std::uint64_t count = 0;
+  if (!(r.u8(version) && version == kVersion && bytes::read_message(r, s.message) && r.u8(stored) && stored <= 1 &&
+        r.u64(count) && count <= in.size() / 8)) {
+    return std::nullopt;
+  }
+  s.stored = stored == 1;
+  s.members.resize(count);
+  for (auto& member : s.members) {
+    if (!r.u64(member.value)) return std::nullopt;
+  }
+  if (!r.done()) return std::nullopt;
+  return s;
+}
+
 std::string server_channel(std::string_view server_id) { return "server:" + std::string(server_id); }
 
 std::string encode(const Deliver& d) {

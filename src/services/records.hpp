@@ -3,8 +3,10 @@
 // envelopes that servers publish to each other through the state store.
 //
 //   device ─send─▶ gateway ─SendCommand─▶ "conversations" (key: conversation)
-//   sequencer ─InboxCommand─▶ "inboxes" (key: user)
+//   sequencer ─Sequenced─▶ "sequenced" (key: conversation; the changelog the
+//                          sequencer's state is rebuilt from, kept forever)
 //   sequencer ─SendDone─▶ the origin server (the sender's reply)
+//   store writer ─InboxCommand─▶ "inboxes" (key: user)
 //   inbox owner ─Deliver─▶ every server holding a device of the user
 
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "core/ids.hpp"
 #include "core/message.hpp"
@@ -21,7 +24,9 @@ namespace parley::records {
 
 inline constexpr std::string_view kConversationsTopic = "conversations";
 inline constexpr std::string_view kInboxesTopic = "inboxes";
+inline constexpr std::string_view kSequencedTopic = "sequenced";
 inline constexpr std::string_view kSequencerGroup = "sequencer";
+inline constexpr std::string_view kStoreWriterGroup = "store-writer";
 inline constexpr std::string_view kInboxGroup = "inbox-owner";
 
 // A send as the gateway accepted it. `origin` and `ticket` say where the
@@ -36,6 +41,16 @@ struct SendCommand {
   std::string body;
 };
 
+// A send the sequencer decided: the message under its id, who gets an inbox
+// entry (nobody for a channel post), and whether the sequencer already has it
+// in the message store (false when the store was down: the store writer
+// stores it).
+struct Sequenced {
+  Message message;
+  std::vector<UserId> members;
+  bool stored = false;
+};
+
 // One message for one user's inbox.
 struct InboxCommand {
   UserId user;
@@ -44,6 +59,8 @@ struct InboxCommand {
 
 [[nodiscard]] std::string encode(const SendCommand& c);
 [[nodiscard]] std::string encode(const InboxCommand& c);
+[[nodiscard]] std::string encode(const Sequenced& s);
+[[nodiscard]] std::optional<Sequenced> decode_sequenced(std::string_view bytes);
 [[nodiscard]] std::optional<SendCommand> decode_send(std::string_view bytes);
 [[nodiscard]] std::optional<InboxCommand> decode_inbox(std::string_view bytes);
 

@@ -1,26 +1,43 @@
 #include "services/sequencer.hpp"
 
-#include <condition_variable>
+#include <algorithm>
 #include <map>
+#include <set>
 #include <unordered_map>
 
-#include "core/codec.hpp"
 #include "core/log.hpp"
-#include "services/live_events.hpp"
 
 namespace parley::services {
 
-Sequencer::Sequencer(ports::MessageLog& log, ports::MessageStore& store, ports::Directory& directory,
-                     ports::Rooms& rooms, ports::StateStore& state, Snowflake ids, ports::SocialGraph& social,
-                     ports::SearchIndex* search)
+namespace {
+
+// The changelog key of a decision, and the key it is deduped by.
+std::string dedupe_key(std::string_view conversation, UserId sender, std::string_view client_msg_id) {
+  std::string key;
+  key.reserve(conversation.size() + 22 + client_msg_id.size());
+  key.append(conversation);
+  key.push_back('\0');
+  key.append(to_string(sender));
+  key.push_back('\0');
+  key.append(client_msg_id);
+  return key;
+}
+
+}  // namespace
+
+Sequencer::Sequencer(ports::MessageLog& log, ports::SequencerState& decided, ports::MessageStore& store,
+                     ports::Directory& directory, ports::Rooms& rooms, ports::StateStore& state, Snowflake ids,
+                     ports::SocialGraph& social, ports::SearchIndex* search, Options options)
     : log_(log),
+      decided_(decided),
       store_(store),
       directory_(directory),
       rooms_(rooms),
       state_(state),
       ids_(std::move(ids)),
+      social_(social),
       search_(search),
-      social_(social) {}
+      options_(options) {}
 
 Result<std::vector<UserId>> Sequencer::members_for(const records::SendCommand& cmd) {
   switch (cmd.to.kind) {
@@ -76,78 +93,103 @@ Result<std::vector<UserId>> Sequencer::members_for(const records::SendCommand& c
 
 Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
   struct Outcome {
-    const ports::LogRecord* record;
     records::SendCommand cmd;
     Result<Message> result;
-    std::vector<UserId> members;
-    bool fresh = false;  // stored by this batch (not a retry)
   };
   std::vector<Outcome> outcomes;
   outcomes.reserve(batch.size());
-  std::vector<Message> fresh;                                                  // to store
-  std::unordered_map<std::string, MessageId> last_ids;                         // conversation -> last id in this batch
-  std::map<std::pair<std::uint64_t, std::string>, std::size_t> sent_in_batch;  // dedupe within the batch
-
+  std::vector<std::string> conversations;
+  std::set<int> partitions;
   for (const auto& record : batch) {
     auto cmd = records::decode_send(record.value);
     if (!cmd) {
       log::error("sequencer", "skipping undecodable record at offset " + std::to_string(record.offset));
       continue;
     }
-    const std::pair<std::uint64_t, std::string> dedupe_key{cmd->from.value, cmd->client_msg_id};
-    if (auto it = sent_in_batch.find(dedupe_key); it != sent_in_batch.end()) {
-      const Outcome& first = outcomes[it->second];
-      outcomes.push_back(Outcome{&record, std::move(*cmd), first.result, first.members, false});
+    conversations.push_back(to_string(conversation_of(cmd->from, cmd->to)));
+    partitions.insert(log_.partition_for(records::kSequencedTopic, conversations.back()));
+    outcomes.push_back(Outcome{std::move(*cmd), Error{}});
+  }
+  // Decide on top of everything already decided, by whoever decided it.
+  for (int partition : partitions) {
+    if (auto caught_up = catch_up(partition); !caught_up) return caught_up;
+  }
+
+  std::vector<records::Sequenced> fresh;                  // decided by this batch
+  std::unordered_map<std::string, MessageId> last_ids;    // conversation -> last id so far
+  std::unordered_map<std::string, std::size_t> in_batch;  // dedupe key -> its first outcome
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    Outcome& o = outcomes[i];
+    const std::string& conversation = conversations[i];
+    std::string key = dedupe_key(conversation, o.cmd.from, o.cmd.client_msg_id);
+    if (auto it = in_batch.find(key); it != in_batch.end()) {
+      o.result = outcomes[it->second].result;
       continue;
     }
-    auto found = store_.find_sent(cmd->from, cmd->client_msg_id);
+    in_batch.emplace(key, i);
+    auto found = decided_.find_sent(conversation, o.cmd.from, o.cmd.client_msg_id);
     if (!found) return std::move(found).error();
-
-    auto members = members_for(*cmd);
-    if (!members && members.error().code != ErrorCode::not_found && members.error().code != ErrorCode::forbidden) {
-      return std::move(members).error();  // an engine failed: retry the batch
-    }
-
-    Outcome outcome{&record, std::move(*cmd), Error{}, {}};
     if (found.value()) {
-      // A retry: the first result stands, whatever membership says now.
-      outcome.result = std::move(*found.value());
-      if (members) outcome.members = std::move(members.value());
-    } else if (!members) {
-      outcome.result = std::move(members).error();
-    } else {
-      const std::string conversation = to_string(conversation_of(outcome.cmd.from, outcome.cmd.to));
-      auto [last, inserted] = last_ids.try_emplace(conversation);
-      if (inserted) {
-        auto stored = store_.last_message_id(conversation);
-        if (!stored) return std::move(stored).error();
-        last->second = stored.value();
-      }
-      const MessageId id = ids_.next_after(last->second);
-      last->second = id;
-      Message m{id,
-                conversation,
-                outcome.cmd.from,
-                outcome.cmd.to,
-                outcome.cmd.body,
-                Snowflake::time_of(id),
-                outcome.cmd.client_msg_id};
-      fresh.push_back(m);
-      outcome.result = std::move(m);
-      outcome.members = std::move(members.value());
-      outcome.fresh = true;
+      o.result = std::move(*found.value());  // a retry: the first result stands
+      continue;
     }
-    sent_in_batch.emplace(dedupe_key, outcomes.size());
-    outcomes.push_back(std::move(outcome));
+    auto [last, inserted] = last_ids.try_emplace(conversation);
+    if (inserted) {
+      auto known = last_id_of(conversation);
+      if (!known) return std::move(known).error();
+      last->second = known.value();
+    }
+    if (auto again = undurable_.find(key); again != undurable_.end()) {
+      // Decided by an attempt whose appends failed: same id, same members.
+      o.result = again->second.message;
+      fresh.push_back(again->second);
+      continue;
+    }
+    auto orphan = stored_before(conversation, o.cmd);
+    auto members = members_for(o.cmd);
+    if (!members) {
+      if (members.error().code != ErrorCode::not_found && members.error().code != ErrorCode::forbidden) {
+        return std::move(members).error();  // an engine failed: retry the batch
+      }
+      if (!orphan) {
+        o.result = std::move(members).error();
+        continue;
+      }
+      members = std::vector<UserId>{};  // stored before, refused now: no fan-out
+    }
+    if (orphan) {
+      // Stored by an attempt that died before its changelog append (the
+      // sequencer stores first): never acknowledged, so its id is free to
+      // keep, and keeping it leaves no second copy in history.
+      o.result = *orphan;
+      if (orphan->id > last->second) last->second = orphan->id;
+      fresh.push_back(records::Sequenced{std::move(*orphan), std::move(members.value()), false});
+      continue;
+    }
+    const MessageId id = ids_.next_after(last->second);
+    last->second = id;
+    Message m{id, conversation, o.cmd.from, o.cmd.to, o.cmd.body, Snowflake::time_of(id), o.cmd.client_msg_id};
+    o.result = m;
+    fresh.push_back(records::Sequenced{std::move(m), std::move(members.value()), false});
   }
 
   if (!fresh.empty()) {
-    if (auto put = store_.put_messages(fresh); !put) return put;
-    if (auto flushed = store_.flush(); !flushed) return flushed;
+    std::vector<Message> messages;
+    messages.reserve(fresh.size());
+    for (const auto& d : fresh) messages.push_back(d.message);
+    const bool stored = try_store(messages);
+    for (auto& d : fresh) d.stored = stored;
+    if (auto logged = log_decisions(fresh); !logged) {
+      for (auto& d : fresh) {
+        undurable_.insert_or_assign(dedupe_key(d.message.conversation, d.message.from, d.message.client_msg_id), d);
+      }
+      return logged;
+    }
+    undurable_.clear();
   }
 
-  // Index every message of the batch, replays included (a crash may have come
-  // between storing and indexing); indexing is idempotent.
+  // Index every message of the batch, retries included (a crash may have
+  // come between logging and indexing); indexing is idempotent.
   if (search_ != nullptr) {
     std::vector<Message> to_index;
     for (const auto& o : outcomes) {
@@ -156,48 +198,134 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
     if (auto indexed = search_->index(to_index); !indexed) return indexed;  // retried with the batch
   }
 
-  // The messages are durable: answer the senders, then fan out.
-  std::vector<records::InboxCommand> inbox;
-  for (auto& o : outcomes) {
+  // The decisions are durable in the changelog: answer the senders.
+  for (const auto& o : outcomes) {
     auto published = state_.publish(records::server_channel(o.cmd.origin),
                                     records::encode(records::SendDone{o.cmd.ticket, o.result}));
     if (!published) log::warn("sequencer", "could not answer a sender: " + published.error().message);
-    if (!o.result) continue;
-    if (o.cmd.to.kind == Recipient::Kind::channel) {
-      // Live copies only for posts stored now: a retried post was published
-      // the first time (and devices that missed it page history).
-      if (o.fresh) publish_channel_post(o.result.value());
+  }
+  return Ok{};
+}
+
+Result<void> Sequencer::catch_up(int partition) {
+  auto from = decided_.applied(partition);
+  if (!from) return std::move(from).error();
+  auto end = log_.end_offset(records::kSequencedTopic, partition);
+  if (!end) return std::move(end).error();
+  if (from.value() > end.value()) {
+    // The state was built from a longer changelog than this one: another
+    // log's, or one that lost records. Deciding on it could reuse ids.
+    return make_error(ErrorCode::internal, "the sequencer state has applied changelog partition " +
+                                               std::to_string(partition) + " up to " + std::to_string(from.value()) +
+                                               ", past its end " + std::to_string(end.value()));
+  }
+  std::uint64_t next = from.value();
+  while (next < end.value()) {
+    auto records = log_.read(records::kSequencedTopic, partition, next, 1024);
+    if (!records) return std::move(records).error();
+    if (records->empty()) {
+      return make_error(ErrorCode::unavailable, "the changelog's partition " + std::to_string(partition) +
+                                                    " ended at " + std::to_string(next) + ", before its end offset " +
+                                                    std::to_string(end.value()));
+    }
+    std::vector<Message> messages;
+    messages.reserve(records->size());
+    for (const auto& r : records.value()) {
+      auto decision = records::decode_sequenced(r.value);
+      if (!decision) {
+        log::error("sequencer", "skipping an undecodable changelog record at offset " + std::to_string(r.offset));
+        continue;
+      }
+      messages.push_back(std::move(decision->message));
+    }
+    next = records->back().offset + 1;
+    if (auto applied = decided_.apply(partition, messages, next); !applied) return applied;
+  }
+  return Ok{};
+}
+
+Result<MessageId> Sequencer::last_id_of(const std::string& conversation) {
+  auto decided = decided_.last_message_id(conversation);
+  if (!decided) return decided;
+  MessageId last = decided.value();
+  for (const auto& [_, d] : undurable_) {
+    if (d.message.conversation == conversation && d.message.id > last) last = d.message.id;
+  }
+  // The store may hold a greater id: one stored by an attempt that died
+  // before its changelog append (see stored_before()).
+  if (store_up()) {
+    auto stored = store_.last_message_id(conversation);
+    if (!stored) {
+      store_failed(stored.error());
+    } else if (stored.value() > last) {
+      last = stored.value();
+    }
+  }
+  return last;
+}
+
+std::optional<Message> Sequencer::stored_before(const std::string& conversation, const records::SendCommand& cmd) {
+  if (!store_up()) return std::nullopt;
+  auto stored = store_.find_sent(cmd.from, cmd.client_msg_id);
+  if (!stored) {
+    store_failed(stored.error());
+    return std::nullopt;
+  }
+  // The store's dedupe is by sender alone: a client that reused the id in
+  // another conversation sent something else.
+  if (!stored.value() || stored.value()->conversation != conversation) return std::nullopt;
+  return std::move(stored.value());
+}
+
+bool Sequencer::store_up() const { return std::chrono::steady_clock::now() >= store_retry_at_; }
+
+void Sequencer::store_failed(const Error& error) {
+  log::warn("sequencer", "the message store failed (" + error.message +
+                             "); acknowledging from the log, the store writer stores the messages");
+  store_retry_at_ = std::chrono::steady_clock::now() + options_.store_retry_interval;
+}
+
+bool Sequencer::try_store(const std::vector<Message>& fresh) {
+  if (!store_up()) return false;
+  auto put = store_.put_messages(fresh);
+  if (put) put = store_.flush();
+  if (put) return true;
+  store_failed(put.error());
+  return false;
+}
+
+Result<void> Sequencer::log_decisions(const std::vector<records::Sequenced>& decisions) {
+  std::vector<Append> appends;
+  appends.reserve(decisions.size());
+  for (const auto& d : decisions) appends.push_back(Append{d.message.conversation, records::encode(d)});
+  auto offsets = append_all(log_, records::kSequencedTopic, std::move(appends));
+  if (!offsets) return std::move(offsets).error();
+
+  // Apply them to the state, partition by partition. Where the offsets do
+  // not follow on from the state (someone else appended in between), read
+  // the partition back instead.
+  std::map<int, std::vector<std::pair<std::uint64_t, std::size_t>>> by_partition;
+  for (std::size_t i = 0; i < decisions.size(); ++i) {
+    by_partition[log_.partition_for(records::kSequencedTopic, decisions[i].message.conversation)].emplace_back(
+        offsets.value()[i], i);
+  }
+  for (auto& [partition, appended] : by_partition) {
+    std::sort(appended.begin(), appended.end());
+    auto applied = decided_.applied(partition);
+    if (!applied) return std::move(applied).error();
+    bool follows = appended.front().first == applied.value();
+    for (std::size_t k = 1; follows && k < appended.size(); ++k) {
+      follows = appended[k].first == appended[k - 1].first + 1;
+    }
+    if (!follows) {
+      if (auto caught_up = catch_up(partition); !caught_up) return caught_up;
       continue;
     }
-    for (UserId member : o.members) inbox.push_back(records::InboxCommand{member, o.result.value()});
+    std::vector<Message> messages;
+    messages.reserve(appended.size());
+    for (const auto& [_, i] : appended) messages.push_back(decisions[i].message);
+    if (auto done = decided_.apply(partition, messages, appended.back().first + 1); !done) return done;
   }
-  return append_inbox_records(inbox);
-}
-
-void Sequencer::publish_channel_post(const Message& m) {
-  send_to_channel(state_, ChannelId{m.to.id}, UserId{}, codec::event_channel_message(m));
-}
-
-Result<void> Sequencer::append_inbox_records(const std::vector<records::InboxCommand>& commands) {
-  if (commands.empty()) return Ok{};
-  struct Wait {
-    std::mutex mutex;
-    std::condition_variable cv;
-    std::size_t pending = 0;  // guarded by mutex
-    std::optional<Error> failure;
-  };
-  auto wait = std::make_shared<Wait>();
-  wait->pending = commands.size();
-  for (const auto& c : commands) {
-    log_.append(records::kInboxesTopic, to_string(c.user), records::encode(c), [wait](Result<std::uint64_t> r) {
-      std::lock_guard lock(wait->mutex);
-      if (!r && !wait->failure) wait->failure = r.error();
-      if (--wait->pending == 0) wait->cv.notify_one();
-    });
-  }
-  std::unique_lock lock(wait->mutex);
-  wait->cv.wait(lock, [&] { return wait->pending == 0; });
-  if (wait->failure) return *wait->failure;
   return Ok{};
 }
 

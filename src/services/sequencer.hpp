@@ -1,18 +1,29 @@
 #pragma once
 // The sequencer: the one owner of each "conversations" partition.
 //
-// For each send, in log order: dedupe by (sender, client_msg_id); check that
-// the sender may post there; give the message an id greater than every id
-// already in its conversation; store it in history and in the dedupe table;
-// answer the sender's server; then append one inbox record per member to the
-// "inboxes" topic. Sequencing by conversation partition is what gives every
-// member one order.
+// For each send, in log order: dedupe by (conversation, sender,
+// client_msg_id); check that the sender may post there; give the message an
+// id greater than every id already in its conversation. Then, for the
+// messages new in the batch: store them in the message store if it answers
+// (so history shows a send as soon as it is acknowledged), append each
+// decision to the "sequenced" changelog, and answer the senders' servers once
+// the changelog holds them. The store writer (services/store_writer.hpp)
+// takes it from there: it stores what the sequencer could not, and fans out
+// to inboxes in changelog order.
 //
-// Replays are harmless: a send already stored is found in the dedupe table
-// and keeps its id, and its inbox records are appended again, which the inbox
-// owner recognises and skips.
+// Dedupe and the last ids come from SequencerState, the sequencer's own view
+// of the changelog, and from the message store only while it answers (it may
+// hold a message stored by an attempt that died before logging it): so sends
+// keep being acknowledged while the store is down (the log holds them), and
+// the store catches up when it is back. Before each batch the state applies what the
+// changelog holds past it, so a partition that changes owner, or a batch
+// whose appends half failed, is decided again on everything already decided.
+//
+// Replays are harmless: a send already decided is found in the state and
+// keeps its id; nothing is appended for it again.
 
-#include <mutex>
+#include <chrono>
+#include <map>
 #include <span>
 #include <unordered_set>
 
@@ -22,6 +33,7 @@
 #include "ports/message_store.hpp"
 #include "ports/rooms.hpp"
 #include "ports/search_index.hpp"
+#include "ports/sequencer_state.hpp"
 #include "ports/social_graph.hpp"
 #include "ports/state_store.hpp"
 #include "services/pipeline_step.hpp"
@@ -29,10 +41,20 @@
 
 namespace parley::services {
 
+struct SequencerOptions {
+  // After the message store fails a write, the sequencer leaves it to the
+  // store writer for this long before trying it again, so that sends are not
+  // each held up by a store that is down.
+  std::chrono::milliseconds store_retry_interval{1000};
+};
+
 class Sequencer final : public BatchHandler {
  public:
-  Sequencer(ports::MessageLog& log, ports::MessageStore& store, ports::Directory& directory, ports::Rooms& rooms,
-            ports::StateStore& state, Snowflake ids, ports::SocialGraph& social, ports::SearchIndex* search = nullptr);
+  using Options = SequencerOptions;
+
+  Sequencer(ports::MessageLog& log, ports::SequencerState& decided, ports::MessageStore& store,
+            ports::Directory& directory, ports::Rooms& rooms, ports::StateStore& state, Snowflake ids,
+            ports::SocialGraph& social, ports::SearchIndex* search = nullptr, Options options = {});
 
   [[nodiscard]] Result<void> process(std::span<const ports::LogRecord> batch) override;
 
@@ -40,19 +62,36 @@ class Sequencer final : public BatchHandler {
   // Who gets an inbox entry for a message (nobody for a channel post, which
   // is fanned out on read), or why the send is refused.
   [[nodiscard]] Result<std::vector<UserId>> members_for(const records::SendCommand& cmd);
-  // Publishes a channel post to the servers holding its members' devices.
-  void publish_channel_post(const Message& m);
-  [[nodiscard]] Result<void> append_inbox_records(const std::vector<records::InboxCommand>& commands);
+  // Applies what changelog partition `partition` holds past the state.
+  [[nodiscard]] Result<void> catch_up(int partition);
+  // The greatest id decided (or stored) in the conversation so far.
+  [[nodiscard]] Result<MessageId> last_id_of(const std::string& conversation);
+  // The message the store holds for a send the changelog does not know, if
+  // it answers.
+  [[nodiscard]] std::optional<Message> stored_before(const std::string& conversation, const records::SendCommand& cmd);
+  // Whether to ask the store now; store_failed() makes it false for a while.
+  [[nodiscard]] bool store_up() const;
+  void store_failed(const Error& error);
+  // Stores new messages now if the store answers; false if it did not.
+  bool try_store(const std::vector<Message>& fresh);
+  // Appends the decisions to the changelog and applies them to the state.
+  [[nodiscard]] Result<void> log_decisions(const std::vector<records::Sequenced>& decisions);
 
   ports::MessageLog& log_;
+  ports::SequencerState& decided_;
   ports::MessageStore& store_;
   ports::Directory& directory_;
   ports::Rooms& rooms_;
   ports::StateStore& state_;
   Snowflake ids_;
-  ports::SearchIndex* search_;              // nullable: no full-text index
-  ports::SocialGraph& social_;              // blocks refuse 1:1 sends
+  ports::SocialGraph& social_;  // blocks refuse 1:1 sends
+  ports::SearchIndex* search_;  // nullable: no full-text index
+  Options options_;
   std::unordered_set<UserId> known_users_;  // users never disappear; only the step thread touches this
+  std::chrono::steady_clock::time_point store_retry_at_{};
+  // Decisions of a batch whose changelog appends failed, reused when it is
+  // retried: the store may already hold them under these ids.
+  std::map<std::string, records::Sequenced> undurable_;
 };
 
 }  // namespace parley::services

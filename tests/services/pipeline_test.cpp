@@ -1,6 +1,7 @@
 // The pipeline steps against the embedded engines: replays write nothing
 // twice, retries get the first result, ids keep increasing in a
-// conversation whatever the clock does, and seqs stay gapless.
+// conversation whatever the clock does, seqs stay gapless, and sends are
+// acknowledged from the log while the message store is down.
 
 #include <gtest/gtest.h>
 
@@ -12,10 +13,12 @@
 #include "adapters/embedded/rocks_log.hpp"
 #include "adapters/embedded/rocks_message_store.hpp"
 #include "adapters/embedded/rocks_rooms.hpp"
+#include "adapters/embedded/rocks_sequencer_state.hpp"
 #include "adapters/embedded/rocks_social_graph.hpp"
 #include "services/inbox_owner.hpp"
 #include "services/records.hpp"
 #include "services/sequencer.hpp"
+#include "services/store_writer.hpp"
 
 namespace parley::services {
 namespace {
@@ -25,6 +28,63 @@ std::unique_ptr<T> must(Result<std::unique_ptr<T>> r) {
   if (!r) throw std::runtime_error(r.error().message);
   return std::move(r).value();
 }
+
+// A message store that can be taken down: its writes fail with
+// `unavailable` while it is, as Cassandra's do while it restarts.
+class SwitchableStore final : public ports::MessageStore {
+ public:
+  explicit SwitchableStore(ports::MessageStore& store) : store_(store) {}
+  bool down = false;
+
+  Result<std::optional<Message>> find_sent(UserId sender, std::string_view client_msg_id) override {
+    if (down) return unavailable();
+    return store_.find_sent(sender, client_msg_id);
+  }
+  Result<MessageId> last_message_id(std::string_view conversation) override {
+    if (down) return unavailable();
+    return store_.last_message_id(conversation);
+  }
+  Result<void> put_messages(std::span<const Message> messages) override {
+    if (down) return unavailable();
+    return store_.put_messages(messages);
+  }
+  Result<std::vector<Message>> history(std::string_view conversation, MessageId before, int limit) override {
+    return store_.history(conversation, before, limit);
+  }
+  Result<Seq> inbox_head(UserId user) override { return store_.inbox_head(user); }
+  Result<std::optional<Seq>> inbox_seq_of(UserId user, MessageId message) override {
+    return store_.inbox_seq_of(user, message);
+  }
+  Result<void> put_inbox(std::span<const InboxWrite> writes) override { return store_.put_inbox(writes); }
+  Result<std::vector<InboxEntry>> inbox(UserId user, Seq after, int limit) override {
+    return store_.inbox(user, after, limit);
+  }
+  Result<Seq> cursor(UserId user, std::string_view device) override { return store_.cursor(user, device); }
+  Result<Seq> advance_cursor(UserId user, std::string_view device, Seq seq) override {
+    return store_.advance_cursor(user, device, seq);
+  }
+  Result<std::vector<ConversationSummary>> conversations_of(UserId user) override {
+    return store_.conversations_of(user);
+  }
+  Result<MessageId> read_position(UserId user, std::string_view conversation) override {
+    return store_.read_position(user, conversation);
+  }
+  Result<MessageId> advance_read_position(UserId user, std::string_view conversation, MessageId message) override {
+    return store_.advance_read_position(user, conversation, message);
+  }
+  Result<std::size_t> count_unread(std::string_view conversation, MessageId after, UserId reader,
+                                   std::size_t cap) override {
+    return store_.count_unread(conversation, after, reader, cap);
+  }
+  Result<void> flush() override {
+    if (down) return unavailable();
+    return store_.flush();
+  }
+
+ private:
+  static Error unavailable() { return make_error(ErrorCode::unavailable, "the store is down"); }
+  ports::MessageStore& store_;
+};
 
 class PipelineTest : public ::testing::Test {
  protected:
@@ -37,10 +97,19 @@ class PipelineTest : public ::testing::Test {
     directory_ = must(embedded::RocksDirectory::open((dir_ / "directory").string()));
     rooms_ = must(embedded::RocksRooms::open((dir_ / "rooms").string()));
     social_ = must(embedded::RocksSocialGraph::open((dir_ / "social").string()));
+    decided_ = must(embedded::RocksSequencerState::open((dir_ / "sequencer").string()));
+    replies_ = must(state_.subscribe(records::server_channel("test"), [this](std::string_view payload) {
+      auto envelope = records::decode_envelope(payload);
+      if (envelope && std::holds_alternative<records::SendDone>(*envelope)) {
+        replies_seen_.push_back(std::get<records::SendDone>(*envelope).result);
+      }
+    }));
     alice_ = directory_->create_user("alice", "h")->id;
     bob_ = directory_->create_user("bob", "h")->id;
   }
   ~PipelineTest() override {
+    replies_.reset();
+    decided_.reset();
     log_.reset();
     store_.reset();
     directory_.reset();
@@ -49,8 +118,22 @@ class PipelineTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  Sequencer sequencer(Snowflake::Clock clock) {
-    return Sequencer(*log_, *store_, *directory_, *rooms_, state_, Snowflake(1, std::move(clock)), *social_);
+  Sequencer sequencer(Snowflake::Clock clock, ports::SequencerState* decided = nullptr,
+                      ports::MessageStore* store = nullptr) {
+    return Sequencer(*log_, decided != nullptr ? *decided : *decided_, store != nullptr ? *store : *store_, *directory_,
+                     *rooms_, state_, Snowflake(1, std::move(clock)), *social_);
+  }
+
+  // Every record of `topic` so far.
+  std::vector<ports::LogRecord> records_of(std::string_view topic) {
+    auto consumer = must(log_->subscribe(topic, "test-reader-" + std::to_string(readers_++)));
+    std::vector<ports::LogRecord> all;
+    for (;;) {
+      auto batch = consumer->poll(std::chrono::milliseconds(0), 10000);
+      if (!batch || batch->empty()) break;
+      all.insert(all.end(), batch->begin(), batch->end());
+    }
+    return all;
   }
 
   // A batch of sends as the gateway would append them.
@@ -63,17 +146,8 @@ class PipelineTest : public ::testing::Test {
     return out;
   }
 
-  // Everything the sequencer appended to the inbox topic so far.
-  std::vector<ports::LogRecord> inbox_records() {
-    auto consumer = must(log_->subscribe(records::kInboxesTopic, "test-reader-" + std::to_string(readers_++)));
-    std::vector<ports::LogRecord> all;
-    for (;;) {
-      auto batch = consumer->poll(std::chrono::milliseconds(0), 10000);
-      if (!batch || batch->empty()) break;
-      all.insert(all.end(), batch->begin(), batch->end());
-    }
-    return all;
-  }
+  std::vector<ports::LogRecord> inbox_records() { return records_of(records::kInboxesTopic); }
+  std::vector<ports::LogRecord> changelog() { return records_of(records::kSequencedTopic); }
 
   std::filesystem::path dir_;
   std::unique_ptr<embedded::RocksLog> log_;
@@ -81,7 +155,10 @@ class PipelineTest : public ::testing::Test {
   std::unique_ptr<embedded::RocksDirectory> directory_;
   std::unique_ptr<embedded::RocksRooms> rooms_;
   std::unique_ptr<embedded::RocksSocialGraph> social_;
+  std::unique_ptr<embedded::RocksSequencerState> decided_;
   embedded::MemoryStateStore state_;
+  std::unique_ptr<ports::Subscription> replies_;
+  std::vector<Result<Message>> replies_seen_;  // the senders' answers, in order
   UserId alice_, bob_;
   std::uint64_t next_offset_ = 0;
   int readers_ = 0;
@@ -96,8 +173,14 @@ TEST_F(PipelineTest, AReplayedBatchWritesNothingTwice) {
   const auto second = store_->history(to_string(direct_conversation(alice_, bob_)), MessageId{}, 10).value();
   EXPECT_EQ(first, second);
   ASSERT_EQ(second.size(), 3U);
+  EXPECT_EQ(changelog().size(), 3U);  // the replay decided nothing new
 
-  // The fan-out ran twice (12 inbox records); the inbox owner stores each once.
+  // The store writer's fan-out, run twice (12 inbox records); the inbox
+  // owner stores each once.
+  StoreWriter writer(*log_, *store_, state_);
+  const auto decisions = changelog();
+  ASSERT_TRUE(writer.process(decisions).ok());
+  ASSERT_TRUE(writer.process(decisions).ok());
   const auto records = inbox_records();
   ASSERT_EQ(records.size(), 12U);
   InboxOwner owner(*store_, state_);
@@ -114,6 +197,61 @@ TEST_F(PipelineTest, AReplayedBatchWritesNothingTwice) {
   }
 }
 
+TEST_F(PipelineTest, SendsAreAcknowledgedFromTheLogWhileTheStoreIsDown) {
+  SwitchableStore store(*store_);
+  auto seq = sequencer(Snowflake::system_clock_ms, nullptr, &store);
+  ASSERT_TRUE(seq.process(sends({"before"}, alice_, bob_)).ok());
+  store.down = true;
+  ASSERT_TRUE(seq.process(sends({"during-1", "during-2", "before"}, alice_, bob_)).ok());
+
+  // Every send is answered with its message, the retry with its first one.
+  ASSERT_EQ(replies_seen_.size(), 4U);
+  for (const auto& reply : replies_seen_) ASSERT_TRUE(reply.ok()) << reply.error().message;
+  EXPECT_EQ(replies_seen_[3].value().id, replies_seen_[0].value().id);
+  const std::string conversation = to_string(direct_conversation(alice_, bob_));
+  EXPECT_EQ(store_->history(conversation, MessageId{}, 10)->size(), 1U);  // the store has only the first
+
+  // The store writer cannot store them yet, and fans nothing out for them.
+  StoreWriter writer(*log_, store, state_);
+  const auto decisions = changelog();
+  ASSERT_EQ(decisions.size(), 3U);
+  EXPECT_FALSE(writer.process(decisions).ok());
+  store.down = false;
+  ASSERT_TRUE(writer.process(decisions).ok());
+
+  // Once it is back: history holds each acknowledged send once, under the
+  // acknowledged id, and both inboxes have all three in the one order.
+  const auto history = store_->history(conversation, MessageId{}, 10).value();
+  ASSERT_EQ(history.size(), 3U);
+  EXPECT_EQ(history[0].id, replies_seen_[2].value().id);
+  EXPECT_EQ(history[1].id, replies_seen_[1].value().id);
+  EXPECT_EQ(history[2].id, replies_seen_[0].value().id);
+  InboxOwner owner(*store_, state_);
+  ASSERT_TRUE(owner.process(inbox_records()).ok());
+  for (UserId user : {alice_, bob_}) {
+    const auto inbox = store_->inbox(user, 0, 100).value();
+    ASSERT_EQ(inbox.size(), 3U);
+    for (std::size_t i = 0; i < inbox.size(); ++i) EXPECT_EQ(inbox[i].message.id, history[2 - i].id);
+  }
+}
+
+TEST_F(PipelineTest, ANewOwnerDecidesOnWhatTheChangelogHolds) {
+  auto seq = sequencer(Snowflake::system_clock_ms);
+  ASSERT_TRUE(seq.process(sends({"x", "y"}, alice_, bob_)).ok());
+
+  // Another server takes the partition over with no state of its own (and
+  // a clock a minute behind): a retry gets the first result, and a new send
+  // gets a greater id, both from the changelog alone.
+  auto decided = must(embedded::RocksSequencerState::open((dir_ / "other-sequencer").string()));
+  TimeMs behind = Snowflake::system_clock_ms() - 60000;
+  auto other = sequencer([&behind] { return behind; }, decided.get());
+  ASSERT_TRUE(other.process(sends({"x", "z"}, alice_, bob_)).ok());
+  ASSERT_EQ(replies_seen_.size(), 4U);
+  EXPECT_EQ(replies_seen_[2].value().id, replies_seen_[0].value().id);
+  EXPECT_GT(replies_seen_[3].value().id, replies_seen_[1].value().id);
+  EXPECT_EQ(changelog().size(), 3U);
+}
+
 TEST_F(PipelineTest, ARetryGetsTheFirstResultHoweverLateItComes) {
   auto seq = sequencer(Snowflake::system_clock_ms);
   ASSERT_TRUE(seq.process(sends({"x"}, alice_, bob_)).ok());
@@ -122,6 +260,9 @@ TEST_F(PipelineTest, ARetryGetsTheFirstResultHoweverLateItComes) {
   ASSERT_TRUE(original.has_value());
   ASSERT_TRUE(seq.process(sends({"x", "x"}, alice_, bob_)).ok());  // retried twice, in one batch
   EXPECT_EQ(store_->find_sent(alice_, "x").value()->id, original->id);
+  ASSERT_EQ(replies_seen_.size(), 5U);
+  EXPECT_EQ(replies_seen_[3].value().id, original->id);
+  EXPECT_EQ(replies_seen_[4].value().id, original->id);
   EXPECT_EQ(store_->history(original->conversation, MessageId{}, 10)->size(), 3U);
 }
 

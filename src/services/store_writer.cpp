@@ -1,0 +1,58 @@
+#include "services/store_writer.hpp"
+
+#include "core/codec.hpp"
+#include "core/log.hpp"
+#include "services/live_events.hpp"
+
+namespace parley::services {
+
+StoreWriter::StoreWriter(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state,
+                         ports::SearchIndex* search)
+    : log_(log), store_(store), state_(state), search_(search) {}
+
+Result<void> StoreWriter::process(std::span<const ports::LogRecord> batch) {
+  std::vector<records::Sequenced> decisions;
+  decisions.reserve(batch.size());
+  for (const auto& record : batch) {
+    auto decision = records::decode_sequenced(record.value);
+    if (!decision) {
+      log::error("store-writer", "skipping undecodable record at offset " + std::to_string(record.offset));
+      continue;
+    }
+    decisions.push_back(std::move(*decision));
+  }
+
+  std::vector<Message> late;  // acknowledged while the store was down
+  for (const auto& d : decisions) {
+    if (!d.stored) late.push_back(d.message);
+  }
+  if (!late.empty()) {
+    if (auto put = store_.put_messages(late); !put) return put;
+    if (auto flushed = store_.flush(); !flushed) return flushed;
+    if (search_ != nullptr) {
+      if (auto indexed = search_->index(late); !indexed) return indexed;
+    }
+  }
+
+  std::vector<records::InboxCommand> inbox;
+  for (const auto& d : decisions) {
+    if (d.message.to.kind == Recipient::Kind::channel) {
+      send_to_channel(state_, ChannelId{d.message.to.id}, UserId{}, codec::event_channel_message(d.message));
+      continue;
+    }
+    for (UserId member : d.members) inbox.push_back(records::InboxCommand{member, d.message});
+  }
+  return append_inbox_records(inbox);
+}
+
+Result<void> StoreWriter::append_inbox_records(const std::vector<records::InboxCommand>& commands) {
+  if (commands.empty()) return Ok{};
+  std::vector<Append> appends;
+  appends.reserve(commands.size());
+  for (const auto& c : commands) appends.push_back(Append{to_string(c.user), records::encode(c)});
+  auto appended = append_all(log_, records::kInboxesTopic, std::move(appends));
+  if (!appended) return std::move(appended).error();
+  return Ok{};
+}
+
+}  // namespace parley::services
