@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from parley_server import DEFAULT_ARGS, ParleyServer
+from private_engines import PrivateEngines
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +76,17 @@ def stop_and_report(request, servers):
         for s in servers:
             print(f"--- parleyd stderr ({s.data_dir}, process "
                   f"{s.generation}) ---\n{s.stderr_tail()}")
+
+
+@pytest.fixture(scope="session")
+def private_cassandra(tmp_path_factory):
+    """A Cassandra of the tests' own, to kill and restart without disturbing
+    the tests that run beside them on the shared one (one per session: it
+    takes a while to start, and each test's servers use their own keyspace)."""
+    engines = PrivateEngines(tmp_path_factory.mktemp("engines"))
+    engines.run("start", "cassandra")
+    yield engines
+    engines.run("stop", "cassandra")
 
 
 @pytest.fixture

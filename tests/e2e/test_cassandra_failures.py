@@ -13,9 +13,9 @@ disk loses (issue 7: with `commitlog_sync: periodic` the history and dedupe
 rows of the last two acknowledged sends, and the inbox entry of the one
 before, were gone after the restart).
 
-The Cassandra that gets killed is a private instance started for this
-module (scripts/engines with its own directory and ports), so tests running
-beside this one on the shared engines are not disturbed.
+The Cassandra that gets killed is a private instance (conftest's
+private_cassandra: scripts/engines with its own directory and ports), so
+tests running beside this one on the shared engines are not disturbed.
 """
 
 import asyncio
@@ -26,18 +26,9 @@ import pytest
 from conftest import engine_args, real_engines
 from parley_client import RequestFailed, create_user, online, run
 from parley_server import DEFAULT_ARGS, ParleyServer
-from private_engines import PrivateEngines
 
 pytestmark = pytest.mark.skipif(
     not real_engines(), reason="needs the real engines (PARLEY_E2E_ENGINES=real)")
-
-
-@pytest.fixture(scope="module")
-def private_cassandra(tmp_path_factory):
-    engines = PrivateEngines(tmp_path_factory.mktemp("engines"))
-    engines.run("start", "cassandra")
-    yield engines
-    engines.run("stop", "cassandra")
 
 
 @pytest.fixture

@@ -2,10 +2,12 @@
 run only with PARLEY_E2E_ENGINES=real and a Cassandra (PARLEY_TEST_CASSANDRA).
 
 Devices connect where GET /v1/connect sends them (the least loaded server),
-so users are spread over all three; 1:1 and group traffic runs under load;
-one server is killed (-9) mid-load; its clients reconnect to the others
-(through /v1/connect again) and resend what was not acknowledged, with the
-same client_msg_id. At the end every acknowledged message is in every
+so users are spread over all three; 1:1 and group traffic runs under load.
+Mid-load, either one server is killed (-9), and its clients reconnect to
+the others (through /v1/connect again) and resend what was not
+acknowledged, with the same client_msg_id; or Cassandra is killed (-9) and
+sends keep being acknowledged while it is down, then it is restarted and
+the store catches up. At the end every acknowledged message is in every
 recipient's inbox exactly once, every inbox's seqs are gapless, every member
 sees each conversation in one order, and so did every device live.
 """
@@ -41,14 +43,13 @@ LINK_ERRORS = (ConnectionError, ConnectionClosed, asyncio.TimeoutError,
                OSError)
 
 
-@pytest.fixture
-def cluster(parleyd_binary, tmp_path, request):
+def start_cluster(parleyd_binary, tmp_path, cassandra):
     namespace = "cluster_" + uuid.uuid4().hex[:12]
     shared = [*DEFAULT_ARGS,
               "--kafka", os.environ["PARLEY_TEST_KAFKA"],
               "--redis", os.environ["PARLEY_TEST_REDIS"],
               "--postgres", os.environ["PARLEY_TEST_POSTGRES"],
-              "--cassandra", os.environ["PARLEY_TEST_CASSANDRA"],
+              "--cassandra", cassandra,
               "--engine-namespace", namespace,
               "--server-heartbeat-ms", str(HEARTBEAT_MS),
               "--send-timeout-ms", "4000"]
@@ -60,6 +61,20 @@ def cluster(parleyd_binary, tmp_path, request):
     servers[0].start(timeout=120)
     for s in servers[1:]:
         s.start(timeout=60)
+    return servers
+
+
+@pytest.fixture
+def cluster(parleyd_binary, tmp_path, request):
+    servers = start_cluster(parleyd_binary, tmp_path, os.environ["PARLEY_TEST_CASSANDRA"])
+    yield servers
+    stop_and_report(request, servers)
+
+
+@pytest.fixture
+def cluster_on_private_cassandra(parleyd_binary, tmp_path, request, private_cassandra):
+    """The cluster on a Cassandra of its own, to kill."""
+    servers = start_cluster(parleyd_binary, tmp_path, private_cassandra.cassandra)
     yield servers
     stop_and_report(request, servers)
 
@@ -157,143 +172,191 @@ async def send_all(device, sends, acked, progress, deadline):
             #                            partitions move), not synchronisation
 
 
+async def connect_spread(cluster, users):
+    """One device per user, connected one at a time, each after the
+    registry shows the previous one, so that "least loaded" spreads them
+    evenly; returns the devices and {server_id: its devices}."""
+    devices = []
+    for user in users:
+        d = Device(cluster, user)
+        await d.connect()
+        devices.append(d)
+        want = len(devices)
+        deadline = time.monotonic() + 10
+        while sum(registry(cluster).values()) < want:
+            assert time.monotonic() < deadline, registry(cluster)
+            await asyncio.sleep(HEARTBEAT_MS / 1000)  # a heartbeat
+    loads = registry(cluster)
+    assert sorted(loads.values()) == [USERS // SERVERS] * SERVERS, loads
+    by_server = {}
+    for d in devices:
+        by_server.setdefault(d.server_id, []).append(d)
+    assert len(by_server) == SERVERS
+    return devices, by_server
+
+
+async def mixed_load(cluster, users, devices, disrupt):
+    """Runs the 1:1 and group traffic, with ``disrupt(acked, progress)``
+    beside it, then checks that nothing was lost: inboxes gapless with every
+    acknowledged message once, one order per conversation, for the stores
+    and for what each device saw live."""
+    group = await devices[0].client.call(
+        "group_create", name="crew",
+        members=[u.user_id for u in users[1:GROUP_MEMBERS]])
+    group_id = group["group_id"]
+
+    plans = []
+    for i, d in enumerate(devices):
+        to_user = users[(i + 1) % USERS].user_id
+        sends = [(f"d{i}-{k:03d}", {"user": to_user}, f"direct {i}/{k}")
+                 for k in range(DIRECT_PER_USER)]
+        if i < GROUP_MEMBERS:
+            group_sends = [(f"g{i}-{k:03d}", {"group": group_id},
+                            f"group {i}/{k}")
+                           for k in range(GROUP_PER_MEMBER)]
+            # Interleave: the group and the pair under load together.
+            sends = [s for pair in zip(sends, group_sends + [None] * len(sends))
+                     for s in pair if s is not None]
+        plans.append(sends)
+
+    acked = {}
+    progress = asyncio.Event()
+    deadline = time.monotonic() + 240
+    disruption = asyncio.create_task(disrupt(acked, progress))
+    await asyncio.gather(*(send_all(d, plan, acked, progress, deadline)
+                           for d, plan in zip(devices, plans)))
+    await asyncio.wait_for(disruption, 120)
+    total = sum(len(p) for p in plans)
+    assert len(acked) == total
+
+    # Every device whose server went away reconnects to a live one (the
+    # senders reconnect when they notice; one that was done sending
+    # reconnects here).
+    for d in devices:
+        if d.client.is_closed:
+            d.harvest()
+            await d.connect()
+
+    # A barrier per conversation: in one conversation everything sent
+    # before it is ordered before it, so once every member's device has
+    # it live, their inboxes hold everything earlier.
+    conversations = {r["conversation"]: None for r in acked.values()}
+    members = {}
+    for cmid, reply in acked.items():
+        sender = int(cmid[1:cmid.index("-")])
+        if cmid.startswith("g"):
+            members[reply["conversation"]] = list(range(GROUP_MEMBERS))
+        else:
+            members[reply["conversation"]] = [sender, (sender + 1) % USERS]
+    barriers = {}
+    for conv in conversations:
+        first = members[conv][0]
+        to = ({"group": group_id} if len(members[conv]) > 2
+              else {"user": users[members[conv][1]].user_id})
+        reply = await devices[first].client.call(
+            "send", to=to, client_msg_id=f"barrier-{first}-{len(barriers)}",
+            body="barrier")
+        barriers[conv] = reply
+    for conv, reply in barriers.items():
+        for m in members[conv]:
+            await devices[m].client.next_message(
+                lambda e, mid=reply["message_id"]:
+                    e["message"]["message_id"] == mid, timeout=60)
+
+    everything = {**acked, **{r["message_id"]: r for r in barriers.values()}}
+    expected = {}                      # user index -> message ids
+    for reply in everything.values():
+        for m in members[reply["conversation"]]:
+            expected.setdefault(m, set()).add(reply["message_id"])
+
+    orders = {}                        # conversation -> message id order
+    for i, d in enumerate(devices):
+        entries = await d.client.sync_all(after=0, limit=100)
+        seqs = [e["seq"] for e in entries]
+        assert seqs == list(range(1, len(seqs) + 1)), \
+            f"u{i}: inbox not gapless: {seqs}"
+        ids = [e["message"]["message_id"] for e in entries]
+        assert len(ids) == len(set(ids)), f"u{i}: a message twice"
+        assert set(ids) == expected[i], \
+            f"u{i}: missing {expected[i] - set(ids)}, extra {set(ids) - expected[i]}"
+        for conv in {e["message"]["conversation"] for e in entries}:
+            order = [e["message"]["message_id"] for e in entries
+                     if e["message"]["conversation"] == conv]
+            assert orders.setdefault(conv, order) == order, \
+                f"u{i} sees {conv} in another order"
+        # What the device saw live, over its connections, came in that
+        # order too (a redelivery after a crash may repeat an entry;
+        # first sightings are what a client displays).
+        d.harvest()
+        position = {mid: n for n, mid in enumerate(ids)}
+        for conv in orders:
+            seen = []
+            for e in d.live:
+                mid = e["message"]["message_id"]
+                if e["message"]["conversation"] == conv and position[mid] not in seen:
+                    seen.append(position[mid])
+            assert seen == sorted(seen), f"u{i} saw {conv} out of order live"
+    return acked
+
+
+async def acks_reach(acked, progress, count):
+    while len(acked) < count:
+        await progress.wait()
+        progress.clear()
+
+
 def test_a_server_killed_mid_load_loses_nothing(cluster):
-    front = cluster[0]
-    users = [create_user(front, f"user{i}") for i in range(USERS)]
+    users = [create_user(cluster[0], f"user{i}") for i in range(USERS)]
+    victim, victim_id = cluster[1], "node-2"
 
     async def body():
-        # Connect one at a time, each after the registry shows the previous
-        # one, so that "least loaded" spreads them evenly.
-        devices = []
-        for user in users:
-            d = Device(cluster, user)
-            await d.connect()
-            devices.append(d)
-            want = len(devices)
-            deadline = time.monotonic() + 10
-            while sum(registry(cluster).values()) < want:
-                assert time.monotonic() < deadline, registry(cluster)
-                await asyncio.sleep(HEARTBEAT_MS / 1000)  # a heartbeat
-        loads = registry(cluster)
-        assert sorted(loads.values()) == [USERS // SERVERS] * SERVERS, loads
-        by_server = {}
-        for d in devices:
-            by_server.setdefault(d.server_id, []).append(d)
-        assert len(by_server) == SERVERS
+        devices, by_server = await connect_spread(cluster, users)
 
-        group = await devices[0].client.call(
-            "group_create", name="crew",
-            members=[u.user_id for u in users[1:GROUP_MEMBERS]])
-        group_id = group["group_id"]
-
-        plans = []
-        for i, d in enumerate(devices):
-            to_user = users[(i + 1) % USERS].user_id
-            sends = [(f"d{i}-{k:03d}", {"user": to_user}, f"direct {i}/{k}")
-                     for k in range(DIRECT_PER_USER)]
-            if i < GROUP_MEMBERS:
-                group_sends = [(f"g{i}-{k:03d}", {"group": group_id},
-                                f"group {i}/{k}")
-                               for k in range(GROUP_PER_MEMBER)]
-                # Interleave: the group and the pair under load together.
-                sends = [s for pair in zip(sends, group_sends + [None] * len(sends))
-                         for s in pair if s is not None]
-            plans.append(sends)
-
-        acked = {}
-        progress = asyncio.Event()
-        victim = cluster[1]                         # node-2
-        victim_id = "node-2"
-        moved = list(by_server[victim_id])
-
-        async def killer():
-            while len(acked) < KILL_AFTER_ACKS:
-                await progress.wait()
-                progress.clear()
+        async def kill_a_server(acked, progress):
+            await acks_reach(acked, progress, KILL_AFTER_ACKS)
             victim.kill9()
 
-        deadline = time.monotonic() + 240
-        kill = asyncio.create_task(killer())
-        await asyncio.gather(*(send_all(d, plan, acked, progress, deadline)
-                               for d, plan in zip(devices, plans)))
-        await asyncio.wait_for(kill, 10)
-        total = sum(len(p) for p in plans)
-        assert len(acked) == total
-        print(f"killed {victim_id} after {KILL_AFTER_ACKS} of {total} acks")
-
-        # Every device of the dead server reconnected to a live one (the
-        # senders reconnect when they notice; one that was done sending
-        # reconnects here).
-        for d in devices:
-            if d.client.is_closed:
-                d.harvest()
-                await d.connect()
-        for d in moved:
+        acked = await mixed_load(cluster, users, devices, kill_a_server)
+        print(f"killed {victim_id} after {KILL_AFTER_ACKS} of {len(acked)} acks")
+        # The devices of the dead server moved to the live ones.
+        for d in by_server[victim_id]:
             assert d.server_id != victim_id, d.servers_used
             assert d.servers_used[0] == victim_id
         assert victim_id not in registry(cluster)
 
-        # A barrier per conversation: in one conversation everything sent
-        # before it is ordered before it, so once every member's device has
-        # it live, their inboxes hold everything earlier.
-        conversations = {r["conversation"]: None for r in acked.values()}
-        members = {}
-        for cmid, reply in acked.items():
-            sender = int(cmid[1:cmid.index("-")])
-            if cmid.startswith("g"):
-                members[reply["conversation"]] = list(range(GROUP_MEMBERS))
-            else:
-                members[reply["conversation"]] = [sender, (sender + 1) % USERS]
-        barriers = {}
-        for conv in conversations:
-            first = members[conv][0]
-            to = ({"group": group_id} if len(members[conv]) > 2
-                  else {"user": users[members[conv][1]].user_id})
-            reply = await devices[first].client.call(
-                "send", to=to, client_msg_id=f"barrier-{first}-{len(barriers)}",
-                body="barrier")
-            barriers[conv] = reply
-        for conv, reply in barriers.items():
-            for m in members[conv]:
-                await devices[m].client.next_message(
-                    lambda e, mid=reply["message_id"]:
-                        e["message"]["message_id"] == mid, timeout=30)
-
-        everything = {**acked, **{r["message_id"]: r for r in barriers.values()}}
-        expected = {}                      # user index -> message ids
-        for reply in everything.values():
-            for m in members[reply["conversation"]]:
-                expected.setdefault(m, set()).add(reply["message_id"])
-
-        orders = {}                        # conversation -> message id order
-        for i, d in enumerate(devices):
-            entries = await d.client.sync_all(after=0, limit=100)
-            seqs = [e["seq"] for e in entries]
-            assert seqs == list(range(1, len(seqs) + 1)), \
-                f"u{i}: inbox not gapless: {seqs}"
-            ids = [e["message"]["message_id"] for e in entries]
-            assert len(ids) == len(set(ids)), f"u{i}: a message twice"
-            assert set(ids) == expected[i], \
-                f"u{i}: missing {expected[i] - set(ids)}, extra {set(ids) - expected[i]}"
-            for conv in {e["message"]["conversation"] for e in entries}:
-                order = [e["message"]["message_id"] for e in entries
-                         if e["message"]["conversation"] == conv]
-                assert orders.setdefault(conv, order) == order, \
-                    f"u{i} sees {conv} in another order"
-            # What the device saw live, over its connections, came in that
-            # order too (a redelivery after a crash may repeat an entry;
-            # first sightings are what a client displays).
-            d.harvest()
-            position = {mid: n for n, mid in enumerate(ids)}
-            for conv in orders:
-                seen = []
-                for e in d.live:
-                    mid = e["message"]["message_id"]
-                    if e["message"]["conversation"] == conv and position[mid] not in seen:
-                        seen.append(position[mid])
-                assert seen == sorted(seen), f"u{i} saw {conv} out of order live"
-
     run(body(), timeout=400)
+
+
+def test_cassandra_killed_mid_load_sends_keep_being_acknowledged(
+        cluster_on_private_cassandra, private_cassandra):
+    """Issue 7: with Cassandra down, the servers keep acknowledging sends
+    (the log holds them); once it is back, the store catches up and nothing
+    is lost."""
+    cluster = cluster_on_private_cassandra
+    users = [create_user(cluster[0], f"user{i}") for i in range(USERS)]
+    while_down = 60
+
+    async def body():
+        devices, _ = await connect_spread(cluster, users)
+
+        async def kill_cassandra(acked, progress):
+            await acks_reach(acked, progress, KILL_AFTER_ACKS)
+            private_cassandra.kill9("cassandra")
+            at_kill = len(acked)
+            try:
+                await asyncio.wait_for(
+                    acks_reach(acked, progress, at_kill + while_down), 60)
+            except asyncio.TimeoutError:
+                raise AssertionError(
+                    f"sends stopped being acknowledged with Cassandra down "
+                    f"({len(acked) - at_kill} of {while_down} after the kill)")
+            await asyncio.to_thread(private_cassandra.run, "start", "cassandra")
+
+        acked = await mixed_load(cluster, users, devices, kill_cassandra)
+        print(f"Cassandra down from ack {KILL_AFTER_ACKS} to at least "
+              f"{KILL_AFTER_ACKS + while_down} of {len(acked)}")
+
+    run(body(), timeout=500)
 
 
 def test_a_stalled_server_comes_back_with_its_routes(cluster):
