@@ -10,6 +10,7 @@
 
 #include "adapters/embedded/memory_state_store.hpp"
 #include "adapters/embedded/rocks_message_store.hpp"
+#include "forwarding_message_store.hpp"
 #include "services/inbox_owner.hpp"
 #include "services/records.hpp"
 
@@ -21,23 +22,12 @@ namespace {
 // sees after the node died part-way through a logged batch (each partition
 // is applied on its own; the batchlog completes the rest some time after the
 // restart).
-class HalfWritingStore final : public ports::MessageStore {
+class HalfWritingStore final : public ForwardingMessageStore {
  public:
-  explicit HalfWritingStore(ports::MessageStore& inner) : inner_(inner) {}
+  using ForwardingMessageStore::ForwardingMessageStore;
 
   void fail_next_put_inbox() { fail_next_ = true; }
 
-  Result<std::optional<Message>> find_sent(UserId sender, std::string_view client_msg_id) override {
-    return inner_.find_sent(sender, client_msg_id);
-  }
-  Result<MessageId> last_message_id(std::string_view conversation) override {
-    return inner_.last_message_id(conversation);
-  }
-  Result<void> put_messages(std::span<const Message> messages) override { return inner_.put_messages(messages); }
-  Result<std::vector<Message>> history(std::string_view conversation, MessageId before, int limit) override {
-    return inner_.history(conversation, before, limit);
-  }
-  Result<Seq> inbox_head(UserId user) override { return inner_.inbox_head(user); }
   Result<std::optional<Seq>> inbox_seq_of(UserId user, MessageId message) override {
     if (auto it = half_written_.find({user.value, message.value}); it != half_written_.end()) {
       return std::optional<Seq>(it->second);
@@ -52,30 +42,8 @@ class HalfWritingStore final : public ports::MessageStore {
     }
     return inner_.put_inbox(writes);
   }
-  Result<std::vector<InboxEntry>> inbox(UserId user, Seq after, int limit) override {
-    return inner_.inbox(user, after, limit);
-  }
-  Result<Seq> cursor(UserId user, std::string_view device) override { return inner_.cursor(user, device); }
-  Result<Seq> advance_cursor(UserId user, std::string_view device, Seq seq) override {
-    return inner_.advance_cursor(user, device, seq);
-  }
-  Result<std::vector<ConversationSummary>> conversations_of(UserId user) override {
-    return inner_.conversations_of(user);
-  }
-  Result<MessageId> read_position(UserId user, std::string_view conversation) override {
-    return inner_.read_position(user, conversation);
-  }
-  Result<MessageId> advance_read_position(UserId user, std::string_view conversation, MessageId message) override {
-    return inner_.advance_read_position(user, conversation, message);
-  }
-  Result<std::size_t> count_unread(std::string_view conversation, MessageId after, UserId reader,
-                                   std::size_t cap) override {
-    return inner_.count_unread(conversation, after, reader, cap);
-  }
-  Result<void> flush() override { return inner_.flush(); }
 
  private:
-  ports::MessageStore& inner_;
   bool fail_next_ = false;
   std::map<std::pair<std::uint64_t, std::uint64_t>, Seq> half_written_;  // (user, message) -> seq
 };

@@ -15,6 +15,7 @@
 #include "adapters/embedded/rocks_rooms.hpp"
 #include "adapters/embedded/rocks_sequencer_state.hpp"
 #include "adapters/embedded/rocks_social_graph.hpp"
+#include "forwarding_message_store.hpp"
 #include "services/inbox_owner.hpp"
 #include "services/records.hpp"
 #include "services/sequencer.hpp"
@@ -31,59 +32,30 @@ std::unique_ptr<T> must(Result<std::unique_ptr<T>> r) {
 
 // A message store that can be taken down: its writes fail with
 // `unavailable` while it is, as Cassandra's do while it restarts.
-class SwitchableStore final : public ports::MessageStore {
+class SwitchableStore final : public ForwardingMessageStore {
  public:
-  explicit SwitchableStore(ports::MessageStore& store) : store_(store) {}
+  using ForwardingMessageStore::ForwardingMessageStore;
   bool down = false;
 
   Result<std::optional<Message>> find_sent(UserId sender, std::string_view client_msg_id) override {
     if (down) return unavailable();
-    return store_.find_sent(sender, client_msg_id);
+    return inner_.find_sent(sender, client_msg_id);
   }
   Result<MessageId> last_message_id(std::string_view conversation) override {
     if (down) return unavailable();
-    return store_.last_message_id(conversation);
+    return inner_.last_message_id(conversation);
   }
   Result<void> put_messages(std::span<const Message> messages) override {
     if (down) return unavailable();
-    return store_.put_messages(messages);
-  }
-  Result<std::vector<Message>> history(std::string_view conversation, MessageId before, int limit) override {
-    return store_.history(conversation, before, limit);
-  }
-  Result<Seq> inbox_head(UserId user) override { return store_.inbox_head(user); }
-  Result<std::optional<Seq>> inbox_seq_of(UserId user, MessageId message) override {
-    return store_.inbox_seq_of(user, message);
-  }
-  Result<void> put_inbox(std::span<const InboxWrite> writes) override { return store_.put_inbox(writes); }
-  Result<std::vector<InboxEntry>> inbox(UserId user, Seq after, int limit) override {
-    return store_.inbox(user, after, limit);
-  }
-  Result<Seq> cursor(UserId user, std::string_view device) override { return store_.cursor(user, device); }
-  Result<Seq> advance_cursor(UserId user, std::string_view device, Seq seq) override {
-    return store_.advance_cursor(user, device, seq);
-  }
-  Result<std::vector<ConversationSummary>> conversations_of(UserId user) override {
-    return store_.conversations_of(user);
-  }
-  Result<MessageId> read_position(UserId user, std::string_view conversation) override {
-    return store_.read_position(user, conversation);
-  }
-  Result<MessageId> advance_read_position(UserId user, std::string_view conversation, MessageId message) override {
-    return store_.advance_read_position(user, conversation, message);
-  }
-  Result<std::size_t> count_unread(std::string_view conversation, MessageId after, UserId reader,
-                                   std::size_t cap) override {
-    return store_.count_unread(conversation, after, reader, cap);
+    return inner_.put_messages(messages);
   }
   Result<void> flush() override {
     if (down) return unavailable();
-    return store_.flush();
+    return inner_.flush();
   }
 
  private:
   static Error unavailable() { return make_error(ErrorCode::unavailable, "the store is down"); }
-  ports::MessageStore& store_;
 };
 
 class PipelineTest : public ::testing::Test {
