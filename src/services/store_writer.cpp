@@ -6,9 +6,8 @@
 
 namespace parley::services {
 
-StoreWriter::StoreWriter(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state,
-                         ports::SearchIndex* search)
-    : log_(log), store_(store), state_(state), search_(search) {}
+StoreWriter::StoreWriter(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state)
+    : log_(log), store_(store), state_(state) {}
 
 Result<void> StoreWriter::process(std::span<const ports::LogRecord> batch) {
   std::vector<records::Sequenced> decisions;
@@ -29,9 +28,6 @@ Result<void> StoreWriter::process(std::span<const ports::LogRecord> batch) {
   if (!late.empty()) {
     if (auto put = store_.put_messages(late); !put) return put;
     if (auto flushed = store_.flush(); !flushed) return flushed;
-    if (search_ != nullptr) {
-      if (auto indexed = search_->index(late); !indexed) return indexed;
-    }
   }
 
   std::vector<records::InboxCommand> inbox;

@@ -3,21 +3,21 @@
 //
 // For each decision of the sequencer, in changelog order: store the message
 // if the sequencer could not (the store was down when it acknowledged the
-// send), index it, publish a channel post to its members' servers, and append
-// one inbox record per member to "inboxes". Fanning out here, in changelog
-// order, rather than in the sequencer, keeps every member's inbox in the
-// conversation's one order even when some messages were stored late.
+// send; the sequencer indexed it already), publish a channel post to its
+// members' servers, and append one inbox record per member to "inboxes".
+// Fanning out here, in changelog order, rather than in the sequencer, keeps
+// every member's inbox in the conversation's one order even when some
+// messages were stored late.
 //
 // While the message store is down this step stops (the batch is retried),
 // and the sequencer keeps acknowledging: the changelog holds the messages
-// until the store is back. Replays are harmless: storing and indexing are
-// idempotent, and the inbox owner skips a message already in an inbox.
+// until the store is back. Replays are harmless: storing is idempotent, and
+// the inbox owner skips a message already in an inbox.
 
 #include <span>
 
 #include "ports/message_log.hpp"
 #include "ports/message_store.hpp"
-#include "ports/search_index.hpp"
 #include "ports/state_store.hpp"
 #include "services/pipeline_step.hpp"
 #include "services/records.hpp"
@@ -26,8 +26,7 @@ namespace parley::services {
 
 class StoreWriter final : public BatchHandler {
  public:
-  StoreWriter(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state,
-              ports::SearchIndex* search = nullptr);
+  StoreWriter(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state);
 
   [[nodiscard]] Result<void> process(std::span<const ports::LogRecord> batch) override;
 
@@ -37,7 +36,6 @@ class StoreWriter final : public BatchHandler {
   ports::MessageLog& log_;
   ports::MessageStore& store_;
   ports::StateStore& state_;
-  ports::SearchIndex* search_;  // nullable: no full-text index
 };
 
 }  // namespace parley::services
