@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   services::Sequencer sequencer(message_log, *engines.sequencer_state, store, directory, rooms, state,
                                 Snowflake(config.node_id), social_graph, engines.search.get());
   services::StoreWriter store_writer(message_log, store, state);
-  services::SearchService search(*engines.search, store, rooms, room_rules);
+  services::SearchService search(*engines.search, rooms, room_rules);
   services::InboxOwner inbox_owner(store, state);
 
   services::PipelineStep sequencer_step(

@@ -1,13 +1,12 @@
 #pragma once
 // Search over the messages a user may see: the conversations the user takes
-// part in now (1:1 pairs with a message in the user's inbox, the groups and
-// channels the user belongs to), or one of them.
+// part in now (every 1:1 conversation of theirs, the groups and channels
+// they belong to), or one of them.
 
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "ports/message_store.hpp"
 #include "ports/rooms.hpp"
 #include "ports/search_index.hpp"
 #include "services/rooms_service.hpp"
@@ -16,7 +15,7 @@ namespace parley::services {
 
 class SearchService {
  public:
-  SearchService(ports::SearchIndex& index, ports::MessageStore& store, ports::Rooms& rooms, RoomsService& access);
+  SearchService(ports::SearchIndex& index, ports::Rooms& rooms, RoomsService& access);
 
   // `forbidden` if `conversation` is given and the user is not in it.
   [[nodiscard]] Result<std::vector<Message>> search(UserId user, std::string_view query,
@@ -24,7 +23,6 @@ class SearchService {
 
  private:
   ports::SearchIndex& index_;
-  ports::MessageStore& store_;
   ports::Rooms& rooms_;
   RoomsService& access_;
 };

@@ -24,6 +24,29 @@ std::vector<std::uint64_t> ids(const Result<std::vector<Message>>& r) {
   return out;
 }
 
+TEST_P(SearchIndexContract, AUsersOneToOneConversationsAreInScopeByTheirIds) {
+  static std::mt19937_64 rng{std::random_device{}()};
+  const std::uint64_t u = (rng() >> 28) + 1000;  // random: the index may outlive a run
+  const std::uint64_t id = (rng() >> 12) + 1;
+  auto direct = [](std::uint64_t a, std::uint64_t b) { return "d:" + std::to_string(a) + ":" + std::to_string(b); };
+  const std::string group = conversation("g");
+  const std::vector<Message> messages = {
+      message(direct(u, u + 1), id, "kumquat as the lower id"),
+      message(direct(u - 1, u), id + 1, "kumquat as the higher id"),
+      message(direct(u * 10, u * 10 + 1), id + 2, "kumquat: starts with the same digits"),
+      message(direct(1, 10 * u + u % 10), id + 3, "kumquat: ends with the same digits"),
+      message(direct(1, std::stoull("1" + std::to_string(u))), id + 4, "kumquat: ends with the id itself"),
+      message(group, id + 5, "kumquat in a group"),
+  };
+  ASSERT_TRUE(port_->index(messages).ok());
+  const std::vector<std::string> none, in_group{group};
+  EXPECT_EQ(ids(port_->search("kumquat", ports::SearchIndex::Scope{none, UserId{u}}, 10)),
+            (std::vector<std::uint64_t>{id + 1, id}));
+  EXPECT_EQ(ids(port_->search("kumquat", ports::SearchIndex::Scope{in_group, UserId{u}}, 10)),
+            (std::vector<std::uint64_t>{id + 5, id + 1, id}));
+  EXPECT_TRUE(port_->search("kumquat", ports::SearchIndex::Scope{none, UserId{}}, 10)->empty());
+}
+
 TEST_P(SearchIndexContract, FindsWordsInTheGivenConversationsNewestFirst) {
   const std::string a = conversation("a"), b = conversation("b");
   const std::vector<Message> messages = {message(a, 10, "Hello World"), message(a, 12, "hello again, world!"),

@@ -107,26 +107,32 @@ Result<void> SqliteSearchIndex::index(std::span<const Message> messages) {
   return exec(db_.get(), "COMMIT");
 }
 
-Result<std::vector<Message>> SqliteSearchIndex::search(std::string_view query,
-                                                       std::span<const std::string> conversations, int limit) {
+Result<std::vector<Message>> SqliteSearchIndex::search(std::string_view query, const Scope& scope, int limit) {
   std::vector<Message> out;
   const std::string match = fts5_query(query);
-  if (match.empty() || conversations.empty() || limit <= 0) return out;
+  if (match.empty() || (scope.conversations.empty() && scope.direct_of.value == 0) || limit <= 0) return out;
   boost::json::array names;
-  for (const auto& c : conversations) names.emplace_back(c);
+  for (const auto& c : scope.conversations) names.emplace_back(c);
   const std::string names_json = boost::json::serialize(names);
+  // A 1:1 conversation is "d:<lower id>:<higher id>"; no id has '%' or '_'.
+  const std::string user = to_string(scope.direct_of);
+  const std::string as_lower = scope.direct_of.value == 0 ? std::string() : "d:" + user + ":%";
+  const std::string as_higher = scope.direct_of.value == 0 ? std::string() : "d:%:" + user;
 
   std::lock_guard lock(mutex_);
   Statement select;
   if (sqlite3_prepare_v2(db_.get(),
-                         "SELECT payload FROM messages WHERE messages MATCH ? AND conversation IN "
-                         "(SELECT value FROM json_each(?)) ORDER BY rowid DESC LIMIT ?",
+                         "SELECT payload FROM messages WHERE messages MATCH ? AND (conversation IN "
+                         "(SELECT value FROM json_each(?)) OR conversation LIKE ? OR conversation LIKE ?) "
+                         "ORDER BY rowid DESC LIMIT ?",
                          -1, &select.stmt, nullptr) != SQLITE_OK) {
     return sqlite_error(db_.get(), "prepare search");
   }
   sqlite3_bind_text(select.stmt, 1, match.data(), static_cast<int>(match.size()), SQLITE_TRANSIENT);
   sqlite3_bind_text(select.stmt, 2, names_json.data(), static_cast<int>(names_json.size()), SQLITE_TRANSIENT);
-  sqlite3_bind_int(select.stmt, 3, limit);
+  sqlite3_bind_text(select.stmt, 3, as_lower.data(), static_cast<int>(as_lower.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(select.stmt, 4, as_higher.data(), static_cast<int>(as_higher.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_int(select.stmt, 5, limit);
   int rc = SQLITE_OK;
   while ((rc = sqlite3_step(select.stmt)) == SQLITE_ROW) {
     const auto* data = static_cast<const char*>(sqlite3_column_blob(select.stmt, 0));

@@ -31,8 +31,8 @@ class SqliteSearchIndex final : public ports::SearchIndex {
   SqliteSearchIndex(Private, Handle db);
 
   [[nodiscard]] Result<void> index(std::span<const Message> messages) override;
-  [[nodiscard]] Result<std::vector<Message>> search(std::string_view query, std::span<const std::string> conversations,
-                                                    int limit) override;
+  [[nodiscard]] Result<std::vector<Message>> search(std::string_view query, const Scope& scope, int limit) override;
+  using ports::SearchIndex::search;
 
  private:
   std::mutex mutex_;  // guards db_ (one connection, one statement at a time)

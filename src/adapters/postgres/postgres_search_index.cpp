@@ -15,7 +15,8 @@ std::vector<Statement> statements() {
        "VALUES ($1, $2, to_tsvector('simple', lower($3 COLLATE \"und-x-icu\")), $4) ON CONFLICT (id) DO NOTHING"},
       {"search_find",
        "SELECT encode(payload, 'hex') FROM search_messages "
-       "WHERE words @@ to_tsquery('simple', lower($1 COLLATE \"und-x-icu\")) AND conversation = ANY ($2::text[]) "
+       "WHERE words @@ to_tsquery('simple', lower($1 COLLATE \"und-x-icu\")) "
+       "AND (conversation = ANY ($2::text[]) OR conversation LIKE $4 OR conversation LIKE $5) "
        "ORDER BY id DESC LIMIT $3"},
   };
 }
@@ -120,12 +121,17 @@ Result<void> PostgresSearchIndex::index(std::span<const Message> messages) {
   });
 }
 
-Result<std::vector<Message>> PostgresSearchIndex::search(std::string_view query,
-                                                         std::span<const std::string> conversations, int limit) {
+Result<std::vector<Message>> PostgresSearchIndex::search(std::string_view query, const Scope& scope, int limit) {
   std::vector<Message> out;
   const std::string match = tsquery_text(query);
-  if (match.empty() || conversations.empty() || limit <= 0) return out;
-  auto r = pool_->run("search_find", {match, text_array_param(conversations), std::to_string(limit)});
+  if (match.empty() || (scope.conversations.empty() && scope.direct_of.value == 0) || limit <= 0) return out;
+  // A 1:1 conversation is "d:<lower id>:<higher id>"; no id has '%' or '_'.
+  // With no user, patterns that match nothing.
+  const std::string user = to_string(scope.direct_of);
+  const bool direct = scope.direct_of.value != 0;
+  auto r =
+      pool_->run("search_find", {match, text_array_param(scope.conversations), std::to_string(limit),
+                                 direct ? "d:" + user + ":%" : std::string(), direct ? "d:%:" + user : std::string()});
   if (!r) return std::move(r).error();
   const int n = PQntuples(r->get());
   out.reserve(static_cast<std::size_t>(n));

@@ -43,8 +43,8 @@ class PostgresSearchIndex final : public ports::SearchIndex {
   explicit PostgresSearchIndex(std::unique_ptr<PgPool> pool);
 
   [[nodiscard]] Result<void> index(std::span<const Message> messages) override;
-  [[nodiscard]] Result<std::vector<Message>> search(std::string_view query, std::span<const std::string> conversations,
-                                                    int limit) override;
+  [[nodiscard]] Result<std::vector<Message>> search(std::string_view query, const Scope& scope, int limit) override;
+  using ports::SearchIndex::search;
 
  private:
   std::unique_ptr<PgPool> pool_;
