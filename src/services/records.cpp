@@ -70,7 +70,6 @@ std::string encode(const Sequenced& s) {
   bytes::Writer w(out);
   w.u8(kVersion);
   bytes::write_message(w, s.message);
-  w.u8(s.stored ? 1 : 0);
   w.u64(s.members.size());
   for (UserId member : s.members) w.u64(member.value);
   return out;
@@ -80,13 +79,11 @@ std::optional<Sequenced> decode_sequenced(std::string_view in) {
   bytes::Reader r(in);
   Sequenced s;
   std::uint8_t version = 0;
-  std::uint8_t stored = 0;
   std::uint64_t count = 0;
-  if (!(r.u8(version) && version == kVersion && bytes::read_message(r, s.message) && r.u8(stored) && stored <= 1 &&
-        r.u64(count) && count <= in.size() / 8)) {
+  if (!(r.u8(version) && version == kVersion && bytes::read_message(r, s.message) && r.u64(count) &&
+        count <= in.size() / 8)) {
     return std::nullopt;
   }
-  s.stored = stored == 1;
   s.members.resize(count);
   for (auto& member : s.members) {
     if (!r.u64(member.value)) return std::nullopt;

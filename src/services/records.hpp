@@ -41,14 +41,11 @@ struct SendCommand {
   std::string body;
 };
 
-// A send the sequencer decided: the message under its id, who gets an inbox
-// entry (nobody for a channel post), and whether the sequencer already has it
-// in the message store (false when the store was down: the store writer
-// stores it).
+// A send the sequencer decided: the message under its id, and who gets an
+// inbox entry (nobody for a channel post).
 struct Sequenced {
   Message message;
   std::vector<UserId> members;
-  bool stored = false;
 };
 
 // One message for one user's inbox.

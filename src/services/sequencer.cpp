@@ -135,57 +135,31 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
     }
     auto [last, inserted] = last_ids.try_emplace(conversation);
     if (inserted) {
-      auto known = last_id_of(conversation);
+      auto known = decided_.last_message_id(conversation);
       if (!known) return std::move(known).error();
       last->second = known.value();
     }
-    if (auto again = undurable_.find(key); again != undurable_.end()) {
-      // Decided by an attempt whose appends failed: same id, same members.
-      o.result = again->second.message;
-      fresh.push_back(again->second);
-      continue;
-    }
-    auto orphan = stored_before(conversation, o.cmd);
     auto members = members_for(o.cmd);
     if (!members) {
       if (members.error().code != ErrorCode::not_found && members.error().code != ErrorCode::forbidden) {
         return std::move(members).error();  // an engine failed: retry the batch
       }
-      if (!orphan) {
-        o.result = std::move(members).error();
-        continue;
-      }
-      members = std::vector<UserId>{};  // stored before, refused now: no fan-out
-    }
-    if (orphan) {
-      // Stored by an attempt that died before its changelog append (the
-      // sequencer stores first): never acknowledged, so its id is free to
-      // keep, and keeping it leaves no second copy in history.
-      o.result = *orphan;
-      if (orphan->id > last->second) last->second = orphan->id;
-      fresh.push_back(records::Sequenced{std::move(*orphan), std::move(members.value()), false});
+      o.result = std::move(members).error();
       continue;
     }
     const MessageId id = ids_.next_after(last->second);
     last->second = id;
     Message m{id, conversation, o.cmd.from, o.cmd.to, o.cmd.body, Snowflake::time_of(id), o.cmd.client_msg_id};
     o.result = m;
-    fresh.push_back(records::Sequenced{std::move(m), std::move(members.value()), false});
+    fresh.push_back(records::Sequenced{std::move(m), std::move(members.value())});
   }
 
+  // Log the decisions first: once the changelog has them they stand, and
+  // the store writer stores every one. Then store them here too, if the
+  // store answers, so that history shows a send as soon as it is answered.
   if (!fresh.empty()) {
-    std::vector<Message> messages;
-    messages.reserve(fresh.size());
-    for (const auto& d : fresh) messages.push_back(d.message);
-    const bool stored = try_store(messages);
-    for (auto& d : fresh) d.stored = stored;
-    if (auto logged = log_decisions(fresh); !logged) {
-      for (auto& d : fresh) {
-        undurable_.insert_or_assign(dedupe_key(d.message.conversation, d.message.from, d.message.client_msg_id), d);
-      }
-      return logged;
-    }
-    undurable_.clear();
+    if (auto logged = log_decisions(fresh); !logged) return logged;
+    try_store(fresh);
   }
 
   // Index every message of the batch, retries included (a crash may have
@@ -244,54 +218,22 @@ Result<void> Sequencer::catch_up(int partition) {
   return Ok{};
 }
 
-Result<MessageId> Sequencer::last_id_of(const std::string& conversation) {
-  auto decided = decided_.last_message_id(conversation);
-  if (!decided) return decided;
-  MessageId last = decided.value();
-  for (const auto& [_, d] : undurable_) {
-    if (d.message.conversation == conversation && d.message.id > last) last = d.message.id;
-  }
-  // The store may hold a greater id: one stored by an attempt that died
-  // before its changelog append (see stored_before()).
-  if (store_up()) {
-    auto stored = store_.last_message_id(conversation);
-    if (!stored) {
-      store_failed(stored.error());
-    } else if (stored.value() > last) {
-      last = stored.value();
-    }
-  }
-  return last;
-}
-
-std::optional<Message> Sequencer::stored_before(const std::string& conversation, const records::SendCommand& cmd) {
-  if (!store_up()) return std::nullopt;
-  auto stored = store_.find_sent(cmd.from, cmd.client_msg_id);
-  if (!stored) {
-    store_failed(stored.error());
-    return std::nullopt;
-  }
-  // The store's dedupe is by sender alone: a client that reused the id in
-  // another conversation sent something else.
-  if (!stored.value() || stored.value()->conversation != conversation) return std::nullopt;
-  return std::move(stored.value());
-}
-
 bool Sequencer::store_up() const { return std::chrono::steady_clock::now() >= store_retry_at_; }
 
 void Sequencer::store_failed(const Error& error) {
   log::warn("sequencer", "the message store failed (" + error.message +
-                             "); acknowledging from the log, the store writer stores the messages");
+                             "); answering from the log, the store writer stores the messages");
   store_retry_at_ = std::chrono::steady_clock::now() + options_.store_retry_interval;
 }
 
-bool Sequencer::try_store(const std::vector<Message>& fresh) {
-  if (!store_up()) return false;
-  auto put = store_.put_messages(fresh);
+void Sequencer::try_store(const std::vector<records::Sequenced>& fresh) {
+  if (!store_up()) return;
+  std::vector<Message> messages;
+  messages.reserve(fresh.size());
+  for (const auto& d : fresh) messages.push_back(d.message);
+  auto put = store_.put_messages(messages);
   if (put) put = store_.flush();
-  if (put) return true;
-  store_failed(put.error());
-  return false;
+  if (!put) store_failed(put.error());
 }
 
 Result<void> Sequencer::log_decisions(const std::vector<records::Sequenced>& decisions) {

@@ -4,26 +4,26 @@
 // For each send, in log order: dedupe by (conversation, sender,
 // client_msg_id); check that the sender may post there; give the message an
 // id greater than every id already in its conversation. Then, for the
-// messages new in the batch: store them in the message store if it answers
-// (so history shows a send as soon as it is acknowledged), append each
-// decision to the "sequenced" changelog, and answer the senders' servers once
-// the changelog holds them. The store writer (services/store_writer.hpp)
-// takes it from there: it stores what the sequencer could not, and fans out
-// to inboxes in changelog order.
+// messages new in the batch: append each decision to the "sequenced"
+// changelog; store them in the message store if it answers (so that history
+// shows a send as soon as it is answered); answer the senders' servers. The
+// store writer (services/store_writer.hpp) takes it from there: it stores
+// every decision (again, or for the first time if the store was down) and
+// fans out to inboxes in changelog order.
 //
 // Dedupe and the last ids come from SequencerState, the sequencer's own view
-// of the changelog, and from the message store only while it answers (it may
-// hold a message stored by an attempt that died before logging it): so sends
-// keep being acknowledged while the store is down (the log holds them), and
-// the store catches up when it is back. Before each batch the state applies what the
+// of the changelog, never from the message store: so sends keep being
+// acknowledged while the store is down (the log holds them), and the store
+// catches up when it is back. Before each batch the state applies what the
 // changelog holds past it, so a partition that changes owner, or a batch
 // whose appends half failed, is decided again on everything already decided.
+// Nothing is stored before it is logged, so the store never holds a message
+// the changelog does not.
 //
 // Replays are harmless: a send already decided is found in the state and
 // keeps its id; nothing is appended for it again.
 
 #include <chrono>
-#include <map>
 #include <span>
 #include <unordered_set>
 
@@ -64,16 +64,11 @@ class Sequencer final : public BatchHandler {
   [[nodiscard]] Result<std::vector<UserId>> members_for(const records::SendCommand& cmd);
   // Applies what changelog partition `partition` holds past the state.
   [[nodiscard]] Result<void> catch_up(int partition);
-  // The greatest id decided (or stored) in the conversation so far.
-  [[nodiscard]] Result<MessageId> last_id_of(const std::string& conversation);
-  // The message the store holds for a send the changelog does not know, if
-  // it answers.
-  [[nodiscard]] std::optional<Message> stored_before(const std::string& conversation, const records::SendCommand& cmd);
   // Whether to ask the store now; store_failed() makes it false for a while.
   [[nodiscard]] bool store_up() const;
   void store_failed(const Error& error);
-  // Stores new messages now if the store answers; false if it did not.
-  bool try_store(const std::vector<Message>& fresh);
+  // Stores logged decisions now, if the store answers.
+  void try_store(const std::vector<records::Sequenced>& fresh);
   // Appends the decisions to the changelog and applies them to the state.
   [[nodiscard]] Result<void> log_decisions(const std::vector<records::Sequenced>& decisions);
 
@@ -89,9 +84,6 @@ class Sequencer final : public BatchHandler {
   Options options_;
   std::unordered_set<UserId> known_users_;  // users never disappear; only the step thread touches this
   std::chrono::steady_clock::time_point store_retry_at_{};
-  // Decisions of a batch whose changelog appends failed, reused when it is
-  // retried: the store may already hold them under these ids.
-  std::map<std::string, records::Sequenced> undurable_;
 };
 
 }  // namespace parley::services

@@ -21,12 +21,13 @@ Result<void> StoreWriter::process(std::span<const ports::LogRecord> batch) {
     decisions.push_back(std::move(*decision));
   }
 
-  std::vector<Message> late;  // acknowledged while the store was down
-  for (const auto& d : decisions) {
-    if (!d.stored) late.push_back(d.message);
-  }
-  if (!late.empty()) {
-    if (auto put = store_.put_messages(late); !put) return put;
+  // Every decision, including those the sequencer stored already: it may
+  // have been down, or died between logging and storing.
+  std::vector<Message> messages;
+  messages.reserve(decisions.size());
+  for (const auto& d : decisions) messages.push_back(d.message);
+  if (!messages.empty()) {
+    if (auto put = store_.put_messages(messages); !put) return put;
     if (auto flushed = store_.flush(); !flushed) return flushed;
   }
 

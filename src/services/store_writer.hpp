@@ -2,12 +2,12 @@
 // The store writer: the consumer of the "sequenced" changelog.
 //
 // For each decision of the sequencer, in changelog order: store the message
-// if the sequencer could not (the store was down when it acknowledged the
-// send; the sequencer indexed it already), publish a channel post to its
-// members' servers, and append one inbox record per member to "inboxes".
-// Fanning out here, in changelog order, rather than in the sequencer, keeps
-// every member's inbox in the conversation's one order even when some
-// messages were stored late.
+// (idempotent: the sequencer has usually stored it already, but not while the
+// store was down, nor if it died between logging and storing), publish a
+// channel post to its members' servers, and append one inbox record per
+// member to "inboxes". Fanning out here, in changelog order, rather than in
+// the sequencer, keeps every member's inbox in the conversation's one order
+// even when some messages were stored late.
 //
 // While the message store is down this step stops (the batch is retried),
 // and the sequencer keeps acknowledging: the changelog holds the messages
