@@ -17,6 +17,8 @@
 // a caller that needs a batch on disk writes it and then calls flush().
 
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -65,8 +67,15 @@ class RocksMessageStore final : public ports::MessageStore {
  private:
   [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.families[static_cast<std::size_t>(i)].get(); }
 
+  // Writes `batch` and counts it, for flush().
+  [[nodiscard]] rocksdb::Status write(rocksdb::WriteBatch& batch);
+
   rocks::Database db_;
   const Durability durability_;
+  // Writes made (not synced themselves), and how many of them the last WAL
+  // sync covered: flush() syncs only when the first is ahead.
+  std::atomic<std::uint64_t> writes_{0};
+  std::atomic<std::uint64_t> synced_{0};
 
   // Guards the read-modify-write of inbox heads in put_inbox (a replayed,
   // older entry must not move a head back). Inbox owners are single writers
