@@ -57,6 +57,34 @@ class MessageStore {
   // The seq a message already has in a user's inbox, if any (replay check).
   [[nodiscard]] virtual Result<std::optional<Seq>> inbox_seq_of(UserId user, MessageId message) = 0;
 
+  // The same two reads for a whole batch, answers in the order asked. An
+  // engine behind round trips (Cassandra) asks them together; this default
+  // asks one at a time.
+  struct InboxKey {
+    UserId user;
+    MessageId message;
+  };
+  [[nodiscard]] virtual Result<std::vector<std::optional<Seq>>> inbox_seqs_of(std::span<const InboxKey> keys) {
+    std::vector<std::optional<Seq>> out;
+    out.reserve(keys.size());
+    for (const auto& k : keys) {
+      auto seq = inbox_seq_of(k.user, k.message);
+      if (!seq) return std::move(seq).error();
+      out.push_back(seq.value());
+    }
+    return out;
+  }
+  [[nodiscard]] virtual Result<std::vector<Seq>> inbox_heads(std::span<const UserId> users) {
+    std::vector<Seq> out;
+    out.reserve(users.size());
+    for (UserId user : users) {
+      auto head = inbox_head(user);
+      if (!head) return std::move(head).error();
+      out.push_back(head.value());
+    }
+    return out;
+  }
+
   // Stores inbox entries and moves each user's head. Seqs must continue each
   // user's inbox with no gap; the caller (the inbox owner) guarantees it.
   [[nodiscard]] virtual Result<void> put_inbox(std::span<const InboxWrite> writes) = 0;

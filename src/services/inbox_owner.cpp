@@ -37,11 +37,12 @@ Result<void> InboxOwner::process(std::span<const ports::LogRecord> batch) {
     unfinished_.reset();
   }
 
-  std::vector<ports::MessageStore::InboxWrite> writes;
-  writes.reserve(batch.size());
-  std::unordered_map<UserId, Seq> heads;                       // user -> head including this batch
+  // Decode, drop repeats within the batch, then ask the store about the
+  // whole batch at once: which entries are placed already (a replay), and
+  // the head of every user with one that is not.
+  std::vector<records::InboxCommand> commands;
+  commands.reserve(batch.size());
   std::set<std::pair<std::uint64_t, std::uint64_t>> in_batch;  // (user, message) seen in this batch
-
   for (const auto& record : batch) {
     auto cmd = records::decode_inbox(record.value);
     if (!cmd) {
@@ -49,17 +50,28 @@ Result<void> InboxOwner::process(std::span<const ports::LogRecord> batch) {
       continue;
     }
     if (!in_batch.emplace(cmd->user.value, cmd->message.id.value).second) continue;
-    auto existing = store_.inbox_seq_of(cmd->user, cmd->message.id);
-    if (!existing) return std::move(existing).error();
-    if (existing.value()) continue;  // replayed: it has its seq already
+    commands.push_back(std::move(*cmd));
+  }
+  std::vector<ports::MessageStore::InboxKey> keys;
+  keys.reserve(commands.size());
+  for (const auto& c : commands) keys.push_back({c.user, c.message.id});
+  auto placed = store_.inbox_seqs_of(keys);
+  if (!placed) return std::move(placed).error();
 
-    auto [head, inserted] = heads.try_emplace(cmd->user);
-    if (inserted) {
-      auto stored = store_.inbox_head(cmd->user);
-      if (!stored) return std::move(stored).error();
-      head->second = stored.value();
-    }
-    writes.push_back({cmd->user, InboxEntry{++head->second, std::move(cmd->message)}});
+  std::unordered_map<UserId, Seq> heads;  // user -> head including this batch
+  std::vector<UserId> users;
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    if (!placed.value()[i] && heads.try_emplace(commands[i].user, 0).second) users.push_back(commands[i].user);
+  }
+  auto stored_heads = store_.inbox_heads(users);
+  if (!stored_heads) return std::move(stored_heads).error();
+  for (std::size_t i = 0; i < users.size(); ++i) heads[users[i]] = stored_heads.value()[i];
+
+  std::vector<ports::MessageStore::InboxWrite> writes;
+  writes.reserve(commands.size());
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    if (placed.value()[i]) continue;  // replayed: it has its seq already
+    writes.push_back({commands[i].user, InboxEntry{++heads[commands[i].user], std::move(commands[i].message)}});
   }
 
   if (writes.empty()) return Ok{};

@@ -181,6 +181,33 @@ TEST_P(MessageStoreContract, InboxSeqOfFindsReplays) {
   EXPECT_FALSE(other_user->has_value());
 }
 
+TEST_P(MessageStoreContract, ABatchOfInboxReadsAnswersEachInOrder) {
+  const UserId alice = user_for(dir_, 1), bob = user_for(dir_, 2), carol = user_for(dir_, 3);
+  const std::string conv = dir_.unique("g:batch");
+  std::vector<ports::MessageStore::InboxWrite> writes;
+  for (Seq s = 1; s <= 300; ++s) writes.push_back({alice, InboxEntry{s, message(conv, 1000 + s, 9, "m")}});
+  writes.push_back({bob, InboxEntry{1, message(conv, 1001, 9, "m")}});
+  ASSERT_TRUE(port_->put_inbox(writes).ok());
+
+  // More keys than one window of requests in flight, placed and not, mixed.
+  std::vector<ports::MessageStore::InboxKey> keys;
+  std::vector<std::optional<Seq>> expected;
+  for (Seq s = 1; s <= 300; ++s) {
+    keys.push_back({alice, MessageId{1000 + s}});
+    expected.emplace_back(s);
+    keys.push_back({bob, MessageId{1000 + s}});
+    expected.push_back(s == 1 ? std::optional<Seq>(1) : std::nullopt);
+  }
+  auto placed = port_->inbox_seqs_of(keys);
+  ASSERT_TRUE(placed.ok()) << placed.error().message;
+  EXPECT_EQ(placed.value(), expected);
+
+  auto heads = port_->inbox_heads(std::vector<UserId>{carol, alice, bob});
+  ASSERT_TRUE(heads.ok()) << heads.error().message;
+  EXPECT_EQ(heads.value(), (std::vector<Seq>{0, 300, 1}));
+  EXPECT_TRUE(port_->inbox_heads(std::vector<UserId>{})->empty());
+}
+
 TEST_P(MessageStoreContract, ReplayedInboxWriteDoesNotMoveTheHeadBack) {
   const UserId user = user_for(dir_, 1);
   const std::string conv = dir_.unique("g:replay");

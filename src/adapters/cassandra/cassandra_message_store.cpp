@@ -373,6 +373,55 @@ Result<std::optional<Seq>> CassandraMessageStore::inbox_seq_of(UserId user, Mess
   return std::optional<Seq>(static_cast<Seq>(*seq));
 }
 
+Result<std::vector<std::optional<Seq>>> CassandraMessageStore::inbox_seqs_of(std::span<const InboxKey> keys) {
+  std::vector<Statement> reads;
+  reads.reserve(keys.size());
+  for (const auto& k : keys) {
+    auto s = statement("SELECT seq FROM {ks}.inbox_index WHERE user_id = ? AND id = ?",
+                       {big(k.user.value), big(k.message.value)});
+    if (!s) return std::move(s).error();
+    reads.push_back(std::move(s).value());
+  }
+  auto pages = session_->execute_each(reads, idempotent);
+  if (!pages) return std::move(pages).error();
+  std::vector<std::optional<Seq>> out;
+  out.reserve(keys.size());
+  for (const auto& page : pages.value()) {
+    if (page.rows.empty()) {
+      out.emplace_back();
+      continue;
+    }
+    auto seq = as_bigint(page.rows[0].empty() ? CqlValue{} : page.rows[0][0]);
+    if (!seq) return corrupt("inbox_index");
+    out.emplace_back(static_cast<Seq>(*seq));
+  }
+  return out;
+}
+
+Result<std::vector<Seq>> CassandraMessageStore::inbox_heads(std::span<const UserId> users) {
+  std::vector<Statement> reads;
+  reads.reserve(users.size());
+  for (UserId user : users) {
+    auto s = statement("SELECT head FROM {ks}.inbox_heads WHERE user_id = ?", {big(user.value)});
+    if (!s) return std::move(s).error();
+    reads.push_back(std::move(s).value());
+  }
+  auto pages = session_->execute_each(reads, idempotent);
+  if (!pages) return std::move(pages).error();
+  std::vector<Seq> out;
+  out.reserve(users.size());
+  for (const auto& page : pages.value()) {
+    if (page.rows.empty() || page.rows[0].empty() || !page.rows[0][0]) {
+      out.push_back(0);
+      continue;
+    }
+    auto head = as_bigint(page.rows[0][0]);
+    if (!head) return corrupt("inbox_heads");
+    out.push_back(static_cast<Seq>(*head));
+  }
+  return out;
+}
+
 // One LOGGED batch per user (or several, in seq order, when a user's
 // entries exceed batch_bytes) holds the entries, their index rows, the head
 // and the conversation index: the inbox owner decides from inbox_seq_of and

@@ -80,6 +80,9 @@ class CassandraMessageStore final : public ports::MessageStore {
 
   [[nodiscard]] Result<Seq> inbox_head(UserId user) override;
   [[nodiscard]] Result<std::optional<Seq>> inbox_seq_of(UserId user, MessageId message) override;
+  // All at once, a window of requests in flight (CqlSession::execute_each).
+  [[nodiscard]] Result<std::vector<std::optional<Seq>>> inbox_seqs_of(std::span<const InboxKey> keys) override;
+  [[nodiscard]] Result<std::vector<Seq>> inbox_heads(std::span<const UserId> users) override;
   [[nodiscard]] Result<void> put_inbox(std::span<const InboxWrite> writes) override;
   [[nodiscard]] Result<std::vector<InboxEntry>> inbox(UserId user, Seq after, int limit) override;
 

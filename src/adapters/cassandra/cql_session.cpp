@@ -514,6 +514,41 @@ Result<void> CqlSession::execute_all(const std::vector<Statement>& statements, c
   return outcome;
 }
 
+Result<std::vector<Rows>> CqlSession::execute_each(const std::vector<Statement>& statements,
+                                                   const ExecuteOptions& options, std::size_t window) {
+  std::vector<Rows> out;
+  out.reserve(statements.size());
+  window = std::max<std::size_t>(window, 1);
+  for (std::size_t first = 0; first < statements.size(); first += window) {
+    const std::size_t last = std::min(statements.size(), first + window);
+    std::vector<std::string> bodies;
+    std::vector<Sent> sent;
+    bodies.reserve(last - first);
+    sent.reserve(last - first);
+    for (std::size_t i = first; i < last; ++i) {
+      const Statement& s = statements[i];
+      if (!s.prepared) return make_error(ErrorCode::internal, "cassandra: execute without a statement");
+      bodies.push_back(execute_body(s.prepared->meta.id, parameters(s, options, impl_->options.consistency)));
+      const std::size_t base = impl_->round_robin.fetch_add(1, std::memory_order_relaxed);
+      sent.push_back(impl_->start(Opcode::execute, bodies.back(), token_of(s), base, 0, std::nullopt));
+    }
+    // Wait for the whole window even after a failure: nothing may still
+    // refer to `bodies` once this returns.
+    std::optional<Error> failure;
+    for (std::size_t i = first; i < last; ++i) {
+      auto r = impl_->run(Opcode::execute, bodies[i - first], token_of(statements[i]), options.idempotent,
+                          options.timeout, std::move(sent[i - first]));
+      if (!r) {
+        if (!failure) failure = std::move(r).error();
+        continue;
+      }
+      out.push_back(std::move(r->rows));
+    }
+    if (failure) return *failure;
+  }
+  return out;
+}
+
 namespace {
 
 Result<std::string> batch_request(BatchType type, const std::vector<Statement>& statements, Consistency consistency) {

@@ -88,6 +88,13 @@ class CqlSession {
   // all; the first error if any failed.
   [[nodiscard]] Result<void> execute_all(const std::vector<Statement>& statements, const ExecuteOptions& options = {});
 
+  // Runs statements concurrently (each routed by its own key, at most
+  // `window` in flight, so that one caller cannot take every stream of a
+  // connection) and returns each one's first page, in order; the first error
+  // if any failed.
+  [[nodiscard]] Result<std::vector<Rows>> execute_each(const std::vector<Statement>& statements,
+                                                       const ExecuteOptions& options = {}, std::size_t window = 128);
+
   // Runs statements as one BATCH, routed by the first statement's key.
   [[nodiscard]] Result<void> batch(BatchType type, const std::vector<Statement>& statements,
                                    const ExecuteOptions& options = {});
