@@ -3,27 +3,13 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <string_view>
+#include <tuple>
 #include <unordered_map>
 
 #include "core/log.hpp"
 
 namespace parley::services {
-
-namespace {
-
-// The changelog key of a decision, and the key it is deduped by.
-std::string dedupe_key(std::string_view conversation, UserId sender, std::string_view client_msg_id) {
-  std::string key;
-  key.reserve(conversation.size() + 22 + client_msg_id.size());
-  key.append(conversation);
-  key.push_back('\0');
-  key.append(to_string(sender));
-  key.push_back('\0');
-  key.append(client_msg_id);
-  return key;
-}
-
-}  // namespace
 
 Sequencer::Sequencer(ports::MessageLog& log, ports::SequencerState& decided, ports::MessageStore& store,
                      ports::Directory& directory, ports::Rooms& rooms, ports::StateStore& state, Snowflake ids,
@@ -115,18 +101,21 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
     if (auto caught_up = catch_up(partition); !caught_up) return caught_up;
   }
 
-  std::vector<records::Sequenced> fresh;                  // decided by this batch
-  std::unordered_map<std::string, MessageId> last_ids;    // conversation -> last id so far
-  std::unordered_map<std::string, std::size_t> in_batch;  // dedupe key -> its first outcome
+  std::vector<records::Sequenced> fresh;                // decided by this batch
+  std::unordered_map<std::string_view, MessageId> last_ids;  // conversation -> last id so far
+  // (conversation, sender, client_msg_id) -> its first outcome. The views
+  // here and in last_ids point into `conversations` and `outcomes`, which no
+  // longer change.
+  std::map<std::tuple<std::string_view, std::uint64_t, std::string_view>, std::size_t> in_batch;
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     Outcome& o = outcomes[i];
     const std::string& conversation = conversations[i];
-    std::string key = dedupe_key(conversation, o.cmd.from, o.cmd.client_msg_id);
-    if (auto it = in_batch.find(key); it != in_batch.end()) {
-      o.result = outcomes[it->second].result;
+    auto [first, inserted_now] = in_batch.try_emplace(
+        {std::string_view(conversation), o.cmd.from.value, std::string_view(o.cmd.client_msg_id)}, i);
+    if (!inserted_now) {
+      o.result = outcomes[first->second].result;
       continue;
     }
-    in_batch.emplace(key, i);
     auto found = decided_.find_sent(conversation, o.cmd.from, o.cmd.client_msg_id);
     if (!found) return std::move(found).error();
     if (found.value()) {
