@@ -224,6 +224,20 @@ TEST_F(PipelineTest, ANewOwnerDecidesOnWhatTheChangelogHolds) {
   EXPECT_EQ(changelog().size(), 3U);
 }
 
+TEST_F(PipelineTest, AStateAheadOfItsChangelogDecidesNothing) {
+  // State built from another (longer) changelog: deciding on it could give
+  // a new message an id already taken, or miss a first result. The batch
+  // fails (and is retried) instead; nobody is answered, nothing is logged.
+  auto decided = must(embedded::RocksSequencerState::open((dir_ / "foreign-sequencer").string()));
+  for (int p = 0; p < log_->partitions(records::kSequencedTopic); ++p) {
+    ASSERT_TRUE(decided->apply(p, {}, 1000).ok());
+  }
+  auto seq = sequencer(Snowflake::system_clock_ms, decided.get());
+  EXPECT_FALSE(seq.process(sends({"x"}, alice_, bob_)).ok());
+  EXPECT_TRUE(replies_seen_.empty());
+  EXPECT_TRUE(changelog().empty());
+}
+
 TEST_F(PipelineTest, ARetryGetsTheFirstResultHoweverLateItComes) {
   auto seq = sequencer(Snowflake::system_clock_ms);
   ASSERT_TRUE(seq.process(sends({"x"}, alice_, bob_)).ok());
