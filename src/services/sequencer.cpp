@@ -101,7 +101,7 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
     if (auto caught_up = catch_up(partition); !caught_up) return caught_up;
   }
 
-  std::vector<records::Sequenced> fresh;                // decided by this batch
+  std::vector<records::Sequenced> fresh;                     // decided by this batch
   std::unordered_map<std::string_view, MessageId> last_ids;  // conversation -> last id so far
   // (conversation, sender, client_msg_id) -> its first outcome. The views
   // here and in last_ids point into `conversations` and `outcomes`, which no
