@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
                                 Snowflake(config.node_id), social_graph, engines.search.get());
   services::StoreWriter store_writer(message_log, store, state);
   services::SearchService search(*engines.search, rooms, room_rules);
-  services::InboxOwner inbox_owner(store, state);
+  services::InboxOwner inbox_owner(message_log, store, state);
 
   services::PipelineStep sequencer_step(
       "sequencer",

@@ -47,6 +47,16 @@ class LogConsumer {
 
   // Makes a poll that is waiting return at once (for shutdown). Thread-safe.
   virtual void wakeup() = 0;
+
+  // Changes whenever the set of partitions this member owns may have
+  // changed (a rebalance: partitions assigned or revoked); equal values mean
+  // the member owned the same partitions, without a break, in between. State
+  // a step keeps about its partitions (a cache of what it wrote) is valid
+  // only within one generation: in another, someone else may have owned
+  // them meanwhile. The records a poll() returns belong to the generation
+  // read after it. This default suits a member that owns every partition
+  // for its whole life (the embedded logs). Called from the polling thread.
+  [[nodiscard]] virtual std::uint64_t generation() const noexcept { return 0; }
 };
 
 class MessageLog {

@@ -1,5 +1,6 @@
 #include "services/inbox_owner.hpp"
 
+#include <algorithm>
 #include <set>
 #include <unordered_map>
 
@@ -10,7 +11,9 @@
 
 namespace parley::services {
 
-InboxOwner::InboxOwner(ports::MessageStore& store, ports::StateStore& state) : store_(store), state_(state) {}
+InboxOwner::InboxOwner(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state,
+                       std::size_t max_cached_users)
+    : log_(log), store_(store), state_(state), max_cached_users_(std::max<std::size_t>(max_cached_users, 1)) {}
 
 namespace {
 
@@ -21,28 +24,42 @@ std::vector<std::pair<int, std::uint64_t>> positions(std::span<const ports::LogR
   return out;
 }
 
+// A decoded record, with where it sits in its partition.
+struct Command {
+  records::InboxCommand command;
+  int partition = 0;
+  std::uint64_t offset = 0;
+};
+
 }  // namespace
+
+void InboxOwner::on_generation(std::uint64_t /*generation*/) { forget_everything(); }
 
 Result<void> InboxOwner::process(std::span<const ports::LogRecord> batch) {
   auto records = positions(batch);
   if (unfinished_) {
     // The retry of a batch whose writes failed: write the same entries at
     // the same seqs (idempotent whether the first try landed whole, in part
-    // or not at all). Any other batch means the plan is stale: drop it.
+    // or not at all). Any other batch means the plan is stale: drop it, and
+    // the cache with it, since the store may hold any part of that plan.
     if (unfinished_->records == records) {
       if (auto done = store_and_deliver(unfinished_->writes); !done) return done;
+      // Durable now, but the cache was not moved by this plan (it may even
+      // be from another generation): read these users again.
+      for (const auto& w : unfinished_->writes) forget(w.user);
       unfinished_.reset();
       return Ok{};
     }
     unfinished_.reset();
+    forget_everything();
   }
+  if (auto ends = learn_ends(batch); !ends) return ends;
 
-  // Decode, drop repeats within the batch, then ask the store about the
-  // whole batch at once: which entries are placed already (a replay), and
-  // the head of every user with one that is not.
-  std::vector<records::InboxCommand> commands;
+  // Decode and drop repeats within the batch.
+  std::vector<Command> commands;
   commands.reserve(batch.size());
   std::set<std::pair<std::uint64_t, std::uint64_t>> in_batch;  // (user, message) seen in this batch
+  std::vector<UserId> users;
   for (const auto& record : batch) {
     auto cmd = records::decode_inbox(record.value);
     if (!cmd) {
@@ -50,36 +67,129 @@ Result<void> InboxOwner::process(std::span<const ports::LogRecord> batch) {
       continue;
     }
     if (!in_batch.emplace(cmd->user.value, cmd->message.id.value).second) continue;
-    commands.push_back(std::move(*cmd));
+    users.push_back(cmd->user);
+    commands.push_back(Command{std::move(*cmd), record.partition, record.offset});
   }
-  std::vector<ports::MessageStore::InboxKey> keys;
-  keys.reserve(commands.size());
-  for (const auto& c : commands) keys.push_back({c.user, c.message.id});
-  auto placed = store_.inbox_seqs_of(keys);
-  if (!placed) return std::move(placed).error();
 
-  std::unordered_map<UserId, Seq> heads;  // user -> head including this batch
-  std::vector<UserId> users;
+  // Heads and `newest` of every user in the batch, in a working copy that
+  // reaches the cache only once the batch is durable.
+  std::unordered_map<UserId, Known> known;
+  if (auto loaded = load(users, known); !loaded) return loaded;
+
+  // Ask the store at once about the records that may be placed already (a
+  // replay; the header says which those are). A message without a
+  // conversation is always asked about: the conversation index that
+  // `newest` is read from holds no entry for it.
+  std::vector<ports::MessageStore::InboxKey> keys;
+  std::vector<std::size_t> asked;  // keys[k] is about commands[asked[k]]
   for (std::size_t i = 0; i < commands.size(); ++i) {
-    if (!placed.value()[i] && heads.try_emplace(commands[i].user, 0).second) users.push_back(commands[i].user);
+    const auto& c = commands[i];
+    const bool fresh = c.offset >= fresh_from_.at(c.partition) && !c.command.message.conversation.empty() &&
+                       c.command.message.id > known.at(c.command.user).newest;
+    if (fresh) continue;
+    keys.push_back({c.command.user, c.command.message.id});
+    asked.push_back(i);
   }
-  auto stored_heads = store_.inbox_heads(users);
-  if (!stored_heads) return std::move(stored_heads).error();
-  for (std::size_t i = 0; i < users.size(); ++i) heads[users[i]] = stored_heads.value()[i];
+  std::vector<bool> placed(commands.size(), false);
+  if (!keys.empty()) {
+    auto seqs = store_.inbox_seqs_of(keys);
+    if (!seqs) return std::move(seqs).error();
+    for (std::size_t k = 0; k < keys.size(); ++k) {
+      const auto& seq = seqs.value()[k];
+      if (!seq) continue;
+      placed[asked[k]] = true;
+      // What the store shows placed moves what we know: a head row may lag
+      // its index row (a write half applied), and its seq must not be
+      // given again.
+      auto& user = known.at(keys[k].user);
+      user.head = std::max(user.head, *seq);
+      user.newest = std::max(user.newest, keys[k].message);
+    }
+  }
 
   std::vector<ports::MessageStore::InboxWrite> writes;
   writes.reserve(commands.size());
   for (std::size_t i = 0; i < commands.size(); ++i) {
-    if (placed.value()[i]) continue;  // replayed: it has its seq already
-    writes.push_back({commands[i].user, InboxEntry{++heads[commands[i].user], std::move(commands[i].message)}});
+    if (placed[i]) continue;  // replayed: it has its seq already
+    auto& user = known.at(commands[i].command.user);
+    user.newest = std::max(user.newest, commands[i].command.message.id);
+    writes.push_back({commands[i].command.user, InboxEntry{++user.head, std::move(commands[i].command.message)}});
   }
 
-  if (writes.empty()) return Ok{};
-  if (auto done = store_and_deliver(writes); !done) {
-    unfinished_ = Unfinished{std::move(records), std::move(writes)};
-    return done;
+  if (!writes.empty()) {
+    if (auto done = store_and_deliver(writes); !done) {
+      unfinished_ = Unfinished{std::move(records), std::move(writes)};
+      return done;  // the cache stays as it was: at most behind the store by what the retry writes
+    }
+  }
+  remember(known);
+  return Ok{};
+}
+
+Result<void> InboxOwner::learn_ends(std::span<const ports::LogRecord> batch) {
+  for (const auto& record : batch) {
+    if (fresh_from_.contains(record.partition)) continue;
+    // Read after this generation began (its first poll returned), so every
+    // record another owner could have read is below it; the batch's own
+    // records are too, so the first batch is checked whole.
+    auto end = log_.end_offset(record.topic, record.partition);
+    if (!end) return std::move(end).error();
+    fresh_from_.emplace(record.partition, end.value());
   }
   return Ok{};
+}
+
+Result<void> InboxOwner::load(const std::vector<UserId>& users, std::unordered_map<UserId, Known>& known) {
+  std::vector<UserId> unknown;
+  for (UserId user : users) {
+    if (known.contains(user)) continue;
+    if (auto it = cache_.find(user); it != cache_.end()) {
+      known.emplace(user, it->second.known);
+      continue;
+    }
+    known.emplace(user, Known{});
+    unknown.push_back(user);
+  }
+  if (unknown.empty()) return Ok{};
+  auto heads = store_.inbox_heads(unknown);
+  if (!heads) return std::move(heads).error();
+  for (std::size_t i = 0; i < unknown.size(); ++i) {
+    auto conversations = store_.conversations_of(unknown[i]);
+    if (!conversations) return std::move(conversations).error();
+    Known& k = known.at(unknown[i]);
+    k.head = heads.value()[i];
+    for (const auto& c : conversations.value()) k.newest = std::max(k.newest, c.last_message);
+  }
+  return Ok{};
+}
+
+void InboxOwner::remember(const std::unordered_map<UserId, Known>& known) {
+  for (const auto& [user, k] : known) {
+    if (auto it = cache_.find(user); it != cache_.end()) {
+      it->second.known = k;
+      recent_.splice(recent_.begin(), recent_, it->second.at);
+      continue;
+    }
+    recent_.push_front(user);
+    cache_.emplace(user, Cached{k, recent_.begin()});
+    if (cache_.size() > max_cached_users_) {
+      cache_.erase(recent_.back());
+      recent_.pop_back();
+    }
+  }
+}
+
+void InboxOwner::forget(UserId user) {
+  if (auto it = cache_.find(user); it != cache_.end()) {
+    recent_.erase(it->second.at);
+    cache_.erase(it);
+  }
+}
+
+void InboxOwner::forget_everything() {
+  cache_.clear();
+  recent_.clear();
+  fresh_from_.clear();
 }
 
 Result<void> InboxOwner::store_and_deliver(const std::vector<ports::MessageStore::InboxWrite>& writes) {

@@ -72,6 +72,11 @@ void PipelineStep::run() {
     }
     const auto& batch = polled.value();
     if (batch.empty()) continue;
+    // Read after the poll: a rebalance inside it shows here.
+    if (const std::uint64_t generation = consumer_->generation(); generation_ != generation) {
+      generation_ = generation;
+      handler_.on_generation(generation);
+    }
 
     // Retry the batch until the handler makes it durable; never skip ahead.
     std::chrono::milliseconds delay{10};

@@ -11,8 +11,10 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,6 +42,13 @@ class BatchHandler {
  public:
   virtual ~BatchHandler() = default;
   [[nodiscard]] virtual Result<void> process(std::span<const ports::LogRecord> batch) = 0;
+
+  // Called before process() whenever the consumer's ownership generation
+  // (LogConsumer::generation) differs from the one the handler was last
+  // told, and before the first batch: the batches that follow belong to
+  // `generation`. A handler that keeps state about the partitions it owns
+  // drops it here; the others need not override this.
+  virtual void on_generation(std::uint64_t generation) { (void)generation; }
 };
 
 class PipelineStep {
@@ -68,6 +77,7 @@ class PipelineStep {
   std::unique_ptr<ports::LogConsumer> consumer_;
   BatchHandler& handler_;
   Options options_;
+  std::optional<std::uint64_t> generation_;  // the last one handler_ was told; the step thread's
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;  // guards nothing but the wait in backoff()

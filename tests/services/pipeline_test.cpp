@@ -5,8 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <random>
+#include <utility>
 
 #include "adapters/embedded/memory_state_store.hpp"
 #include "adapters/embedded/rocks_directory.hpp"
@@ -155,7 +159,7 @@ TEST_F(PipelineTest, AReplayedBatchWritesNothingTwice) {
   ASSERT_TRUE(writer.process(decisions).ok());
   const auto records = inbox_records();
   ASSERT_EQ(records.size(), 12U);
-  InboxOwner owner(*store_, state_);
+  InboxOwner owner(*log_, *store_, state_);
   ASSERT_TRUE(owner.process(records).ok());
   ASSERT_TRUE(owner.process(records).ok());
   for (UserId user : {alice_, bob_}) {
@@ -198,7 +202,7 @@ TEST_F(PipelineTest, SendsAreAcknowledgedFromTheLogWhileTheStoreIsDown) {
   EXPECT_EQ(history[0].id, replies_seen_[2].value().id);
   EXPECT_EQ(history[1].id, replies_seen_[1].value().id);
   EXPECT_EQ(history[2].id, replies_seen_[0].value().id);
-  InboxOwner owner(*store_, state_);
+  InboxOwner owner(*log_, *store_, state_);
   ASSERT_TRUE(owner.process(inbox_records()).ok());
   for (UserId user : {alice_, bob_}) {
     const auto inbox = store_->inbox(user, 0, 100).value();
@@ -273,6 +277,86 @@ TEST_F(PipelineTest, SendsToUnknownUsersAreRefusedAndStoreNothing) {
   ASSERT_TRUE(seq.process(sends({"lost"}, alice_, UserId{999})).ok());
   EXPECT_FALSE(store_->find_sent(alice_, "lost").value().has_value());
   EXPECT_TRUE(inbox_records().empty());
+}
+
+// A consumer that hands out scripted batches, each under the generation
+// given with it, then nothing.
+class ScriptedConsumer final : public ports::LogConsumer {
+ public:
+  struct Step {
+    std::uint64_t generation;
+    std::uint64_t offset;
+  };
+  explicit ScriptedConsumer(std::vector<Step> steps) : steps_(std::move(steps)) {}
+
+  Result<std::vector<ports::LogRecord>> poll(std::chrono::milliseconds timeout, std::size_t /*max*/) override {
+    std::unique_lock lock(mutex_);
+    if (next_ < steps_.size()) {
+      const Step& step = steps_[next_++];
+      generation_.store(step.generation);
+      return std::vector<ports::LogRecord>{{std::string(records::kInboxesTopic), 0, step.offset, "k", "v"}};
+    }
+    cv_.wait_for(lock, timeout, [this] { return woken_; });
+    woken_ = false;
+    return std::vector<ports::LogRecord>{};
+  }
+  Result<void> commit(int /*partition*/, std::uint64_t /*next_offset*/) override { return Ok{}; }
+  void wakeup() override {
+    {
+      std::lock_guard lock(mutex_);
+      woken_ = true;
+    }
+    cv_.notify_all();
+  }
+  std::uint64_t generation() const noexcept override { return generation_.load(); }
+
+ private:
+  std::vector<Step> steps_;
+  std::mutex mutex_;  // guards next_ and woken_
+  std::condition_variable cv_;
+  std::size_t next_ = 0;
+  bool woken_ = false;
+  std::atomic<std::uint64_t> generation_{0};
+};
+
+// Records each batch's first offset with the generation it was last told.
+class GenerationRecorder final : public BatchHandler {
+ public:
+  Result<void> process(std::span<const ports::LogRecord> batch) override {
+    std::lock_guard lock(mutex_);
+    seen_.emplace_back(told_.back(), batch.front().offset);
+    cv_.notify_all();
+    return Ok{};
+  }
+  void on_generation(std::uint64_t generation) override {
+    std::lock_guard lock(mutex_);
+    told_.push_back(generation);
+  }
+  // Waits (a minute at most) for `n` batches; what it saw, and was told.
+  std::pair<std::vector<std::pair<std::uint64_t, std::uint64_t>>, std::vector<std::uint64_t>> wait_for(std::size_t n) {
+    std::unique_lock lock(mutex_);
+    cv_.wait_for(lock, std::chrono::minutes(1), [&] { return seen_.size() >= n; });
+    return {seen_, told_};
+  }
+
+ private:
+  std::mutex mutex_;  // guards all below
+  std::condition_variable cv_;
+  std::vector<std::uint64_t> told_{~std::uint64_t{0}};         // a value no consumer gives, until told
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> seen_;  // (generation told, first offset)
+};
+
+TEST(PipelineStepTest, TellsItsHandlerEachNewGenerationBeforeTheBatchesOfIt) {
+  GenerationRecorder handler;
+  PipelineStep step(
+      "test",
+      std::make_unique<ScriptedConsumer>(std::vector<ScriptedConsumer::Step>{{0, 0}, {0, 1}, {3, 2}, {3, 3}, {4, 4}}),
+      handler, {.poll_timeout = std::chrono::milliseconds(10)});
+  step.start();
+  const auto [seen, told] = handler.wait_for(5);
+  step.stop();
+  EXPECT_EQ(told, (std::vector<std::uint64_t>{~std::uint64_t{0}, 0, 3, 4}));
+  EXPECT_EQ(seen, (std::vector<std::pair<std::uint64_t, std::uint64_t>>{{0, 0}, {0, 1}, {3, 2}, {3, 3}, {4, 4}}));
 }
 
 }  // namespace

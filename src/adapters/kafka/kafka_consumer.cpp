@@ -75,6 +75,8 @@ KafkaConsumer::~KafkaConsumer() {
 void KafkaConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
                                  void* opaque) {
   auto* self = static_cast<KafkaConsumer*>(opaque);
+  // Whatever happens below, what this member owns may have changed.
+  self->generation_.fetch_add(1, std::memory_order_relaxed);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     for (int i = 0; i < partitions->cnt; ++i) self->owned_.insert(partitions->elems[i].partition);
     // Each partition starts at its committed offset (or the beginning).
@@ -148,6 +150,8 @@ Result<void> KafkaConsumer::commit(int partition, std::uint64_t next_offset) {
   }
   return Ok{};
 }
+
+std::uint64_t KafkaConsumer::generation() const noexcept { return generation_.load(std::memory_order_relaxed); }
 
 void KafkaConsumer::wakeup() {
   woken_.store(true);

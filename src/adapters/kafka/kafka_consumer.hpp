@@ -10,11 +10,13 @@
 // partition this member no longer owns is refused (ErrorCode::unavailable)
 // instead of racing its new owner. The new owner replays from the committed
 // offset, and the pipeline steps are idempotent, so the replay writes
-// nothing twice.
+// nothing twice. Every assign and every revoke moves generation(), so a step
+// that keeps state about its partitions knows to drop it.
 //
 // poll() and commit() are called from one thread; wakeup() from any.
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <set>
 #include <string>
@@ -45,6 +47,7 @@ class KafkaConsumer final : public ports::LogConsumer {
                                                            std::size_t max_records) override;
   [[nodiscard]] Result<void> commit(int partition, std::uint64_t next_offset) override;
   void wakeup() override;
+  [[nodiscard]] std::uint64_t generation() const noexcept override;
 
  private:
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
@@ -61,6 +64,8 @@ class KafkaConsumer final : public ports::LogConsumer {
   std::set<int> owned_;
   std::vector<ports::LogRecord> batch_;
   std::atomic<bool> woken_{false};
+  // Moved by on_rebalance (on the polling thread) on every assign and revoke.
+  std::atomic<std::uint64_t> generation_{0};
 };
 
 }  // namespace parley::kafka
