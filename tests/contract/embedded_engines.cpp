@@ -5,7 +5,7 @@
 
 #include "adapters/embedded/memory_state_store.hpp"
 #include "adapters/embedded/rocks_directory.hpp"
-#include "adapters/embedded/rocks_log.hpp"
+#include "adapters/embedded/file_log.hpp"
 #include "adapters/embedded/rocks_message_store.hpp"
 #include "adapters/embedded/rocks_push_ledger.hpp"
 #include "adapters/embedded/rocks_push_tokens.hpp"
@@ -32,7 +32,7 @@ MessageLogFactory log_factory(std::string name, embedded::Durability durability)
             embedded::LogOptions options;
             options.path = dir;
             options.durability = durability;
-            return or_throw(embedded::RocksLog::open(options));
+            return or_throw(embedded::FileLog::open(options));
           }};
 }
 
@@ -45,8 +45,8 @@ MessageStoreFactory store_factory(std::string name, embedded::Durability durabil
 }  // namespace
 
 INSTANTIATE_TEST_SUITE_P(Embedded, MessageLogContract,
-                         ::testing::Values(log_factory("RocksLogFsync", embedded::Durability::fsync),
-                                           log_factory("RocksLogOs", embedded::Durability::os)),
+                         ::testing::Values(log_factory("FileLogFsync", embedded::Durability::fsync),
+                                           log_factory("FileLogOs", embedded::Durability::os)),
                          FactoryName{});
 
 INSTANTIATE_TEST_SUITE_P(Embedded, MessageStoreContract,

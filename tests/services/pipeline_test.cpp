@@ -14,7 +14,7 @@
 
 #include "adapters/embedded/memory_state_store.hpp"
 #include "adapters/embedded/rocks_directory.hpp"
-#include "adapters/embedded/rocks_log.hpp"
+#include "adapters/embedded/file_log.hpp"
 #include "adapters/embedded/rocks_message_store.hpp"
 #include "adapters/embedded/rocks_rooms.hpp"
 #include "adapters/embedded/rocks_sequencer_state.hpp"
@@ -68,7 +68,7 @@ class PipelineTest : public ::testing::Test {
     std::random_device rd;
     dir_ = std::filesystem::temp_directory_path() / ("parley-pipeline-" + std::to_string(rd()) + std::to_string(rd()));
     std::filesystem::create_directories(dir_);
-    log_ = must(embedded::RocksLog::open({.path = (dir_ / "log").string()}));
+    log_ = must(embedded::FileLog::open({.path = (dir_ / "log").string()}));
     store_ = must(embedded::RocksMessageStore::open((dir_ / "store").string(), embedded::Durability::os));
     directory_ = must(embedded::RocksDirectory::open((dir_ / "directory").string()));
     rooms_ = must(embedded::RocksRooms::open((dir_ / "rooms").string()));
@@ -126,7 +126,7 @@ class PipelineTest : public ::testing::Test {
   std::vector<ports::LogRecord> changelog() { return records_of(records::kSequencedTopic); }
 
   std::filesystem::path dir_;
-  std::unique_ptr<embedded::RocksLog> log_;
+  std::unique_ptr<embedded::FileLog> log_;
   std::unique_ptr<embedded::RocksMessageStore> store_;
   std::unique_ptr<embedded::RocksDirectory> directory_;
   std::unique_ptr<embedded::RocksRooms> rooms_;

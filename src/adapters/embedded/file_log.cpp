@@ -1,0 +1,1071 @@
+#include "adapters/embedded/file_log.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <system_error>
+#include <utility>
+
+#include "core/log.hpp"
+
+namespace parley::embedded {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::uint64_t kNone = std::numeric_limits<std::uint64_t>::max();
+constexpr std::uint8_t kData = 1;
+constexpr std::uint8_t kCommit = 2;
+constexpr std::uint8_t kCheckpoint = 3;
+constexpr std::size_t kHeader = 8;               // u32 length, u32 crc
+constexpr std::uint32_t kMaxFrame = 256U << 20;  // larger than any record the servers write
+constexpr std::uint64_t kIndexEvery = 64;        // records of a partition between two index points
+constexpr std::size_t kReadChunk = 1U << 20;     // bytes read from a segment at a time
+constexpr std::chrono::hours kMaxPollWait{24};   // the longest a single poll waits
+
+// Topic and group names may not contain NUL (the other engines' rule).
+bool valid_name(std::string_view name) noexcept { return !name.empty() && name.find('\0') == std::string_view::npos; }
+
+// FNV-1a, 64 bit: stable across runs, builds and platforms (std::hash is not).
+std::uint64_t fnv1a64(std::string_view data) noexcept {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (const char c : data) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+void put32(std::string& out, std::uint32_t v) {
+  char b[4];
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xFFU);
+  out.append(b, 4);
+}
+void put64(std::string& out, std::uint64_t v) {
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xFFU);
+  out.append(b, 8);
+}
+void set32(std::string& out, std::size_t at, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out[at + i] = static_cast<char>((v >> (8 * i)) & 0xFFU);
+}
+
+// Reads little-endian fields off the front of a frame body; every read
+// checks the length first.
+class Fields {
+ public:
+  explicit Fields(std::string_view in) : in_(in) {}
+  bool u32(std::uint32_t& v) {
+    if (in_.size() < 4) return false;
+    v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in_[i])) << (8 * i);
+    in_.remove_prefix(4);
+    return true;
+  }
+  bool u64(std::uint64_t& v) {
+    if (in_.size() < 8) return false;
+    v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in_[i])) << (8 * i);
+    in_.remove_prefix(8);
+    return true;
+  }
+  bool bytes(std::size_t n, std::string_view& v) {
+    if (in_.size() < n) return false;
+    v = in_.substr(0, n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  [[nodiscard]] std::string_view rest() const { return in_; }
+
+ private:
+  std::string_view in_;
+};
+
+std::uint32_t crc_of(std::string_view data) {
+  return static_cast<std::uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
+}
+
+// Starts a frame of `type` at the end of `out`; end_frame() fills in its
+// length and crc once the body is appended.
+std::size_t begin_frame(std::string& out, std::uint8_t type) {
+  const std::size_t start = out.size();
+  out.append(kHeader, '\0');
+  out.push_back(static_cast<char>(type));
+  return start;
+}
+void end_frame(std::string& out, std::size_t start) {
+  const std::string_view content(out.data() + start + kHeader, out.size() - start - kHeader);
+  set32(out, start, static_cast<std::uint32_t>(content.size()));
+  set32(out, start + 4, crc_of(content));
+}
+
+std::string hex_of(std::string_view name) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : name) {
+    out.push_back(kDigits[static_cast<unsigned char>(c) >> 4]);
+    out.push_back(kDigits[static_cast<unsigned char>(c) & 0xF]);
+  }
+  return out;
+}
+bool name_of_hex(std::string_view hex, std::string& out) {
+  if (hex.empty() || hex.size() % 2 != 0) return false;
+  const auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  out.clear();
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = digit(hex[i]);
+    const int lo = digit(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return true;
+}
+
+std::string segment_name(std::uint64_t number) {
+  std::string digits = std::to_string(number);
+  return std::string(20 - std::min<std::size_t>(20, digits.size()), '0') + digits + ".seg";
+}
+
+// The errno text, for messages that name no path of the server.
+std::string os_error(int err) { return std::error_code(err, std::generic_category()).message(); }
+
+void sync_dir(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  ::close(fd);
+}
+
+// Reads the frames of one segment file in order, up to `limit` bytes.
+class SegmentReader {
+ public:
+  SegmentReader(int fd, std::uint64_t start, std::uint64_t limit) : fd_(fd), base_(start), limit_(limit) {}
+
+  enum class Got { frame, end, torn };
+
+  // The next frame: its type, its body (valid until the next call) and
+  // where it starts in the file. `torn`: a frame that is cut short or fails
+  // its crc, starting at position().
+  Got next(std::uint8_t& type, std::string_view& body, std::uint64_t& at) {
+    at = base_ + cur_;
+    if (!ensure(kHeader)) return available() == 0 && !error_ ? Got::end : Got::torn;
+    Fields header(std::string_view(buf_.data() + cur_, kHeader));
+    std::uint32_t length = 0;
+    std::uint32_t crc = 0;
+    (void)header.u32(length);
+    (void)header.u32(crc);
+    if (length < 1 || length > kMaxFrame || !ensure(kHeader + length)) return Got::torn;
+    const std::string_view content(buf_.data() + cur_ + kHeader, length);
+    if (crc_of(content) != crc) return Got::torn;
+    type = static_cast<std::uint8_t>(content[0]);
+    body = content.substr(1);
+    cur_ += kHeader + length;
+    return Got::frame;
+  }
+  [[nodiscard]] bool failed() const noexcept { return error_; }
+
+ private:
+  [[nodiscard]] std::size_t available() const noexcept { return buf_.size() - cur_; }
+  // Makes `n` bytes available from the cursor; false at the limit or on a
+  // read error.
+  bool ensure(std::size_t n) {
+    while (available() < n) {
+      if (cur_ > 0) {
+        buf_.erase(0, cur_);
+        base_ += cur_;
+        cur_ = 0;
+      }
+      const std::uint64_t file_pos = base_ + buf_.size();
+      if (file_pos >= limit_) return false;
+      const std::size_t want = static_cast<std::size_t>(
+          std::min<std::uint64_t>(std::max<std::size_t>(n - available(), kReadChunk), limit_ - file_pos));
+      const std::size_t old = buf_.size();
+      buf_.resize(old + want);
+      const ssize_t got = ::pread(fd_, buf_.data() + old, want, static_cast<off_t>(file_pos));
+      if (got < 0) {
+        if (errno == EINTR) {
+          buf_.resize(old);
+          continue;
+        }
+        buf_.resize(old);
+        error_ = true;
+        return false;
+      }
+      buf_.resize(old + static_cast<std::size_t>(got));
+      if (got == 0) return false;
+    }
+    return true;
+  }
+
+  int fd_;
+  std::uint64_t base_;  // file position of buf_[0]
+  std::uint64_t limit_;
+  std::string buf_;
+  std::size_t cur_ = 0;
+  bool error_ = false;
+};
+
+// An open file descriptor, closed when it goes.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  [[nodiscard]] int get() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Writes all of `data` at `at`; false with errno set on failure.
+bool write_all(int fd, std::string_view data, std::uint64_t at) {
+  while (!data.empty()) {
+    const ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(at));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+    at += static_cast<std::uint64_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+struct FileLog::Entry {
+  std::uint64_t offset = 0;
+  std::string key;
+  std::string value;
+};
+
+struct FileLog::Pending {
+  enum class Kind { data, commit };
+  Kind kind = Kind::data;
+  std::string topic;
+  int partition = 0;
+  std::string key;  // the record's key; for a commit, the group
+  std::string value;
+  std::uint64_t next_offset = 0;  // a commit's offset
+  ports::AppendCallback done;     // data only
+};
+
+struct FileLog::Topic {
+  struct IndexPoint {
+    std::uint64_t offset = 0;
+    std::uint64_t segment = 0;
+    std::uint64_t position = 0;
+  };
+  struct Segment {
+    std::uint64_t number = 0;
+    std::uint64_t size = 0;                 // bytes written and published
+    std::vector<std::uint64_t> min_offset;  // per partition; kNone where it holds none
+    std::vector<std::uint64_t> max_offset;
+  };
+  struct Partition {
+    std::uint64_t next = 0;                           // durable, published records are [0, next)
+    std::uint64_t low = 0;                            // retention removed [0, low)
+    std::uint64_t assigned = 0;                       // the writer's next offset to hand out
+    std::deque<std::shared_ptr<const Entry>> memory;  // records [memory_low, next)
+    std::uint64_t memory_low = 0;
+    std::size_t memory_bytes = 0;
+    std::vector<IndexPoint> index;                                // sparse, in offset order
+    std::map<std::string, std::uint64_t, std::less<>> committed;  // group → latest commit
+    std::map<std::string, std::uint64_t, std::less<>> written;    // group → latest commit in a file
+  };
+
+  Topic(std::string n, bool k, fs::path d, int partition_count)
+      : name(std::move(n)), kept(k), dir(std::move(d)), partitions(static_cast<std::size_t>(partition_count)) {}
+
+  const std::string name;
+  const bool kept;
+  const fs::path dir;
+  std::vector<Partition> partitions;
+  std::deque<Segment> segments;  // oldest first; the last is being written
+
+  // The writer thread's own: the segment being written.
+  Fd file;
+  std::uint64_t file_size = 0;
+
+  [[nodiscard]] fs::path segment_path(std::uint64_t number) const { return dir / segment_name(number); }
+
+  void note_record(std::uint64_t offset, int partition, std::uint64_t position) {
+    Segment& seg = segments.back();
+    auto& min = seg.min_offset[static_cast<std::size_t>(partition)];
+    auto& max = seg.max_offset[static_cast<std::size_t>(partition)];
+    if (min == kNone) min = offset;
+    max = offset;
+    auto& index = partitions[static_cast<std::size_t>(partition)].index;
+    if (index.empty() || index.back().segment != seg.number || offset - index.back().offset >= kIndexEvery) {
+      index.push_back(IndexPoint{offset, seg.number, position});
+    }
+  }
+};
+
+// A member of one consumer group on one topic that owns every partition.
+// poll() and commit() are for one thread at a time; wakeup() for any thread.
+class FileLog::Consumer final : public ports::LogConsumer {
+ public:
+  Consumer(FileLog& log, std::string topic, std::string group, Topic& state, std::vector<std::uint64_t> positions)
+      : log_(log),
+        topic_(std::move(topic)),
+        group_(std::move(group)),
+        state_(state),
+        positions_(std::move(positions)) {}
+
+  Result<std::vector<ports::LogRecord>> poll(std::chrono::milliseconds timeout, std::size_t max_records) override {
+    if (max_records == 0) return make_error(ErrorCode::bad_request, "poll: max_records must be positive");
+    const int n = static_cast<int>(positions_.size());
+    std::vector<std::uint64_t> until(positions_.size());
+    {
+      std::unique_lock lock(log_.state_mu_);
+      const auto has_data = [&] {
+        for (int p = 0; p < n; ++p) {
+          if (state_.partitions[p].next > positions_[p]) return true;
+        }
+        return false;
+      };
+      const auto wait = std::clamp(timeout, std::chrono::milliseconds(0), std::chrono::milliseconds(kMaxPollWait));
+      log_.data_cv_.wait_for(lock, wait, [&] { return woken_ || has_data(); });
+      woken_ = false;
+      for (int p = 0; p < n; ++p) until[p] = state_.partitions[p].next;
+    }
+
+    // Start at a different partition each poll so a busy one cannot starve
+    // the others when max_records is small.
+    std::vector<ports::LogRecord> out;
+    for (int k = 0; k < n && out.size() < max_records; ++k) {
+      const int p = (start_ + k) % n;
+      if (until[p] <= positions_[p]) continue;
+      auto records = log_.read_range(state_, p, positions_[p], until[p], max_records - out.size());
+      if (!records) return std::move(records).error();
+      if (records->empty()) {
+        // Everything in [position, until) is gone to retention: skip it.
+        positions_[p] = until[p];
+        continue;
+      }
+      positions_[p] = records->back().offset + 1;
+      for (auto& r : *records) out.push_back(std::move(r));
+    }
+    start_ = (start_ + 1) % n;
+    return out;
+  }
+
+  Result<void> commit(int partition, std::uint64_t next_offset) override {
+    if (partition < 0 || partition >= static_cast<int>(positions_.size())) {
+      return make_error(ErrorCode::bad_request, "commit: no partition " + std::to_string(partition));
+    }
+    return log_.commit(topic_, group_, partition, next_offset);
+  }
+
+  void wakeup() override {
+    {
+      std::lock_guard lock(log_.state_mu_);
+      woken_ = true;
+    }
+    log_.data_cv_.notify_all();
+  }
+
+ private:
+  FileLog& log_;
+  const std::string topic_;
+  const std::string group_;
+  Topic& state_;                          // owned by log_.topics_, which never drops a topic
+  std::vector<std::uint64_t> positions_;  // next offset to read, per partition
+  int start_ = 0;
+  bool woken_ = false;  // guarded by log_.state_mu_
+};
+
+FileLog::FileLog(Private, LogOptions options) : options_(std::move(options)) {}
+
+Result<std::unique_ptr<FileLog>> FileLog::open(LogOptions options) {
+  if (options.path.empty()) return make_error(ErrorCode::bad_request, "log: empty path");
+  if (options.partitions < 1 || options.partitions > 65536) {
+    return make_error(ErrorCode::bad_request, "log: partitions must be in [1, 65536]");
+  }
+  if (options.max_batch < 1) return make_error(ErrorCode::bad_request, "log: max_batch must be positive");
+  if (options.retention_interval <= std::chrono::milliseconds(0)) {
+    return make_error(ErrorCode::bad_request, "log: retention_interval must be positive");
+  }
+  if (options.segment_bytes < 4096) return make_error(ErrorCode::bad_request, "log: segment_bytes must be >= 4096");
+  std::error_code ec;
+  fs::create_directories(options.path, ec);
+  if (ec) {
+    log::error("log", "cannot create " + options.path + ": " + ec.message());
+    return make_error(ErrorCode::unavailable, "log: cannot create its folder: " + ec.message());
+  }
+  auto log = std::make_unique<FileLog>(Private{}, std::move(options));
+  if (auto loaded = log->load(); !loaded) return std::move(loaded).error();
+  log->writer_ = std::thread(&FileLog::writer_loop, log.get());
+  return log;
+}
+
+// Finds every topic folder and rebuilds each topic from its segments.
+Result<void> FileLog::load() {
+  std::lock_guard lock(state_mu_);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(options_.path, ec)) {
+    const std::string folder = entry.path().filename().string();
+    std::string name;
+    if (!entry.is_directory() || folder.rfind("t-", 0) != 0 || !name_of_hex(folder.substr(2), name) ||
+        !valid_name(name)) {
+      continue;
+    }
+    if (auto loaded = load_topic(topic_locked(name)); !loaded) return loaded;
+  }
+  if (ec) return make_error(ErrorCode::unavailable, "log: cannot list its folder: " + ec.message());
+  return Ok{};
+}
+
+// Replays a topic's segments in order: checkpoints and commits set the
+// groups' offsets, data frames the partitions' ends and the index. A torn
+// frame at the end of the last segment (a crash mid-write) is cut off;
+// anywhere else it is corruption. Requires state_mu_.
+Result<void> FileLog::load_topic(Topic& topic) {
+  std::vector<std::uint64_t> numbers;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(topic.dir, ec)) {
+    const std::string file = entry.path().filename().string();
+    if (file.size() != 24 || file.substr(20) != ".seg") continue;
+    try {
+      numbers.push_back(std::stoull(file.substr(0, 20)));
+    } catch (const std::exception&) {
+      continue;
+    }
+  }
+  if (ec) return make_error(ErrorCode::unavailable, "log: cannot list a topic's folder: " + ec.message());
+  std::sort(numbers.begin(), numbers.end());
+  const std::size_t n = topic.partitions.size();
+  const auto corrupt = [&](std::uint64_t number, const std::string& what) {
+    log::error("log", "corrupt segment " + topic.segment_path(number).string() + ": " + what);
+    return make_error(ErrorCode::internal, "log: a segment of topic " + topic.name + " is corrupt (" + what + ")");
+  };
+
+  for (std::size_t s = 0; s < numbers.size(); ++s) {
+    const bool last = s + 1 == numbers.size();
+    const fs::path path = topic.segment_path(numbers[s]);
+    Fd fd(::open(path.c_str(), last ? (O_RDWR | O_CLOEXEC) : (O_RDONLY | O_CLOEXEC)));
+    if (fd.get() < 0) return make_error(ErrorCode::unavailable, "log: cannot open a segment: " + os_error(errno));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return make_error(ErrorCode::unavailable, "log: " + os_error(errno));
+    topic.segments.push_back(
+        Topic::Segment{numbers[s], 0, std::vector<std::uint64_t>(n, kNone), std::vector<std::uint64_t>(n, kNone)});
+    SegmentReader reader(fd.get(), 0, static_cast<std::uint64_t>(st.st_size));
+    std::uint8_t type = 0;
+    std::string_view body;
+    std::uint64_t at = 0;
+    for (;;) {
+      const auto got = reader.next(type, body, at);
+      if (got == SegmentReader::Got::end) break;
+      if (got == SegmentReader::Got::torn) {
+        if (reader.failed()) return make_error(ErrorCode::unavailable, "log: cannot read a segment");
+        if (!last) return corrupt(numbers[s], "a torn frame before the last segment");
+        log::warn("log", "cutting a torn frame off the end of " + path.string() + " at byte " + std::to_string(at));
+        if (::ftruncate(fd.get(), static_cast<off_t>(at)) != 0 || ::fdatasync(fd.get()) != 0) {
+          return make_error(ErrorCode::unavailable, "log: cannot repair a torn segment: " + os_error(errno));
+        }
+        break;
+      }
+      Fields f(body);
+      std::uint32_t partition = 0;
+      std::uint64_t value = 0;
+      if (type == kData) {
+        std::uint32_t key_length = 0;
+        std::string_view key;
+        if (!f.u32(partition) || !f.u64(value) || !f.u32(key_length) || !f.bytes(key_length, key)) {
+          return corrupt(numbers[s], "a short data frame");
+        }
+        if (partition >= n) {
+          return make_error(ErrorCode::bad_request, "log: topic " + topic.name + " holds partition " +
+                                                        std::to_string(partition) + ", more than configured");
+        }
+        auto& p = topic.partitions[partition];
+        p.next = std::max(p.next, value + 1);
+        topic.note_record(value, static_cast<int>(partition), at);
+      } else if (type == kCommit) {
+        if (!f.u32(partition) || !f.u64(value)) return corrupt(numbers[s], "a short commit frame");
+        if (partition >= n) continue;  // reported above if it held records
+        const std::string group(f.rest());
+        topic.partitions[partition].committed[group] = value;
+        topic.partitions[partition].written[group] = value;
+      } else if (type == kCheckpoint) {
+        std::uint32_t count = 0;
+        if (!f.u32(count)) return corrupt(numbers[s], "a short checkpoint");
+        for (std::uint32_t p = 0; p < count; ++p) {
+          if (!f.u64(value)) return corrupt(numbers[s], "a short checkpoint");
+          if (p < n) topic.partitions[p].next = std::max(topic.partitions[p].next, value);
+        }
+        std::uint32_t groups = 0;
+        if (!f.u32(groups)) return corrupt(numbers[s], "a short checkpoint");
+        for (std::uint32_t g = 0; g < groups; ++g) {
+          std::uint32_t length = 0;
+          std::string_view group;
+          if (!f.u32(length) || !f.bytes(length, group)) return corrupt(numbers[s], "a short checkpoint");
+          for (std::uint32_t p = 0; p < count; ++p) {
+            if (!f.u64(value)) return corrupt(numbers[s], "a short checkpoint");
+            if (p >= n || value == kNone) continue;
+            topic.partitions[p].committed[std::string(group)] = value;
+            topic.partitions[p].written[std::string(group)] = value;
+          }
+        }
+      } else {
+        return corrupt(numbers[s], "an unknown frame type");
+      }
+    }
+    topic.segments.back().size = at;
+    if (last && at == 0) {
+      // A segment cut to nothing (a crash while it was being started) has
+      // no checkpoint: drop it; the next write starts a new one.
+      (void)::unlink(path.c_str());
+      topic.segments.pop_back();
+    } else if (last) {
+      topic.file = std::move(fd);
+      topic.file_size = at;
+    }
+  }
+  for (std::size_t p = 0; p < n; ++p) {
+    auto& part = topic.partitions[p];
+    part.low = part.next;
+    for (const auto& seg : topic.segments) {
+      if (seg.min_offset[p] != kNone) {
+        part.low = seg.min_offset[p];
+        break;
+      }
+    }
+    part.assigned = part.next;
+    part.memory_low = part.next;
+  }
+  return Ok{};
+}
+
+FileLog::~FileLog() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+int FileLog::partitions(std::string_view /*topic*/) const { return options_.partitions; }
+
+int FileLog::partition_for(std::string_view /*topic*/, std::string_view key) const {
+  return static_cast<int>(fnv1a64(key) % static_cast<std::uint64_t>(options_.partitions));
+}
+
+void FileLog::append(std::string_view topic, std::string key, std::string value, ports::AppendCallback done) {
+  if (!valid_name(topic)) {
+    done(make_error(ErrorCode::bad_request, "append: topic must be non-empty and without NUL"));
+    return;
+  }
+  const int partition = partition_for(topic, key);
+  {
+    std::lock_guard lock(queue_mu_);
+    if (!stopping_) {
+      queue_.push_back(Pending{Pending::Kind::data, std::string(topic), partition, std::move(key), std::move(value), 0,
+                               std::move(done)});
+      if (queue_.size() == 1) queue_cv_.notify_one();
+      return;
+    }
+  }
+  done(make_error(ErrorCode::unavailable, "append: the log is closing"));
+}
+
+// The writer thread: takes batches off the queue until it is empty and the
+// log is stopping, and runs retention every retention_interval.
+void FileLog::writer_loop() {
+  using Clock = std::chrono::steady_clock;
+  auto next_retention = Clock::now() + options_.retention_interval;
+  std::unique_lock lock(queue_mu_);
+  for (;;) {
+    queue_cv_.wait_until(lock, next_retention, [&] { return stopping_ || !queue_.empty(); });
+    if (!queue_.empty()) {
+      std::vector<Pending> batch;
+      const std::size_t n = std::min(queue_.size(), options_.max_batch);
+      batch.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      lock.unlock();
+      write_batch(batch);
+      lock.lock();
+    } else if (stopping_) {
+      return;
+    }
+    if (Clock::now() >= next_retention) {
+      lock.unlock();
+      // A failed run is retried at the next interval; nothing depends on it.
+      (void)run_retention();
+      lock.lock();
+      next_retention = Clock::now() + options_.retention_interval;
+    }
+  }
+}
+
+// Gives each record of `batch` the next offset of its partition, writes each
+// topic's frames with one write and one sync, then publishes the records to
+// consumers and runs the callbacks. Only the writer thread calls this.
+void FileLog::write_batch(std::vector<Pending>& batch) {
+  struct Work {
+    Topic* topic = nullptr;
+    std::string bytes;
+    std::vector<std::size_t> items;        // indexes into batch, in order
+    std::vector<std::uint64_t> positions;  // each item's frame start in `bytes`
+    bool has_data = false;
+    bool rolled = false;  // a new segment was started for it
+    std::optional<Error> failure;
+  };
+  std::vector<Work> work;
+  std::vector<std::uint64_t> offsets(batch.size(), 0);
+  {
+    std::lock_guard lock(state_mu_);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      Topic& topic = topic_locked(batch[i].topic);
+      auto it = std::find_if(work.begin(), work.end(), [&](const Work& w) { return w.topic == &topic; });
+      if (it == work.end()) {
+        it = work.emplace(work.end());
+        it->topic = &topic;
+      }
+      it->items.push_back(i);
+      if (batch[i].kind == Pending::Kind::data) {
+        offsets[i] = topic.partitions[static_cast<std::size_t>(batch[i].partition)].assigned++;
+        it->has_data = true;
+      }
+    }
+  }
+
+  std::unique_lock files(files_mu_);
+  for (Work& w : work) {
+    Topic& topic = *w.topic;
+    for (const std::size_t i : w.items) {
+      const Pending& p = batch[i];
+      w.positions.push_back(w.bytes.size());
+      if (p.kind == Pending::Kind::data) {
+        const std::size_t start = begin_frame(w.bytes, kData);
+        put32(w.bytes, static_cast<std::uint32_t>(p.partition));
+        put64(w.bytes, offsets[i]);
+        put32(w.bytes, static_cast<std::uint32_t>(p.key.size()));
+        w.bytes.append(p.key);
+        w.bytes.append(p.value);
+        end_frame(w.bytes, start);
+      } else {
+        const std::size_t start = begin_frame(w.bytes, kCommit);
+        put32(w.bytes, static_cast<std::uint32_t>(p.partition));
+        put64(w.bytes, p.next_offset);
+        w.bytes.append(p.key);
+        end_frame(w.bytes, start);
+      }
+    }
+
+    // A new segment when there is none yet or this one is full: its first
+    // frame is a checkpoint of every offset written so far.
+    if (topic.file.get() < 0 || topic.file_size + w.bytes.size() > options_.segment_bytes) {
+      std::string checkpoint;
+      std::uint64_t number = 0;
+      {
+        std::lock_guard lock(state_mu_);
+        number = topic.segments.empty() ? 0 : topic.segments.back().number + 1;
+        const std::size_t start = begin_frame(checkpoint, kCheckpoint);
+        put32(checkpoint, static_cast<std::uint32_t>(topic.partitions.size()));
+        std::map<std::string_view, std::vector<std::uint64_t>> groups;
+        for (std::size_t p = 0; p < topic.partitions.size(); ++p) {
+          put64(checkpoint, topic.partitions[p].next);
+          for (const auto& [group, offset] : topic.partitions[p].written) {
+            auto [g, _] = groups.try_emplace(group, topic.partitions.size(), kNone);
+            g->second[p] = offset;
+          }
+        }
+        put32(checkpoint, static_cast<std::uint32_t>(groups.size()));
+        for (const auto& [group, per_partition] : groups) {
+          put32(checkpoint, static_cast<std::uint32_t>(group.size()));
+          checkpoint.append(group);
+          for (const std::uint64_t offset : per_partition) put64(checkpoint, offset);
+        }
+        end_frame(checkpoint, start);
+      }
+      std::error_code ec;
+      fs::create_directories(topic.dir, ec);
+      const fs::path path = topic.segment_path(number);
+      Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+      if (ec || fd.get() < 0 || !write_all(fd.get(), checkpoint, 0)) {
+        const int err = ec ? ec.value() : errno;
+        log::error("log", "cannot start segment " + path.string() + ": " + os_error(err));
+        w.failure = make_error(ErrorCode::unavailable, "the message log cannot write to disk: " + os_error(err));
+        if (fd.get() >= 0) (void)::unlink(path.c_str());
+        continue;
+      }
+      if (options_.durability == Durability::fsync) {
+        // The new file and its place in the folder survive a power cut
+        // before anything acknowledged is written to it.
+        (void)::fdatasync(fd.get());
+        sync_dir(topic.dir);
+        sync_dir(topic.dir.parent_path());
+      }
+      if (topic.file.get() >= 0 && options_.durability == Durability::fsync) (void)::fdatasync(topic.file.get());
+      topic.file = std::move(fd);
+      topic.file_size = checkpoint.size();
+      w.rolled = true;
+      std::lock_guard lock(state_mu_);
+      const std::size_t n = topic.partitions.size();
+      topic.segments.push_back(Topic::Segment{number, topic.file_size, std::vector<std::uint64_t>(n, kNone),
+                                              std::vector<std::uint64_t>(n, kNone)});
+    }
+
+    const std::uint64_t before = topic.file_size;
+    bool ok = write_all(topic.file.get(), w.bytes, before);
+    int err = ok ? 0 : errno;
+    if (ok && w.has_data && options_.durability == Durability::fsync) {
+      ok = ::fdatasync(topic.file.get()) == 0;
+      if (!ok) err = errno;
+      if (ok) syncs_.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (!ok) {
+      // Cut the failed write off again, so that the file holds exactly what
+      // was published; the batch's appends fail and the next batch tries
+      // again (a full disk recovers by itself once space returns).
+      log::error("log", "writing topic " + topic.name + " failed: " + os_error(err));
+      w.failure = make_error(ErrorCode::unavailable, "the message log cannot write to disk: " + os_error(err));
+      if (::ftruncate(topic.file.get(), static_cast<off_t>(before)) != 0 ||
+          (options_.durability == Durability::fsync && ::fdatasync(topic.file.get()) != 0)) {
+        // The file's end is unknown now: start a new segment next time.
+        log::error("log", "cannot cut a failed write off topic " + topic.name + ": " + os_error(errno));
+        topic.file = Fd();
+      }
+      continue;
+    }
+    topic.file_size = before + w.bytes.size();
+    for (auto& pos : w.positions) pos += before;
+  }
+  files.unlock();
+
+  // Publish: offsets, memory, index; then wake consumers and answer.
+  {
+    std::lock_guard lock(state_mu_);
+    for (Work& w : work) {
+      Topic& topic = *w.topic;
+      if (w.failure) {
+        for (auto& p : topic.partitions) p.assigned = p.next;
+        continue;
+      }
+      topic.segments.back().size = topic.file_size;
+      for (std::size_t k = 0; k < w.items.size(); ++k) {
+        Pending& p = batch[w.items[k]];
+        auto& part = topic.partitions[static_cast<std::size_t>(p.partition)];
+        if (p.kind == Pending::Kind::commit) {
+          part.written[p.key] = p.next_offset;
+          continue;
+        }
+        const std::uint64_t offset = offsets[w.items[k]];
+        topic.note_record(offset, p.partition, w.positions[k]);
+        part.memory_bytes += p.key.size() + p.value.size() + sizeof(Entry);
+        part.memory.push_back(std::make_shared<const Entry>(Entry{offset, std::move(p.key), std::move(p.value)}));
+        part.next = offset + 1;
+      }
+      for (std::size_t p = 0; p < topic.partitions.size(); ++p) trim_memory(topic, static_cast<int>(p));
+    }
+  }
+  data_cv_.notify_all();
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    Pending& p = batch[i];
+    if (p.kind != Pending::Kind::data) continue;
+    const auto w = std::find_if(work.begin(), work.end(), [&](const Work& x) { return x.topic->name == p.topic; });
+    if (w != work.end() && w->failure) {
+      p.done(*w->failure);
+    } else {
+      p.done(offsets[i]);
+    }
+  }
+  for (const Work& w : work) {
+    if (w.rolled && !w.topic->kept) {
+      (void)run_retention();
+      break;
+    }
+  }
+}
+
+FileLog::Topic& FileLog::topic_locked(std::string_view name) {
+  auto it = topics_.find(name);
+  if (it == topics_.end()) {
+    const bool kept =
+        std::find(options_.kept_topics.begin(), options_.kept_topics.end(), name) != options_.kept_topics.end();
+    auto topic = std::make_unique<Topic>(std::string(name), kept, fs::path(options_.path) / ("t-" + hex_of(name)),
+                                         options_.partitions);
+    it = topics_.emplace(std::string(name), std::move(topic)).first;
+  }
+  return *it->second;
+}
+
+Result<std::unique_ptr<ports::LogConsumer>> FileLog::subscribe(std::string_view topic, std::string_view group) {
+  if (!valid_name(topic) || !valid_name(group)) {
+    return make_error(ErrorCode::bad_request, "subscribe: topic and group must be non-empty and without NUL");
+  }
+  std::vector<std::uint64_t> positions(static_cast<std::size_t>(options_.partitions));
+  Topic* state = nullptr;
+  {
+    std::lock_guard lock(state_mu_);
+    state = &topic_locked(topic);
+    for (std::size_t p = 0; p < positions.size(); ++p) {
+      // A group that has never committed is known from now on at offset 0,
+      // so retention keeps what it has yet to read.
+      auto [it, inserted] = state->partitions[p].committed.try_emplace(std::string(group), 0);
+      positions[p] = it->second;
+    }
+  }
+  return std::unique_ptr<ports::LogConsumer>(
+      std::make_unique<Consumer>(*this, std::string(topic), std::string(group), *state, std::move(positions)));
+}
+
+Result<void> FileLog::check_partition(std::string_view topic, int partition) const {
+  if (!valid_name(topic)) return make_error(ErrorCode::bad_request, "log: topic must be non-empty and without NUL");
+  if (partition < 0 || partition >= options_.partitions) {
+    return make_error(ErrorCode::bad_request,
+                      "log: " + std::string(topic) + " has no partition " + std::to_string(partition));
+  }
+  return Ok{};
+}
+
+Result<std::uint64_t> FileLog::end_offset(std::string_view topic, int partition) {
+  if (auto checked = check_partition(topic, partition); !checked) return std::move(checked).error();
+  std::lock_guard lock(state_mu_);
+  return topic_locked(topic).partitions[static_cast<std::size_t>(partition)].next;
+}
+
+Result<std::vector<ports::LogRecord>> FileLog::read(std::string_view topic, int partition, std::uint64_t from,
+                                                    std::size_t max) {
+  if (auto checked = check_partition(topic, partition); !checked) return std::move(checked).error();
+  Topic* state = nullptr;
+  std::uint64_t until = 0;
+  {
+    std::lock_guard lock(state_mu_);
+    state = &topic_locked(topic);
+    until = state->partitions[static_cast<std::size_t>(partition)].next;
+  }
+  if (from >= until || max == 0) return std::vector<ports::LogRecord>{};
+  return read_range(*state, partition, from, until, max);
+}
+
+Result<void> FileLog::commit(const std::string& topic, const std::string& group, int partition,
+                             std::uint64_t next_offset) {
+  {
+    std::lock_guard lock(state_mu_);
+    Topic& state = topic_locked(topic);
+    auto& part = state.partitions[static_cast<std::size_t>(partition)];
+    if (next_offset > part.next) {
+      return make_error(ErrorCode::bad_request, "commit: offset " + std::to_string(next_offset) +
+                                                    " is past the end of partition " + std::to_string(partition));
+    }
+    part.committed[group] = next_offset;
+    trim_memory(state, partition);
+  }
+  // Written by the writer with the next batch, not synced (see the header).
+  std::lock_guard lock(queue_mu_);
+  queue_.push_back(Pending{Pending::Kind::commit, topic, partition, group, {}, next_offset, {}});
+  if (queue_.size() == 1) queue_cv_.notify_one();
+  return Ok{};
+}
+
+void FileLog::trim_memory(Topic& topic, int partition) {
+  auto& part = topic.partitions[static_cast<std::size_t>(partition)];
+  std::uint64_t needed = part.next;
+  if (part.committed.empty()) needed = 0;
+  for (const auto& [group, offset] : part.committed) needed = std::min(needed, offset);
+  while (!part.memory.empty() &&
+         (part.memory.front()->offset < needed || part.memory_bytes > options_.memory_per_partition)) {
+    const Entry& e = *part.memory.front();
+    part.memory_bytes -= e.key.size() + e.value.size() + sizeof(Entry);
+    part.memory.pop_front();
+    ++part.memory_low;
+  }
+  if (part.memory.empty()) part.memory_low = part.next;
+}
+
+Result<std::vector<ports::LogRecord>> FileLog::read_range(Topic& topic, int partition, std::uint64_t from,
+                                                          std::uint64_t until, std::size_t max) {
+  std::vector<ports::LogRecord> out;
+  const auto make = [&](const Entry& e) {
+    ports::LogRecord r;
+    r.topic = topic.name;
+    r.partition = partition;
+    r.offset = e.offset;
+    r.key = e.key;
+    r.value = e.value;
+    out.push_back(std::move(r));
+  };
+
+  // From memory where it still holds the records.
+  std::vector<std::shared_ptr<const Entry>> held;
+  struct Source {
+    std::uint64_t number = 0;
+    std::uint64_t size = 0;
+  };
+  std::vector<Source> segments;
+  std::uint64_t start_position = 0;
+  std::uint64_t disk_until = 0;
+  {
+    std::lock_guard lock(state_mu_);
+    auto& part = topic.partitions[static_cast<std::size_t>(partition)];
+    from = std::max(from, part.low);  // retention removed what lies below
+    until = std::min(until, part.next);
+    if (from >= until) return out;
+    if (from >= part.memory_low) {
+      const std::size_t first = static_cast<std::size_t>(from - part.memory_low);
+      const std::size_t count = std::min<std::uint64_t>(max, until - from);
+      held.reserve(count);
+      for (std::size_t i = first; i < first + count && i < part.memory.size(); ++i) held.push_back(part.memory[i]);
+    } else {
+      // From the segment files: start at the index point at or before
+      // `from` (or the partition's first).
+      disk_until = std::min(until, part.memory_low);
+      auto point = std::upper_bound(part.index.begin(), part.index.end(), from,
+                                    [](std::uint64_t o, const Topic::IndexPoint& ip) { return o < ip.offset; });
+      if (point != part.index.begin()) --point;
+      if (point == part.index.end()) return out;
+      start_position = point->position;
+      for (const auto& seg : topic.segments) {
+        if (seg.number >= point->segment) segments.push_back(Source{seg.number, seg.size});
+      }
+    }
+  }
+  if (!held.empty() || disk_until == 0) {
+    out.reserve(held.size());
+    for (const auto& e : held) make(*e);
+    return out;
+  }
+
+  for (std::size_t s = 0; s < segments.size() && out.size() < max; ++s) {
+    const fs::path path = topic.segment_path(segments[s].number);
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) {
+      if (errno == ENOENT) continue;  // retention took it meanwhile
+      return make_error(ErrorCode::unavailable, "log: cannot open a segment: " + os_error(errno));
+    }
+    SegmentReader reader(fd.get(), s == 0 ? start_position : 0, segments[s].size);
+    std::uint8_t type = 0;
+    std::string_view body;
+    std::uint64_t at = 0;
+    for (;;) {
+      const auto got = reader.next(type, body, at);
+      if (got == SegmentReader::Got::end) break;
+      if (got == SegmentReader::Got::torn) {
+        return make_error(ErrorCode::internal, "log: a segment of topic " + topic.name + " cannot be read back");
+      }
+      if (type != kData) continue;
+      Fields f(body);
+      std::uint32_t p = 0;
+      std::uint64_t offset = 0;
+      std::uint32_t key_length = 0;
+      std::string_view key;
+      if (!f.u32(p) || !f.u64(offset) || !f.u32(key_length) || !f.bytes(key_length, key)) {
+        return make_error(ErrorCode::internal, "log: a segment of topic " + topic.name + " is corrupt");
+      }
+      if (static_cast<int>(p) != partition || offset < from) continue;
+      if (offset >= disk_until) return out;
+      ports::LogRecord r;
+      r.topic = topic.name;
+      r.partition = partition;
+      r.offset = offset;
+      r.key.assign(key);
+      r.value.assign(f.rest());
+      out.push_back(std::move(r));
+      if (out.size() >= max || offset + 1 >= disk_until) return out;
+    }
+  }
+  return out;
+}
+
+Result<void> FileLog::run_retention() {
+  std::lock_guard files(files_mu_);
+  std::vector<fs::path> doomed;
+  std::vector<Topic*> touched;
+  {
+    std::lock_guard lock(state_mu_);
+    for (auto& [name, topic] : topics_) {
+      if (topic->kept || topic->segments.size() < 2) continue;
+      const std::size_t n = topic->partitions.size();
+      std::vector<std::uint64_t> low(n);
+      bool any = false;
+      for (std::size_t p = 0; p < n; ++p) {
+        const auto& part = topic->partitions[p];
+        // Nobody has read anything: keep all. A group known only from
+        // subscribe counts at offset 0.
+        low[p] = part.committed.empty() ? 0 : part.next;
+        for (const auto& [group, _] : part.committed) {
+          const auto w = part.written.find(group);
+          low[p] = std::min(low[p], w == part.written.end() ? 0 : w->second);
+        }
+      }
+      while (topic->segments.size() > 1) {
+        const auto& seg = topic->segments.front();
+        bool needed = false;
+        for (std::size_t p = 0; p < n && !needed; ++p) {
+          needed = seg.max_offset[p] != kNone && seg.max_offset[p] >= low[p];
+        }
+        if (needed) break;
+        doomed.push_back(topic->segment_path(seg.number));
+        topic->segments.pop_front();
+        any = true;
+      }
+      if (!any) continue;
+      touched.push_back(topic.get());
+      const std::uint64_t first = topic->segments.front().number;
+      for (std::size_t p = 0; p < n; ++p) {
+        auto& part = topic->partitions[p];
+        part.low = part.next;
+        for (const auto& seg : topic->segments) {
+          if (seg.min_offset[p] != kNone) {
+            part.low = seg.min_offset[p];
+            break;
+          }
+        }
+        std::erase_if(part.index, [&](const Topic::IndexPoint& ip) { return ip.segment < first; });
+      }
+    }
+  }
+  if (doomed.empty()) return Ok{};
+  // The commits that allowed this are written; make sure they outlive the
+  // segments they free (only the writer thread writes these files).
+  if (options_.durability == Durability::fsync) {
+    for (Topic* topic : touched) {
+      if (topic->file.get() >= 0) (void)::fdatasync(topic->file.get());
+    }
+  }
+  for (const auto& path : doomed) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      log::warn("log", "retention could not delete " + path.string() + ": " + os_error(errno));
+    }
+  }
+  return Ok{};
+}
+
+std::size_t FileLog::segment_count(std::string_view topic) const {
+  std::lock_guard lock(state_mu_);
+  auto it = topics_.find(topic);
+  return it == topics_.end() ? 0 : it->second->segments.size();
+}
+
+}  // namespace parley::embedded

@@ -1,0 +1,179 @@
+#pragma once
+// FileLog: the embedded MessageLog, a partitioned append-only log in plain
+// segment files, with the records that consumers still need kept in memory.
+//
+// Why not RocksDB: a record passes through a log once per pipeline hop, and
+// RocksLog paid a memtable insert, an iterator read, an offset row and a
+// range deletion for each (a quarter of the server's CPU per message in the
+// direct benchmark, docs/BENCHMARKS.md). Here an append is bytes added to a
+// buffer, one write(2) and one fdatasync per topic for the whole group
+// commit; a poll copies records out of memory.
+//
+// On disk, under `path`, each topic has a folder `t-<hex of the name>` of
+// segment files `<20-digit number>.seg`, written in order, each a sequence
+// of frames:
+//
+//   u32 length of what follows the crc · u32 crc32 of it · u8 type · body
+//   data:       u32 partition · u64 offset · u32 key length · key · value
+//   commit:     u32 partition · u64 next offset · group
+//   checkpoint: every partition's next offset, then every group's committed
+//               offsets (written first in each segment, so that deleting
+//               older segments loses no offset)
+//
+// Appends are group-committed: append() only queues; one writer thread
+// takes everything queued, gives each record the next offset of its
+// partition, writes each touched topic's frames with one write(2), syncs
+// each touched file once (Durability::fsync), then publishes the records
+// to consumers and runs the callbacks. A failed write or sync is cut off
+// the file again (ftruncate) and its appends fail with `unavailable`; the
+// next batch tries again, so a full disk refuses sends and recovers by
+// itself once space returns.
+//
+// Commits are queued like appends and written without a sync (a committed
+// offset lost to a power cut only replays records the steps handle
+// idempotently). Retention deletes whole segments of topics not in
+// kept_topics once every group known to each partition in them has
+// committed past their records, trusting only commits already written.
+//
+// Memory: each partition keeps the records appended in this process that
+// some group has yet to commit, up to `memory_per_partition` bytes; a
+// consumer further behind (after a restart, or a stuck step) reads the
+// segment files through a sparse per-partition index. Opening scans every
+// segment once (the kept changelog included) to rebuild offsets and the
+// index, and cuts a torn frame off the end of the last one.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "adapters/embedded/durability.hpp"
+#include "ports/message_log.hpp"
+
+namespace parley::embedded {
+
+struct LogOptions {
+  std::string path;
+  int partitions = 8;  // every topic
+  Durability durability = Durability::fsync;
+  std::size_t max_batch = 4096;  // most records in one group commit
+  // How often the writer thread deletes segments that every group committed
+  // past. run_retention() does it on demand.
+  std::chrono::milliseconds retention_interval{std::chrono::seconds(30)};
+  // Topics whose records retention never deletes: a changelog that state is
+  // rebuilt from must be kept whole, whatever its groups committed (as
+  // Kafka's retention.ms=-1 keeps a topic).
+  std::vector<std::string> kept_topics{};
+  // A topic's segment file is closed and a new one started past this size.
+  std::uint64_t segment_bytes = 64ULL << 20;
+  // The most bytes of records one partition keeps in memory for consumers.
+  std::size_t memory_per_partition = 4U << 20;
+};
+
+class FileLog final : public ports::MessageLog {
+  struct Private {
+    explicit Private() = default;
+  };
+
+ public:
+  // Opens or creates the log at options.path. bad_request for options that
+  // make no sense; unavailable/internal if the files cannot be read.
+  [[nodiscard]] static Result<std::unique_ptr<FileLog>> open(LogOptions options);
+
+  // Use open(); public only for std::make_unique.
+  FileLog(Private, LogOptions options);
+
+  // Writes everything queued (its callbacks still run), then stops the
+  // writer thread and closes the files.
+  ~FileLog() override;
+
+  FileLog(const FileLog&) = delete;
+  FileLog& operator=(const FileLog&) = delete;
+
+  [[nodiscard]] int partitions(std::string_view topic) const override;
+  [[nodiscard]] int partition_for(std::string_view topic, std::string_view key) const override;
+  // Appends to `topic` (non-empty, no NUL byte; otherwise `done` gets
+  // bad_request). Appends keep their submission order within a partition.
+  void append(std::string_view topic, std::string key, std::string value, ports::AppendCallback done) override;
+  // A consumer owning every partition of `topic`, starting at the group's
+  // committed offsets (0 where it has none). The embedded log has one member
+  // per group: subscribing the same group twice gives two members that each
+  // read every partition.
+  [[nodiscard]] Result<std::unique_ptr<ports::LogConsumer>> subscribe(std::string_view topic,
+                                                                      std::string_view group) override;
+  // The partition's next offset; 0 for a topic never appended to. Never
+  // blocks on the writer: the end is kept in memory.
+  [[nodiscard]] Result<std::uint64_t> end_offset(std::string_view topic, int partition) override;
+  [[nodiscard]] Result<std::vector<ports::LogRecord>> read(std::string_view topic, int partition, std::uint64_t from,
+                                                           std::size_t max) override;
+
+  // How many group commits the writer has synced (Durability::fsync); with
+  // many concurrent appends it stays far below the number of appends.
+  [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_.load(std::memory_order_relaxed); }
+
+  // Deletes every segment, oldest first, whose records every group known to
+  // their partitions has committed past (in commits already written). Never
+  // deletes the segment being written, one some group still needs, nor any
+  // of LogOptions::kept_topics.
+  [[nodiscard]] Result<void> run_retention();
+
+  // How many segment files `topic` has on disk now (for tests).
+  [[nodiscard]] std::size_t segment_count(std::string_view topic) const;
+
+ private:
+  class Consumer;
+  struct Entry;
+  struct Topic;
+  struct Pending;
+
+  [[nodiscard]] Result<void> load();
+  [[nodiscard]] Result<void> load_topic(Topic& topic);
+  void writer_loop();
+  void write_batch(std::vector<Pending>& batch);
+  // The state of `topic`, created on first use. Requires state_mu_.
+  Topic& topic_locked(std::string_view topic);
+  [[nodiscard]] Result<void> check_partition(std::string_view topic, int partition) const;
+  [[nodiscard]] Result<void> commit(const std::string& topic, const std::string& group, int partition,
+                                    std::uint64_t next_offset);
+  // Records of one partition in [from, until), at most `max`: from memory
+  // where it still holds them, else from the segment files.
+  [[nodiscard]] Result<std::vector<ports::LogRecord>> read_range(Topic& topic, int partition, std::uint64_t from,
+                                                                 std::uint64_t until, std::size_t max);
+  // Drops from a partition's memory what every group committed past, and
+  // the oldest records while it holds more than memory_per_partition.
+  // Requires state_mu_.
+  void trim_memory(Topic& topic, int partition);
+
+  const LogOptions options_;
+
+  // Guards queue_ and stopping_; queue_cv_ wakes the writer.
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+
+  // Guards topics_ and everything in them but the writer's own file state;
+  // data_cv_ wakes polls when a batch becomes durable or a consumer is
+  // woken up.
+  mutable std::mutex state_mu_;
+  std::condition_variable data_cv_;
+  std::map<std::string, std::unique_ptr<Topic>, std::less<>> topics_;
+
+  // Guards the topics' open segment files: held by the writer while it
+  // writes and by retention while it syncs them.
+  std::mutex files_mu_;
+
+  std::atomic<std::uint64_t> syncs_{0};
+  std::thread writer_;  // last: starts after everything above exists
+};
+
+}  // namespace parley::embedded

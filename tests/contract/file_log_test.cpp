@@ -1,0 +1,309 @@
+// What FileLog promises beyond the MessageLog contract: group commit,
+// retention by segment, records read back from the files once memory no
+// longer holds them, and recovery from a torn write. (Tests of one engine,
+// not of the port.)
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "adapters/embedded/file_log.hpp"
+#include "log_helpers.hpp"
+#include "temp_dir.hpp"
+
+namespace parley::contract {
+namespace {
+
+// Small segments and little memory, so that a few records already cross
+// segment files and come back from disk.
+embedded::LogOptions small_options(const TempDir& dir, embedded::Durability durability) {
+  embedded::LogOptions options;
+  options.path = dir.sub("log");
+  options.durability = durability;
+  options.segment_bytes = 4096;
+  options.memory_per_partition = 0;
+  return options;
+}
+
+std::unique_ptr<embedded::FileLog> open_with(const embedded::LogOptions& options) {
+  auto log = embedded::FileLog::open(options);
+  if (!log) {
+    ADD_FAILURE() << log.error().message;
+    return nullptr;
+  }
+  return std::move(log).value();
+}
+
+std::unique_ptr<embedded::FileLog> open_log(const TempDir& dir, embedded::Durability durability) {
+  embedded::LogOptions options;
+  options.path = dir.sub("log");
+  options.durability = durability;
+  auto log = embedded::FileLog::open(options);
+  if (!log) {
+    ADD_FAILURE() << log.error().message;
+    return nullptr;
+  }
+  return std::move(log).value();
+}
+
+// Many appends in flight at once share WAL syncs: the writer commits what is
+// queued as one batch with one fsync.
+TEST(FileLog, ConcurrentAppendsShareFsyncs) {
+  TempDir dir;
+  auto log = open_log(dir, embedded::Durability::fsync);
+  ASSERT_NE(log, nullptr);
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 125;  // 1000 appends in all
+  {
+    std::vector<std::jthread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        std::vector<std::future<Result<std::uint64_t>>> acks;
+        for (int i = 0; i < kPerThread; ++i) {
+          acks.push_back(append_async(*log, "burst", "k" + std::to_string(t * kPerThread + i), "v"));
+        }
+        for (auto& a : acks) await_offset(a);
+      });
+    }
+  }
+  EXPECT_GE(log->syncs(), 1U);
+  EXPECT_LT(log->syncs(), static_cast<std::uint64_t>(kThreads * kPerThread));
+  // Typically a handful; allow slack for a slow disk and the scheduler.
+  EXPECT_LT(log->syncs(), 500U);
+}
+
+TEST(FileLog, OsDurabilityDoesNotSync) {
+  TempDir dir;
+  auto log = open_log(dir, embedded::Durability::os);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(append_ok(*log, "t", "k", "v"), 0U);
+  EXPECT_EQ(log->syncs(), 0U);
+}
+
+// A value of about a kilobyte: three or four records fill a 4 KiB segment.
+std::string padded(int i) { return std::to_string(i) + std::string(1000, '.'); }
+
+TEST(FileLog, RetentionKeepsWhatAnyGroupStillNeeds) {
+  TempDir dir;
+  const auto options = small_options(dir, embedded::Durability::fsync);
+  auto log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  for (int i = 0; i < 30; ++i) append_ok(*log, "t", "k", padded(i));
+  const int partition = log->partition_for("t", "k");
+  const std::size_t segments = log->segment_count("t");
+  ASSERT_GE(segments, 6U);
+  {
+    auto fast = log->subscribe("t", "fast");
+    auto slow = log->subscribe("t", "slow");
+    ASSERT_TRUE(fast.ok() && slow.ok());
+    ASSERT_EQ(read_exactly(**fast, 30).size(), 30U);
+    ASSERT_TRUE((*fast)->commit(partition, 28).ok());
+    ASSERT_TRUE((*slow)->commit(partition, 12).ok());
+  }
+  // Commits reach the files with the writer's next batch.
+  append_ok(*log, "other", "k", "v");
+  ASSERT_TRUE(log->run_retention().ok());
+  EXPECT_LT(log->segment_count("t"), segments);
+
+  // The slow group still gets everything from its committed offset, read
+  // back from the files.
+  auto slow = log->subscribe("t", "slow");
+  ASSERT_TRUE(slow.ok());
+  const auto records = read_exactly(**slow, 18);
+  ASSERT_EQ(records.size(), 18U);
+  EXPECT_EQ(records.front().offset, 12U);
+  EXPECT_EQ(records.front().value, padded(12));
+  EXPECT_EQ(records.back().value, padded(29));
+  ASSERT_TRUE((*slow)->commit(partition, 30).ok());
+  slow->reset();
+
+  // Now only "fast" holds records back: 28 and 29 stay, older ones may go.
+  append_ok(*log, "other", "k", "v");
+  ASSERT_TRUE(log->run_retention().ok());
+  auto fast = log->subscribe("t", "fast");
+  ASSERT_TRUE(fast.ok());
+  const auto rest = read_exactly(**fast, 2);
+  ASSERT_EQ(rest.size(), 2U);
+  EXPECT_EQ(rest[0].value, padded(28));
+  EXPECT_EQ(rest[1].value, padded(29));
+
+  // A group that never read starts at the oldest record still kept: past
+  // what retention removed, never past what "fast" needs.
+  auto late = log->subscribe("t", "late");
+  ASSERT_TRUE(late.ok());
+  auto first = (*late)->poll(std::chrono::seconds(5), 1);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 1U);
+  EXPECT_GT(first->front().offset, 12U);
+  EXPECT_LE(first->front().offset, 28U);
+
+  // And offsets and commits survive a restart with the early segments gone
+  // (each segment starts with a checkpoint of every offset).
+  late->reset();
+  fast->reset();
+  log.reset();
+  log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(append_ok(*log, "t", "k", padded(30)), 30U);
+  auto again = log->subscribe("t", "fast");
+  ASSERT_TRUE(again.ok());
+  const auto resumed = read_exactly(**again, 3);
+  ASSERT_EQ(resumed.size(), 3U);
+  EXPECT_EQ(resumed.front().offset, 28U);
+}
+
+// Records that memory no longer holds (a consumer far behind, or any
+// record after a restart) come back from the segment files, in order, each
+// partition on its own, across segment boundaries.
+TEST(FileLog, RecordsComeBackFromTheFilesInOrder) {
+  TempDir dir;
+  const auto options = small_options(dir, embedded::Durability::os);
+  auto log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  std::map<int, std::vector<std::string>> sent;  // partition -> values in order
+  for (int i = 0; i < 200; ++i) {
+    const std::string key = "k" + std::to_string(i % 7);
+    append_ok(*log, "t", key, padded(i));
+    sent[log->partition_for("t", key)].push_back(padded(i));
+  }
+  ASSERT_GE(log->segment_count("t"), 20U);
+  const auto check = [&](ports::MessageLog& l) {
+    auto consumer = l.subscribe("t", "g");
+    ASSERT_TRUE(consumer.ok());
+    std::map<int, std::vector<std::string>> got;
+    for (auto& r : read_exactly(**consumer, 200)) got[r.partition].push_back(r.value);
+    EXPECT_EQ(got, sent);
+    for (const auto& [partition, values] : sent) {
+      auto middle = l.read("t", partition, values.size() / 2, 1000);
+      ASSERT_TRUE(middle.ok());
+      ASSERT_EQ(middle->size(), values.size() - values.size() / 2);
+      EXPECT_EQ(middle->front().value, values[values.size() / 2]);
+    }
+  };
+  check(*log);
+  log.reset();
+  log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  check(*log);
+}
+
+// A crash mid-write leaves a torn frame at the end of the last segment: the
+// next open cuts it off and keeps every whole record before it.
+TEST(FileLog, ATornTailIsCutOffOnOpen) {
+  TempDir dir;
+  embedded::LogOptions options;
+  options.path = dir.sub("log");
+  auto log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  for (int i = 0; i < 5; ++i) append_ok(*log, "t", "k", std::to_string(i));
+  log.reset();
+
+  std::filesystem::path segment;
+  for (const auto& topic : std::filesystem::directory_iterator(options.path)) {
+    for (const auto& file : std::filesystem::directory_iterator(topic.path())) segment = file.path();
+  }
+  ASSERT_FALSE(segment.empty());
+  {
+    std::ofstream out(segment, std::ios::binary | std::ios::app);
+    out.write("\x40\x00\x00\x00garbage", 11);  // a header promising 64 bytes, then too few
+  }
+  log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(append_ok(*log, "t", "k", "5"), 5U);
+  auto consumer = log->subscribe("t", "g");
+  ASSERT_TRUE(consumer.ok());
+  const auto records = read_exactly(**consumer, 6);
+  ASSERT_EQ(records.size(), 6U);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(records[i].value, std::to_string(i));
+}
+
+// A kept topic (a changelog) stays whole however far its groups committed;
+// other topics are cut as usual, and read() skips what retention removed.
+TEST(FileLog, RetentionKeepsAKeptTopic) {
+  TempDir dir;
+  auto options = small_options(dir, embedded::Durability::fsync);
+  options.kept_topics = {"changelog"};
+  auto log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  const int partition = log->partition_for("changelog", "k");
+  for (const char* topic : {"changelog", "t"}) {
+    for (int i = 0; i < 20; ++i) append_ok(*log, topic, "k", padded(i));
+    auto consumer = log->subscribe(topic, "g");
+    ASSERT_TRUE(consumer.ok());
+    ASSERT_EQ(read_exactly(**consumer, 20).size(), 20U);
+    ASSERT_TRUE((*consumer)->commit(partition, 20).ok());
+  }
+  append_ok(*log, "other", "k", "v");  // the commits reach the files
+  ASSERT_TRUE(log->run_retention().ok());
+
+  auto kept = log->read("changelog", partition, 0, 100);
+  ASSERT_TRUE(kept.ok());
+  ASSERT_EQ(kept->size(), 20U);
+  EXPECT_EQ(kept->front().offset, 0U);
+  EXPECT_EQ(kept->back().value, padded(19));
+
+  auto cut = log->read("t", partition, 0, 100);
+  ASSERT_TRUE(cut.ok());
+  ASSERT_FALSE(cut->empty());  // the segment being written stays
+  EXPECT_GT(cut->front().offset, 0U);
+  EXPECT_EQ(cut->back().offset, 19U);
+  auto end = log->end_offset("t", partition);
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(*end, 20U);
+  EXPECT_EQ(append_ok(*log, "t", "k", padded(20)), 20U);
+}
+
+TEST(FileLog, CommitPastTheEndIsRejected) {
+  TempDir dir;
+  auto log = open_log(dir, embedded::Durability::fsync);
+  ASSERT_NE(log, nullptr);
+  append_ok(*log, "t", "k", "v");
+  auto consumer = log->subscribe("t", "g");
+  ASSERT_TRUE(consumer.ok());
+  auto result = (*consumer)->commit(log->partition_for("t", "k"), 2);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ErrorCode::bad_request);
+}
+
+TEST(FileLog, DestructorFlushesQueuedAppends) {
+  TempDir dir;
+  std::vector<std::future<Result<std::uint64_t>>> acks;
+  {
+    auto log = open_log(dir, embedded::Durability::os);
+    ASSERT_NE(log, nullptr);
+    for (int i = 0; i < 100; ++i) acks.push_back(append_async(*log, "t", "k", std::to_string(i)));
+  }
+  for (std::size_t i = 0; i < acks.size(); ++i) {
+    ASSERT_EQ(acks[i].wait_for(std::chrono::seconds(0)), std::future_status::ready);
+    EXPECT_EQ(await_offset(acks[i]), i);
+  }
+  auto log = open_log(dir, embedded::Durability::os);
+  ASSERT_NE(log, nullptr);
+  auto consumer = log->subscribe("t", "g");
+  ASSERT_TRUE(consumer.ok());
+  EXPECT_EQ(read_exactly(**consumer, 100).size(), 100U);
+}
+
+TEST(FileLog, BadOptionsAndNamesAreRejected) {
+  TempDir dir;
+  embedded::LogOptions options;
+  options.path = dir.sub("log");
+  options.partitions = 0;
+  auto bad = embedded::FileLog::open(options);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::bad_request);
+
+  auto log = open_log(dir, embedded::Durability::os);
+  ASSERT_NE(log, nullptr);
+  auto ack = append_async(*log, "", "k", "v");
+  auto result = ack.get();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ErrorCode::bad_request);
+  EXPECT_FALSE(log->subscribe("t", std::string("a\0b", 3)).ok());
+}
+
+}  // namespace
+}  // namespace parley::contract
