@@ -220,8 +220,11 @@ void Sequencer::try_store(const std::vector<records::Sequenced>& fresh) {
   std::vector<Message> messages;
   messages.reserve(fresh.size());
   for (const auto& d : fresh) messages.push_back(d.message);
+  // No flush: this write only lets history show a send as soon as it is
+  // answered. Durability is the store writer's, which stores every decision
+  // again and flushes before it commits (a flush syncs every write made
+  // since the last one, this one included).
   auto put = store_.put_messages(messages);
-  if (put) put = store_.flush();
   if (!put) store_failed(put.error());
 }
 
