@@ -3,9 +3,9 @@
 #include <filesystem>
 
 #include "adapters/cassandra/cassandra_message_store.hpp"
+#include "adapters/embedded/file_log.hpp"
 #include "adapters/embedded/memory_state_store.hpp"
 #include "adapters/embedded/rocks_directory.hpp"
-#include "adapters/embedded/file_log.hpp"
 #include "adapters/embedded/rocks_message_store.hpp"
 #include "adapters/embedded/rocks_push_ledger.hpp"
 #include "adapters/embedded/rocks_push_tokens.hpp"
@@ -72,9 +72,9 @@ Result<std::unique_ptr<ports::PushSender>> open_push_sender(const PushConfig& c)
 Result<std::unique_ptr<ports::MessageLog>> open_log(const Config& config, const std::filesystem::path& data) {
   if (config.engines.kafka.empty()) {
     auto log = embedded::FileLog::open({.path = (data / "log").string(),
-                                         .partitions = config.log_partitions,
-                                         .durability = config.durability,
-                                         .kept_topics = {std::string(records::kSequencedTopic)}});
+                                        .partitions = config.log_partitions,
+                                        .durability = config.durability,
+                                        .kept_topics = {std::string(records::kSequencedTopic)}});
     if (!log) return std::move(log).error();
     return std::unique_ptr<ports::MessageLog>(std::move(log).value());
   }

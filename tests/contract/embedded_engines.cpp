@@ -3,9 +3,9 @@
 
 #include <stdexcept>
 
+#include "adapters/embedded/file_log.hpp"
 #include "adapters/embedded/memory_state_store.hpp"
 #include "adapters/embedded/rocks_directory.hpp"
-#include "adapters/embedded/file_log.hpp"
 #include "adapters/embedded/rocks_message_store.hpp"
 #include "adapters/embedded/rocks_push_ledger.hpp"
 #include "adapters/embedded/rocks_push_tokens.hpp"

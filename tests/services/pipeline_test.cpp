@@ -12,9 +12,9 @@
 #include <random>
 #include <utility>
 
+#include "adapters/embedded/file_log.hpp"
 #include "adapters/embedded/memory_state_store.hpp"
 #include "adapters/embedded/rocks_directory.hpp"
-#include "adapters/embedded/file_log.hpp"
 #include "adapters/embedded/rocks_message_store.hpp"
 #include "adapters/embedded/rocks_rooms.hpp"
 #include "adapters/embedded/rocks_sequencer_state.hpp"
