@@ -582,6 +582,10 @@ void FileLog::append(std::string_view topic, std::string key, std::string value,
     done(make_error(ErrorCode::bad_request, "append: topic must be non-empty and without NUL"));
     return;
   }
+  if (key.size() + value.size() + topic.size() + 64 > kMaxFrame) {
+    done(make_error(ErrorCode::too_large, "append: a record may hold at most 256 MiB"));
+    return;
+  }
   const int partition = partition_for(topic, key);
   {
     std::lock_guard lock(queue_mu_);

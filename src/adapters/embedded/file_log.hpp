@@ -102,7 +102,8 @@ class FileLog final : public ports::MessageLog {
   [[nodiscard]] int partitions(std::string_view topic) const override;
   [[nodiscard]] int partition_for(std::string_view topic, std::string_view key) const override;
   // Appends to `topic` (non-empty, no NUL byte; otherwise `done` gets
-  // bad_request). Appends keep their submission order within a partition.
+  // bad_request; a record over 256 MiB gets too_large). Appends keep their
+  // submission order within a partition.
   void append(std::string_view topic, std::string key, std::string value, ports::AppendCallback done) override;
   // A consumer owning every partition of `topic`, starting at the group's
   // committed offsets (0 where it has none). The embedded log has one member
