@@ -155,6 +155,54 @@ TEST(FileLog, RetentionKeepsWhatAnyGroupStillNeeds) {
   EXPECT_EQ(resumed.front().offset, 28U);
 }
 
+// A group that subscribed but never committed still holds its records
+// back after a restart, before it subscribes again (the subscription is
+// written down like a commit).
+TEST(FileLog, AGroupThatNeverCommittedKeepsItsRecordsAcrossARestart) {
+  TempDir dir;
+  const auto options = small_options(dir, embedded::Durability::fsync);
+  auto log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  const int partition = log->partition_for("t", "k");
+  {
+    auto idle = log->subscribe("t", "idle");
+    ASSERT_TRUE(idle.ok());
+  }
+  for (int i = 0; i < 20; ++i) append_ok(*log, "t", "k", padded(i));
+  {
+    auto busy = log->subscribe("t", "busy");
+    ASSERT_TRUE(busy.ok());
+    ASSERT_EQ(read_exactly(**busy, 20).size(), 20U);
+    ASSERT_TRUE((*busy)->commit(partition, 20).ok());
+  }
+  log.reset();
+  log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  for (int i = 20; i < 30; ++i) append_ok(*log, "t", "k", padded(i));  // rolls segments
+  ASSERT_TRUE(log->run_retention().ok());
+  auto idle = log->subscribe("t", "idle");
+  ASSERT_TRUE(idle.ok());
+  const auto records = read_exactly(**idle, 30);
+  ASSERT_EQ(records.size(), 30U);
+  EXPECT_EQ(records.front().value, padded(0));
+}
+
+// Keys map to partitions by their count: a log written with one count is
+// not opened with another (keys would change partitions, and order).
+TEST(FileLog, AnotherPartitionCountIsRefused) {
+  TempDir dir;
+  auto options = small_options(dir, embedded::Durability::os);
+  {
+    auto log = open_with(options);
+    ASSERT_NE(log, nullptr);
+    append_ok(*log, "t", "k", "v");
+  }
+  options.partitions = 16;
+  auto reopened = embedded::FileLog::open(options);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.error().code, ErrorCode::bad_request);
+}
+
 // Records that memory no longer holds (a consumer far behind, or any
 // record after a restart) come back from the segment files, in order, each
 // partition on its own, across segment boundaries.

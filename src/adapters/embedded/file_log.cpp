@@ -142,11 +142,12 @@ std::string segment_name(std::uint64_t number) {
 // The errno text, for messages that name no path of the server.
 std::string os_error(int err) { return std::error_code(err, std::generic_category()).message(); }
 
-void sync_dir(const fs::path& dir) {
+bool sync_dir(const fs::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  (void)::fsync(fd);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
   ::close(fd);
+  return ok;
 }
 
 // Reads the frames of one segment file in order, up to `limit` bytes.
@@ -309,7 +310,8 @@ struct FileLog::Topic {
 
   // The writer thread's own: the segment being written.
   Fd file;
-  std::uint64_t file_size = 0;
+  std::uint64_t file_size = 0;  // bytes published; the file may hold more only while needs_cut
+  bool needs_cut = false;       // a failed write is still to be cut off
 
   [[nodiscard]] fs::path segment_path(std::uint64_t number) const { return dir / segment_name(number); }
 
@@ -364,8 +366,10 @@ class FileLog::Consumer final : public ports::LogConsumer {
       auto records = log_.read_range(state_, p, positions_[p], until[p], max_records - out.size());
       if (!records) return std::move(records).error();
       if (records->empty()) {
-        // Everything in [position, until) is gone to retention: skip it.
-        positions_[p] = until[p];
+        // What lies below the partition's first kept record is gone to
+        // retention: skip it (and read the rest next time).
+        std::lock_guard lock(log_.state_mu_);
+        positions_[p] = std::max(positions_[p], state_.partitions[p].low);
         continue;
       }
       positions_[p] = records->back().offset + 1;
@@ -483,7 +487,14 @@ Result<void> FileLog::load_topic(Topic& topic) {
       if (got == SegmentReader::Got::end) break;
       if (got == SegmentReader::Got::torn) {
         if (reader.failed()) return make_error(ErrorCode::unavailable, "log: cannot read a segment");
-        if (!last) return corrupt(numbers[s], "a torn frame before the last segment");
+        if (!last) {
+          // Only an unsynced end can tear (everything acknowledged under
+          // fsync was synced before the next segment began): read up to
+          // it and go on with the next segment, which carries every offset
+          // in its checkpoint.
+          log::warn("log", "ignoring a torn end of " + path.string() + " at byte " + std::to_string(at));
+          break;
+        }
         log::warn("log", "cutting a torn frame off the end of " + path.string() + " at byte " + std::to_string(at));
         if (::ftruncate(fd.get(), static_cast<off_t>(at)) != 0 || ::fdatasync(fd.get()) != 0) {
           return make_error(ErrorCode::unavailable, "log: cannot repair a torn segment: " + os_error(errno));
@@ -515,6 +526,11 @@ Result<void> FileLog::load_topic(Topic& topic) {
       } else if (type == kCheckpoint) {
         std::uint32_t count = 0;
         if (!f.u32(count)) return corrupt(numbers[s], "a short checkpoint");
+        if (count != n) {
+          return make_error(ErrorCode::bad_request, "log: topic " + topic.name + " was written with " +
+                                                        std::to_string(count) + " partitions, not the " +
+                                                        std::to_string(n) + " configured");
+        }
         for (std::uint32_t p = 0; p < count; ++p) {
           if (!f.u64(value)) return corrupt(numbers[s], "a short checkpoint");
           if (p < n) topic.partitions[p].next = std::max(topic.partitions[p].next, value);
@@ -686,6 +702,18 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
       }
     }
 
+    // A write that failed earlier is cut off first, before anything else
+    // goes to this file or a new segment follows it.
+    if (topic.needs_cut) {
+      if (::ftruncate(topic.file.get(), static_cast<off_t>(topic.file_size)) != 0 ||
+          (options_.durability == Durability::fsync && ::fdatasync(topic.file.get()) != 0)) {
+        const int err = errno;
+        w.failure = make_error(ErrorCode::unavailable, "the message log cannot write to disk: " + os_error(err));
+        continue;
+      }
+      topic.needs_cut = false;
+    }
+
     // A new segment when there is none yet or this one is full: its first
     // frame is a checkpoint of every offset written so far.
     if (topic.file.get() < 0 || topic.file_size + w.bytes.size() > options_.segment_bytes) {
@@ -712,6 +740,14 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
         }
         end_frame(checkpoint, start);
       }
+      // The segment being closed is synced first, so that only the last
+      // segment can ever end torn.
+      if (topic.file.get() >= 0 && options_.durability == Durability::fsync && ::fdatasync(topic.file.get()) != 0) {
+        const int err = errno;
+        log::error("log", "cannot sync topic " + topic.name + " before a new segment: " + os_error(err));
+        w.failure = make_error(ErrorCode::unavailable, "the message log cannot write to disk: " + os_error(err));
+        continue;
+      }
       std::error_code ec;
       fs::create_directories(topic.dir, ec);
       const fs::path path = topic.segment_path(number);
@@ -723,14 +759,16 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
         if (fd.get() >= 0) (void)::unlink(path.c_str());
         continue;
       }
-      if (options_.durability == Durability::fsync) {
-        // The new file and its place in the folder survive a power cut
+      if (options_.durability == Durability::fsync &&
+          (::fdatasync(fd.get()) != 0 || !sync_dir(topic.dir) || !sync_dir(topic.dir.parent_path()))) {
+        // The new file and its place in the folder must survive a power cut
         // before anything acknowledged is written to it.
-        (void)::fdatasync(fd.get());
-        sync_dir(topic.dir);
-        sync_dir(topic.dir.parent_path());
+        const int err = errno;
+        log::error("log", "cannot sync the new segment " + path.string() + ": " + os_error(err));
+        w.failure = make_error(ErrorCode::unavailable, "the message log cannot write to disk: " + os_error(err));
+        (void)::unlink(path.c_str());
+        continue;
       }
-      if (topic.file.get() >= 0 && options_.durability == Durability::fsync) (void)::fdatasync(topic.file.get());
       topic.file = std::move(fd);
       topic.file_size = checkpoint.size();
       w.rolled = true;
@@ -756,9 +794,10 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
       w.failure = make_error(ErrorCode::unavailable, "the message log cannot write to disk: " + os_error(err));
       if (::ftruncate(topic.file.get(), static_cast<off_t>(before)) != 0 ||
           (options_.durability == Durability::fsync && ::fdatasync(topic.file.get()) != 0)) {
-        // The file's end is unknown now: start a new segment next time.
+        // Cut it before the next write instead; until then nothing is
+        // published from this file.
         log::error("log", "cannot cut a failed write off topic " + topic.name + ": " + os_error(errno));
-        topic.file = Fd();
+        topic.needs_cut = true;
       }
       continue;
     }
@@ -829,6 +868,7 @@ Result<std::unique_ptr<ports::LogConsumer>> FileLog::subscribe(std::string_view 
     return make_error(ErrorCode::bad_request, "subscribe: topic and group must be non-empty and without NUL");
   }
   std::vector<std::uint64_t> positions(static_cast<std::size_t>(options_.partitions));
+  std::vector<int> fresh;  // partitions where the group is new
   Topic* state = nullptr;
   {
     std::lock_guard lock(state_mu_);
@@ -838,7 +878,18 @@ Result<std::unique_ptr<ports::LogConsumer>> FileLog::subscribe(std::string_view 
       // so retention keeps what it has yet to read.
       auto [it, inserted] = state->partitions[p].committed.try_emplace(std::string(group), 0);
       positions[p] = it->second;
+      if (inserted) fresh.push_back(static_cast<int>(p));
     }
+  }
+  // Written like a commit, so that after a restart retention still knows
+  // the group before it subscribes again.
+  if (!fresh.empty()) {
+    std::lock_guard lock(queue_mu_);
+    if (stopping_) return make_error(ErrorCode::unavailable, "subscribe: the log is closing");
+    for (const int p : fresh) {
+      queue_.push_back(Pending{Pending::Kind::commit, std::string(topic), p, std::string(group), {}, 0, {}});
+    }
+    queue_cv_.notify_one();
   }
   return std::unique_ptr<ports::LogConsumer>(
       std::make_unique<Consumer>(*this, std::string(topic), std::string(group), *state, std::move(positions)));
@@ -869,8 +920,21 @@ Result<std::vector<ports::LogRecord>> FileLog::read(std::string_view topic, int 
     state = &topic_locked(topic);
     until = state->partitions[static_cast<std::size_t>(partition)].next;
   }
-  if (from >= until || max == 0) return std::vector<ports::LogRecord>{};
-  return read_range(*state, partition, from, until, max);
+  // read_range stops where the files end and memory begins: go on until
+  // `max` or the end, as the port promises.
+  std::vector<ports::LogRecord> out;
+  while (from < until && out.size() < max) {
+    auto part = read_range(*state, partition, from, until, max - out.size());
+    if (!part) return std::move(part).error();
+    if (part->empty()) break;
+    from = part->back().offset + 1;
+    if (out.empty()) {
+      out = std::move(part).value();
+    } else {
+      for (auto& r : *part) out.push_back(std::move(r));
+    }
+  }
+  return out;
 }
 
 Result<void> FileLog::commit(const std::string& topic, const std::string& group, int partition,
@@ -888,6 +952,7 @@ Result<void> FileLog::commit(const std::string& topic, const std::string& group,
   }
   // Written by the writer with the next batch, not synced (see the header).
   std::lock_guard lock(queue_mu_);
+  if (stopping_) return make_error(ErrorCode::unavailable, "commit: the log is closing");
   queue_.push_back(Pending{Pending::Kind::commit, topic, partition, group, {}, next_offset, {}});
   if (queue_.size() == 1) queue_cv_.notify_one();
   return Ok{};
@@ -1055,7 +1120,11 @@ Result<void> FileLog::run_retention() {
   // segments they free (only the writer thread writes these files).
   if (options_.durability == Durability::fsync) {
     for (Topic* topic : touched) {
-      if (topic->file.get() >= 0) (void)::fdatasync(topic->file.get());
+      if (topic->file.get() >= 0 && ::fdatasync(topic->file.get()) != 0) {
+        // The segments stay on disk; the in-memory view already moved on,
+        // which only keeps some files longer than needed.
+        return make_error(ErrorCode::unavailable, "log: retention could not sync: " + os_error(errno));
+      }
     }
   }
   for (const auto& path : doomed) {
