@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 #include "gateway/blocking.hpp"
 #include "gateway/connection.hpp"
 #include "gateway/http_session.hpp"
@@ -184,8 +185,11 @@ void Server::start() {
   heartbeat_timer_ = std::make_unique<asio::steady_timer>(*contexts_.front());
   asio::co_spawn(*contexts_.front(), heartbeat_loop(), log_exception);
 
-  for (auto& ioc : contexts_) {
-    threads_.emplace_back([&ioc] { ioc->run(); });
+  for (std::size_t i = 0; i < contexts_.size(); ++i) {
+    threads_.emplace_back([&ioc = contexts_[i], i] {
+      name_this_thread("io-" + std::to_string(i));
+      ioc->run();
+    });
   }
 }
 

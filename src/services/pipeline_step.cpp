@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 
 namespace parley::services {
 
@@ -44,7 +45,10 @@ PipelineStep::PipelineStep(std::string name, std::unique_ptr<ports::LogConsumer>
 PipelineStep::~PipelineStep() { stop(); }
 
 void PipelineStep::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread(name_);
+    run();
+  });
 }
 
 void PipelineStep::stop() {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 #include "services/records.hpp"
 
 namespace parley::services {
@@ -65,7 +66,10 @@ void PresenceService::start() {
   std::lock_guard lock(mu_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("presence");
+    run();
+  });
 }
 
 void PresenceService::stop() {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 
 namespace parley::services {
 
@@ -29,7 +30,10 @@ PushDispatcher::PushDispatcher(ports::PushLedger& ledger, ports::PushTokens& tok
 PushDispatcher::~PushDispatcher() { stop(); }
 
 void PushDispatcher::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("push-dispatch");
+    run();
+  });
 }
 
 void PushDispatcher::stop() {

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 
 namespace parley::embedded {
 
@@ -424,7 +425,10 @@ Result<std::unique_ptr<FileLog>> FileLog::open(LogOptions options) {
   }
   auto log = std::make_unique<FileLog>(Private{}, std::move(options));
   if (auto loaded = log->load(); !loaded) return std::move(loaded).error();
-  log->writer_ = std::thread(&FileLog::writer_loop, log.get());
+  log->writer_ = std::thread([raw = log.get()] {
+    name_this_thread("log-writer");
+    raw->writer_loop();
+  });
   return log;
 }
 
