@@ -71,6 +71,12 @@ const std::vector<Setting>& settings() {
        [](Config& c, const std::string& v) {
          return parse_number<std::size_t>(v, c.gateway.max_frame, 1024, 16 * 1024 * 1024);
        }},
+      {"--max-queued-bytes", "PARLEY_MAX_QUEUED_BYTES",
+       "bytes of outbound frames one connection may have waiting: past half of it its requests wait for its "
+       "writes, and an event past all of it closes the connection (default 8388608)",
+       [](Config& c, const std::string& v) {
+         return parse_number<std::size_t>(v, c.gateway.max_queued_bytes, 64 * 1024, std::size_t{1} << 34);
+       }},
       {"--max-body", "PARLEY_MAX_BODY", "largest message body in bytes (default 16384)",
        [](Config& c, const std::string& v) {
          return parse_number<std::size_t>(v, c.gateway.max_body, 1, 16 * 1024 * 1024);

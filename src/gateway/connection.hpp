@@ -10,8 +10,12 @@ namespace parley::gateway {
 class Connection {
  public:
   virtual ~Connection() = default;
-  // Queues a text frame for this connection; thread-safe, never blocks.
+  // Queues an event frame for this connection; thread-safe, never blocks.
+  // A connection too far behind with its writes is closed instead.
   virtual void send(std::shared_ptr<const std::string> frame) = 0;
+  // Queues the answer to one of this connection's own requests: always
+  // queued (the connection's requests wait while its queue is full).
+  virtual void send_reply(std::shared_ptr<const std::string> frame) = 0;
   // Closes with 1001 (going away) once queued frames are written.
   virtual void close_going_away() = 0;
 };

@@ -36,6 +36,9 @@ struct GatewayOptions {
   double rate_limit = 100;  // requests per second per connection
   double rate_burst = 200;
   std::size_t max_write_queue = 4096;  // frames queued for one slow connection before it is closed
+  // Bytes of frames queued for one connection: past half, its requests
+  // wait for its writes; an event past all of it closes the connection.
+  std::size_t max_queued_bytes = 8U << 20;
   std::chrono::milliseconds send_timeout{10000};
   std::chrono::milliseconds drain_timeout{5000};
   std::chrono::milliseconds idle_timeout{

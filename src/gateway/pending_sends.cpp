@@ -43,7 +43,7 @@ void PendingSends::complete(std::uint64_t ticket, const Result<Message>& result)
   } else {
     frame = codec::reply_error(w.request_id, result.error());
   }
-  session->send(std::make_shared<const std::string>(std::move(frame)));
+  session->send_reply(std::make_shared<const std::string>(std::move(frame)));
 }
 
 void PendingSends::expire(std::chrono::milliseconds timeout) {

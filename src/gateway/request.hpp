@@ -36,7 +36,7 @@ struct Request {
 
  private:
   void send(std::string frame) const {
-    if (auto c = connection.lock()) c->send(std::make_shared<const std::string>(std::move(frame)));
+    if (auto c = connection.lock()) c->send_reply(std::make_shared<const std::string>(std::move(frame)));
   }
 };
 

@@ -53,8 +53,21 @@ awaitable<void> WebSocketSession::serve(std::shared_ptr<WebSocketSession> self,
   self->ctx_.presence.disconnected(self->who_.user, self->presence_key_);
 }
 
+awaitable<void> WebSocketSession::wait_for_drain() {
+  while (!closed_ && queued_bytes_ > ctx_.options.max_queued_bytes / 2) {
+    if (!drain_) drain_ = std::make_unique<asio::steady_timer>(ws_.get_executor());
+    drain_->expires_at(asio::steady_timer::time_point::max());
+    co_await drain_->async_wait(as_tuple_awaitable);  // cancelled by on_write() or abort()
+  }
+  drain_.reset();
+}
+
 awaitable<void> WebSocketSession::read_loop() {
   for (;;) {
+    // A client that sends requests but does not read the answers waits
+    // here, and reads nothing more until its queue drains.
+    co_await wait_for_drain();
+    if (closed_) co_return;
     auto [ec, n] = co_await ws_.async_read(buffer_, as_tuple_awaitable);
     if (ec) {
       // Closed by the peer, a timeout, or a protocol violation that Beast
@@ -136,11 +149,19 @@ awaitable<void> WebSocketSession::dispatch(json::value id, std::string op, json:
   co_await handler(request);
 }
 
-void WebSocketSession::reply(std::string frame) { enqueue(std::make_shared<const std::string>(std::move(frame))); }
+void WebSocketSession::reply(std::string frame) {
+  enqueue(std::make_shared<const std::string>(std::move(frame)), /*reply=*/true);
+}
 
 void WebSocketSession::send(std::shared_ptr<const std::string> frame) {
   asio::dispatch(ws_.get_executor(),
                  [self = shared_from_this(), f = std::move(frame)]() mutable { self->enqueue(std::move(f)); });
+}
+
+void WebSocketSession::send_reply(std::shared_ptr<const std::string> frame) {
+  asio::dispatch(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
+    self->enqueue(std::move(f), /*reply=*/true);
+  });
 }
 
 void WebSocketSession::close_going_away() {
@@ -150,17 +171,27 @@ void WebSocketSession::close_going_away() {
   });
 }
 
-void WebSocketSession::enqueue(std::shared_ptr<const std::string> frame) {
+void WebSocketSession::enqueue(std::shared_ptr<const std::string> frame, bool reply) {
   if (closed_ || close_requested_) return;
-  if (queue_.size() - queue_head_ >= ctx_.options.max_write_queue) {
-    // A device this far behind is better served by sync after a reconnect.
-    log::warn("ws", "closing a connection whose write queue is full");
-    closed_ = true;
-    beast::get_lowest_layer(ws_).close();
+  const bool queued = queue_head_ < queue_.size();
+  if (queue_.size() - queue_head_ >= ctx_.options.max_write_queue ||
+      (!reply && queued && queued_bytes_ + frame->size() > ctx_.options.max_queued_bytes)) {
+    // A device this far behind is better served by sync after a reconnect
+    // (it reads too slowly to take a close frame either).
+    log::warn("ws", "closing a connection that does not keep up with its writes (" + std::to_string(queued_bytes_) +
+                        " bytes queued)");
+    abort();
     return;
   }
+  queued_bytes_ += frame->size();
   queue_.push_back(std::move(frame));
   if (!writing_) write_next();
+}
+
+void WebSocketSession::abort() {
+  closed_ = true;
+  beast::get_lowest_layer(ws_).close();
+  if (drain_) drain_->cancel();
 }
 
 void WebSocketSession::write_next() {
@@ -182,7 +213,9 @@ void WebSocketSession::write_next() {
 
 void WebSocketSession::on_write(boost::system::error_code ec) {
   writing_ = false;
+  queued_bytes_ -= queue_[queue_head_]->size();
   queue_[queue_head_++].reset();
+  if (drain_ && queued_bytes_ <= ctx_.options.max_queued_bytes / 2) drain_->cancel();
   if (queue_head_ == queue_.size()) {
     queue_.clear();
     queue_head_ = 0;
@@ -196,6 +229,8 @@ void WebSocketSession::on_write(boost::system::error_code ec) {
     closed_ = true;
     queue_.clear();
     queue_head_ = 0;
+    queued_bytes_ = 0;
+    if (drain_) drain_->cancel();
     return;
   }
   write_next();

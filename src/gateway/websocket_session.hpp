@@ -5,9 +5,17 @@
 // coroutine that handles requests in order; writes go through a queue of
 // shared, immutable frames (one frame is built once per event and shared by
 // every device it goes to), with at most one write in flight.
+//
+// The queue is bounded in bytes (GatewayOptions::max_queued_bytes, B): while
+// more than B/2 bytes wait, the connection's requests wait too (it reads no
+// further frame), so a client that asks and never reads stalls itself; an
+// event that would take the queue past B closes the connection (a device
+// that far behind catches up with `sync`). A connection therefore holds at
+// most B plus its one largest reply.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
@@ -34,6 +42,7 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
                                             boost::beast::http::request<boost::beast::http::string_body> upgrade);
 
   void send(std::shared_ptr<const std::string> frame) override;
+  void send_reply(std::shared_ptr<const std::string> frame) override;
   void close_going_away() override;
 
  private:
@@ -43,7 +52,14 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   boost::asio::awaitable<void> dispatch(boost::json::value id, std::string op, boost::json::object req);
 
   void reply(std::string frame);
-  void enqueue(std::shared_ptr<const std::string> frame);
+  // `reply`: the answer to this connection's own request, always queued
+  // (requests already wait while the queue is over half full); anything
+  // else closes the connection when it would overfill the queue.
+  void enqueue(std::shared_ptr<const std::string> frame, bool reply = false);
+  // Closes the socket at once: pending writes fail, the read loop ends.
+  void abort();
+  // Waits while the queue holds more than half its bytes.
+  boost::asio::awaitable<void> wait_for_drain();
   void write_next();
   void on_write(boost::system::error_code ec);
 
@@ -58,6 +74,8 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   // (an idle connection should hold nothing it does not need).
   std::vector<std::shared_ptr<const std::string>> queue_;
   std::size_t queue_head_ = 0;
+  std::size_t queued_bytes_ = 0;                      // of the frames not yet written
+  std::unique_ptr<boost::asio::steady_timer> drain_;  // made while a request waits for the queue
   bool writing_ = false;
   bool close_requested_ = false;
   bool closed_ = false;

@@ -1,0 +1,135 @@
+"""Hostile clients (issue 13): one connection cannot take the server's
+memory, and the server keeps serving everyone else meanwhile."""
+
+import base64
+import json
+import os
+import socket
+import struct
+import time
+
+from parley_client import create_user, login, online, run
+
+MiB = 1 << 20
+# The documented bound (docs/OPERATIONS.md, "Limits"): one connection holds
+# at most --max-queued-bytes (8 MiB) plus its largest reply; the issue's
+# ceiling is 64 MiB.
+MEMORY_CEILING = 64 * MiB
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS for parleyd")
+
+
+class RawWebSocket:
+    """A WebSocket client on a bare socket, so that a test can send
+    requests and choose not to read the answers (every library client reads
+    in the background)."""
+
+    def __init__(self, server, token):
+        self.sock = socket.create_connection((server.host, server.port), timeout=10)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET /v1/ws?token={token} HTTP/1.1\r\n"
+                           f"Host: {server.host}:{server.port}\r\n"
+                           "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(4096)
+            assert chunk, "the server closed during the upgrade"
+            head += chunk
+        assert head.startswith(b"HTTP/1.1 101"), head[:200]
+        self.pending = head.split(b"\r\n\r\n", 1)[1]
+
+    def send_text(self, text):
+        payload = text.encode()
+        mask = os.urandom(4)
+        n = len(payload)
+        if n < 126:
+            header = struct.pack("!BB", 0x81, 0x80 | n)
+        elif n < 65536:
+            header = struct.pack("!BBH", 0x81, 0x80 | 126, n)
+        else:
+            header = struct.pack("!BBQ", 0x81, 0x80 | 127, n)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def _read(self, n):
+        while len(self.pending) < n:
+            chunk = self.sock.recv(1 << 20)
+            assert chunk, "the server closed the connection"
+            self.pending += chunk
+        out, self.pending = self.pending[:n], self.pending[n:]
+        return out
+
+    def read_text(self):
+        """The next text frame (control frames are skipped)."""
+        while True:
+            b0, b1 = self._read(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack("!H", self._read(2))[0]
+            elif n == 127:
+                n = struct.unpack("!Q", self._read(8))[0]
+            data = self._read(n)
+            if b0 & 0x0F == 0x1:
+                return data.decode()
+
+    def close(self):
+        self.sock.close()
+
+
+def test_a_connection_that_never_reads_cannot_take_the_servers_memory(server):
+    """Issue 13, item 1: a user fills their inbox with large messages, then
+    asks for it again and again on one connection and never reads. The
+    server stops reading that connection's requests while its answers wait,
+    so its memory stays within the documented bound; the requests are
+    delayed, not lost; and another user is served all along."""
+    entries = 200
+    body = "x" * 16000
+    requests = 60  # ~3.3 MB each: ~200 MB if nothing held them back
+
+    async def body_():
+        alice = create_user(server, "alice")
+        bob = create_user(server, "bob")
+        writer = await online(server, alice, "phone")
+        for i in range(entries):
+            await writer.send_to_user(alice.user_id, f"big-{i}", body)
+        await writer.close()
+
+        other = await online(server, bob, "laptop")
+        raw = RawWebSocket(server, login(server, alice, "flooder").token)
+        before = rss_bytes(server.proc.pid)
+        for i in range(requests):
+            raw.send_text(json.dumps({"op": "sync", "id": i, "after": 0, "limit": entries}))
+
+        # A measurement window: the unbounded server builds every answer
+        # within it (each takes milliseconds); sample its memory meanwhile,
+        # and check that another user is answered at once all along.
+        peak = before
+        slowest_ping = 0.0
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            peak = max(peak, rss_bytes(server.proc.pid))
+            assert peak - before < MEMORY_CEILING, \
+                f"parleyd grew by {(peak - before) / MiB:.0f} MiB for one connection that does not read"
+            started = time.monotonic()
+            await other.call("ping")
+            slowest_ping = max(slowest_ping, time.monotonic() - started)
+        assert slowest_ping < 1.0, f"another user's ping took {slowest_ping:.2f} s during the flood"
+
+        # Nothing was dropped: every request is answered in order, in full,
+        # once the client reads.
+        raw.sock.settimeout(30)
+        for i in range(requests):
+            reply = json.loads(raw.read_text())
+            assert reply.get("re") == i and reply.get("ok") is True, str(reply)[:200]
+            assert len(reply["entries"]) == entries
+        raw.close()
+        await other.close()
+
+    run(body_(), timeout=120)
