@@ -836,7 +836,10 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
       for (std::size_t p = 0; p < topic.partitions.size(); ++p) trim_memory(topic, static_cast<int>(p));
     }
   }
-  data_cv_.notify_all();
+  // Consumers wait for records: a batch of commits alone wakes nobody.
+  if (std::any_of(work.begin(), work.end(), [](const Work& w) { return w.has_data && !w.failure; })) {
+    data_cv_.notify_all();
+  }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     Pending& p = batch[i];
     if (p.kind != Pending::Kind::data) continue;
