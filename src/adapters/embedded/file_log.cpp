@@ -90,6 +90,23 @@ class Fields {
   std::string_view in_;
 };
 
+// A data frame's body: partition, offset, key, then the value (the rest).
+struct DataFrame {
+  std::uint32_t partition = 0;
+  std::uint64_t offset = 0;
+  std::string_view key;
+  std::string_view value;
+};
+bool parse_data(std::string_view body, DataFrame& out) {
+  Fields f(body);
+  std::uint32_t key_length = 0;
+  if (!f.u32(out.partition) || !f.u64(out.offset) || !f.u32(key_length) || !f.bytes(key_length, out.key)) {
+    return false;
+  }
+  out.value = f.rest();
+  return true;
+}
+
 std::uint32_t crc_of(std::string_view data) {
   return static_cast<std::uint32_t>(
       crc32(0L, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
@@ -509,18 +526,15 @@ Result<void> FileLog::load_topic(Topic& topic) {
       std::uint32_t partition = 0;
       std::uint64_t value = 0;
       if (type == kData) {
-        std::uint32_t key_length = 0;
-        std::string_view key;
-        if (!f.u32(partition) || !f.u64(value) || !f.u32(key_length) || !f.bytes(key_length, key)) {
-          return corrupt(numbers[s], "a short data frame");
-        }
-        if (partition >= n) {
+        DataFrame d;
+        if (!parse_data(body, d)) return corrupt(numbers[s], "a short data frame");
+        if (d.partition >= n) {
           return make_error(ErrorCode::bad_request, "log: topic " + topic.name + " holds partition " +
-                                                        std::to_string(partition) + ", more than configured");
+                                                        std::to_string(d.partition) + ", more than configured");
         }
-        auto& p = topic.partitions[partition];
-        p.next = std::max(p.next, value + 1);
-        topic.note_record(value, static_cast<int>(partition), at);
+        auto& p = topic.partitions[d.partition];
+        p.next = std::max(p.next, d.offset + 1);
+        topic.note_record(d.offset, static_cast<int>(d.partition), at);
       } else if (type == kCommit) {
         if (!f.u32(partition) || !f.u64(value)) return corrupt(numbers[s], "a short commit frame");
         if (partition >= n) continue;  // reported above if it held records
@@ -1051,24 +1065,20 @@ Result<std::vector<ports::LogRecord>> FileLog::read_range(Topic& topic, int part
         return make_error(ErrorCode::internal, "log: a segment of topic " + topic.name + " cannot be read back");
       }
       if (type != kData) continue;
-      Fields f(body);
-      std::uint32_t p = 0;
-      std::uint64_t offset = 0;
-      std::uint32_t key_length = 0;
-      std::string_view key;
-      if (!f.u32(p) || !f.u64(offset) || !f.u32(key_length) || !f.bytes(key_length, key)) {
+      DataFrame d;
+      if (!parse_data(body, d)) {
         return make_error(ErrorCode::internal, "log: a segment of topic " + topic.name + " is corrupt");
       }
-      if (static_cast<int>(p) != partition || offset < from) continue;
-      if (offset >= disk_until) return out;
+      if (static_cast<int>(d.partition) != partition || d.offset < from) continue;
+      if (d.offset >= disk_until) return out;
       ports::LogRecord r;
       r.topic = topic.name;
       r.partition = partition;
-      r.offset = offset;
-      r.key.assign(key);
-      r.value.assign(f.rest());
+      r.offset = d.offset;
+      r.key.assign(d.key);
+      r.value.assign(d.value);
       out.push_back(std::move(r));
-      if (out.size() >= max || offset + 1 >= disk_until) return out;
+      if (out.size() >= max || d.offset + 1 >= disk_until) return out;
     }
   }
   return out;
