@@ -36,14 +36,39 @@ void log_exception(std::exception_ptr e) {
   }
 }
 
+// Whether an accept failed for want of a resource (descriptors, memory)
+// that only time can give back: retrying at once would spin.
+bool out_of_resources(const boost::system::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
+         ec == boost::system::errc::too_many_files_open_in_system;
+}
+
 awaitable<void> accept_loop(tcp::acceptor& acceptor, Server& server, Context& ctx,
                             std::function<asio::io_context&()> next_context) {
+  // Past the descriptor limit every accept fails at once while the
+  // pending connection stays queued: back off, and say so at most once a
+  // second (with how many failed meanwhile), never once per failure.
+  constexpr auto kBackoff = std::chrono::milliseconds(50);
+  asio::steady_timer pause(acceptor.get_executor());
+  std::chrono::steady_clock::time_point last_report{};
+  std::uint64_t unreported = 0;
   for (;;) {
     asio::io_context& ioc = next_context();
     auto [ec, socket] = co_await acceptor.async_accept(ioc, asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
-      log::warn("gateway", "accept failed: " + ec.message());
+      ++unreported;
+      if (const auto now = std::chrono::steady_clock::now(); now - last_report >= std::chrono::seconds(1)) {
+        log::warn("gateway", "accept failed: " + ec.message() + " (" + std::to_string(unreported) +
+                                 " failures since the last report)" + (out_of_resources(ec) ? "; backing off" : ""));
+        last_report = now;
+        unreported = 0;
+      }
+      if (out_of_resources(ec)) {
+        pause.expires_after(kBackoff);
+        auto [waited] = co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (waited == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      }
       continue;
     }
     boost::system::error_code ignored;

@@ -133,3 +133,52 @@ def test_a_connection_that_never_reads_cannot_take_the_servers_memory(server):
         await other.close()
 
     run(body_(), timeout=120)
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_past_the_descriptor_limit_the_accept_loop_backs_off(parleyd_binary, tmp_path, request):
+    """Issue 13, item 2: with every descriptor taken by idle connections,
+    accepting fails at once, over and over. The server must not spin a core
+    on it nor write a log line per failure, and it serves again as soon as
+    descriptors come back."""
+    from conftest import engine_args, stop_and_report
+    from parley_client import http_request
+    from parley_server import DEFAULT_ARGS, ParleyServer
+
+    wrapper = tmp_path / "parleyd-low-nofile"
+    wrapper.write_text(f"#!/bin/sh\nexec prlimit --nofile=256:256 {parleyd_binary} \"$@\"\n")
+    wrapper.chmod(0o755)
+    server = ParleyServer(wrapper, data_dir=tmp_path / "data", log_dir=tmp_path / "logs",
+                          args=[*DEFAULT_ARGS, *engine_args()])
+    try:
+        server.start()
+        idle = []
+        for _ in range(400):  # more than the server has descriptors for
+            idle.append(socket.create_connection((server.host, server.port), timeout=5))
+        log_before = os.path.getsize(server.stderr_path)
+        cpu_before = cpu_seconds(server.proc.pid)
+        window = 2.0
+        time.sleep(window)  # a measurement window, not a wait for an event
+        cpu = cpu_seconds(server.proc.pid) - cpu_before
+        logged = os.path.getsize(server.stderr_path) - log_before
+        assert cpu < 0.5 * window, f"parleyd used {cpu:.2f} s of CPU in {window} s while out of descriptors"
+        assert logged < 4096, f"parleyd logged {logged} bytes in {window} s while out of descriptors"
+
+        for s in idle:
+            s.close()
+        deadline = time.monotonic() + 10
+        while True:  # the server takes descriptors back as it sees the closes
+            try:
+                r = http_request(server, "GET", "/v1/healthz")
+                if r.status == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "parleyd did not serve again once descriptors came back"
+    finally:
+        stop_and_report(request, [server])
