@@ -43,12 +43,19 @@ std::optional<std::uint64_t> id_string(std::string_view s) noexcept {
   return v;
 }
 
-bool utf8(std::string_view s) noexcept {
+namespace {
+
+// Walks the code points of `s`, handing each to `f` (false stops the walk);
+// false for malformed UTF-8 (RFC 3629: no overlongs, no surrogates) or when
+// `f` refused one.
+template <class F>
+bool each_code_point(std::string_view s, F&& f) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   while (p < end) {
     const unsigned char c = *p;
     if (c < 0x80) {
+      if (!f(static_cast<std::uint32_t>(c))) return false;
       ++p;
       continue;
     }
@@ -73,9 +80,27 @@ bool utf8(std::string_view s) noexcept {
     }
     const bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
     if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    if (!f(cp)) return false;
     p += len;
   }
   return true;
+}
+
+}  // namespace
+
+bool utf8(std::string_view s) noexcept {
+  return each_code_point(s, [](std::uint32_t) { return true; });
+}
+
+bool display_name(std::string_view s) noexcept {
+  if (s.empty() || s.size() > 200) return false;
+  return each_code_point(s, [](std::uint32_t cp) {
+    const bool control = cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
+    // Marks and overrides that reorder what is shown around them.
+    const bool bidi = cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+                      (cp >= 0x2066 && cp <= 0x2069);
+    return !control && !bidi;
+  });
 }
 
 }  // namespace parley::validate

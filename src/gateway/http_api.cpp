@@ -1,6 +1,7 @@
 #include "gateway/http_api.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/json/array.hpp>
@@ -9,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 #include <cstdint>
+#include <optional>
 #include <random>
 
 #include "core/codec.hpp"
@@ -178,11 +180,17 @@ HttpResponse error_response(const HttpRequest& req, const Error& e) {
 
 std::optional<std::string> bearer_token(const HttpRequest& req, bool allow_query) {
   if (auto it = req.find(http::field::authorization); it != req.end()) {
+    // RFC 9110: the scheme is case-insensitive, and one or more spaces
+    // separate it from the token.
     std::string_view v = it->value();
-    constexpr std::string_view kBearer = "Bearer ";
-    if (v.size() > kBearer.size() && v.substr(0, kBearer.size()) == kBearer)
-      return std::string(v.substr(kBearer.size()));
-    return std::nullopt;
+    constexpr std::string_view kBearer = "bearer";
+    if (v.size() <= kBearer.size() || v[kBearer.size()] != ' ' || !boost::beast::iequals(v.substr(0, 6), kBearer)) {
+      return std::nullopt;
+    }
+    v.remove_prefix(kBearer.size());
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    if (v.empty()) return std::nullopt;
+    return std::string(v);
   }
   if (!allow_query) return std::nullopt;
   auto url = boost::urls::parse_origin_form(req.target());
@@ -193,10 +201,50 @@ std::optional<std::string> bearer_token(const HttpRequest& req, bool allow_query
   return std::string((*it).value);
 }
 
+namespace {
+
+// The one method each endpoint answers (GET ones answer HEAD too), or
+// nothing for a path that is no endpoint.
+std::optional<http::verb> method_of(std::string_view path) {
+  if (path == "/v1/healthz" || path == "/v1/connect" || path == "/v1/servers" ||
+      path.starts_with("/v1/users/by-name/") || path == "/" || path == "/index.html") {
+    return http::verb::get;
+  }
+  if (path == "/v1/users" || path == "/v1/sessions") return http::verb::post;
+  return std::nullopt;
+}
+
+awaitable<HttpResponse> route(Context& ctx, HttpRequest req, const std::string& path);
+
+}  // namespace
+
 awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req) {
   auto url = boost::urls::parse_origin_form(req.target());
   if (!url) co_return error_response(req, make_error(ErrorCode::bad_request, "malformed request target"));
   const std::string path(url->path());
+  const auto expected = method_of(path);
+  const bool head = req.method() == http::verb::head && expected == http::verb::get;
+  if (expected && req.method() != *expected && !head) {
+    auto res = error_response(
+        req, make_error(ErrorCode::bad_request, std::string(req.method_string()) + " " + path +
+                                                    " is not allowed; use " + std::string(http::to_string(*expected))));
+    res.result(http::status::method_not_allowed);
+    res.set(http::field::allow, *expected == http::verb::get ? "GET, HEAD" : http::to_string(*expected));
+    co_return res;
+  }
+  if (!head) co_return co_await route(ctx, std::move(req), path);
+  // HEAD: the GET answer's status and headers, without its body.
+  req.method(http::verb::get);
+  HttpResponse res = co_await route(ctx, std::move(req), path);
+  const auto length = res.body().size();
+  res.body().clear();
+  res.content_length(length);
+  co_return res;
+}
+
+namespace {
+
+awaitable<HttpResponse> route(Context& ctx, HttpRequest req, const std::string& path) {
   const auto method = req.method();
 
   if (path == "/v1/healthz" && method == http::verb::get) {
@@ -220,5 +268,7 @@ awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req) {
   co_return error_response(
       req, make_error(ErrorCode::not_found, "no endpoint " + std::string(req.method_string()) + " " + path));
 }
+
+}  // namespace
 
 }  // namespace parley::gateway

@@ -98,13 +98,19 @@ awaitable<void> WebSocketSession::handle(std::string text) {
     last_alive_ = now;
     ctx_.presence.heartbeat(who_.user, presence_key_);
   }
+  // An id is echoed as sent: a string, or an integer (a number with a
+  // fraction or an exponent would come back in another spelling, and one
+  // past the doubles' range as `Infinity`, which is not JSON).
+  const auto usable_id = [](const json::value* id) {
+    return id != nullptr && (id->is_string() || id->is_int64() || id->is_uint64());
+  };
   if (!bucket_.try_take()) {
     Error limited = make_error(ErrorCode::rate_limited, "too many requests; slow down");
     // Answer with the request's id when it has one, so clients can match it.
     boost::system::error_code pec;
     json::value parsed = json::parse(text, pec);
     if (!pec && parsed.is_object()) {
-      if (const json::value* id = parsed.get_object().if_contains("id"); id && (id->is_string() || id->is_number())) {
+      if (const json::value* id = parsed.get_object().if_contains("id"); usable_id(id)) {
         reply(codec::reply_error(*id, limited));
         co_return;
       }
@@ -127,6 +133,12 @@ awaitable<void> WebSocketSession::handle(std::string text) {
   const json::value* id = req.if_contains("id");
   if (id == nullptr || !(id->is_string() || id->is_number())) {
     reply(codec::event_error(make_error(ErrorCode::bad_request, "request must have an id (a string or a number)")));
+    co_return;
+  }
+  if (!usable_id(id)) {
+    reply(codec::event_error(
+        make_error(ErrorCode::bad_request,
+                   "a numeric request id must be an integer from -2^63 to 2^64-1; send a string otherwise")));
     co_return;
   }
   json::value request_id = *id;

@@ -9,7 +9,7 @@ import itertools
 import pytest
 from websockets.exceptions import InvalidStatusCode
 
-from parley_client import Client, create_user, login, online, run
+from parley_client import Client, create_user, http_request, login, online, run
 
 _ok_counter = itertools.count()
 
@@ -331,5 +331,75 @@ def test_flood_beyond_rate_limit_is_rate_limited(server_factory):
         await asyncio.sleep(1.5)
         await a.call("ping")
         await assert_still_works(a, b)
+
+    run(body())
+
+
+# -- Issue 13, item 7: smaller protocol faults ------------------------------
+
+@pytest.mark.parametrize("raw_id", ["1e999", "18446744073709551616", "1.5"])
+def test_an_id_that_cannot_be_echoed_as_sent_is_refused(server, raw_id):
+    """`1e999` came back as `Infinity` (not JSON) and 2^64 as
+    1.8446744073709552E19: a numeric id must be an integer that fits 64 bits
+    (the largest one still works)."""
+    async def body():
+        alice, bob, a, b = await setup_pair(server)
+        await a.ws.send('{"op":"ping","id":' + raw_id + '}')
+        ev = await a.next_event(lambda e: e.get("ev") == "error")
+        assert ev["error"]["code"] == "bad_request"
+        assert "integer" in ev["error"]["message"]
+        fut = await a.start("ping", id=2 ** 64 - 1)
+        reply = await asyncio.wait_for(fut, 10)
+        assert reply["re"] == 2 ** 64 - 1 and reply["ok"] is True
+
+    run(body())
+
+
+def test_head_answers_like_get_without_a_body(server):
+    get = http_request(server, "GET", "/v1/healthz")
+    head = http_request(server, "HEAD", "/v1/healthz")
+    assert head.status == get.status == 200
+    assert head.body == b""
+    assert head.headers["content-length"] == str(len(get.body))
+    assert http_request(server, "HEAD", "/").body == b""
+
+
+@pytest.mark.parametrize("method,path,allow", [
+    ("DELETE", "/v1/users", "POST"),
+    ("GET", "/v1/sessions", "POST"),
+    ("POST", "/v1/healthz", "GET, HEAD"),
+    ("PUT", "/", "GET, HEAD"),
+])
+def test_a_wrong_method_is_405_with_allow(server, method, path, allow):
+    r = http_request(server, method, path, raw=b"{}")
+    assert r.status == 405, (r.status, r.body)
+    assert r.headers["allow"] == allow
+    assert r.json["code"] == "bad_request"
+    assert http_request(server, "GET", "/v1/no-such-thing").status == 404
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "Bearer  "])
+def test_the_authorization_scheme_is_case_insensitive(server, scheme):
+    """RFC 9110: `bearer` is the same scheme as `Bearer`."""
+    alice = create_user(server, "alice")
+    token = login(server, alice, "laptop").token
+    r = http_request(server, "GET", "/v1/users/by-name/alice",
+                     headers={"Authorization": f"{scheme} {token}"})
+    assert r.status == 200, (r.status, r.body)
+    bad = http_request(server, "GET", "/v1/users/by-name/alice",
+                       headers={"Authorization": f"Basic {token}"})
+    assert bad.status == 401
+
+
+@pytest.mark.parametrize("name", ["a\u0000b", "pay\u202efdp.exe", "x\u2066y", "tab\there", "\u0085"])
+def test_room_names_with_control_or_bidi_characters_are_refused(server, name):
+    async def body():
+        alice, bob, a, b = await setup_pair(server)
+        err = await a.expect_error("bad_request", "group_create", name=name, members=[bob.user_id])
+        assert "bidirectional" in err["message"]
+        err = await a.expect_error("bad_request", "channel_create", name=name)
+        assert "bidirectional" in err["message"]
+        ok = await a.call("group_create", name="Team \u05e9\u05dc\u05d5\u05dd", members=[bob.user_id])
+        assert ok["ok"] is True
 
     run(body())

@@ -34,6 +34,21 @@ TEST(Conversation, RejectsWhatIsNotAName) {
   }
 }
 
+TEST(Validate, DisplayNamesRefuseControlAndBidiCharacters) {
+  EXPECT_TRUE(validate::display_name("Team Rocket"));
+  EXPECT_TRUE(validate::display_name("\xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D"));  // Hebrew letters are fine
+  EXPECT_FALSE(validate::display_name(""));
+  EXPECT_FALSE(validate::display_name(std::string(201, 'a')));
+  EXPECT_FALSE(validate::display_name(std::string("a\0b", 3)));
+  EXPECT_FALSE(validate::display_name("tab\there"));
+  EXPECT_FALSE(validate::display_name("\xC2\x85"));  // C1 control (NEL)
+  EXPECT_FALSE(
+      validate::display_name("pay\xE2\x80\xAE"
+                             "fdp.exe"));                  // U+202E right-to-left override
+  EXPECT_FALSE(validate::display_name("x\xE2\x81\xA6y"));  // U+2066 left-to-right isolate
+  EXPECT_FALSE(validate::display_name("\xFF"));            // not UTF-8
+}
+
 TEST(Validate, Usernames) {
   EXPECT_TRUE(validate::username("ali"));
   EXPECT_TRUE(validate::username("a.b-c_9"));
