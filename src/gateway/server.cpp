@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
 #include <stdexcept>
 
 #include "core/log.hpp"
@@ -39,8 +40,9 @@ void log_exception(std::exception_ptr e) {
 // Whether an accept failed for want of a resource (descriptors, memory)
 // that only time can give back: retrying at once would spin.
 bool out_of_resources(const boost::system::error_code& ec) {
-  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
-         ec == boost::system::errc::too_many_files_open_in_system;
+  // Accept reports the system's errno values.
+  const int v = ec.value();
+  return v == EMFILE || v == ENFILE || v == ENOBUFS || v == ENOMEM;
 }
 
 awaitable<void> accept_loop(tcp::acceptor& acceptor, Server& server, Context& ctx,
