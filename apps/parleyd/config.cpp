@@ -147,6 +147,17 @@ const std::vector<Setting>& settings() {
            return false;
          return true;
        }},
+      {"--log-level", "PARLEY_LOG_LEVEL", "the least severe messages logged: debug, info, warn or error (default info)",
+       [](Config& c, const std::string& v) {
+         static const std::map<std::string, log::Level, std::less<>> levels{{"debug", log::Level::debug},
+                                                                            {"info", log::Level::info},
+                                                                            {"warn", log::Level::warn},
+                                                                            {"error", log::Level::error}};
+         const auto it = levels.find(v);
+         if (it == levels.end()) return false;
+         c.log_level = it->second;
+         return true;
+       }},
       {"--pwhash-limits", "PARLEY_PWHASH_LIMITS",
        "argon2id cost: interactive (default), moderate, or min (tests only: fast and weak)",
        [](Config& c, const std::string& v) {
@@ -312,7 +323,7 @@ std::string usage() {
   out +=
       "  --config FILE  (PARLEY_CONFIG)\n      settings from FILE, one 'name = value' a line (name: a flag without "
       "dashes, or its variable); the environment and flags override it\n";
-  out += "  --verbose  log debug messages\n  --help     print this and exit\n";
+  out += "  --verbose  the same as --log-level debug\n  --help     print this and exit\n";
   return out;
 }
 
@@ -343,7 +354,7 @@ ParseOutcome parse_config(const std::vector<std::string>& args, const std::vecto
     std::string arg = args[i];
     if (arg == "--help" || arg == "-h") return {std::nullopt, 0, usage()};
     if (arg == "--verbose") {
-      config.verbose = true;
+      config.log_level = log::Level::debug;
       continue;
     }
     if (arg == "--config" || arg.starts_with("--config=")) {  // read above

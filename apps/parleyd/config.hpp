@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "adapters/embedded/durability.hpp"
+#include "core/log.hpp"
 #include "gateway/context.hpp"
 #include "services/auth.hpp"
 
@@ -66,7 +67,7 @@ struct Config {
   std::chrono::milliseconds typing_interval{2000};
   PushConfig push;
   EnginesConfig engines;
-  bool verbose = false;
+  log::Level log_level = log::Level::info;  // --log-level; --verbose is --log-level debug
 };
 
 struct ParseOutcome {

@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
     return parsed.exit_code;
   }
   const app::Config& config = *parsed.config;
-  if (config.verbose) log::set_level(log::Level::debug);
+  log::set_level(config.log_level);
 
   // Signals are taken by sigwait below, never by the worker threads.
   sigset_t signals;

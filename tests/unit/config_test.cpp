@@ -46,6 +46,14 @@ TEST(Config, PushLeaseDefaultsToAMinuteAndRefusesLessThanASecond) {
   EXPECT_FALSE(parse_config({"--push-lease-ms", "10"}, {}).config.has_value());
 }
 
+TEST(Config, LogLevelIsAFlagAVariableAndAConfigNameAndVerboseIsDebug) {
+  EXPECT_EQ(parse_config({}, {}).config->log_level, log::Level::info);
+  EXPECT_EQ(parse_config({"--log-level", "warn"}, {}).config->log_level, log::Level::warn);
+  EXPECT_EQ(parse_config({}, {"PARLEY_LOG_LEVEL=error"}).config->log_level, log::Level::error);
+  EXPECT_EQ(parse_config({"--verbose"}, {"PARLEY_LOG_LEVEL=error"}).config->log_level, log::Level::debug);
+  EXPECT_FALSE(parse_config({"--log-level", "loud"}, {}).config.has_value());
+}
+
 TEST(Config, HelpExitsZero) {
   auto out = parse_config({"--help"}, {});
   EXPECT_FALSE(out.config.has_value());
