@@ -680,6 +680,7 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
   };
   std::vector<Work> work;
   std::vector<std::uint64_t> offsets(batch.size(), 0);
+  std::vector<std::size_t> work_of(batch.size());  // each pending's entry in `work`
   {
     std::lock_guard lock(state_mu_);
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -689,6 +690,7 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
         it = work.emplace(work.end());
         it->topic = &topic;
       }
+      work_of[i] = static_cast<std::size_t>(it - work.begin());
       it->items.push_back(i);
       if (batch[i].kind == Pending::Kind::data) {
         offsets[i] = topic.partitions[static_cast<std::size_t>(batch[i].partition)].assigned++;
@@ -857,9 +859,8 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
   for (std::size_t i = 0; i < batch.size(); ++i) {
     Pending& p = batch[i];
     if (p.kind != Pending::Kind::data) continue;
-    const auto w = std::find_if(work.begin(), work.end(), [&](const Work& x) { return x.topic->name == p.topic; });
-    if (w != work.end() && w->failure) {
-      p.done(*w->failure);
+    if (const Work& w = work[work_of[i]]; w.failure) {
+      p.done(*w.failure);
     } else {
       p.done(offsets[i]);
     }
