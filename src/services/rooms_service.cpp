@@ -10,7 +10,10 @@ namespace {
 
 Error not_a_member() { return make_error(ErrorCode::forbidden, "not a member of this conversation"); }
 
-bool valid_name(std::string_view name) { return validate::display_name(name); }
+Error bad_name() {
+  return make_error(ErrorCode::bad_request,
+                    "name must be 1 to 200 bytes of text without control characters or bidirectional overrides");
+}
 
 }  // namespace
 
@@ -44,9 +47,7 @@ Result<ports::Role> RoomsService::role_or_forbidden(ports::RoomRef room, UserId 
 
 Result<ports::RoomRecord> RoomsService::create_group(UserId owner, std::string_view name,
                                                      const std::vector<UserId>& members) {
-  if (!valid_name(name))
-    return make_error(ErrorCode::bad_request,
-                      "name must be 1 to 200 bytes of text without control characters or bidirectional overrides");
+  if (!validate::display_name(name)) return bad_name();
   std::set<UserId> unique(members.begin(), members.end());
   unique.insert(owner);
   if (unique.size() > options_.max_group_members) {
@@ -60,9 +61,7 @@ Result<ports::RoomRecord> RoomsService::create_group(UserId owner, std::string_v
 }
 
 Result<ports::RoomRecord> RoomsService::create_channel(UserId owner, std::string_view name, ports::PostPolicy policy) {
-  if (!valid_name(name))
-    return make_error(ErrorCode::bad_request,
-                      "name must be 1 to 200 bytes of text without control characters or bidirectional overrides");
+  if (!validate::display_name(name)) return bad_name();
   return rooms_.create_room(ports::RoomKind::channel, name, owner, policy, {});
 }
 

@@ -4,7 +4,8 @@
 namespace parley::embedded {
 
 enum class Durability {
-  // Done only after the RocksDB write-ahead log is synced to disk: survives a
+  // Done only after the write is synced to disk (the log's segment file, the
+  // RocksDB write-ahead log of the other engines): survives a
   // power loss.
   fsync,
   // Done once the write reached the operating system: survives a crash of the
