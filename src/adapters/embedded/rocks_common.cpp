@@ -84,7 +84,38 @@ Database::~Database() {
   }
 }
 
-Result<Database> open(const std::string& path, const std::vector<std::string>& families) {
+namespace {
+
+class MaxU64Merge final : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice& /*key*/, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* merged, rocksdb::Logger* /*logger*/) const override {
+    const std::string_view v(value.data(), value.size());
+    if (existing == nullptr) {
+      merged->assign(v);
+      return true;
+    }
+    const std::string_view e(existing->data(), existing->size());
+    // A row of another size is corrupt: keep the well-formed side, so that
+    // the reader's size check reports it only if both are.
+    if (e.size() != 8) {
+      merged->assign(v);
+    } else if (v.size() != 8) {
+      merged->assign(e);
+    } else {
+      merged->assign(get_be64(e) >= get_be64(v) ? e : v);
+    }
+    return true;
+  }
+  const char* Name() const override { return "parley.max_u64"; }
+};
+
+}  // namespace
+
+std::shared_ptr<rocksdb::MergeOperator> max_u64_merge() { return std::make_shared<MaxU64Merge>(); }
+
+Result<Database> open(const std::string& path, const std::vector<std::string>& families,
+                      const std::map<std::string, std::shared_ptr<rocksdb::MergeOperator>>& merges) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
@@ -101,7 +132,11 @@ Result<Database> open(const std::string& path, const std::vector<std::string>& f
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options));
-  for (const auto& name : families) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(options));
+  for (const auto& name : families) {
+    rocksdb::ColumnFamilyOptions family(options);
+    if (auto it = merges.find(name); it != merges.end()) family.merge_operator = it->second;
+    descriptors.emplace_back(name, family);
+  }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;

@@ -4,8 +4,10 @@
 // rocksdb::Status into a Parley Error. Internal to adapters/embedded.
 
 #include <rocksdb/db.h>
+#include <rocksdb/merge_operator.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,8 +59,15 @@ struct Database {
   ~Database();
 };
 
+// A merge operator for rows holding one big-endian u64 (put_be64): the row
+// becomes the largest value merged into it. A monotone row written this way
+// costs one memtable insert and no read ("move it up to at least v").
+[[nodiscard]] std::shared_ptr<rocksdb::MergeOperator> max_u64_merge();
+
 // Opens (creating if missing) the database at `path` with the default column
-// family plus `families`; result.families[i] is families[i].
-[[nodiscard]] Result<Database> open(const std::string& path, const std::vector<std::string>& families);
+// family plus `families`; result.families[i] is families[i]. `merges` names
+// the families that get a merge operator.
+[[nodiscard]] Result<Database> open(const std::string& path, const std::vector<std::string>& families,
+                                    const std::map<std::string, std::shared_ptr<rocksdb::MergeOperator>>& merges = {});
 
 }  // namespace parley::embedded::rocks

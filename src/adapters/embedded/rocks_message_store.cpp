@@ -21,7 +21,7 @@ enum Family : int {
   dedupe_cf,
   inbox_cf,
   inbox_index_cf,
-  inbox_head_cf,
+  inbox_head_cf,  // not written any more (see open)
   cursors_cf,
   conversations_cf,
   read_positions_cf
@@ -109,8 +109,11 @@ RocksMessageStore::RocksMessageStore(Private, rocks::Database db, Durability dur
 
 Result<std::unique_ptr<RocksMessageStore>> RocksMessageStore::open(std::string path, Durability durability) {
   if (path.empty()) return make_error(ErrorCode::bad_request, "message store: empty path");
+  // "inbox_head" is no longer written (a head is its inbox's last seq); it
+  // stays in the list because data directories made before hold it.
   auto db = rocks::open(
-      path, {"history", "dedupe", "inbox", "inbox_index", "inbox_head", "cursors", "conversations", "read_positions"});
+      path, {"history", "dedupe", "inbox", "inbox_index", "inbox_head", "cursors", "conversations", "read_positions"},
+      {{"conversations", rocks::max_u64_merge()}});
   if (!db) return std::move(db).error();
   return std::make_unique<RocksMessageStore>(Private{}, std::move(db).value(), durability);
 }
@@ -189,12 +192,15 @@ Result<std::vector<Message>> RocksMessageStore::history(std::string_view convers
 }
 
 Result<Seq> RocksMessageStore::inbox_head(UserId user) {
-  std::string value;
-  const auto status = db_.db->Get(rocksdb::ReadOptions(), cf(inbox_head_cf), rocks::be64(user.value), &value);
-  if (status.IsNotFound()) return Seq{0};
-  if (!status.ok()) return rocks::to_error(status, "inbox_head");
-  if (value.size() != 8) return make_error(ErrorCode::internal, "inbox_head: corrupt row");
-  return rocks::get_be64(value);
+  // The head is the seq of the user's last entry: put_inbox writes entries
+  // gaplessly, each batch whole, so there is no head row to keep in step.
+  std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(rocksdb::ReadOptions(), cf(inbox_cf)));
+  it->SeekForPrev(pair_key(user.value, std::numeric_limits<std::uint64_t>::max()));
+  if (!it->status().ok()) return rocks::to_error(it->status(), "inbox_head");
+  if (!it->Valid()) return Seq{0};
+  const rocksdb::Slice key = it->key();
+  if (key.size() != 16 || rocks::get_be64(std::string_view(key.data(), 8)) != user.value) return Seq{0};
+  return rocks::get_be64(std::string_view(key.data() + 8, 8));
 }
 
 Result<std::optional<Seq>> RocksMessageStore::inbox_seq_of(UserId user, MessageId message) {
@@ -208,9 +214,13 @@ Result<std::optional<Seq>> RocksMessageStore::inbox_seq_of(UserId user, MessageI
 }
 
 Result<void> RocksMessageStore::put_inbox(std::span<const InboxWrite> writes) {
+  // One atomic batch: each entry, its index row, and the newest id of its
+  // conversation for the user as a max-merge (no read, and a replayed older
+  // entry cannot move it back). There is no head row to move: the head is
+  // the last entry (inbox_head).
   rocksdb::WriteBatch wb;
-  std::map<std::uint64_t, Seq> heads;  // user → highest seq in this batch
-  std::map<std::pair<std::uint64_t, std::string>, std::uint64_t> newest_by_conversation;  // (user, conversation) → id
+  // (user, conversation) → newest id in this batch: one merge operand each.
+  std::map<std::pair<std::uint64_t, std::string_view>, std::uint64_t> newest;
   for (const auto& w : writes) {
     if (w.entry.seq == 0 || !w.user.valid()) {
       return make_error(ErrorCode::bad_request, "put_inbox: an entry needs a user and a seq >= 1");
@@ -220,29 +230,13 @@ Result<void> RocksMessageStore::put_inbox(std::span<const InboxWrite> writes) {
       status = wb.Put(cf(inbox_index_cf), pair_key(w.user.value, w.entry.message.id.value), rocks::be64(w.entry.seq));
     }
     if (!status.ok()) return rocks::to_error(status, "put_inbox");
-    Seq& head = heads[w.user.value];
-    head = std::max(head, w.entry.seq);
-    auto& newest = newest_by_conversation[{w.user.value, w.entry.message.conversation}];
-    newest = std::max(newest, w.entry.message.id.value);
+    auto& id = newest[{w.user.value, w.entry.message.conversation}];
+    id = std::max(id, w.entry.message.id.value);
   }
-  std::lock_guard lock(head_mu_);
-  for (const auto& [key, newest] : newest_by_conversation) {
-    const std::string row = user_conversation_key(UserId{key.first}, key.second);
-    std::string value;
-    const auto found = db_.db->Get(rocksdb::ReadOptions(), cf(conversations_cf), row, &value);
-    if (!found.ok() && !found.IsNotFound()) return rocks::to_error(found, "put_inbox");
-    if (found.ok() && value.size() == 8 && rocks::get_be64(value) >= newest) continue;  // a replay
-    if (auto status = wb.Put(cf(conversations_cf), row, rocks::be64(newest)); !status.ok()) {
-      return rocks::to_error(status, "put_inbox");
-    }
-  }
-  for (const auto& [user, seq] : heads) {
-    auto current = inbox_head(UserId{user});
-    if (!current) return std::move(current).error();
-    if (seq <= *current) continue;  // a replay of older entries
-    if (auto status = wb.Put(cf(inbox_head_cf), rocks::be64(user), rocks::be64(seq)); !status.ok()) {
-      return rocks::to_error(status, "put_inbox");
-    }
+  for (const auto& [key, id] : newest) {
+    const auto status =
+        wb.Merge(cf(conversations_cf), user_conversation_key(UserId{key.first}, key.second), rocks::be64(id));
+    if (!status.ok()) return rocks::to_error(status, "put_inbox");
   }
   const auto status = write(wb);
   if (!status.ok()) return rocks::to_error(status, "put_inbox");

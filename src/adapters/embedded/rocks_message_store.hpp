@@ -77,11 +77,6 @@ class RocksMessageStore final : public ports::MessageStore {
   std::atomic<std::uint64_t> writes_{0};
   std::atomic<std::uint64_t> synced_{0};
 
-  // Guards the read-modify-write of inbox heads in put_inbox (a replayed,
-  // older entry must not move a head back). Inbox owners are single writers
-  // per user, so this is uncontended in practice.
-  std::mutex head_mu_;
-
   // Striped by (user, device): each guards the read-modify-write of the
   // cursor rows that hash to it, so concurrent advance_cursor calls for one
   // device cannot lose the larger value.

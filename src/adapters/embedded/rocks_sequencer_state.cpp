@@ -3,6 +3,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -30,13 +31,15 @@ std::string partition_key(int partition) {
 
 }  // namespace
 
-RocksSequencerState::RocksSequencerState(Private, rocks::Database db) : db_(std::move(db)) {}
+RocksSequencerState::RocksSequencerState(Private, rocks::Database db, std::size_t max_cached_conversations)
+    : db_(std::move(db)), max_cached_(std::max<std::size_t>(max_cached_conversations, 1)) {}
 
-Result<std::unique_ptr<RocksSequencerState>> RocksSequencerState::open(std::string path) {
+Result<std::unique_ptr<RocksSequencerState>> RocksSequencerState::open(std::string path,
+                                                                       std::size_t max_cached_conversations) {
   if (path.empty()) return make_error(ErrorCode::bad_request, "sequencer state: empty path");
-  auto db = rocks::open(path, {"sent", "last", "applied"});
+  auto db = rocks::open(path, {"sent", "last", "applied"}, {{"last", rocks::max_u64_merge()}});
   if (!db) return std::move(db).error();
-  return std::make_unique<RocksSequencerState>(Private{}, std::move(db).value());
+  return std::make_unique<RocksSequencerState>(Private{}, std::move(db).value(), max_cached_conversations);
 }
 
 Result<std::optional<Message>> RocksSequencerState::find_sent(std::string_view conversation, UserId sender,
@@ -55,6 +58,18 @@ Result<std::optional<Message>> RocksSequencerState::find_sent(std::string_view c
 }
 
 Result<MessageId> RocksSequencerState::last_message_id(std::string_view conversation) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = last_.find(conversation); it != last_.end()) return it->second;
+  }
+  auto stored = read_last(conversation);
+  if (!stored) return stored;
+  std::lock_guard lock(mu_);
+  remember_last(conversation, stored.value());
+  return stored;
+}
+
+Result<MessageId> RocksSequencerState::read_last(std::string_view conversation) {
   std::string value;
   const auto status = db_.db->Get(rocksdb::ReadOptions(), last_cf(), conversation, &value);
   if (status.IsNotFound()) return MessageId{};
@@ -63,41 +78,60 @@ Result<MessageId> RocksSequencerState::last_message_id(std::string_view conversa
   return MessageId{rocks::get_be64(value)};
 }
 
+// Called with mu_ held.
+void RocksSequencerState::remember_last(std::string_view conversation, MessageId id) {
+  if (auto it = last_.find(conversation); it != last_.end()) {
+    if (id.value > it->second.value) it->second = id;
+    return;
+  }
+  if (last_.size() >= max_cached_) last_.erase(last_.begin());  // any one: its row is still in the database
+  last_.emplace(std::string(conversation), id);
+}
+
 Result<std::uint64_t> RocksSequencerState::applied(int partition) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = applied_.find(partition); it != applied_.end()) return it->second;
+  }
   std::string value;
   const auto status = db_.db->Get(rocksdb::ReadOptions(), applied_cf(), partition_key(partition), &value);
-  if (status.IsNotFound()) return std::uint64_t{0};
-  if (!status.ok()) return rocks::to_error(status, "sequencer state: read");
-  if (value.size() != 8) return make_error(ErrorCode::internal, "sequencer state: bad offset");
-  return rocks::get_be64(value);
+  if (!status.ok() && !status.IsNotFound()) return rocks::to_error(status, "sequencer state: read");
+  if (status.ok() && value.size() != 8) return make_error(ErrorCode::internal, "sequencer state: bad offset");
+  const std::uint64_t next = status.ok() ? rocks::get_be64(value) : 0;
+  std::lock_guard lock(mu_);
+  applied_.try_emplace(partition, next);
+  return next;
 }
 
 Result<void> RocksSequencerState::apply(int partition, std::span<const Message> messages, std::uint64_t next) {
-  // Only the sequencer thread writes, so reading the last ids first and
-  // writing them in the batch is not a race.
+  // The newest id per conversation in these messages; each goes into its
+  // row as a max-merge, so the row never goes down and needs no read.
   std::map<std::string_view, MessageId> last;
   for (const auto& m : messages) {
-    auto [it, inserted] = last.try_emplace(m.conversation, m.id);
-    if (inserted) {
-      auto stored = last_message_id(m.conversation);
-      if (!stored) return std::move(stored).error();
-      if (stored->value > it->second.value) it->second = *stored;
-    }
-    if (m.id.value > it->second.value) it->second = m.id;
+    auto& id = last[m.conversation];
+    if (m.id.value > id.value) id = m.id;
   }
   rocksdb::WriteBatch batch;
+  std::string value;
   for (const auto& m : messages) {
-    std::string value;
+    value.clear();
     bytes::Writer w(value);
     bytes::write_message(w, m);
     batch.Put(sent_cf(), sent_key(m.conversation, m.from, m.client_msg_id), value);
   }
   for (const auto& [conversation, id] : last) {
-    batch.Put(last_cf(), rocksdb::Slice(conversation.data(), conversation.size()), rocks::be64(id.value));
+    batch.Merge(last_cf(), rocksdb::Slice(conversation.data(), conversation.size()), rocks::be64(id.value));
   }
   batch.Put(applied_cf(), partition_key(partition), rocks::be64(next));
   const auto status = db_.db->Write(rocksdb::WriteOptions(), &batch);
   if (!status.ok()) return rocks::to_error(status, "sequencer state: write");
+  // Written: memory follows. A conversation not in memory stays out (its
+  // row holds the max of what was there and these).
+  std::lock_guard lock(mu_);
+  for (const auto& [conversation, id] : last) {
+    if (auto it = last_.find(conversation); it != last_.end() && id.value > it->second.value) it->second = id;
+  }
+  applied_[partition] = next;
   return Ok{};
 }
 

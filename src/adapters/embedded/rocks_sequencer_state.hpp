@@ -8,12 +8,22 @@
 //   applied   changelog partition (BE32)                     →  next offset (BE64)
 //
 // apply() writes one batch, so a partition's offset and the messages before
-// it are applied together. Writes are not synced: after a power cut RocksDB
-// recovers a prefix of them, and the sequencer applies the rest again from
-// the changelog.
+// it are applied together; a last id is a max-merge (rocks::max_u64_merge),
+// written without reading it first. Writes are not synced: after a power cut
+// RocksDB recovers a prefix of them, and the sequencer applies the rest
+// again from the changelog.
+//
+// This object is the database's only writer, so it keeps what it read or
+// wrote in memory (the applied offsets; the last ids of up to
+// max_cached_conversations conversations) and answers those reads from
+// there: the sequencer asks for them in every batch.
 
+#include <cstddef>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "adapters/embedded/rocks_common.hpp"
 #include "ports/sequencer_state.hpp"
@@ -27,10 +37,11 @@ class RocksSequencerState final : public ports::SequencerState {
 
  public:
   // Opens or creates the state at `path`.
-  [[nodiscard]] static Result<std::unique_ptr<RocksSequencerState>> open(std::string path);
+  [[nodiscard]] static Result<std::unique_ptr<RocksSequencerState>> open(
+      std::string path, std::size_t max_cached_conversations = 262'144);
 
   // Use open(); public only for std::make_unique.
-  RocksSequencerState(Private, rocks::Database db);
+  RocksSequencerState(Private, rocks::Database db, std::size_t max_cached_conversations);
 
   [[nodiscard]] Result<std::optional<Message>> find_sent(std::string_view conversation, UserId sender,
                                                          std::string_view client_msg_id) override;
@@ -43,7 +54,20 @@ class RocksSequencerState final : public ports::SequencerState {
   [[nodiscard]] rocksdb::ColumnFamilyHandle* last_cf() const { return db_.families[1].get(); }
   [[nodiscard]] rocksdb::ColumnFamilyHandle* applied_cf() const { return db_.families[2].get(); }
 
+  [[nodiscard]] Result<MessageId> read_last(std::string_view conversation);
+  void remember_last(std::string_view conversation, MessageId id);
+
+  // Heterogeneous lookup: find a conversation's row by string_view.
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+
   rocks::Database db_;
+  const std::size_t max_cached_;
+  std::mutex mu_;  // guards last_ and applied_ (the sequencer thread is the only caller in practice)
+  std::unordered_map<std::string, MessageId, Hash, std::equal_to<>> last_;  // a subset of the "last" rows
+  std::map<int, std::uint64_t> applied_;                                    // the "applied" rows read or written
 };
 
 }  // namespace parley::embedded
