@@ -31,6 +31,8 @@ constexpr std::uint32_t kMaxFrame = 256U << 20;  // larger than any record the s
 constexpr std::uint64_t kIndexEvery = 64;        // records of a partition between two index points
 constexpr std::size_t kReadChunk = 1U << 20;     // bytes read from a segment at a time
 constexpr std::chrono::hours kMaxPollWait{24};   // the longest a single poll waits
+// How long a commit waits for records to be written with, at most.
+constexpr std::chrono::milliseconds kCommitDelay{50};
 
 // Topic and group names may not contain NUL (the other engines' rule).
 bool valid_name(std::string_view name) noexcept { return !name.empty() && name.find('\0') == std::string_view::npos; }
@@ -324,7 +326,8 @@ struct FileLog::Topic {
   const bool kept;
   const fs::path dir;
   std::vector<Partition> partitions;
-  std::deque<Segment> segments;  // oldest first; the last is being written
+  std::condition_variable data_cv;  // with state_mu_: wakes this topic's polls when records arrive
+  std::deque<Segment> segments;     // oldest first; the last is being written
 
   // The writer thread's own: the segment being written.
   Fd file;
@@ -370,7 +373,7 @@ class FileLog::Consumer final : public ports::LogConsumer {
         return false;
       };
       const auto wait = std::clamp(timeout, std::chrono::milliseconds(0), std::chrono::milliseconds(kMaxPollWait));
-      log_.data_cv_.wait_for(lock, wait, [&] { return woken_ || has_data(); });
+      state_.data_cv.wait_for(lock, wait, [&] { return woken_ || has_data(); });
       woken_ = false;
       for (int p = 0; p < n; ++p) until[p] = state_.partitions[p].next;
     }
@@ -409,7 +412,7 @@ class FileLog::Consumer final : public ports::LogConsumer {
       std::lock_guard lock(log_.state_mu_);
       woken_ = true;
     }
-    log_.data_cv_.notify_all();
+    state_.data_cv.notify_all();
   }
 
  private:
@@ -626,7 +629,7 @@ void FileLog::append(std::string_view topic, std::string key, std::string value,
     if (!stopping_) {
       queue_.push_back(Pending{Pending::Kind::data, std::string(topic), partition, std::move(key), std::move(value), 0,
                                std::move(done)});
-      if (queue_.size() == 1) queue_cv_.notify_one();
+      if (++queued_data_ == 1) queue_cv_.notify_one();
       return;
     }
   }
@@ -639,16 +642,21 @@ void FileLog::writer_loop() {
   using Clock = std::chrono::steady_clock;
   auto next_retention = Clock::now() + options_.retention_interval;
   std::unique_lock lock(queue_mu_);
+  // Records are written at once; commits alone wait until commit_due_, so
+  // that each consumer's commit does not cost a write of its own.
+  const auto ready = [&] { return stopping_ || queued_data_ > 0 || (commit_due_ && Clock::now() >= *commit_due_); };
   for (;;) {
-    queue_cv_.wait_until(lock, next_retention, [&] { return stopping_ || !queue_.empty(); });
-    if (!queue_.empty()) {
+    queue_cv_.wait_until(lock, commit_due_ ? std::min(next_retention, *commit_due_) : next_retention, ready);
+    if (!queue_.empty() && ready()) {
       std::vector<Pending> batch;
       const std::size_t n = std::min(queue_.size(), options_.max_batch);
       batch.reserve(n);
       for (std::size_t i = 0; i < n; ++i) {
+        if (queue_.front().kind == Pending::Kind::data) --queued_data_;
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      if (queue_.size() == queued_data_) commit_due_.reset();  // no commit left queued
       lock.unlock();
       write_batch(batch);
       lock.lock();
@@ -852,9 +860,10 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
       for (std::size_t p = 0; p < topic.partitions.size(); ++p) trim_memory(topic, static_cast<int>(p));
     }
   }
-  // Consumers wait for records: a batch of commits alone wakes nobody.
-  if (std::any_of(work.begin(), work.end(), [](const Work& w) { return w.has_data && !w.failure; })) {
-    data_cv_.notify_all();
+  // Consumers wait for records of their own topic: a batch of commits
+  // alone wakes nobody, and a topic's records wake only its own polls.
+  for (const Work& w : work) {
+    if (w.has_data && !w.failure) w.topic->data_cv.notify_all();
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     Pending& p = batch[i];
@@ -972,11 +981,15 @@ Result<void> FileLog::commit(const std::string& topic, const std::string& group,
     part.committed[group] = next_offset;
     trim_memory(state, partition);
   }
-  // Written by the writer with the next batch, not synced (see the header).
+  // Written by the writer with the next batch of records, or within
+  // kCommitDelay if none comes; not synced (see the header).
   std::lock_guard lock(queue_mu_);
   if (stopping_) return make_error(ErrorCode::unavailable, "commit: the log is closing");
   queue_.push_back(Pending{Pending::Kind::commit, topic, partition, group, {}, next_offset, {}});
-  if (queue_.size() == 1) queue_cv_.notify_one();
+  if (!commit_due_) {
+    commit_due_ = std::chrono::steady_clock::now() + kCommitDelay;
+    queue_cv_.notify_one();  // to wait until then, at the latest
+  }
   return Ok{};
 }
 

@@ -31,7 +31,8 @@
 //
 // Commits are queued like appends and written without a sync (a committed
 // offset lost to a power cut only replays records the steps handle
-// idempotently). Retention deletes whole segments of topics not in
+// idempotently), with the next batch of records or within 50 ms when none
+// comes, so that a commit does not cost a write(2) of its own. Retention deletes whole segments of topics not in
 // kept_topics once every group known to each partition in them has
 // committed past their records, trusting only commits already written.
 //
@@ -51,6 +52,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -156,17 +158,19 @@ class FileLog final : public ports::MessageLog {
 
   const LogOptions options_;
 
-  // Guards queue_ and stopping_; queue_cv_ wakes the writer.
+  // Guards queue_, queued_data_, commit_due_ and stopping_; queue_cv_ wakes
+  // the writer.
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<Pending> queue_;
+  std::size_t queued_data_ = 0;                                      // records (not commits) in queue_
+  std::optional<std::chrono::steady_clock::time_point> commit_due_;  // set while a commit is queued
   bool stopping_ = false;
 
   // Guards topics_ and everything in them but the writer's own file state;
-  // data_cv_ wakes polls when a batch becomes durable or a consumer is
-  // woken up.
+  // each topic's data_cv wakes its polls when a batch becomes durable or a
+  // consumer is woken up.
   mutable std::mutex state_mu_;
-  std::condition_variable data_cv_;
   std::map<std::string, std::unique_ptr<Topic>, std::less<>> topics_;
 
   // Guards the topics' open segment files: held by the writer while it
