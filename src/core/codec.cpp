@@ -186,19 +186,75 @@ std::string event_error(const Error& e) {
   return json::serialize(o);
 }
 
+// The frames below are written straight into one string, not built as a
+// json::object first: they go out for every delivery and every entry of a
+// sync page, and the object tree cost an allocation per field. Strings are
+// escaped by Boost.JSON's serializer; the fields are those of to_json.
+
+void append_json(std::string& out, const Message& m) {
+  out += R"({"message_id":")";
+  out += std::to_string(m.id.value);
+  out += R"(","conversation":)";
+  out += json::serialize(json::string_view(m.conversation));
+  out += R"(,"from":")";
+  out += std::to_string(m.from.value);
+  out += R"(","to":{")";
+  out += to_string(m.to.kind);
+  out += R"(":")";
+  out += std::to_string(m.to.id);
+  out += R"("},"body":)";
+  out += json::serialize(json::string_view(m.body));
+  out += R"(,"sent_at":)";
+  out += std::to_string(m.sent_at);
+  out += R"(,"client_msg_id":)";
+  out += json::serialize(json::string_view(m.client_msg_id));
+  out += '}';
+}
+
+void append_json(std::string& out, const InboxEntry& e) {
+  out += R"({"seq":)";
+  out += std::to_string(e.seq);
+  out += R"(,"message":)";
+  append_json(out, e.message);
+  out += '}';
+}
+
 std::string event_message(const InboxEntry& e) {
-  json::object o;
-  o["ev"] = "message";
-  o["seq"] = e.seq;
-  o["message"] = to_json(e.message);
-  return json::serialize(o);
+  std::string out;
+  out.reserve(160 + e.message.body.size());
+  out += R"({"ev":"message","seq":)";
+  out += std::to_string(e.seq);
+  out += R"(,"message":)";
+  append_json(out, e.message);
+  out += '}';
+  return out;
 }
 
 std::string event_channel_message(const Message& m) {
-  json::object o;
-  o["ev"] = "message";
-  o["message"] = to_json(m);
-  return json::serialize(o);
+  std::string out;
+  out.reserve(150 + m.body.size());
+  out += R"({"ev":"message","message":)";
+  append_json(out, m);
+  out += '}';
+  return out;
+}
+
+std::string reply_sync_page(const json::value& id, std::span<const InboxEntry> entries, bool more) {
+  std::string out;
+  std::size_t bytes = 64;
+  for (const auto& e : entries) bytes += 180 + e.message.body.size();
+  out.reserve(bytes);
+  out += R"({"re":)";
+  out += json::serialize(id);
+  out += R"(,"ok":true,"entries":[)";
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (i > 0) out += ',';
+    append_json(out, entries[i]);
+  }
+  out += R"(],"more":)";
+  out += more ? "true" : "false";
+  out += '}';
+  return out;
 }
 
 }  // namespace parley::codec

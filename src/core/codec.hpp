@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,5 +67,11 @@ inline constexpr int kMaxHistoryLimit = 200;
 // {"ev": "message", "seq": n, "message": {...}}; without seq for channels.
 [[nodiscard]] std::string event_message(const InboxEntry& e);
 [[nodiscard]] std::string event_channel_message(const Message& m);
+// {"re": id, "ok": true, "entries": [{"seq": n, "message": {...}}, ...], "more": b}
+[[nodiscard]] std::string reply_sync_page(const boost::json::value& id, std::span<const InboxEntry> entries, bool more);
+
+// Appends the JSON of to_json(m) / to_json(e) to `out`, written directly.
+void append_json(std::string& out, const Message& m);
+void append_json(std::string& out, const InboxEntry& e);
 
 }  // namespace parley::codec

@@ -39,13 +39,7 @@ awaitable<void> sync(Request& r) {
     r.reply_error(page.error());
     co_return;
   }
-  json::array entries;
-  entries.reserve(page->entries.size());
-  for (const auto& e : page->entries) entries.push_back(codec::to_json(e));
-  json::object result;
-  result["entries"] = std::move(entries);
-  result["more"] = page->more;
-  r.reply_ok(std::move(result));
+  r.reply_frame(codec::reply_sync_page(r.id, page->entries, page->more));
 }
 
 awaitable<void> ack(Request& r) {

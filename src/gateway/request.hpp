@@ -25,6 +25,8 @@ struct Request {
 
   void reply_ok(boost::json::object result = {}) const { send(codec::reply_ok(id, std::move(result))); }
   void reply_error(const Error& e) const { send(codec::reply_error(id, e)); }
+  // Answers with a reply frame written already (codec::reply_*).
+  void reply_frame(std::string frame) const { send(std::move(frame)); }
   // Answers with the error, or with no fields on success.
   void reply(const Result<void>& r) const {
     if (r) {

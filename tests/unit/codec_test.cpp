@@ -101,6 +101,41 @@ TEST(Codec, WritesMessagesWithIdsAsStrings) {
   EXPECT_EQ(msg.at("conversation"), "d:1:2");
 }
 
+// The frames written directly (deliveries, sync pages) must say exactly
+// what the json::object encoding says, for any text a client may send.
+TEST(Codec, DirectFramesMatchTheObjectEncoding) {
+  const std::vector<Message> messages{
+      {MessageId{1}, "d:1:2", UserId{1}, Recipient{Recipient::Kind::user, 2}, "plain", 1, "c1"},
+      {MessageId{~0ULL >> 1}, "g:9", UserId{3}, Recipient{Recipient::Kind::group, 9},
+       "quote \" backslash \\ newline \n tab \t nul-ish \x01 \x1f del \x7f é 😀", 1700000000000, ""},
+      {MessageId{5}, "c:7", UserId{4}, Recipient{Recipient::Kind::channel, 7}, "", 0, "\"</script>"},
+  };
+  std::vector<InboxEntry> entries;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const Message& m = messages[i];
+    entries.push_back(InboxEntry{i + 1, m});
+    const auto event = json::parse(codec::event_message(entries.back())).as_object();
+    EXPECT_EQ(event.at("ev"), "message");
+    EXPECT_EQ(event.at("seq"), i + 1);
+    EXPECT_EQ(event.at("message").as_object(), codec::to_json(m));
+    const auto channel = json::parse(codec::event_channel_message(m)).as_object();
+    EXPECT_EQ(channel.at("message").as_object(), codec::to_json(m));
+    EXPECT_FALSE(channel.contains("seq"));
+  }
+  for (const json::value& id : {json::value("r-1"), json::value(42), json::value(nullptr)}) {
+    const auto page = json::parse(codec::reply_sync_page(id, entries, true)).as_object();
+    json::array expected;
+    for (const auto& e : entries) expected.push_back(codec::to_json(e));
+    EXPECT_EQ(page.at("re"), id);
+    EXPECT_EQ(page.at("ok"), true);
+    EXPECT_EQ(page.at("entries").as_array(), expected);
+    EXPECT_EQ(page.at("more"), true);
+  }
+  const auto empty = json::parse(codec::reply_sync_page(json::value(1), {}, false)).as_object();
+  EXPECT_TRUE(empty.at("entries").as_array().empty());
+  EXPECT_EQ(empty.at("more"), false);
+}
+
 TEST(Codec, RepliesEchoTheIdAsSent) {
   const auto ok = json::parse(codec::reply_ok(json::value("abc"))).as_object();
   EXPECT_EQ(ok.at("re"), "abc");
