@@ -93,6 +93,14 @@ const std::vector<Setting>& settings() {
          c.gateway.send_timeout = std::chrono::milliseconds(ms);
          return true;
        }},
+      {"--shed-after-ms", "PARLEY_SHED_AFTER_MS",
+       "refuse new sends while the oldest of 256+ waiting ones has waited this long; 0: never (default 2000)",
+       [](Config& c, const std::string& v) {
+         long ms = 0;
+         if (!parse_number<long>(v, ms, 0, 600000)) return false;
+         c.gateway.shed_after = std::chrono::milliseconds(ms);
+         return true;
+       }},
       {"--log-partitions", "PARLEY_LOG_PARTITIONS", "partitions per log topic, fixed at the first start (default 8)",
        [](Config& c, const std::string& v) { return parse_number<int>(v, c.log_partitions, 1, 1024); }},
       // Scale-out engines (docs/ENGINES.md); unset: the embedded ones.

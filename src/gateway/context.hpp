@@ -40,6 +40,10 @@ struct GatewayOptions {
   // wait for its writes; an event past all of it closes the connection.
   std::size_t max_queued_bytes = 8U << 20;
   std::chrono::milliseconds send_timeout{10000};
+  // Load shedding (PendingSends): while the oldest of at least 256 waiting
+  // sends has waited longer than this, new sends are refused with
+  // `unavailable`. 0: never.
+  std::chrono::milliseconds shed_after{2000};
   std::chrono::milliseconds drain_timeout{5000};
   std::chrono::milliseconds idle_timeout{
       90000};  // a WebSocket that sends nothing (not even pings) for this long is closed

@@ -17,7 +17,14 @@ awaitable<void> send(Request& r) {
     co_return;
   }
   // Answered by the sequencer's SendDone (or here, if the append fails).
-  const std::uint64_t ticket = r.ctx.pending.add(r.connection, r.id);
+  const auto added = r.ctx.pending.add(r.connection, r.id);
+  if (!added) {
+    r.reply_error(make_error(ErrorCode::unavailable,
+                             "the server is behind on sends and did not accept this one; retry it later with the same "
+                             "client_msg_id"));
+    co_return;
+  }
+  const std::uint64_t ticket = *added;
   PendingSends& pending = r.ctx.pending;
   r.ctx.chat.submit_send(r.who.user, std::move(req.value()), ticket,
                          [&pending, ticket](Result<std::uint64_t> appended) {

@@ -8,18 +8,30 @@
 
 namespace parley::gateway {
 
-PendingSends::PendingSends() {
+PendingSends::PendingSends() : PendingSends(Shedding{}) {}
+
+PendingSends::PendingSends(Shedding shedding) : shedding_(shedding) {
   // Tickets start at a random point so that results addressed to a previous
   // run of this server (replayed after a crash) match no waiter.
   std::random_device rd;
   next_ticket_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
 }
 
-std::uint64_t PendingSends::add(std::weak_ptr<Connection> session, boost::json::value request_id) {
+std::optional<std::uint64_t> PendingSends::add(std::weak_ptr<Connection> session, boost::json::value request_id) {
   std::lock_guard lock(mutex_);
+  const auto now = Clock::now();
+  if (shedding_.after.count() > 0 && waiters_.size() >= shedding_.min_pending) {
+    drop_answered();
+    if (!order_.empty() && now - order_.front().first > shedding_.after) return std::nullopt;
+  }
   const std::uint64_t ticket = ++next_ticket_;
-  waiters_.emplace(ticket, Waiter{std::move(session), std::move(request_id), Clock::now()});
+  waiters_.emplace(ticket, Waiter{std::move(session), std::move(request_id), now});
+  order_.emplace_back(now, ticket);
   return ticket;
+}
+
+void PendingSends::drop_answered() {
+  while (!order_.empty() && !waiters_.contains(order_.front().second)) order_.pop_front();
 }
 
 void PendingSends::complete(std::uint64_t ticket, const Result<Message>& result) {
@@ -50,10 +62,13 @@ void PendingSends::expire(std::chrono::milliseconds timeout) {
   std::vector<std::uint64_t> late;
   const auto cutoff = Clock::now() - timeout;
   {
+    // Oldest first: stop at the first waiter still in time.
     std::lock_guard lock(mutex_);
-    for (const auto& [ticket, w] : waiters_) {
-      if (w.since < cutoff) late.push_back(ticket);
+    while (!order_.empty() && order_.front().first < cutoff) {
+      if (waiters_.contains(order_.front().second)) late.push_back(order_.front().second);
+      order_.pop_front();
     }
+    drop_answered();
   }
   for (auto ticket : late) {
     complete(ticket, make_error(ErrorCode::unavailable,

@@ -3,13 +3,23 @@
 // sequencer's SendDone for its ticket arrives, when its log append fails, or
 // with `unavailable` when it has waited longer than the send timeout (the
 // client then retries with the same client_msg_id and gets the first result).
+//
+// Load shedding: when the pipeline falls behind, every send accepted waits
+// in the log, and past capacity all of them end in the timeout. So add()
+// refuses a new send (nothing is appended; the client retries later) while
+// at least `Shedding::min_pending` sends wait and the oldest has waited
+// longer than `Shedding::after`: the sends accepted stay fast, and the
+// refusals cost almost nothing.
 
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
+#include <utility>
 
 #include "core/message.hpp"
 #include "core/result.hpp"
@@ -22,10 +32,17 @@ class PendingSends {
  public:
   using Clock = std::chrono::steady_clock;
 
-  PendingSends();
+  struct Shedding {
+    std::chrono::milliseconds after{0};  // 0: never refuse
+    std::size_t min_pending = 256;
+  };
 
-  // Registers a waiter and returns its ticket.
-  [[nodiscard]] std::uint64_t add(std::weak_ptr<Connection> session, boost::json::value request_id);
+  PendingSends();  // never sheds
+  explicit PendingSends(Shedding shedding);
+
+  // Registers a waiter and returns its ticket; nothing while shedding load
+  // (see above).
+  [[nodiscard]] std::optional<std::uint64_t> add(std::weak_ptr<Connection> session, boost::json::value request_id);
   // Answers the waiter of `ticket`, if it is still waiting. Thread-safe.
   void complete(std::uint64_t ticket, const Result<Message>& result);
   // Answers every waiter older than `timeout` with `unavailable`.
@@ -39,8 +56,15 @@ class PendingSends {
     Clock::time_point since;
   };
 
-  std::mutex mutex_;  // guards waiters_ and next_ticket_
+  // Drops answered waiters off the front of order_. Requires mutex_.
+  void drop_answered();
+
+  const Shedding shedding_;
+  std::mutex mutex_;  // guards waiters_, order_ and next_ticket_
   std::unordered_map<std::uint64_t, Waiter> waiters_;
+  // (since, ticket) in the order added, answered ones included until they
+  // reach the front: the oldest waiter without a scan.
+  std::deque<std::pair<Clock::time_point, std::uint64_t>> order_;
   std::uint64_t next_ticket_;
 };
 

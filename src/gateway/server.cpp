@@ -96,6 +96,7 @@ Server::Server(GatewayOptions options, Services services)
       blocking_(4),
       housekeeping_(1),
       registry_(services.state, services.chat.server_id(), blocking_),
+      pending_({.after = options_.shed_after}),
       channels_(services.state, services.room_store, registry_, [this](std::string_view p) { on_envelope(p); }),
       ctx_{options_,           services.chat,       services.auth,   services.rooms,    services.conversations,
            services.directory, services.room_store, services.state,  registry_,         pending_,
