@@ -125,9 +125,12 @@ Result<void> ConversationService::read(UserId user, std::string_view conversatio
     send_to_user(state_, user, frame);  // in a channel, only the reader's own devices
     return Ok{};
   }
+  // A block stops receipts both ways; the reader's own devices still sync.
   auto members = access_.members(ref.value());
   if (!members) return std::move(members).error();
-  for (UserId member : members.value()) send_to_user(state_, member, frame);
+  auto told = access_.without_blocks(user, std::move(members).value());
+  if (!told) return std::move(told).error();
+  for (UserId member : told.value()) send_to_user(state_, member, frame);
   return Ok{};
 }
 
@@ -158,9 +161,12 @@ Result<void> ConversationService::typing(UserId user, std::string_view conversat
     send_to_channel(state_, ChannelId{ref->a}, user, std::move(frame));
     return Ok{};
   }
+  // A block stops typing both ways, in groups as in 1:1.
   auto members = access_.members(ref.value());
   if (!members) return std::move(members).error();
-  for (UserId member : members.value()) {
+  auto told = access_.without_blocks(user, std::move(members).value());
+  if (!told) return std::move(told).error();
+  for (UserId member : told.value()) {
     if (member != user) send_to_user(state_, member, frame);
   }
   return Ok{};

@@ -26,8 +26,32 @@ ConversationRef conversation_of(ports::RoomRef room) noexcept {
                                              : channel_conversation(ChannelId{room.id});
 }
 
-RoomsService::RoomsService(ports::Rooms& rooms, ports::Directory& directory, Options options)
-    : rooms_(rooms), directory_(directory), options_(options) {}
+RoomsService::RoomsService(ports::Rooms& rooms, ports::Directory& directory, ports::SocialGraph& social,
+                           Options options)
+    : rooms_(rooms), directory_(directory), social_(social), options_(options) {}
+
+Result<void> RoomsService::check_no_block(UserId actor, UserId user) {
+  if (actor == user) return Ok{};
+  auto relation = social_.relation(actor, user);
+  if (!relation) return std::move(relation).error();
+  // The same words as a 1:1 send to them: which side blocks is not said.
+  if (relation->blocked_either_way()) return make_error(ErrorCode::forbidden, "you cannot add this user");
+  return Ok{};
+}
+
+Result<std::vector<UserId>> RoomsService::without_blocks(UserId user, std::vector<UserId> users) {
+  std::vector<UserId> out;
+  out.reserve(users.size());
+  for (UserId other : users) {
+    if (other != user) {
+      auto relation = social_.relation(user, other);
+      if (!relation) return std::move(relation).error();
+      if (relation->blocked_either_way()) continue;
+    }
+    out.push_back(other);
+  }
+  return out;
+}
 
 Result<void> RoomsService::check_user_exists(UserId user) {
   auto found = directory_.find_user(user);
@@ -56,6 +80,7 @@ Result<ports::RoomRecord> RoomsService::create_group(UserId owner, std::string_v
   }
   for (UserId user : unique) {
     if (auto exists = check_user_exists(user); !exists) return std::move(exists).error();
+    if (auto unblocked = check_no_block(owner, user); !unblocked) return std::move(unblocked).error();
   }
   return rooms_.create_room(ports::RoomKind::group, name, owner, ports::PostPolicy::everyone, members);
 }
@@ -82,6 +107,7 @@ Result<void> RoomsService::add(UserId actor, ports::RoomRef room, UserId user) {
     return make_error(ErrorCode::forbidden, "only the owner and admins add members");
   }
   if (auto exists = check_user_exists(user); !exists) return exists;
+  if (auto unblocked = check_no_block(actor, user); !unblocked) return unblocked;
   auto existing = rooms_.role_of(room, user);
   if (!existing) return std::move(existing).error();
   if (existing.value()) return Ok{};  // already a member

@@ -12,7 +12,10 @@
 //  - a channel's post policy says whether everyone or only owner and admins
 //    may post;
 //  - to a non-member, a room that exists and one that does not look the
-//    same (`forbidden`), so nobody learns which groups exist.
+//    same (`forbidden`), so nobody learns which groups exist;
+//  - nobody adds to a group or channel (or creates a group with) someone
+//    who blocks them or whom they block (`forbidden`), as a block stops 1:1
+//    messages (docs/ROOMS.md).
 
 #include <optional>
 #include <string>
@@ -21,6 +24,7 @@
 #include "core/message.hpp"
 #include "ports/directory.hpp"
 #include "ports/rooms.hpp"
+#include "ports/social_graph.hpp"
 
 namespace parley::services {
 
@@ -30,7 +34,7 @@ class RoomsService {
     std::size_t max_group_members = 100;
   };
 
-  RoomsService(ports::Rooms& rooms, ports::Directory& directory, Options options);
+  RoomsService(ports::Rooms& rooms, ports::Directory& directory, ports::SocialGraph& social, Options options);
 
   [[nodiscard]] Result<ports::RoomRecord> create_group(UserId owner, std::string_view name,
                                                        const std::vector<UserId>& members);
@@ -46,14 +50,21 @@ class RoomsService {
   // The users of a 1:1 pair or a group (not for channels).
   [[nodiscard]] Result<std::vector<UserId>> members(const ConversationRef& conversation);
 
+  // Of `users`, those with no block between them and `user` either way
+  // (for events a block stops: typing, receipts); `user` itself stays.
+  [[nodiscard]] Result<std::vector<UserId>> without_blocks(UserId user, std::vector<UserId> users);
+
   [[nodiscard]] std::size_t max_group_members() const noexcept { return options_.max_group_members; }
 
  private:
   [[nodiscard]] Result<ports::Role> role_or_forbidden(ports::RoomRef room, UserId user);
   [[nodiscard]] Result<void> check_user_exists(UserId user);
+  // forbidden if `actor` and `user` block each other either way.
+  [[nodiscard]] Result<void> check_no_block(UserId actor, UserId user);
 
   ports::Rooms& rooms_;
   ports::Directory& directory_;
+  ports::SocialGraph& social_;
   Options options_;
 };
 

@@ -85,3 +85,50 @@ def test_typing_reaches_online_members_and_is_never_stored(server_factory):
             assert len(entries) == 2
 
     run(body())
+
+
+def test_a_block_stops_typing_and_receipts_both_ways_and_group_adds(server):
+    alice, bob, carol = (create_user(server, n) for n in ("blka", "blkb", "blkc"))
+
+    async def body():
+        a, b, c = [await online(server, u, "d") for u in (alice, bob, carol)]
+        direct = (await a.send_to_user(bob.user_id, "before", "before the block"))["conversation"]
+        await b.message_with("before")
+        g = await a.call("group_create", name="g", members=[bob.user_id, carol.user_id])
+        await b.call("block", user=alice.user_id)
+
+        # Typing: alice's reaches carol, not bob (in the group or in 1:1);
+        # bob's reaches carol, not alice.
+        await a.call("typing", conversation=g["conversation"])
+        await a.call("typing", conversation=direct)
+        await b.call("typing", conversation=g["conversation"])
+        assert (await c.next_event(is_ev("typing")))["user"] in (alice.user_id, bob.user_id)
+        assert (await c.next_event(is_ev("typing")))["user"] in (alice.user_id, bob.user_id)
+        # Receipts: each reads carol's message; carol hears of both, the two
+        # of them of neither (but each one's own devices would).
+        sent = await c.call("send", to={"group": g["group_id"]}, client_msg_id="m", body="from carol")
+        await a.message_with("m")
+        await b.message_with("m")
+        await a.call("read", conversation=g["conversation"], message_id=sent["message_id"])
+        await b.call("read", conversation=g["conversation"], message_id=sent["message_id"])
+        readers = {(await c.next_event(is_ev("receipt")))["user"] for _ in range(2)}
+        assert readers == {alice.user_id, bob.user_id}
+        # Barrier: a later message from carol reaches both after anything
+        # that was published to them before it.
+        await c.call("send", to={"group": g["group_id"]}, client_msg_id="m2", body="barrier")
+        await a.message_with("m2")
+        await b.message_with("m2")
+        assert not a.queued_events(is_ev("typing")) and not b.queued_events(is_ev("typing"))
+        assert [e["user"] for e in a.queued_events(is_ev("receipt"))] == [alice.user_id]  # her own only
+        assert [e["user"] for e in b.queued_events(is_ev("receipt"))] == [bob.user_id]
+
+        # Nobody puts the other side of a block in a group, either way.
+        await a.expect_error("forbidden", "group_create", name="x", members=[bob.user_id])
+        await b.expect_error("forbidden", "group_create", name="y", members=[alice.user_id])
+        own = await a.call("group_create", name="z", members=[carol.user_id])
+        await a.expect_error("forbidden", "group_add", group=own["group_id"], user=bob.user_id)
+        # Unblocked, all of it works again.
+        await b.call("unblock", user=alice.user_id)
+        await a.call("group_add", group=own["group_id"], user=bob.user_id)
+
+    run(body())
