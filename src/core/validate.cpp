@@ -25,6 +25,18 @@ bool device_id(std::string_view s) noexcept {
 
 bool password(std::string_view s) noexcept { return s.size() >= 8 && s.size() <= 256; }
 
+bool new_password(std::string_view s) noexcept {
+  if (!password(s)) return false;
+  bool all_spaces = true;
+  bool one_char = true;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7F) return false;
+    all_spaces = all_spaces && c == ' ';
+    one_char = one_char && c == static_cast<unsigned char>(s.front());
+  }
+  return !all_spaces && !one_char;
+}
+
 bool client_msg_id(std::string_view s) noexcept {
   if (s.empty()) return false;
   // Count code points, not bytes: a continuation byte starts no character.

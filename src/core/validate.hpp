@@ -13,6 +13,9 @@ namespace parley::validate {
 [[nodiscard]] bool device_id(std::string_view s) noexcept;
 // 8-256 bytes.
 [[nodiscard]] bool password(std::string_view s) noexcept;
+// A password a new account may take: password() and no control character
+// (NUL included), not only spaces, not one character repeated.
+[[nodiscard]] bool new_password(std::string_view s) noexcept;
 // 1-64 characters (bytes of valid UTF-8; the JSON parser checked the UTF-8).
 [[nodiscard]] bool client_msg_id(std::string_view s) noexcept;
 // A decimal id string: 1-20 digits, no sign, no leading zero, not zero, fits

@@ -2,8 +2,10 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
+#include <utility>
 
 #include "core/snowflake.hpp"
 #include "core/validate.hpp"
@@ -25,7 +27,10 @@ std::string token_hash(std::string_view token) {
 
 }  // namespace
 
-Auth::Auth(ports::Directory& directory, HashCost cost) : directory_(directory) {
+Auth::Auth(ports::Directory& directory, HashCost cost) : Auth(directory, cost, Throttle{}) {}
+
+Auth::Auth(ports::Directory& directory, HashCost cost, Throttle throttle)
+    : directory_(directory), throttle_(std::move(throttle)) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
   switch (cost) {
     case HashCost::interactive:
@@ -41,13 +46,59 @@ Auth::Auth(ports::Directory& directory, HashCost cost) : directory_(directory) {
       mem_limit_ = crypto_pwhash_MEMLIMIT_MIN;
       break;
   }
+  std::array<unsigned char, 32> random{};
+  randombytes_buf(random.data(), random.size());
+  std::array<char, crypto_pwhash_STRBYTES> hash{};
+  if (crypto_pwhash_str_alg(hash.data(), reinterpret_cast<const char*>(random.data()), random.size(), ops_limit_,
+                            mem_limit_, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    throw std::runtime_error("out of memory while hashing a password");
+  }
+  dummy_hash_ = hash.data();
+}
+
+Result<void> Auth::check_throttle(std::string_view username) {
+  std::lock_guard lock(mu_);
+  auto it = failures_.find(std::string(username));
+  if (it == failures_.end()) return Ok{};
+  const auto now = throttle_.now();
+  if (now >= it->second.retry_at) return Ok{};
+  const auto wait = std::chrono::ceil<std::chrono::seconds>(it->second.retry_at - now).count();
+  return make_error(ErrorCode::rate_limited,
+                    "too many failed logins for this username; retry in " + std::to_string(wait) + " s");
+}
+
+void Auth::failed(std::string_view username) {
+  using std::chrono::milliseconds;
+  std::lock_guard lock(mu_);
+  const auto now = throttle_.now();
+  if (failures_.size() >= 100000) {
+    std::erase_if(failures_, [&](const auto& kv) { return now - kv.second.last > std::chrono::minutes(15); });
+  }
+  Failures& f = failures_[std::string(username)];
+  if (f.count > 0 && now - f.last > std::chrono::minutes(15)) f = Failures{};
+  ++f.count;
+  f.last = now;
+  if (f.count >= throttle_.free_failures) {
+    const int doublings = std::min(f.count - throttle_.free_failures, 20);
+    const auto delay = std::min<milliseconds>(throttle_.first_delay * (1LL << doublings), throttle_.max_delay);
+    f.retry_at = now + delay;
+  }
+}
+
+void Auth::succeeded(std::string_view username) {
+  std::lock_guard lock(mu_);
+  failures_.erase(std::string(username));
 }
 
 Result<ports::UserRecord> Auth::register_user(std::string_view username, std::string_view password) {
   if (!validate::username(username)) {
     return make_error(ErrorCode::bad_request, "username must be 3 to 32 of a-z, 0-9, '_', '.', '-'");
   }
-  if (!validate::password(password)) return make_error(ErrorCode::bad_request, "password must be 8 to 256 bytes");
+  if (!validate::new_password(password)) {
+    return make_error(ErrorCode::bad_request,
+                      "password must be 8 to 256 bytes, without control characters, not only spaces and not one "
+                      "character repeated");
+  }
   std::array<char, crypto_pwhash_STRBYTES> hash{};
   if (crypto_pwhash_str_alg(hash.data(), password.data(), password.size(), ops_limit_, mem_limit_,
                             crypto_pwhash_ALG_ARGON2ID13) != 0) {
@@ -62,9 +113,16 @@ Result<Auth::Login> Auth::login(std::string_view username, std::string_view pass
   }
   const Error wrong = make_error(ErrorCode::unauthorized, "wrong username or password");
   if (!validate::username(username) || !validate::password(password)) return wrong;
+  if (auto allowed = check_throttle(username); !allowed) return std::move(allowed).error();
   auto user = directory_.find_user_by_name(username);
-  if (!user) return user.error().code == ErrorCode::not_found ? wrong : std::move(user).error();
-  if (crypto_pwhash_str_verify(user->password_hash.c_str(), password.data(), password.size()) != 0) return wrong;
+  if (!user && user.error().code != ErrorCode::not_found) return std::move(user).error();
+  // An unknown username costs the same hash check as a known one.
+  const std::string& hash = user ? user->password_hash : dummy_hash_;
+  if (crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) != 0 || !user) {
+    failed(username);
+    return wrong;
+  }
+  succeeded(username);
 
   std::array<unsigned char, 32> raw{};
   randombytes_buf(raw.data(), raw.size());

@@ -2,8 +2,12 @@
 // Accounts and sessions: argon2id password hashes (libsodium) and opaque
 // bearer tokens, of which the directory stores only a hash.
 
+#include <chrono>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "ports/directory.hpp"
 
@@ -22,7 +26,21 @@ class Auth {
     std::string device;
   };
 
-  Auth(ports::Directory& directory, HashCost cost);
+  // Failed logins: after `free_failures` in a row for one username, the
+  // next attempt waits `first_delay`, doubling with each further failure up
+  // to `max_delay`; an attempt before then is `rate_limited` and checks
+  // nothing. A success clears the count; so do 15 minutes without a
+  // failure. Unknown usernames count alike and cost one hash check, so
+  // neither the answer nor its time tells whether an account exists.
+  struct Throttle {
+    int free_failures = 5;
+    std::chrono::milliseconds first_delay{1000};
+    std::chrono::milliseconds max_delay{60000};
+    std::function<std::chrono::steady_clock::time_point()> now = [] { return std::chrono::steady_clock::now(); };
+  };
+
+  Auth(ports::Directory& directory, HashCost cost);  // the default Throttle
+  Auth(ports::Directory& directory, HashCost cost, Throttle throttle);
 
   // Blocking (hashing is slow by design): call off the I/O threads.
   [[nodiscard]] Result<ports::UserRecord> register_user(std::string_view username, std::string_view password);
@@ -31,9 +49,24 @@ class Auth {
   [[nodiscard]] Result<ports::SessionRecord> authenticate(std::string_view token);
 
  private:
+  // rate_limited while `username` must wait; Ok otherwise.
+  [[nodiscard]] Result<void> check_throttle(std::string_view username);
+  void failed(std::string_view username);
+  void succeeded(std::string_view username);
+
+  struct Failures {
+    int count = 0;
+    std::chrono::steady_clock::time_point last;      // the latest failure
+    std::chrono::steady_clock::time_point retry_at;  // no attempt before this
+  };
+
   ports::Directory& directory_;
   unsigned long long ops_limit_;
   std::size_t mem_limit_;
+  std::string dummy_hash_;  // checked for unknown usernames, so they cost what known ones do
+  const Throttle throttle_;
+  std::mutex mu_;                                       // guards failures_
+  std::unordered_map<std::string, Failures> failures_;  // username → its failed logins in a row
 };
 
 }  // namespace parley::services

@@ -59,7 +59,8 @@ def test_username_edges_are_accepted(server):
         create_user(server, name)
 
 
-@pytest.mark.parametrize("password", ["", "short", "1234567", "p" * 257])
+@pytest.mark.parametrize("password", ["", "short", "1234567", "p" * 257, " " * 8, "\x00" * 8, "aaaaaaaa",
+                                      "tab\there1"])
 def test_bad_password_is_400(server, password):
     r = http_request(server, "POST", "/v1/users",
                      {"username": "carol", "password": password})
@@ -68,7 +69,7 @@ def test_bad_password_is_400(server, password):
 
 def test_password_edges_are_accepted(server):
     create_user(server, "eight", "12345678")
-    create_user(server, "long", "p" * 256)
+    create_user(server, "long", "pq" * 128)
 
 
 @pytest.mark.parametrize("body", [
@@ -197,3 +198,24 @@ def test_connect_names_a_live_server_and_servers_list_their_load(server_factory)
         assert listed == [{**pick, "load": 2}]
 
     run(body())
+
+
+def test_failed_logins_for_one_username_are_throttled(server):
+    """Five wrong passwords in a row for a username, then even the right one
+    waits (429 rate_limited, checked nothing); an unknown username counts
+    the same, so the answers tell nobody which accounts exist; another
+    account is not affected."""
+    user = create_user(server, "victim")
+    other = create_user(server, "bystander")
+    for name in ("victim", "nobody-here"):
+        for _ in range(5):
+            r = http_request(server, "POST", "/v1/sessions",
+                             {"username": name, "password": "wrong password", "device_id": "d"})
+            assert_error(r, 401, "unauthorized")
+        r = http_request(server, "POST", "/v1/sessions",
+                         {"username": name, "password": user.password, "device_id": "d"})
+        assert_error(r, 429, "rate_limited")
+        assert "retry in" in r.json["message"]
+    r = http_request(server, "POST", "/v1/sessions",
+                     {"username": "bystander", "password": other.password, "device_id": "d"})
+    assert r.status == 200, r.body
