@@ -73,6 +73,8 @@ struct Services {
   services::SearchService* search = nullptr;
 };
 
+class BoundedPool;
+
 struct Context {
   GatewayOptions options;
   services::ChatService& chat;
@@ -91,6 +93,7 @@ struct Context {
   ports::PushTokens* push_tokens = nullptr;   // null: push_register answers unavailable
   services::PushDispatcher* push = nullptr;   // null: no badge-clearing pushes on reads
   services::SearchService* search = nullptr;  // null: search answers unavailable
+  BoundedPool* hashing = nullptr;             // password hashing (logins, sign-ups); null: on `blocking`
 };
 
 }  // namespace parley::gateway

@@ -66,13 +66,26 @@ Result<json::object> read_body(const HttpRequest& req, std::initializer_list<std
   return std::move(v.get_object());
 }
 
+// Logins and sign-ups hash a password: they run on the hashing pool, which
+// refuses work past its bound instead of queueing without end.
+bool enter_hashing(Context& ctx) { return ctx.hashing == nullptr || ctx.hashing->try_enter(); }
+void leave_hashing(Context& ctx) {
+  if (ctx.hashing != nullptr) ctx.hashing->leave();
+}
+boost::asio::thread_pool& hashing_pool(Context& ctx) {
+  return ctx.hashing != nullptr ? ctx.hashing->pool() : ctx.blocking;
+}
+Error hashing_busy() { return make_error(ErrorCode::unavailable, "too many logins in progress; retry in a moment"); }
+
 awaitable<HttpResponse> create_user(Context& ctx, HttpRequest req) {
   auto body = read_body(req, {"username", "password"});
   if (!body) co_return error_response(req, body.error());
   auto job = [&ctx, b = std::move(body.value())] {
     return ctx.auth.register_user(b.at("username").get_string(), b.at("password").get_string());
   };
-  auto user = co_await run_blocking(ctx.blocking, std::move(job));
+  if (!enter_hashing(ctx)) co_return error_response(req, hashing_busy());
+  auto user = co_await run_blocking(hashing_pool(ctx), std::move(job));
+  leave_hashing(ctx);
   if (!user) co_return error_response(req, user.error());
   json::object out;
   out["user_id"] = to_string(user->id);
@@ -85,7 +98,9 @@ awaitable<HttpResponse> create_session(Context& ctx, HttpRequest req) {
   auto job = [&ctx, b = std::move(body.value())] {
     return ctx.auth.login(b.at("username").get_string(), b.at("password").get_string(), b.at("device_id").get_string());
   };
-  auto login = co_await run_blocking(ctx.blocking, std::move(job));
+  if (!enter_hashing(ctx)) co_return error_response(req, hashing_busy());
+  auto login = co_await run_blocking(hashing_pool(ctx), std::move(job));
+  leave_hashing(ctx);
   if (!login) co_return error_response(req, login.error());
   json::object out;
   out["token"] = login->token;

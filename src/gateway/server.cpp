@@ -103,6 +103,7 @@ Server::Server(GatewayOptions options, Services services)
            channels_,          blocking_,           services.social, services.presence, services.push_tokens,
            services.push,      services.search},
       acceptor_(blocking_) {
+  ctx_.hashing = &hashing_;
   registry_.on_user_here([this](UserId user, bool here) { here ? channels_.follow(user) : channels_.unfollow(user); });
   const int n = thread_count(options_.threads);
   for (int i = 0; i < n; ++i) {
@@ -256,6 +257,7 @@ void Server::stop() {
   threads_.clear();
   inbox_subscription_.reset();
   housekeeping_.join();
+  hashing_.join();
   blocking_.join();
   // Gone from the registry, with any route a connection left behind.
   if (auto left = ctx_.state.remove_server(ctx_.chat.server_id()); !left) {

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "gateway/blocking.hpp"
 #include "gateway/channel_hub.hpp"
 #include "gateway/context.hpp"
 #include "gateway/pending_sends.hpp"
@@ -49,6 +50,9 @@ class Server {
   // The registry heartbeat's own thread, so that a queue of slow port calls
   // on blocking_ cannot make this server look dead.
   boost::asio::thread_pool housekeeping_;
+  // Password hashing for logins and sign-ups: two threads, at most 256 jobs
+  // (more are answered 503), so that a login flood holds up nothing else.
+  BoundedPool hashing_{2, 256};
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
