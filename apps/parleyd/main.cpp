@@ -111,7 +111,9 @@ int main(int argc, char** argv) {
       store_writer, {});
   services::PipelineStep inbox_step(
       "inbox", must(message_log.subscribe(records::kInboxesTopic, records::kInboxGroup), "the inbox owner's consumer"),
-      inbox_owner, {});
+      // On Cassandra a larger batch under a backlog writes each user's head
+      // once for more entries (a mutation per user per batch).
+      inbox_owner, {.max_batch = config.engines.cassandra.empty() ? std::size_t{1024} : std::size_t{4096}});
 
   // Push notifications: the step folds inbox entries for users with no
   // device online into the ledger; the dispatcher sends them (docs/PUSH.md).
