@@ -90,9 +90,14 @@ int main(int argc, char** argv) {
       state, social_graph,
       {.ttl = config.presence_ttl, .heartbeat = config.presence_heartbeat, .debounce = config.presence_debounce});
   services::SocialService social(directory, social_graph, state, presence);
+  // On Cassandra a flush costs nothing (writes are durable when they
+  // return), so the sequencer's store write is flushed and the store writer
+  // skips it; the embedded store leaves that flush to the store writer.
+  services::StoredMessages stored_by_sequencer;
+  services::StoredMessages* skip = config.engines.cassandra.empty() ? nullptr : &stored_by_sequencer;
   services::Sequencer sequencer(message_log, *engines.sequencer_state, store, directory, rooms, state,
-                                Snowflake(config.node_id), social_graph, engines.search.get());
-  services::StoreWriter store_writer(message_log, store, state);
+                                Snowflake(config.node_id), social_graph, engines.search.get(), {.stored = skip});
+  services::StoreWriter store_writer(message_log, store, state, skip);
   services::SearchService search(*engines.search, rooms, room_rules);
   services::InboxOwner inbox_owner(message_log, store, state);
 
@@ -106,7 +111,9 @@ int main(int argc, char** argv) {
       store_writer, {});
   services::PipelineStep inbox_step(
       "inbox", must(message_log.subscribe(records::kInboxesTopic, records::kInboxGroup), "the inbox owner's consumer"),
-      inbox_owner, {});
+      // On Cassandra a larger batch under a backlog writes each user's head
+      // once for more entries (a mutation per user per batch).
+      inbox_owner, {.max_batch = config.engines.cassandra.empty() ? std::size_t{1024} : std::size_t{4096}});
 
   // Push notifications: the step folds inbox entries for users with no
   // device online into the ledger; the dispatcher sends them (docs/PUSH.md).

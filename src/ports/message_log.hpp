@@ -11,8 +11,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.hpp"
@@ -44,6 +46,18 @@ class LogConsumer {
 
   // Records that every record of `partition` before `next_offset` is done.
   [[nodiscard]] virtual Result<void> commit(int partition, std::uint64_t next_offset) = 0;
+
+  // commit() for several partitions, (partition, next_offset) each: every
+  // one is tried, and the first failure is returned. A log with a round
+  // trip per commit sends them as one request (Kafka); this default
+  // commits them one by one.
+  [[nodiscard]] virtual Result<void> commit_all(std::span<const std::pair<int, std::uint64_t>> offsets) {
+    Result<void> outcome;
+    for (const auto& [partition, next_offset] : offsets) {
+      if (auto c = commit(partition, next_offset); !c && outcome) outcome = std::move(c).error();
+    }
+    return outcome;
+  }
 
   // Makes a poll that is waiting return at once (for shutdown). Thread-safe.
   virtual void wakeup() = 0;

@@ -110,6 +110,19 @@ class MessageStore {
   // Every 1:1 and group conversation the user has an inbox entry in, with
   // the id of the newest one (put_inbox keeps this index), in no set order.
   [[nodiscard]] virtual Result<std::vector<ConversationSummary>> conversations_of(UserId user) = 0;
+  // conversations_of() of each user, in order. An engine behind round trips
+  // (Cassandra) asks them together; this default asks one by one.
+  [[nodiscard]] virtual Result<std::vector<std::vector<ConversationSummary>>> conversations_of_each(
+      std::span<const UserId> users) {
+    std::vector<std::vector<ConversationSummary>> out;
+    out.reserve(users.size());
+    for (UserId user : users) {
+      auto c = conversations_of(user);
+      if (!c) return std::move(c).error();
+      out.push_back(std::move(c).value());
+    }
+    return out;
+  }
 
   // How far the user has read a conversation (one position for all of the
   // user's devices); MessageId{} if nothing was read.

@@ -14,6 +14,8 @@
 //
 // The port does not check that users exist; callers do (the Directory knows).
 
+#include <span>
+#include <utility>
 #include <vector>
 
 #include "core/ids.hpp"
@@ -73,6 +75,18 @@ class SocialGraph {
 
   // How `self` stands with `other` (all false for strangers).
   [[nodiscard]] virtual Result<Relation> relation(UserId self, UserId other) = 0;
+  // relation() of each (self, other), in order: one round trip where the
+  // graph has them (PostgreSQL); this default asks one by one.
+  [[nodiscard]] virtual Result<std::vector<Relation>> relations(std::span<const std::pair<UserId, UserId>> pairs) {
+    std::vector<Relation> out;
+    out.reserve(pairs.size());
+    for (const auto& [self, other] : pairs) {
+      auto r = relation(self, other);
+      if (!r) return std::move(r).error();
+      out.push_back(r.value());
+    }
+    return out;
+  }
 
   // The friends of `user`, in id order.
   [[nodiscard]] virtual Result<std::vector<UserId>> friends(UserId user) = 0;

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,18 @@ class StateStore {
   [[nodiscard]] virtual Result<void> add_route(UserId user, std::string_view server) = 0;
   [[nodiscard]] virtual Result<void> remove_route(UserId user, std::string_view server) = 0;
   [[nodiscard]] virtual Result<std::vector<std::string>> routes(UserId user) = 0;
+  // routes() of each user, in order: one round trip where the store has
+  // them (Redis pipelines the lookups); this default asks one by one.
+  [[nodiscard]] virtual Result<std::vector<std::vector<std::string>>> routes_of(std::span<const UserId> users) {
+    std::vector<std::vector<std::string>> out;
+    out.reserve(users.size());
+    for (UserId user : users) {
+      auto r = routes(user);
+      if (!r) return std::move(r).error();
+      out.push_back(std::move(r).value());
+    }
+    return out;
+  }
 
   // --- server registry ------------------------------------------------------
   // Each server registers itself and its load with a heartbeat; a server

@@ -97,12 +97,12 @@ Result<void> InboxOwner::process(std::span<const ports::LogRecord> batch) {
     for (std::size_t k = 0; k < keys.size(); ++k) {
       const auto& seq = seqs.value()[k];
       if (!seq) continue;
-      placed[asked[k]] = true;
-      // What the store shows placed moves what we know: a head row may lag
-      // its index row (a write half applied), and its seq must not be
-      // given again.
       auto& user = known.at(keys[k].user);
-      user.head = std::max(user.head, *seq);
+      // Above the head: a write that did not finish (a store writes the
+      // heads last), left by a crash. It is planned again with the rest:
+      // records come in the same order, so it gets the same seq.
+      if (*seq > user.head) continue;
+      placed[asked[k]] = true;
       user.newest = std::max(user.newest, keys[k].message);
     }
   }
@@ -153,12 +153,12 @@ Result<void> InboxOwner::load(const std::vector<UserId>& users, std::unordered_m
   if (unknown.empty()) return Ok{};
   auto heads = store_.inbox_heads(unknown);
   if (!heads) return std::move(heads).error();
+  auto conversations = store_.conversations_of_each(unknown);
+  if (!conversations) return std::move(conversations).error();
   for (std::size_t i = 0; i < unknown.size(); ++i) {
-    auto conversations = store_.conversations_of(unknown[i]);
-    if (!conversations) return std::move(conversations).error();
     Known& k = known.at(unknown[i]);
     k.head = heads.value()[i];
-    for (const auto& c : conversations.value()) k.newest = std::max(k.newest, c.last_message);
+    for (const auto& c : conversations.value()[i]) k.newest = std::max(k.newest, c.last_message);
   }
   return Ok{};
 }
@@ -195,12 +195,12 @@ void InboxOwner::forget_everything() {
 Result<void> InboxOwner::store_and_deliver(const std::vector<ports::MessageStore::InboxWrite>& writes) {
   if (auto put = store_.put_inbox(writes); !put) return put;
   if (auto flushed = store_.flush(); !flushed) return flushed;
-  for (const auto& w : writes) deliver(w.user, w.entry);
+  // One routes lookup for the whole batch, then a publish per route.
+  std::vector<std::pair<UserId, std::string>> events;
+  events.reserve(writes.size());
+  for (const auto& w : writes) events.emplace_back(w.user, codec::event_message(w.entry));
+  send_to_users(state_, std::move(events));
   return Ok{};
-}
-
-void InboxOwner::deliver(UserId user, const InboxEntry& entry) {
-  send_to_user(state_, user, codec::event_message(entry));
 }
 
 }  // namespace parley::services

@@ -15,8 +15,7 @@
 //  - per user, the head seq and `newest`, an id no message placed in the
 //    inbox is above. Loaded once from the store (inbox_heads, and the
 //    largest id of conversations_of), then moved by each write that
-//    succeeded and by each placement the store reported: never ahead of
-//    what is durable, never behind it.
+//    succeeded: never ahead of what is durable, never behind it.
 //  - per partition, `fresh_from`: the partition's end offset read at its
 //    first batch in this generation. Records below it may have been
 //    processed by a previous owner (or by this process before a crash) past
@@ -42,15 +41,21 @@
 //
 // A batch whose store write failed is retried (by its PipelineStep) with
 // exactly the writes planned the first time, not planned again from what the
-// store shows then: a failed write may be half applied. Cassandra applies a
-// logged batch's partitions one by one and, after a crash part-way,
-// completes it from its batchlog only some time after the restart; in
-// between an index row can be visible without its entry and head, and
-// planning again would skip that message as "already placed" and give its
-// seq to the next one. The cache is not touched by a failed batch; once its
-// retry succeeds, its users are reloaded from the store on their next
-// record, and a plan dropped unfinished (another batch came instead) drops
-// the whole cache, since the store may then hold half of it.
+// store shows then: a failed write may be half applied. The cache is not
+// touched by a failed batch; once its retry succeeds, its users are reloaded
+// from the store on their next record, and a plan dropped unfinished
+// (another batch came instead) drops the whole cache, since the store may
+// then hold half of it.
+//
+// Only a seq at or below the user's head counts as placed. A store that
+// cannot write a user's rows atomically (Cassandra, with no batchlog)
+// writes the heads last, so a crash part-way leaves index rows and entries
+// above the head, possibly with holes (seq 7 stored, seq 6 not). Trusting
+// those would skip the messages found and give a hole's seq to nothing, or
+// the next message a seq taken. Instead every record above the head is
+// planned again: every such write came from a record after the committed
+// offset, so each is replayed, in the same order, and gets the same seq;
+// the write then stores its rows again and moves the head.
 
 #include <cstdint>
 #include <list>
@@ -89,7 +94,6 @@ class InboxOwner final : public BatchHandler {
 
   // Writes, flushes and then delivers `writes`.
   [[nodiscard]] Result<void> store_and_deliver(const std::vector<ports::MessageStore::InboxWrite>& writes);
-  void deliver(UserId user, const InboxEntry& entry);
 
   // Sets each partition of `batch` without a `fresh_from` yet.
   [[nodiscard]] Result<void> learn_ends(std::span<const ports::LogRecord> batch);

@@ -19,6 +19,27 @@ void send_to_user(ports::StateStore& state, UserId user, std::string frame) {
   }
 }
 
+void send_to_users(ports::StateStore& state, std::vector<std::pair<UserId, std::string>> events) {
+  if (events.empty()) return;
+  std::vector<UserId> users;
+  users.reserve(events.size());
+  for (const auto& e : events) users.push_back(e.first);
+  auto routes = state.routes_of(users);
+  if (!routes) {
+    log::warn("live", "no routes for live events: " + routes.error().message);
+    return;
+  }
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto& servers = routes.value()[i];
+    if (servers.empty()) continue;
+    const std::string envelope = records::encode(records::Deliver{events[i].first, std::move(events[i].second)});
+    for (const auto& server : servers) {
+      auto published = state.publish(records::server_channel(server), envelope);
+      if (!published) log::warn("live", "live event not delivered: " + published.error().message);
+    }
+  }
+}
+
 void send_to_channel(ports::StateStore& state, ChannelId channel, UserId except, std::string frame) {
   auto published = state.publish(records::channel_topic(channel),
                                  records::encode(records::RoomEvent{channel, except, std::move(frame)}));

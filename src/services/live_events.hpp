@@ -6,6 +6,8 @@
 // (inbox, history, read positions) and reaches devices by sync.
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/ids.hpp"
 #include "ports/state_store.hpp"
@@ -13,6 +15,9 @@
 namespace parley::services {
 
 void send_to_user(ports::StateStore& state, UserId user, std::string frame);
+// send_to_user() for many (user, frame) pairs, with one routes lookup for
+// all of them (StateStore::routes_of).
+void send_to_users(ports::StateStore& state, std::vector<std::pair<UserId, std::string>> events);
 void send_to_channel(ports::StateStore& state, ChannelId channel, UserId except, std::string frame);
 // Tells the servers holding the user's devices, except `except_server`, that
 // the user's memberships changed.

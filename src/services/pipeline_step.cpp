@@ -94,11 +94,10 @@ void PipelineStep::run() {
 
     std::map<int, std::uint64_t> next;  // partition -> next offset to read
     for (const auto& r : batch) next[r.partition] = std::max(next[r.partition], r.offset + 1);
-    for (const auto& [partition, offset] : next) {
-      if (auto c = consumer_->commit(partition, offset); !c) {
-        // Not fatal: the records are done and will be replayed idempotently.
-        log::warn(name_, "commit failed: " + c.error().message);
-      }
+    const std::vector<std::pair<int, std::uint64_t>> offsets(next.begin(), next.end());
+    if (auto c = consumer_->commit_all(offsets); !c) {
+      // Not fatal: the records are done and will be replayed idempotently.
+      log::warn(name_, "commit failed: " + c.error().message);
     }
   }
 }

@@ -38,25 +38,31 @@ Result<Seq> PushStep::seq_of(UserId user, MessageId message) {
 
 Result<void> PushStep::process(std::span<const ports::LogRecord> batch) {
   std::vector<ports::PushCandidate> candidates;
-  std::unordered_map<UserId, bool> online;  // per batch: one routes lookup per user
+  std::vector<records::InboxCommand> commands;
+  std::unordered_map<UserId, bool> online;  // per batch: one routes lookup for all its users
+  std::vector<UserId> users;
   for (const auto& record : batch) {
     auto cmd = records::decode_inbox(record.value);
     if (!cmd) continue;  // the inbox owner logs undecodable records
     const Message& m = cmd->message;
     if (cmd->user == m.from) continue;                    // never wake a sender for its own message
     if (m.to.kind == Recipient::Kind::channel) continue;  // channels are read, not pushed
-    auto [it, fresh] = online.try_emplace(cmd->user, false);
-    if (fresh) {
-      auto routes = state_.routes(cmd->user);
-      if (!routes) return std::move(routes).error();
-      it->second = !routes->empty();
-    }
-    if (it->second) continue;  // a device is online: it got the message live
+    if (online.try_emplace(cmd->user, false).second) users.push_back(cmd->user);
+    commands.push_back(std::move(*cmd));
+  }
+  if (!users.empty()) {
+    auto routes = state_.routes_of(users);
+    if (!routes) return std::move(routes).error();
+    for (std::size_t i = 0; i < users.size(); ++i) online[users[i]] = !routes.value()[i].empty();
+  }
+  for (const auto& cmd : commands) {
+    const Message& m = cmd.message;
+    if (online.at(cmd.user)) continue;  // a device is online: it got the message live
 
-    auto seq = seq_of(cmd->user, m.id);
+    auto seq = seq_of(cmd.user, m.id);
     if (!seq) return std::move(seq).error();
     std::string preview = m.body.substr(0, options_.preview_bytes);
-    candidates.push_back(ports::PushCandidate{cmd->user, seq.value(), m.conversation, m.id, m.from,
+    candidates.push_back(ports::PushCandidate{cmd.user, seq.value(), m.conversation, m.id, m.from,
                                               m.to.kind == Recipient::Kind::group, std::move(preview),
                                               options_.clock()});
   }

@@ -42,7 +42,9 @@ Result<std::vector<UserId>> Sequencer::members_for(const records::SendCommand& c
       if (to == cmd.from) return std::vector<UserId>{cmd.from};
       // A block stops 1:1 messages both ways; the sender is not told which
       // side blocks.
-      auto relation = social_.relation(cmd.from, to);
+      const auto known = relations_.find({cmd.from.value, to.value});
+      auto relation =
+          known != relations_.end() ? Result<ports::Relation>(known->second) : social_.relation(cmd.from, to);
       if (!relation) return std::move(relation).error();
       if (relation->blocked_either_way()) return make_error(ErrorCode::forbidden, "you cannot message this user");
       return std::vector<UserId>{cmd.from, to};
@@ -77,11 +79,24 @@ Result<std::vector<UserId>> Sequencer::members_for(const records::SendCommand& c
   return make_error(ErrorCode::bad_request, "unknown recipient kind");
 }
 
+Result<void> Sequencer::look_up_relations(const std::vector<Outcome>& outcomes) {
+  relations_.clear();
+  std::vector<std::pair<UserId, UserId>> pairs;
+  for (const auto& o : outcomes) {
+    const UserId to{o.cmd.to.id};
+    if (o.cmd.to.kind != Recipient::Kind::user || to == o.cmd.from) continue;
+    if (relations_.try_emplace({o.cmd.from.value, to.value}).second) pairs.emplace_back(o.cmd.from, to);
+  }
+  if (pairs.empty()) return Ok{};
+  auto found = social_.relations(pairs);
+  if (!found) return std::move(found).error();
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    relations_[{pairs[i].first.value, pairs[i].second.value}] = found.value()[i];
+  }
+  return Ok{};
+}
+
 Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
-  struct Outcome {
-    records::SendCommand cmd;
-    Result<Message> result;
-  };
   std::vector<Outcome> outcomes;
   outcomes.reserve(batch.size());
   std::vector<std::string> conversations;
@@ -100,6 +115,7 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
   for (int partition : partitions) {
     if (auto caught_up = catch_up(partition); !caught_up) return caught_up;
   }
+  if (auto looked_up = look_up_relations(outcomes); !looked_up) return looked_up;
 
   std::vector<records::Sequenced> fresh;                     // decided by this batch
   std::unordered_map<std::string_view, MessageId> last_ids;  // conversation -> last id so far
@@ -147,7 +163,12 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
   // the store writer stores every one. Then store them here too, if the
   // store answers, so that history shows a send as soon as it is answered.
   if (!fresh.empty()) {
-    if (auto logged = log_decisions(fresh); !logged) return logged;
+    if (options_.stored != nullptr) options_.stored->expect(messages_of(fresh));
+    if (auto logged = log_decisions(fresh); !logged) {
+      if (options_.stored != nullptr) options_.stored->abandon(messages_of(fresh));
+      current_.clear();  // some appends or applies may have landed: read the changelog again
+      return logged;
+    }
     try_store(fresh);
   }
 
@@ -170,7 +191,13 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
   return Ok{};
 }
 
+void Sequencer::on_generation(std::uint64_t /*generation*/) { current_.clear(); }
+
 Result<void> Sequencer::catch_up(int partition) {
+  // Nobody else appends to a partition this sequencer owns: once it has
+  // read it to its end in this generation, its own appends keep it there
+  // (log_decisions checks that they follow on), with no round trip to the log.
+  if (current_.contains(partition)) return Ok{};
   auto from = decided_.applied(partition);
   if (!from) return std::move(from).error();
   auto end = log_.end_offset(records::kSequencedTopic, partition);
@@ -204,6 +231,7 @@ Result<void> Sequencer::catch_up(int partition) {
     next = records->back().offset + 1;
     if (auto applied = decided_.apply(partition, messages, next); !applied) return applied;
   }
+  current_.insert(partition);
   return Ok{};
 }
 
@@ -215,16 +243,33 @@ void Sequencer::store_failed(const Error& error) {
   store_retry_at_ = std::chrono::steady_clock::now() + options_.store_retry_interval;
 }
 
-void Sequencer::try_store(const std::vector<records::Sequenced>& fresh) {
-  if (!store_up()) return;
+std::vector<Message> Sequencer::messages_of(const std::vector<records::Sequenced>& decisions) {
   std::vector<Message> messages;
-  messages.reserve(fresh.size());
-  for (const auto& d : fresh) messages.push_back(d.message);
-  // No flush: this write only lets history show a send as soon as it is
-  // answered. Durability is the store writer's, which stores every decision
-  // again and flushes before it commits (a flush syncs every write made
-  // since the last one, this one included).
+  messages.reserve(decisions.size());
+  for (const auto& d : decisions) messages.push_back(d.message);
+  return messages;
+}
+
+void Sequencer::try_store(const std::vector<records::Sequenced>& fresh) {
+  const std::vector<Message> messages = messages_of(fresh);
+  if (!store_up()) {
+    if (options_.stored != nullptr) options_.stored->abandon(messages);
+    return;
+  }
+  // No flush, unless options_.stored asks for one: this write only lets
+  // history show a send as soon as it is answered. Durability is the store
+  // writer's, which stores every decision again and flushes before it
+  // commits (a flush syncs every write made since the last one, this one
+  // included), except what it finds in options_.stored.
   auto put = store_.put_messages(messages);
+  if (put && options_.stored != nullptr) put = store_.flush();
+  if (options_.stored != nullptr) {
+    if (put) {
+      options_.stored->stored(messages);
+    } else {
+      options_.stored->abandon(messages);
+    }
+  }
   if (!put) store_failed(put.error());
 }
 
@@ -252,6 +297,7 @@ Result<void> Sequencer::log_decisions(const std::vector<records::Sequenced>& dec
       follows = appended[k].first == appended[k - 1].first + 1;
     }
     if (!follows) {
+      current_.erase(partition);
       if (auto caught_up = catch_up(partition); !caught_up) return caught_up;
       continue;
     }

@@ -24,6 +24,8 @@
 // keeps its id; nothing is appended for it again.
 
 #include <chrono>
+#include <map>
+#include <set>
 #include <span>
 #include <unordered_set>
 
@@ -38,6 +40,7 @@
 #include "ports/state_store.hpp"
 #include "services/pipeline_step.hpp"
 #include "services/records.hpp"
+#include "services/stored_messages.hpp"
 
 namespace parley::services {
 
@@ -46,6 +49,9 @@ struct SequencerOptions {
   // store writer for this long before trying it again, so that sends are not
   // each held up by a store that is down.
   std::chrono::milliseconds store_retry_interval{1000};
+  // When given, the sequencer flushes its store write and records the
+  // messages here, so that the store writer of this process skips them.
+  StoredMessages* stored = nullptr;
 };
 
 class Sequencer final : public BatchHandler {
@@ -57,8 +63,17 @@ class Sequencer final : public BatchHandler {
             ports::SocialGraph& social, ports::SearchIndex* search = nullptr, Options options = {});
 
   [[nodiscard]] Result<void> process(std::span<const ports::LogRecord> batch) override;
+  // Another member may have appended to the changelog partitions meanwhile.
+  void on_generation(std::uint64_t generation) override;
 
  private:
+  struct Outcome {
+    records::SendCommand cmd;
+    Result<Message> result;
+  };
+  // Reads the relation of the two sides of every 1:1 send of the batch at
+  // once (a block refuses the send), for members_for().
+  [[nodiscard]] Result<void> look_up_relations(const std::vector<Outcome>& outcomes);
   // Who gets an inbox entry for a message (nobody for a channel post, which
   // is fanned out on read), or why the send is refused.
   [[nodiscard]] Result<std::vector<UserId>> members_for(const records::SendCommand& cmd);
@@ -67,6 +82,7 @@ class Sequencer final : public BatchHandler {
   // Whether to ask the store now; store_failed() makes it false for a while.
   [[nodiscard]] bool store_up() const;
   void store_failed(const Error& error);
+  [[nodiscard]] static std::vector<Message> messages_of(const std::vector<records::Sequenced>& decisions);
   // Stores logged decisions now, if the store answers.
   void try_store(const std::vector<records::Sequenced>& fresh);
   // Appends the decisions to the changelog and applies them to the state.
@@ -84,6 +100,12 @@ class Sequencer final : public BatchHandler {
   Options options_;
   std::unordered_set<UserId> known_users_;  // users never disappear; only the step thread touches this
   std::chrono::steady_clock::time_point store_retry_at_{};
+  // Changelog partitions the state has applied to their end in this
+  // ownership generation, every append since following on: catch_up() skips
+  // them (no end_offset round trip per batch).
+  std::set<int> current_;
+  // (sender, recipient) -> their relation, for the 1:1 sends of the batch in hand.
+  std::map<std::pair<std::uint64_t, std::uint64_t>, ports::Relation> relations_;
 };
 
 }  // namespace parley::services

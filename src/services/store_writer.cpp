@@ -6,8 +6,9 @@
 
 namespace parley::services {
 
-StoreWriter::StoreWriter(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state)
-    : log_(log), store_(store), state_(state) {}
+StoreWriter::StoreWriter(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state,
+                         StoredMessages* stored)
+    : log_(log), store_(store), state_(state), stored_(stored) {}
 
 Result<void> StoreWriter::process(std::span<const ports::LogRecord> batch) {
   std::vector<records::Sequenced> decisions;
@@ -25,7 +26,13 @@ Result<void> StoreWriter::process(std::span<const ports::LogRecord> batch) {
   // have been down, or died between logging and storing.
   std::vector<Message> messages;
   messages.reserve(decisions.size());
-  for (const auto& d : decisions) messages.push_back(d.message);
+  for (const auto& d : decisions) {
+    // Waiting costs no more than the write it saves, which would go to the
+    // same rows at the same time.
+    if (stored_ == nullptr || !stored_->wait_stored(d.message, std::chrono::milliseconds(2000))) {
+      messages.push_back(d.message);
+    }
+  }
   if (!messages.empty()) {
     if (auto put = store_.put_messages(messages); !put) return put;
     if (auto flushed = store_.flush(); !flushed) return flushed;

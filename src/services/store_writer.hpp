@@ -3,7 +3,8 @@
 //
 // For each decision of the sequencer, in changelog order: store the message
 // (idempotent: the sequencer has usually stored it already, but not while the
-// store was down, nor if it died between logging and storing), publish a
+// store was down, nor if it died between logging and storing; what it
+// stored and flushed in this process is skipped), publish a
 // channel post to its members' servers, and append one inbox record per
 // member to "inboxes". Fanning out here, in changelog order, rather than in
 // the sequencer, keeps every member's inbox in the conversation's one order
@@ -21,12 +22,17 @@
 #include "ports/state_store.hpp"
 #include "services/pipeline_step.hpp"
 #include "services/records.hpp"
+#include "services/stored_messages.hpp"
 
 namespace parley::services {
 
 class StoreWriter final : public BatchHandler {
  public:
-  StoreWriter(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state);
+  // `stored`, when given: the messages the sequencer stored and flushed
+  // itself (services/stored_messages.hpp), which this step does not store
+  // again.
+  StoreWriter(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state,
+              StoredMessages* stored = nullptr);
 
   [[nodiscard]] Result<void> process(std::span<const ports::LogRecord> batch) override;
 
@@ -36,6 +42,7 @@ class StoreWriter final : public BatchHandler {
   ports::MessageLog& log_;
   ports::MessageStore& store_;
   ports::StateStore& state_;
+  StoredMessages* stored_;
 };
 
 }  // namespace parley::services

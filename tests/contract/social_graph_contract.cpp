@@ -131,6 +131,31 @@ TEST_P(SocialGraphContract, ABlockEndsEverythingAndStopsRequests) {
   EXPECT_EQ(port_->request_friend(a, b).value(), RequestOutcome::pending);
 }
 
+TEST_P(SocialGraphContract, RelationsOfManyPairsAreEachPairsRelation) {
+  const UserId a = user_for(dir_, 1), b = user_for(dir_, 2), c = user_for(dir_, 3), d = user_for(dir_, 4);
+  ASSERT_EQ(port_->request_friend(a, b).value(), RequestOutcome::pending);
+  ASSERT_TRUE(port_->accept_friend(b, a).ok());
+  ASSERT_FALSE(port_->block(c, a).value());
+  ASSERT_EQ(port_->request_friend(d, b).value(), RequestOutcome::pending);
+  const std::vector<std::pair<UserId, UserId>> pairs{{a, b}, {b, a}, {a, c}, {c, a}, {b, d},
+                                                     {d, b}, {c, d}, {a, a}, {a, b}};
+  auto many = port_->relations(pairs);
+  ASSERT_TRUE(many.ok()) << many.error().message;
+  ASSERT_EQ(many->size(), pairs.size());
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    const auto one = port_->relation(pairs[i].first, pairs[i].second).value();
+    const auto& got = many.value()[i];
+    EXPECT_EQ(got.friends, one.friends) << i;
+    EXPECT_EQ(got.requested, one.requested) << i;
+    EXPECT_EQ(got.requested_by, one.requested_by) << i;
+    EXPECT_EQ(got.blocks, one.blocks) << i;
+    EXPECT_EQ(got.blocked_by, one.blocked_by) << i;
+  }
+  EXPECT_TRUE(many.value()[0].friends);
+  EXPECT_TRUE(many.value()[3].blocks);
+  EXPECT_TRUE(many.value()[4].requested_by);
+}
+
 TEST_P(SocialGraphContract, ABlockDropsPendingRequestsBothWays) {
   const UserId a = user_for(dir_, 1), b = user_for(dir_, 2);
   ASSERT_EQ(port_->request_friend(a, b).value(), RequestOutcome::pending);

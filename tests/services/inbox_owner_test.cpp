@@ -21,10 +21,9 @@ namespace parley::services {
 namespace {
 
 // A MessageStore over the embedded one whose next put_inbox fails after
-// only the entries' index rows became visible: what a reader of Cassandra
-// sees after the node died part-way through a logged batch (each partition
-// is applied on its own; the batchlog completes the rest some time after the
-// restart).
+// only the entries' index rows became visible (all of them, or those after
+// the first `skip`): what a reader of Cassandra sees after a write died
+// part-way (each partition is applied on its own, and the heads come last).
 //
 // It also counts the inbox owner's reads (the batch reads' defaults ask
 // these one key at a time).
@@ -32,7 +31,10 @@ class HalfWritingStore final : public ForwardingMessageStore {
  public:
   using ForwardingMessageStore::ForwardingMessageStore;
 
-  void fail_next_put_inbox() { fail_next_ = true; }
+  void fail_next_put_inbox(std::size_t skip = 0) {
+    fail_next_ = true;
+    skip_ = skip;
+  }
 
   struct Reads {
     int placement = 0;      // inbox_seq_of, one per record checked
@@ -60,7 +62,9 @@ class HalfWritingStore final : public ForwardingMessageStore {
   Result<void> put_inbox(std::span<const InboxWrite> writes) override {
     if (fail_next_) {
       fail_next_ = false;
-      for (const auto& w : writes) half_written_[{w.user.value, w.entry.message.id.value}] = w.entry.seq;
+      for (std::size_t i = skip_; i < writes.size(); ++i) {
+        half_written_[{writes[i].user.value, writes[i].entry.message.id.value}] = writes[i].entry.seq;
+      }
       return make_error(ErrorCode::unavailable, "the node died part-way through the batch");
     }
     return inner_.put_inbox(writes);
@@ -68,6 +72,7 @@ class HalfWritingStore final : public ForwardingMessageStore {
 
  private:
   bool fail_next_ = false;
+  std::size_t skip_ = 0;
   std::map<std::pair<std::uint64_t, std::uint64_t>, Seq> half_written_;  // (user, message) -> seq
 };
 
@@ -244,25 +249,51 @@ TEST_F(InboxOwnerTest, AReplayAfterACrashPlacesNothingTwice) {
   EXPECT_EQ(inbox_ids(alice_), (std::vector<std::uint64_t>{100, 300, 500}));
 }
 
-TEST_F(InboxOwnerTest, AWriteAPreviousOwnerLeftHalfAppliedKeepsItsSeqs) {
+TEST_F(InboxOwnerTest, AWriteAPreviousOwnerLeftHalfAppliedIsWrittenAgainAtItsSeqs) {
   {
     InboxOwner owner(log_, *store_, state_);
     ASSERT_TRUE(owner.process(std::vector{record(bob_, 100)}).ok());
     store_->fail_next_put_inbox();
     ASSERT_FALSE(owner.process(std::vector{record(bob_, 200), record(bob_, 300)}).ok());
   }  // dies; bob's 200 and 300 show in the inbox index at seqs 2 and 3,
-     // their entries and head come later (the batchlog)
+     // above his head (1), which a store writes last
 
   next_offset_ = 1;  // the new owner replays from the committed offset
   InboxOwner owner(log_, *store_, state_);
   ASSERT_TRUE(owner.process(std::vector{record(bob_, 200), record(bob_, 300)}).ok());
   ASSERT_TRUE(owner.process(std::vector{record(bob_, 400)}).ok());
-  // 400 comes after the seqs the index shows taken, not on top of them.
+  // Written again at the seqs they had, and the head moved past them.
   const auto entries = rocks_->inbox(bob_, 0, 100).value();
-  ASSERT_EQ(entries.size(), 2U);
-  EXPECT_EQ(entries[1].seq, 4U);
-  EXPECT_EQ(entries[1].message.id.value, 400U);
+  ASSERT_EQ(entries.size(), 4U);
+  EXPECT_EQ(entries[1].seq, 2U);
+  EXPECT_EQ(entries[1].message.id.value, 200U);
+  EXPECT_EQ(entries[2].seq, 3U);
+  EXPECT_EQ(entries[2].message.id.value, 300U);
+  EXPECT_EQ(entries[3].seq, 4U);
+  EXPECT_EQ(entries[3].message.id.value, 400U);
   EXPECT_EQ(rocks_->inbox_head(bob_).value(), 4U);
+}
+
+TEST_F(InboxOwnerTest, AWriteCutShortWithAHoleLeavesNoGapAfterTheReplay) {
+  {
+    InboxOwner owner(log_, *store_, state_);
+    ASSERT_TRUE(owner.process(std::vector{record(bob_, 100), record(alice_, 100)}).ok());
+    // Rows of concurrent writes land in any order: 300 (seq 3) and 400
+    // (seq 4) are stored, 200 (seq 2) is not, and no head moved.
+    store_->fail_next_put_inbox(1);
+    ASSERT_FALSE(
+        owner.process(std::vector{record(bob_, 200), record(bob_, 300), record(alice_, 300), record(bob_, 400)}).ok());
+  }  // dies before the retry
+
+  next_offset_ = 2;
+  InboxOwner owner(log_, *store_, state_);
+  ASSERT_TRUE(
+      owner.process(std::vector{record(bob_, 200), record(bob_, 300), record(alice_, 300), record(bob_, 400)}).ok());
+  // The store writer's replay appends 300 again later: placed, not repeated.
+  ASSERT_TRUE(owner.process(std::vector{record(bob_, 300), record(bob_, 500)}).ok());
+  EXPECT_EQ(inbox_ids(bob_), (std::vector<std::uint64_t>{100, 200, 300, 400, 500}));
+  EXPECT_EQ(inbox_ids(alice_), (std::vector<std::uint64_t>{100, 300}));
+  EXPECT_EQ(rocks_->inbox_head(bob_).value(), 5U);
 }
 
 TEST_F(InboxOwnerTest, AFailedWriteAndItsRetryKeepTheCacheInStepWithTheStore) {

@@ -173,6 +173,45 @@ TEST_F(PipelineTest, AReplayedBatchWritesNothingTwice) {
   }
 }
 
+// A store that counts the messages put_messages was given.
+class CountingStore final : public ForwardingMessageStore {
+ public:
+  using ForwardingMessageStore::ForwardingMessageStore;
+  std::size_t put = 0;
+  Result<void> put_messages(std::span<const Message> messages) override {
+    put += messages.size();
+    return inner_.put_messages(messages);
+  }
+};
+
+TEST_F(PipelineTest, TheStoreWriterSkipsWhatTheSequencerOfItsServerStored) {
+  CountingStore store(*store_);
+  SwitchableStore sometimes_down(store);
+  StoredMessages stored;
+  Sequencer seq(*log_, *decided_, sometimes_down, *directory_, *rooms_, state_, Snowflake(1), *social_, nullptr,
+                {.stored = &stored});
+  ASSERT_TRUE(seq.process(sends({"1", "2"}, alice_, bob_)).ok());
+  EXPECT_EQ(store.put, 2U);
+  // The next one is logged while the store is down: the sequencer does not
+  // store it, so the store writer must.
+  sometimes_down.down = true;
+  ASSERT_TRUE(seq.process(sends({"3"}, alice_, bob_)).ok());
+  sometimes_down.down = false;
+
+  StoreWriter writer(*log_, store, state_, &stored);
+  ASSERT_TRUE(writer.process(changelog()).ok());
+  EXPECT_EQ(store.put, 3U);  // "3" only
+  EXPECT_EQ(inbox_records().size(), 6U);
+  const auto history = store_->history(to_string(direct_conversation(alice_, bob_)), MessageId{}, 10).value();
+  EXPECT_EQ(history.size(), 3U);
+
+  // Another server's store writer (or this one after a restart) knows
+  // nothing of them and stores all three again, harmlessly.
+  StoreWriter elsewhere(*log_, store, state_);
+  ASSERT_TRUE(elsewhere.process(changelog()).ok());
+  EXPECT_EQ(store.put, 6U);
+}
+
 TEST_F(PipelineTest, SendsAreAcknowledgedFromTheLogWhileTheStoreIsDown) {
   SwitchableStore store(*store_);
   auto seq = sequencer(Snowflake::system_clock_ms, nullptr, &store);

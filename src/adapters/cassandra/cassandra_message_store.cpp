@@ -148,29 +148,15 @@ ExecuteOptions schema_change_options() {
 
 const ExecuteOptions schema_change = schema_change_options();
 
-// A logged batch stays under this many bytes of values when it can (one
-// message's or entry's rows always go together): below Cassandra's default
+// A batch stays under this many bytes of values when it can (one entry's
+// rows always go together): below Cassandra's default
 // batch_size_fail_threshold of 50 KiB.
 constexpr std::size_t batch_bytes = 40 * 1024;
 
-std::size_t size_of(const std::vector<Statement>& statements) {
+std::size_t size_of(const Statement& statement) {
   std::size_t n = 0;
-  for (const auto& s : statements) {
-    for (const auto& v : s.values) n += v ? v->size() : 0;
-  }
+  for (const auto& v : statement.values) n += v ? v->size() : 0;
   return n;
-}
-
-// Appends a group of statements that must stay in one batch, starting a new
-// batch when the current one would grow past batch_bytes.
-void add_group(std::vector<std::vector<Statement>>& batches, std::size_t& bytes, std::vector<Statement> group) {
-  const std::size_t n = size_of(group);
-  if (!batches.back().empty() && bytes + n > batch_bytes) {
-    batches.emplace_back();
-    bytes = 0;
-  }
-  bytes += n;
-  for (auto& s : group) batches.back().push_back(std::move(s));
 }
 
 }  // namespace
@@ -261,34 +247,57 @@ Result<MessageId> CassandraMessageStore::last_message_id(std::string_view conver
   return newest->empty() ? MessageId{} : newest->front().id;
 }
 
-// Each message's history, bucket and dedupe rows go in one LOGGED batch
-// (several messages share a batch up to batch_bytes): Cassandra applies a
-// logged batch whole or, after a failure, replays it from its batchlog, so
-// a crash part-way never leaves a history row without its dedupe row, which
-// a replayed send would otherwise store again under a new id.
+// The rows of a batch of messages go out concurrently, grouped by the node
+// that owns them (CqlSession::write_by_node: UNLOGGED batches, a few per
+// node, each applied as one mutation per partition, with no batchlog): the
+// history rows of each (conversation, bucket), its bucket row (once per
+// process), each dedupe row. No batchlog is
+// needed: each row is idempotent, and the callers retry the whole call
+// until it succeeds (the store writer before it fans out), so a crash
+// part-way leaves rows that the retry writes again. Nothing reads the
+// dedupe table to decide a send (the sequencer's state does), so a history
+// row without its dedupe row for a while is harmless. History is readable
+// once this returns.
 Result<void> CassandraMessageStore::put_messages(std::span<const Message> messages) {
-  std::vector<std::vector<Statement>> batches(1);
-  std::size_t bytes = 0;
+  // (table is channel, conversation, bucket) -> that partition's history rows, in chunks of batch_bytes.
+  std::map<std::pair<std::string_view, std::int64_t>, std::vector<std::vector<Statement>>> history_rows;
+  std::map<std::pair<std::string_view, std::int64_t>, std::size_t> history_bytes;
+  std::vector<std::vector<Statement>> groups;
+  std::vector<std::pair<std::string_view, std::int64_t>> new_buckets;
   for (const auto& m : messages) {
     if (!valid_conversation(m.conversation) || !m.id.valid()) {
       return make_error(ErrorCode::bad_request, "put_messages: a message needs an id and a conversation");
     }
-    std::vector<CqlValue> v{text_value(m.conversation), bigint_value(history_bucket(m.id))};
+    const std::int64_t bucket = history_bucket(m.id);
+    std::vector<CqlValue> v{text_value(m.conversation), bigint_value(bucket)};
     append_message(v, m);
     v.erase(v.begin() + 3);  // the conversation is already the key
-    std::vector<Statement> group;
     auto history_row = statement(
         is_channel(m.conversation) ? "INSERT INTO {ks}.channel_messages (conversation, bucket, id, sender, to_kind, "
                                      "to_id, body, sent_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                                    : "INSERT INTO {ks}.conversation_history (conversation, bucket, id, sender, "
                                      "to_kind, to_id, body, sent_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         std::move(v));
-    auto bucket_row = statement("INSERT INTO {ks}.conversation_buckets (conversation, bucket) VALUES (?, ?)",
-                                {text_value(m.conversation), bigint_value(history_bucket(m.id))});
     if (!history_row) return std::move(history_row).error();
-    if (!bucket_row) return std::move(bucket_row).error();
-    group.push_back(std::move(history_row).value());
-    group.push_back(std::move(bucket_row).value());
+    const std::pair<std::string_view, std::int64_t> partition{m.conversation, bucket};
+    auto [chunks, first_row] = history_rows.try_emplace(partition);
+    if (first_row) chunks->second.emplace_back();
+    if (first_row && !bucket_stored(m.conversation, bucket)) {
+      // The first row of this partition in the call: its bucket row too.
+      new_buckets.emplace_back(m.conversation, bucket);
+      auto bucket_row = statement("INSERT INTO {ks}.conversation_buckets (conversation, bucket) VALUES (?, ?)",
+                                  {text_value(m.conversation), bigint_value(bucket)});
+      if (!bucket_row) return std::move(bucket_row).error();
+      groups.push_back({std::move(bucket_row).value()});
+    }
+    std::size_t& bytes = history_bytes[partition];
+    const std::size_t n = size_of(history_row.value());
+    if (!chunks->second.back().empty() && bytes + n > batch_bytes) {
+      chunks->second.emplace_back();
+      bytes = 0;
+    }
+    bytes += n;
+    chunks->second.back().push_back(std::move(history_row).value());
     if (!m.client_msg_id.empty()) {
       auto d = statement(
           "INSERT INTO {ks}.sent_messages (sender, client_msg_id, id, conversation, to_kind, to_id, body, sent_at) "
@@ -296,11 +305,22 @@ Result<void> CassandraMessageStore::put_messages(std::span<const Message> messag
           {big(m.from.value), text_value(m.client_msg_id), big(m.id.value), text_value(m.conversation),
            int_value(static_cast<std::int32_t>(m.to.kind)), big(m.to.id), text_value(m.body), bigint_value(m.sent_at)});
       if (!d) return std::move(d).error();
-      group.push_back(std::move(d).value());
+      groups.push_back({std::move(d).value()});
     }
-    add_group(batches, bytes, std::move(group));
   }
-  return session_->batch_all(BatchType::logged, batches, idempotent);
+  for (auto& [_, chunks] : history_rows) {
+    for (auto& chunk : chunks) groups.push_back(std::move(chunk));
+  }
+  if (auto written = session_->write_by_node(groups, idempotent); !written) return written;
+  std::lock_guard lock(buckets_mu_);
+  if (stored_buckets_.size() + new_buckets.size() > 65536) stored_buckets_.clear();
+  for (const auto& [conversation, bucket] : new_buckets) stored_buckets_.emplace(conversation, bucket);
+  return Ok{};
+}
+
+bool CassandraMessageStore::bucket_stored(std::string_view conversation, std::int64_t bucket) {
+  std::lock_guard lock(buckets_mu_);
+  return stored_buckets_.contains(std::make_pair(std::string(conversation), bucket));
 }
 
 // The buckets of a conversation at or below `bound` (descending) or at or
@@ -422,13 +442,17 @@ Result<std::vector<Seq>> CassandraMessageStore::inbox_heads(std::span<const User
   return out;
 }
 
-// One LOGGED batch per user (or several, in seq order, when a user's
-// entries exceed batch_bytes) holds the entries, their index rows, the head
-// and the conversation index: the inbox owner decides from inbox_seq_of and
-// inbox_head whether an entry is placed and where the next one goes, so the
-// two must never disagree, even after a crash part-way. Heads and the
+// Two rounds, each of UNLOGGED batches grouped by the node that owns their
+// rows (CqlSession::write_by_node: no batchlog, each partition one
+// mutation): first the entries and their index rows, then, once all of
+// those are durable, each user's head with its conversation index rows.
+// inbox() reads up to the head, so an entry is never visible before every
+// entry below it is stored. A failure or crash part-way leaves rows above a
+// head, never a head above a missing row: the inbox owner retries the same
+// plan, and after a crash it plans the records above the head again (in log
+// order they get the seqs they had: services/inbox_owner.hpp). Heads and the
 // conversation index carry their value as timestamp, so a replay of older
-// entries never moves them back. Users are written concurrently.
+// entries never moves them back.
 Result<void> CassandraMessageStore::put_inbox(std::span<const InboxWrite> writes) {
   std::map<std::uint64_t, std::vector<const InboxWrite*>> by_user;
   for (const auto& w : writes) {
@@ -437,32 +461,16 @@ Result<void> CassandraMessageStore::put_inbox(std::span<const InboxWrite> writes
     }
     by_user[w.user.value].push_back(&w);
   }
-  // rounds[r]: the r-th batch of every user; round r+1 starts after round r.
-  std::vector<std::vector<std::vector<Statement>>> rounds;
+  std::vector<std::vector<Statement>> rows;   // first round
+  std::vector<std::vector<Statement>> heads;  // second round
   for (auto& [user, list] : by_user) {
     std::sort(list.begin(), list.end(),
               [](const InboxWrite* a, const InboxWrite* b) { return a->entry.seq < b->entry.seq; });
-    std::vector<std::vector<Statement>> chunks(1);
-    std::size_t bytes = 0;
     Seq head = 0;
-    std::map<std::string, std::uint64_t> newest;  // conversation → newest id in the chunk
-    auto close_chunk = [&]() -> Result<void> {
-      auto h = statement("INSERT INTO {ks}.inbox_heads (user_id, head) VALUES (?, ?) USING TIMESTAMP ?",
-                         {big(user), big(head), big(head)});
-      if (!h) return std::move(h).error();
-      chunks.back().push_back(std::move(h).value());
-      for (const auto& [conversation, id] : newest) {
-        if (conversation.empty() || id == 0) continue;
-        auto c = statement(
-            "INSERT INTO {ks}.user_conversations (user_id, conversation, last_message) VALUES (?, ?, ?) "
-            "USING TIMESTAMP ?",
-            {big(user), text_value(conversation), big(id), big(id)});
-        if (!c) return std::move(c).error();
-        chunks.back().push_back(std::move(c).value());
-      }
-      newest.clear();
-      return Ok{};
-    };
+    std::map<std::string_view, std::uint64_t> newest;  // conversation → newest id
+    std::int64_t bucket = -1;                          // of the entry chunk being filled, rows.back()
+    std::size_t bytes = 0;
+    std::vector<std::vector<Statement>> index_rows;
     for (const InboxWrite* w : list) {
       std::vector<CqlValue> v{big(user), bigint_value(inbox_bucket(w->entry.seq)), big(w->entry.seq)};
       append_message(v, w->entry.message);
@@ -470,31 +478,43 @@ Result<void> CassandraMessageStore::put_inbox(std::span<const InboxWrite> writes
           "INSERT INTO {ks}.user_inbox (user_id, seq_bucket, seq, id, conversation, sender, to_kind, to_id, body, "
           "sent_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
           std::move(v));
-      auto row = statement("INSERT INTO {ks}.inbox_index (user_id, id, seq) VALUES (?, ?, ?)",
-                           {big(user), big(w->entry.message.id.value), big(w->entry.seq)});
+      auto index = statement("INSERT INTO {ks}.inbox_index (user_id, id, seq) VALUES (?, ?, ?)",
+                             {big(user), big(w->entry.message.id.value), big(w->entry.seq)});
       if (!entry) return std::move(entry).error();
-      if (!row) return std::move(row).error();
-      std::vector<Statement> group{std::move(entry).value(), std::move(row).value()};
-      const std::size_t group_bytes = size_of(group);
-      if (head != 0 && bytes + group_bytes > batch_bytes) {
-        if (auto closed = close_chunk(); !closed) return closed;
-        chunks.emplace_back();
+      if (!index) return std::move(index).error();
+      const std::size_t n = size_of(entry.value());
+      if (bucket != inbox_bucket(w->entry.seq) || bytes + n > batch_bytes) {
+        rows.emplace_back();
+        bucket = inbox_bucket(w->entry.seq);
         bytes = 0;
       }
-      bytes += group_bytes;
-      for (auto& st : group) chunks.back().push_back(std::move(st));
+      bytes += n;
+      rows.back().push_back(std::move(entry).value());
       head = std::max(head, w->entry.seq);
-      auto& n = newest[w->entry.message.conversation];
-      n = std::max(n, w->entry.message.id.value);
+      auto& latest = newest[w->entry.message.conversation];
+      latest = std::max(latest, w->entry.message.id.value);
+      index_rows.push_back({std::move(index).value()});
     }
-    if (auto closed = close_chunk(); !closed) return closed;
-    if (rounds.size() < chunks.size()) rounds.resize(chunks.size());
-    for (std::size_t r = 0; r < chunks.size(); ++r) rounds[r].push_back(std::move(chunks[r]));
+    for (auto& i : index_rows) rows.push_back(std::move(i));
+    // The head and the conversation index share the partition key: one
+    // mutation.
+    auto h = statement("INSERT INTO {ks}.inbox_heads (user_id, head) VALUES (?, ?) USING TIMESTAMP ?",
+                       {big(user), big(head), big(head)});
+    if (!h) return std::move(h).error();
+    auto& last = heads.emplace_back();
+    last.push_back(std::move(h).value());
+    for (const auto& [conversation, id] : newest) {
+      if (conversation.empty() || id == 0) continue;
+      auto c = statement(
+          "INSERT INTO {ks}.user_conversations (user_id, conversation, last_message) VALUES (?, ?, ?) "
+          "USING TIMESTAMP ?",
+          {big(user), text_value(conversation), big(id), big(id)});
+      if (!c) return std::move(c).error();
+      last.push_back(std::move(c).value());
+    }
   }
-  for (const auto& round : rounds) {
-    if (auto r = session_->batch_all(BatchType::logged, round, idempotent); !r) return r;
-  }
-  return Ok{};
+  if (auto r = session_->write_by_node(rows, idempotent); !r) return r;
+  return session_->write_by_node(heads, idempotent);
 }
 
 // Reads up to the head: entries past it (written, head not yet moved) stay
@@ -555,6 +575,40 @@ Result<std::vector<ports::MessageStore::ConversationSummary>> CassandraMessageSt
     }
     paging = rows->metadata.paging_state;
   } while (!paging.empty());
+  return out;
+}
+
+Result<std::vector<std::vector<ports::MessageStore::ConversationSummary>>> CassandraMessageStore::conversations_of_each(
+    std::span<const UserId> users) {
+  std::vector<Statement> reads;
+  reads.reserve(users.size());
+  for (UserId user : users) {
+    auto s = statement("SELECT conversation, last_message FROM {ks}.user_conversations WHERE user_id = ?",
+                       {big(user.value)});
+    if (!s) return std::move(s).error();
+    reads.push_back(std::move(s).value());
+  }
+  ExecuteOptions options = idempotent;
+  options.page_size = 1000;
+  auto pages = session_->execute_each(reads, options);
+  if (!pages) return std::move(pages).error();
+  std::vector<std::vector<ConversationSummary>> out;
+  out.reserve(users.size());
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    const Rows& page = pages.value()[i];
+    if (!page.metadata.paging_state.empty()) {  // more than a page: read it whole
+      auto all = conversations_of(users[i]);
+      if (!all) return std::move(all).error();
+      out.push_back(std::move(all).value());
+      continue;
+    }
+    auto& list = out.emplace_back();
+    for (const auto& row : page.rows) {
+      auto id = as_bigint(row.size() < 2 ? CqlValue{} : row[1]);
+      if (!id) return corrupt("user_conversations");
+      list.push_back({as_text(row[0]), MessageId{static_cast<std::uint64_t>(*id)}});
+    }
+  }
   return out;
 }
 

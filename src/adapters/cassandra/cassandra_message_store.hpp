@@ -44,7 +44,10 @@
 // docs/OPERATIONS.md).
 
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "adapters/cassandra/cql_session.hpp"
 #include "ports/message_store.hpp"
@@ -90,6 +93,8 @@ class CassandraMessageStore final : public ports::MessageStore {
   [[nodiscard]] Result<Seq> advance_cursor(UserId user, std::string_view device, Seq seq) override;
 
   [[nodiscard]] Result<std::vector<ConversationSummary>> conversations_of(UserId user) override;
+  [[nodiscard]] Result<std::vector<std::vector<ConversationSummary>>> conversations_of_each(
+      std::span<const UserId> users) override;
   [[nodiscard]] Result<MessageId> read_position(UserId user, std::string_view conversation) override;
   [[nodiscard]] Result<MessageId> advance_read_position(UserId user, std::string_view conversation,
                                                         MessageId message) override;
@@ -109,9 +114,16 @@ class CassandraMessageStore final : public ports::MessageStore {
   [[nodiscard]] Result<std::vector<std::int64_t>> buckets(std::string_view conversation, std::int64_t bound,
                                                           bool descending);
   [[nodiscard]] Result<std::int64_t> read_single_bigint(const char* cql, std::vector<CqlValue> values);
+  // Whether this process has stored the conversation_buckets row already.
+  [[nodiscard]] bool bucket_stored(std::string_view conversation, std::int64_t bucket);
 
   std::unique_ptr<CqlSession> session_;
   std::string keyspace_;
+  // (conversation, bucket) rows of conversation_buckets known to be
+  // stored: put_messages writes each once per process, not per message.
+  // Bounded: cleared whole when it grows past a limit.
+  std::mutex buckets_mu_;
+  std::set<std::pair<std::string, std::int64_t>> stored_buckets_;
 };
 
 }  // namespace parley::cassandra

@@ -331,6 +331,21 @@ struct CqlSession::Impl {
     }
   }
 
+  // The node each token goes to first (the round-robin start where there
+  // is no token), read on the I/O thread.
+  std::vector<std::size_t> owners(const std::vector<std::optional<std::int64_t>>& tokens) {
+    std::promise<std::vector<std::size_t>> done;
+    auto future = done.get_future();
+    const std::size_t base = round_robin.fetch_add(1, std::memory_order_relaxed);
+    asio::post(io, [this, &tokens, &done, base] {
+      std::vector<std::size_t> out;
+      out.reserve(tokens.size());
+      for (const auto& t : tokens) out.push_back(nodes.empty() ? 0 : target(t, base, 0));
+      done.set_value(std::move(out));
+    });
+    return future.get();
+  }
+
   std::vector<Peer> read_peers(std::size_t node, Result<void>& status) {
     std::vector<Peer> out;
     QueryParameters p;
@@ -589,6 +604,90 @@ Result<void> CqlSession::batch_all(BatchType type, const std::vector<std::vector
     if (!r && outcome) outcome = std::move(r).error();
   }
   return outcome;
+}
+
+Result<void> CqlSession::write_each(const std::vector<std::vector<Statement>>& groups, const ExecuteOptions& options,
+                                    std::size_t window) {
+  const Consistency consistency = options.consistency.value_or(impl_->options.consistency);
+  std::vector<const std::vector<Statement>*> todo;
+  todo.reserve(groups.size());
+  for (const auto& g : groups) {
+    if (!g.empty()) todo.push_back(&g);
+  }
+  window = std::max<std::size_t>(window, 1);
+  std::optional<Error> failure;
+  for (std::size_t first = 0; first < todo.size(); first += window) {
+    const std::size_t last = std::min(todo.size(), first + window);
+    struct Request {
+      Opcode opcode;
+      std::string body;
+      std::optional<std::int64_t> token;
+    };
+    std::vector<Request> requests;
+    std::vector<Sent> sent;
+    requests.reserve(last - first);
+    sent.reserve(last - first);
+    for (std::size_t i = first; i < last; ++i) {
+      const auto& g = *todo[i];
+      if (g.size() == 1) {
+        if (!g.front().prepared) return make_error(ErrorCode::internal, "cassandra: execute without a statement");
+        requests.push_back({Opcode::execute,
+                            execute_body(g.front().prepared->meta.id, parameters(g.front(), options, consistency)),
+                            token_of(g.front())});
+      } else {
+        auto body = batch_request(BatchType::unlogged, g, consistency);
+        if (!body) return std::move(body).error();
+        requests.push_back({Opcode::batch, std::move(body).value(), token_of(g.front())});
+      }
+    }
+    for (const auto& r : requests) {
+      const std::size_t base = impl_->round_robin.fetch_add(1, std::memory_order_relaxed);
+      sent.push_back(impl_->start(r.opcode, r.body, r.token, base, 0, std::nullopt));
+    }
+    // Wait for the whole window even after a failure: nothing may still
+    // refer to `requests` once this returns.
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      auto r = impl_->run(requests[i].opcode, requests[i].body, requests[i].token, options.idempotent, options.timeout,
+                          std::move(sent[i]));
+      if (!r && !failure) failure = std::move(r).error();
+    }
+    if (failure) return *failure;
+  }
+  return Ok{};
+}
+
+Result<void> CqlSession::write_by_node(const std::vector<std::vector<Statement>>& groups, const ExecuteOptions& options,
+                                       std::size_t max_bytes) {
+  std::vector<const std::vector<Statement>*> todo;
+  std::vector<std::optional<std::int64_t>> tokens;
+  for (const auto& g : groups) {
+    if (g.empty()) continue;
+    todo.push_back(&g);
+    tokens.push_back(token_of(g.front()));
+  }
+  if (todo.empty()) return Ok{};
+  const auto owner = impl_->owners(tokens);
+  std::map<std::size_t, std::vector<std::size_t>> by_node;  // node -> indexes into todo
+  for (std::size_t i = 0; i < todo.size(); ++i) by_node[owner[i]].push_back(i);
+  std::vector<std::vector<Statement>> batches;
+  for (const auto& [node, indexes] : by_node) {
+    std::size_t bytes = 0;
+    batches.emplace_back();
+    for (const std::size_t i : indexes) {
+      std::size_t n = 0;
+      for (const auto& st : *todo[i]) {
+        for (const auto& v : st.values) n += v ? v->size() : 0;
+      }
+      if (!batches.back().empty() && bytes + n > max_bytes) {
+        batches.emplace_back();
+        bytes = 0;
+      }
+      bytes += n;
+      batches.back().insert(batches.back().end(), todo[i]->begin(), todo[i]->end());
+    }
+  }
+  // Every batch at once: there are few (about one per node and 32 KiB).
+  return write_each(batches, options, batches.size());
 }
 
 Result<void> CqlSession::refresh_topology() { return impl_->refresh(std::nullopt); }

@@ -104,6 +104,25 @@ class CqlSession {
   [[nodiscard]] Result<void> batch_all(BatchType type, const std::vector<std::vector<Statement>>& batches,
                                        const ExecuteOptions& options = {});
 
+  // Runs each group as one request, concurrently (at most `window` in
+  // flight), and waits for all: a group of one statement as an EXECUTE, a
+  // larger one as an UNLOGGED BATCH routed by its first statement's key.
+  // Meant for groups that each hold one partition's rows (applied as one
+  // mutation on each replica, with no batchlog); the first error if any
+  // failed, after every request has finished.
+  [[nodiscard]] Result<void> write_each(const std::vector<std::vector<Statement>>& groups,
+                                        const ExecuteOptions& options = {}, std::size_t window = 128);
+
+  // write_each() with fewer requests: the groups whose partition keys
+  // belong to the same node (by token) go to that node together, as
+  // UNLOGGED BATCHes of up to `max_bytes` of values (a group is never split),
+  // all at once. The node is a replica of every row it is sent, so no
+  // request takes an extra hop, and a node applies each partition's rows as
+  // one mutation, with no batchlog. No atomicity across groups: for rows
+  // that are idempotent and retried together by the caller.
+  [[nodiscard]] Result<void> write_by_node(const std::vector<std::vector<Statement>>& groups,
+                                           const ExecuteOptions& options = {}, std::size_t max_bytes = 32 * 1024);
+
   // Reads system.local and system.peers again and connects to new nodes.
   [[nodiscard]] Result<void> refresh_topology();
 

@@ -38,7 +38,11 @@ Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::open(const KafkaOptions& o
       {"heartbeat.interval.ms", std::to_string(std::max<long>(options.session_timeout.count() / 6, 100))},
       {"reconnect.backoff.ms", "100"},
       {"reconnect.backoff.max.ms", "1000"},
-      {"fetch.wait.max.ms", "100"},
+      // A fetch waits for 16 KiB or 10 ms, whichever comes first: with a
+      // fetch per record (fetch.min.bytes=1) the broker served thousands of
+      // fetches a second at 1,000 messages/s.
+      {"fetch.wait.max.ms", "10"},
+      {"fetch.min.bytes", "16384"},
   };
   if (!options.instance_id.empty()) settings.emplace_back("group.instance.id", options.instance_id + "." + group);
   auto conf = make_conf(settings);
@@ -67,6 +71,7 @@ Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::open(const KafkaOptions& o
 
 KafkaConsumer::~KafkaConsumer() {
   if (!consumer_) return;
+  if (auto sent = send_pending(); !sent) log::warn("kafka", "last commit failed: " + sent.error().message);
   // Leaves the group, running the revoke callback (on this thread).
   (void)rd_kafka_consumer_close(consumer_.get());
   queue_.reset();  // before the handle it belongs to
@@ -91,6 +96,11 @@ void KafkaConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kaf
   std::set<int> revoked;
   for (int i = 0; i < partitions->cnt; ++i) revoked.insert(partitions->elems[i].partition);
   if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) revoked = self->owned_;
+  // Offsets this member held back for those partitions go out now, while
+  // it still owns them.
+  if (auto sent = self->send_pending(&revoked); !sent) {
+    log::warn("kafka", "commit before a revoke failed: " + sent.error().message);
+  }
   for (int p : revoked) self->owned_.erase(p);
   std::erase_if(self->batch_, [&](const ports::LogRecord& r) { return revoked.contains(r.partition); });
   (void)rd_kafka_assign(rk, nullptr);
@@ -100,6 +110,9 @@ Result<std::vector<ports::LogRecord>> KafkaConsumer::poll(std::chrono::milliseco
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + timeout;
   batch_.clear();
+  if (!pending_.empty() && Clock::now() - last_commit_ >= kCommitInterval) {
+    if (auto sent = send_pending(); !sent) log::warn("kafka", "commit failed: " + sent.error().message);
+  }
   while (batch_.size() < max_records) {
     if (woken_.exchange(false)) break;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -147,6 +160,47 @@ Result<void> KafkaConsumer::commit(int partition, std::uint64_t next_offset) {
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return to_error(err, "kafka: committing " + topic_);
   if (offsets->elems[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return to_error(offsets->elems[0].err, "kafka: committing " + topic_);
+  }
+  return Ok{};
+}
+
+Result<void> KafkaConsumer::commit_all(std::span<const std::pair<int, std::uint64_t>> offsets) {
+  Result<void> outcome;
+  for (const auto& [partition, next_offset] : offsets) {
+    if (partition < 0 || partition >= partitions_ || !owned_.contains(partition)) {
+      // As commit() says; the others are still committed.
+      if (auto refused = commit(partition, next_offset); !refused && outcome) outcome = std::move(refused).error();
+      continue;
+    }
+    auto& at = pending_[partition];
+    at = std::max(at, next_offset);
+  }
+  if (std::chrono::steady_clock::now() - last_commit_ < kCommitInterval) return outcome;
+  if (auto sent = send_pending(); !sent && outcome) outcome = std::move(sent).error();
+  return outcome;
+}
+
+Result<void> KafkaConsumer::send_pending(const std::set<int>* only) {
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(pending_.size())));
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (only != nullptr && !only->contains(it->first)) {
+      ++it;
+      continue;
+    }
+    if (owned_.contains(it->first)) {
+      rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), it->first)->offset =
+          static_cast<std::int64_t>(it->second);
+    }
+    it = pending_.erase(it);
+  }
+  last_commit_ = std::chrono::steady_clock::now();
+  if (list->cnt == 0) return Ok{};
+  const rd_kafka_resp_err_t err = rd_kafka_commit(consumer_.get(), list.get(), 0);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return to_error(err, "kafka: committing " + topic_);
+  for (int i = 0; i < list->cnt; ++i) {
+    if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return to_error(list->elems[i].err, "kafka: committing " + topic_);
+    }
   }
   return Ok{};
 }

@@ -13,10 +13,19 @@
 // nothing twice. Every assign and every revoke moves generation(), so a step
 // that keeps state about its partitions knows to drop it.
 //
+// commit_all() (the pipeline's commit after each batch) sends at most one
+// OffsetCommit request per kCommitInterval: offsets committed in between are
+// kept and sent with the next one, by poll() once the interval has passed,
+// before a revoke and when the consumer closes. A crash loses at most that
+// interval's commits, which only replays records (idempotently); a commit
+// per batch cost the broker a request and the step a round trip each.
+//
 // poll() and commit() are called from one thread; wakeup() from any.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -46,6 +55,8 @@ class KafkaConsumer final : public ports::LogConsumer {
   [[nodiscard]] Result<std::vector<ports::LogRecord>> poll(std::chrono::milliseconds timeout,
                                                            std::size_t max_records) override;
   [[nodiscard]] Result<void> commit(int partition, std::uint64_t next_offset) override;
+  // One OffsetCommit request for every partition this member still owns.
+  [[nodiscard]] Result<void> commit_all(std::span<const std::pair<int, std::uint64_t>> offsets) override;
   void wakeup() override;
   [[nodiscard]] std::uint64_t generation() const noexcept override;
 
@@ -53,8 +64,17 @@ class KafkaConsumer final : public ports::LogConsumer {
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
                            void* opaque);
 
+  // Sends the offsets waiting in pending_ (or, when `only` is given, those
+  // of its partitions), as one request.
+  [[nodiscard]] Result<void> send_pending(const std::set<int>* only = nullptr);
+
+  static constexpr std::chrono::milliseconds kCommitInterval{100};
+
   std::string topic_;
   std::string port_topic_;
+  // Offsets commit_all() took and has not sent yet: partition -> next offset.
+  std::map<int, std::uint64_t> pending_;
+  std::chrono::steady_clock::time_point last_commit_{};
   int partitions_;
   HandlePtr consumer_;
   QueuePtr queue_;  // the consumer queue, kept to yield a waiting poll

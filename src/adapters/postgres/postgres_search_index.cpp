@@ -13,6 +13,12 @@ std::vector<Statement> statements() {
       {"search_index",
        "INSERT INTO search_messages (id, conversation, words, payload) "
        "VALUES ($1, $2, to_tsvector('simple', lower($3 COLLATE \"und-x-icu\")), $4) ON CONFLICT (id) DO NOTHING"},
+      // A whole batch in one statement: ids, conversations, words and
+      // payloads (hex) as four arrays of text.
+      {"search_index_many",
+       "INSERT INTO search_messages (id, conversation, words, payload) "
+       "SELECT i::bigint, c, to_tsvector('simple', lower(w COLLATE \"und-x-icu\")), decode(p, 'hex') "
+       "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(i, c, w, p) ON CONFLICT (id) DO NOTHING"},
       {"search_find",
        "SELECT encode(payload, 'hex') FROM search_messages "
        "WHERE words @@ to_tsquery('simple', lower($1 COLLATE \"und-x-icu\")) "
@@ -106,19 +112,31 @@ Result<std::unique_ptr<PostgresSearchIndex>> PostgresSearchIndex::open(PgPoolOpt
 
 Result<void> PostgresSearchIndex::index(std::span<const Message> messages) {
   if (messages.empty()) return Ok{};
-  return pool_->with<void>([&](PGconn* conn) {
-    return in_transaction<void>(conn, [&]() -> Result<void> {
-      for (const auto& m : messages) {
-        std::string payload;
-        bytes::Writer w(payload);
-        bytes::write_message(w, m);
-        auto done = exec_prepared(conn, "search_index",
-                                  {id_param(m.id.value), m.conversation, search_words(m.body), bytea_param(payload)});
-        if (!done) return std::move(done).error();
-      }
-      return Ok{};
-    });
-  });
+  if (messages.size() == 1) {
+    const Message& m = messages.front();
+    std::string payload;
+    bytes::Writer w(payload);
+    bytes::write_message(w, m);
+    auto done =
+        pool_->run("search_index", {id_param(m.id.value), m.conversation, search_words(m.body), bytea_param(payload)});
+    if (!done) return std::move(done).error();
+    return Ok{};
+  }
+  // One statement (one round trip) for the batch.
+  std::vector<std::string> ids, conversations, words, payloads;
+  for (const auto& m : messages) {
+    std::string payload;
+    bytes::Writer w(payload);
+    bytes::write_message(w, m);
+    ids.push_back(id_param(m.id.value));
+    conversations.push_back(m.conversation);
+    words.push_back(search_words(m.body));
+    payloads.push_back(bytea_param(payload).substr(2));  // the hex after '\x'
+  }
+  auto done = pool_->run("search_index_many", {text_array_param(ids), text_array_param(conversations),
+                                               text_array_param(words), text_array_param(payloads)});
+  if (!done) return std::move(done).error();
+  return Ok{};
 }
 
 Result<std::vector<Message>> PostgresSearchIndex::search(std::string_view query, const Scope& scope, int limit) {

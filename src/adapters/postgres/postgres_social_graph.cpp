@@ -1,6 +1,7 @@
 #include "adapters/postgres/postgres_social_graph.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include "adapters/postgres/postgres_schema.hpp"
 
@@ -24,6 +25,9 @@ std::vector<Statement> statements() {
        "WHERE lo = $1 AND hi = $2"},
       {"social_drop", "DELETE FROM social_pairs WHERE lo = $1 AND hi = $2"},
       {"social_get", "SELECT " + columns + " FROM social_pairs WHERE lo = $1 AND hi = $2"},
+      {"social_get_many",
+       "SELECT lo, hi, " + columns +
+           " FROM social_pairs WHERE (lo, hi) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))"},
       {"social_friends",
        "SELECT hi FROM social_pairs WHERE lo = $1 AND friends "
        "UNION ALL SELECT lo FROM social_pairs WHERE hi = $1 AND friends"},
@@ -171,6 +175,38 @@ Result<ports::Relation> PostgresSocialGraph::relation(UserId self, UserId other)
   if (!r) return std::move(r).error();
   if (PQntuples(r->get()) == 0) return ports::Relation{};
   return view_of(r->get(), 0, key.self_is_lo);
+}
+
+Result<std::vector<ports::Relation>> PostgresSocialGraph::relations(std::span<const std::pair<UserId, UserId>> pairs) {
+  std::vector<ports::Relation> out(pairs.size());
+  std::vector<std::string> los, his;
+  std::vector<PairKey> keys;
+  keys.reserve(pairs.size());
+  for (const auto& [self, other] : pairs) {
+    keys.push_back(key_of(self, other));
+    if (self == other) continue;
+    los.push_back(keys.back().lo);
+    his.push_back(keys.back().hi);
+  }
+  if (los.empty()) return out;
+  auto r = pool_->run("social_get_many", {text_array_param(los), text_array_param(his)});
+  if (!r) return std::move(r).error();
+  // (lo, hi) -> its row.
+  std::map<std::pair<std::string, std::string>, int> rows;
+  for (int i = 0; i < PQntuples(r->get()); ++i)
+    rows.emplace(std::make_pair(text(r->get(), i, 0), text(r->get(), i, 1)), i);
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    if (pairs[i].first == pairs[i].second) continue;
+    auto it = rows.find({keys[i].lo, keys[i].hi});
+    if (it == rows.end()) continue;
+    // The row's columns start after lo and hi.
+    const bool lo_asked = boolean(r->get(), it->second, 3), hi_asked = boolean(r->get(), it->second, 4);
+    const bool lo_blocks = boolean(r->get(), it->second, 5), hi_blocks = boolean(r->get(), it->second, 6);
+    const bool friends = boolean(r->get(), it->second, 2);
+    out[i] = keys[i].self_is_lo ? ports::Relation{friends, lo_asked, hi_asked, lo_blocks, hi_blocks}
+                                : ports::Relation{friends, hi_asked, lo_asked, hi_blocks, lo_blocks};
+  }
+  return out;
 }
 
 Result<std::vector<UserId>> PostgresSocialGraph::ids(const std::string& statement, UserId user) {

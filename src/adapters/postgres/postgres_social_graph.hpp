@@ -36,6 +36,9 @@ class PostgresSocialGraph final : public ports::SocialGraph {
   [[nodiscard]] Result<bool> block(UserId self, UserId other) override;
   [[nodiscard]] Result<void> unblock(UserId self, UserId other) override;
   [[nodiscard]] Result<ports::Relation> relation(UserId self, UserId other) override;
+  // One statement for all the pairs.
+  [[nodiscard]] Result<std::vector<ports::Relation>> relations(
+      std::span<const std::pair<UserId, UserId>> pairs) override;
   [[nodiscard]] Result<std::vector<UserId>> friends(UserId user) override;
   [[nodiscard]] Result<std::vector<UserId>> requests_to(UserId user) override;
 

@@ -336,6 +336,23 @@ Result<std::vector<std::string>> RedisStateStore::routes(UserId user) {
   return out;
 }
 
+Result<std::vector<std::vector<std::string>>> RedisStateStore::routes_of(std::span<const UserId> users) {
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(users.size());
+  for (UserId user : users) commands.push_back({"SMEMBERS", key("route", user)});
+  auto replies = client_->call_many(std::move(commands));
+  if (!replies) return std::move(replies).error();
+  std::vector<std::vector<std::string>> out;
+  out.reserve(users.size());
+  for (auto& reply : replies.value()) {
+    if (reply.is_error()) return make_error(ErrorCode::internal, "redis: " + reply.str);
+    auto& servers = out.emplace_back();
+    servers.reserve(reply.elements.size());
+    for (auto& e : reply.elements) servers.push_back(std::move(e.str));
+  }
+  return out;
+}
+
 Result<bool> RedisStateStore::write_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl,
                                            bool refresh_only) {
   if (server.id.empty()) return make_error(ErrorCode::bad_request, "a server registry entry needs an id");

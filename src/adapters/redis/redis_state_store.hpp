@@ -62,6 +62,8 @@ class RedisStateStore final : public ports::StateStore {
   [[nodiscard]] Result<void> add_route(UserId user, std::string_view server) override;
   [[nodiscard]] Result<void> remove_route(UserId user, std::string_view server) override;
   [[nodiscard]] Result<std::vector<std::string>> routes(UserId user) override;
+  // One pipelined round trip of SMEMBERS.
+  [[nodiscard]] Result<std::vector<std::vector<std::string>>> routes_of(std::span<const UserId> users) override;
 
   [[nodiscard]] Result<void> register_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl) override;
   [[nodiscard]] Result<bool> heartbeat_server(const ports::ServerInfo& server, std::chrono::milliseconds ttl) override;
