@@ -104,6 +104,9 @@ def test_a_connection_that_never_reads_cannot_take_the_servers_memory(server):
         writer = await online(server, alice, "phone")
         for i in range(entries):
             await writer.send_to_user(alice.user_id, f"big-{i}", body)
+        # An acknowledgement says the send is sequenced, not yet in the
+        # inbox: the last entry's event says the whole inbox is there.
+        await writer.message_with(f"big-{entries - 1}")
         await writer.close()
 
         other = await online(server, bob, "laptop")
