@@ -26,6 +26,14 @@ bool parse_number(const std::string& s, T& out, T lo, T hi) {
   return true;
 }
 
+// A duration in whole milliseconds within [lo, hi].
+bool parse_ms(const std::string& s, std::chrono::milliseconds& out, long lo, long hi) {
+  long ms = 0;
+  if (!parse_number<long>(s, ms, lo, hi)) return false;
+  out = std::chrono::milliseconds(ms);
+  return true;
+}
+
 bool parse_listen(const std::string& s, Config& c) {
   const auto colon = s.rfind(':');
   if (colon == std::string::npos || colon == 0) return false;
@@ -59,12 +67,7 @@ const std::vector<Setting>& settings() {
       {"--server-heartbeat-ms", "PARLEY_SERVER_HEARTBEAT_MS",
        "how often this server tells the registry it is alive and its load; three missed and it counts as dead "
        "(default 2000)",
-       [](Config& c, const std::string& v) {
-         long ms = 0;
-         if (!parse_number<long>(v, ms, 50, 600000)) return false;
-         c.gateway.server_heartbeat = std::chrono::milliseconds(ms);
-         return true;
-       }},
+       [](Config& c, const std::string& v) { return parse_ms(v, c.gateway.server_heartbeat, 50, 600000); }},
       {"--threads", "PARLEY_THREADS", "I/O threads (default: one per core)",
        [](Config& c, const std::string& v) { return parse_number<int>(v, c.gateway.threads, 1, 256); }},
       {"--max-frame", "PARLEY_MAX_FRAME", "largest WebSocket frame in bytes; larger closes with 1009 (default 65536)",
@@ -87,20 +90,10 @@ const std::vector<Setting>& settings() {
        [](Config& c, const std::string& v) { return parse_number<double>(v, c.gateway.rate_burst, 1, 1e9); }},
       {"--send-timeout-ms", "PARLEY_SEND_TIMEOUT_MS",
        "how long a send waits to be sequenced before 'unavailable' (default 10000)",
-       [](Config& c, const std::string& v) {
-         long ms = 0;
-         if (!parse_number<long>(v, ms, 100, 600000)) return false;
-         c.gateway.send_timeout = std::chrono::milliseconds(ms);
-         return true;
-       }},
+       [](Config& c, const std::string& v) { return parse_ms(v, c.gateway.send_timeout, 100, 600000); }},
       {"--shed-after-ms", "PARLEY_SHED_AFTER_MS",
        "refuse new sends while the oldest of 256+ waiting ones has waited this long; 0: never (default 2000)",
-       [](Config& c, const std::string& v) {
-         long ms = 0;
-         if (!parse_number<long>(v, ms, 0, 600000)) return false;
-         c.gateway.shed_after = std::chrono::milliseconds(ms);
-         return true;
-       }},
+       [](Config& c, const std::string& v) { return parse_ms(v, c.gateway.shed_after, 0, 600000); }},
       {"--log-partitions", "PARLEY_LOG_PARTITIONS", "partitions per log topic, fixed at the first start (default 8)",
        [](Config& c, const std::string& v) { return parse_number<int>(v, c.log_partitions, 1, 1024); }},
       // Scale-out engines (docs/ENGINES.md); unset: the embedded ones.
@@ -126,12 +119,7 @@ const std::vector<Setting>& settings() {
        [](Config& c, const std::string& v) { return parse_number<int>(v, c.engines.kafka_replication, 1, 16); }},
       {"--kafka-send-timeout-ms", "PARLEY_KAFKA_SEND_TIMEOUT_MS",
        "a send Kafka has not acknowledged by then fails with 'unavailable' (default 10000)",
-       [](Config& c, const std::string& v) {
-         long ms = 0;
-         if (!parse_number<long>(v, ms, 100, 600000)) return false;
-         c.engines.kafka_send_timeout = std::chrono::milliseconds(ms);
-         return true;
-       }},
+       [](Config& c, const std::string& v) { return parse_ms(v, c.engines.kafka_send_timeout, 100, 600000); }},
       {"--cassandra", "PARLEY_CASSANDRA",
        "Cassandra contact points HOST:PORT,...: the message store on Cassandra (keyspace: the engine namespace)",
        [](Config& c, const std::string& v) { return !(c.engines.cassandra = v).empty(); }},
@@ -180,28 +168,13 @@ const std::vector<Setting>& settings() {
          return true;
        }},
       {"--presence-ttl-ms", "PARLEY_PRESENCE_TTL_MS", "presence lasts this long after a heartbeat (default 30000)",
-       [](Config& c, const std::string& v) {
-         long ms = 0;
-         if (!parse_number<long>(v, ms, 100, 3600000)) return false;
-         c.presence_ttl = std::chrono::milliseconds(ms);
-         return true;
-       }},
+       [](Config& c, const std::string& v) { return parse_ms(v, c.presence_ttl, 100, 3600000); }},
       {"--presence-heartbeat-ms", "PARLEY_PRESENCE_HEARTBEAT_MS",
        "how often clients are expected to ping; must be below the presence TTL (default 5000)",
-       [](Config& c, const std::string& v) {
-         long ms = 0;
-         if (!parse_number<long>(v, ms, 10, 3600000)) return false;
-         c.presence_heartbeat = std::chrono::milliseconds(ms);
-         return true;
-       }},
+       [](Config& c, const std::string& v) { return parse_ms(v, c.presence_heartbeat, 10, 3600000); }},
       {"--presence-debounce-ms", "PARLEY_PRESENCE_DEBOUNCE_MS",
        "friends hear of a status change this long after it; one reverted within it sends nothing (default 2000)",
-       [](Config& c, const std::string& v) {
-         long ms = 0;
-         if (!parse_number<long>(v, ms, 0, 600000)) return false;
-         c.presence_debounce = std::chrono::milliseconds(ms);
-         return true;
-       }},
+       [](Config& c, const std::string& v) { return parse_ms(v, c.presence_debounce, 0, 600000); }},
       {"--max-group-members", "PARLEY_MAX_GROUP_MEMBERS",
        "most members a group (fan-out on write) holds, creator included; at most the fan-out-on-read threshold "
        "(default 100)",
@@ -213,12 +186,7 @@ const std::vector<Setting>& settings() {
        }},
       {"--typing-interval-ms", "PARLEY_TYPING_INTERVAL_MS",
        "at most one typing event per user and conversation per interval (default 2000)",
-       [](Config& c, const std::string& v) {
-         long ms = 0;
-         if (!parse_number<long>(v, ms, 0, 600000)) return false;
-         c.typing_interval = std::chrono::milliseconds(ms);
-         return true;
-       }},
+       [](Config& c, const std::string& v) { return parse_ms(v, c.typing_interval, 0, 600000); }},
       // Push notifications (docs/PUSH.md).
       {"--apns-url", "PARLEY_APNS_URL", "APNs base URL (default https://api.push.apple.com)",
        [](Config& c, const std::string& v) { return !(c.push.apns_url = v).empty(); }},
@@ -242,37 +210,17 @@ const std::vector<Setting>& settings() {
        [](Config& c, const std::string& v) { return !(c.push.ca_file = v).empty(); }},
       {"--push-batch-window-ms", "PARLEY_PUSH_BATCH_WINDOW_MS",
        "messages for one user and conversation within this window become one push (default 2000)",
-       [](Config& c, const std::string& v) {
-         long ms = 0;
-         if (!parse_number<long>(v, ms, 0, 3600000)) return false;
-         c.push.batch_window = std::chrono::milliseconds(ms);
-         return true;
-       }},
+       [](Config& c, const std::string& v) { return parse_ms(v, c.push.batch_window, 0, 3600000); }},
       {"--push-pair-interval-ms", "PARLEY_PUSH_PAIR_INTERVAL_MS",
        "at most one push per sender->recipient pair per interval; later messages fold into the next (default 5000)",
-       [](Config& c, const std::string& v) {
-         long ms = 0;
-         if (!parse_number<long>(v, ms, 0, 3600000)) return false;
-         c.push.pair_interval = std::chrono::milliseconds(ms);
-         return true;
-       }},
+       [](Config& c, const std::string& v) { return parse_ms(v, c.push.pair_interval, 0, 3600000); }},
       {"--push-retry-base-ms", "PARLEY_PUSH_RETRY_BASE_MS",
        "first backoff after a 429/5xx from APNs or FCM, doubled per retry (default 200)",
-       [](Config& c, const std::string& v) {
-         long ms = 0;
-         if (!parse_number<long>(v, ms, 1, 600000)) return false;
-         c.push.retry_base = std::chrono::milliseconds(ms);
-         return true;
-       }},
+       [](Config& c, const std::string& v) { return parse_ms(v, c.push.retry_base, 1, 600000); }},
       {"--push-lease-ms", "PARLEY_PUSH_LEASE_MS",
        "a server's claim on a push batch it is sending; another server takes the batch over once the claim is "
        "this old (default 60000)",
-       [](Config& c, const std::string& v) {
-         long ms = 0;
-         if (!parse_number<long>(v, ms, 1000, 3600000)) return false;
-         c.push.lease = std::chrono::milliseconds(ms);
-         return true;
-       }},
+       [](Config& c, const std::string& v) { return parse_ms(v, c.push.lease, 1000, 3600000); }},
       {"--push-previews", "PARLEY_PUSH_PREVIEWS",
        "on: alerts show the sender and the start of the body; off: a generic text (default on)",
        [](Config& c, const std::string& v) {
