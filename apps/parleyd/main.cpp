@@ -18,6 +18,7 @@
 #include "services/push_dispatcher.hpp"
 #include "services/push_step.hpp"
 #include "services/records.hpp"
+#include "services/search_indexer.hpp"
 #include "services/sequencer.hpp"
 #include "services/social_service.hpp"
 #include "services/store_writer.hpp"
@@ -96,10 +97,11 @@ int main(int argc, char** argv) {
   services::StoredMessages stored_by_sequencer;
   services::StoredMessages* skip = config.engines.cassandra.empty() ? nullptr : &stored_by_sequencer;
   services::Sequencer sequencer(message_log, *engines.sequencer_state, store, directory, rooms, state,
-                                Snowflake(config.node_id), social_graph, engines.search.get(), {.stored = skip});
+                                Snowflake(config.node_id), social_graph, {.stored = skip});
   services::StoreWriter store_writer(message_log, store, state, skip);
   services::SearchService search(*engines.search, rooms, room_rules);
   services::InboxOwner inbox_owner(message_log, store, state);
+  services::SearchIndexer search_indexer(*engines.search);
 
   services::PipelineStep sequencer_step(
       "sequencer",
@@ -109,6 +111,12 @@ int main(int argc, char** argv) {
       "store-writer",
       must(message_log.subscribe(records::kSequencedTopic, records::kStoreWriterGroup), "the store writer's consumer"),
       store_writer, {});
+  // One index transaction per interval for everything decided in it.
+  services::PipelineStep search_step(
+      "search-indexer",
+      must(message_log.subscribe(records::kSequencedTopic, services::kSearchIndexerGroup),
+           "the search indexer's consumer"),
+      search_indexer, {.max_batch = 4096, .min_interval = std::chrono::milliseconds(100)});
   services::PipelineStep inbox_step(
       "inbox", must(message_log.subscribe(records::kInboxesTopic, records::kInboxGroup), "the inbox owner's consumer"),
       // On Cassandra a larger batch under a backlog writes each user's head
@@ -149,6 +157,7 @@ int main(int argc, char** argv) {
   }
   sequencer_step.start();
   store_writer_step.start();
+  search_step.start();
   inbox_step.start();
   push_dispatcher.start();
   push_step.start();
@@ -166,6 +175,7 @@ int main(int argc, char** argv) {
   presence.stop();        // applies the disconnects just queued
   sequencer_step.stop();  // each finishes and commits its batch in hand
   store_writer_step.stop();
+  search_step.stop();
   inbox_step.stop();
   push_step.stop();
   push_dispatcher.stop();  // finishes the round in hand

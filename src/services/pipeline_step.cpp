@@ -68,6 +68,7 @@ bool PipelineStep::backoff(std::chrono::milliseconds d) {
 
 void PipelineStep::run() {
   while (!stopping_.load()) {
+    const auto polled_at = std::chrono::steady_clock::now();
     auto polled = consumer_->poll(options_.poll_timeout, options_.max_batch);
     if (!polled) {
       log::warn(name_, "poll failed: " + polled.error().message);
@@ -98,6 +99,11 @@ void PipelineStep::run() {
     if (auto c = consumer_->commit_all(offsets); !c) {
       // Not fatal: the records are done and will be replayed idempotently.
       log::warn(name_, "commit failed: " + c.error().message);
+    }
+    if (options_.min_interval.count() > 0) {
+      const auto due = polled_at + options_.min_interval;
+      const auto now = std::chrono::steady_clock::now();
+      if (now < due && !backoff(std::chrono::duration_cast<std::chrono::milliseconds>(due - now))) return;
     }
   }
 }

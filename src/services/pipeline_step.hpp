@@ -57,6 +57,10 @@ class PipelineStep {
     std::size_t max_batch = 1024;
     std::chrono::milliseconds poll_timeout{500};
     std::chrono::milliseconds max_backoff{1000};
+    // Polls at most once per interval: a step that pays per batch rather
+    // than per record (the search indexer) takes what an interval brought
+    // in one batch. Zero: poll again at once.
+    std::chrono::milliseconds min_interval{0};
   };
 
   PipelineStep(std::string name, std::unique_ptr<ports::LogConsumer> consumer, BatchHandler& handler, Options options);

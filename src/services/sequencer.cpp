@@ -13,7 +13,7 @@ namespace parley::services {
 
 Sequencer::Sequencer(ports::MessageLog& log, ports::SequencerState& decided, ports::MessageStore& store,
                      ports::Directory& directory, ports::Rooms& rooms, ports::StateStore& state, Snowflake ids,
-                     ports::SocialGraph& social, ports::SearchIndex* search, Options options)
+                     ports::SocialGraph& social, Options options)
     : log_(log),
       decided_(decided),
       store_(store),
@@ -22,7 +22,6 @@ Sequencer::Sequencer(ports::MessageLog& log, ports::SequencerState& decided, por
       state_(state),
       ids_(std::move(ids)),
       social_(social),
-      search_(search),
       options_(options) {}
 
 Result<std::vector<UserId>> Sequencer::members_for(const records::SendCommand& cmd) {
@@ -170,16 +169,6 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
       return logged;
     }
     try_store(fresh);
-  }
-
-  // Index every message of the batch, retries included (a crash may have
-  // come between logging and indexing); indexing is idempotent.
-  if (search_ != nullptr) {
-    std::vector<Message> to_index;
-    for (const auto& o : outcomes) {
-      if (o.result) to_index.push_back(o.result.value());
-    }
-    if (auto indexed = search_->index(to_index); !indexed) return indexed;  // retried with the batch
   }
 
   // The decisions are durable in the changelog: answer the senders.

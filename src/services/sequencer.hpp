@@ -9,7 +9,8 @@
 // shows a send as soon as it is answered); answer the senders' servers. The
 // store writer (services/store_writer.hpp) takes it from there: it stores
 // every decision (again, or for the first time if the store was down) and
-// fans out to inboxes in changelog order.
+// fans out to inboxes in changelog order; the search indexer
+// (services/search_indexer.hpp) indexes them, off the acknowledgement path.
 //
 // Dedupe and the last ids come from SequencerState, the sequencer's own view
 // of the changelog, never from the message store: so sends keep being
@@ -34,7 +35,6 @@
 #include "ports/message_log.hpp"
 #include "ports/message_store.hpp"
 #include "ports/rooms.hpp"
-#include "ports/search_index.hpp"
 #include "ports/sequencer_state.hpp"
 #include "ports/social_graph.hpp"
 #include "ports/state_store.hpp"
@@ -60,7 +60,7 @@ class Sequencer final : public BatchHandler {
 
   Sequencer(ports::MessageLog& log, ports::SequencerState& decided, ports::MessageStore& store,
             ports::Directory& directory, ports::Rooms& rooms, ports::StateStore& state, Snowflake ids,
-            ports::SocialGraph& social, ports::SearchIndex* search = nullptr, Options options = {});
+            ports::SocialGraph& social, Options options = {});
 
   [[nodiscard]] Result<void> process(std::span<const ports::LogRecord> batch) override;
   // Another member may have appended to the changelog partitions meanwhile.
@@ -96,7 +96,6 @@ class Sequencer final : public BatchHandler {
   ports::StateStore& state_;
   Snowflake ids_;
   ports::SocialGraph& social_;  // blocks refuse 1:1 sends
-  ports::SearchIndex* search_;  // nullable: no full-text index
   Options options_;
   std::unordered_set<UserId> known_users_;  // users never disappear; only the step thread touches this
   std::chrono::steady_clock::time_point store_retry_at_{};

@@ -1,10 +1,27 @@
 """Full-text search over the messages a user may see, and nothing else."""
 
+import asyncio
+
 from parley_client import create_user, online, run
 
 
 def ids(reply):
     return [m["client_msg_id"] for m in reply["messages"]]
+
+
+async def found(client, expected, **request):
+    """The ids a search finds once the index has caught up with `expected`.
+
+    A message is indexed shortly after it is acknowledged (the search indexer
+    commits once per interval), so a search right after a send may not find
+    it yet; nothing announces the indexing, so this asks again for up to 10 s.
+    """
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        got = ids(await client.call("search", **request))
+        if got == expected or asyncio.get_running_loop().time() > deadline:
+            return got
+        await asyncio.sleep(0.02)
 
 
 def test_search_finds_only_what_the_user_may_see(server):
@@ -23,10 +40,10 @@ def test_search_finds_only_what_the_user_may_see(server):
         await b.call("send", to={"channel": ch["channel_id"]}, client_msg_id="ch1", body="best noodle shops")
 
         # Case-insensitive whole words, newest first; prefix with '*'.
-        assert ids(await a.call("search", q="noodle")) == ["g1", "ab1"]
-        assert ids(await a.call("search", q="NOODLE*")) == ["g1", "ab2", "ab1"]
+        assert await found(a, ["g1", "ab1"], q="noodle") == ["g1", "ab1"]
+        assert await found(a, ["g1", "ab2", "ab1"], q="NOODLE*") == ["g1", "ab2", "ab1"]
         # bob sees his 1:1s with both and his channel, not carol's group.
-        assert ids(await b.call("search", q="noodle")) == ["ch1", "cb1", "ab1"]
+        assert await found(b, ["ch1", "cb1", "ab1"], q="noodle") == ["ch1", "cb1", "ab1"]
         # Every word must match; punctuation and FTS syntax are just text.
         assert ids(await a.call("search", q="noodle bar")) == ["ab1"]
         assert ids(await a.call("search", q='noodle" OR "secret')) == []

@@ -19,9 +19,11 @@
 #include "adapters/embedded/rocks_rooms.hpp"
 #include "adapters/embedded/rocks_sequencer_state.hpp"
 #include "adapters/embedded/rocks_social_graph.hpp"
+#include "adapters/embedded/sqlite_search_index.hpp"
 #include "forwarding_message_store.hpp"
 #include "services/inbox_owner.hpp"
 #include "services/records.hpp"
+#include "services/search_indexer.hpp"
 #include "services/sequencer.hpp"
 #include "services/store_writer.hpp"
 
@@ -173,6 +175,61 @@ TEST_F(PipelineTest, AReplayedBatchWritesNothingTwice) {
   }
 }
 
+// The search indexer indexes every decision of the changelog, off the
+// sequencer's path; its replays (a crash before its offset commit) index
+// nothing twice, and what a retry decided nothing for is indexed once.
+TEST_F(PipelineTest, TheSearchIndexerIndexesEveryDecisionOnce) {
+  auto seq = sequencer(Snowflake::system_clock_ms);
+  ASSERT_TRUE(seq.process(sends({"a", "b"}, alice_, bob_)).ok());
+  ASSERT_TRUE(seq.process(sends({"a", "c"}, alice_, bob_)).ok());  // "a" again: a retry
+  auto index = must(embedded::SqliteSearchIndex::open((dir_ / "search.sqlite").string()));
+  SearchIndexer indexer(*index);
+  const auto decisions = changelog();
+  ASSERT_EQ(decisions.size(), 3U);
+  ASSERT_TRUE(indexer.process(decisions).ok());
+  ASSERT_TRUE(indexer.process(decisions).ok());
+  const ports::SearchIndex::Scope scope{{}, alice_};
+  const auto found = index->search("body", scope, 10).value();
+  ASSERT_EQ(found.size(), 3U);
+  EXPECT_EQ(found[0].client_msg_id, "c");  // newest first
+  EXPECT_EQ(found[2].client_msg_id, "a");
+  EXPECT_EQ(index->search("b", scope, 10).value().size(), 1U);
+}
+
+// A step with min_interval takes what an interval brought in one batch.
+TEST_F(PipelineTest, AStepWithAnIntervalTakesWhatTheIntervalBroughtInOneBatch) {
+  struct Batches final : BatchHandler {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::vector<std::size_t> sizes;
+    std::size_t seen = 0;
+    Result<void> process(std::span<const ports::LogRecord> batch) override {
+      std::lock_guard lock(mutex);
+      sizes.push_back(batch.size());
+      seen += batch.size();
+      cv.notify_all();
+      return Ok{};
+    }
+  } handler;
+  PipelineStep step("test-interval", must(log_->subscribe("interval-topic", "g")), handler,
+                    {.min_interval = std::chrono::seconds(2)});
+  step.start();
+  ASSERT_TRUE(append_all(*log_, "interval-topic", {{"k", "first"}}).ok());
+  {
+    std::unique_lock lock(handler.mutex);
+    ASSERT_TRUE(handler.cv.wait_for(lock, std::chrono::seconds(10), [&] { return handler.seen == 1; }));
+  }
+  // The step now waits out its interval: these come in one batch, though
+  // each is appended (and could be polled) on its own.
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(append_all(*log_, "interval-topic", {{"k", "r" + std::to_string(i)}}).ok());
+  {
+    std::unique_lock lock(handler.mutex);
+    ASSERT_TRUE(handler.cv.wait_for(lock, std::chrono::seconds(10), [&] { return handler.seen == 51; }));
+    EXPECT_EQ(handler.sizes, (std::vector<std::size_t>{1, 50}));
+  }
+  step.stop();
+}
+
 // A store that counts the messages put_messages was given.
 class CountingStore final : public ForwardingMessageStore {
  public:
@@ -188,7 +245,7 @@ TEST_F(PipelineTest, TheStoreWriterSkipsWhatTheSequencerOfItsServerStored) {
   CountingStore store(*store_);
   SwitchableStore sometimes_down(store);
   StoredMessages stored;
-  Sequencer seq(*log_, *decided_, sometimes_down, *directory_, *rooms_, state_, Snowflake(1), *social_, nullptr,
+  Sequencer seq(*log_, *decided_, sometimes_down, *directory_, *rooms_, state_, Snowflake(1), *social_,
                 {.stored = &stored});
   ASSERT_TRUE(seq.process(sends({"1", "2"}, alice_, bob_)).ok());
   EXPECT_EQ(store.put, 2U);
