@@ -64,6 +64,7 @@ struct Options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
   int server_pid = 0;
+  std::string watch;  // "name=pid,name=pid": other processes whose CPU to report (the engines)
   int threads = 1;
   int connections = 1000;  // idle
   int pairs = 100;         // direct
@@ -102,7 +103,7 @@ Options parse(int argc, char** argv) {
     if (a == "-h" || a == "--help") {
       std::puts(
           "parley-bench --scenario idle|direct|group|channel|catchup [--target parley|baseline] [--host H] [--port P]\n"
-          "  [--server-pid PID] [--threads T] [--rate R] [--warmup S] [--duration S] [--drain S] [--sources N]\n"
+          "  [--server-pid PID] [--watch NAME=PID,...] [--threads T] [--rate R] [--warmup S] [--duration S] [--drain S] [--sources N]\n"
           "  [--connections N] [--ping-interval S] [--pairs N] [--groups N] [--group-size N] [--members N]\n"
           "  [--channel-senders N] [--backlog N] [--page N] [--fill-window N] [--payload-min B] [--payload-max B]\n"
           "  [--user-prefix P] [--note TEXT] --out FILE");
@@ -134,6 +135,7 @@ Options parse(int argc, char** argv) {
   take("host", o.host);
   take("port", o.port);
   take("server-pid", o.server_pid);
+  take("watch", o.watch);
   take("threads", o.threads);
   take("connections", o.connections);
   take("pairs", o.pairs);
@@ -610,6 +612,21 @@ int main(int argc, char** argv) {
 
   std::ostringstream setup;
   const ProcSample server_initial = sample_process(o.server_pid);
+  struct Watched {
+    std::string name;
+    int pid = 0;
+    double start_s = 0;
+    double end_s = 0;
+  };
+  std::vector<Watched> watched;
+  for (std::size_t at = 0; at < o.watch.size();) {
+    const std::size_t comma = std::min(o.watch.find(',', at), o.watch.size());
+    const std::string item = o.watch.substr(at, comma - at);
+    const std::size_t eq = item.find('=');
+    if (eq == std::string::npos) die("--watch wants NAME=PID, got " + item);
+    watched.push_back(Watched{item.substr(0, eq), std::stoi(item.substr(eq + 1))});
+    at = comma + 1;
+  }
 
   // Accounts (Parley only: the baseline has no users).
   std::vector<Account> accounts(parley ? static_cast<std::size_t>(n) : 0);
@@ -788,9 +805,11 @@ int main(int argc, char** argv) {
     sleep_until_ns(window.measure_ns);
     server_start = sample_process(o.server_pid);
     client_start = sample_process(0);
+    for (auto& w : watched) w.start_s = tree_cpu_s(w.pid);
     sleep_until_ns(window.end_ns);
     server_end = sample_process(o.server_pid);
     client_end = sample_process(0);
+    for (auto& w : watched) w.end_s = tree_cpu_s(w.pid);
     // Drain: wait for the messages stamped in the window to arrive.
     const auto drain_until = now_ns() + static_cast<std::int64_t>(o.drain * 1e9);
     while (now_ns() < drain_until) {
@@ -864,6 +883,13 @@ int main(int argc, char** argv) {
     }
     out << "}";
   }
+  out << ",\"watched\":{";
+  for (std::size_t i = 0; i < watched.size(); ++i) {
+    const double cpu = watched[i].end_s - watched[i].start_s;
+    out << (i == 0 ? "" : ",") << q(watched[i].name) << ":{\"pid\":" << watched[i].pid << ",\"cpu_s\":" << num(cpu)
+        << ",\"cpu_pct_of_one_core\":" << num(measured_s > 0 ? 100 * cpu / measured_s : 0) << "}";
+  }
+  out << "}";
   out << ",\"client\":{\"cpu_s\":" << num(client_cpu)
       << ",\"cpu_pct_of_one_core\":" << num(measured_s > 0 ? 100 * client_cpu / measured_s : 0)
       << ",\"rss\":" << client_end.rss_bytes << "}";

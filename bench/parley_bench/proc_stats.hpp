@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
+#include <map>
+#include <vector>
 #include <sstream>
 #include <string>
 
@@ -57,6 +60,50 @@ inline ProcSample sample_process(int pid) {
   }
   s.ok = true;
   return s;
+}
+
+// CPU seconds of a process and everything under it: an engine may be a
+// wrapper script around a JVM, or PostgreSQL's postmaster with a process
+// per connection. Live descendants count their own time; children that
+// already exited count through the root's cutime and cstime.
+inline double tree_cpu_s(int root) {
+  struct Stat {
+    int ppid = 0;
+    unsigned long long own = 0;       // utime + stime
+    unsigned long long children = 0;  // cutime + cstime: reaped children
+  };
+  std::map<int, Stat> all;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(in, line)) continue;
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));  // field 3 on
+    std::string field;
+    Stat st;
+    for (int i = 3; i <= 17 && rest >> field; ++i) {
+      if (i == 4) st.ppid = std::stoi(field);
+      if (i == 14 || i == 15) st.own += std::stoull(field);
+      if (i == 16 || i == 17) st.children += std::stoull(field);
+    }
+    all[std::stoi(name)] = st;
+  }
+  if (!all.contains(root)) return 0;
+  unsigned long long ticks = all[root].children;
+  std::vector<int> todo{root};
+  while (!todo.empty()) {
+    const int pid = todo.back();
+    todo.pop_back();
+    ticks += all[pid].own;
+    for (const auto& [child, st] : all) {
+      if (st.ppid == pid) todo.push_back(child);
+    }
+  }
+  return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace parley::bench
