@@ -1,12 +1,16 @@
 // What FileLog promises beyond the MessageLog contract: group commit,
 // retention by segment, records read back from the files once memory no
-// longer holds them, and recovery from a torn write. (Tests of one engine,
-// not of the port.)
+// longer holds them, recovery from a torn write, and segments kept
+// zero-filled ahead of their frames. (Tests of one engine, not of the port.)
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <thread>
 
@@ -236,6 +240,212 @@ TEST(FileLog, RecordsComeBackFromTheFilesInOrder) {
   log = open_with(options);
   ASSERT_NE(log, nullptr);
   check(*log);
+}
+
+// The segment files of the log at `path`, oldest first (one topic).
+std::vector<std::filesystem::path> segment_files(const std::string& path) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& topic : std::filesystem::directory_iterator(path)) {
+    for (const auto& file : std::filesystem::directory_iterator(topic.path())) out.push_back(file.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string file_bytes(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Where each frame of a segment starts, and where the last one ends: frames
+// are read by their length fields alone (u32 little-endian, then a u32 crc,
+// then that many bytes) up to a zero length or the end of the file.
+struct Frames {
+  std::vector<std::size_t> starts;
+  std::size_t end = 0;
+};
+Frames frames_of(const std::string& bytes) {
+  Frames out;
+  while (out.end + 8 <= bytes.size()) {
+    std::uint32_t length = 0;
+    for (int i = 0; i < 4; ++i)
+      length |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[out.end + i])) << (8 * i);
+    if (length == 0 || out.end + 8 + length > bytes.size()) break;
+    out.starts.push_back(out.end);
+    out.end += 8 + length;
+  }
+  return out;
+}
+
+void write_at(const std::filesystem::path& file, std::string_view data, std::size_t at) {
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::pwrite(fd, data.data(), data.size(), static_cast<off_t>(at)), static_cast<ssize_t>(data.size()));
+  ::close(fd);
+}
+
+// Under fsync the segment being written is zero-filled ahead of its frames
+// (1 MiB at a time), so that a sync does not also commit a new file size.
+// Opening again finds exactly the records written, keeps the zeros, and the
+// next appends go right after the last frame, into them.
+TEST(FileLog, AppendsLandInAZeroFilledTailAcrossARestart) {
+  TempDir dir;
+  embedded::LogOptions options;
+  options.path = dir.sub("log");
+  auto log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(append_ok(*log, "t", "k", std::to_string(i)), static_cast<std::uint64_t>(i));
+  log.reset();
+
+  const auto files = segment_files(options.path);
+  ASSERT_EQ(files.size(), 1U);
+  std::string bytes = file_bytes(files[0]);
+  EXPECT_EQ(bytes.size(), 1U << 20);
+  Frames frames = frames_of(bytes);
+  ASSERT_EQ(frames.starts.size(), 6U);  // the checkpoint and five records
+  const std::size_t end = frames.end;
+  EXPECT_TRUE(
+      std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(end), bytes.end(), [](char c) { return c == 0; }));
+
+  log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  const int partition = log->partition_for("t", "k");
+  auto end_offset = log->end_offset("t", partition);
+  ASSERT_TRUE(end_offset.ok());
+  EXPECT_EQ(*end_offset, 5U);
+  EXPECT_EQ(append_ok(*log, "t", "k", "5"), 5U);
+  EXPECT_EQ(append_ok(*log, "t", "k", "6"), 6U);
+  log.reset();
+
+  bytes = file_bytes(files[0]);
+  EXPECT_EQ(bytes.size(), 1U << 20);  // written inside the zeros, not past them
+  frames = frames_of(bytes);
+  ASSERT_EQ(frames.starts.size(), 8U);
+  EXPECT_EQ(frames.starts[6], end);
+
+  log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  auto records = log->read("t", partition, 0, 100);  // from the file: nothing is in memory after a restart
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 7U);
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ((*records)[i].offset, static_cast<std::uint64_t>(i));
+    EXPECT_EQ((*records)[i].value, std::to_string(i));
+  }
+  EXPECT_EQ(append_ok(*log, "t", "k", "7"), 7U);
+}
+
+// Closed segments keep their zero tails and never grow past segment_bytes;
+// their records still come back from the files, and a restart finds them
+// all.
+TEST(FileLog, ClosedSegmentsWithZeroTailsAreReadBack) {
+  TempDir dir;
+  const auto options = small_options(dir, embedded::Durability::fsync);
+  auto log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  for (int i = 0; i < 20; ++i) append_ok(*log, "t", "k", padded(i));
+  const int partition = log->partition_for("t", "k");
+  const auto check = [&](embedded::FileLog& l) {
+    auto records = l.read("t", partition, 0, 100);
+    ASSERT_TRUE(records.ok());
+    ASSERT_EQ(records->size(), 20U);
+    for (int i = 0; i < 20; ++i) EXPECT_EQ((*records)[i].value, padded(i));
+  };
+  check(*log);
+  log.reset();
+  const auto files = segment_files(options.path);
+  ASSERT_GE(files.size(), 5U);
+  for (const auto& file : files) {
+    const std::string bytes = file_bytes(file);
+    EXPECT_EQ(bytes.size(), options.segment_bytes) << file;
+    EXPECT_LT(frames_of(bytes).end, bytes.size()) << file;
+  }
+  log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  check(*log);
+  EXPECT_EQ(append_ok(*log, "t", "k", padded(20)), 20U);
+}
+
+// A crash can keep later pages of a write and lose its first, leaving what
+// looks like whole frames after the zeros that follow the last frame.
+// Opening must drop them: otherwise a later append that ends right where
+// they start would make them part of the log at the next open.
+TEST(FileLog, StaleFramesAfterTheLastFrameAreNotRevived) {
+  TempDir dir;
+  embedded::LogOptions options;
+  options.path = dir.sub("log");
+
+  // A previous life of the same log that got further: records 0 to 6, the
+  // last one "stale" (offset 6).
+  std::string stale;
+  std::size_t five = 0;  // the length of record 5's frame
+  {
+    embedded::LogOptions other = options;
+    other.path = dir.sub("other");
+    auto log = open_with(other);
+    ASSERT_NE(log, nullptr);
+    for (int i = 0; i < 6; ++i) append_ok(*log, "t", "k", std::to_string(i));
+    EXPECT_EQ(append_ok(*log, "t", "k", "stale"), 6U);
+    log.reset();
+    const std::string bytes = file_bytes(segment_files(other.path).at(0));
+    const Frames frames = frames_of(bytes);
+    ASSERT_EQ(frames.starts.size(), 8U);
+    stale = bytes.substr(frames.starts[7], frames.end - frames.starts[7]);
+    five = frames.starts[7] - frames.starts[6];
+  }
+
+  auto log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  for (int i = 0; i < 5; ++i) append_ok(*log, "t", "k", std::to_string(i));
+  log.reset();
+  const auto file = segment_files(options.path).at(0);
+  const std::size_t end = frames_of(file_bytes(file)).end;
+  // Where the stale frame would follow record 5, with zeros before it.
+  write_at(file, stale, end + five);
+
+  log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(append_ok(*log, "t", "k", "5"), 5U);
+  log.reset();
+  log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  const int partition = log->partition_for("t", "k");
+  auto records = log->read("t", partition, 0, 100);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 6U);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ((*records)[i].value, std::to_string(i));
+  EXPECT_EQ(append_ok(*log, "t", "k", "6"), 6U);
+  auto last = log->read("t", partition, 6, 100);
+  ASSERT_TRUE(last.ok());
+  ASSERT_EQ(last->size(), 1U);
+  EXPECT_EQ(last->front().value, "6");
+}
+
+// A torn frame right after the last whole one, inside the zero-filled tail,
+// is cut off as at the end of a file; appends go on from there.
+TEST(FileLog, ATornFrameBeforeTheZeroTailIsCutOff) {
+  TempDir dir;
+  embedded::LogOptions options;
+  options.path = dir.sub("log");
+  auto log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  for (int i = 0; i < 5; ++i) append_ok(*log, "t", "k", std::to_string(i));
+  log.reset();
+  const auto file = segment_files(options.path).at(0);
+  const std::size_t end = frames_of(file_bytes(file)).end;
+  write_at(file, std::string_view("\x40\x00\x00\x00garbage", 11), end);  // promises 64 bytes; the crc fails
+
+  log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(std::filesystem::file_size(file), end);  // cut there
+  EXPECT_EQ(append_ok(*log, "t", "k", "5"), 5U);
+  log.reset();
+  log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  auto records = log->read("t", log->partition_for("t", "k"), 0, 100);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 6U);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ((*records)[i].value, std::to_string(i));
 }
 
 // A crash mid-write leaves a torn frame at the end of the last segment: the

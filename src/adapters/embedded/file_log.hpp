@@ -11,7 +11,7 @@
 //
 // On disk, under `path`, each topic has a folder `t-<hex of the name>` of
 // segment files `<20-digit number>.seg`, written in order, each a sequence
-// of frames:
+// of frames, perhaps followed by zero bytes:
 //
 //   u32 length of what follows the crc · u32 crc32 of it · u8 type · body
 //   data:       u32 partition · u64 offset · u32 key length · key · value
@@ -20,14 +20,22 @@
 //               offsets (written first in each segment, so that deleting
 //               older segments loses no offset)
 //
+// No frame has length 0 (the length counts the type byte), so the first
+// zero length field ends a segment's frames. Under Durability::fsync the
+// segment being written is kept zero-filled at least half a MiB ahead of
+// its next frame, extended 1 MiB at a time (never past segment_bytes), so
+// that a group commit's fdatasync lands in written space and need not
+// commit a new file size through the journal (a sync that grows the file
+// costs nearly twice the CPU); a closed segment keeps its zero tail.
+//
 // Appends are group-committed: append() only queues; one writer thread
 // takes everything queued, gives each record the next offset of its
 // partition, writes each touched topic's frames with one write(2), syncs
 // each touched file once (Durability::fsync), then publishes the records
 // to consumers and runs the callbacks. A failed write or sync is cut off
-// the file again (ftruncate) and its appends fail with `unavailable`; the
-// next batch tries again, so a full disk refuses sends and recovers by
-// itself once space returns.
+// the file again (ftruncate, which drops the zeros ahead too) and its
+// appends fail with `unavailable`; the next batch tries again, so a full
+// disk refuses sends and recovers by itself once space returns.
 //
 // Commits are queued like appends and written without a sync (a committed
 // offset lost to a power cut only replays records the steps handle
@@ -41,7 +49,10 @@
 // consumer further behind (after a restart, or a stuck step) reads the
 // segment files through a sparse per-partition index. Opening scans every
 // segment once (the kept changelog included) to rebuild offsets and the
-// index, and cuts a torn frame off the end of the last one.
+// index, and cuts a torn frame off the end of the last one, or anything but
+// zeros after its last frame (a crash may keep later pages of a write and
+// lose the first: such bytes must not join a later frame that ends right
+// before them).
 
 #include <atomic>
 #include <chrono>
