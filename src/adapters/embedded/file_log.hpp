@@ -31,8 +31,9 @@
 // Appends are group-committed: append() only queues; one writer thread
 // takes everything queued, gives each record the next offset of its
 // partition, writes each touched topic's frames with one write(2), syncs
-// each touched file once (Durability::fsync), then publishes the records
-// to consumers and runs the callbacks. A failed write or sync is cut off
+// each touched file once (Durability::fsync; the files side by side, so a
+// batch waits for its slowest sync, not for all of them in turn), then
+// publishes the records to consumers and runs the callbacks. A failed write or sync is cut off
 // the file again (ftruncate, which drops the zeros ahead too) and its
 // appends fail with `unavailable`; the next batch tries again, so a full
 // disk refuses sends and recovers by itself once space returns.
@@ -188,7 +189,35 @@ class FileLog final : public ports::MessageLog {
   // writes and by retention while it syncs them.
   std::mutex files_mu_;
 
+  // Runs several fdatasync calls side by side for the writer: one on the
+  // calling thread, the others on helper threads kept for it (started as
+  // needed, one fewer than the most files synced at once).
+  class Syncer {
+   public:
+    Syncer() = default;
+    Syncer(const Syncer&) = delete;
+    Syncer& operator=(const Syncer&) = delete;
+    ~Syncer();
+    // results[i] = 0, or the errno of fdatasync(fds[i]).
+    void sync_all(const std::vector<int>& fds, std::vector<int>& results);
+
+   private:
+    struct Job {
+      int fd;
+      int* result;
+    };
+    void run();
+    std::mutex mu_;
+    std::condition_variable work_cv_;
+    std::condition_variable done_cv_;
+    std::deque<Job> jobs_;
+    std::size_t outstanding_ = 0;  // jobs handed out and not yet done
+    bool stopping_ = false;
+    std::vector<std::thread> threads_;
+  };
+
   std::atomic<std::uint64_t> syncs_{0};
+  Syncer syncer_;       // outlives writer_, its only user
   std::thread writer_;  // last: starts after everything above exists
 };
 
