@@ -145,14 +145,17 @@ const std::vector<Setting>& settings() {
        }},
       {"--log-level", "PARLEY_LOG_LEVEL", "the least severe messages logged: debug, info, warn or error (default info)",
        [](Config& c, const std::string& v) {
-         static const std::map<std::string, log::Level, std::less<>> levels{{"debug", log::Level::debug},
-                                                                            {"info", log::Level::info},
-                                                                            {"warn", log::Level::warn},
-                                                                            {"error", log::Level::error}};
-         const auto it = levels.find(v);
-         if (it == levels.end()) return false;
-         c.log_level = it->second;
-         return true;
+         const auto level = log::parse_level(v);
+         if (level) c.log_level = *level;
+         return level.has_value();
+       }},
+      {"--log-format", "PARLEY_LOG_FORMAT",
+       "text: 'TIMESTAMP LEVEL [COMPONENT] MESSAGE' lines; json: one object per line with ts, level, component "
+       "and msg (default text)",
+       [](Config& c, const std::string& v) {
+         const auto format = log::parse_format(v);
+         if (format) c.log_format = *format;
+         return format.has_value();
        }},
       {"--pwhash-limits", "PARLEY_PWHASH_LIMITS",
        "argon2id cost: interactive (default), moderate, or min (tests only: fast and weak)",

@@ -68,6 +68,7 @@ struct Config {
   PushConfig push;
   EnginesConfig engines;
   log::Level log_level = log::Level::info;  // --log-level; --verbose is --log-level debug
+  log::Format log_format = log::Format::text;
 };
 
 struct ParseOutcome {

@@ -30,10 +30,23 @@ namespace {
 template <class T>
 T must(parley::Result<T> r, const char* what) {
   if (!r) {
-    std::cerr << "parleyd: cannot open " << what << ": " << r.error().message << "\n";
+    parley::log::error("parleyd", std::string("cannot open ") + what + ": " + r.error().message);
     std::exit(1);
   }
   return std::move(r).value();
+}
+
+// The one line on stdout, which scripts and tests wait for: "parleyd
+// listening on HOST:PORT", as it is in the text format, and as the msg of a
+// log line in the json format (so that stdout holds JSON only there too).
+void announce_listening(parley::log::Format format, const std::string& host, std::uint16_t port) {
+  const std::string text = "parleyd listening on " + host + ":" + std::to_string(port);
+  const std::string line = format == parley::log::Format::json
+                               ? parley::log::format_line(format, std::chrono::system_clock::now(),
+                                                          parley::log::Level::info, "parleyd", text)
+                               : text + "\n";
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fflush(stdout);
 }
 
 }  // namespace
@@ -51,6 +64,7 @@ int main(int argc, char** argv) {
   }
   const app::Config& config = *parsed.config;
   log::set_level(config.log_level);
+  log::set_format(config.log_format);
 
   // Signals are taken by sigwait below, never by the worker threads.
   sigset_t signals;
@@ -69,7 +83,7 @@ int main(int argc, char** argv) {
 
   auto opened = app::open_engines(config);
   if (!opened) {
-    std::cerr << "parleyd: " << opened.error().message << "\n";
+    log::error("parleyd", opened.error().message);
     return 1;
   }
   app::Engines& engines = opened.value();
@@ -152,7 +166,7 @@ int main(int argc, char** argv) {
   try {
     server.start();
   } catch (const std::exception& e) {
-    std::cerr << "parleyd: " << e.what() << "\n";
+    log::error("parleyd", e.what());
     return 1;
   }
   sequencer_step.start();
@@ -163,8 +177,7 @@ int main(int argc, char** argv) {
   push_step.start();
   presence.start();
 
-  std::printf("parleyd listening on %s:%u\n", config.gateway.host.c_str(), static_cast<unsigned>(server.port()));
-  std::fflush(stdout);
+  announce_listening(config.log_format, config.gateway.host, server.port());
   log::info("parleyd", "data in " + config.data_dir + ", node " + std::to_string(config.node_id));
 
   int signal = 0;
