@@ -6,6 +6,8 @@
 #include <functional>
 #include <map>
 
+#include "core/build_info.hpp"
+
 namespace parley::app {
 
 namespace {
@@ -282,8 +284,16 @@ std::string usage() {
   out +=
       "  --config FILE  (PARLEY_CONFIG)\n      settings from FILE, one 'name = value' a line (name: a flag without "
       "dashes, or its variable); the environment and flags override it\n";
-  out += "  --verbose  the same as --log-level debug\n  --help     print this and exit\n";
+  out +=
+      "  --verbose  the same as --log-level debug\n"
+      "  --version  print the version, git commit and build type, and exit\n"
+      "  --help     print this and exit\n";
   return out;
+}
+
+std::string version_text() {
+  return "parleyd " + std::string(build_info::version()) + "\ncommit " + std::string(build_info::commit()) +
+         "\nbuild type " + std::string(build_info::build_type()) + "\n";
 }
 
 ParseOutcome parse_config(const std::vector<std::string>& args, const std::vector<std::string>& env) {
@@ -312,6 +322,7 @@ ParseOutcome parse_config(const std::vector<std::string>& args, const std::vecto
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
     if (arg == "--help" || arg == "-h") return {std::nullopt, 0, usage()};
+    if (arg == "--version") return {std::nullopt, 0, version_text()};
     if (arg == "--verbose") {
       config.log_level = log::Level::debug;
       continue;

@@ -82,4 +82,7 @@ struct ParseOutcome {
 
 [[nodiscard]] std::string usage();
 
+// What --version prints: the version, the git commit and the build type.
+[[nodiscard]] std::string version_text();
+
 }  // namespace parley::app

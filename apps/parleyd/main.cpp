@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "config.hpp"
+#include "core/build_info.hpp"
 #include "core/log.hpp"
 #include "engines.hpp"
 #include "gateway/server.hpp"
@@ -178,7 +179,9 @@ int main(int argc, char** argv) {
   presence.start();
 
   announce_listening(config.log_format, config.gateway.host, server.port());
-  log::info("parleyd", "data in " + config.data_dir + ", node " + std::to_string(config.node_id));
+  log::info("parleyd", "parleyd " + std::string(build_info::version()) + " (commit " +
+                           std::string(build_info::commit()) + "), data in " + config.data_dir + ", node " +
+                           std::to_string(config.node_id));
 
   int signal = 0;
   sigwait(&signals, &signal);

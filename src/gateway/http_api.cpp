@@ -13,6 +13,7 @@
 #include <optional>
 #include <random>
 
+#include "core/build_info.hpp"
 #include "core/codec.hpp"
 #include "core/validate.hpp"
 #include "gateway/blocking.hpp"
@@ -177,6 +178,15 @@ awaitable<HttpResponse> pick_server(Context& ctx, HttpRequest req) {
   co_return json_response(req, http::status::ok, server_json(chosen));
 }
 
+// GET /v1/version: what this binary is (core/build_info.hpp).
+HttpResponse version(const HttpRequest& req) {
+  json::object out;
+  out["version"] = build_info::version();
+  out["commit"] = build_info::commit();
+  out["build_type"] = build_info::build_type();
+  return json_response(req, http::status::ok, out);
+}
+
 HttpResponse web_client(const HttpRequest& req) {
   HttpResponse res{http::status::ok, req.version()};
   res.set(http::field::server, "parley");
@@ -221,7 +231,7 @@ namespace {
 // The one method each endpoint answers (GET ones answer HEAD too), or
 // nothing for a path that is no endpoint.
 std::optional<http::verb> method_of(std::string_view path) {
-  if (path == "/v1/healthz" || path == "/v1/connect" || path == "/v1/servers" ||
+  if (path == "/v1/healthz" || path == "/v1/version" || path == "/v1/connect" || path == "/v1/servers" ||
       path.starts_with("/v1/users/by-name/") || path == "/" || path == "/index.html") {
     return http::verb::get;
   }
@@ -267,6 +277,7 @@ awaitable<HttpResponse> route(Context& ctx, HttpRequest req, const std::string& 
     ok["status"] = "ok";
     co_return json_response(req, http::status::ok, ok);
   }
+  if (path == "/v1/version" && method == http::verb::get) co_return version(req);
   if (path == "/v1/connect" && method == http::verb::get) co_return co_await pick_server(ctx, std::move(req));
   if (path == "/v1/servers" && method == http::verb::get) co_return co_await list_servers(ctx, std::move(req));
   if (path == "/v1/users" && method == http::verb::post) co_return co_await create_user(ctx, std::move(req));

@@ -80,6 +80,16 @@ TEST(Config, LogFormatIsAFlagAVariableAndAConfigName) {
   std::filesystem::remove(path);
 }
 
+TEST(Config, VersionPrintsTheVersionCommitAndBuildTypeAndExitsZero) {
+  auto out = parse_config({"--listen", "127.0.0.1:0", "--version"}, {});
+  EXPECT_FALSE(out.config.has_value());
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_EQ(out.message, version_text());
+  EXPECT_TRUE(out.message.starts_with("parleyd ")) << out.message;
+  EXPECT_NE(out.message.find("\ncommit "), std::string::npos) << out.message;
+  EXPECT_NE(out.message.find("\nbuild type "), std::string::npos) << out.message;
+}
+
 TEST(Config, HelpExitsZero) {
   auto out = parse_config({"--help"}, {});
   EXPECT_FALSE(out.config.has_value());
