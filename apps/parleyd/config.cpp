@@ -159,6 +159,10 @@ const std::vector<Setting>& settings() {
          if (format) c.log_format = *format;
          return format.has_value();
        }},
+      {"--drain-grace-ms", "PARLEY_DRAIN_GRACE_MS",
+       "after SIGTERM or SIGINT, keep serving this long with /v1/readyz answering 503 (draining) before the "
+       "drain begins, so load balancers stop sending clients here; a second signal ends it early (default 0)",
+       [](Config& c, const std::string& v) { return parse_ms(v, c.drain_grace, 0, 3600000); }},
       {"--pwhash-limits", "PARLEY_PWHASH_LIMITS",
        "argon2id cost: interactive (default), moderate, or min (tests only: fast and weak)",
        [](Config& c, const std::string& v) {

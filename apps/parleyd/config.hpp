@@ -69,6 +69,10 @@ struct Config {
   EnginesConfig engines;
   log::Level log_level = log::Level::info;  // --log-level; --verbose is --log-level debug
   log::Format log_format = log::Format::text;
+  // After SIGTERM or SIGINT, how long to keep serving, with /v1/readyz
+  // answering 503 "draining", before the drain begins: time for load
+  // balancers to stop sending new clients. A second signal ends it early.
+  std::chrono::milliseconds drain_grace{0};
 };
 
 struct ParseOutcome {

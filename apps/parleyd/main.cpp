@@ -3,9 +3,11 @@
 
 #include <pthread.h>
 #include <sys/resource.h>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <thread>
 
@@ -18,6 +20,7 @@
 #include "services/presence_service.hpp"
 #include "services/push_dispatcher.hpp"
 #include "services/push_step.hpp"
+#include "services/readiness.hpp"
 #include "services/records.hpp"
 #include "services/search_indexer.hpp"
 #include "services/sequencer.hpp"
@@ -48,6 +51,24 @@ void announce_listening(parley::log::Format format, const std::string& host, std
                                : text + "\n";
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fflush(stdout);
+}
+
+// Waits up to `grace` for SIGINT or SIGTERM (blocked in every thread):
+// the drain grace, which a second signal ends early.
+void wait_grace(const sigset_t& signals, std::chrono::milliseconds grace) {
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  for (;;) {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::nanoseconds::zero()) return;
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    const timespec wait{.tv_sec = static_cast<time_t>(ns / 1000000000), .tv_nsec = static_cast<long>(ns % 1000000000)};
+    const int got = sigtimedwait(&signals, nullptr, &wait);
+    if (got == SIGINT || got == SIGTERM) {
+      parley::log::info("parleyd", "a second signal: ending the drain grace early");
+      return;
+    }
+    if (got < 0 && errno == EAGAIN) return;  // the grace is over
+  }
 }
 
 }  // namespace
@@ -152,6 +173,17 @@ int main(int argc, char** argv) {
       "push", must(message_log.subscribe(records::kInboxesTopic, services::kPushGroup), "the push step's consumer"),
       push, {});
 
+  // GET /v1/readyz: probes of the scale-out engines, the pipeline steps,
+  // and whether a stop began.
+  services::Readiness readiness(std::move(engines.probes));
+  readiness.watch_step("sequencer", [&sequencer_step] { return sequencer_step.running(); });
+  readiness.watch_step("store-writer", [&store_writer_step] { return store_writer_step.running(); });
+  readiness.watch_step("search-indexer", [&search_step] { return search_step.running(); });
+  readiness.watch_step("inbox", [&inbox_step] { return inbox_step.running(); });
+  readiness.watch_step("push", [&push_step] { return push_step.running(); });
+  readiness.start();
+  readiness.await_first_probes(std::chrono::seconds(2));  // bounded: a slow engine only leaves it unready
+
   gateway::Server server(config.gateway, {.chat = chat,
                                           .auth = auth,
                                           .rooms = room_rules,
@@ -163,7 +195,8 @@ int main(int argc, char** argv) {
                                           .presence = presence,
                                           .push_tokens = engines.push_tokens.get(),
                                           .push = &push_dispatcher,
-                                          .search = &search});
+                                          .search = &search,
+                                          .readiness = &readiness});
   try {
     server.start();
   } catch (const std::exception& e) {
@@ -185,7 +218,16 @@ int main(int argc, char** argv) {
 
   int signal = 0;
   sigwait(&signals, &signal);
-  log::info("parleyd", std::string("draining on ") + (signal == SIGINT ? "SIGINT" : "SIGTERM"));
+  readiness.set_draining();  // /v1/readyz: 503 from here on
+  const char* signal_name = signal == SIGINT ? "SIGINT" : "SIGTERM";
+  if (config.drain_grace.count() > 0) {
+    log::info("parleyd", std::string(signal_name) + ": not ready; serving for the drain grace of " +
+                             std::to_string(config.drain_grace.count()) + " ms before draining");
+    wait_grace(signals, config.drain_grace);
+    log::info("parleyd", "draining");
+  } else {
+    log::info("parleyd", std::string("draining on ") + signal_name);
+  }
 
   server.stop();          // answers sends in flight, closes connections
   presence.stop();        // applies the disconnects just queued
@@ -195,6 +237,7 @@ int main(int argc, char** argv) {
   inbox_step.stop();
   push_step.stop();
   push_dispatcher.stop();  // finishes the round in hand
+  readiness.stop();
   log::info("parleyd", "stopped");
   // Everything is durable and answered; what is left is releasing the
   // engines' clients, and a Kafka consumer's close can wait on a group

@@ -80,6 +80,12 @@ TEST(Config, LogFormatIsAFlagAVariableAndAConfigName) {
   std::filesystem::remove(path);
 }
 
+TEST(Config, DrainGraceDefaultsToNone) {
+  EXPECT_EQ(parse_config({}, {}).config->drain_grace, std::chrono::milliseconds(0));
+  EXPECT_EQ(parse_config({"--drain-grace-ms", "15000"}, {}).config->drain_grace, std::chrono::milliseconds(15000));
+  EXPECT_FALSE(parse_config({"--drain-grace-ms", "-1"}, {}).config.has_value());
+}
+
 TEST(Config, VersionPrintsTheVersionCommitAndBuildTypeAndExitsZero) {
   auto out = parse_config({"--listen", "127.0.0.1:0", "--version"}, {});
   EXPECT_FALSE(out.config.has_value());

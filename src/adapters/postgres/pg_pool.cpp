@@ -69,6 +69,21 @@ Result<ConnPtr> PgPool::connect() {
   return conn;
 }
 
+Result<void> PgPool::probe() {
+  std::lock_guard lock(probe_mu_);
+  if (!probe_conn_ || PQstatus(probe_conn_.get()) != CONNECTION_OK) {
+    probe_conn_.reset();
+    auto connected = connect_raw(options_);
+    if (!connected) return std::move(connected).error();
+    probe_conn_ = std::move(connected).value();
+  }
+  if (auto r = exec(probe_conn_.get(), "SELECT 1", "probe"); !r) {
+    probe_conn_.reset();
+    return std::move(r).error();
+  }
+  return Ok{};
+}
+
 Result<std::unique_ptr<PgPool>> PgPool::open(PgPoolOptions options, const std::vector<Migration>& migrations,
                                              std::vector<Statement> statements) {
   auto pool = std::make_unique<PgPool>(std::move(options), std::move(statements));
