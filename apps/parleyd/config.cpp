@@ -6,6 +6,8 @@
 #include <functional>
 #include <map>
 
+#include "core/build_info.hpp"
+
 namespace parley::app {
 
 namespace {
@@ -145,15 +147,22 @@ const std::vector<Setting>& settings() {
        }},
       {"--log-level", "PARLEY_LOG_LEVEL", "the least severe messages logged: debug, info, warn or error (default info)",
        [](Config& c, const std::string& v) {
-         static const std::map<std::string, log::Level, std::less<>> levels{{"debug", log::Level::debug},
-                                                                            {"info", log::Level::info},
-                                                                            {"warn", log::Level::warn},
-                                                                            {"error", log::Level::error}};
-         const auto it = levels.find(v);
-         if (it == levels.end()) return false;
-         c.log_level = it->second;
-         return true;
+         const auto level = log::parse_level(v);
+         if (level) c.log_level = *level;
+         return level.has_value();
        }},
+      {"--log-format", "PARLEY_LOG_FORMAT",
+       "text: 'TIMESTAMP LEVEL [COMPONENT] MESSAGE' lines; json: one object per line with ts, level, component "
+       "and msg (default text)",
+       [](Config& c, const std::string& v) {
+         const auto format = log::parse_format(v);
+         if (format) c.log_format = *format;
+         return format.has_value();
+       }},
+      {"--drain-grace-ms", "PARLEY_DRAIN_GRACE_MS",
+       "after SIGTERM or SIGINT, keep serving this long with /v1/readyz answering 503 (draining) before the "
+       "drain begins, so load balancers stop sending clients here; a second signal ends it early (default 0)",
+       [](Config& c, const std::string& v) { return parse_ms(v, c.drain_grace, 0, 3600000); }},
       {"--pwhash-limits", "PARLEY_PWHASH_LIMITS",
        "argon2id cost: interactive (default), moderate, or min (tests only: fast and weak)",
        [](Config& c, const std::string& v) {
@@ -279,8 +288,16 @@ std::string usage() {
   out +=
       "  --config FILE  (PARLEY_CONFIG)\n      settings from FILE, one 'name = value' a line (name: a flag without "
       "dashes, or its variable); the environment and flags override it\n";
-  out += "  --verbose  the same as --log-level debug\n  --help     print this and exit\n";
+  out +=
+      "  --verbose  the same as --log-level debug\n"
+      "  --version  print the version, git commit and build type, and exit\n"
+      "  --help     print this and exit\n";
   return out;
+}
+
+std::string version_text() {
+  return "parleyd " + std::string(build_info::version()) + "\ncommit " + std::string(build_info::commit()) +
+         "\nbuild type " + std::string(build_info::build_type()) + "\n";
 }
 
 ParseOutcome parse_config(const std::vector<std::string>& args, const std::vector<std::string>& env) {
@@ -309,6 +326,7 @@ ParseOutcome parse_config(const std::vector<std::string>& args, const std::vecto
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
     if (arg == "--help" || arg == "-h") return {std::nullopt, 0, usage()};
+    if (arg == "--version") return {std::nullopt, 0, version_text()};
     if (arg == "--verbose") {
       config.log_level = log::Level::debug;
       continue;

@@ -68,6 +68,11 @@ struct Config {
   PushConfig push;
   EnginesConfig engines;
   log::Level log_level = log::Level::info;  // --log-level; --verbose is --log-level debug
+  log::Format log_format = log::Format::text;
+  // After SIGTERM or SIGINT, how long to keep serving, with /v1/readyz
+  // answering 503 "draining", before the drain begins: time for load
+  // balancers to stop sending new clients. A second signal ends it early.
+  std::chrono::milliseconds drain_grace{0};
 };
 
 struct ParseOutcome {
@@ -80,5 +85,8 @@ struct ParseOutcome {
 [[nodiscard]] ParseOutcome parse_config(const std::vector<std::string>& args, const std::vector<std::string>& env);
 
 [[nodiscard]] std::string usage();
+
+// What --version prints: the version, the git commit and the build type.
+[[nodiscard]] std::string version_text();
 
 }  // namespace parley::app

@@ -69,7 +69,8 @@ Result<std::unique_ptr<ports::PushSender>> open_push_sender(const PushConfig& c)
 
 // The message log: Kafka when --kafka names brokers, else the embedded log.
 // parleyd's topics are created at open so that no send waits for that.
-Result<std::unique_ptr<ports::MessageLog>> open_log(const Config& config, const std::filesystem::path& data) {
+Result<std::unique_ptr<ports::MessageLog>> open_log(const Config& config, const std::filesystem::path& data,
+                                                    std::vector<services::EngineProbe>& probes) {
   if (config.engines.kafka.empty()) {
     auto log = embedded::FileLog::open({.path = (data / "log").string(),
                                         .partitions = config.log_partitions,
@@ -94,11 +95,14 @@ Result<std::unique_ptr<ports::MessageLog>> open_log(const Config& config, const 
       kafka::KafkaLog::open(options, {std::string(records::kConversationsTopic), std::string(records::kSequencedTopic),
                                       std::string(records::kInboxesTopic)});
   if (!log) return std::move(log).error();
+  kafka::KafkaLog* kafka = log.value().get();
+  probes.push_back({"kafka", [kafka](std::chrono::milliseconds timeout) { return kafka->probe(timeout); }});
   return std::unique_ptr<ports::MessageLog>(std::move(log).value());
 }
 
 // The state store: Redis when --redis names one, else in-process maps.
-Result<std::unique_ptr<ports::StateStore>> open_state(const Config& config) {
+Result<std::unique_ptr<ports::StateStore>> open_state(const Config& config,
+                                                      std::vector<services::EngineProbe>& probes) {
   if (config.engines.redis.empty())
     return std::unique_ptr<ports::StateStore>(std::make_unique<embedded::MemoryStateStore>());
   const auto colon = config.engines.redis.rfind(':');
@@ -114,6 +118,8 @@ Result<std::unique_ptr<ports::StateStore>> open_state(const Config& config) {
   options.prefix = config.engines.name_space + ":";
   auto state = redis::RedisStateStore::open(std::move(options));
   if (!state) return std::move(state).error();
+  redis::RedisStateStore* redis = state.value().get();
+  probes.push_back({"redis", [redis](std::chrono::milliseconds) { return redis->probe(); }});
   return std::unique_ptr<ports::StateStore>(std::move(state).value());
 }
 
@@ -133,9 +139,17 @@ Result<std::unique_ptr<Port>> directory_engine(const Config& config, OpenEmbedde
                                 .size = config.engines.postgres_pool}));
 }
 
-Result<std::unique_ptr<ports::Directory>> open_directory(const Config& config, const std::filesystem::path& data) {
-  return directory_engine<ports::Directory, postgres::PostgresDirectory>(
+// The directory also stands for PostgreSQL in readiness: every port there
+// shares the one server.
+Result<std::unique_ptr<ports::Directory>> open_directory(const Config& config, const std::filesystem::path& data,
+                                                         std::vector<services::EngineProbe>& probes) {
+  auto directory = directory_engine<ports::Directory, postgres::PostgresDirectory>(
       config, [&] { return embedded::RocksDirectory::open((data / "directory").string()); });
+  if (directory && !config.engines.postgres.empty()) {
+    auto* postgres = static_cast<postgres::PostgresDirectory*>(directory.value().get());
+    probes.push_back({"postgres", [postgres](std::chrono::milliseconds) { return postgres->probe(); }});
+  }
+  return directory;
 }
 
 Result<std::unique_ptr<ports::Rooms>> open_rooms(const Config& config, const std::filesystem::path& data) {
@@ -168,7 +182,8 @@ Result<std::unique_ptr<ports::SearchIndex>> open_search(const Config& config, co
 
 // The message store: Cassandra when --cassandra names contact points, else
 // RocksDB.
-Result<std::unique_ptr<ports::MessageStore>> open_store(const Config& config, const std::filesystem::path& data) {
+Result<std::unique_ptr<ports::MessageStore>> open_store(const Config& config, const std::filesystem::path& data,
+                                                        std::vector<services::EngineProbe>& probes) {
   if (config.engines.cassandra.empty()) {
     auto store = embedded::RocksMessageStore::open((data / "store").string(), config.durability);
     if (!store) return std::move(store).error();
@@ -190,6 +205,8 @@ Result<std::unique_ptr<ports::MessageStore>> open_store(const Config& config, co
   options.replication = config.engines.cassandra_replication;
   auto store = cassandra::CassandraMessageStore::open(std::move(options));
   if (!store) return std::move(store).error();
+  cassandra::CassandraMessageStore* cassandra = store.value().get();
+  probes.push_back({"cassandra", [cassandra](std::chrono::milliseconds timeout) { return cassandra->probe(timeout); }});
   return std::unique_ptr<ports::MessageStore>(std::move(store).value());
 }
 
@@ -203,7 +220,7 @@ Result<Engines> open_engines(const Config& config) {
   const std::filesystem::path data(config.data_dir);
 
   Engines engines;
-  auto log = named(open_log(config, data), "the message log");
+  auto log = named(open_log(config, data, engines.probes), "the message log");
   if (!log) return std::move(log).error();
   engines.log = std::move(log.value());
 
@@ -217,11 +234,11 @@ Result<Engines> open_engines(const Config& config) {
   if (!sequencer_state) return std::move(sequencer_state).error();
   engines.sequencer_state = std::move(sequencer_state.value());
 
-  auto store = named(open_store(config, data), "the message store");
+  auto store = named(open_store(config, data, engines.probes), "the message store");
   if (!store) return std::move(store).error();
   engines.store = std::move(store.value());
 
-  auto directory = named(open_directory(config, data), "the directory");
+  auto directory = named(open_directory(config, data, engines.probes), "the directory");
   if (!directory) return std::move(directory).error();
   engines.directory = std::move(directory.value());
 
@@ -249,7 +266,7 @@ Result<Engines> open_engines(const Config& config) {
   if (!push_sender) return std::move(push_sender).error();
   engines.push_sender = std::move(push_sender.value());
 
-  auto state = named(open_state(config), "the state store");
+  auto state = named(open_state(config, engines.probes), "the state store");
   if (!state) return std::move(state).error();
   engines.state = std::move(state.value());
   return engines;

@@ -16,6 +16,7 @@
 #include "ports/sequencer_state.hpp"
 #include "ports/social_graph.hpp"
 #include "ports/state_store.hpp"
+#include "services/readiness.hpp"
 
 namespace parley::app {
 
@@ -31,6 +32,10 @@ struct Engines {
   std::unique_ptr<ports::PushLedger> push_ledger;
   std::unique_ptr<ports::PushSender> push_sender;  // APNs and FCM, or the log sink for either
   std::unique_ptr<ports::SearchIndex> search;
+  // A readiness probe of each scale-out engine in use (none for the
+  // embedded ones, which live in the process); they call the engines
+  // above, so they must not outlive them.
+  std::vector<services::EngineProbe> probes;
 };
 
 // Opens every engine; the error names the one that failed.

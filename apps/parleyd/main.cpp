@@ -3,13 +3,16 @@
 
 #include <pthread.h>
 #include <sys/resource.h>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <thread>
 
 #include "config.hpp"
+#include "core/build_info.hpp"
 #include "core/log.hpp"
 #include "engines.hpp"
 #include "gateway/server.hpp"
@@ -17,6 +20,7 @@
 #include "services/presence_service.hpp"
 #include "services/push_dispatcher.hpp"
 #include "services/push_step.hpp"
+#include "services/readiness.hpp"
 #include "services/records.hpp"
 #include "services/search_indexer.hpp"
 #include "services/sequencer.hpp"
@@ -30,10 +34,41 @@ namespace {
 template <class T>
 T must(parley::Result<T> r, const char* what) {
   if (!r) {
-    std::cerr << "parleyd: cannot open " << what << ": " << r.error().message << "\n";
+    parley::log::error("parleyd", std::string("cannot open ") + what + ": " + r.error().message);
     std::exit(1);
   }
   return std::move(r).value();
+}
+
+// The one line on stdout, which scripts and tests wait for: "parleyd
+// listening on HOST:PORT", as it is in the text format, and as the msg of a
+// log line in the json format (so that stdout holds JSON only there too).
+void announce_listening(parley::log::Format format, const std::string& host, std::uint16_t port) {
+  const std::string text = "parleyd listening on " + host + ":" + std::to_string(port);
+  const std::string line = format == parley::log::Format::json
+                               ? parley::log::format_line(format, std::chrono::system_clock::now(),
+                                                          parley::log::Level::info, "parleyd", text)
+                               : text + "\n";
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fflush(stdout);
+}
+
+// Waits up to `grace` for SIGINT or SIGTERM (blocked in every thread):
+// the drain grace, which a second signal ends early.
+void wait_grace(const sigset_t& signals, std::chrono::milliseconds grace) {
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  for (;;) {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::nanoseconds::zero()) return;
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    const timespec wait{.tv_sec = static_cast<time_t>(ns / 1000000000), .tv_nsec = static_cast<long>(ns % 1000000000)};
+    const int got = sigtimedwait(&signals, nullptr, &wait);
+    if (got == SIGINT || got == SIGTERM) {
+      parley::log::info("parleyd", "a second signal: ending the drain grace early");
+      return;
+    }
+    if (got < 0 && errno == EAGAIN) return;  // the grace is over
+  }
 }
 
 }  // namespace
@@ -51,6 +86,7 @@ int main(int argc, char** argv) {
   }
   const app::Config& config = *parsed.config;
   log::set_level(config.log_level);
+  log::set_format(config.log_format);
 
   // Signals are taken by sigwait below, never by the worker threads.
   sigset_t signals;
@@ -69,7 +105,7 @@ int main(int argc, char** argv) {
 
   auto opened = app::open_engines(config);
   if (!opened) {
-    std::cerr << "parleyd: " << opened.error().message << "\n";
+    log::error("parleyd", opened.error().message);
     return 1;
   }
   app::Engines& engines = opened.value();
@@ -137,6 +173,17 @@ int main(int argc, char** argv) {
       "push", must(message_log.subscribe(records::kInboxesTopic, services::kPushGroup), "the push step's consumer"),
       push, {});
 
+  // GET /v1/readyz: probes of the scale-out engines, the pipeline steps,
+  // and whether a stop began.
+  services::Readiness readiness(std::move(engines.probes));
+  readiness.watch_step("sequencer", [&sequencer_step] { return sequencer_step.running(); });
+  readiness.watch_step("store-writer", [&store_writer_step] { return store_writer_step.running(); });
+  readiness.watch_step("search-indexer", [&search_step] { return search_step.running(); });
+  readiness.watch_step("inbox", [&inbox_step] { return inbox_step.running(); });
+  readiness.watch_step("push", [&push_step] { return push_step.running(); });
+  readiness.start();
+  readiness.await_first_probes(std::chrono::seconds(2));  // bounded: a slow engine only leaves it unready
+
   gateway::Server server(config.gateway, {.chat = chat,
                                           .auth = auth,
                                           .rooms = room_rules,
@@ -148,11 +195,12 @@ int main(int argc, char** argv) {
                                           .presence = presence,
                                           .push_tokens = engines.push_tokens.get(),
                                           .push = &push_dispatcher,
-                                          .search = &search});
+                                          .search = &search,
+                                          .readiness = &readiness});
   try {
     server.start();
   } catch (const std::exception& e) {
-    std::cerr << "parleyd: " << e.what() << "\n";
+    log::error("parleyd", e.what());
     return 1;
   }
   sequencer_step.start();
@@ -163,13 +211,23 @@ int main(int argc, char** argv) {
   push_step.start();
   presence.start();
 
-  std::printf("parleyd listening on %s:%u\n", config.gateway.host.c_str(), static_cast<unsigned>(server.port()));
-  std::fflush(stdout);
-  log::info("parleyd", "data in " + config.data_dir + ", node " + std::to_string(config.node_id));
+  announce_listening(config.log_format, config.gateway.host, server.port());
+  log::info("parleyd", "parleyd " + std::string(build_info::version()) + " (commit " +
+                           std::string(build_info::commit()) + "), data in " + config.data_dir + ", node " +
+                           std::to_string(config.node_id));
 
   int signal = 0;
   sigwait(&signals, &signal);
-  log::info("parleyd", std::string("draining on ") + (signal == SIGINT ? "SIGINT" : "SIGTERM"));
+  readiness.set_draining();  // /v1/readyz: 503 from here on
+  const char* signal_name = signal == SIGINT ? "SIGINT" : "SIGTERM";
+  if (config.drain_grace.count() > 0) {
+    log::info("parleyd", std::string(signal_name) + ": not ready; serving for the drain grace of " +
+                             std::to_string(config.drain_grace.count()) + " ms before draining");
+    wait_grace(signals, config.drain_grace);
+    log::info("parleyd", "draining");
+  } else {
+    log::info("parleyd", std::string("draining on ") + signal_name);
+  }
 
   server.stop();          // answers sends in flight, closes connections
   presence.stop();        // applies the disconnects just queued
@@ -179,6 +237,7 @@ int main(int argc, char** argv) {
   inbox_step.stop();
   push_step.stop();
   push_dispatcher.stop();  // finishes the round in hand
+  readiness.stop();
   log::info("parleyd", "stopped");
   // Everything is durable and answered; what is left is releasing the
   // engines' clients, and a Kafka consumer's close can wait on a group

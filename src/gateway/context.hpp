@@ -16,6 +16,7 @@
 #include "services/conversation_service.hpp"
 #include "services/presence_service.hpp"
 #include "services/push_dispatcher.hpp"
+#include "services/readiness.hpp"
 #include "services/rooms_service.hpp"
 #include "services/search_service.hpp"
 #include "services/social_service.hpp"
@@ -71,6 +72,8 @@ struct Services {
   services::PushDispatcher* push = nullptr;
   // Full-text search (ops_search.cpp); null: search answers unavailable.
   services::SearchService* search = nullptr;
+  // GET /v1/readyz; null: only liveness is known, and readyz answers ready.
+  const services::Readiness* readiness = nullptr;
 };
 
 class BoundedPool;
@@ -90,10 +93,11 @@ struct Context {
   boost::asio::thread_pool& blocking;  // runs port calls that block
   services::SocialService& social;
   services::PresenceService& presence;
-  ports::PushTokens* push_tokens = nullptr;   // null: push_register answers unavailable
-  services::PushDispatcher* push = nullptr;   // null: no badge-clearing pushes on reads
-  services::SearchService* search = nullptr;  // null: search answers unavailable
-  BoundedPool* hashing = nullptr;             // password hashing (logins, sign-ups); null: on `blocking`
+  ports::PushTokens* push_tokens = nullptr;        // null: push_register answers unavailable
+  services::PushDispatcher* push = nullptr;        // null: no badge-clearing pushes on reads
+  services::SearchService* search = nullptr;       // null: search answers unavailable
+  const services::Readiness* readiness = nullptr;  // null: readyz answers ready
+  BoundedPool* hashing = nullptr;                  // password hashing (logins, sign-ups); null: on `blocking`
 };
 
 }  // namespace parley::gateway

@@ -13,6 +13,7 @@
 #include <optional>
 #include <random>
 
+#include "core/build_info.hpp"
 #include "core/codec.hpp"
 #include "core/validate.hpp"
 #include "gateway/blocking.hpp"
@@ -177,6 +178,29 @@ awaitable<HttpResponse> pick_server(Context& ctx, HttpRequest req) {
   co_return json_response(req, http::status::ok, server_json(chosen));
 }
 
+// GET /v1/readyz: 200 {"ready":true} while this server can serve; else 503
+// {"ready":false,"reasons":[...]} (services/readiness.hpp). Reads what the
+// background probes found, so it never waits on an engine.
+HttpResponse readyz(Context& ctx, const HttpRequest& req) {
+  const auto reasons = ctx.readiness != nullptr ? ctx.readiness->reasons() : std::vector<std::string>{};
+  json::object out;
+  out["ready"] = reasons.empty();
+  if (reasons.empty()) return json_response(req, http::status::ok, out);
+  json::array list;
+  for (const auto& reason : reasons) list.emplace_back(reason);
+  out["reasons"] = std::move(list);
+  return json_response(req, http::status::service_unavailable, out);
+}
+
+// GET /v1/version: what this binary is (core/build_info.hpp).
+HttpResponse version(const HttpRequest& req) {
+  json::object out;
+  out["version"] = build_info::version();
+  out["commit"] = build_info::commit();
+  out["build_type"] = build_info::build_type();
+  return json_response(req, http::status::ok, out);
+}
+
 HttpResponse web_client(const HttpRequest& req) {
   HttpResponse res{http::status::ok, req.version()};
   res.set(http::field::server, "parley");
@@ -221,8 +245,8 @@ namespace {
 // The one method each endpoint answers (GET ones answer HEAD too), or
 // nothing for a path that is no endpoint.
 std::optional<http::verb> method_of(std::string_view path) {
-  if (path == "/v1/healthz" || path == "/v1/connect" || path == "/v1/servers" ||
-      path.starts_with("/v1/users/by-name/") || path == "/" || path == "/index.html") {
+  if (path == "/v1/healthz" || path == "/v1/readyz" || path == "/v1/version" || path == "/v1/connect" ||
+      path == "/v1/servers" || path.starts_with("/v1/users/by-name/") || path == "/" || path == "/index.html") {
     return http::verb::get;
   }
   if (path == "/v1/users" || path == "/v1/sessions") return http::verb::post;
@@ -267,6 +291,8 @@ awaitable<HttpResponse> route(Context& ctx, HttpRequest req, const std::string& 
     ok["status"] = "ok";
     co_return json_response(req, http::status::ok, ok);
   }
+  if (path == "/v1/readyz" && method == http::verb::get) co_return readyz(ctx, req);
+  if (path == "/v1/version" && method == http::verb::get) co_return version(req);
   if (path == "/v1/connect" && method == http::verb::get) co_return co_await pick_server(ctx, std::move(req));
   if (path == "/v1/servers" && method == http::verb::get) co_return co_await list_servers(ctx, std::move(req));
   if (path == "/v1/users" && method == http::verb::post) co_return co_await create_user(ctx, std::move(req));

@@ -1,7 +1,7 @@
 #pragma once
 // The HTTP endpoints of PROTOCOL.md ("HTTP"): accounts, sessions, user
-// lookup and health. Each handler is a coroutine that runs its blocking work
-// on the blocking pool and returns the full response.
+// lookup; and health, readiness and version (docs/OPERATIONS.md). Each handler is a coroutine that runs its blocking
+// work on the blocking pool and returns the full response.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>

@@ -1,5 +1,7 @@
 #include "gateway/http_session.hpp"
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -7,7 +9,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url/parse.hpp>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
 
+#include "core/log.hpp"
 #include "gateway/blocking.hpp"
 #include "gateway/http_api.hpp"
 #include "gateway/websocket_session.hpp"
@@ -27,6 +33,27 @@ bool is_websocket_path(const HttpRequest& req) {
   return url && url->path() == "/v1/ws";
 }
 
+// The access log: one info line per request answered, with its method, its
+// path without the query (where a WebSocket token may be), the status and
+// how long it took from the end of the request to the end of the answer. No
+// header (Authorization) and no query is ever logged.
+void log_access(std::string_view method, std::string_view target, unsigned status,
+                std::chrono::steady_clock::time_point began) {
+  if (!log::enabled(log::Level::info)) return;
+  constexpr std::size_t kMaxPath = 256;
+  const std::string_view path = target.substr(0, std::min(target.find_first_of("?#"), kMaxPath));
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began).count();
+  std::array<char, 32> duration{};
+  const auto end =
+      std::to_chars(duration.data(), duration.data() + duration.size(), ms, std::chars_format::fixed, 1).ptr;
+  std::string message;
+  message.reserve(method.size() + path.size() + 32);
+  message.append(method).append(" ").append(path).append(" ").append(std::to_string(status)).append(" ");
+  message.append(duration.data(), end).append(" ms");
+  log::write(log::Level::info, "http", message,
+             {{"method", method}, {"path", path}, {"status", static_cast<std::int64_t>(status)}, {"duration_ms", ms}});
+}
+
 }  // namespace
 
 awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx) {
@@ -38,11 +65,13 @@ awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx) {
     parser.body_limit(ctx.options.max_http_body);
     parser.header_limit(16 * 1024);
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, as_tuple_awaitable);
+    const auto began = std::chrono::steady_clock::now();
     if (ec == http::error::body_limit) {
       HttpRequest head = parser.release();
       HttpResponse res = error_response(head, make_error(ErrorCode::too_large, "request body is too large"));
       res.keep_alive(false);
       (void)co_await http::async_write(stream, res, as_tuple_awaitable);
+      log_access(head.method_string(), head.target(), res.result_int(), began);
       break;
     }
     if (ec) break;  // closed, timed out, or not HTTP
@@ -58,16 +87,28 @@ awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx) {
                                                    : who.error());
         res.keep_alive(false);
         (void)co_await http::async_write(stream, res, as_tuple_awaitable);
+        log_access(req.method_string(), req.target(), res.result_int(), began);
         break;
       }
+      // Logged when handed over: the 101 is written by the session's
+      // handshake, which follows at once.
+      log_access(req.method_string(), req.target(), static_cast<unsigned>(http::status::switching_protocols), began);
       auto session = std::make_shared<WebSocketSession>(std::move(stream), ctx, std::move(who.value()));
       co_await WebSocketSession::serve(std::move(session), std::move(req));
       co_return;
     }
 
     const bool keep_alive = req.keep_alive();
+    // What the access log needs, kept before the request is handed on.
+    std::string method;
+    std::string target;
+    if (log::enabled(log::Level::info)) {
+      method = req.method_string();
+      target = req.target();
+    }
     HttpResponse res = co_await handle_http(ctx, std::move(req));
     auto [wec, wn] = co_await http::async_write(stream, res, as_tuple_awaitable);
+    log_access(method, target, res.result_int(), began);
     if (wec || !keep_alive) break;
   }
   boost::system::error_code ignored;

@@ -98,10 +98,10 @@ Server::Server(GatewayOptions options, Services services)
       registry_(services.state, services.chat.server_id(), blocking_),
       pending_({.after = options_.shed_after}),
       channels_(services.state, services.room_store, registry_, [this](std::string_view p) { on_envelope(p); }),
-      ctx_{options_,           services.chat,       services.auth,   services.rooms,    services.conversations,
-           services.directory, services.room_store, services.state,  registry_,         pending_,
-           channels_,          blocking_,           services.social, services.presence, services.push_tokens,
-           services.push,      services.search},
+      ctx_{options_,           services.chat,       services.auth,     services.rooms,    services.conversations,
+           services.directory, services.room_store, services.state,    registry_,         pending_,
+           channels_,          blocking_,           services.social,   services.presence, services.push_tokens,
+           services.push,      services.search,     services.readiness},
       acceptor_(blocking_) {
   ctx_.hashing = &hashing_;
   registry_.on_user_here([this](UserId user, bool here) { here ? channels_.follow(user) : channels_.unfollow(user); });

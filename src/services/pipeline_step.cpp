@@ -45,9 +45,11 @@ PipelineStep::PipelineStep(std::string name, std::unique_ptr<ports::LogConsumer>
 PipelineStep::~PipelineStep() { stop(); }
 
 void PipelineStep::start() {
+  running_.store(true, std::memory_order_release);
   thread_ = std::thread([this] {
     name_this_thread(name_);
     run();
+    running_.store(false, std::memory_order_release);
   });
 }
 

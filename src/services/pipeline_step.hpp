@@ -71,6 +71,9 @@ class PipelineStep {
   void start();
   // Finishes the batch in hand (committing it) and joins the thread.
   void stop();
+  // Whether the step's thread is in its loop: from start() until stop() (or
+  // the loop ended any other way). Any thread.
+  [[nodiscard]] bool running() const noexcept { return running_.load(std::memory_order_acquire); }
 
  private:
   void run();
@@ -84,6 +87,7 @@ class PipelineStep {
   std::optional<std::uint64_t> generation_;  // the last one handler_ was told; the step thread's
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> running_{false};
   std::mutex mutex_;  // guards nothing but the wait in backoff()
   std::condition_variable cv_;
 };

@@ -5,9 +5,11 @@ The contract (see README.md next to this file):
     parleyd --listen 127.0.0.1:0 --data-dir DIR [flags...]
 
 prints exactly one line ``parleyd listening on 127.0.0.1:PORT`` on stdout once
-it accepts connections. SIGTERM drains and exits 0.
+it accepts connections (with ``--log-format json``, a JSON log line whose
+``msg`` is that text). SIGTERM drains and exits 0.
 """
 
+import json
 import os
 import re
 import signal
@@ -16,6 +18,20 @@ import threading
 import time
 
 LISTENING_RE = re.compile(r"^parleyd listening on 127\.0\.0\.1:(\d+)$")
+
+
+def listening_port(line):
+    """The port a stdout line announces, or None: the plain line, or a JSON
+    log line (--log-format json) whose msg is the plain line."""
+    line = line.rstrip("\r\n")
+    if line.startswith("{"):
+        try:
+            line = json.loads(line).get("msg", "")
+        except (ValueError, AttributeError):
+            return None
+    m = LISTENING_RE.match(line)
+    return int(m.group(1)) if m else None
+
 
 # Flags every test server gets: cheap password hashing (tests create many
 # users) and a rate limit high enough never to get in the way of a test.
@@ -66,6 +82,10 @@ class ParleyServer:
         return os.path.join(self.log_dir, f"parleyd-{self.generation}.stderr")
 
     @property
+    def stdout_path(self):
+        return os.path.join(self.log_dir, f"parleyd-{self.generation}.stdout")
+
+    @property
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
@@ -79,8 +99,7 @@ class ParleyServer:
         cmd = [self.binary, "--listen", f"{self.host}:{port}",
                "--data-dir", self.data_dir, *self.args]
         stderr = open(self.stderr_path, "wb")
-        stdout_log = open(os.path.join(
-            self.log_dir, f"parleyd-{self.generation}.stdout"), "w")
+        stdout_log = open(self.stdout_path, "w")
         try:
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -98,9 +117,9 @@ class ParleyServer:
                 for line in proc.stdout:
                     stdout_log.write(line)
                     stdout_log.flush()
-                    m = LISTENING_RE.match(line.rstrip("\r\n"))
-                    if m and not listening.is_set():
-                        found["port"] = int(m.group(1))
+                    port = listening_port(line)
+                    if port is not None and not listening.is_set():
+                        found["port"] = port
                         listening.set()
             listening.set()   # EOF: wake the waiter, it checks `found`
 

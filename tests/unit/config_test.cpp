@@ -1,6 +1,10 @@
 #include "config.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 namespace parley::app {
 namespace {
@@ -52,6 +56,44 @@ TEST(Config, LogLevelIsAFlagAVariableAndAConfigNameAndVerboseIsDebug) {
   EXPECT_EQ(parse_config({}, {"PARLEY_LOG_LEVEL=error"}).config->log_level, log::Level::error);
   EXPECT_EQ(parse_config({"--verbose"}, {"PARLEY_LOG_LEVEL=error"}).config->log_level, log::Level::debug);
   EXPECT_FALSE(parse_config({"--log-level", "loud"}, {}).config.has_value());
+}
+
+TEST(Config, LogFormatIsAFlagAVariableAndAConfigName) {
+  EXPECT_EQ(parse_config({}, {}).config->log_format, log::Format::text);
+  EXPECT_EQ(parse_config({"--log-format", "json"}, {}).config->log_format, log::Format::json);
+  EXPECT_EQ(parse_config({}, {"PARLEY_LOG_FORMAT=json"}).config->log_format, log::Format::json);
+  EXPECT_EQ(parse_config({"--log-format=text"}, {"PARLEY_LOG_FORMAT=json"}).config->log_format, log::Format::text);
+  EXPECT_FALSE(parse_config({"--log-format", "xml"}, {}).config.has_value());
+
+  // The config file takes either name; the environment overrides it.
+  const auto path = std::filesystem::temp_directory_path() / ("parley-log-config-" + std::to_string(::getpid()));
+  {
+    std::ofstream file(path);
+    file << "log-format = json\nPARLEY_LOG_LEVEL = warn\n";
+  }
+  auto from_file = parse_config({"--config", path.string()}, {});
+  ASSERT_TRUE(from_file.config.has_value()) << from_file.message;
+  EXPECT_EQ(from_file.config->log_format, log::Format::json);
+  EXPECT_EQ(from_file.config->log_level, log::Level::warn);
+  EXPECT_EQ(parse_config({"--config", path.string()}, {"PARLEY_LOG_FORMAT=text"}).config->log_format,
+            log::Format::text);
+  std::filesystem::remove(path);
+}
+
+TEST(Config, DrainGraceDefaultsToNone) {
+  EXPECT_EQ(parse_config({}, {}).config->drain_grace, std::chrono::milliseconds(0));
+  EXPECT_EQ(parse_config({"--drain-grace-ms", "15000"}, {}).config->drain_grace, std::chrono::milliseconds(15000));
+  EXPECT_FALSE(parse_config({"--drain-grace-ms", "-1"}, {}).config.has_value());
+}
+
+TEST(Config, VersionPrintsTheVersionCommitAndBuildTypeAndExitsZero) {
+  auto out = parse_config({"--listen", "127.0.0.1:0", "--version"}, {});
+  EXPECT_FALSE(out.config.has_value());
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_EQ(out.message, version_text());
+  EXPECT_TRUE(out.message.starts_with("parleyd ")) << out.message;
+  EXPECT_NE(out.message.find("\ncommit "), std::string::npos) << out.message;
+  EXPECT_NE(out.message.find("\nbuild type "), std::string::npos) << out.message;
 }
 
 TEST(Config, HelpExitsZero) {

@@ -657,6 +657,15 @@ Result<std::size_t> CassandraMessageStore::count_unread(std::string_view convers
 
 // Writes are durable when they return (the consistency level's replicas
 // have them in their commitlog): nothing is buffered here.
+Result<void> CassandraMessageStore::probe(std::chrono::milliseconds timeout) {
+  ExecuteOptions options;
+  options.idempotent = true;
+  options.timeout = timeout;
+  auto rows = session_->query("SELECT release_version FROM system.local", {}, options);
+  if (!rows) return std::move(rows).error();
+  return Ok{};
+}
+
 Result<void> CassandraMessageStore::flush() { return Ok{}; }
 
 }  // namespace parley::cassandra

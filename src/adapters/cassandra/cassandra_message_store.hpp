@@ -103,6 +103,10 @@ class CassandraMessageStore final : public ports::MessageStore {
 
   [[nodiscard]] Result<void> flush() override;
 
+  // Readiness: reads system.local from a node, each attempt waiting
+  // `timeout` at most; unavailable when no node answers.
+  [[nodiscard]] Result<void> probe(std::chrono::milliseconds timeout);
+
   // The session, for tests and operations tools.
   [[nodiscard]] CqlSession& session() noexcept { return *session_; }
 

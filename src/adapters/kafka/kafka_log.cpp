@@ -281,6 +281,40 @@ Result<std::vector<ports::LogRecord>> KafkaLog::read(std::string_view topic, int
   return records;
 }
 
+Result<void> KafkaLog::probe(std::chrono::milliseconds timeout) {
+  std::vector<std::string> names;
+  {
+    std::lock_guard lock(topics_mutex_);
+    for (const auto& [name, partitions] : topics_) names.push_back(name);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (const auto& name : names) {
+    TopicPtr topic(rd_kafka_topic_new(producer_.get(), name.c_str(), nullptr));
+    if (!topic) return make_error(ErrorCode::internal, "kafka topic handle for " + name);
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const rd_kafka_metadata_t* raw = nullptr;
+    const rd_kafka_resp_err_t err =
+        rd_kafka_metadata(producer_.get(), 0, topic.get(), &raw, to_ms(std::max(left, std::chrono::milliseconds(1))));
+    MetadataPtr metadata(raw);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return to_error(err, "kafka metadata for " + name);
+    if (!metadata || metadata->topic_cnt != 1) {
+      return make_error(ErrorCode::unavailable, "kafka metadata for " + name + ": the topic is missing");
+    }
+    const rd_kafka_metadata_topic_t& t = metadata->topics[0];
+    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) return to_error(t.err, "kafka metadata for " + name);
+    // A partition without a leader takes no sends. (A partition may also
+    // report REPLICA_NOT_AVAILABLE while its leader serves: not a failure.)
+    for (int i = 0; i < t.partition_cnt; ++i) {
+      if (t.partitions[i].leader < 0) {
+        return make_error(ErrorCode::unavailable,
+                          "kafka: partition " + std::to_string(t.partitions[i].id) + " of " + name + " has no leader");
+      }
+    }
+  }
+  return Ok{};
+}
+
 Result<rd_kafka_t*> KafkaLog::reader_locked() {
   if (reader_) return reader_.get();
   auto conf = make_conf({

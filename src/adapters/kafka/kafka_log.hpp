@@ -63,6 +63,11 @@ class KafkaLog final : public ports::MessageLog {
   [[nodiscard]] Result<std::vector<ports::LogRecord>> read(std::string_view topic, int partition, std::uint64_t from,
                                                            std::size_t max) override;
 
+  // Readiness: asks a broker for the metadata of the topics this log uses,
+  // within `timeout`; fails (ErrorCode::unavailable) when no broker answers,
+  // or a topic or one of its partitions reports an error (no leader, say).
+  [[nodiscard]] Result<void> probe(std::chrono::milliseconds timeout);
+
  private:
   // Makes sure the topic (full name) exists and returns its partition count.
   [[nodiscard]] Result<int> ensure_topic(const std::string& name);

@@ -1,8 +1,18 @@
 #include "adapters/postgres/pg_pool.hpp"
 
+#include "core/log.hpp"
+
 namespace parley::postgres {
 
 namespace {
+
+// What PostgreSQL reports past client_min_messages (warnings) goes to the
+// server's log, in its format, not to libpq's default: raw lines on stderr.
+void on_notice(void* /*arg*/, const char* message) {
+  std::string_view text(message);
+  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  log::warn("postgres", text);
+}
 
 // Any key=value or URL conninfo with a connect timeout added, so that a
 // server that does not answer fails the lease instead of hanging it.
@@ -31,6 +41,7 @@ Result<ConnPtr> connect_raw(const PgPoolOptions& o) {
     while (!why.empty() && why.back() == '\n') why.pop_back();
     return make_error(ErrorCode::unavailable, "postgres: cannot connect: " + why);
   }
+  PQsetNoticeProcessor(conn.get(), on_notice, nullptr);
   return conn;
 }
 
@@ -44,7 +55,7 @@ Result<ConnPtr> PgPool::connect() {
   if (!connected) return connected;
   ConnPtr conn = std::move(connected).value();
   // NOTICEs (such as a search query's word that the text parser drops)
-  // would only reach libpq's default processor, which writes to stderr.
+  // are noise: only warnings and worse reach on_notice().
   auto set = exec(conn.get(),
                   "SET search_path TO " + quote_identifier(options_.schema) + "; SET client_min_messages TO warning",
                   "session settings");
@@ -56,6 +67,21 @@ Result<ConnPtr> PgPool::connect() {
     }
   }
   return conn;
+}
+
+Result<void> PgPool::probe() {
+  std::lock_guard lock(probe_mu_);
+  if (!probe_conn_ || PQstatus(probe_conn_.get()) != CONNECTION_OK) {
+    probe_conn_.reset();
+    auto connected = connect_raw(options_);
+    if (!connected) return std::move(connected).error();
+    probe_conn_ = std::move(connected).value();
+  }
+  if (auto r = exec(probe_conn_.get(), "SELECT 1", "probe"); !r) {
+    probe_conn_.reset();
+    return std::move(r).error();
+  }
+  return Ok{};
 }
 
 Result<std::unique_ptr<PgPool>> PgPool::open(PgPoolOptions options, const std::vector<Migration>& migrations,

@@ -74,6 +74,11 @@ class PgPool {
   // A prepared statement on a leased connection.
   [[nodiscard]] Result<ResultPtr> run(const std::string& statement, const Params& params);
 
+  // Readiness: SELECT 1 on a connection of its own (made again after a
+  // failure), so that a pool busy with work does not read as PostgreSQL
+  // being down. Unavailable when PostgreSQL cannot be reached.
+  [[nodiscard]] Result<void> probe();
+
  private:
   [[nodiscard]] Result<ConnPtr> connect();
   [[nodiscard]] Result<ConnPtr> lease();
@@ -85,6 +90,8 @@ class PgPool {
   std::condition_variable freed_;
   std::vector<ConnPtr> idle_;
   std::size_t open_ = 0;  // connections made and not dropped, leased or idle
+  std::mutex probe_mu_;   // guards probe_conn_
+  ConnPtr probe_conn_;    // probe()'s own connection
 };
 
 }  // namespace parley::postgres

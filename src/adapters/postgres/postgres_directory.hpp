@@ -31,6 +31,9 @@ class PostgresDirectory final : public ports::Directory {
   [[nodiscard]] Result<void> put_session(std::string_view token_hash, const ports::SessionRecord& session) override;
   [[nodiscard]] Result<ports::SessionRecord> find_session(std::string_view token_hash) override;
 
+  // Readiness: whether PostgreSQL answers (PgPool::probe).
+  [[nodiscard]] Result<void> probe() { return pool_->probe(); }
+
  private:
   [[nodiscard]] Result<ports::UserRecord> one_user(Result<ResultPtr> result, std::string_view what);
 

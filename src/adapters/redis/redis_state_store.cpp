@@ -295,6 +295,12 @@ Result<std::unique_ptr<RedisStateStore>> RedisStateStore::open(RedisStateStoreOp
   return store;
 }
 
+Result<void> RedisStateStore::probe() {
+  auto pong = client_->call({"PING"});
+  if (!pong) return std::move(pong).error();
+  return Ok{};
+}
+
 std::string RedisStateStore::key(std::string_view kind, UserId user) const {
   std::string k = prefix_;
   k += kind;

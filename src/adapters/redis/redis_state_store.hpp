@@ -85,6 +85,10 @@ class RedisStateStore final : public ports::StateStore {
   [[nodiscard]] Result<std::vector<UserId>> watchers(UserId user) override;
 
   [[nodiscard]] Result<void> publish(std::string_view channel, std::string payload) override;
+
+  // Readiness: a PING on the command connection (within the client's call
+  // timeout); unavailable while Redis cannot be reached.
+  [[nodiscard]] Result<void> probe();
   [[nodiscard]] Result<std::unique_ptr<ports::Subscription>> subscribe(
       std::string_view channel, std::function<void(std::string_view payload)> handler) override;
 
