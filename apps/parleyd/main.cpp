@@ -127,13 +127,15 @@ int main(int argc, char** argv) {
       state, social_graph,
       {.ttl = config.presence_ttl, .heartbeat = config.presence_heartbeat, .debounce = config.presence_debounce});
   services::SocialService social(directory, social_graph, state, presence);
-  // On Cassandra a flush costs nothing (writes are durable when they
-  // return), so the sequencer's store write is flushed and the store writer
-  // skips it; the embedded store leaves that flush to the store writer.
+  // The store writer skips what the sequencer of this server stored. On
+  // Cassandra a flush costs nothing (writes are durable when they return),
+  // so the sequencer flushes its write; the embedded store leaves that flush
+  // to the store writer, which syncs the one WAL before it commits.
   services::StoredMessages stored_by_sequencer;
-  services::StoredMessages* skip = config.engines.cassandra.empty() ? nullptr : &stored_by_sequencer;
+  services::StoredMessages* skip = &stored_by_sequencer;
   services::Sequencer sequencer(message_log, *engines.sequencer_state, store, directory, rooms, state,
-                                Snowflake(config.node_id), social_graph, {.stored = skip});
+                                Snowflake(config.node_id), social_graph,
+                                {.stored = skip, .flush_stored = !config.engines.cassandra.empty()});
   services::StoreWriter store_writer(message_log, store, state, skip);
   services::SearchService search(*engines.search, rooms, room_rules);
   services::InboxOwner inbox_owner(message_log, store, state);

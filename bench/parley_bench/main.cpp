@@ -103,7 +103,8 @@ Options parse(int argc, char** argv) {
     if (a == "-h" || a == "--help") {
       std::puts(
           "parley-bench --scenario idle|direct|group|channel|catchup [--target parley|baseline] [--host H] [--port P]\n"
-          "  [--server-pid PID] [--watch NAME=PID,...] [--threads T] [--rate R] [--warmup S] [--duration S] [--drain S] [--sources N]\n"
+          "  [--server-pid PID] [--watch NAME=PID,...] [--threads T] [--rate R] [--warmup S] [--duration S] [--drain "
+          "S] [--sources N]\n"
           "  [--connections N] [--ping-interval S] [--pairs N] [--groups N] [--group-size N] [--members N]\n"
           "  [--channel-senders N] [--backlog N] [--page N] [--fill-window N] [--payload-min B] [--payload-max B]\n"
           "  [--user-prefix P] [--note TEXT] --out FILE");

@@ -9,9 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <vector>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace parley::bench {
 

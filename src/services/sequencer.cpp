@@ -245,13 +245,13 @@ void Sequencer::try_store(const std::vector<records::Sequenced>& fresh) {
     if (options_.stored != nullptr) options_.stored->abandon(messages);
     return;
   }
-  // No flush, unless options_.stored asks for one: this write only lets
+  // No flush, unless options_.flush_stored asks for one: this write lets
   // history show a send as soon as it is answered. Durability is the store
-  // writer's, which stores every decision again and flushes before it
-  // commits (a flush syncs every write made since the last one, this one
-  // included), except what it finds in options_.stored.
+  // writer's, which stores every decision again (but what it finds in
+  // options_.stored) and flushes before it commits: a flush syncs every
+  // write made since the last one, this one included.
   auto put = store_.put_messages(messages);
-  if (put && options_.stored != nullptr) put = store_.flush();
+  if (put && options_.stored != nullptr && options_.flush_stored) put = store_.flush();
   if (options_.stored != nullptr) {
     if (put) {
       options_.stored->stored(messages);

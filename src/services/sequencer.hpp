@@ -49,9 +49,14 @@ struct SequencerOptions {
   // store writer for this long before trying it again, so that sends are not
   // each held up by a store that is down.
   std::chrono::milliseconds store_retry_interval{1000};
-  // When given, the sequencer flushes its store write and records the
-  // messages here, so that the store writer of this process skips them.
+  // When given, the sequencer records the messages it stored here, so that
+  // the store writer of this process skips them.
   StoredMessages* stored = nullptr;
+  // Whether the sequencer flushes that store write itself (on Cassandra,
+  // where a flush is free). Without it the store writer's flush, which it
+  // makes before it commits whether it stored anything or not, syncs the
+  // sequencer's write with the rest (the embedded store: one WAL).
+  bool flush_stored = true;
 };
 
 class Sequencer final : public BatchHandler {

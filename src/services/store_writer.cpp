@@ -35,6 +35,11 @@ Result<void> StoreWriter::process(std::span<const ports::LogRecord> batch) {
   }
   if (!messages.empty()) {
     if (auto put = store_.put_messages(messages); !put) return put;
+  }
+  // Always: what the sequencer stored without a flush (SequencerOptions::
+  // flush_stored) becomes durable here, before this batch's offsets move.
+  // A flush with nothing written since the last one costs nothing.
+  if (!decisions.empty()) {
     if (auto flushed = store_.flush(); !flushed) return flushed;
   }
 

@@ -1,8 +1,11 @@
 #pragma once
-// The messages the sequencer stores itself, durably, for the store writer
-// of the same process to skip: its second write of a message found here
-// would change nothing, and on Cassandra it is a write per row on the path
-// to every inbox.
+// The messages the sequencer stores itself, for the store writer of the
+// same process to skip: its second write of a message found here would
+// change nothing, and on Cassandra it is a write per row on the path to
+// every inbox. On Cassandra the sequencer's write is durable when it
+// returns; on the embedded store the store writer's flush, made before it
+// commits whether it stored anything or not, makes it durable
+// (SequencerOptions::flush_stored).
 //
 // The sequencer says which messages it is about to log and store
 // (expect), before it appends them to the changelog, then whether it
@@ -48,7 +51,8 @@ class StoredMessages {
     }
   }
 
-  // These are durable in the message store.
+  // These are in the message store (durable, or made so by the store
+  // writer's next flush).
   void stored(std::span<const Message> messages) {
     {
       std::lock_guard lock(mu_);
@@ -75,8 +79,8 @@ class StoredMessages {
     cv_.notify_all();
   }
 
-  // Whether `m` is durable in the store by the sequencer's write; waits up
-  // to `wait` while that write is under way.
+  // Whether `m` is in the store by the sequencer's write; waits up to
+  // `wait` while that write is under way.
   [[nodiscard]] bool wait_stored(const Message& m, std::chrono::milliseconds wait) {
     const auto key = key_of(m);
     std::unique_lock lock(mu_);

@@ -235,9 +235,16 @@ class CountingStore final : public ForwardingMessageStore {
  public:
   using ForwardingMessageStore::ForwardingMessageStore;
   std::size_t put = 0;
+  std::size_t flushes = 0;
+  std::size_t puts_at_last_flush = 0;  // how many messages the last flush covered
   Result<void> put_messages(std::span<const Message> messages) override {
     put += messages.size();
     return inner_.put_messages(messages);
+  }
+  Result<void> flush() override {
+    ++flushes;
+    puts_at_last_flush = put;
+    return inner_.flush();
   }
 };
 
@@ -267,6 +274,25 @@ TEST_F(PipelineTest, TheStoreWriterSkipsWhatTheSequencerOfItsServerStored) {
   StoreWriter elsewhere(*log_, store, state_);
   ASSERT_TRUE(elsewhere.process(changelog()).ok());
   EXPECT_EQ(store.put, 6U);
+}
+
+// On the embedded store the sequencer does not flush its write: the store
+// writer skips storing those messages again but still flushes before its
+// offsets move, so that they are durable when it commits.
+TEST_F(PipelineTest, WhatTheSequencerStoredUnflushedIsFlushedByTheStoreWriter) {
+  CountingStore store(*store_);
+  StoredMessages stored;
+  Sequencer seq(*log_, *decided_, store, *directory_, *rooms_, state_, Snowflake(1), *social_,
+                {.stored = &stored, .flush_stored = false});
+  ASSERT_TRUE(seq.process(sends({"1", "2"}, alice_, bob_)).ok());
+  EXPECT_EQ(store.put, 2U);
+  EXPECT_EQ(store.flushes, 0U);  // the sequencer left it to the store writer
+
+  StoreWriter writer(*log_, store, state_, &stored);
+  ASSERT_TRUE(writer.process(changelog()).ok());
+  EXPECT_EQ(store.put, 2U);                 // not stored again
+  EXPECT_EQ(store.flushes, 1U);             // but flushed
+  EXPECT_EQ(store.puts_at_last_flush, 2U);  // after the sequencer's write
 }
 
 TEST_F(PipelineTest, SendsAreAcknowledgedFromTheLogWhileTheStoreIsDown) {
