@@ -82,6 +82,31 @@ const std::vector<Setting>& settings() {
        [](Config& c, const std::string& v) {
          return parse_number<std::size_t>(v, c.gateway.max_queued_bytes, 64 * 1024, std::size_t{1} << 34);
        }},
+      {"--max-connections", "PARLEY_MAX_CONNECTIONS",
+       "open connections (HTTP and WebSocket) this server holds in all; a new one past it is answered 503 and "
+       "closed at once. Default: the descriptor limit less 256 for the engines and files (below a limit of "
+       "1024: half of what the engines leave free)",
+       [](Config& c, const std::string& v) {
+         return parse_number<std::size_t>(v, c.gateway.max_connections, 1, 100'000'000);
+       }},
+      {"--max-connections-per-address", "PARLEY_MAX_CONNECTIONS_PER_ADDRESS",
+       "open connections from one source IP address (loopback included); a new one past it is answered 429 and "
+       "closed at once (default 256)",
+       [](Config& c, const std::string& v) {
+         return parse_number<std::size_t>(v, c.gateway.max_connections_per_address, 1, 100'000'000);
+       }},
+      {"--max-connections-per-user", "PARLEY_MAX_CONNECTIONS_PER_USER",
+       "WebSocket connections of one user on this server; an upgrade past it is refused with 429 rate_limited "
+       "(default 64)",
+       [](Config& c, const std::string& v) {
+         return parse_number<std::size_t>(v, c.gateway.max_connections_per_user, 1, 100'000'000);
+       }},
+      {"--max-devices-per-user", "PARLEY_MAX_DEVICES_PER_USER",
+       "distinct devices of one user connected to this server at once; an upgrade from another device past it "
+       "is refused with 429 rate_limited (default 32)",
+       [](Config& c, const std::string& v) {
+         return parse_number<std::size_t>(v, c.gateway.max_devices_per_user, 1, 100'000'000);
+       }},
       {"--max-body", "PARLEY_MAX_BODY", "largest message body in bytes (default 16384)",
        [](Config& c, const std::string& v) {
          return parse_number<std::size_t>(v, c.gateway.max_body, 1, 16 * 1024 * 1024);

@@ -46,6 +46,18 @@ struct GatewayOptions {
   // `unavailable`. 0: never.
   std::chrono::milliseconds shed_after{2000};
   std::chrono::milliseconds drain_timeout{5000};
+  // Connection limits (ConnectionLimits, docs/OPERATIONS.md "Limits").
+  // Open connections in all, HTTP and WebSocket; 0: the descriptor limit
+  // less a reserve (ConnectionLimits::default_max_connections). Beyond it a
+  // new connection is answered 503 and closed at once.
+  std::size_t max_connections = 0;
+  // Open connections from one source address; beyond it, 429 and closed.
+  std::size_t max_connections_per_address = 256;
+  // WebSocket connections of one user on this server, and distinct devices
+  // of one user connected to it at once; beyond either, the upgrade is
+  // refused with 429 rate_limited.
+  std::size_t max_connections_per_user = 64;
+  std::size_t max_devices_per_user = 32;
   std::chrono::milliseconds idle_timeout{
       90000};  // a WebSocket that sends nothing (not even pings) for this long is closed
   // The server registry (docs/CLUSTER.md): where clients reach this server
@@ -77,6 +89,7 @@ struct Services {
 };
 
 class BoundedPool;
+class ConnectionLimits;
 
 struct Context {
   GatewayOptions options;
@@ -98,6 +111,7 @@ struct Context {
   services::SearchService* search = nullptr;       // null: search answers unavailable
   const services::Readiness* readiness = nullptr;  // null: readyz answers ready
   BoundedPool* hashing = nullptr;                  // password hashing (logins, sign-ups); null: on `blocking`
+  ConnectionLimits* limits = nullptr;              // per-user WebSocket limits; null: none
 };
 
 }  // namespace parley::gateway

@@ -54,9 +54,20 @@ void log_access(std::string_view method, std::string_view target, unsigned statu
              {{"method", method}, {"path", path}, {"status", static_cast<std::int64_t>(status)}, {"duration_ms", ms}});
 }
 
+// The refusal of an upgrade past the user's limits.
+Error too_many_connections(const ConnectionLimits& limits, ConnectionLimits::Refusal why) {
+  if (why == ConnectionLimits::Refusal::devices_full) {
+    return make_error(ErrorCode::rate_limited, "too many devices of this user connected (at most " +
+                                                   std::to_string(limits.options().devices_per_user) +
+                                                   "); close one first");
+  }
+  return make_error(ErrorCode::rate_limited, "too many connections of this user (at most " +
+                                                 std::to_string(limits.options().per_user) + "); close one first");
+}
+
 }  // namespace
 
-awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx) {
+awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx, ConnectionLimits::Slot slot) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
@@ -90,10 +101,23 @@ awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx) {
         log_access(req.method_string(), req.target(), res.result_int(), began);
         break;
       }
+      ConnectionLimits::Slot user_slot;
+      if (ctx.limits != nullptr) {
+        auto admission = ctx.limits->admit_user(who->user, who->device);
+        if (!admission.slot) {
+          HttpResponse res = error_response(req, too_many_connections(*ctx.limits, admission.refusal));
+          res.keep_alive(false);
+          (void)co_await http::async_write(stream, res, as_tuple_awaitable);
+          log_access(req.method_string(), req.target(), res.result_int(), began);
+          break;
+        }
+        user_slot = std::move(admission.slot);
+      }
       // Logged when handed over: the 101 is written by the session's
       // handshake, which follows at once.
       log_access(req.method_string(), req.target(), static_cast<unsigned>(http::status::switching_protocols), began);
-      auto session = std::make_shared<WebSocketSession>(std::move(stream), ctx, std::move(who.value()));
+      auto session = std::make_shared<WebSocketSession>(std::move(stream), ctx, std::move(who.value()), std::move(slot),
+                                                        std::move(user_slot));
       co_await WebSocketSession::serve(std::move(session), std::move(req));
       co_return;
     }

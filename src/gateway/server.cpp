@@ -1,11 +1,14 @@
 #include "gateway/server.hpp"
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <cerrno>
 #include <stdexcept>
+#include <string_view>
+#include <utility>
 
 #include "core/log.hpp"
 #include "core/thread_name.hpp"
@@ -37,47 +40,114 @@ void log_exception(std::exception_ptr e) {
   }
 }
 
-// Whether an accept failed for want of a resource (descriptors, memory)
-// that only time can give back: retrying at once would spin.
-bool out_of_resources(const boost::system::error_code& ec) {
-  // Accept reports the system's errno values.
-  const int v = ec.value();
-  return v == EMFILE || v == ENFILE || v == ENOBUFS || v == ENOMEM;
+// Counts events that are logged at most once a second: the first at once,
+// then one line a second with how many happened meanwhile.
+class ThrottledLog {
+ public:
+  // Counts one event; true when a line is due now (`take()` then says how
+  // many events it covers, and the count starts again).
+  bool due() {
+    ++unreported_;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::seconds(1)) return false;
+    last_ = now;
+    return true;
+  }
+  std::uint64_t take() { return std::exchange(unreported_, 0); }
+
+ private:
+  std::chrono::steady_clock::time_point last_{};
+  std::uint64_t unreported_ = 0;
+};
+
+std::string fixed_response(std::string_view status, std::string_view code, std::string_view message) {
+  const std::string body = R"({"code":")" + std::string(code) + R"(","message":")" + std::string(message) + "\"}";
+  return "HTTP/1.1 " + std::string(status) +
+         "\r\nServer: parley\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
+         "Content-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
-awaitable<void> accept_loop(tcp::acceptor& acceptor, Server& server, Context& ctx,
+// Answers a connection refused at accept (docs/OPERATIONS.md, "Limits")
+// with a fixed HTTP response and closes it at once, waiting for nothing: a
+// refusal must cost less than a connection, or a flood of them would hold
+// the descriptors the limit keeps free. What of the request has arrived is
+// read first (closing with unread data resets the connection, and the
+// client may lose the answer); what does not fit the send buffer is lost.
+template <class Socket>
+void refuse(Socket& socket, ConnectionLimits::Refusal why) {
+  static const std::string server_full = fixed_response("503 Service Unavailable", "unavailable",
+                                                        "the server is at its connection limit; try again later");
+  static const std::string address_full =
+      fixed_response("429 Too Many Requests", "rate_limited", "too many connections from this address");
+  boost::system::error_code ec;
+  socket.non_blocking(true, ec);
+  std::array<char, 4096> sink{};
+  for (int i = 0; i < 4 && !ec; ++i) socket.read_some(asio::buffer(sink), ec);
+  ec.clear();
+  const std::string& answer = why == ConnectionLimits::Refusal::server_full ? server_full : address_full;
+  socket.write_some(asio::buffer(answer), ec);
+  socket.shutdown(Socket::shutdown_both, ec);
+  socket.close(ec);
+}
+
+// Accepts connections and deals them out to the I/O threads, under the
+// server-wide and per-address limits.
+//
+// A failed accept is retried after a pause that starts at 10 ms and doubles
+// with each failure in a row up to 1 s (a success resets it): past the
+// descriptor limit every accept fails at once while the pending connection
+// stays queued, and retrying at once would spin a core. Failures and
+// refusals are each logged at most once a second, with how many there were.
+awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimits& limits, Context& ctx,
                             std::function<asio::io_context&()> next_context) {
-  // Past the descriptor limit every accept fails at once while the
-  // pending connection stays queued: back off, and say so at most once a
-  // second (with how many failed meanwhile), never once per failure.
-  constexpr auto kBackoff = std::chrono::milliseconds(50);
+  constexpr std::chrono::milliseconds kFirstBackoff{10};
+  constexpr std::chrono::milliseconds kMaxBackoff{1000};
   asio::steady_timer pause(acceptor.get_executor());
-  std::chrono::steady_clock::time_point last_report{};
-  std::uint64_t unreported = 0;
+  auto backoff = kFirstBackoff;
+  ThrottledLog failures;
+  ThrottledLog refusals;
+  std::uint64_t refused_server = 0;
+  std::uint64_t refused_address = 0;
   for (;;) {
     asio::io_context& ioc = next_context();
     auto [ec, socket] = co_await acceptor.async_accept(ioc, asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
-      ++unreported;
-      if (const auto now = std::chrono::steady_clock::now(); now - last_report >= std::chrono::seconds(1)) {
-        log::warn("gateway", "accept failed: " + ec.message() + " (" + std::to_string(unreported) +
-                                 " failures since the last report)" + (out_of_resources(ec) ? "; backing off" : ""));
-        last_report = now;
-        unreported = 0;
+      if (failures.due()) {
+        log::warn("gateway", "accept failed: " + ec.message() + " (" + std::to_string(failures.take()) +
+                                 " failures since the last report); retrying in " + std::to_string(backoff.count()) +
+                                 " ms, backing off up to " + std::to_string(kMaxBackoff.count()) + " ms");
       }
-      if (out_of_resources(ec)) {
-        pause.expires_after(kBackoff);
-        auto [waited] = co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
-        if (waited == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      pause.expires_after(backoff);
+      backoff = std::min(backoff * 2, kMaxBackoff);
+      auto [waited] = co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (waited == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      continue;
+    }
+    backoff = kFirstBackoff;
+    boost::system::error_code rec;
+    const auto remote = socket.remote_endpoint(rec);
+    if (rec) continue;  // already gone; the socket closes here
+    auto admission = limits.admit_connection(remote.address());
+    if (!admission.slot) {
+      ++(admission.refusal == ConnectionLimits::Refusal::server_full ? refused_server : refused_address);
+      refuse(socket, admission.refusal);
+      if (refusals.due()) {
+        refusals.take();
+        log::warn("gateway", "refused " + std::to_string(refused_server + refused_address) +
+                                 " connections since the last report: " + std::to_string(refused_server) +
+                                 " at the server's limit (" + std::to_string(limits.options().max_connections) +
+                                 " open connections), " + std::to_string(refused_address) +
+                                 " over the limit per address (" + std::to_string(limits.options().per_address) + ")");
+        refused_server = refused_address = 0;
       }
       continue;
     }
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    asio::co_spawn(ioc, serve_http(std::move(socket), ctx), log_exception);
+    asio::co_spawn(ioc, serve_http(std::move(socket), ctx, std::move(admission.slot)), log_exception);
   }
-  (void)server;
 }
 
 awaitable<void> sweep_loop(asio::steady_timer& timer, PendingSends& pending, std::chrono::milliseconds timeout) {
@@ -93,6 +163,10 @@ awaitable<void> sweep_loop(asio::steady_timer& timer, PendingSends& pending, std
 
 Server::Server(GatewayOptions options, Services services)
     : options_(std::move(options)),
+      limits_({.max_connections = options_.max_connections,
+               .per_address = options_.max_connections_per_address,
+               .per_user = options_.max_connections_per_user,
+               .devices_per_user = options_.max_devices_per_user}),
       blocking_(4),
       housekeeping_(1),
       registry_(services.state, services.chat.server_id(), blocking_),
@@ -104,6 +178,7 @@ Server::Server(GatewayOptions options, Services services)
            services.push,      services.search,     services.readiness},
       acceptor_(blocking_) {
   ctx_.hashing = &hashing_;
+  ctx_.limits = &limits_;
   registry_.on_user_here([this](UserId user, bool here) { here ? channels_.follow(user) : channels_.unfollow(user); });
   const int n = thread_count(options_.threads);
   for (int i = 0; i < n; ++i) {
@@ -206,8 +281,12 @@ void Server::start() {
     throw std::runtime_error("cannot register in the server registry: " + registered.error().message);
   }
 
+  log::info("gateway", "connection limits: " + std::to_string(limits_.options().max_connections) +
+                           " open connections in all, " + std::to_string(limits_.options().per_address) +
+                           " per source address, " + std::to_string(limits_.options().per_user) + " WebSockets and " +
+                           std::to_string(limits_.options().devices_per_user) + " devices per user");
   asio::co_spawn(*contexts_.front(),
-                 accept_loop(acceptor_, *this, ctx_, [this]() -> asio::io_context& { return next_context(); }),
+                 accept_loop(acceptor_, limits_, ctx_, [this]() -> asio::io_context& { return next_context(); }),
                  log_exception);
   sweep_timer_ = std::make_unique<asio::steady_timer>(*contexts_.front());
   asio::co_spawn(*contexts_.front(), sweep_loop(*sweep_timer_, pending_, options_.send_timeout), log_exception);

@@ -16,6 +16,7 @@
 
 #include "gateway/blocking.hpp"
 #include "gateway/channel_hub.hpp"
+#include "gateway/connection_limits.hpp"
 #include "gateway/context.hpp"
 #include "gateway/pending_sends.hpp"
 #include "gateway/session_registry.hpp"
@@ -46,6 +47,10 @@ class Server {
   void on_envelope(std::string_view payload);
 
   GatewayOptions options_;
+  // Before everything that may hold a connection (the I/O contexts' and the
+  // pools' pending handlers): each connection gives its slots back here
+  // when it is destroyed.
+  ConnectionLimits limits_;
   boost::asio::thread_pool blocking_;
   // The registry heartbeat's own thread, so that a queue of slow port calls
   // on blocking_ cannot make this server look dead.

@@ -24,8 +24,14 @@ using asio::awaitable;
 using asio::use_awaitable;
 constexpr auto as_tuple_awaitable = asio::as_tuple(use_awaitable);
 
-WebSocketSession::WebSocketSession(beast::tcp_stream stream, Context& ctx, ports::SessionRecord who)
-    : ws_(std::move(stream)), ctx_(ctx), who_(std::move(who)), bucket_(ctx.options.rate_limit, ctx.options.rate_burst) {
+WebSocketSession::WebSocketSession(beast::tcp_stream stream, Context& ctx, ports::SessionRecord who,
+                                   ConnectionLimits::Slot connection, ConnectionLimits::Slot user)
+    : connection_slot_(std::move(connection)),
+      user_slot_(std::move(user)),
+      ws_(std::move(stream)),
+      ctx_(ctx),
+      who_(std::move(who)),
+      bucket_(ctx.options.rate_limit, ctx.options.rate_burst) {
   static std::atomic<std::uint64_t> connections{0};
   presence_key_ = ctx_.chat.server_id() + "/" + who_.device + "/" + std::to_string(++connections);
 }

@@ -29,13 +29,18 @@
 
 #include "core/token_bucket.hpp"
 #include "gateway/connection.hpp"
+#include "gateway/connection_limits.hpp"
 #include "gateway/context.hpp"
 
 namespace parley::gateway {
 
 class WebSocketSession final : public Connection, public std::enable_shared_from_this<WebSocketSession> {
  public:
-  WebSocketSession(boost::beast::tcp_stream stream, Context& ctx, ports::SessionRecord who);
+  // `connection` and `user` are the connection's places under the
+  // server's limits (ConnectionLimits), given back when the session is
+  // destroyed, which is when its socket closes.
+  WebSocketSession(boost::beast::tcp_stream stream, Context& ctx, ports::SessionRecord who,
+                   ConnectionLimits::Slot connection, ConnectionLimits::Slot user);
 
   // Completes the upgrade and serves the connection until it closes.
   static boost::asio::awaitable<void> serve(std::shared_ptr<WebSocketSession> self,
@@ -63,6 +68,9 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   void write_next();
   void on_write(boost::system::error_code ec);
 
+  // Declared before ws_, so released after the socket is closed.
+  ConnectionLimits::Slot connection_slot_;
+  ConnectionLimits::Slot user_slot_;
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   Context& ctx_;
   ports::SessionRecord who_;

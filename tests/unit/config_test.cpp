@@ -80,6 +80,24 @@ TEST(Config, LogFormatIsAFlagAVariableAndAConfigName) {
   std::filesystem::remove(path);
 }
 
+TEST(Config, ConnectionLimitsAreFlagsAndVariablesWithDefaults) {
+  auto defaults = parse_config({}, {});
+  ASSERT_TRUE(defaults.config.has_value());
+  EXPECT_EQ(defaults.config->gateway.max_connections, 0U);  // derived from the descriptor limit at start
+  EXPECT_EQ(defaults.config->gateway.max_connections_per_address, 256U);
+  EXPECT_EQ(defaults.config->gateway.max_connections_per_user, 64U);
+  EXPECT_EQ(defaults.config->gateway.max_devices_per_user, 32U);
+  auto out = parse_config({"--max-connections", "1000", "--max-connections-per-user=3"},
+                          {"PARLEY_MAX_CONNECTIONS_PER_ADDRESS=10", "PARLEY_MAX_DEVICES_PER_USER=2"});
+  ASSERT_TRUE(out.config.has_value()) << out.message;
+  EXPECT_EQ(out.config->gateway.max_connections, 1000U);
+  EXPECT_EQ(out.config->gateway.max_connections_per_address, 10U);
+  EXPECT_EQ(out.config->gateway.max_connections_per_user, 3U);
+  EXPECT_EQ(out.config->gateway.max_devices_per_user, 2U);
+  EXPECT_FALSE(parse_config({"--max-connections", "0"}, {}).config.has_value());
+  EXPECT_NE(usage().find("--max-connections-per-address"), std::string::npos);
+}
+
 TEST(Config, DrainGraceDefaultsToNone) {
   EXPECT_EQ(parse_config({}, {}).config->drain_grace, std::chrono::milliseconds(0));
   EXPECT_EQ(parse_config({"--drain-grace-ms", "15000"}, {}).config->drain_grace, std::chrono::milliseconds(15000));
