@@ -337,7 +337,9 @@ def test_flood_beyond_rate_limit_is_rate_limited(server_factory):
 
 # -- Issue 13, item 7: smaller protocol faults ------------------------------
 
-@pytest.mark.parametrize("raw_id", ["1e999", "18446744073709551616", "1.5"])
+@pytest.mark.parametrize("raw_id", ["1e999", "-1e999", "18446744073709551616",
+                                    "-9223372036854775809", "1.5", "1.0",
+                                    "1e2"])
 def test_an_id_that_cannot_be_echoed_as_sent_is_refused(server, raw_id):
     """`1e999` came back as `Infinity` (not JSON) and 2^64 as
     1.8446744073709552E19: a numeric id must be an integer that fits 64 bits
@@ -348,9 +350,12 @@ def test_an_id_that_cannot_be_echoed_as_sent_is_refused(server, raw_id):
         ev = await a.next_event(lambda e: e.get("ev") == "error")
         assert ev["error"]["code"] == "bad_request"
         assert "integer" in ev["error"]["message"]
-        fut = await a.start("ping", id=2 ** 64 - 1)
-        reply = await asyncio.wait_for(fut, 10)
-        assert reply["re"] == 2 ** 64 - 1 and reply["ok"] is True
+        for good in (2 ** 64 - 1, -2 ** 63, 0, "1e999"):
+            fut = await a.start("ping", id=good)
+            reply = await asyncio.wait_for(fut, 10)
+            assert reply["re"] == good and reply["ok"] is True
+        # The refused frame got no reply, only the event.
+        assert a.stray_replies == []
 
     run(body())
 
