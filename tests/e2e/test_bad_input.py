@@ -7,6 +7,7 @@ import asyncio
 import itertools
 
 import pytest
+import websockets
 from websockets.exceptions import InvalidStatusCode
 
 from parley_client import Client, create_user, http_request, login, online, run
@@ -397,6 +398,18 @@ def test_the_authorization_scheme_is_case_insensitive(server, scheme):
     bad = http_request(server, "GET", "/v1/users/by-name/alice",
                        headers={"Authorization": f"Basic {token}"})
     assert bad.status == 401
+    # The token itself stays case-sensitive.
+    assert token.swapcase() != token
+    bad = http_request(server, "GET", "/v1/users/by-name/alice",
+                       headers={"Authorization": f"{scheme} {token.swapcase()}"})
+    assert bad.status == 401
+    # The WebSocket upgrade reads the header alike.
+    async def upgrade():
+        ws = await websockets.connect(server.ws_url, open_timeout=10, close_timeout=2,
+                                      extra_headers={"Authorization": f"{scheme} {token}"})
+        await ws.close()
+
+    run(upgrade())
 
 
 @pytest.mark.parametrize("name", ["a\u0000b", "pay\u202efdp.exe", "x\u2066y", "tab\there", "\u0085"])
