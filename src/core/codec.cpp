@@ -162,6 +162,8 @@ json::object to_json(const Error& e) {
   return o;
 }
 
+bool echoable_id(const json::value& id) noexcept { return id.is_string() || id.is_int64() || id.is_uint64(); }
+
 std::string reply_ok(const json::value& id, json::object fields) {
   json::object o;
   o.reserve(fields.size() + 2);

@@ -58,7 +58,15 @@ inline constexpr int kMaxHistoryLimit = 200;
 [[nodiscard]] boost::json::object to_json(const InboxEntry& e);
 [[nodiscard]] boost::json::object to_json(const Error& e);
 
-// {"re": id, "ok": true, ...fields}
+// Whether a request id can be echoed exactly as the client sent it: a
+// string, or an integer from -2^63 to 2^64-1, which Boost.JSON holds as an
+// int64 or uint64 and writes back digit for digit. Any other number is held
+// as a double and would come back in another spelling (2^64 as
+// 1.8446744073709552E19, 1.0 as 1E0, 1e999 as Infinity, which is not JSON).
+// Only `-0` changes spelling: it comes back as `0`, the same number.
+[[nodiscard]] bool echoable_id(const boost::json::value& id) noexcept;
+
+// {"re": id, "ok": true, ...fields}; `id` is one that echoable_id accepts.
 [[nodiscard]] std::string reply_ok(const boost::json::value& id, boost::json::object fields = {});
 // {"re": id, "ok": false, "error": {...}}
 [[nodiscard]] std::string reply_error(const boost::json::value& id, const Error& e);

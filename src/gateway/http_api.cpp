@@ -246,7 +246,8 @@ namespace {
 // nothing for a path that is no endpoint.
 std::optional<http::verb> method_of(std::string_view path) {
   if (path == "/v1/healthz" || path == "/v1/readyz" || path == "/v1/version" || path == "/v1/connect" ||
-      path == "/v1/servers" || path.starts_with("/v1/users/by-name/") || path == "/" || path == "/index.html") {
+      path == "/v1/servers" || path.starts_with("/v1/users/by-name/") || path == "/" || path == "/index.html" ||
+      path == "/v1/ws") {
     return http::verb::get;
   }
   if (path == "/v1/users" || path == "/v1/sessions") return http::verb::post;
@@ -255,15 +256,16 @@ std::optional<http::verb> method_of(std::string_view path) {
 
 awaitable<HttpResponse> route(Context& ctx, HttpRequest req, const std::string& path);
 
-}  // namespace
-
-awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req) {
+// The answer to `req` with its body: 405 with Allow for a method the path's
+// endpoint does not answer, else the endpoint's (a HEAD is answered as a
+// GET; handle_http drops the body).
+awaitable<HttpResponse> answer(Context& ctx, HttpRequest req) {
   auto url = boost::urls::parse_origin_form(req.target());
   if (!url) co_return error_response(req, make_error(ErrorCode::bad_request, "malformed request target"));
   const std::string path(url->path());
   const auto expected = method_of(path);
-  const bool head = req.method() == http::verb::head && expected == http::verb::get;
-  if (expected && req.method() != *expected && !head) {
+  const bool head_of_get = req.method() == http::verb::head && expected == http::verb::get;
+  if (expected && req.method() != *expected && !head_of_get) {
     auto res = error_response(
         req, make_error(ErrorCode::bad_request, std::string(req.method_string()) + " " + path +
                                                     " is not allowed; use " + std::string(http::to_string(*expected))));
@@ -271,13 +273,23 @@ awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req) {
     res.set(http::field::allow, *expected == http::verb::get ? "GET, HEAD" : http::to_string(*expected));
     co_return res;
   }
-  if (!head) co_return co_await route(ctx, std::move(req), path);
-  // HEAD: the GET answer's status and headers, without its body.
-  req.method(http::verb::get);
-  HttpResponse res = co_await route(ctx, std::move(req), path);
-  const auto length = res.body().size();
-  res.body().clear();
-  res.content_length(length);
+  if (head_of_get) req.method(http::verb::get);
+  co_return co_await route(ctx, std::move(req), path);
+}
+
+}  // namespace
+
+awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req) {
+  const bool head = req.method() == http::verb::head;
+  HttpResponse res = co_await answer(ctx, std::move(req));
+  if (head) {
+    // RFC 9110: a HEAD answer is the GET one's status and headers, its
+    // Content-Length included, and never has a body, whatever the status
+    // (a body would be read as the start of the next answer).
+    const auto length = res.body().size();
+    res.body().clear();
+    res.content_length(length);
+  }
   co_return res;
 }
 

@@ -16,6 +16,9 @@ namespace parley::gateway {
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
 
+// The answer to one request that is no WebSocket upgrade. A known path asked
+// with a method its endpoint does not answer is 405 with Allow (an unknown
+// path 404); HEAD is answered as GET is, without the body (RFC 9110).
 [[nodiscard]] boost::asio::awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req);
 
 // A JSON error response with the protocol's code and the matching status.

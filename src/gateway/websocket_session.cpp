@@ -104,12 +104,8 @@ awaitable<void> WebSocketSession::handle(std::string text) {
     last_alive_ = now;
     ctx_.presence.heartbeat(who_.user, presence_key_);
   }
-  // An id is echoed as sent: a string, or an integer (a number with a
-  // fraction or an exponent would come back in another spelling, and one
-  // past the doubles' range as `Infinity`, which is not JSON).
-  const auto usable_id = [](const json::value* id) {
-    return id != nullptr && (id->is_string() || id->is_int64() || id->is_uint64());
-  };
+  // An id is echoed as sent, so only one that can be (codec::echoable_id).
+  const auto usable_id = [](const json::value* id) { return id != nullptr && codec::echoable_id(*id); };
   if (!bucket_.try_take()) {
     Error limited = make_error(ErrorCode::rate_limited, "too many requests; slow down");
     // Answer with the request's id when it has one, so clients can match it.

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 
 import pytest
+import websockets
 from websockets.exceptions import InvalidStatusCode
 
 from parley_client import Client, create_user, http_request, login, online, run
@@ -337,7 +338,9 @@ def test_flood_beyond_rate_limit_is_rate_limited(server_factory):
 
 # -- Issue 13, item 7: smaller protocol faults ------------------------------
 
-@pytest.mark.parametrize("raw_id", ["1e999", "18446744073709551616", "1.5"])
+@pytest.mark.parametrize("raw_id", ["1e999", "-1e999", "18446744073709551616",
+                                    "-9223372036854775809", "1.5", "1.0",
+                                    "1e2"])
 def test_an_id_that_cannot_be_echoed_as_sent_is_refused(server, raw_id):
     """`1e999` came back as `Infinity` (not JSON) and 2^64 as
     1.8446744073709552E19: a numeric id must be an integer that fits 64 bits
@@ -348,9 +351,12 @@ def test_an_id_that_cannot_be_echoed_as_sent_is_refused(server, raw_id):
         ev = await a.next_event(lambda e: e.get("ev") == "error")
         assert ev["error"]["code"] == "bad_request"
         assert "integer" in ev["error"]["message"]
-        fut = await a.start("ping", id=2 ** 64 - 1)
-        reply = await asyncio.wait_for(fut, 10)
-        assert reply["re"] == 2 ** 64 - 1 and reply["ok"] is True
+        for good in (2 ** 64 - 1, -2 ** 63, 0, "1e999"):
+            fut = await a.start("ping", id=good)
+            reply = await asyncio.wait_for(fut, 10)
+            assert reply["re"] == good and reply["ok"] is True
+        # The refused frame got no reply, only the event.
+        assert a.stray_replies == []
 
     run(body())
 
@@ -369,6 +375,9 @@ def test_head_answers_like_get_without_a_body(server):
     ("GET", "/v1/sessions", "POST"),
     ("POST", "/v1/healthz", "GET, HEAD"),
     ("PUT", "/", "GET, HEAD"),
+    ("DELETE", "/v1/readyz", "GET, HEAD"),
+    ("POST", "/v1/ws", "GET, HEAD"),
+    ("POST", "/v1/users/by-name/alice", "GET, HEAD"),
 ])
 def test_a_wrong_method_is_405_with_allow(server, method, path, allow):
     r = http_request(server, method, path, raw=b"{}")
@@ -389,6 +398,18 @@ def test_the_authorization_scheme_is_case_insensitive(server, scheme):
     bad = http_request(server, "GET", "/v1/users/by-name/alice",
                        headers={"Authorization": f"Basic {token}"})
     assert bad.status == 401
+    # The token itself stays case-sensitive.
+    assert token.swapcase() != token
+    bad = http_request(server, "GET", "/v1/users/by-name/alice",
+                       headers={"Authorization": f"{scheme} {token.swapcase()}"})
+    assert bad.status == 401
+    # The WebSocket upgrade reads the header alike.
+    async def upgrade():
+        ws = await websockets.connect(server.ws_url, open_timeout=10, close_timeout=2,
+                                      extra_headers={"Authorization": f"{scheme} {token}"})
+        await ws.close()
+
+    run(upgrade())
 
 
 @pytest.mark.parametrize("name", ["a\u0000b", "pay\u202efdp.exe", "x\u2066y", "tab\there", "\u0085"])

@@ -1,6 +1,7 @@
 """HTTP endpoints: users, sessions, lookup by name, health."""
 
 import asyncio
+import socket
 import time
 
 import pytest
@@ -219,3 +220,44 @@ def test_failed_logins_for_one_username_are_throttled(server):
     r = http_request(server, "POST", "/v1/sessions",
                      {"username": "bystander", "password": other.password, "device_id": "d"})
     assert r.status == 200, r.body
+
+
+def _head_then_get(server, path):
+    """HEAD ``path`` and then GET /v1/healthz on one connection, read raw:
+    (the HEAD answer's status, its headers, and the bytes after them). A
+    HEAD answer with a body would show up as bytes before the second
+    answer (http.client never reads a HEAD body, so it cannot tell)."""
+    with socket.create_connection((server.host, server.port), timeout=10) as s:
+        s.sendall(f"HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n"
+                  "GET /v1/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                  .encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return status, headers, rest
+
+
+@pytest.mark.parametrize("path,status", [
+    ("/v1/healthz", 200), ("/v1/version", 200), ("/", 200),
+    ("/v1/users/by-name/alice", 401), ("/v1/no-such-thing", 404),
+    ("/v1/users", 405), ("/v1/ws", 400),
+])
+def test_head_has_the_get_headers_and_never_a_body(server, path, status):
+    """HEAD answers what GET would, Content-Length included, with no body,
+    whatever the status (issue 13, item 7): the next answer on the
+    connection follows the headers at once."""
+    got, headers, rest = _head_then_get(server, path)
+    assert got == status
+    assert rest.startswith(b"HTTP/1.1 200 "), rest[:200]
+    if status != 405:
+        get = http_request(server, "GET", path)
+        assert get.status == status
+        if status != 404:   # a 404's message names the method asked
+            assert headers["content-length"] == str(len(get.body))
+        assert headers["content-type"] == get.headers["content-type"]
+    else:
+        assert headers["allow"] == "POST"

@@ -147,5 +147,23 @@ TEST(Codec, RepliesEchoTheIdAsSent) {
   EXPECT_EQ(err.at("error").at("message"), "no");
 }
 
+// Issue 13, item 7: `1e999` came back as `Infinity` (not JSON) and 2^64 as
+// 1.8446744073709552E19; only ids that come back as sent are accepted.
+TEST(Codec, OnlyIdsThatEchoAsSentAreEchoable) {
+  for (const char* text : {R"("abc")", R"("")", "0", "17", "-1", "-9223372036854775808", "18446744073709551615"}) {
+    const json::value id = json::parse(text);
+    EXPECT_TRUE(codec::echoable_id(id)) << text;
+    const std::string reply = codec::reply_ok(id);
+    EXPECT_EQ(reply, std::string(R"({"re":)") + text + R"(,"ok":true})");
+  }
+  // -0 is the one integer spelled otherwise on the way back: the same number.
+  EXPECT_TRUE(codec::echoable_id(json::parse("-0")));
+  EXPECT_EQ(codec::reply_ok(json::parse("-0")), R"({"re":0,"ok":true})");
+  for (const char* text : {"1e999", "-1e999", "18446744073709551616", "-9223372036854775809", "1.5", "1.0", "1E2",
+                           "true", "null", "[1]", R"({"a":1})"}) {
+    EXPECT_FALSE(codec::echoable_id(json::parse(text))) << text;
+  }
+}
+
 }  // namespace
 }  // namespace parley

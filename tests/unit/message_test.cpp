@@ -49,6 +49,27 @@ TEST(Validate, DisplayNamesRefuseControlAndBidiCharacters) {
   EXPECT_FALSE(validate::display_name("\xFF"));            // not UTF-8
 }
 
+TEST(Validate, DisplayNameEdges) {
+  // Every bidirectional mark or override listed in PROTOCOL-EXTENSIONS.md.
+  for (const char* bidi :
+       {"\xD8\x9C", "\xE2\x80\x8E", "\xE2\x80\x8F", "\xE2\x80\xAA", "\xE2\x80\xAB", "\xE2\x80\xAC", "\xE2\x80\xAD",
+        "\xE2\x80\xAE", "\xE2\x81\xA6", "\xE2\x81\xA7", "\xE2\x81\xA8", "\xE2\x81\xA9"}) {
+    EXPECT_FALSE(validate::display_name(std::string("a") + bidi + "b")) << bidi;
+  }
+  EXPECT_FALSE(validate::display_name("a\x1F"));            // last C0
+  EXPECT_FALSE(validate::display_name("a\x7F"));            // DEL
+  EXPECT_FALSE(validate::display_name("\xC2\x80"));         // first C1
+  EXPECT_FALSE(validate::display_name("\xC2\x9F"));         // last C1
+  EXPECT_FALSE(validate::display_name("\xC0\xAF"));         // overlong '/'
+  EXPECT_FALSE(validate::display_name("\xED\xA0\x80"));     // a surrogate
+  EXPECT_FALSE(validate::display_name("a\xE2\x80"));        // truncated
+  EXPECT_TRUE(validate::display_name(" ~"));                // first and last printable ASCII
+  EXPECT_TRUE(validate::display_name("\xC2\xA0"));          // U+00A0, past C1
+  EXPECT_TRUE(validate::display_name("\xE2\x80\x8D"));      // U+200D ZWJ (emoji sequences)
+  EXPECT_TRUE(validate::display_name("\xF0\x9F\x98\x80"));  // an emoji
+  EXPECT_TRUE(validate::display_name(std::string(200, 'a')));
+}
+
 TEST(Validate, Usernames) {
   EXPECT_TRUE(validate::username("ali"));
   EXPECT_TRUE(validate::username("a.b-c_9"));
