@@ -1,10 +1,15 @@
 #include "core/log.hpp"
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/string_view.hpp>
+
 #include <array>
 #include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+
+#include "core/validate.hpp"
 
 namespace parley::log {
 
@@ -14,35 +19,6 @@ std::atomic<int> g_level{static_cast<int>(Level::info)};
 std::atomic<int> g_format{static_cast<int>(Format::text)};
 
 constexpr char kHex[] = "0123456789abcdef";
-
-// The length of the well-formed UTF-8 sequence at the start of `s`
-// (Unicode Table 3-7), or 0 when it does not start with one.
-std::size_t utf8_sequence(std::string_view s) noexcept {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char b0 = byte(0);
-  if (b0 < 0x80) return 1;
-  std::size_t n = 0;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;  // the second byte's range; later ones are 80..BF
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    n = 2;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    n = 3;
-    if (b0 == 0xE0) lo = 0xA0;  // overlong
-    if (b0 == 0xED) hi = 0x9F;  // surrogates
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    n = 4;
-    if (b0 == 0xF0) lo = 0x90;  // overlong
-    if (b0 == 0xF4) hi = 0x8F;  // past U+10FFFF
-  } else {
-    return 0;  // a continuation byte, C0/C1 (overlong) or F5..FF
-  }
-  if (s.size() < n || byte(1) < lo || byte(1) > hi) return 0;
-  for (std::size_t i = 2; i < n; ++i) {
-    if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
-  }
-  return n;
-}
 
 // Text lines: control characters escaped, so that a message holding a
 // newline (a client's input, an engine's multi-line error) stays one line.
@@ -131,40 +107,25 @@ std::string timestamp(std::chrono::system_clock::time_point at) {
 }
 
 void append_json_string(std::string& out, std::string_view text) {
-  out.push_back('"');
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto u = static_cast<unsigned char>(text[i]);
-    if (u >= 0x80) {
-      const std::size_t n = utf8_sequence(text.substr(i));
-      if (n == 0) {
-        out.append("\\ufffd");
-        ++i;
-      } else {
-        out.append(text.substr(i, n));
-        i += n;
-      }
-      continue;
-    }
-    switch (u) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
-      default:
-        if (u < 0x20) {
-          out.append("\\u00").push_back(kHex[u >> 4]);
-          out.push_back(kHex[u & 0xF]);
-        } else {
-          out.push_back(static_cast<char>(u));
-        }
-    }
-    ++i;
+  if (validate::utf8(text)) {
+    out += boost::json::serialize(boost::json::string_view(text));
+    return;
   }
-  out.push_back('"');
+  // Boost.JSON's serializer passes malformed UTF-8 through: each byte that
+  // starts no well-formed sequence becomes U+FFFD first.
+  std::string clean;
+  clean.reserve(text.size() + 8);
+  while (!text.empty()) {
+    const std::size_t n = validate::utf8_sequence(text);
+    if (n == 0) {
+      clean.append("\xef\xbf\xbd");
+      text.remove_prefix(1);
+    } else {
+      clean.append(text.substr(0, n));
+      text.remove_prefix(n);
+    }
+  }
+  out += boost::json::serialize(boost::json::string_view(clean));
 }
 
 std::string format_line(Format format, std::chrono::system_clock::time_point at, Level level,

@@ -57,48 +57,58 @@ std::optional<std::uint64_t> id_string(std::string_view s) noexcept {
 
 namespace {
 
+// Decodes the code point at the start of `s` into `cp`; its length in
+// bytes, or 0 when `s` does not start with well-formed UTF-8 (RFC 3629: no
+// overlongs, no surrogates, nothing past U+10FFFF).
+std::size_t decode_one(std::string_view s, std::uint32_t& cp) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const unsigned char c = p[0];
+  if (c < 0x80) {
+    cp = c;
+    return 1;
+  }
+  std::size_t len = 0;
+  if ((c & 0xE0U) == 0xC0U) {
+    len = 2;
+    cp = c & 0x1FU;
+  } else if ((c & 0xF0U) == 0xE0U) {
+    len = 3;
+    cp = c & 0x0FU;
+  } else if ((c & 0xF8U) == 0xF0U) {
+    len = 4;
+    cp = c & 0x07U;
+  } else {
+    return 0;
+  }
+  if (s.size() < len) return 0;
+  for (std::size_t i = 1; i < len; ++i) {
+    if ((p[i] & 0xC0U) != 0x80U) return 0;
+    cp = (cp << 6) | (p[i] & 0x3FU);
+  }
+  const bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
+  if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
 // Walks the code points of `s`, handing each to `f` (false stops the walk);
-// false for malformed UTF-8 (RFC 3629: no overlongs, no surrogates) or when
-// `f` refused one.
+// false for malformed UTF-8 or when `f` refused one.
 template <class F>
 bool each_code_point(std::string_view s, F&& f) noexcept {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
-    const unsigned char c = *p;
-    if (c < 0x80) {
-      if (!f(static_cast<std::uint32_t>(c))) return false;
-      ++p;
-      continue;
-    }
-    int len = 0;
+  while (!s.empty()) {
     std::uint32_t cp = 0;
-    if ((c & 0xE0U) == 0xC0U) {
-      len = 2;
-      cp = c & 0x1FU;
-    } else if ((c & 0xF0U) == 0xE0U) {
-      len = 3;
-      cp = c & 0x0FU;
-    } else if ((c & 0xF8U) == 0xF0U) {
-      len = 4;
-      cp = c & 0x07U;
-    } else {
-      return false;
-    }
-    if (end - p < len) return false;
-    for (int i = 1; i < len; ++i) {
-      if ((p[i] & 0xC0U) != 0x80U) return false;
-      cp = (cp << 6) | (p[i] & 0x3FU);
-    }
-    const bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
-    if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    if (!f(cp)) return false;
-    p += len;
+    const std::size_t len = decode_one(s, cp);
+    if (len == 0 || !f(cp)) return false;
+    s.remove_prefix(len);
   }
   return true;
 }
 
 }  // namespace
+
+std::size_t utf8_sequence(std::string_view s) noexcept {
+  std::uint32_t cp = 0;
+  return s.empty() ? 0 : decode_one(s, cp);
+}
 
 bool utf8(std::string_view s) noexcept {
   return each_code_point(s, [](std::uint32_t) { return true; });

@@ -23,6 +23,9 @@ namespace parley::validate {
 [[nodiscard]] std::optional<std::uint64_t> id_string(std::string_view s) noexcept;
 // Whether `s` is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates).
 [[nodiscard]] bool utf8(std::string_view s) noexcept;
+// The length of the well-formed UTF-8 sequence at the start of `s`, or 0
+// when it does not start with one (or is empty).
+[[nodiscard]] std::size_t utf8_sequence(std::string_view s) noexcept;
 // A name people see (a group's, a channel's): 1-200 bytes of UTF-8 with no
 // control characters (C0, DEL, C1) and no bidirectional marks or overrides
 // (U+061C, U+200E-F, U+202A-E, U+2066-9), which could disguise it.
