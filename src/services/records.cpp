@@ -1,6 +1,7 @@
 #include "services/records.hpp"
 
 #include "core/bytes.hpp"
+#include "core/log.hpp"
 
 namespace parley::records {
 
@@ -90,6 +91,20 @@ std::optional<Sequenced> decode_sequenced(std::string_view in) {
   }
   if (!r.done()) return std::nullopt;
   return s;
+}
+
+std::vector<Sequenced> decode_decisions(std::span<const ports::LogRecord> batch, std::string_view step) {
+  std::vector<Sequenced> out;
+  out.reserve(batch.size());
+  for (const auto& record : batch) {
+    auto decision = decode_sequenced(record.value);
+    if (!decision) {
+      log::error(step, "skipping an undecodable changelog record at offset " + std::to_string(record.offset));
+      continue;
+    }
+    out.push_back(std::move(*decision));
+  }
+  return out;
 }
 
 std::string server_channel(std::string_view server_id) { return "server:" + std::string(server_id); }

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -19,6 +20,7 @@
 #include "core/ids.hpp"
 #include "core/message.hpp"
 #include "core/result.hpp"
+#include "ports/message_log.hpp"
 
 namespace parley::records {
 
@@ -58,6 +60,9 @@ struct InboxCommand {
 [[nodiscard]] std::string encode(const InboxCommand& c);
 [[nodiscard]] std::string encode(const Sequenced& s);
 [[nodiscard]] std::optional<Sequenced> decode_sequenced(std::string_view bytes);
+// The decisions of a batch of "sequenced" records, in order; a record that
+// does not decode is logged (as `step`) and skipped.
+[[nodiscard]] std::vector<Sequenced> decode_decisions(std::span<const ports::LogRecord> batch, std::string_view step);
 [[nodiscard]] std::optional<SendCommand> decode_send(std::string_view bytes);
 [[nodiscard]] std::optional<InboxCommand> decode_inbox(std::string_view bytes);
 

@@ -209,13 +209,8 @@ Result<void> Sequencer::catch_up(int partition) {
     }
     std::vector<Message> messages;
     messages.reserve(records->size());
-    for (const auto& r : records.value()) {
-      auto decision = records::decode_sequenced(r.value);
-      if (!decision) {
-        log::error("sequencer", "skipping an undecodable changelog record at offset " + std::to_string(r.offset));
-        continue;
-      }
-      messages.push_back(std::move(decision->message));
+    for (auto& decision : records::decode_decisions(records.value(), "sequencer")) {
+      messages.push_back(std::move(decision.message));
     }
     next = records->back().offset + 1;
     if (auto applied = decided_.apply(partition, messages, next); !applied) return applied;

@@ -11,19 +11,11 @@ StoreWriter::StoreWriter(ports::MessageLog& log, ports::MessageStore& store, por
     : log_(log), store_(store), state_(state), stored_(stored) {}
 
 Result<void> StoreWriter::process(std::span<const ports::LogRecord> batch) {
-  std::vector<records::Sequenced> decisions;
-  decisions.reserve(batch.size());
-  for (const auto& record : batch) {
-    auto decision = records::decode_sequenced(record.value);
-    if (!decision) {
-      log::error("store-writer", "skipping undecodable record at offset " + std::to_string(record.offset));
-      continue;
-    }
-    decisions.push_back(std::move(*decision));
-  }
+  const std::vector<records::Sequenced> decisions = records::decode_decisions(batch, "store-writer");
 
-  // Every decision, including those the sequencer stored already: it may
-  // have been down, or died between logging and storing.
+  // Every decision but those this server's sequencer stored (StoredMessages):
+  // it may have been down, or died between logging and storing, or be on
+  // another server.
   std::vector<Message> messages;
   messages.reserve(decisions.size());
   for (const auto& d : decisions) {
