@@ -8,7 +8,8 @@
 // changelog; store them in the message store if it answers (so that history
 // shows a send as soon as it is answered); answer the senders' servers. The
 // store writer (services/store_writer.hpp) takes it from there: it stores
-// every decision (again, or for the first time if the store was down) and
+// every decision this sequencer did not (the store was down, or it died
+// between logging and storing), makes the store durable, and
 // fans out to inboxes in changelog order; the search indexer
 // (services/search_indexer.hpp) indexes them, off the acknowledgement path.
 //

@@ -4,7 +4,8 @@
 // For each decision of the sequencer, in changelog order: store the message
 // (idempotent: the sequencer has usually stored it already, but not while the
 // store was down, nor if it died between logging and storing; what it
-// stored and flushed in this process is skipped), publish a
+// stored in this process is skipped), flush the store (which makes the
+// sequencer's unflushed write durable too), publish a
 // channel post to its members' servers, and append one inbox record per
 // member to "inboxes". Fanning out here, in changelog order, rather than in
 // the sequencer, keeps every member's inbox in the conversation's one order
@@ -28,9 +29,9 @@ namespace parley::services {
 
 class StoreWriter final : public BatchHandler {
  public:
-  // `stored`, when given: the messages the sequencer stored and flushed
-  // itself (services/stored_messages.hpp), which this step does not store
-  // again.
+  // `stored`, when given: the messages the sequencer of this process
+  // stored itself (services/stored_messages.hpp), which this step does not
+  // store again.
   StoreWriter(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state,
               StoredMessages* stored = nullptr);
 
