@@ -24,6 +24,7 @@ import asyncio
 import http.client
 import itertools
 import json
+import time
 from dataclasses import dataclass
 
 import websockets
@@ -83,6 +84,31 @@ class Session:
     token: str
     user_id: str
     device_id: str
+
+
+def read_until_closed(sock):
+    """Every byte the server sends on `sock` until it closes (a reset
+    counts as a close)."""
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def wait_until_serving(server, why, timeout=10):
+    """Asks GET /v1/healthz until it answers 200 (connections being closed
+    or refused meanwhile), for up to `timeout` seconds; fails with `why`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if http_request(server, "GET", "/v1/healthz").status == 200:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, why
 
 
 def create_user(server, username, password=None):

@@ -12,7 +12,7 @@ import time
 
 from websockets.exceptions import InvalidStatusCode
 
-from parley_client import Client, create_user, http_request, login, online, run
+from parley_client import Client, create_user, http_request, login, online, read_until_closed, run
 
 
 def upgrade_refusal(server, token):
@@ -31,12 +31,7 @@ def raw_get(server, path="/v1/healthz", source="127.0.0.1"):
     with socket.create_connection((server.host, server.port), timeout=10,
                                   source_address=(source, 0)) as s:
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: parley\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        try:
-            while chunk := s.recv(65536):
-                data += chunk
-        except ConnectionResetError:
-            pass
+        data = read_until_closed(s)
     if not data:
         return None, b""
     status = int(data.split(b" ", 2)[1])

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from parley_client import create_user, login, online, run
+from parley_client import create_user, login, online, read_until_closed, run, wait_until_serving
 
 MiB = 1 << 20
 # The documented bound (docs/OPERATIONS.md, "Limits"): one connection holds
@@ -176,7 +176,6 @@ def test_past_the_descriptor_limit_the_accept_loop_backs_off(parleyd_binary, tmp
     descriptor limit, would otherwise keep it from running out.)"""
     skip_under_sanitizers()
     from conftest import stop_and_report
-    from parley_client import http_request
 
     server = low_nofile_server(parleyd_binary, tmp_path, "--max-connections", "100000")
     try:
@@ -199,15 +198,8 @@ def test_past_the_descriptor_limit_the_accept_loop_backs_off(parleyd_binary, tmp
 
         for s in idle:
             s.close()
-        deadline = time.monotonic() + 10
-        while True:  # the server takes descriptors back as it sees the closes
-            try:
-                r = http_request(server, "GET", "/v1/healthz")
-                if r.status == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "parleyd did not serve again once descriptors came back"
+        # The server takes descriptors back as it sees the closes.
+        wait_until_serving(server, "parleyd did not serve again once descriptors came back")
     finally:
         stop_and_report(request, [server])
 
@@ -219,7 +211,6 @@ def test_the_default_connection_limit_keeps_descriptors_free(parleyd_binary, tmp
     healthz answers again as soon as connections close."""
     skip_under_sanitizers()
     from conftest import stop_and_report
-    from parley_client import http_request
 
     server = low_nofile_server(parleyd_binary, tmp_path)
     try:
@@ -228,12 +219,7 @@ def test_the_default_connection_limit_keeps_descriptors_free(parleyd_binary, tmp
         # Accepted in arrival order: once this one is answered, the 400 were.
         with socket.create_connection((server.host, server.port), timeout=10) as probe:
             probe.sendall(b"GET /v1/healthz HTTP/1.1\r\nHost: parley\r\n\r\n")
-            answer = b""
-            try:
-                while chunk := probe.recv(65536):
-                    answer += chunk
-            except ConnectionResetError:
-                pass
+            answer = read_until_closed(probe)
         assert answer.startswith(b"HTTP/1.1 503"), answer[:200]
         refused = 0
         for s in idle:
@@ -252,13 +238,7 @@ def test_the_default_connection_limit_keeps_descriptors_free(parleyd_binary, tmp
 
         for s in idle:
             s.close()
-        deadline = time.monotonic() + 10
-        while True:  # the server gives places back as it sees the closes
-            try:
-                if http_request(server, "GET", "/v1/healthz").status == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "parleyd did not serve again once connections closed"
+        # The server gives places back as it sees the closes.
+        wait_until_serving(server, "parleyd did not serve again once connections closed")
     finally:
         stop_and_report(request, [server])

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from parley_client import create_user, http_request, login, online, run
+from parley_client import create_user, http_request, login, online, read_until_closed, run
 
 
 def assert_error(resp, status, code):
@@ -231,9 +231,7 @@ def _head_then_get(server, path):
         s.sendall(f"HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n"
                   "GET /v1/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
                   .encode())
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
+        data = read_until_closed(s)
     head, _, rest = data.partition(b"\r\n\r\n")
     lines = head.decode().split("\r\n")
     status = int(lines[0].split()[1])
