@@ -72,10 +72,15 @@ Result<std::unique_ptr<ports::PushSender>> open_push_sender(const PushConfig& c)
 Result<std::unique_ptr<ports::MessageLog>> open_log(const Config& config, const std::filesystem::path& data,
                                                     std::vector<services::EngineProbe>& probes) {
   if (config.engines.kafka.empty()) {
-    auto log = embedded::FileLog::open({.path = (data / "log").string(),
-                                        .partitions = config.log_partitions,
-                                        .durability = config.durability,
-                                        .kept_topics = {std::string(records::kSequencedTopic)}});
+    auto log = embedded::FileLog::open(
+        {.path = (data / "log").string(),
+         .partitions = config.log_partitions,
+         .durability = config.durability,
+         .kept_topics = {std::string(records::kSequencedTopic)},
+         // Read before their sync: the sequencer acknowledges from
+         // its changelog, which is synced, and the store writer
+         // appends inbox records again until its append is synced.
+         .early_topics = {std::string(records::kConversationsTopic), std::string(records::kInboxesTopic)}});
     if (!log) return std::move(log).error();
     return std::unique_ptr<ports::MessageLog>(std::move(log).value());
   }

@@ -9,33 +9,42 @@
 
 namespace parley::services {
 
+struct AppendGroup::State {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::size_t pending = 0;  // guarded by mutex, as the rest
+  std::optional<Error> failure;
+  std::vector<std::uint64_t> offsets;
+};
+
+AppendGroup::AppendGroup(ports::MessageLog& log, std::string_view topic, std::vector<Append> records)
+    : state_(std::make_shared<State>()) {
+  state_->pending = records.size();
+  state_->offsets.resize(records.size());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    log.append(topic, std::move(records[i].key), std::move(records[i].value),
+               [state = state_, i](Result<std::uint64_t> r) {
+                 std::lock_guard lock(state->mutex);
+                 if (r) {
+                   state->offsets[i] = r.value();
+                 } else if (!state->failure) {
+                   state->failure = r.error();
+                 }
+                 if (--state->pending == 0) state->cv.notify_one();
+               });
+  }
+}
+
+Result<std::vector<std::uint64_t>> AppendGroup::wait() {
+  std::unique_lock lock(state_->mutex);
+  state_->cv.wait(lock, [&] { return state_->pending == 0; });
+  if (state_->failure) return *state_->failure;
+  return std::move(state_->offsets);
+}
+
 Result<std::vector<std::uint64_t>> append_all(ports::MessageLog& log, std::string_view topic,
                                               std::vector<Append> records) {
-  struct Wait {
-    std::mutex mutex;
-    std::condition_variable cv;
-    std::size_t pending = 0;  // guarded by mutex, as the rest
-    std::optional<Error> failure;
-    std::vector<std::uint64_t> offsets;
-  };
-  auto wait = std::make_shared<Wait>();
-  wait->pending = records.size();
-  wait->offsets.resize(records.size());
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    log.append(topic, std::move(records[i].key), std::move(records[i].value), [wait, i](Result<std::uint64_t> r) {
-      std::lock_guard lock(wait->mutex);
-      if (r) {
-        wait->offsets[i] = r.value();
-      } else if (!wait->failure) {
-        wait->failure = r.error();
-      }
-      if (--wait->pending == 0) wait->cv.notify_one();
-    });
-  }
-  std::unique_lock lock(wait->mutex);
-  wait->cv.wait(lock, [&] { return wait->pending == 0; });
-  if (wait->failure) return *wait->failure;
-  return std::move(wait->offsets);
+  return AppendGroup(log, topic, std::move(records)).wait();
 }
 
 PipelineStep::PipelineStep(std::string name, std::unique_ptr<ports::LogConsumer> consumer, BatchHandler& handler,

@@ -32,9 +32,22 @@ struct Append {
   std::string value;
 };
 
-// Appends every record to `topic` at once and waits until the log has made
-// them all durable; returns their offsets, in the order given, or the first
-// failure (some may have been written then: a step's retry must cope).
+// Appends every record to `topic` at once; wait() waits until the log has
+// made them all durable, so that a step can do other work meanwhile (the
+// store writer flushes the store while the log syncs its inbox records).
+class AppendGroup {
+ public:
+  AppendGroup(ports::MessageLog& log, std::string_view topic, std::vector<Append> records);
+  // The records' offsets, in the order given, or the first failure (some
+  // may have been written then: a step's retry must cope).
+  [[nodiscard]] Result<std::vector<std::uint64_t>> wait();
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;  // shared with the appends' callbacks, which may outlive this
+};
+
+// AppendGroup(log, topic, records).wait().
 [[nodiscard]] Result<std::vector<std::uint64_t>> append_all(ports::MessageLog& log, std::string_view topic,
                                                             std::vector<Append> records);
 

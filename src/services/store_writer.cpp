@@ -28,31 +28,29 @@ Result<void> StoreWriter::process(std::span<const ports::LogRecord> batch) {
   if (!messages.empty()) {
     if (auto put = store_.put_messages(messages); !put) return put;
   }
+
+  std::vector<Append> inbox;
+  for (const auto& d : decisions) {
+    if (d.message.to.kind == Recipient::Kind::channel) {
+      send_to_channel(state_, ChannelId{d.message.to.id}, UserId{}, codec::event_channel_message(d.message));
+      continue;
+    }
+    for (UserId member : d.members) {
+      inbox.push_back(Append{to_string(member), records::encode(records::InboxCommand{member, d.message})});
+    }
+  }
+  // The inbox records go out first: the log syncs them while the store
+  // syncs below, and on the embedded log the inbox owner may read them
+  // before either sync (an inbox entry carries its message whole, so it
+  // does not wait for the history row).
+  AppendGroup appends(log_, records::kInboxesTopic, std::move(inbox));
   // Always: what the sequencer stored without a flush (SequencerOptions::
   // flush_stored) becomes durable here, before this batch's offsets move.
   // A flush with nothing written since the last one costs nothing.
   if (!decisions.empty()) {
     if (auto flushed = store_.flush(); !flushed) return flushed;
   }
-
-  std::vector<records::InboxCommand> inbox;
-  for (const auto& d : decisions) {
-    if (d.message.to.kind == Recipient::Kind::channel) {
-      send_to_channel(state_, ChannelId{d.message.to.id}, UserId{}, codec::event_channel_message(d.message));
-      continue;
-    }
-    for (UserId member : d.members) inbox.push_back(records::InboxCommand{member, d.message});
-  }
-  return append_inbox_records(inbox);
-}
-
-Result<void> StoreWriter::append_inbox_records(const std::vector<records::InboxCommand>& commands) {
-  if (commands.empty()) return Ok{};
-  std::vector<Append> appends;
-  appends.reserve(commands.size());
-  for (const auto& c : commands) appends.push_back(Append{to_string(c.user), records::encode(c)});
-  auto appended = append_all(log_, records::kInboxesTopic, std::move(appends));
-  if (!appended) return std::move(appended).error();
+  if (auto appended = appends.wait(); !appended) return std::move(appended).error();
   return Ok{};
 }
 

@@ -4,12 +4,13 @@
 // For each decision of the sequencer, in changelog order: store the message
 // (idempotent: the sequencer has usually stored it already, but not while the
 // store was down, nor if it died between logging and storing; what it
-// stored in this process is skipped), flush the store (which makes the
-// sequencer's unflushed write durable too), publish a
-// channel post to its members' servers, and append one inbox record per
-// member to "inboxes". Fanning out here, in changelog order, rather than in
-// the sequencer, keeps every member's inbox in the conversation's one order
-// even when some messages were stored late.
+// stored in this process is skipped), publish a channel post to its
+// members' servers, and append one inbox record per member to "inboxes";
+// then flush the store (which makes the sequencer's unflushed write durable
+// too) while the log syncs those records, and only then let the offsets
+// move. Fanning out here, in changelog order, rather than in the sequencer,
+// keeps every member's inbox in the conversation's one order even when some
+// messages were stored late.
 //
 // While the message store is down this step stops (the batch is retried),
 // and the sequencer keeps acknowledging: the changelog holds the messages
@@ -38,8 +39,6 @@ class StoreWriter final : public BatchHandler {
   [[nodiscard]] Result<void> process(std::span<const ports::LogRecord> batch) override;
 
  private:
-  [[nodiscard]] Result<void> append_inbox_records(const std::vector<records::InboxCommand>& commands);
-
   ports::MessageLog& log_;
   ports::MessageStore& store_;
   ports::StateStore& state_;

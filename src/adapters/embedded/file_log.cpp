@@ -350,8 +350,9 @@ struct FileLog::Topic {
     std::vector<std::uint64_t> max_offset;
   };
   struct Partition {
-    std::uint64_t next = 0;                           // durable, published records are [0, next)
-    std::uint64_t low = 0;                            // retention removed [0, low)
+    std::uint64_t next =
+        0;                  // published records are [0, next); durable too, but an early topic's between write and sync
+    std::uint64_t low = 0;  // retention removed [0, low)
     std::uint64_t assigned = 0;                       // the writer's next offset to hand out
     std::deque<std::shared_ptr<const Entry>> memory;  // records [memory_low, next)
     std::uint64_t memory_low = 0;
@@ -361,11 +362,16 @@ struct FileLog::Topic {
     std::map<std::string, std::uint64_t, std::less<>> written;    // group → latest commit in a file
   };
 
-  Topic(std::string n, bool k, fs::path d, int partition_count)
-      : name(std::move(n)), kept(k), dir(std::move(d)), partitions(static_cast<std::size_t>(partition_count)) {}
+  Topic(std::string n, bool k, bool e, fs::path d, int partition_count)
+      : name(std::move(n)),
+        kept(k),
+        early(e),
+        dir(std::move(d)),
+        partitions(static_cast<std::size_t>(partition_count)) {}
 
   const std::string name;
   const bool kept;
+  const bool early;  // LogOptions::early_topics
   const fs::path dir;
   std::vector<Partition> partitions;
   std::condition_variable data_cv;  // with state_mu_: wakes this topic's polls when records arrive
@@ -799,6 +805,7 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
     bool written = false;
     std::uint64_t before = 0;
     int err = 0;
+    bool early = false;  // published before the sync (Topic::early)
   };
   std::vector<Work> work;
   std::vector<std::uint64_t> offsets(batch.size(), 0);
@@ -820,6 +827,27 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
       }
     }
   }
+
+  // Makes a written topic's records and commits readable: offsets, memory,
+  // index. Requires state_mu_.
+  auto publish = [&](Work& w) {
+    Topic& topic = *w.topic;
+    topic.segments.back().size = topic.file_size;
+    for (std::size_t k = 0; k < w.items.size(); ++k) {
+      Pending& p = batch[w.items[k]];
+      auto& part = topic.partitions[static_cast<std::size_t>(p.partition)];
+      if (p.kind == Pending::Kind::commit) {
+        part.written[p.key] = p.next_offset;
+        continue;
+      }
+      const std::uint64_t offset = offsets[w.items[k]];
+      topic.note_record(offset, p.partition, w.positions[k]);
+      part.memory_bytes += p.key.size() + p.value.size() + sizeof(Entry);
+      part.memory.push_back(std::make_shared<const Entry>(Entry{offset, std::move(p.key), std::move(p.value)}));
+      part.next = offset + 1;
+    }
+    for (std::size_t p = 0; p < topic.partitions.size(); ++p) trim_memory(topic, static_cast<int>(p));
+  };
 
   std::unique_lock files(files_mu_);
   for (Work& w : work) {
@@ -946,12 +974,25 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
     w.written = true;
     w.before = before;
     w.err = ok ? 0 : err;
+    if (ok && topic.early) {
+      // Readable now, before the sync: its consumers work while the disk
+      // syncs (LogOptions::early_topics); its appends are answered after.
+      topic.file_size = after;
+      for (auto& pos : w.positions) pos += before;
+      {
+        std::lock_guard lock(state_mu_);
+        publish(w);
+      }
+      if (w.has_data) topic.data_cv.notify_all();
+      w.early = true;
+    }
   }
 
   // Sync every topic written with records at once: one fdatasync each, run
   // side by side (syncer_), so that a group commit touching three topics
   // waits for the slowest sync rather than for the three in turn.
   if (options_.durability == Durability::fsync) {
+    if (options_.before_sync) options_.before_sync();
     std::vector<int> fds;
     std::vector<int*> errs;
     for (Work& w : work) {
@@ -973,6 +1014,16 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
     Topic& topic = *w.topic;
     const std::uint64_t before = w.before;
     const int err = w.err;
+    if (err != 0 && w.early) {
+      // Consumers have read these records already and may have acted on
+      // them; they cannot be taken back, and after a failed fdatasync the
+      // kernel may have dropped the pages it could not write, so nothing
+      // later in this file could be trusted either. Stop, as PostgreSQL
+      // does: the restart recovers the log from what the disk holds.
+      log::error("log", "syncing topic " + topic.name + " failed after its records were read: " + os_error(err) +
+                            "; stopping, the restart recovers from the disk");
+      std::abort();
+    }
     if (err != 0) {
       // Cut the failed write off again, so that the file holds exactly what
       // was published; the batch's appends fail and the next batch tries
@@ -991,41 +1042,30 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
       }
       continue;
     }
+    if (w.early) continue;  // file_size and positions were set then
     topic.file_size = before + w.bytes.size();
     for (auto& pos : w.positions) pos += before;
   }
   files.unlock();
 
-  // Publish: offsets, memory, index; then wake consumers and answer.
+  // Publish: offsets, memory, index; then wake consumers and answer. Topics
+  // visible before their sync were published above already.
   {
     std::lock_guard lock(state_mu_);
     for (Work& w : work) {
       Topic& topic = *w.topic;
+      if (w.early) continue;
       if (w.failure) {
         for (auto& p : topic.partitions) p.assigned = p.next;
         continue;
       }
-      topic.segments.back().size = topic.file_size;
-      for (std::size_t k = 0; k < w.items.size(); ++k) {
-        Pending& p = batch[w.items[k]];
-        auto& part = topic.partitions[static_cast<std::size_t>(p.partition)];
-        if (p.kind == Pending::Kind::commit) {
-          part.written[p.key] = p.next_offset;
-          continue;
-        }
-        const std::uint64_t offset = offsets[w.items[k]];
-        topic.note_record(offset, p.partition, w.positions[k]);
-        part.memory_bytes += p.key.size() + p.value.size() + sizeof(Entry);
-        part.memory.push_back(std::make_shared<const Entry>(Entry{offset, std::move(p.key), std::move(p.value)}));
-        part.next = offset + 1;
-      }
-      for (std::size_t p = 0; p < topic.partitions.size(); ++p) trim_memory(topic, static_cast<int>(p));
+      publish(w);
     }
   }
   // Consumers wait for records of their own topic: a batch of commits
   // alone wakes nobody, and a topic's records wake only its own polls.
   for (const Work& w : work) {
-    if (w.has_data && !w.failure) w.topic->data_cv.notify_all();
+    if (w.has_data && !w.failure && !w.early) w.topic->data_cv.notify_all();
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     Pending& p = batch[i];
@@ -1049,8 +1089,11 @@ FileLog::Topic& FileLog::topic_locked(std::string_view name) {
   if (it == topics_.end()) {
     const bool kept =
         std::find(options_.kept_topics.begin(), options_.kept_topics.end(), name) != options_.kept_topics.end();
-    auto topic = std::make_unique<Topic>(std::string(name), kept, fs::path(options_.path) / ("t-" + hex_of(name)),
-                                         options_.partitions);
+    const bool early =
+        options_.durability == Durability::fsync &&
+        std::find(options_.early_topics.begin(), options_.early_topics.end(), name) != options_.early_topics.end();
+    auto topic = std::make_unique<Topic>(std::string(name), kept, early,
+                                         fs::path(options_.path) / ("t-" + hex_of(name)), options_.partitions);
     it = topics_.emplace(std::string(name), std::move(topic)).first;
   }
   return *it->second;

@@ -33,10 +33,13 @@
 // partition, writes each touched topic's frames with one write(2), syncs
 // each touched file once (Durability::fsync; the files side by side, so a
 // batch waits for its slowest sync, not for all of them in turn), then
-// publishes the records to consumers and runs the callbacks. A failed write or sync is cut off
-// the file again (ftruncate, which drops the zeros ahead too) and its
-// appends fail with `unavailable`; the next batch tries again, so a full
-// disk refuses sends and recovers by itself once space returns.
+// publishes the records to consumers and runs the callbacks (an early topic,
+// LogOptions::early_topics, publishes once written, before its sync). A
+// failed write or sync is cut off the file again (ftruncate, which drops the
+// zeros ahead too) and its appends fail with `unavailable`; the next batch
+// tries again, so a full disk refuses sends and recovers by itself once
+// space returns. A failed sync of an early topic stops the process instead:
+// its records may have been read already.
 //
 // Commits are queued like appends and written without a sync (a committed
 // offset lost to a power cut only replays records the steps handle
@@ -61,6 +64,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -87,6 +91,18 @@ struct LogOptions {
   // rebuilt from must be kept whole, whatever its groups committed (as
   // Kafka's retention.ms=-1 keeps a topic).
   std::vector<std::string> kept_topics{};
+  // Topics whose records consumers may read once written, before their
+  // fdatasync (Durability::fsync; under `os` every topic is read once
+  // written). Their appends are still answered only after the sync. For a
+  // topic whose records are not yet the truth when read: a hop whose reader
+  // makes its own durable record before anything is acknowledged (the
+  // sequencer reads sends and acknowledges from the changelog), or whose
+  // writer replays what was lost (the store writer appends inbox records
+  // again until its own append is synced). A failed sync of such a topic
+  // stops the process: records already read cannot be taken back.
+  std::vector<std::string> early_topics{};
+  // Tests: runs on the writer thread before each group commit's syncs.
+  std::function<void()> before_sync{};
   // A topic's segment file is closed and a new one started past this size.
   std::uint64_t segment_bytes = 64ULL << 20;
   // The most bytes of records one partition keeps in memory for consumers.
