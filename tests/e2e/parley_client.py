@@ -1,5 +1,5 @@
 """A small Parley client, written to double as documentation of the protocol
-(/work/shared/PROTOCOL.md, "Parley client protocol, v1").
+(docs/PROTOCOL.md, "Parley client protocol, v1").
 
 HTTP (blocking, urllib-free http.client):
 
