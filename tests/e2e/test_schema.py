@@ -1,8 +1,8 @@
 """The protocol's JSON Schema (protocol/parley.schema.json) and the check
 parley_client.py makes with it: the schema is valid, names every op and
-error code the server has, accepts the frames of docs/PROTOCOL.md and
-rejects wrong ones, and a wrong frame from a server fails the test that
-received it. No parleyd is needed."""
+error code the server has, agrees with docs/PROTOCOL.md, accepts good
+frames and rejects wrong ones, and a wrong frame from a server fails the
+test that received it. No parleyd is needed."""
 
 import asyncio
 import pathlib
@@ -42,6 +42,32 @@ def test_the_schema_names_every_op_and_error_code_of_the_server():
     codes = re.findall(r'case ErrorCode::[a-z_]+: return "([a-z_]+)"',
                        (ROOT / "src/core/result.cpp").read_text())
     assert codes and codes == protocol_schema.SCHEMA["$defs"]["ErrorCode"]["enum"]
+
+
+def test_docs_protocol_md_and_the_schema_agree():
+    """Every op and event of the schema is in docs/PROTOCOL.md's tables, and
+    every complete example frame there matches the schema (a request
+    without an id is the example of one that is refused)."""
+    doc = (ROOT / "docs/PROTOCOL.md").read_text()
+    ops_table = doc.split("### Summary", 1)[1].split("\n### ", 1)[0]
+    events_table = doc.split("\n## Events", 1)[1].split("\n## ", 1)[0]
+    for op in protocol_schema.OPS:
+        assert re.search(rf"^\| (`[a-z_]+` / )*`{op}`( / `[a-z_]+`)* \|", ops_table, re.M), \
+            f"op {op} is not in the requests table of docs/PROTOCOL.md"
+    for ev in protocol_schema.EVENTS:
+        assert re.search(rf"^\| `{ev}` \|", events_table, re.M), \
+            f"event {ev} is not in the events table of docs/PROTOCOL.md"
+    examples = 0
+    for arrow, text in re.findall(r"^(→|←) (\{.*\})$", doc, re.M):
+        if "…" in text:
+            continue
+        frame = parley_client.json.loads(text)
+        if arrow == "←":
+            protocol_schema.check_server_frame(frame)
+        elif "id" in frame:
+            protocol_schema.check_request(frame)
+        examples += 1
+    assert examples >= 10
 
 
 @pytest.mark.parametrize("frame", [
