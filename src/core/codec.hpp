@@ -1,5 +1,5 @@
 #pragma once
-// The JSON codec of PROTOCOL.md: strict readers for the request ops and
+// The JSON codec of docs/PROTOCOL.md: strict readers for the request ops and
 // writers for replies and events. Readers refuse anything the contract does
 // not allow (wrong types, ids that are not id strings, out-of-range limits)
 // with ErrorCode::bad_request and a message that names the field.

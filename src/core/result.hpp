@@ -12,7 +12,7 @@
 
 namespace parley {
 
-// The protocol's error codes (PROTOCOL.md, "Conventions").
+// The protocol's error codes (docs/PROTOCOL.md, "Conventions").
 enum class ErrorCode {
   bad_request,
   unauthorized,

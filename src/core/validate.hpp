@@ -1,5 +1,5 @@
 #pragma once
-// Validation of the names and values clients choose (PROTOCOL.md).
+// Validation of the names and values clients choose (docs/PROTOCOL.md).
 
 #include <cstdint>
 #include <optional>

@@ -1,5 +1,5 @@
 #pragma once
-// The HTTP endpoints of PROTOCOL.md ("HTTP"): accounts, sessions, user
+// The HTTP endpoints of docs/PROTOCOL.md ("HTTP"): accounts, sessions, user
 // lookup; and health, readiness and version (docs/OPERATIONS.md). Each handler is a coroutine that runs its blocking
 // work on the blocking pool and returns the full response.
 

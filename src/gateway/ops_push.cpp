@@ -25,7 +25,7 @@ bool valid_token(std::string_view token) {
 }  // namespace
 
 // push_register {platform: "apns"|"fcm", token}: stores the token for this
-// session's device, replacing the device's previous one (PROTOCOL.md).
+// session's device, replacing the device's previous one (docs/PROTOCOL.md).
 awaitable<void> push_register(Request& r) {
   const auto* platform = r.fields.if_contains("platform");
   const auto* token = r.fields.if_contains("token");

@@ -1,5 +1,5 @@
-// Ops for friendships, blocks and presence (PROTOCOL.md; extensions in
-// docs/PROTOCOL-EXTENSIONS.md, "Friends and presence").
+// Ops for friendships, blocks and presence (docs/PROTOCOL.md, "Friends and
+// blocks" and "Presence and friends").
 
 #include <boost/json/array.hpp>
 

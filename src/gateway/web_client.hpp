@@ -1,6 +1,6 @@
 #pragma once
 // The small web client served at "/": sign up, log in, chat 1:1, see the
-// conversation list. It speaks only PROTOCOL.md, like any other client.
+// conversation list. It speaks only docs/PROTOCOL.md, like any other client.
 
 #include <string_view>
 

@@ -1,5 +1,5 @@
 #pragma once
-// One WebSocket connection of one device (PROTOCOL.md, "WebSocket").
+// One WebSocket connection of one device (docs/PROTOCOL.md, "WebSocket").
 //
 // The connection lives on one I/O thread for its life. Reads are one
 // coroutine that handles requests in order; writes go through a queue of

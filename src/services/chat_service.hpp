@@ -1,5 +1,5 @@
 #pragma once
-// The chat operations of PROTOCOL.md, independent of any transport.
+// The chat operations of docs/PROTOCOL.md, independent of any transport.
 //
 // `submit_send` only appends to the log and returns: the sender's answer comes
 // back from the sequencer as a SendDone envelope for the ticket. The other

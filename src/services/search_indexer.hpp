@@ -9,7 +9,7 @@
 // min_interval), so that each transaction indexes everything decided in that
 // interval at once: FTS5 and PostgreSQL's GIN pay much of their cost per
 // transaction, not per row. A message is therefore searchable shortly after
-// it is acknowledged, not at once (docs/PROTOCOL-EXTENSIONS.md).
+// it is acknowledged, not at once (docs/PROTOCOL.md, "search").
 //
 // Offsets move only after the index has committed, so a crash replays what
 // was not indexed; indexing a message again changes nothing.

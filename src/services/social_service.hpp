@@ -1,5 +1,5 @@
 #pragma once
-// Friendships and blocks as PROTOCOL.md's ops see them: the rules of the
+// Friendships and blocks as docs/PROTOCOL.md's ops see them: the rules of the
 // SocialGraph port plus the users' existence (Directory), the protocol's
 // refusals, and the presence side effects of a friendship starting or ending.
 //

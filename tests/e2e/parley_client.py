@@ -1,5 +1,5 @@
 """A small Parley client, written to double as documentation of the protocol
-(/work/shared/PROTOCOL.md, "Parley client protocol, v1").
+(docs/PROTOCOL.md, "Parley client protocol, v1").
 
 HTTP (blocking, urllib-free http.client):
 
@@ -18,6 +18,15 @@ Every request gets a fresh ``id``; the background reader matches replies
 (``"re": id``) to their requests and queues everything else (``"ev"``) as
 events, so a test can await the reply to one request while events for other
 things keep arriving.
+
+Everything is checked against the protocol's JSON Schema
+(protocol/parley.schema.json, through protocol_schema.py): every request and
+HTTP body sent, every reply, event and HTTP answer received. A mismatch
+raises SchemaViolation, with the frame and the schema's complaint, and fails
+the test. A test that means to send what the protocol does not allow says so:
+``send_raw`` sends a frame as is, ``unchecked=True`` sends a request (to
+``start``, ``request``, ``expect_error``) or an HTTP body without the check.
+What the server answers is checked all the same.
 """
 
 import asyncio
@@ -29,6 +38,13 @@ from dataclasses import dataclass
 
 import websockets
 from websockets.exceptions import ConnectionClosed
+
+import protocol_schema
+from protocol_schema import SchemaViolation
+
+# Every violation seen in a server frame: run() fails the test with the
+# first even when the frame was an event nobody waited for.
+violations = []
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -49,8 +65,12 @@ class HttpResponse:
 
 
 def http_request(server, method, path, body=None, token=None, raw=None,
-                 headers=None, timeout=DEFAULT_TIMEOUT):
-    """One HTTP request. ``body`` is JSON-encoded; ``raw`` is sent as is."""
+                 headers=None, timeout=DEFAULT_TIMEOUT, unchecked=False):
+    """One HTTP request. ``body`` is JSON-encoded and checked against the
+    schema (unless ``unchecked``); ``raw`` is sent as is. The answer's body
+    is checked always."""
+    if body is not None and not unchecked:
+        protocol_schema.check_http_request(method, path, body)
     conn = http.client.HTTPConnection(server.host, server.port,
                                       timeout=timeout)
     hdrs = dict(headers or {})
@@ -66,10 +86,14 @@ def http_request(server, method, path, body=None, token=None, raw=None,
     try:
         conn.request(method, path, body=data, headers=hdrs)
         resp = conn.getresponse()
-        return HttpResponse(resp.status, resp.read(),
-                            {k.lower(): v for k, v in resp.getheaders()})
+        answer = HttpResponse(resp.status, resp.read(),
+                              {k.lower(): v for k, v in resp.getheaders()})
     finally:
         conn.close()
+    protocol_schema.check_http_response(method, path, answer.status,
+                                        answer.headers.get("content-type"),
+                                        answer.body)
+    return answer
 
 
 @dataclass
@@ -157,6 +181,7 @@ class Client:
         self.device_id = None
         self._ids = itertools.count(1)
         self._pending = {}           # json.dumps(id) -> Future[reply]
+        self._ops = {}               # json.dumps(id) -> the request's op
         self._events = []            # events not yet taken by next_event()
         self.all_events = []         # every event ever received, in order
         self.stray_replies = []      # replies nobody was waiting for
@@ -189,20 +214,33 @@ class Client:
         try:
             while True:
                 raw = await self.ws.recv()
-                msg = json.loads(raw)
+                try:
+                    msg = json.loads(raw)
+                except ValueError as e:
+                    raise SchemaViolation(
+                        f"{self.label}: the server sent a frame that is not "
+                        f"JSON ({e}): {str(raw)[:200]!r}") from None
                 if isinstance(msg, dict) and "re" in msg:
-                    fut = self._pending.pop(json.dumps(msg["re"]), None)
+                    key = json.dumps(msg["re"])
+                    fut = self._pending.pop(key, None)
+                    problem = self._check(msg, self._ops.pop(key, None))
                     if fut is not None and not fut.done():
-                        fut.set_result(msg)
+                        if problem is not None:
+                            fut.set_exception(problem)
+                        else:
+                            fut.set_result(msg)
                     else:
                         self.stray_replies.append(msg)
                 else:
+                    self._check(msg)
                     self._events.append(msg)
                     self.all_events.append(msg)
                 self._wake()
         except ConnectionClosed as e:
             self.closed_by = e
         except Exception as e:         # a frame we could not parse, etc.
+            if isinstance(e, SchemaViolation):
+                violations.append(e)
             self.closed_by = e
             await self.ws.close()
         finally:
@@ -214,6 +252,21 @@ class Client:
             self._pending.clear()
             self._wake()
 
+    def _check(self, frame, op=None):
+        """Checks a server frame; returns the violation (also recorded for
+        run()) or None."""
+        try:
+            protocol_schema.check_server_frame(frame, op)
+        except SchemaViolation as e:
+            e.args = (f"{self.label}: {e.args[0]}",)
+            violations.append(e)
+            return e
+        return None
+
+    def _raise_violation(self):
+        if violations:
+            raise violations[0]
+
     def _wake(self):
         self._signal.set()
         self._signal = asyncio.Event()
@@ -224,31 +277,44 @@ class Client:
 
     # -- requests ----------------------------------------------------------
 
-    async def send_frame(self, data):
-        """Send one text frame as is (str) or a JSON-encoded object."""
+    async def send_frame(self, frame):
+        """Send one request (a dict), checked against the schema."""
+        protocol_schema.check_request(frame)
+        await self.ws.send(json.dumps(frame))
+
+    async def send_raw(self, data):
+        """Send one text frame as is (str) or a JSON-encoded object, without
+        checking it: for tests of what the server does with frames the
+        protocol does not allow. Its answers are still checked."""
         if not isinstance(data, str):
             data = json.dumps(data)
         await self.ws.send(data)
 
-    async def start(self, op, *, id=None, **fields):
+    async def start(self, op, *, id=None, unchecked=False, **fields):
         """Send a request and return a Future for its reply, without waiting.
-        Use it to pipeline several requests on one connection."""
+        Use it to pipeline several requests on one connection. The request
+        is checked against the schema unless ``unchecked``."""
         if self.is_closed:
             raise ConnectionError(f"{self.label}: connection is closed "
                                   f"({self.closed_by!r})")
         if id is None:
             id = next(self._ids)
-        fut = asyncio.get_running_loop().create_future()
-        self._pending[json.dumps(id)] = fut
         frame = {"id": id, **fields}
         if op is not None:
             frame["op"] = op
-        await self.send_frame(frame)
+        if not unchecked:
+            protocol_schema.check_request(frame)
+        fut = asyncio.get_running_loop().create_future()
+        key = json.dumps(id)
+        self._pending[key] = fut
+        self._ops[key] = op
+        await self.ws.send(json.dumps(frame))
         return fut
 
-    async def request(self, op, *, timeout=DEFAULT_TIMEOUT, **fields):
+    async def request(self, op, *, timeout=DEFAULT_TIMEOUT, unchecked=False,
+                      **fields):
         """Send a request and return its reply, ok or not."""
-        fut = await self.start(op, **fields)
+        fut = await self.start(op, unchecked=unchecked, **fields)
         return await asyncio.wait_for(fut, timeout)
 
     async def call(self, op, *, timeout=DEFAULT_TIMEOUT, **fields):
@@ -259,9 +325,11 @@ class Client:
         return reply
 
     async def expect_error(self, code, op, *, timeout=DEFAULT_TIMEOUT,
-                           **fields):
-        """Send a request whose reply must be an error with ``code``."""
-        reply = await self.request(op, timeout=timeout, **fields)
+                           unchecked=False, **fields):
+        """Send a request whose reply must be an error with ``code``;
+        ``unchecked`` sends a request the schema does not allow."""
+        reply = await self.request(op, timeout=timeout, unchecked=unchecked,
+                                   **fields)
         assert reply.get("ok") is False, f"{op} should fail: {reply}"
         err = reply.get("error")
         assert isinstance(err, dict) and err.get("code") == code, \
@@ -313,6 +381,7 @@ class Client:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
+            self._raise_violation()
             signal = self._signal
             for i, ev in enumerate(self._events):
                 if pred is None or pred(ev):
@@ -387,8 +456,12 @@ def run(coro, timeout=60.0):
     """Run an async test body with a hard time bound, then close every
     connection it left open."""
     async def body():
+        violations.clear()
         try:
-            return await asyncio.wait_for(coro, timeout)
+            result = await asyncio.wait_for(coro, timeout)
         finally:
             await close_all()
+        if violations:
+            raise violations[0]
+        return result
     return asyncio.run(body())

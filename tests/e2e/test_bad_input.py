@@ -56,7 +56,7 @@ def unknown_user_id(known):
 def test_unreadable_frame_gets_error_event(server, frame):
     async def body():
         alice, bob, a, b = await setup_pair(server)
-        await a.send_frame(frame)
+        await a.send_raw(frame)
         ev = await a.next_event(lambda e: e.get("ev") == "error")
         assert ev["error"]["code"] == "bad_request", ev
         assert isinstance(ev["error"].get("message"), str), ev
@@ -72,8 +72,8 @@ def test_unreadable_frame_gets_error_event(server, frame):
 def test_unknown_op_is_bad_request(server):
     async def body():
         alice, bob, a, b = await setup_pair(server)
-        await a.expect_error("bad_request", "no_such_op")
-        await a.expect_error("bad_request", "")
+        await a.expect_error("bad_request", "no_such_op", unchecked=True)
+        await a.expect_error("bad_request", "", unchecked=True)
         await assert_still_works(a, b)
 
     run(body())
@@ -82,8 +82,8 @@ def test_unknown_op_is_bad_request(server):
 def test_missing_op_is_bad_request(server):
     async def body():
         alice, bob, a, b = await setup_pair(server)
-        await a.expect_error("bad_request", None)          # frame: {"id": n}
-        await a.expect_error("bad_request", None, body="hi")
+        await a.expect_error("bad_request", None, unchecked=True)  # {"id": n}
+        await a.expect_error("bad_request", None, unchecked=True, body="hi")
         await assert_still_works(a, b)
 
     run(body())
@@ -144,7 +144,7 @@ def test_wrong_fields_are_bad_request(server, case):
         first = await a.send_to_user(bob.user_id, "setup-1", "setup")
         await b.message_with("setup-1")
         op, fields = _bad_fields(bob.user_id, first["conversation"])[case]
-        await a.expect_error("bad_request", op, **fields)
+        await a.expect_error("bad_request", op, unchecked=True, **fields)
         check = await assert_still_works(a, b)
         # Nothing was stored by the bad request: bob's inbox holds the setup
         # message and the check message only.
@@ -191,7 +191,7 @@ def test_body_over_max_body_is_too_large(server):
 def test_frame_over_max_frame_closes_1009(server):
     async def body():
         alice, bob, a, b = await setup_pair(server)
-        await a.send_frame({"id": 1, "op": "ping", "pad": "x" * 70_000})
+        await a.send_raw({"id": 1, "op": "ping", "pad": "x" * 70_000})
         assert await a.wait_closed() == 1009
         # A fresh connection of the same user works; bob is unaffected.
         a2 = await online(server, alice, "phone")
@@ -347,7 +347,7 @@ def test_an_id_that_cannot_be_echoed_as_sent_is_refused(server, raw_id):
     (the largest one still works)."""
     async def body():
         alice, bob, a, b = await setup_pair(server)
-        await a.ws.send('{"op":"ping","id":' + raw_id + '}')
+        await a.send_raw('{"op":"ping","id":' + raw_id + '}')
         ev = await a.next_event(lambda e: e.get("ev") == "error")
         assert ev["error"]["code"] == "bad_request"
         assert "integer" in ev["error"]["message"]
@@ -416,9 +416,9 @@ def test_the_authorization_scheme_is_case_insensitive(server, scheme):
 def test_room_names_with_control_or_bidi_characters_are_refused(server, name):
     async def body():
         alice, bob, a, b = await setup_pair(server)
-        err = await a.expect_error("bad_request", "group_create", name=name, members=[bob.user_id])
+        err = await a.expect_error("bad_request", "group_create", unchecked=True, name=name, members=[bob.user_id])
         assert "bidirectional" in err["message"]
-        err = await a.expect_error("bad_request", "channel_create", name=name)
+        err = await a.expect_error("bad_request", "channel_create", unchecked=True, name=name)
         assert "bidirectional" in err["message"]
         ok = await a.call("group_create", name="Team \u05e9\u05dc\u05d5\u05dd", members=[bob.user_id])
         assert ok["ok"] is True

@@ -8,7 +8,7 @@ MESSAGE_FIELDS = {"message_id", "conversation", "from", "to", "body",
 
 
 def check_message(msg, *, sender, recipient, body, client_msg_id, reply):
-    """A message object as PROTOCOL.md defines it, matching the send reply."""
+    """A message object as docs/PROTOCOL.md defines it, matching the send reply."""
     assert MESSAGE_FIELDS <= set(msg), f"missing fields: {msg}"
     assert msg["message_id"] == reply["message_id"]
     assert msg["conversation"] == reply["conversation"]

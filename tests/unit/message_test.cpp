@@ -50,7 +50,7 @@ TEST(Validate, DisplayNamesRefuseControlAndBidiCharacters) {
 }
 
 TEST(Validate, DisplayNameEdges) {
-  // Every bidirectional mark or override listed in PROTOCOL-EXTENSIONS.md.
+  // Every bidirectional mark or override listed in docs/PROTOCOL.md.
   for (const char* bidi :
        {"\xD8\x9C", "\xE2\x80\x8E", "\xE2\x80\x8F", "\xE2\x80\xAA", "\xE2\x80\xAB", "\xE2\x80\xAC", "\xE2\x80\xAD",
         "\xE2\x80\xAE", "\xE2\x81\xA6", "\xE2\x81\xA7", "\xE2\x81\xA8", "\xE2\x81\xA9"}) {
