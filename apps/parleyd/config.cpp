@@ -115,6 +115,16 @@ const std::vector<Setting>& settings() {
        [](Config& c, const std::string& v) { return parse_number<double>(v, c.gateway.rate_limit, 0.1, 1e9); }},
       {"--rate-burst", "PARLEY_RATE_BURST", "requests a connection may send at once (default 200)",
        [](Config& c, const std::string& v) { return parse_number<double>(v, c.gateway.rate_burst, 1, 1e9); }},
+      {"--user-rate-limit", "PARLEY_USER_RATE_LIMIT",
+       "budget units a second per user, across all of the user's connections and servers: a ping costs 1, a "
+       "1:1 send 2, a group or channel send 10, a history, search or conversations page 5, anything else 1; "
+       "0: no limit (default 200)",
+       [](Config& c, const std::string& v) { return parse_number<double>(v, c.gateway.user_rate_limit, 0, 1e9); }},
+      {"--user-rate-burst", "PARLEY_USER_RATE_BURST", "budget units a user may spend at once (default 400)",
+       [](Config& c, const std::string& v) { return parse_number<double>(v, c.gateway.user_rate_burst, 1, 1e9); }},
+      {"--max-rooms-per-hour", "PARLEY_MAX_ROOMS_PER_HOUR",
+       "groups and channels one user may create an hour; 0: no limit (default 50)",
+       [](Config& c, const std::string& v) { return parse_number<double>(v, c.gateway.rooms_per_hour, 0, 1e9); }},
       {"--send-timeout-ms", "PARLEY_SEND_TIMEOUT_MS",
        "how long a send waits to be sequenced before 'unavailable' (default 10000)",
        [](Config& c, const std::string& v) { return parse_ms(v, c.gateway.send_timeout, 100, 600000); }},

@@ -36,6 +36,11 @@ struct GatewayOptions {
   std::size_t max_http_body = 64 * 1024;
   double rate_limit = 100;  // requests per second per connection
   double rate_burst = 200;
+  // Per-user budgets across the user's connections and servers
+  // (UserBudgets): units a second, units at once, rooms created an hour.
+  double user_rate_limit = 200;
+  double user_rate_burst = 400;
+  double rooms_per_hour = 50;
   std::size_t max_write_queue = 4096;  // frames queued for one slow connection before it is closed
   // Bytes of frames queued for one connection: past half, its requests
   // wait for its writes; an event past all of it closes the connection.
@@ -90,6 +95,7 @@ struct Services {
 
 class BoundedPool;
 class ConnectionLimits;
+class UserBudgets;
 
 struct Context {
   GatewayOptions options;
@@ -112,6 +118,7 @@ struct Context {
   const services::Readiness* readiness = nullptr;  // null: readyz answers ready
   BoundedPool* hashing = nullptr;                  // password hashing (logins, sign-ups); null: on `blocking`
   ConnectionLimits* limits = nullptr;              // per-user WebSocket limits; null: none
+  UserBudgets* budgets = nullptr;                  // per-user request budgets; null: none
 };
 
 }  // namespace parley::gateway

@@ -167,6 +167,9 @@ Server::Server(GatewayOptions options, Services services)
                .per_address = options_.max_connections_per_address,
                .per_user = options_.max_connections_per_user,
                .devices_per_user = options_.max_devices_per_user}),
+      budgets_({.rate = options_.user_rate_limit,
+                .burst = options_.user_rate_burst,
+                .rooms_per_hour = options_.rooms_per_hour}),
       blocking_(4),
       housekeeping_(1),
       registry_(services.state, services.chat.server_id(), blocking_),
@@ -179,6 +182,7 @@ Server::Server(GatewayOptions options, Services services)
       acceptor_(blocking_) {
   ctx_.hashing = &hashing_;
   ctx_.limits = &limits_;
+  ctx_.budgets = &budgets_;
   registry_.on_user_here([this](UserId user, bool here) { here ? channels_.follow(user) : channels_.unfollow(user); });
   const int n = thread_count(options_.threads);
   for (int i = 0; i < n; ++i) {

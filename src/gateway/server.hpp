@@ -20,6 +20,7 @@
 #include "gateway/context.hpp"
 #include "gateway/pending_sends.hpp"
 #include "gateway/session_registry.hpp"
+#include "gateway/user_budgets.hpp"
 
 namespace parley::gateway {
 
@@ -51,6 +52,7 @@ class Server {
   // pools' pending handlers): each connection gives its slots back here
   // when it is destroyed.
   ConnectionLimits limits_;
+  UserBudgets budgets_;
   boost::asio::thread_pool blocking_;
   // The registry heartbeat's own thread, so that a queue of slow port calls
   // on blocking_ cannot make this server look dead.

@@ -31,7 +31,8 @@ WebSocketSession::WebSocketSession(beast::tcp_stream stream, Context& ctx, ports
       ws_(std::move(stream)),
       ctx_(ctx),
       who_(std::move(who)),
-      bucket_(ctx.options.rate_limit, ctx.options.rate_burst) {
+      bucket_(ctx.options.rate_limit, ctx.options.rate_burst),
+      budget_(ctx.budgets != nullptr ? ctx.budgets->of(who_.user) : nullptr) {
   static std::atomic<std::uint64_t> connections{0};
   presence_key_ = ctx_.chat.server_id() + "/" + who_.device + "/" + std::to_string(++connections);
 }
@@ -150,7 +151,32 @@ awaitable<void> WebSocketSession::handle(std::string text) {
     co_return;
   }
   std::string op_name(op->get_string());
+  if (budget_ != nullptr) {
+    // The user's budget across connections and servers (UserBudgets).
+    if (budget_->share_due()) refresh_budget_share();
+    if (!budget_->try_take(request_cost(op_name, req))) {
+      reply(codec::reply_error(request_id,
+                               make_error(ErrorCode::rate_limited,
+                                          "too many requests from this user, across all of its connections; slow "
+                                          "down")));
+      co_return;
+    }
+    if ((op_name == "group_create" || op_name == "channel_create") && !budget_->try_create_room()) {
+      reply(codec::reply_error(request_id, make_error(ErrorCode::rate_limited,
+                                                      "too many groups and channels created by this user in the "
+                                                      "last hour; try again later")));
+      co_return;
+    }
+  }
   co_await dispatch(std::move(request_id), std::move(op_name), std::move(req));
+}
+
+void WebSocketSession::refresh_budget_share() {
+  // The servers holding the user's devices share its budget; read off the
+  // I/O thread (a state store round trip on the scale-out engines).
+  asio::post(ctx_.blocking, [&state = ctx_.state, budget = budget_, user = who_.user] {
+    if (auto routes = state.routes(user); routes) budget->set_servers(routes->size());
+  });
 }
 
 awaitable<void> WebSocketSession::dispatch(json::value id, std::string op, json::object req) {

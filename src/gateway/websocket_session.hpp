@@ -31,6 +31,7 @@
 #include "gateway/connection.hpp"
 #include "gateway/connection_limits.hpp"
 #include "gateway/context.hpp"
+#include "gateway/user_budgets.hpp"
 
 namespace parley::gateway {
 
@@ -54,6 +55,8 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   boost::asio::awaitable<void> read_loop();
   // Handles one text frame; replies go through the write queue.
   boost::asio::awaitable<void> handle(std::string text);
+  // Reads again how many servers hold the user's devices (UserBudget::set_servers).
+  void refresh_budget_share();
   boost::asio::awaitable<void> dispatch(boost::json::value id, std::string op, boost::json::object req);
 
   void reply(std::string frame);
@@ -76,6 +79,7 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   ports::SessionRecord who_;
   boost::beast::flat_buffer buffer_;
   TokenBucket bucket_;
+  std::shared_ptr<UserBudget> budget_;  // shared by the user's connections; null: no per-user budget
   // Touched only on this connection's thread. The frames waiting to be
   // written, oldest at queue_head_: a vector and an index rather than a
   // std::deque, which allocates its map and a 512-byte node even while empty

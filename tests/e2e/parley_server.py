@@ -34,13 +34,15 @@ def listening_port(line):
 
 
 # Flags every test server gets: cheap password hashing (tests create many
-# users), a rate limit high enough never to get in the way of a test, and a
+# users), rate limits high enough (or off) never to get in the way of a test, and a
 # limit per source address above the 1,001 connections that one test opens
 # from 127.0.0.1 (a test of a limit passes its own value after these).
 DEFAULT_ARGS = (
     "--pwhash-limits", "min",
     "--rate-limit", "100000",
     "--rate-burst", "100000",
+    "--user-rate-limit", "0",
+    "--max-rooms-per-hour", "0",
     "--max-connections-per-address", "100000",
 )
 
