@@ -152,6 +152,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private refusal: number | undefined; // HTTP status of the last refused upgrade
+  private everOpened = false; // this attempt's socket opened
 
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -404,6 +405,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
     this.liveGen = gen;
     this._state = "connecting";
     this.refusal = undefined;
+    this.everOpened = false;
     let socket: SocketLike;
     try {
       const url = this.discover ? (await this.http.pickServer()).url : this.url;
@@ -429,6 +431,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
   private opened(gen: number): void {
     if (gen !== this.liveGen) return;
     this._state = "open";
+    this.everOpened = true;
     const reconnect = this.opens++ > 0;
     this.startHeartbeat();
     for (const w of this.openWaiters.splice(0)) w.resolve();
@@ -497,10 +500,27 @@ export class ParleyClient extends Emitter<ClientEvents> {
       this.shutDown(new ConnectionClosedError(`connection closed (${code}) and reconnect is off`));
       return;
     }
+    if (status === undefined && !this.everOpened) this.probeToken();
     const delayMs = this.backoff(this.failures++);
     this._state = "connecting";
     this.emit("disconnected", { code, reason, willReconnect: true, delayMs, ...(status ? { status } : {}) });
     this.reconnectTimer = setTimeout(() => void this.attempt(), delayMs);
+  }
+
+  /**
+   * A browser's WebSocket does not tell why an upgrade failed. When one fails
+   * before opening, ask HTTP whether the token is still good: a lookup with a
+   * bad token is 401, with a good one 200 or 404. A revoked token then ends
+   * the client instead of reconnecting for ever.
+   */
+  private probeToken(): void {
+    const http = new ParleyHttp(this.http.baseUrl, { token: this.token, timeoutMs: this.opts.requestTimeoutMs });
+    http.userByName("x").catch((err: unknown) => {
+      if (err instanceof ParleyError && err.code === "unauthorized" && this._state !== "closed" && this._state !== "open") {
+        this.emit("disconnected", { code: 1006, reason: "token refused", willReconnect: false, status: 401 });
+        this.shutDown(new ParleyError("unauthorized", "the server refused the token (HTTP 401)", { status: 401 }));
+      }
+    });
   }
 
   private backoff(failures: number): number {
@@ -548,7 +568,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
     if (this.opts.heartbeatMs <= 0) return;
     this.heartbeatTimer = setInterval(() => {
       if (this._state !== "open") return;
-      this.transmit("ping", {}, Math.max(this.opts.heartbeatMs, 1000)).catch((err: unknown) => {
+      this.transmit("ping", {}, this.opts.requestTimeoutMs).catch((err: unknown) => {
         if (err instanceof TimeoutError && this._state === "open") this.dropSocket("heartbeat timed out");
       });
     }, this.opts.heartbeatMs);

@@ -9,6 +9,9 @@ import { PACKAGE_DIR, TestServer } from "./server.js";
 
 const CLI = join(PACKAGE_DIR, "dist", "src", "cli.js");
 
+/** Every test gives up after a minute rather than hang the suite. */
+const T = { timeout: 60_000 };
+
 let server: TestServer;
 let home: string;
 
@@ -58,7 +61,7 @@ async function json(who: string, ...args: string[]): Promise<Record<string, any>
   return r.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
 }
 
-test("the CLI: signup, login, send, sync, history, friends, groups, search, and tail --json", async () => {
+test("the CLI: signup, login, send, sync, history, friends, groups, search, and tail --json", T, async () => {
   const [alice] = await json("alice", "signup", "alice", "--password", "alice secret 1");
   assert.match(alice!.user_id, /^\d+$/);
   const [bob] = await json("bob", "signup", "bob", "--password", "bob secret 12");

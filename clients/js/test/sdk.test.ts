@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
 
-import { ConnectionClosedError, ParleyClient, ParleyError, ParleyHttp } from "../src/index.js";
+import { WebSocket } from "ws";
+
+import { ConnectionClosedError, ParleyClient, ParleyError, ParleyHttp, type SocketFactory, type SocketLike } from "../src/index.js";
 import { online, recorder, signUp } from "./helpers.js";
 import { TestServer } from "./server.js";
+
+/** Every test gives up after a minute rather than hang the suite. */
+const T = { timeout: 60_000 };
 
 let server: TestServer;
 const clients: ParleyClient[] = [];
@@ -22,7 +27,7 @@ afterEach(async () => {
 });
 
 describe("HTTP", () => {
-  test("sign up, log in, look up, and the typed errors", async () => {
+  test("sign up, log in, look up, and the typed errors", T, async () => {
     const http = new ParleyHttp(server.url);
     const { user_id } = await http.signUp("alice_js", "correct horse battery");
     assert.match(user_id, /^\d+$/);
@@ -60,7 +65,7 @@ describe("HTTP", () => {
     assert.ok(anonymous instanceof ParleyError && anonymous.code === "unauthorized");
   });
 
-  test("a bad token is refused as unauthorized, without reconnecting", async () => {
+  test("a bad token is refused as unauthorized, without reconnecting", T, async () => {
     const client = track(new ParleyClient({ server: server.url, token: "not-a-token" }));
     const err = await client.connect().catch((e: unknown) => e);
     assert.ok(err instanceof ParleyError, String(err));
@@ -69,8 +74,49 @@ describe("HTTP", () => {
   });
 });
 
+/**
+ * A socket like a browser's: the token in `?token=`, and errors that do not
+ * say why an upgrade failed.
+ */
+const browserLikeSocket: SocketFactory = (url, token) => {
+  const ws = new WebSocket(`${url}?token=${encodeURIComponent(token)}`);
+  const socket: SocketLike = {
+    get readyState() {
+      return ws.readyState;
+    },
+    send: (data) => ws.send(data),
+    close: (code, reason) => ws.close(code, reason),
+    onopen: null,
+    onmessage: null,
+    onclose: null,
+    onerror: null,
+  };
+  ws.onopen = (ev) => socket.onopen?.(ev);
+  ws.onmessage = (ev) => socket.onmessage?.({ data: String(ev.data) });
+  ws.onclose = (ev) => socket.onclose?.({ code: ev.code, reason: ev.reason });
+  ws.onerror = () => socket.onerror?.({ type: "error" });
+  return socket;
+};
+
+describe("browser-like sockets", () => {
+  test("the token in the query works, and a bad token still ends the client as unauthorized", T, async () => {
+    const alice = await signUp(server, "alice");
+    const bob = await signUp(server, "bob");
+    const a = track(await online(server, alice, "web", { socketFactory: browserLikeSocket }));
+    const b = track(await online(server, bob, "web", { socketFactory: browserLikeSocket }));
+    const got = b.next("message");
+    const sent = await a.send({ user: bob.user_id }, "from a browser");
+    assert.equal((await got).message.message_id, sent.message_id);
+
+    const bad = track(new ParleyClient({ server: server.url, token: "revoked", socketFactory: browserLikeSocket }));
+    const err = await bad.connect().catch((e: unknown) => e);
+    assert.ok(err instanceof ParleyError, String(err));
+    assert.equal(err.code, "unauthorized");
+  });
+});
+
 describe("chat", () => {
-  test("a 1:1 message is delivered live to the other user, once, with the send's ids", async () => {
+  test("a 1:1 message is delivered live to the other user, once, with the send's ids", T, async () => {
     const alice = await signUp(server, "alice");
     const bob = await signUp(server, "bob");
     const a = track(await online(server, alice, "phone"));
@@ -91,7 +137,7 @@ describe("chat", () => {
     });
   });
 
-  test("a group send reaches every member; history pages newest first", async () => {
+  test("a group send reaches every member; history pages newest first", T, async () => {
     const [alice, bob, carol] = await Promise.all(["alice", "bob", "carol"].map((p) => signUp(server, p)));
     const a = track(await online(server, alice!, "a1"));
     const b = track(await online(server, bob!, "b1"));
@@ -115,7 +161,7 @@ describe("chat", () => {
     assert.deepEqual(older.messages.map((m) => m.message_id), [sent[1]!.message_id, sent[0]!.message_id]);
   });
 
-  test("an offline device catches up with sync, in order; acked entries do not come back", async () => {
+  test("an offline device catches up with sync, in order; acked entries do not come back", T, async () => {
     const alice = await signUp(server, "alice");
     const bob = await signUp(server, "bob");
     const a = track(await online(server, alice, "phone"));
@@ -143,7 +189,7 @@ describe("chat", () => {
     assert.deepEqual(saw2.bodies(), ["m6", "m7"]);
   });
 
-  test("sends retried with the same client_msg_id make one message", async () => {
+  test("sends retried with the same client_msg_id make one message", T, async () => {
     const alice = await signUp(server, "alice");
     const bob = await signUp(server, "bob");
     const a = track(await online(server, alice, "phone"));
@@ -164,7 +210,7 @@ describe("chat", () => {
     assert.deepEqual(history.messages.map((m) => m.body), ["sentinel", "only once"]);
   });
 
-  test("errors carry the protocol's code", async () => {
+  test("errors carry the protocol's code", T, async () => {
     const alice = await signUp(server, "alice");
     const a = track(await online(server, alice, "phone"));
     const notFound = await a.send({ user: "123456789" }, "to nobody").catch((e: unknown) => e);
@@ -181,7 +227,7 @@ describe("chat", () => {
     assert.ok(closed instanceof ConnectionClosedError);
   });
 
-  test("friends, presence, typing and receipts arrive as typed events", async () => {
+  test("friends, presence, typing and receipts arrive as typed events", T, async () => {
     const alice = await signUp(server, "alice");
     const bob = await signUp(server, "bob");
     const a = track(await online(server, alice, "phone"));
@@ -218,7 +264,7 @@ describe("chat", () => {
     assert.equal(convs.conversations[0]!.kind, "direct");
   });
 
-  test("channels: create, join, post live to members, search", async () => {
+  test("channels: create, join, post live to members, search", T, async () => {
     const alice = await signUp(server, "alice");
     const bob = await signUp(server, "bob");
     const a = track(await online(server, alice, "phone"));
@@ -245,7 +291,7 @@ describe("chat", () => {
 });
 
 describe("reconnect", () => {
-  test("across a server restart: nothing lost, nothing shown twice, pending sends complete", async () => {
+  test("across a server restart: nothing lost, nothing shown twice, pending sends complete", T, async () => {
     const alice = await signUp(server, "alice");
     const bob = await signUp(server, "bob");
     const a = track(await online(server, alice, "phone"));
