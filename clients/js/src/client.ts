@@ -212,8 +212,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * token, or the first attempt fails with reconnect off.
    */
   connect(): Promise<void> {
-    if (this.ready) return this.ready;
     if (this._state === "closed") return Promise.reject(new ConnectionClosedError("the client is closed"));
+    if (this.ready) return this.ready;
     this.ready = new Promise<void>((resolve, reject) => {
       const offReady = this.once(this.opts.catchUp ? "synced" : "open", () => {
         offClosed();
@@ -452,6 +452,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
         const page = await this.transmit("sync", fields, this.opts.requestTimeoutMs);
         if (gen !== this.liveGen) return;
         for (const entry of page.entries) {
+          if (gen !== this.liveGen) return; // a listener closed the client
           if (this.deliver({ ev: "message", seq: entry.seq, message: entry.message })) delivered++;
         }
         if (!page.more || page.entries.length === 0) break;

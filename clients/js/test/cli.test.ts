@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +20,12 @@ beforeEach(async () => {
   home = mkdtempSync(join(tmpdir(), "parley-cli-"));
 });
 
+// CLI processes still running when a test ends (a failed one) are killed.
+const running = new Set<ChildProcess>();
+
 afterEach(async () => {
+  for (const proc of running) proc.kill("SIGKILL");
+  running.clear();
   await server.stop();
   rmSync(home, { recursive: true, force: true });
 });
@@ -37,6 +42,8 @@ function start(who: string, args: string[], onStderr?: (text: string) => void) {
     env: { ...process.env, PARLEY_CONFIG: join(home, `${who}.json`), PARLEY_SERVER: server.url, PARLEY_PASSWORD: "" },
     stdio: ["pipe", "pipe", "pipe"],
   });
+  running.add(proc);
+  proc.on("exit", () => running.delete(proc));
   let stdout = "";
   let stderr = "";
   proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
