@@ -386,12 +386,13 @@ async function groups(args: string[]): Promise<void> {
   await withClient(async (c) => {
     if (action === undefined || action === "list") {
       for (const conv of (await c.conversations(500)).conversations.filter((x) => x.kind === "group")) {
-        const group = conv.last_message && "group" in conv.last_message.to ? conv.last_message.to.group : undefined;
-        out(conv, `${conv.conversation}${group ? ` (group:${group})` : ""} unread=${conv.unread}`);
+        const groupId = conv.last_message && "group" in conv.last_message.to ? conv.last_message.to.group : undefined;
+        out(conv, `${conv.conversation}${groupId ? ` (group:${groupId})` : ""} unread=${conv.unread}`);
       }
       return;
     }
     if (!first) throw new UsageError(`groups ${action} needs an argument`);
+    const group = first.replace(/^group:/, "");
     switch (action) {
       case "create": {
         const members = await Promise.all(rest.map(userId));
@@ -401,24 +402,25 @@ async function groups(args: string[]): Promise<void> {
       }
       case "add":
         if (!rest[0]) throw new UsageError("groups add needs a user");
-        await c.groupAdd(first.replace(/^group:/, ""), await userId(rest[0]));
+        await c.groupAdd(group, await userId(rest[0]));
         break;
       case "remove":
       case "leave": {
         const user = rest[0] ? await userId(rest[0]) : undefined;
-        await c.groupRemove(first.replace(/^group:/, ""), user);
+        await c.groupRemove(group, user);
         break;
       }
       default:
         throw new UsageError(`unknown groups action: ${action}`);
     }
-    out({ group_id: first, done: action }, `${action}: ${first}`);
+    out({ group_id: group, done: action }, `${action}: group:${group}`);
   });
 }
 
 async function channels(args: string[]): Promise<void> {
   const [action, name] = args;
   if (!action || !name) throw new UsageError("channels create|join|leave needs an argument");
+  const id = name.replace(/^channel:/, "");
   await withClient(async (c) => {
     switch (action) {
       case "create": {
@@ -427,15 +429,15 @@ async function channels(args: string[]): Promise<void> {
         return;
       }
       case "join":
-        await c.channelJoin(name.replace(/^channel:/, ""));
+        await c.channelJoin(id);
         break;
       case "leave":
-        await c.channelLeave(name.replace(/^channel:/, ""));
+        await c.channelLeave(id);
         break;
       default:
         throw new UsageError(`unknown channels action: ${action}`);
     }
-    out({ channel_id: name, done: action }, `${action}: ${name}`);
+    out({ channel_id: id, done: action }, `${action}: channel:${id}`);
   });
 }
 

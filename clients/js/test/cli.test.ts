@@ -141,6 +141,15 @@ test("the CLI: signup, login, send, sync, history, friends, groups, search, and 
   const groups = await json("bob", "groups");
   assert.deepEqual(groups.map((g) => g.conversation), [group!.conversation]);
 
+  // channels: create, join, post, read back.
+  const [channel] = await json("alice", "channels", "create", "news");
+  assert.deepEqual(await json("bob", "channels", "join", `channel:${channel!.channel_id}`), [
+    { channel_id: channel!.channel_id, done: "join" },
+  ]);
+  await json("alice", "send", `channel:${channel!.channel_id}`, "extra extra");
+  const news = await json("bob", "history", channel!.conversation);
+  assert.deepEqual(news.map((m) => [m.body, m.from]), [["extra extra", alice!.user_id]]);
+
   // search (indexed shortly after the send: asked until it shows).
   let found: Record<string, any>[] = [];
   for (let i = 0; i < 30 && found.length === 0; i++) {

@@ -120,7 +120,8 @@ describe("chat", () => {
     const alice = await signUp(server, "alice");
     const bob = await signUp(server, "bob");
     const a = track(await online(server, alice, "phone"));
-    const b = track(await online(server, bob, "laptop"));
+    // bob finds the server through GET /v1/connect.
+    const b = track(await online(server, bob, "laptop", { discover: true }));
     const bobSees = b.next("message");
 
     const sent = await a.send({ user: bob.user_id }, "hello bob 👋");
