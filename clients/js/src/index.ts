@@ -1,0 +1,10 @@
+export { ParleyClient } from "./client.js";
+export type { ClientEvents, ClientOptions, ClientState, ReconnectOptions, SendOptions, SendResult } from "./client.js";
+export { ParleyHttp, normalizeBaseUrl, webSocketUrl } from "./http.js";
+export type { FetchLike, HttpOptions } from "./http.js";
+export { ParleyError, ConnectionClosedError, TimeoutError, ERROR_CODES, isErrorCode, isRetryable } from "./errors.js";
+export type { ErrorCode, ProtocolError } from "./errors.js";
+export { newClientMsgId, randomId } from "./ids.js";
+export { defaultSocketFactory } from "./socket.js";
+export type { SocketFactory, SocketLike } from "./socket.js";
+export type * from "./types.js";
