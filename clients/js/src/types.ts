@@ -1,5 +1,5 @@
-// The wire types of the Parley protocol: PROTOCOL.md (the contract) and
-// docs/PROTOCOL-EXTENSIONS.md (Parley's additions). Field names are the
+// The wire types of the Parley protocol (docs/PROTOCOL.md; its JSON Schema
+// is protocol/parley.schema.json). Field names are the
 // wire's own, so a frame can be read and written without translation.
 
 import type { ProtocolError } from "./errors.js";
