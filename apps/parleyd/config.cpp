@@ -219,6 +219,14 @@ const std::vector<Setting>& settings() {
       {"--presence-debounce-ms", "PARLEY_PRESENCE_DEBOUNCE_MS",
        "friends hear of a status change this long after it; one reverted within it sends nothing (default 2000)",
        [](Config& c, const std::string& v) { return parse_ms(v, c.presence_debounce, 0, 600000); }},
+      {"--room-add", "PARLEY_ROOM_ADD",
+       "who may be put in a group or channel by another user: friends (the added user accepted a friend "
+       "request from or to the adder: their consent) or anyone (but either side of a block) (default friends)",
+       [](Config& c, const std::string& v) {
+         if (v != "friends" && v != "anyone") return false;
+         c.room_add_friends_only = v == "friends";
+         return true;
+       }},
       {"--max-group-members", "PARLEY_MAX_GROUP_MEMBERS",
        "most members a group (fan-out on write) holds, creator included; at most the fan-out-on-read threshold "
        "(default 100)",

@@ -63,6 +63,7 @@ struct Config {
   std::chrono::milliseconds presence_heartbeat{5000};  // the ping interval clients are expected to keep
   std::chrono::milliseconds presence_debounce{2000};   // a status change reverted within this sends nothing
   std::size_t max_group_members = 100;                 // a group holds at most this many members
+  bool room_add_friends_only = true;                   // --room-add friends|anyone
   std::size_t fanout_read_threshold = 100;  // conversations larger than this are served by fan-out on read (channels)
   std::chrono::milliseconds typing_interval{2000};
   PushConfig push;

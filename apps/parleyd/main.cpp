@@ -118,7 +118,9 @@ int main(int argc, char** argv) {
 
   // Services.
   const std::string server_id = "node-" + std::to_string(config.node_id);
-  services::RoomsService room_rules(rooms, directory, social_graph, {.max_group_members = config.max_group_members});
+  services::RoomsService room_rules(
+      rooms, directory, social_graph,
+      {.max_group_members = config.max_group_members, .add_friends_only = config.room_add_friends_only});
   services::ConversationService conversations(store, rooms, room_rules, state,
                                               {.typing_interval = config.typing_interval});
   services::ChatService chat(message_log, store, state, room_rules, {.server_id = server_id});

@@ -30,11 +30,17 @@ RoomsService::RoomsService(ports::Rooms& rooms, ports::Directory& directory, por
                            Options options)
     : rooms_(rooms), directory_(directory), social_(social), options_(options) {}
 
-Result<void> RoomsService::check_no_block(UserId actor, UserId user) {
+Result<void> RoomsService::check_may_add(UserId actor, UserId user) {
   if (actor == user) return Ok{};
   auto relation = social_.relation(actor, user);
   if (!relation) return std::move(relation).error();
-  // The same words as a 1:1 send to them: which side blocks is not said.
+  // A block ends a friendship, so with the friends rule a blocked pair gets
+  // the same answer as any other stranger; without it, the same words as a
+  // 1:1 send to them. Either way, which side blocks is not said.
+  if (options_.add_friends_only && !relation->friends) {
+    return make_error(ErrorCode::forbidden,
+                      "you can add only your friends to a group or channel; send them a friend request first");
+  }
   if (relation->blocked_either_way()) return make_error(ErrorCode::forbidden, "you cannot add this user");
   return Ok{};
 }
@@ -81,7 +87,7 @@ Result<ports::RoomRecord> RoomsService::create_group(UserId owner, std::string_v
   }
   for (UserId user : unique) {
     if (auto exists = check_user_exists(user); !exists) return std::move(exists).error();
-    if (auto unblocked = check_no_block(owner, user); !unblocked) return std::move(unblocked).error();
+    if (auto allowed = check_may_add(owner, user); !allowed) return std::move(allowed).error();
   }
   return rooms_.create_room(ports::RoomKind::group, name, owner, ports::PostPolicy::everyone, members);
 }
@@ -108,7 +114,7 @@ Result<void> RoomsService::add(UserId actor, ports::RoomRef room, UserId user) {
     return make_error(ErrorCode::forbidden, "only the owner and admins add members");
   }
   if (auto exists = check_user_exists(user); !exists) return exists;
-  if (auto unblocked = check_no_block(actor, user); !unblocked) return unblocked;
+  if (auto allowed = check_may_add(actor, user); !allowed) return allowed;
   auto existing = rooms_.role_of(room, user);
   if (!existing) return std::move(existing).error();
   if (existing.value()) return Ok{};  // already a member

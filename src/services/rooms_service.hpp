@@ -32,6 +32,11 @@ class RoomsService {
  public:
   struct Options {
     std::size_t max_group_members = 100;
+    // Consent: whether someone may be put in a group or channel by another
+    // user only if the two are friends (the added user accepted a friend
+    // request, so agreed to hear from the adder). Off: anyone not on
+    // either side of a block.
+    bool add_friends_only = true;
   };
 
   RoomsService(ports::Rooms& rooms, ports::Directory& directory, ports::SocialGraph& social, Options options);
@@ -60,7 +65,9 @@ class RoomsService {
   [[nodiscard]] Result<ports::Role> role_or_forbidden(ports::RoomRef room, UserId user);
   [[nodiscard]] Result<void> check_user_exists(UserId user);
   // forbidden if `actor` and `user` block each other either way.
-  [[nodiscard]] Result<void> check_no_block(UserId actor, UserId user);
+  // Whether `actor` may put `user` in a room: not on either side of a
+  // block and, with Options::add_friends_only, friends.
+  [[nodiscard]] Result<void> check_may_add(UserId actor, UserId user);
 
   ports::Rooms& rooms_;
   ports::Directory& directory_;

@@ -34,7 +34,9 @@ def listening_port(line):
 
 
 # Flags every test server gets: cheap password hashing (tests create many
-# users), rate limits high enough (or off) never to get in the way of a test, and a
+# users), rate limits high enough (or off) never to get in the way of a test,
+# groups of users who are not friends (the tests of consent pass their own
+# --room-add), and a
 # limit per source address above the 1,001 connections that one test opens
 # from 127.0.0.1 (a test of a limit passes its own value after these).
 DEFAULT_ARGS = (
@@ -43,6 +45,7 @@ DEFAULT_ARGS = (
     "--rate-burst", "100000",
     "--user-rate-limit", "0",
     "--max-rooms-per-hour", "0",
+    "--room-add", "anyone",
     "--max-connections-per-address", "100000",
 )
 

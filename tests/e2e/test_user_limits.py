@@ -140,7 +140,8 @@ def test_a_one_user_fan_out_flood_does_not_hold_up_another_user(server_factory):
     budget); meanwhile another pair's pings and 1:1 messages keep their
     latency (issue 13: p99 under 50 ms and 100 ms; under the sanitizers,
     whose build is several times slower, four times that)."""
-    server = server_factory(defaults=("--pwhash-limits", "min"))
+    # The default limits; the flooder may fill a group with strangers.
+    server = server_factory("--room-add", "anyone", defaults=("--pwhash-limits", "min"))
     flooder, quiet, friend = (create_user(server, n) for n in ("flooder", "quiet", "friend"))
     members = [create_user(server, f"m{i:03d}") for i in range(99)]  # offline: inbox writes, no live frames
     tokens = [login(server, flooder, f"d{k}").token for k in range(10)]
