@@ -157,8 +157,11 @@ class RocksLogger final : public rocksdb::Logger {
     if (level < GetInfoLogLevel() || level == rocksdb::InfoLogLevel::HEADER_LEVEL) return;
     std::array<char, 1024> buffer{};
     std::vsnprintf(buffer.data(), buffer.size(), format, ap);
+    // The first line: what failed (the rest is a dump, such as the
+    // VersionEdit a MANIFEST write was to hold).
     std::string_view text(buffer.data());
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+    text = text.substr(0, text.find('\n'));
+    while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
     log_throttled(level >= rocksdb::InfoLogLevel::ERROR_LEVEL ? log::Level::error : log::Level::warn, "log of " + name_,
                   name_ + ": " + buffer.data());
   }
