@@ -132,12 +132,17 @@ int main(int argc, char** argv) {
   // The store writer skips what the sequencer of this server stored. On
   // Cassandra a flush costs nothing (writes are durable when they return),
   // so the sequencer flushes its write; the embedded store leaves that flush
-  // to the store writer, which syncs the one WAL before it commits.
+  // to the store writer, which syncs the one WAL before it commits. The
+  // embedded store shares the disk with the log: a send is answered only
+  // once it is stored, so that a full disk never leaves an answered send
+  // out of history (docs/OPERATIONS.md, "Full disk").
   services::StoredMessages stored_by_sequencer;
   services::StoredMessages* skip = &stored_by_sequencer;
   services::Sequencer sequencer(message_log, *engines.sequencer_state, store, directory, rooms, state,
                                 Snowflake(config.node_id), social_graph,
-                                {.stored = skip, .flush_stored = !config.engines.cassandra.empty()});
+                                {.stored = skip,
+                                 .flush_stored = !config.engines.cassandra.empty(),
+                                 .answer_after_store = config.engines.cassandra.empty()});
   services::StoreWriter store_writer(message_log, store, state, skip);
   services::SearchService search(*engines.search, rooms, room_rules);
   services::InboxOwner inbox_owner(message_log, store, state);

@@ -95,11 +95,24 @@ void PipelineStep::run() {
     }
 
     // Retry the batch until the handler makes it durable; never skip ahead.
+    // The first failure is logged at once, then at most a line a second
+    // (an engine down or a full disk fails every try).
     std::chrono::milliseconds delay{10};
+    std::optional<std::chrono::steady_clock::time_point> logged;
+    std::uint64_t unlogged = 0;
     for (;;) {
       auto done = handler_.process(batch);
       if (done) break;
-      log::warn(name_, "batch of " + std::to_string(batch.size()) + " failed, retrying: " + done.error().message);
+      const auto now = std::chrono::steady_clock::now();
+      if (!logged || now - *logged >= std::chrono::seconds(1)) {
+        std::string line = "batch of " + std::to_string(batch.size()) + " failed, retrying: " + done.error().message;
+        if (unlogged > 0) line += " (" + std::to_string(unlogged) + " more failed tries since the last line)";
+        log::warn(name_, line);
+        logged = now;
+        unlogged = 0;
+      } else {
+        ++unlogged;
+      }
       if (!backoff(delay)) return;  // uncommitted: replayed after restart
       delay = std::min(delay * 2, options_.max_backoff);
     }

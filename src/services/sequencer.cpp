@@ -96,6 +96,15 @@ Result<void> Sequencer::look_up_relations(const std::vector<Outcome>& outcomes) 
 }
 
 Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
+  if (!unstored_.empty()) {
+    // The last try of this batch logged decisions the store did not take
+    // (options_.answer_after_store): store them before anyone is answered.
+    if (auto put = store_.put_messages(unstored_); !put) {
+      return make_error(put.error().code,
+                        "the message store still does not take the batch's messages: " + put.error().message);
+    }
+    unstored_.clear();
+  }
   std::vector<Outcome> outcomes;
   outcomes.reserve(batch.size());
   std::vector<std::string> conversations;
@@ -168,7 +177,7 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
       current_.clear();  // some appends or applies may have landed: read the changelog again
       return logged;
     }
-    try_store(fresh);
+    if (auto stored = try_store(fresh); !stored) return stored;
   }
 
   // The decisions are durable in the changelog: answer the senders.
@@ -234,11 +243,11 @@ std::vector<Message> Sequencer::messages_of(const std::vector<records::Sequenced
   return messages;
 }
 
-void Sequencer::try_store(const std::vector<records::Sequenced>& fresh) {
+Result<void> Sequencer::try_store(const std::vector<records::Sequenced>& fresh) {
   const std::vector<Message> messages = messages_of(fresh);
-  if (!store_up()) {
+  if (!store_up() && !options_.answer_after_store) {
     if (options_.stored != nullptr) options_.stored->abandon(messages);
-    return;
+    return Ok{};
   }
   // No flush, unless options_.flush_stored asks for one: this write lets
   // history show a send as soon as it is answered. Durability is the store
@@ -254,7 +263,15 @@ void Sequencer::try_store(const std::vector<records::Sequenced>& fresh) {
       options_.stored->abandon(messages);
     }
   }
-  if (!put) store_failed(put.error());
+  if (put) return Ok{};
+  if (options_.answer_after_store) {
+    // The decisions stand (the changelog and the state have them): the
+    // retry finds them, stores these first and answers.
+    unstored_ = messages;
+    return make_error(put.error().code, "the message store did not take the batch's messages: " + put.error().message);
+  }
+  store_failed(put.error());
+  return Ok{};
 }
 
 Result<void> Sequencer::log_decisions(const std::vector<records::Sequenced>& decisions) {

@@ -58,6 +58,15 @@ struct SequencerOptions {
   // makes before it commits whether it stored anything or not, syncs the
   // sequencer's write with the rest (the embedded store: one WAL).
   bool flush_stored = true;
+  // Whether a send is answered only once the message store holds it (the
+  // embedded store, on the same disk as the log: a store that cannot write
+  // means a disk that is full or failing, and a send answered then would be
+  // missing from history until it recovers). A failed store write then
+  // fails the batch, which is retried (the decisions stand in the
+  // changelog; the retry stores them first); its senders wait, and past
+  // the send timeout get `unavailable`. Without it (Cassandra) sends are
+  // answered from the changelog while the store is down.
+  bool answer_after_store = false;
 };
 
 class Sequencer final : public BatchHandler {
@@ -90,7 +99,8 @@ class Sequencer final : public BatchHandler {
   void store_failed(const Error& error);
   [[nodiscard]] static std::vector<Message> messages_of(const std::vector<records::Sequenced>& decisions);
   // Stores logged decisions now, if the store answers.
-  void try_store(const std::vector<records::Sequenced>& fresh);
+  // Fails only with options_.answer_after_store.
+  [[nodiscard]] Result<void> try_store(const std::vector<records::Sequenced>& fresh);
   // Appends the decisions to the changelog and applies them to the state.
   [[nodiscard]] Result<void> log_decisions(const std::vector<records::Sequenced>& decisions);
 
@@ -105,6 +115,9 @@ class Sequencer final : public BatchHandler {
   Options options_;
   std::unordered_set<UserId> known_users_;  // users never disappear; only the step thread touches this
   std::chrono::steady_clock::time_point store_retry_at_{};
+  // options_.answer_after_store: decisions of the batch being retried that
+  // the store did not take; stored before the batch is tried again.
+  std::vector<Message> unstored_;
   // Changelog partitions the state has applied to their end in this
   // ownership generation, every append since following on: catch_up() skips
   // them (no end_offset round trip per batch).

@@ -333,6 +333,33 @@ TEST_F(PipelineTest, SendsAreAcknowledgedFromTheLogWhileTheStoreIsDown) {
   }
 }
 
+TEST_F(PipelineTest, OnTheEmbeddedStoreASendIsAnsweredOnlyOnceStored) {
+  // answer_after_store (the embedded store, on the log's disk): a store
+  // that cannot write fails the batch, and nobody is answered; the retry
+  // stores the decisions it made and answers them with their first ids.
+  SwitchableStore store(*store_);
+  StoredMessages stored;
+  Sequencer seq(*log_, *decided_, store, *directory_, *rooms_, state_, Snowflake(1), *social_,
+                {.stored = &stored, .flush_stored = false, .answer_after_store = true});
+  const auto batch = sends({"1", "2"}, alice_, bob_);
+  store.down = true;
+  EXPECT_FALSE(seq.process(batch).ok());
+  EXPECT_TRUE(replies_seen_.empty());
+  EXPECT_FALSE(seq.process(batch).ok());  // still down: still nobody answered
+  EXPECT_TRUE(replies_seen_.empty());
+  ASSERT_EQ(changelog().size(), 2U);  // decided once, however often tried
+
+  store.down = false;
+  ASSERT_TRUE(seq.process(batch).ok());
+  ASSERT_EQ(replies_seen_.size(), 2U);
+  const std::string conversation = to_string(direct_conversation(alice_, bob_));
+  const auto history = store_->history(conversation, MessageId{}, 10).value();
+  ASSERT_EQ(history.size(), 2U);
+  EXPECT_EQ(history[1].id, replies_seen_[0].value().id);
+  EXPECT_EQ(history[0].id, replies_seen_[1].value().id);
+  EXPECT_EQ(changelog().size(), 2U);
+}
+
 TEST_F(PipelineTest, ANewOwnerDecidesOnWhatTheChangelogHolds) {
   auto seq = sequencer(Snowflake::system_clock_ms);
   ASSERT_TRUE(seq.process(sends({"x", "y"}, alice_, bob_)).ok());

@@ -47,7 +47,7 @@ TEST(RocksPushLedger, AFormatOneClosedBatchReadsAsUnclaimedAndIsTakenOver) {
     key.append("d:1:7");
     key.push_back('\0');
     rocks::put_be64(key, 3);
-    ASSERT_TRUE(db->db->Put(rocksdb::WriteOptions(), db->families[1].get(), key, format1_closed_batch()).ok());
+    ASSERT_TRUE(db->db->Put(rocksdb::WriteOptions(), db->cf(1), key, format1_closed_batch()).ok());
   }
 
   auto ledger = RocksPushLedger::open(dir.string(), Durability::os);

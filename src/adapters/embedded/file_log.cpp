@@ -168,6 +168,32 @@ std::string segment_name(std::uint64_t number) {
 // The errno text, for messages that name no path of the server.
 std::string os_error(int err) { return std::error_code(err, std::generic_category()).message(); }
 
+// Logs a failed write at most once a second per topic: the first at once,
+// then one line a second with how many more there were (a full disk fails
+// every batch, and the pipeline retries its batches).
+void log_write_failure(const std::string& topic, const std::string& line) {
+  struct Seen {
+    std::chrono::steady_clock::time_point last{};
+    std::uint64_t left_out = 0;
+  };
+  static std::mutex mutex;
+  static std::map<std::string, Seen, std::less<>> seen;
+  const auto now = std::chrono::steady_clock::now();
+  std::uint64_t left_out = 0;
+  {
+    std::lock_guard lock(mutex);
+    Seen& s = seen[topic];
+    if (s.last != std::chrono::steady_clock::time_point{} && now - s.last < std::chrono::seconds(1)) {
+      ++s.left_out;
+      return;
+    }
+    s.last = now;
+    left_out = std::exchange(s.left_out, 0);
+  }
+  log::error("log",
+             left_out == 0 ? line : line + " (and " + std::to_string(left_out) + " more failures in the last second)");
+}
+
 bool sync_dir(const fs::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -916,7 +942,7 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
       // segment can ever end torn.
       if (topic.file.get() >= 0 && options_.durability == Durability::fsync && ::fdatasync(topic.file.get()) != 0) {
         const int err = errno;
-        log::error("log", "cannot sync topic " + topic.name + " before a new segment: " + os_error(err));
+        log_write_failure(topic.name, "cannot sync topic " + topic.name + " before a new segment: " + os_error(err));
         w.failure = make_error(ErrorCode::unavailable, "the message log cannot write to disk: " + os_error(err));
         continue;
       }
@@ -926,7 +952,7 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
       Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
       if (ec || fd.get() < 0 || !write_all(fd.get(), checkpoint, 0)) {
         const int err = ec ? ec.value() : errno;
-        log::error("log", "cannot start segment " + path.string() + ": " + os_error(err));
+        log_write_failure(topic.name, "cannot start segment " + path.string() + ": " + os_error(err));
         w.failure = make_error(ErrorCode::unavailable, "the message log cannot write to disk: " + os_error(err));
         if (fd.get() >= 0) (void)::unlink(path.c_str());
         continue;
@@ -936,7 +962,7 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
         // The new file and its place in the folder must survive a power cut
         // before anything acknowledged is written to it.
         const int err = errno;
-        log::error("log", "cannot sync the new segment " + path.string() + ": " + os_error(err));
+        log_write_failure(topic.name, "cannot sync the new segment " + path.string() + ": " + os_error(err));
         w.failure = make_error(ErrorCode::unavailable, "the message log cannot write to disk: " + os_error(err));
         (void)::unlink(path.c_str());
         continue;
@@ -1028,14 +1054,15 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
       // Cut the failed write off again, so that the file holds exactly what
       // was published; the batch's appends fail and the next batch tries
       // again (a full disk recovers by itself once space returns).
-      log::error("log", "writing topic " + topic.name + " failed: " + os_error(err));
+      log_write_failure(topic.name, "writing topic " + topic.name + " failed: " + os_error(err));
       w.failure = make_error(ErrorCode::unavailable, "the message log cannot write to disk: " + os_error(err));
       // The zeros ahead go with it; the next batch writes them again.
       if (::ftruncate(topic.file.get(), static_cast<off_t>(before)) != 0 ||
           (options_.durability == Durability::fsync && ::fdatasync(topic.file.get()) != 0)) {
         // Cut it before the next write instead; until then nothing is
         // published from this file.
-        log::error("log", "cannot cut a failed write off topic " + topic.name + ": " + os_error(errno));
+        log_write_failure(topic.name + " cut",
+                          "cannot cut a failed write off topic " + topic.name + ": " + os_error(errno));
         topic.needs_cut = true;
       } else {
         topic.file_end = before;

@@ -6,6 +6,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -43,20 +44,75 @@ class Reader {
 };
 
 // A Status that is not ok() as an Error: I/O and busy states are
-// `unavailable` (retrying may help), everything else `internal`.
+// `unavailable` (retrying may help), everything else `internal`. The
+// message is `what` and a fixed sentence: a Status's text names the
+// server's files (a client must never see those), so the full text is
+// logged here instead, at most once a second for each `what`.
 [[nodiscard]] Error to_error(const rocksdb::Status& status, std::string_view what);
 
-// An open database and its column families, in the order they were asked
-// for. Handles are destroyed before the database.
-struct Database {
-  std::unique_ptr<rocksdb::DB> db;
-  std::vector<std::unique_ptr<rocksdb::ColumnFamilyHandle>> families;
+// An open database and its column families, and what keeps it serving when
+// its disk fills up or fails:
+//
+// - A write that fails stops the database's writes (RocksDB's background
+//   error); every write is refused `unavailable` from then on, and reads
+//   go on. A thread of the database's own (`rocks-recover`, started the
+//   first time it is needed) calls DB::Resume() about once a second until
+//   the database writes again (RocksDB flushes its memtables and starts a
+//   new WAL), so a full disk recovers by itself once space returns.
+// - An open that fails on a disk error (no space for the new MANIFEST, the
+//   WAL, the OPTIONS file) opens the database read-only instead: the
+//   server starts and serves reads, every write is refused `unavailable`,
+//   and the same thread tries the full open again about once a second,
+//   then switches to it. The read-only instance stays open beside it until
+//   the database closes (an iterator taken from it may still be in use).
+//
+// `db->` locks out that switch for one expression (a shared lock held until
+// the end of the full expression); `cf(i)` is the column family handle of
+// the instance serving now, families[i] of the list open() was given.
+class Database {
+  struct Shared;
+  struct Instance;
 
-  Database() = default;
-  Database(Database&&) = default;
-  // No move assignment: it would close the old database before its handles.
+ public:
+  // What `db->` returns: the database, with the switch held off until the
+  // end of the full expression.
+  class Locked {
+   public:
+    explicit Locked(Shared& shared);
+    Locked(const Locked&) = delete;
+    Locked& operator=(const Locked&) = delete;
+    ~Locked();
+    [[nodiscard]] rocksdb::DB* operator->() const noexcept { return db_; }
+
+   private:
+    Shared& shared_;
+    rocksdb::DB* db_;
+  };
+  class Pointer {
+   public:
+    explicit Pointer(Shared* shared = nullptr) noexcept : shared_(shared) {}
+    [[nodiscard]] Locked operator->() const;
+
+   private:
+    Shared* shared_;
+  };
+
+  Database();
+  Database(Database&& other) noexcept;
+  // No move assignment: nothing needs it.
   Database& operator=(Database&&) = delete;
   ~Database();
+
+  [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(std::size_t i) const;
+  // Whether writes are refused now (read-only, or stopped by a failed write).
+  [[nodiscard]] bool degraded() const noexcept;
+
+  Pointer db;
+
+ private:
+  friend Result<Database> open(const std::string& path, const std::vector<std::string>& families,
+                               const std::map<std::string, std::shared_ptr<rocksdb::MergeOperator>>& merges);
+  std::unique_ptr<Shared> shared_;
 };
 
 // A merge operator for rows holding one big-endian u64 (put_be64): the row
@@ -65,8 +121,10 @@ struct Database {
 [[nodiscard]] std::shared_ptr<rocksdb::MergeOperator> max_u64_merge();
 
 // Opens (creating if missing) the database at `path` with the default column
-// family plus `families`; result.families[i] is families[i]. `merges` names
-// the families that get a merge operator.
+// family plus `families`; result.cf(i) is families[i]. `merges` names the
+// families that get a merge operator. On a disk error it opens an existing
+// database read-only instead (see Database); a database that does not exist
+// yet cannot be opened without room for it.
 [[nodiscard]] Result<Database> open(const std::string& path, const std::vector<std::string>& families,
                                     const std::map<std::string, std::shared_ptr<rocksdb::MergeOperator>>& merges = {});
 

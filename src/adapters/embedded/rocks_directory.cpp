@@ -81,8 +81,7 @@ Result<std::unique_ptr<RocksDirectory>> RocksDirectory::open(std::string path) {
   auto db = rocks::open(path, {"users", "usernames", "sessions", "meta"});
   if (!db) return std::move(db).error();
   std::string value;
-  const auto status =
-      db->db->Get(rocksdb::ReadOptions(), db->families[meta_cf].get(), std::string(next_user_id_key), &value);
+  const auto status = db->db->Get(rocksdb::ReadOptions(), db->cf(meta_cf), std::string(next_user_id_key), &value);
   std::uint64_t next = 1;
   if (status.ok()) {
     if (value.size() != 8) return make_error(ErrorCode::internal, "directory: corrupt user id counter");

@@ -42,7 +42,7 @@ class RocksDirectory final : public ports::Directory {
   [[nodiscard]] Result<ports::SessionRecord> find_session(std::string_view token_hash) override;
 
  private:
-  [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.families[static_cast<std::size_t>(i)].get(); }
+  [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.cf(static_cast<std::size_t>(i)); }
 
   rocks::Database db_;
 

@@ -296,7 +296,17 @@ Result<void> RocksMessageStore::flush() {
   // none since the last sync there is nothing to do.
   const std::uint64_t written = writes_.load(std::memory_order_acquire);
   if (written == synced_.load(std::memory_order_acquire)) return Ok{};
-  const auto status = db_.db->FlushWAL(true);
+  // A synced write of nothing syncs the WAL up to it, every earlier write
+  // with it. Not DB::SyncWAL() (FlushWAL(true)): that syncs the WAL file
+  // beside the writes, and after a write that failed on a full disk, and
+  // before RocksDB stopped writes for it, it would sync the failed WAL
+  // writer, which RocksDB's assertions stop the process for (issue 13). A
+  // write goes through RocksDB's write queue, which refuses it once writes
+  // are stopped.
+  rocksdb::WriteOptions sync_it;
+  sync_it.sync = true;
+  rocksdb::WriteBatch nothing;
+  const auto status = db_.db->Write(sync_it, &nothing);
   if (!status.ok()) return rocks::to_error(status, "flush");
   std::uint64_t synced = synced_.load(std::memory_order_acquire);
   while (synced < written && !synced_.compare_exchange_weak(synced, written, std::memory_order_acq_rel)) {

@@ -65,7 +65,7 @@ class RocksMessageStore final : public ports::MessageStore {
   [[nodiscard]] Result<void> flush() override;
 
  private:
-  [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.families[static_cast<std::size_t>(i)].get(); }
+  [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.cf(static_cast<std::size_t>(i)); }
 
   // Writes `batch` and counts it, for flush().
   [[nodiscard]] rocksdb::Status write(rocksdb::WriteBatch& batch);

@@ -42,7 +42,7 @@ class RocksPushLedger final : public ports::PushLedger {
   [[nodiscard]] Result<void> finish(UserId user, std::string_view conversation, Seq last_seq) override;
 
  private:
-  [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.families[static_cast<std::size_t>(i)].get(); }
+  [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.cf(static_cast<std::size_t>(i)); }
   [[nodiscard]] rocksdb::WriteOptions write_options() const;
   // The closed batch stored under `key`; not_found when there is none.
   [[nodiscard]] Result<ports::PushBatch> read_closed(const std::string& key);

@@ -34,7 +34,7 @@ class RocksPushTokens final : public ports::PushTokens {
   [[nodiscard]] Result<void> remove_device(UserId user, std::string_view device) override;
 
  private:
-  [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.families[static_cast<std::size_t>(i)].get(); }
+  [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.cf(static_cast<std::size_t>(i)); }
   // The device's current row; nullopt if it has none.
   [[nodiscard]] Result<std::optional<ports::DeviceToken>> current(UserId user, std::string_view device);
 

@@ -79,8 +79,7 @@ Result<std::unique_ptr<RocksRooms>> RocksRooms::open(std::string path) {
   auto db = rocks::open(path, {"rooms", "members", "by_user", "counts", "meta"});
   if (!db) return std::move(db).error();
   std::string value;
-  const auto status =
-      db->db->Get(rocksdb::ReadOptions(), db->families[meta_cf].get(), std::string(kNextRoomId), &value);
+  const auto status = db->db->Get(rocksdb::ReadOptions(), db->cf(meta_cf), std::string(kNextRoomId), &value);
   std::uint64_t next = 1;
   if (status.ok()) {
     if (value.size() != 8) return make_error(ErrorCode::internal, "rooms: corrupt room id counter");

@@ -43,7 +43,7 @@ class RocksRooms final : public ports::Rooms {
   [[nodiscard]] Result<std::vector<ports::Membership>> rooms_of(UserId user) override;
 
  private:
-  [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.families[static_cast<std::size_t>(i)].get(); }
+  [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.cf(static_cast<std::size_t>(i)); }
 
   rocks::Database db_;
   std::mutex write_mu_;  // serialises every write; guards next_room_id_

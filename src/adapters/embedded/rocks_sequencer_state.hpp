@@ -50,9 +50,9 @@ class RocksSequencerState final : public ports::SequencerState {
   [[nodiscard]] Result<void> apply(int partition, std::span<const Message> messages, std::uint64_t next) override;
 
  private:
-  [[nodiscard]] rocksdb::ColumnFamilyHandle* sent_cf() const { return db_.families[0].get(); }
-  [[nodiscard]] rocksdb::ColumnFamilyHandle* last_cf() const { return db_.families[1].get(); }
-  [[nodiscard]] rocksdb::ColumnFamilyHandle* applied_cf() const { return db_.families[2].get(); }
+  [[nodiscard]] rocksdb::ColumnFamilyHandle* sent_cf() const { return db_.cf(0); }
+  [[nodiscard]] rocksdb::ColumnFamilyHandle* last_cf() const { return db_.cf(1); }
+  [[nodiscard]] rocksdb::ColumnFamilyHandle* applied_cf() const { return db_.cf(2); }
 
   [[nodiscard]] Result<MessageId> read_last(std::string_view conversation);
   void remember_last(std::string_view conversation, MessageId id);

@@ -55,7 +55,7 @@ Result<std::unique_ptr<RocksSocialGraph>> RocksSocialGraph::open(std::string pat
 
 Result<std::uint8_t> RocksSocialGraph::flags(UserId self, UserId other) {
   std::string value;
-  const auto status = db_.db->Get(rocksdb::ReadOptions(), db_.families[0].get(), edge_key(self, other), &value);
+  const auto status = db_.db->Get(rocksdb::ReadOptions(), db_.cf(0), edge_key(self, other), &value);
   if (status.IsNotFound()) return std::uint8_t{0};
   if (!status.ok()) return rocks::to_error(status, "social graph: read");
   if (value.size() != 1) return make_error(ErrorCode::internal, "social graph: corrupt edge row");
@@ -63,7 +63,7 @@ Result<std::uint8_t> RocksSocialGraph::flags(UserId self, UserId other) {
 }
 
 Result<void> RocksSocialGraph::write(UserId self, UserId other, std::uint8_t self_flags) {
-  rocksdb::ColumnFamilyHandle* cf = db_.families[0].get();
+  rocksdb::ColumnFamilyHandle* cf = db_.cf(0);
   rocksdb::WriteBatch wb;
   const std::uint8_t other_flags = mirror(self_flags);
   auto status = self_flags == 0 ? wb.Delete(cf, edge_key(self, other))
@@ -150,7 +150,7 @@ Result<ports::Relation> RocksSocialGraph::relation(UserId self, UserId other) {
 
 Result<std::vector<UserId>> RocksSocialGraph::scan(UserId user, std::uint8_t flag) {
   const std::string prefix = rocks::be64(user.value);
-  std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(rocksdb::ReadOptions(), db_.families[0].get()));
+  std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(rocksdb::ReadOptions(), db_.cf(0)));
   std::vector<UserId> out;
   for (it->Seek(prefix); it->Valid(); it->Next()) {
     const std::string_view key(it->key().data(), it->key().size());

@@ -3,8 +3,11 @@
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 #include <cctype>
+#include <cstdint>
+#include <utility>
 
 #include "core/bytes.hpp"
+#include "core/log.hpp"
 
 namespace parley::embedded {
 
@@ -19,8 +22,30 @@ struct Statement {
   ~Statement() { sqlite3_finalize(stmt); }
 };
 
+// SQLite's messages name no file ("database or disk is full", "disk I/O
+// error"); the full code goes to the log.
 Error sqlite_error(sqlite3* db, std::string_view what) {
-  return make_error(ErrorCode::unavailable, "search index: " + std::string(what) + ": " + sqlite3_errmsg(db));
+  const int code = db != nullptr ? sqlite3_extended_errcode(db) : SQLITE_CANTOPEN;
+  const std::string text = db != nullptr ? sqlite3_errmsg(db) : "cannot open";
+  // At most a line a second (a full disk fails every search and batch).
+  static std::mutex mutex;
+  static std::chrono::steady_clock::time_point last{};
+  static std::uint64_t left_out = 0;
+  std::string line;
+  {
+    std::lock_guard lock(mutex);
+    const auto now = std::chrono::steady_clock::now();
+    if (last == std::chrono::steady_clock::time_point{} || now - last >= std::chrono::seconds(1)) {
+      last = now;
+      line = "search index: " + std::string(what) + ": " + text + " (code " + std::to_string(code) + ")";
+      if (left_out > 0)
+        line += " (and " + std::to_string(std::exchange(left_out, 0)) + " more errors in the last second)";
+    } else {
+      ++left_out;
+    }
+  }
+  if (!line.empty()) log::warn("search", line);
+  return make_error(ErrorCode::unavailable, "search index: " + std::string(what) + ": " + text);
 }
 
 Result<void> exec(sqlite3* db, const char* sql) {
@@ -31,6 +56,37 @@ Result<void> exec(sqlite3* db, const char* sql) {
     return make_error(ErrorCode::unavailable, "search index: " + text);
   }
   return Ok{};
+}
+
+// Rolls back the transaction if one is still open: after a failed
+// statement or COMMIT (SQLITE_FULL) SQLite may or may not have rolled it
+// back itself, and a transaction left open would make every later BEGIN
+// fail.
+void rollback(sqlite3* db) {
+  if (sqlite3_get_autocommit(db) == 0) (void)exec(db, "ROLLBACK");
+}
+
+// Whether an open failed for want of room or on the disk, which passes,
+// rather than on something the operator must fix.
+bool disk_trouble(int code) {
+  const int primary = code & 0xFF;
+  return primary == SQLITE_FULL || primary == SQLITE_IOERR;
+}
+
+// `code`: SQLite's result code of the step that failed.
+Result<SqliteSearchIndex::Handle> open_connection(const std::string& path, int& code) {
+  sqlite3* raw = nullptr;
+  code = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  SqliteSearchIndex::Handle db(raw, sqlite3_close);
+  if (code != SQLITE_OK) return sqlite_error(db.get(), "open");
+  sqlite3_extended_result_codes(db.get(), 1);
+  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                          "CREATE VIRTUAL TABLE IF NOT EXISTS messages USING fts5("
+                          "body, conversation UNINDEXED, payload UNINDEXED, tokenize='unicode61')"}) {
+    code = sqlite3_exec(db.get(), sql, nullptr, nullptr, nullptr);
+    if (code != SQLITE_OK) return sqlite_error(db.get(), "open");
+  }
+  return db;
 }
 
 bool is_word_byte(unsigned char c) { return c >= 0x80 || std::isalnum(c) != 0 || c == '_'; }
@@ -54,27 +110,44 @@ std::string fts5_query(std::string_view text) {
   return out;
 }
 
-SqliteSearchIndex::SqliteSearchIndex(Private, Handle db) : db_(std::move(db)) {}
+SqliteSearchIndex::SqliteSearchIndex(Private, std::string path, Handle db)
+    : path_(std::move(path)), db_(std::move(db)) {}
 
 Result<std::unique_ptr<SqliteSearchIndex>> SqliteSearchIndex::open(const std::string& path) {
-  sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  Handle db(raw, sqlite3_close);
-  if (rc != SQLITE_OK) return sqlite_error(db.get(), "open " + path);
-  sqlite3* conn = db.get();
-  auto index = std::make_unique<SqliteSearchIndex>(Private{}, std::move(db));
-  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                          "CREATE VIRTUAL TABLE IF NOT EXISTS messages USING fts5("
-                          "body, conversation UNINDEXED, payload UNINDEXED, tokenize='unicode61')"}) {
-    if (auto done = exec(conn, sql); !done) return std::move(done).error();
-  }
+  int code = SQLITE_OK;
+  auto db = open_connection(path, code);
+  if (db) return std::make_unique<SqliteSearchIndex>(Private{}, path, std::move(db).value());
+  // Only a disk that is full or failing leaves the index closed for later;
+  // anything else (a file that is not a database) stops the start.
+  if (!disk_trouble(code)) return make_error(db.error().code, db.error().message + " (" + path + ")");
+  log::error("search", "cannot open the search index " + path +
+                           " (the disk is full or failing); searches are refused until it opens, tried again "
+                           "at most once a second");
+  auto index = std::make_unique<SqliteSearchIndex>(Private{}, path, Handle(nullptr, sqlite3_close));
+  index->last_open_ = std::chrono::steady_clock::now();
   return index;
+}
+
+Result<void> SqliteSearchIndex::ensure_open() {
+  if (db_) return Ok{};
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_open_ < std::chrono::seconds(1)) {
+    return make_error(ErrorCode::unavailable, "search index: not open yet (the server's disk is full); retry later");
+  }
+  last_open_ = now;
+  int code = SQLITE_OK;
+  auto db = open_connection(path_, code);
+  if (!db)
+    return make_error(ErrorCode::unavailable, "search index: cannot open (the server's disk is full); retry later");
+  db_ = std::move(db).value();
+  log::info("search", "the search index is open again");
+  return Ok{};
 }
 
 Result<void> SqliteSearchIndex::index(std::span<const Message> messages) {
   if (messages.empty()) return Ok{};
   std::lock_guard lock(mutex_);
+  if (auto opened = ensure_open(); !opened) return opened;
   if (auto begin = exec(db_.get(), "BEGIN"); !begin) return begin;
   Statement remove;
   Statement insert;
@@ -82,7 +155,7 @@ Result<void> SqliteSearchIndex::index(std::span<const Message> messages) {
       sqlite3_prepare_v2(db_.get(), "INSERT INTO messages(rowid, body, conversation, payload) VALUES (?, ?, ?, ?)", -1,
                          &insert.stmt, nullptr) != SQLITE_OK) {
     Error e = sqlite_error(db_.get(), "prepare");
-    (void)exec(db_.get(), "ROLLBACK");
+    rollback(db_.get());
     return e;
   }
   for (const auto& m : messages) {
@@ -100,11 +173,16 @@ Result<void> SqliteSearchIndex::index(std::span<const Message> messages) {
     sqlite3_reset(insert.stmt);
     if (!ok) {
       Error e = sqlite_error(db_.get(), "index");
-      (void)exec(db_.get(), "ROLLBACK");
+      rollback(db_.get());
       return e;
     }
   }
-  return exec(db_.get(), "COMMIT");
+  if (sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    Error e = sqlite_error(db_.get(), "commit");
+    rollback(db_.get());
+    return e;
+  }
+  return Ok{};
 }
 
 Result<std::vector<Message>> SqliteSearchIndex::search(std::string_view query, const Scope& scope, int limit) {
@@ -120,6 +198,7 @@ Result<std::vector<Message>> SqliteSearchIndex::search(std::string_view query, c
   const std::string as_higher = scope.direct_of.value == 0 ? std::string() : "d:%:" + user;
 
   std::lock_guard lock(mutex_);
+  if (auto opened = ensure_open(); !opened) return std::move(opened).error();
   Statement select;
   if (sqlite3_prepare_v2(db_.get(),
                          "SELECT payload FROM messages WHERE messages MATCH ? AND (conversation IN "

@@ -7,9 +7,17 @@
 // One connection, serialised by a mutex (searches are short; indexing comes
 // in batches from the sequencer). The journal is WAL with synchronous=NORMAL:
 // the index is derived data, rebuilt by replay if the tail is lost.
+//
+// A full disk: a write that fails (SQLITE_FULL, an I/O error) is rolled back
+// whole and answered `unavailable`; the search indexer retries its batch.
+// An open that fails for want of room (the WAL's -shm file, the schema)
+// leaves the index closed instead of failing the server's start: searches
+// and writes are answered `unavailable` and the open is tried again with
+// them, at most once a second. Messages never name the file.
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,15 +36,21 @@ class SqliteSearchIndex final : public ports::SearchIndex {
   using Handle = std::unique_ptr<sqlite3, int (*)(sqlite3*)>;
 
   // Use open(); public only for std::make_unique.
-  SqliteSearchIndex(Private, Handle db);
+  SqliteSearchIndex(Private, std::string path, Handle db);
 
   [[nodiscard]] Result<void> index(std::span<const Message> messages) override;
   [[nodiscard]] Result<std::vector<Message>> search(std::string_view query, const Scope& scope, int limit) override;
   using ports::SearchIndex::search;
 
  private:
-  std::mutex mutex_;  // guards db_ (one connection, one statement at a time)
-  Handle db_;
+  // Opens the connection if it is closed (at most once a second).
+  // Requires mutex_.
+  [[nodiscard]] Result<void> ensure_open();
+
+  const std::string path_;
+  std::mutex mutex_;  // guards db_ (one connection, one statement at a time) and last_open_
+  Handle db_;         // null while closed
+  std::chrono::steady_clock::time_point last_open_{};
 };
 
 // The FTS5 query for a user's words: each word quoted (so no user text is
