@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 
 import type { Chat } from "../chat";
 import { attempt } from "../hooks";
@@ -15,10 +15,6 @@ export function FriendsView({ chat, onBack, onOpen }: Props) {
   const [name, setName] = useState("");
   const [busy, setBusy] = useState(false);
   const [info, setInfo] = useState<string | null>(null);
-  // Requests come with no event: look again whenever the pane opens.
-  useEffect(() => {
-    void attempt(chat, () => chat.loadFriends());
-  }, [chat]);
 
   const add = async (e: Event) => {
     e.preventDefault();

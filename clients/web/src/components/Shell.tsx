@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 
 import type { Chat } from "../chat";
-import { useChat } from "../hooks";
+import { attempt, useChat } from "../hooks";
 import { ChatView } from "./ChatView";
 import { ConnectionBadge } from "./ConnectionBadge";
 import { ConversationList } from "./ConversationList";
@@ -55,7 +55,11 @@ export function Shell({ chat, onLogOut }: { chat: Chat; onLogOut(): void }) {
           </button>
           <button
             class={pane === "friends" ? "tab active" : "tab"}
-            onClick={() => setPane("friends")}
+            onClick={() => {
+              setPane("friends");
+              // Requests come with no event: look again on every visit.
+              void attempt(chat, () => chat.loadFriends());
+            }}
             data-testid="friends-tab"
           >
             Friends{requests > 0 && <span class="badge">{requests}</span>}
