@@ -149,7 +149,14 @@ export class Chat {
     });
 
     this.typingTimer = setInterval(() => this.expireTyping(), 1000);
+    document.addEventListener("visibilitychange", this.onVisibility);
   }
+
+  // Messages that came while the tab was hidden were left unread: coming
+  // back to the open conversation reads them.
+  private onVisibility = () => {
+    if (isVisible() && this.open) this.markRead(this.open);
+  };
 
   // ---- lifecycle and change notification ------------------------------
 
@@ -159,6 +166,7 @@ export class Chat {
 
   stop(): void {
     clearInterval(this.typingTimer);
+    document.removeEventListener("visibilitychange", this.onVisibility);
     this.client.close();
     this.listeners.clear();
   }

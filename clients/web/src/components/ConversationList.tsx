@@ -27,7 +27,11 @@ export function ConversationList({ chat, selected, onOpen }: Props) {
             <Avatar chat={chat} id={c.id} />
             <span class="conv-text">
               <span class="conv-title">{chat.titleOf(c.id)}</span>
-              <span class="conv-last">{preview(chat, c)}</span>
+              {chat.typingIn(c.id).length > 0 ? (
+                <span class="conv-last typing-now">typing…</span>
+              ) : (
+                <span class="conv-last">{preview(chat, c)}</span>
+              )}
             </span>
             {c.unread > 0 && (
               <span class="badge" data-testid="unread" aria-label={`${c.unread} unread`}>
