@@ -246,3 +246,15 @@ test("wrong passwords and taken names are explained", async () => {
   await seeText(page.getByRole("alert"), "taken");
   await page.context().close();
 });
+
+test("a session the server no longer knows goes back to the login, saying why", async () => {
+  const page = await newPage(browser, server);
+  await page.evaluate(() =>
+    localStorage.setItem("parley.session", JSON.stringify({ token: "not-a-token", user_id: "1", device_id: "web-x", username: "alice" })),
+  );
+  await page.reload();
+  await seeText(page.locator(".notice"), "Your session has ended");
+  await page.getByRole("button", { name: "Log in" }).waitFor();
+  assert.equal(await page.evaluate(() => localStorage.getItem("parley.session")), null);
+  await page.context().close();
+});
