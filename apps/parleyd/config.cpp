@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -56,6 +57,13 @@ const std::vector<Setting>& settings() {
       {"--data-dir", "PARLEY_DATA_DIR", "directory for the embedded engines' data (default ./parley-data)",
        [](Config& c, const std::string& v) {
          c.data_dir = v;
+         return !v.empty();
+       }},
+      {"--web-dir", "PARLEY_WEB_DIR",
+       "directory of the web app's built files (clients/web/dist), served at / (default: a `web` folder next to "
+       "the parleyd binary if there is one, else a small built-in page)",
+       [](Config& c, const std::string& v) {
+         c.web_dir = v;
          return !v.empty();
        }},
       {"--node-id", "PARLEY_NODE_ID", "this server's Snowflake node id, 0-1023 (default 0)",
@@ -319,6 +327,20 @@ std::optional<std::string> apply_config_file(const std::string& path, Config& co
 }
 
 }  // namespace
+
+std::optional<std::string> resolve_web_dir(std::string& web_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!web_dir.empty()) {
+    if (!fs::is_directory(web_dir, ec)) return "--web-dir " + web_dir + " is not a directory";
+    return std::nullopt;
+  }
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return std::nullopt;
+  const fs::path beside = self.parent_path() / "web";
+  if (fs::is_regular_file(beside / "index.html", ec)) web_dir = beside.string();
+  return std::nullopt;
+}
 
 std::string usage() {
   std::string out =

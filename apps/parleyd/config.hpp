@@ -74,6 +74,9 @@ struct Config {
   // answering 503 "draining", before the drain begins: time for load
   // balancers to stop sending new clients. A second signal ends it early.
   std::chrono::milliseconds drain_grace{0};
+  // The web app's built files, served at `/` (gateway::set_web_dir); empty:
+  // the built-in page. resolve_web_dir fills in the default.
+  std::string web_dir;
 };
 
 struct ParseOutcome {
@@ -86,6 +89,12 @@ struct ParseOutcome {
 [[nodiscard]] ParseOutcome parse_config(const std::vector<std::string>& args, const std::vector<std::string>& env);
 
 [[nodiscard]] std::string usage();
+
+// Settles the web app's folder to serve (Config::web_dir): the one
+// given (--web-dir) if it is a directory, else a `web` folder with an
+// index.html next to this binary if there is one, else "" (the built-in
+// page). Returns an error message when the folder given is no directory.
+[[nodiscard]] std::optional<std::string> resolve_web_dir(std::string& web_dir);
 
 // What --version prints: the version, the git commit and the build type.
 [[nodiscard]] std::string version_text();

@@ -15,6 +15,7 @@
 #include "core/build_info.hpp"
 #include "core/log.hpp"
 #include "engines.hpp"
+#include "gateway/http_api.hpp"
 #include "gateway/server.hpp"
 #include "services/inbox_owner.hpp"
 #include "services/presence_service.hpp"
@@ -84,9 +85,14 @@ int main(int argc, char** argv) {
     (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.message << (parsed.exit_code == 0 ? "" : "\n");
     return parsed.exit_code;
   }
+  if (auto error = app::resolve_web_dir(parsed.config->web_dir)) {
+    std::cerr << *error << "\n";
+    return 2;
+  }
   const app::Config& config = *parsed.config;
   log::set_level(config.log_level);
   log::set_format(config.log_format);
+  gateway::set_web_dir(config.web_dir);
 
   // Signals are taken by sigwait below, never by the worker threads.
   sigset_t signals;
@@ -224,6 +230,8 @@ int main(int argc, char** argv) {
   log::info("parleyd", "parleyd " + std::string(build_info::version()) + " (commit " +
                            std::string(build_info::commit()) + "), data in " + config.data_dir + ", node " +
                            std::to_string(config.node_id));
+  log::info("parleyd", config.web_dir.empty() ? std::string("web app: the built-in page at /")
+                                              : "web app: " + config.web_dir + " at /");
 
   int signal = 0;
   sigwait(&signals, &signal);

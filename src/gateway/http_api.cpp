@@ -17,6 +17,7 @@
 #include "core/codec.hpp"
 #include "core/validate.hpp"
 #include "gateway/blocking.hpp"
+#include "gateway/static_files.hpp"
 #include "gateway/web_client.hpp"
 
 namespace parley::gateway {
@@ -26,6 +27,12 @@ namespace json = boost::json;
 using boost::asio::awaitable;
 
 namespace {
+
+// set_web_dir's folder: written before the server starts, only read after.
+std::string& web_dir() {
+  static std::string dir;
+  return dir;
+}
 
 http::status status_of(ErrorCode code) {
   switch (code) {
@@ -201,7 +208,9 @@ HttpResponse version(const HttpRequest& req) {
   return json_response(req, http::status::ok, out);
 }
 
-HttpResponse web_client(const HttpRequest& req) {
+// The page at `/` when no web app is served (--web-dir unset): a small
+// built-in client.
+HttpResponse embedded_web_client(const HttpRequest& req) {
   HttpResponse res{http::status::ok, req.version()};
   res.set(http::field::server, "parley");
   res.set(http::field::content_type, "text/html; charset=utf-8");
@@ -211,7 +220,39 @@ HttpResponse web_client(const HttpRequest& req) {
   return res;
 }
 
+// The web app's files (--web-dir): `/` is index.html. The build names its
+// assets by their content (/assets/index-3f2a….js), so those may be cached
+// for good; everything else is checked again on each load.
+awaitable<HttpResponse> web_file(Context& ctx, HttpRequest req, std::string path) {
+  if (web_dir().empty()) {
+    if (path == "/" || path == "/index.html") co_return embedded_web_client(req);
+    co_return error_response(req, make_error(ErrorCode::not_found, "no endpoint GET " + path));
+  }
+  constexpr std::size_t kMaxFile = 32U << 20;
+  auto job = [root = web_dir(), path]() -> std::optional<std::pair<std::string, std::string>> {
+    auto file = resolve_static_file(root, path);
+    if (!file) return std::nullopt;
+    auto body = read_static_file(*file, kMaxFile);
+    if (!body) return std::nullopt;
+    return std::pair{std::move(*body), std::string(static_content_type(*file))};
+  };
+  auto found = co_await run_blocking(ctx.blocking, std::move(job));
+  if (!found) co_return error_response(req, make_error(ErrorCode::not_found, "no file " + path));
+  HttpResponse res{http::status::ok, req.version()};
+  res.set(http::field::server, "parley");
+  res.set(http::field::content_type, found->second);
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set(http::field::cache_control,
+          path.starts_with("/assets/") ? "public, max-age=31536000, immutable" : "no-cache");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(found->first);
+  res.prepare_payload();
+  co_return res;
+}
+
 }  // namespace
+
+void set_web_dir(std::string dir) { web_dir() = std::move(dir); }
 
 HttpResponse error_response(const HttpRequest& req, const Error& e) {
   return json_response(req, status_of(e.code), codec::to_json(e));
@@ -242,12 +283,18 @@ std::optional<std::string> bearer_token(const HttpRequest& req, bool allow_query
 
 namespace {
 
+// Whether `path` is the web app's (a file of --web-dir, or the built-in page
+// at `/`) rather than the API's.
+bool is_web_path(std::string_view path) {
+  if (path == "/" || path == "/index.html") return true;
+  return !web_dir().empty() && path != "/v1" && !path.starts_with("/v1/");
+}
+
 // The one method each endpoint answers (GET ones answer HEAD too), or
 // nothing for a path that is no endpoint.
 std::optional<http::verb> method_of(std::string_view path) {
   if (path == "/v1/healthz" || path == "/v1/readyz" || path == "/v1/version" || path == "/v1/connect" ||
-      path == "/v1/servers" || path.starts_with("/v1/users/by-name/") || path == "/" || path == "/index.html" ||
-      path == "/v1/ws") {
+      path == "/v1/servers" || path.starts_with("/v1/users/by-name/") || is_web_path(path) || path == "/v1/ws") {
     return http::verb::get;
   }
   if (path == "/v1/users" || path == "/v1/sessions") return http::verb::post;
@@ -314,7 +361,7 @@ awaitable<HttpResponse> route(Context& ctx, HttpRequest req, const std::string& 
     std::string name = path.substr(kByName.size());
     co_return co_await user_by_name(ctx, std::move(req), std::move(name));
   }
-  if ((path == "/" || path == "/index.html") && method == http::verb::get) co_return web_client(req);
+  if (is_web_path(path) && method == http::verb::get) co_return co_await web_file(ctx, std::move(req), path);
   if (path == "/v1/ws") {
     co_return error_response(req, make_error(ErrorCode::bad_request, "/v1/ws needs a WebSocket upgrade"));
   }

@@ -7,6 +7,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "gateway/context.hpp"
@@ -20,6 +21,11 @@ using HttpResponse = boost::beast::http::response<boost::beast::http::string_bod
 // with a method its endpoint does not answer is 405 with Allow (an unknown
 // path 404); HEAD is answered as GET is, without the body (RFC 9110).
 [[nodiscard]] boost::asio::awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req);
+
+// The folder of the web app's built files (clients/web) served at `/` and
+// below (static_files.hpp); empty (the default): a small built-in page at
+// `/`. Set once by main() before the server starts (--web-dir).
+void set_web_dir(std::string dir);
 
 // A JSON error response with the protocol's code and the matching status.
 [[nodiscard]] HttpResponse error_response(const HttpRequest& req, const Error& e);

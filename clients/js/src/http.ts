@@ -42,7 +42,9 @@ export class ParleyHttp {
     this.baseUrl = normalizeBaseUrl(server);
     this.token = options.token;
     this.timeoutMs = options.timeoutMs ?? 15000;
-    const globalFetch = (globalThis as { fetch?: FetchLike }).fetch;
+    // Bound: browsers refuse a fetch called with another `this` ("Illegal
+    // invocation"), as a field of this object would call it.
+    const globalFetch = (globalThis as { fetch?: FetchLike }).fetch?.bind(globalThis);
     const f = options.fetch ?? globalFetch;
     if (f === undefined) throw new Error("no fetch available: pass options.fetch");
     this.fetchFn = f;

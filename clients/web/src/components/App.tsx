@@ -1,0 +1,51 @@
+import { useEffect, useMemo, useState } from "preact/hooks";
+
+import { Chat } from "../chat";
+import { clearSession, loadSession, saveSession, type StoredSession } from "../session";
+import { Login } from "./Login";
+import { Shell } from "./Shell";
+
+export function App({ server }: { server: string }) {
+  const [session, setSession] = useState<StoredSession | null>(loadSession);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  // One Chat (one connection) per session; a new session closes the old one.
+  const chat = useMemo(
+    () =>
+      session &&
+      new Chat(server, session, (reason) => {
+        clearSession();
+        setNotice(reason);
+        setSession(null);
+      }),
+    [server, session?.token],
+  );
+  useEffect(() => {
+    if (!chat) return;
+    chat.start();
+    return () => chat.stop();
+  }, [chat]);
+
+  if (!session || !chat) {
+    return (
+      <Login
+        server={server}
+        notice={notice}
+        onLoggedIn={(s) => {
+          saveSession(s);
+          setNotice(null);
+          setSession(s);
+        }}
+      />
+    );
+  }
+  return (
+    <Shell
+      chat={chat}
+      onLogOut={() => {
+        clearSession();
+        setSession(null);
+      }}
+    />
+  );
+}
