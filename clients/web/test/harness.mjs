@@ -17,9 +17,10 @@ export const PARLEYD = resolve(APP_DIR, process.env.PARLEYD ?? "../../build/rele
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 // Quick password hashing and no request limits: the tests are many users
-// on one machine, not an attack.
+// on one machine, not an attack. Groups of users who are not friends: the
+// app is tested here, the consent rule in tests/e2e/test_room_consent.py.
 const SERVER_ARGS = ["--pwhash-limits", "min", "--threads", "2", "--rate-limit", "100000", "--rate-burst", "100000",
-  "--user-rate-limit", "0", "--max-rooms-per-hour", "0"];
+  "--user-rate-limit", "0", "--max-rooms-per-hour", "0", "--room-add", "anyone"];
 
 export class Server {
   dataDir = mkdtempSync(join(tmpdir(), "parley-web-"));
