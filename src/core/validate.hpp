@@ -16,6 +16,9 @@ namespace parley::validate {
 // A password a new account may take: password() and no control character
 // (NUL included), not only spaces, not one character repeated.
 [[nodiscard]] bool new_password(std::string_view s) noexcept;
+// Whether `s`, ASCII letters lowercased, is on the list of common passwords
+// (core/common_passwords.cpp) that a new account may not take.
+[[nodiscard]] bool common_password(std::string_view s);
 // 1-64 characters (bytes of valid UTF-8; the JSON parser checked the UTF-8).
 [[nodiscard]] bool client_msg_id(std::string_view s) noexcept;
 // A decimal id string: 1-20 digits, no sign, no leading zero, not zero, fits

@@ -99,6 +99,10 @@ Result<ports::UserRecord> Auth::register_user(std::string_view username, std::st
                       "password must be 8 to 256 bytes, without control characters, not only spaces and not one "
                       "character repeated");
   }
+  if (validate::common_password(password)) {
+    return make_error(ErrorCode::bad_request,
+                      "this password is on the list of the most common ones, which are guessed first; choose another");
+  }
   std::array<char, crypto_pwhash_STRBYTES> hash{};
   if (crypto_pwhash_str_alg(hash.data(), password.data(), password.size(), ops_limit_, mem_limit_,
                             crypto_pwhash_ALG_ARGON2ID13) != 0) {
