@@ -121,36 +121,13 @@ awaitable<void> WebSocketSession::handle(std::string text) {
     co_return;
   }
 
-  boost::system::error_code ec;
-  json::value parsed = json::parse(text, ec);
-  if (ec) {
-    reply(codec::event_error(make_error(ErrorCode::bad_request, "frame is not valid JSON: " + ec.message())));
+  auto frame = codec::read_frame(text);
+  if (auto* bad = std::get_if<codec::BadFrame>(&frame)) {
+    reply(bad->answer());
     co_return;
   }
-  if (!parsed.is_object()) {
-    reply(codec::event_error(make_error(ErrorCode::bad_request, "frame must be a JSON object")));
-    co_return;
-  }
-  json::object& req = parsed.get_object();
-  const json::value* id = req.if_contains("id");
-  if (id == nullptr || !(id->is_string() || id->is_number())) {
-    reply(codec::event_error(make_error(ErrorCode::bad_request, "request must have an id (a string or a number)")));
-    co_return;
-  }
-  if (!usable_id(id)) {
-    reply(codec::event_error(
-        make_error(ErrorCode::bad_request,
-                   "a numeric request id must be an integer from -2^63 to 2^64-1; send a string otherwise")));
-    co_return;
-  }
-  json::value request_id = *id;
-  const json::value* op = req.if_contains("op");
-  if (op == nullptr || !op->is_string()) {
-    reply(codec::reply_error(request_id, make_error(ErrorCode::bad_request, "request must have an op (a string)")));
-    co_return;
-  }
-  std::string op_name(op->get_string());
-  co_await dispatch(std::move(request_id), std::move(op_name), std::move(req));
+  auto& request = std::get<codec::RequestFrame>(frame);
+  co_await dispatch(std::move(request.id), std::move(request.op), std::move(request.fields));
 }
 
 awaitable<void> WebSocketSession::dispatch(json::value id, std::string op, json::object req) {
