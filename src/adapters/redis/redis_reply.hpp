@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+struct redisReply;  // hiredis's
+
 namespace parley::redis {
 
 struct RedisReply {
@@ -20,5 +22,8 @@ struct RedisReply {
   // nullopt otherwise (nil included).
   [[nodiscard]] std::optional<long long> as_integer() const;
 };
+
+// A copy of a reply hiredis's reader made.
+[[nodiscard]] RedisReply from_hiredis(const redisReply& r);
 
 }  // namespace parley::redis
