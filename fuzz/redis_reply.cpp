@@ -1,5 +1,6 @@
 // Fuzz target: bytes from a Redis server, parsed by hiredis's RESP reader
-// (as the Redis client feeds it) and copied into Parley's RedisReply
+// as the Redis client makes it (redis::create_reader) and feeds it, and
+// copied into Parley's RedisReply
 // (redis::from_hiredis), each reply then read as an integer the way the
 // state store reads counters and TTLs (RedisReply::as_integer).
 //
@@ -35,7 +36,7 @@ void check_copy(const redisReply& raw, const RedisReply& copy) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  std::unique_ptr<redisReader, void (*)(redisReader*)> reader(redisReaderCreate(), redisReaderFree);
+  std::unique_ptr<redisReader, void (*)(redisReader*)> reader(parley::redis::create_reader(), redisReaderFree);
   PARLEY_FUZZ_CHECK(reader != nullptr);
   // Fed in two pieces, as bytes arrive from a socket.
   const std::size_t half = size / 2;

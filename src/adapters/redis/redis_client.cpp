@@ -136,7 +136,7 @@ struct RedisClient::Impl {
                           c.connected = true;
                           if (&c == &commands) commands_up.store(true, std::memory_order_relaxed);
                           c.backoff = std::chrono::milliseconds(100);
-                          c.reader.reset(redisReaderCreate());
+                          c.reader.reset(create_reader());
                           const bool restored = c.ever_connected;
                           if (restored) log::info("redis", c.name + " connection restored");
                           c.ever_connected = true;

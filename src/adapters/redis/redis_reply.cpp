@@ -3,8 +3,34 @@
 #include <hiredis/hiredis.h>
 
 #include <charconv>
+#include <mutex>
 
 namespace parley::redis {
+
+namespace {
+
+redisReplyObjectFunctions g_hiredis{};  // what redisReaderCreate installs
+redisReplyObjectFunctions g_bounded{};  // the same, createArray bounded
+std::once_flag g_functions_once;
+
+void* create_bounded_array(const redisReadTask* task, int elements) {
+  // nullptr: hiredis sets the reader's error and gives up on the stream.
+  if (elements < 0 || elements > kMaxReplyElements) return nullptr;
+  return g_hiredis.createArray(task, elements);
+}
+
+}  // namespace
+
+redisReader* create_reader() {
+  std::call_once(g_functions_once, [] {
+    redisReader* probe = redisReaderCreate();
+    g_hiredis = *probe->fn;
+    redisReaderFree(probe);
+    g_bounded = g_hiredis;
+    g_bounded.createArray = create_bounded_array;
+  });
+  return redisReaderCreateWithFunctions(&g_bounded);
+}
 
 std::optional<long long> RedisReply::as_integer() const {
   if (type == Type::integer) return integer;
