@@ -1,5 +1,6 @@
 #include "core/codec.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "core/validate.hpp"
@@ -66,6 +67,42 @@ Result<Recipient> read_recipient(const json::value& v) {
   if (!id) return std::move(id).error();
   to.id = *id;
   return to;
+}
+
+std::string BadFrame::answer() const { return id.is_null() ? event_error(error) : reply_error(id, error); }
+
+std::variant<RequestFrame, BadFrame> read_frame(std::string_view text) {
+  boost::system::error_code ec;
+  json::value parsed = json::parse(text, ec);
+  if (ec) return BadFrame{nullptr, bad("frame is not valid JSON: " + ec.message())};
+  if (!parsed.is_object()) return BadFrame{nullptr, bad("frame must be a JSON object")};
+  json::object& req = parsed.get_object();
+  const json::value* id = req.if_contains("id");
+  if (id == nullptr || !(id->is_string() || id->is_number())) {
+    return BadFrame{nullptr, bad("request must have an id (a string or a number)")};
+  }
+  if (!echoable_id(*id)) {
+    return BadFrame{nullptr,
+                    bad("a numeric request id must be an integer from -2^63 to 2^64-1; send a string otherwise")};
+  }
+  json::value request_id = *id;
+  const json::value* op = req.if_contains("op");
+  if (op == nullptr || !op->is_string())
+    return BadFrame{std::move(request_id), bad("request must have an op (a string)")};
+  std::string op_name(op->get_string());
+  return RequestFrame{std::move(request_id), std::move(op_name), std::move(req)};
+}
+
+Result<json::object> read_body(std::string_view body, std::initializer_list<std::string_view> fields) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);  // also rejects invalid UTF-8
+  if (ec) return bad("body is not valid JSON: " + ec.message());
+  if (!v.is_object()) return bad("body must be a JSON object");
+  for (auto f : fields) {
+    const json::value* field = v.get_object().if_contains(f);
+    if (field == nullptr || !field->is_string()) return bad(std::string(f) + " is required and must be a string");
+  }
+  return std::move(v.get_object());
 }
 
 Result<SendRequest> read_send(const json::object& req, std::size_t max_body, UserId self) {

@@ -6,10 +6,12 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "core/ids.hpp"
@@ -38,6 +40,35 @@ struct HistoryRequest {
   MessageId before;  // MessageId{}: from the newest
   int limit = 50;
 };
+
+// A client's text frame read as a request: an object with an `id` (a string
+// or an integer that echoable_id accepts) and an `op` (a string); `fields`
+// is the whole object, id and op included.
+struct RequestFrame {
+  boost::json::value id;
+  std::string op;
+  boost::json::object fields;
+};
+
+// A frame that is no request: the error, and the frame's id when it has one
+// that can be echoed and the frame failed only for its op (then a reply
+// answers it); null otherwise (then an error event does).
+struct BadFrame {
+  boost::json::value id;
+  Error error;
+  // The frame that answers it: reply_error(id, error) or event_error(error).
+  [[nodiscard]] std::string answer() const;
+};
+
+// Reads a WebSocket text frame as docs/PROTOCOL.md says (ErrorCode::bad_request
+// for anything else). The op is not looked up: an unknown one is the
+// dispatcher's to refuse.
+[[nodiscard]] std::variant<RequestFrame, BadFrame> read_frame(std::string_view text);
+
+// Reads an HTTP request body as a JSON object whose listed fields are all
+// strings (ErrorCode::bad_request otherwise, naming the first that is not).
+[[nodiscard]] Result<boost::json::object> read_body(std::string_view body,
+                                                    std::initializer_list<std::string_view> fields);
 
 inline constexpr int kMaxSyncLimit = 500;
 inline constexpr int kMaxHistoryLimit = 200;

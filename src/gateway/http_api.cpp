@@ -59,21 +59,6 @@ HttpResponse json_response(const HttpRequest& req, http::status status, const js
   return res;
 }
 
-// Reads the body as a JSON object whose listed fields are all strings.
-Result<json::object> read_body(const HttpRequest& req, std::initializer_list<std::string_view> fields) {
-  boost::system::error_code ec;
-  json::value v = json::parse(req.body(), ec);  // also rejects invalid UTF-8
-  if (ec) return make_error(ErrorCode::bad_request, "body is not valid JSON: " + ec.message());
-  if (!v.is_object()) return make_error(ErrorCode::bad_request, "body must be a JSON object");
-  for (auto f : fields) {
-    const json::value* field = v.get_object().if_contains(f);
-    if (field == nullptr || !field->is_string()) {
-      return make_error(ErrorCode::bad_request, std::string(f) + " is required and must be a string");
-    }
-  }
-  return std::move(v.get_object());
-}
-
 // Logins and sign-ups hash a password: they run on the hashing pool, which
 // refuses work past its bound instead of queueing without end.
 bool enter_hashing(Context& ctx) { return ctx.hashing == nullptr || ctx.hashing->try_enter(); }
@@ -86,7 +71,7 @@ boost::asio::thread_pool& hashing_pool(Context& ctx) {
 Error hashing_busy() { return make_error(ErrorCode::unavailable, "too many logins in progress; retry in a moment"); }
 
 awaitable<HttpResponse> create_user(Context& ctx, HttpRequest req) {
-  auto body = read_body(req, {"username", "password"});
+  auto body = codec::read_body(req.body(), {"username", "password"});
   if (!body) co_return error_response(req, body.error());
   auto job = [&ctx, b = std::move(body.value())] {
     return ctx.auth.register_user(b.at("username").get_string(), b.at("password").get_string());
@@ -101,7 +86,7 @@ awaitable<HttpResponse> create_user(Context& ctx, HttpRequest req) {
 }
 
 awaitable<HttpResponse> create_session(Context& ctx, HttpRequest req) {
-  auto body = read_body(req, {"username", "password", "device_id"});
+  auto body = codec::read_body(req.body(), {"username", "password", "device_id"});
   if (!body) co_return error_response(req, body.error());
   auto job = [&ctx, b = std::move(body.value())] {
     return ctx.auth.login(b.at("username").get_string(), b.at("password").get_string(), b.at("device_id").get_string());

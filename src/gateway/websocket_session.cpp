@@ -122,53 +122,30 @@ awaitable<void> WebSocketSession::handle(std::string text) {
     co_return;
   }
 
-  boost::system::error_code ec;
-  json::value parsed = json::parse(text, ec);
-  if (ec) {
-    reply(codec::event_error(make_error(ErrorCode::bad_request, "frame is not valid JSON: " + ec.message())));
+  auto frame = codec::read_frame(text);
+  if (auto* bad = std::get_if<codec::BadFrame>(&frame)) {
+    reply(bad->answer());
     co_return;
   }
-  if (!parsed.is_object()) {
-    reply(codec::event_error(make_error(ErrorCode::bad_request, "frame must be a JSON object")));
-    co_return;
-  }
-  json::object& req = parsed.get_object();
-  const json::value* id = req.if_contains("id");
-  if (id == nullptr || !(id->is_string() || id->is_number())) {
-    reply(codec::event_error(make_error(ErrorCode::bad_request, "request must have an id (a string or a number)")));
-    co_return;
-  }
-  if (!usable_id(id)) {
-    reply(codec::event_error(
-        make_error(ErrorCode::bad_request,
-                   "a numeric request id must be an integer from -2^63 to 2^64-1; send a string otherwise")));
-    co_return;
-  }
-  json::value request_id = *id;
-  const json::value* op = req.if_contains("op");
-  if (op == nullptr || !op->is_string()) {
-    reply(codec::reply_error(request_id, make_error(ErrorCode::bad_request, "request must have an op (a string)")));
-    co_return;
-  }
-  std::string op_name(op->get_string());
+  auto& request = std::get<codec::RequestFrame>(frame);
   if (budget_ != nullptr) {
     // The user's budget across connections and servers (UserBudgets).
     if (budget_->share_due()) refresh_budget_share();
-    if (!budget_->try_take(request_cost(op_name, req))) {
-      reply(codec::reply_error(request_id,
+    if (!budget_->try_take(request_cost(request.op, request.fields))) {
+      reply(codec::reply_error(request.id,
                                make_error(ErrorCode::rate_limited,
                                           "too many requests from this user, across all of its connections; slow "
                                           "down")));
       co_return;
     }
-    if ((op_name == "group_create" || op_name == "channel_create") && !budget_->try_create_room()) {
-      reply(codec::reply_error(request_id, make_error(ErrorCode::rate_limited,
+    if ((request.op == "group_create" || request.op == "channel_create") && !budget_->try_create_room()) {
+      reply(codec::reply_error(request.id, make_error(ErrorCode::rate_limited,
                                                       "too many groups and channels created by this user in the "
                                                       "last hour; try again later")));
       co_return;
     }
   }
-  co_await dispatch(std::move(request_id), std::move(op_name), std::move(req));
+  co_await dispatch(std::move(request.id), std::move(request.op), std::move(request.fields));
 }
 
 void WebSocketSession::refresh_budget_share() {

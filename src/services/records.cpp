@@ -184,6 +184,7 @@ std::optional<Envelope> decode_envelope(std::string_view in) {
       if (!(bytes::read_message(r, m) && r.done())) return std::nullopt;
       return Envelope{SendDone{ticket, Result<Message>(std::move(m))}};
     }
+    if (ok != 0) return std::nullopt;  // encode writes 1 or 0, nothing else
     std::uint8_t code = 0;
     std::string message;
     if (!(r.u8(code) && code <= static_cast<std::uint8_t>(ErrorCode::internal) && r.str(message) && r.done())) {

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -655,6 +656,60 @@ TEST(FileLog, BadOptionsAndNamesAreRejected) {
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error().code, ErrorCode::bad_request);
   EXPECT_FALSE(log->subscribe("t", std::string("a\0b", 3)).ok());
+}
+
+// Found by fuzz/file_log_segment.cpp: a checkpoint (with a right crc)
+// claiming next offset 2^64-1 was taken, the next append got that offset
+// and the partition's end wrapped around to 0. An offset no log reaches is
+// corruption, refused on open.
+TEST(FileLog, OffsetsNoLogReachesAreRefused) {
+  const auto frame = [](std::uint8_t type, const std::string& body) {
+    const std::string content = static_cast<char>(type) + body;
+    std::string out;
+    const auto put32 = [&out](std::uint32_t v) {
+      for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFFU));
+    };
+    put32(static_cast<std::uint32_t>(content.size()));
+    put32(static_cast<std::uint32_t>(
+        crc32(0L, reinterpret_cast<const Bytef*>(content.data()), static_cast<uInt>(content.size()))));
+    return out + content;
+  };
+  const auto u64 = [](std::uint64_t v) {
+    std::string out;
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFFU));
+    return out;
+  };
+  const std::string four_partitions("\x04\x00\x00\x00", 4);
+  const std::string no_groups(4, '\0');
+  const std::string checkpoint = four_partitions + u64(0) + u64(0) + u64(0) + u64(0) + no_groups;
+  const std::string data_header = std::string("\x01\x00\x00\x00", 4);  // partition 1
+  const std::map<std::string, std::string> segments = {
+      {"checkpoint next", frame(3, four_partitions + u64(0) + u64(~0ULL) + u64(0) + u64(0) + no_groups)},
+      {"data offset", frame(3, checkpoint) + frame(1, data_header + u64(1ULL << 63) + std::string(4, '\0') + "v")},
+      {"commit", frame(3, checkpoint) + frame(2, data_header + u64(~0ULL - 1) + "group")},
+  };
+  for (const auto& [what, bytes] : segments) {
+    TempDir dir;
+    auto options = small_options(dir, embedded::Durability::os);
+    options.partitions = 4;
+    const auto topic = std::filesystem::path(options.path) / "t-74";  // "t"
+    std::filesystem::create_directories(topic);
+    std::ofstream(topic / "00000000000000000000.seg", std::ios::binary) << bytes;
+    auto log = embedded::FileLog::open(options);
+    ASSERT_FALSE(log.ok()) << what;
+    EXPECT_EQ(log.error().code, ErrorCode::internal) << what;
+  }
+  // The same segment with offsets in range opens.
+  TempDir dir;
+  auto options = small_options(dir, embedded::Durability::os);
+  options.partitions = 4;
+  const auto topic = std::filesystem::path(options.path) / "t-74";
+  std::filesystem::create_directories(topic);
+  std::ofstream(topic / "00000000000000000000.seg", std::ios::binary)
+      << frame(3, checkpoint) + frame(1, data_header + u64(7) + std::string(4, '\0') + "v");
+  auto log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->end_offset("t", 1).value(), 8U);
 }
 
 }  // namespace

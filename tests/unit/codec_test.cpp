@@ -165,5 +165,45 @@ TEST(Codec, OnlyIdsThatEchoAsSentAreEchoable) {
   }
 }
 
+// codec::read_frame is what the WebSocket session runs on every text frame.
+TEST(Codec, ReadsAFrameAsARequest) {
+  auto frame = codec::read_frame(R"({"op":"sync","id":"s1","limit":2})");
+  ASSERT_TRUE(std::holds_alternative<codec::RequestFrame>(frame));
+  const auto& request = std::get<codec::RequestFrame>(frame);
+  EXPECT_EQ(request.id, "s1");
+  EXPECT_EQ(request.op, "sync");
+  EXPECT_EQ(request.fields.at("limit"), 2);
+}
+
+TEST(Codec, RefusesFramesThatAreNoRequest) {
+  // Without an id that can be echoed: an error event.
+  for (const char* text :
+       {"{", "[1]", R"({"op":"ping"})", R"({"op":"ping","id":null})", R"({"op":"ping","id":1.5})", "\"\xff\""}) {
+    auto frame = codec::read_frame(text);
+    ASSERT_TRUE(std::holds_alternative<codec::BadFrame>(frame)) << text;
+    const auto& bad = std::get<codec::BadFrame>(frame);
+    EXPECT_EQ(bad.error.code, ErrorCode::bad_request);
+    EXPECT_TRUE(bad.id.is_null()) << text;
+    EXPECT_EQ(json::parse(bad.answer()).at("ev"), "error") << text;
+  }
+  // With one but no op: a reply to it.
+  auto frame = codec::read_frame(R"({"id":7,"op":3})");
+  ASSERT_TRUE(std::holds_alternative<codec::BadFrame>(frame));
+  const auto answer = json::parse(std::get<codec::BadFrame>(frame).answer());
+  EXPECT_EQ(answer.at("re"), 7);
+  EXPECT_EQ(answer.at("error").at("code"), "bad_request");
+}
+
+TEST(Codec, ReadsHttpBodies) {
+  auto body = codec::read_body(R"({"username":"alice","password":"correct horse"})", {"username", "password"});
+  ASSERT_TRUE(body.ok());
+  EXPECT_EQ(body->at("username"), "alice");
+  for (const char* text : {"", "[]", R"({"username":"alice"})", R"({"username":"alice","password":5})"}) {
+    auto refused = codec::read_body(text, {"username", "password"});
+    ASSERT_FALSE(refused.ok()) << text;
+    EXPECT_EQ(refused.error().code, ErrorCode::bad_request);
+  }
+}
+
 }  // namespace
 }  // namespace parley

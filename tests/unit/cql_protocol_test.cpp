@@ -189,5 +189,25 @@ TEST(CqlProtocol, ParsesConsistencyNames) {
   EXPECT_EQ(parse_consistency("most"), std::nullopt);
 }
 
+// Found by fuzz/cql_response.cpp: a ROWS result of no columns and 2^28 rows
+// passed the check that each value takes 4 bytes (no values, no bytes) and
+// reserved 6 GiB for the rows (std::bad_alloc, or a long loop).
+TEST(CqlProtocol, RowsOfNoColumnsAreRefused) {
+  const std::string body = unhex(
+      "00000002"    // ROWS
+      "00000004"    // flags: no metadata
+      "00000000"    // no columns
+      "10000001");  // 2^28 + 1 rows
+  const auto r = decode_response(Opcode::result, 0, body);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::internal);
+  // Rows of no columns and none of them read as before: an empty page.
+  const auto empty = decode_response(Opcode::result, 0,
+                                     unhex("000000020000000400000000"
+                                           "00000000"));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->rows.rows.empty());
+}
+
 }  // namespace
 }  // namespace parley::cassandra

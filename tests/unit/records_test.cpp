@@ -48,5 +48,16 @@ TEST(Records, TruncatedOrCorruptRecordsAreRefused) {
   EXPECT_FALSE(records::decode_envelope("Zjunk").has_value());
 }
 
+// Found by fuzz/records.cpp: a SendDone whose ok byte was neither 1 nor 0
+// read as a failure, so two byte strings meant one envelope (and it did
+// not re-encode to its bytes).
+TEST(Records, ASendDoneOkByteIsOneOrZero) {
+  std::string bytes =
+      records::encode(records::SendDone{18, Result<Message>(make_error(ErrorCode::forbidden, "cannot send"))});
+  ASSERT_TRUE(records::decode_envelope(bytes).has_value());
+  bytes[9] = 3;  // after the tag and the u64 ticket
+  EXPECT_FALSE(records::decode_envelope(bytes).has_value());
+}
+
 }  // namespace
 }  // namespace parley

@@ -378,7 +378,11 @@ Result<Response> decode_response(Opcode opcode, std::uint8_t flags, std::string_
           if (!r.ok() || count < 0) return malformed("rows");
           const auto columns = static_cast<std::size_t>(out.rows.metadata.column_count);
           // Each value is at least 4 bytes: a count beyond that is a lie.
-          if (static_cast<std::size_t>(count) * columns * 4 > r.left()) return malformed("rows (count)");
+          // Rows of no columns take no bytes at all, so their count cannot
+          // be checked that way; no query of Parley's selects no column.
+          if (static_cast<std::size_t>(count) * columns * 4 > r.left() || (columns == 0 && count > 0)) {
+            return malformed("rows (count)");
+          }
           out.rows.rows.reserve(static_cast<std::size_t>(count));
           for (std::int32_t i = 0; i < count && r.ok(); ++i) {
             std::vector<CqlValue> row;

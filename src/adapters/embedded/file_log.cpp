@@ -24,6 +24,9 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::uint64_t kNone = std::numeric_limits<std::uint64_t>::max();
+// No offset a log reaches (Kafka's are int64 too); one above this in a
+// segment is corruption, and counting on from it would wrap around to 0.
+constexpr std::uint64_t kMaxOffset = std::numeric_limits<std::int64_t>::max();
 constexpr std::uint8_t kData = 1;
 constexpr std::uint8_t kCommit = 2;
 constexpr std::uint8_t kCheckpoint = 3;
@@ -608,6 +611,7 @@ Result<void> FileLog::load_topic(Topic& topic) {
       if (type == kData) {
         DataFrame d;
         if (!parse_data(body, d)) return corrupt(numbers[s], "a short data frame");
+        if (d.offset > kMaxOffset) return corrupt(numbers[s], "an offset out of range");
         if (d.partition >= n) {
           return make_error(ErrorCode::bad_request, "log: topic " + topic.name + " holds partition " +
                                                         std::to_string(d.partition) + ", more than configured");
@@ -617,6 +621,7 @@ Result<void> FileLog::load_topic(Topic& topic) {
         topic.note_record(d.offset, static_cast<int>(d.partition), at);
       } else if (type == kCommit) {
         if (!f.u32(partition) || !f.u64(value)) return corrupt(numbers[s], "a short commit frame");
+        if (value > kMaxOffset) return corrupt(numbers[s], "a committed offset out of range");
         if (partition >= n) continue;  // reported above if it held records
         const std::string group(f.rest());
         topic.partitions[partition].committed[group] = value;
@@ -631,6 +636,7 @@ Result<void> FileLog::load_topic(Topic& topic) {
         }
         for (std::uint32_t p = 0; p < count; ++p) {
           if (!f.u64(value)) return corrupt(numbers[s], "a short checkpoint");
+          if (value > kMaxOffset) return corrupt(numbers[s], "a checkpoint offset out of range");
           if (p < n) topic.partitions[p].next = std::max(topic.partitions[p].next, value);
         }
         std::uint32_t groups = 0;
@@ -642,6 +648,7 @@ Result<void> FileLog::load_topic(Topic& topic) {
           for (std::uint32_t p = 0; p < count; ++p) {
             if (!f.u64(value)) return corrupt(numbers[s], "a short checkpoint");
             if (p >= n || value == kNone) continue;
+            if (value > kMaxOffset) return corrupt(numbers[s], "a checkpoint offset out of range");
             topic.partitions[p].committed[std::string(group)] = value;
             topic.partitions[p].written[std::string(group)] = value;
           }

@@ -40,23 +40,6 @@ struct CommandDeleter {
   void operator()(char* c) const noexcept { redisFreeCommand(c); }
 };
 
-RedisReply convert(const redisReply* r) {
-  RedisReply out;
-  switch (r->type) {
-    case REDIS_REPLY_STRING: out.type = RedisReply::Type::string; break;
-    case REDIS_REPLY_ARRAY: out.type = RedisReply::Type::array; break;
-    case REDIS_REPLY_INTEGER: out.type = RedisReply::Type::integer; break;
-    case REDIS_REPLY_STATUS: out.type = RedisReply::Type::status; break;
-    case REDIS_REPLY_ERROR: out.type = RedisReply::Type::error; break;
-    default: out.type = RedisReply::Type::nil; break;
-  }
-  if (r->str != nullptr) out.str.assign(r->str, r->len);
-  out.integer = r->integer;
-  out.elements.reserve(r->elements);
-  for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
-  return out;
-}
-
 // One command in RESP, formatted by hiredis.
 std::string format(const std::vector<std::string>& args) {
   std::vector<const char*> argv;
@@ -153,7 +136,7 @@ struct RedisClient::Impl {
                           c.connected = true;
                           if (&c == &commands) commands_up.store(true, std::memory_order_relaxed);
                           c.backoff = std::chrono::milliseconds(100);
-                          c.reader.reset(redisReaderCreate());
+                          c.reader.reset(create_reader());
                           const bool restored = c.ever_connected;
                           if (restored) log::info("redis", c.name + " connection restored");
                           c.ever_connected = true;
@@ -219,9 +202,9 @@ struct RedisClient::Impl {
                                  if (raw == nullptr) break;
                                  const ReplyPtr reply(static_cast<redisReply*>(raw));
                                  if (&c == &commands) {
-                                   on_command_reply(convert(reply.get()));
+                                   on_command_reply(from_hiredis(*reply));
                                  } else {
-                                   on_pubsub_reply(convert(reply.get()));
+                                   on_pubsub_reply(from_hiredis(*reply));
                                  }
                                  if (gen != c.generation) return;
                                }
