@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import time
 
+from conftest import real_engines
 from parley_client import Client, create_user, login, online, run
 
 # What docs/OPERATIONS.md says each request costs.
@@ -47,7 +48,10 @@ def test_the_connections_of_one_user_share_one_budget(server_factory):
         most = (20 + 10 * elapsed) / DIRECT_SEND
         assert 10 <= len(ok) <= most + 1, f"{len(ok)} sends passed in {elapsed:.2f} s (at most {most:.1f})"
         assert "this user" in refused[0]["error"]["message"], refused[0]
-        # What passed reaches bob, each once; what was refused does not.
+        # What passed reaches bob, each once; what was refused does not
+        # (the inbox is placed after the reply: wait for each live copy).
+        live = [(await b.next_message())["message"]["message_id"] for _ in ok]
+        assert sorted(live) == sorted(r["message_id"] for r in ok)
         entries = await b.sync_all()
         assert sorted(e["message"]["message_id"] for e in entries) == sorted(r["message_id"] for r in ok)
         # Another user's budget is their own.
@@ -139,7 +143,8 @@ def test_a_one_user_fan_out_flood_does_not_hold_up_another_user(server_factory):
     second offered: 100,000 inbox writes a second without a per-user
     budget); meanwhile another pair's pings and 1:1 messages keep their
     latency (issue 13: p99 under 50 ms and 100 ms; under the sanitizers,
-    whose build is several times slower, four times that)."""
+    whose build is several times slower, four times that; on the real
+    engines only the budget is checked, their latency is Kafka's)."""
     # The default limits; the flooder may fill a group with strangers.
     server = server_factory("--room-add", "anyone", defaults=("--pwhash-limits", "min"))
     flooder, quiet, friend = (create_user(server, n) for n in ("flooder", "quiet", "friend"))
@@ -186,5 +191,9 @@ def test_a_one_user_fan_out_flood_does_not_hold_up_another_user(server_factory):
     # The flood was held to the budget: 400 units at once, 200 a second
     # (a generous bound on how long it ran: the measurement and 20 s).
     assert 0 < accepted.value <= (400 + 200 * (measured_s + 20)) / FAN_OUT_SEND, accepted.value
+    if real_engines():
+        # Kafka's own latency decides these there (bench/run scaleout-1k):
+        # this server's figures are the embedded engines'.
+        return
     assert p99(ping_ms) < 50 * slack, f"ping p99 {p99(ping_ms):.1f} ms during the flood"
     assert p99(deliver_ms) < 100 * slack, f"1:1 delivery p99 {p99(deliver_ms):.1f} ms during the flood"
