@@ -31,10 +31,11 @@ UserBudget::UserBudget(const UserBudgetOptions& options, Clock::time_point now)
       requests_(options.rate, std::max(options.burst, kMostCost), now),
       rooms_(options.rooms_per_hour / 3600.0, std::max(options.rooms_per_hour, 1.0), now) {}
 
-bool UserBudget::try_take(double cost, Clock::time_point now) {
-  if (options_.rate <= 0) return true;
+bool UserBudget::try_take(double cost, Clock::time_point now, bool* share_due) {
+  if (options_.rate <= 0 && share_due == nullptr) return true;
   std::lock_guard lock(mutex_);
-  return requests_.try_take(cost, now);
+  if (share_due != nullptr) *share_due = share_due_locked(now);
+  return options_.rate <= 0 || requests_.try_take(cost, now);
 }
 
 bool UserBudget::try_create_room(Clock::time_point now) {
@@ -61,6 +62,10 @@ bool UserBudget::settled(Clock::time_point now) {
 
 bool UserBudget::share_due(Clock::time_point now) {
   std::lock_guard lock(mutex_);
+  return share_due_locked(now);
+}
+
+bool UserBudget::share_due_locked(Clock::time_point now) {
   if (share_read_ != Clock::time_point{} && now - share_read_ < options_.share_refresh) return false;
   share_read_ = now;
   return true;

@@ -55,8 +55,9 @@ class UserBudget {
 
   explicit UserBudget(const UserBudgetOptions& options, Clock::time_point now = Clock::now());
 
-  // Takes `cost` units if the budget holds them.
-  [[nodiscard]] bool try_take(double cost, Clock::time_point now = Clock::now());
+  // Takes `cost` units if the budget holds them. `share_due`, when given, is
+  // set as share_due() would answer, under the same lock (one lock a request).
+  [[nodiscard]] bool try_take(double cost, Clock::time_point now = Clock::now(), bool* share_due = nullptr);
   // Takes one room creation if the hour's allowance holds one.
   [[nodiscard]] bool try_create_room(Clock::time_point now = Clock::now());
   // The user's devices are on `servers` servers (at least 1): this server
@@ -69,6 +70,8 @@ class UserBudget {
   [[nodiscard]] bool share_due(Clock::time_point now = Clock::now());
 
  private:
+  bool share_due_locked(Clock::time_point now);
+
   const UserBudgetOptions options_;
   std::mutex mutex_;  // guards what follows
   std::size_t servers_ = 1;

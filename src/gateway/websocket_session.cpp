@@ -130,8 +130,10 @@ awaitable<void> WebSocketSession::handle(std::string text) {
   auto& request = std::get<codec::RequestFrame>(frame);
   if (budget_ != nullptr) {
     // The user's budget across connections and servers (UserBudgets).
-    if (budget_->share_due()) refresh_budget_share();
-    if (!budget_->try_take(request_cost(request.op, request.fields))) {
+    bool share_due = false;
+    const bool paid = budget_->try_take(request_cost(request.op, request.fields), UserBudget::Clock::now(), &share_due);
+    if (share_due) refresh_budget_share();
+    if (!paid) {
       reply(codec::reply_error(request.id,
                                make_error(ErrorCode::rate_limited,
                                           "too many requests from this user, across all of its connections; slow "
