@@ -392,8 +392,35 @@ class MaxU64Merge final : public rocksdb::AssociativeMergeOperator {
 
 std::shared_ptr<rocksdb::MergeOperator> max_u64_merge() { return std::make_shared<MaxU64Merge>(); }
 
+namespace {
+
+class ThroughNul final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "parley.ThroughNul"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    const void* nul = std::memchr(key.data(), '\0', key.size());
+    return {key.data(), static_cast<std::size_t>(static_cast<const char*>(nul) - key.data()) + 1};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return std::memchr(key.data(), '\0', key.size()) != nullptr;
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<const rocksdb::SliceTransform> leading_u64() {
+  static const std::shared_ptr<const rocksdb::SliceTransform> transform(rocksdb::NewFixedPrefixTransform(8));
+  return transform;
+}
+
+std::shared_ptr<const rocksdb::SliceTransform> through_nul() {
+  static const std::shared_ptr<const rocksdb::SliceTransform> transform = std::make_shared<ThroughNul>();
+  return transform;
+}
+
 Result<Database> open(const std::string& path, const std::vector<std::string>& families,
-                      const std::map<std::string, std::shared_ptr<rocksdb::MergeOperator>>& merges) {
+                      const std::map<std::string, std::shared_ptr<rocksdb::MergeOperator>>& merges,
+                      const std::map<std::string, std::shared_ptr<const rocksdb::SliceTransform>>& hints) {
   Database out;
   out.shared_ = std::make_unique<Database::Shared>();
   out.db = Database::Pointer(out.shared_.get());
@@ -410,6 +437,9 @@ Result<Database> open(const std::string& path, const std::vector<std::string>& f
   // file answer those without searching (docs/BENCHMARKS.md, the profile).
   options.memtable_prefix_bloom_size_ratio = 0.05;
   options.memtable_whole_key_filtering = true;
+  // Insert hints (hints, below) are used only by a memtable insert that is
+  // not concurrent: one writer thread inserts a write group's batches.
+  options.allow_concurrent_memtable_write = false;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.whole_key_filtering = true;
@@ -422,6 +452,7 @@ Result<Database> open(const std::string& path, const std::vector<std::string>& f
   for (const auto& name : families) {
     rocksdb::ColumnFamilyOptions family(options);
     if (auto it = merges.find(name); it != merges.end()) family.merge_operator = it->second;
+    if (auto it = hints.find(name); it != hints.end()) family.memtable_insert_with_hint_prefix_extractor = it->second;
     shared.descriptors.emplace_back(name, family);
   }
 

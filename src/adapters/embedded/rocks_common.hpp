@@ -5,6 +5,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
+#include <rocksdb/slice_transform.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -111,7 +112,8 @@ class Database {
 
  private:
   friend Result<Database> open(const std::string& path, const std::vector<std::string>& families,
-                               const std::map<std::string, std::shared_ptr<rocksdb::MergeOperator>>& merges);
+                               const std::map<std::string, std::shared_ptr<rocksdb::MergeOperator>>& merges,
+                               const std::map<std::string, std::shared_ptr<const rocksdb::SliceTransform>>& hints);
   std::unique_ptr<Shared> shared_;
 };
 
@@ -120,12 +122,29 @@ class Database {
 // costs one memtable insert and no read ("move it up to at least v").
 [[nodiscard]] std::shared_ptr<rocksdb::MergeOperator> max_u64_merge();
 
+// Insert hints (`open`'s `hints`): a family whose keys are written in runs
+// that share a prefix (a user's inbox rows: the user, then an increasing
+// seq) names how to cut that prefix, and the memtable remembers where the
+// prefix's last key went. The next key of the run is inserted from there
+// instead of being searched for from the top of the skip list, which on a
+// big memtable is a cache miss per level (the inbox owner's largest cost in
+// the profile, docs/BENCHMARKS.md).
+//
+// The first 8 bytes: a big-endian user id (pair_key, user_conversation_key).
+[[nodiscard]] std::shared_ptr<const rocksdb::SliceTransform> leading_u64();
+// Everything up to and including the first NUL: a conversation name ended by
+// NUL (history_key). A key without NUL gets no hint.
+[[nodiscard]] std::shared_ptr<const rocksdb::SliceTransform> through_nul();
+
 // Opens (creating if missing) the database at `path` with the default column
 // family plus `families`; result.cf(i) is families[i]. `merges` names the
-// families that get a merge operator. On a disk error it opens an existing
-// database read-only instead (see Database); a database that does not exist
-// yet cannot be opened without room for it.
-[[nodiscard]] Result<Database> open(const std::string& path, const std::vector<std::string>& families,
-                                    const std::map<std::string, std::shared_ptr<rocksdb::MergeOperator>>& merges = {});
+// families that get a merge operator, `hints` those that get insert hints
+// (above). On a disk error it opens an existing database read-only instead
+// (see Database); a database that does not exist yet cannot be opened
+// without room for it.
+[[nodiscard]] Result<Database> open(
+    const std::string& path, const std::vector<std::string>& families,
+    const std::map<std::string, std::shared_ptr<rocksdb::MergeOperator>>& merges = {},
+    const std::map<std::string, std::shared_ptr<const rocksdb::SliceTransform>>& hints = {});
 
 }  // namespace parley::embedded::rocks

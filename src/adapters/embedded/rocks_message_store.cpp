@@ -113,7 +113,11 @@ Result<std::unique_ptr<RocksMessageStore>> RocksMessageStore::open(std::string p
   // stays in the list because data directories made before hold it.
   auto db = rocks::open(
       path, {"history", "dedupe", "inbox", "inbox_index", "inbox_head", "cursors", "conversations", "read_positions"},
-      {{"conversations", rocks::max_u64_merge()}});
+      {{"conversations", rocks::max_u64_merge()}},
+      {{"history", rocks::through_nul()},
+       {"inbox", rocks::leading_u64()},
+       {"inbox_index", rocks::leading_u64()},
+       {"conversations", rocks::leading_u64()}});
   if (!db) return std::move(db).error();
   return std::make_unique<RocksMessageStore>(Private{}, std::move(db).value(), durability);
 }

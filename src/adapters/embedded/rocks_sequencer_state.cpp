@@ -37,7 +37,8 @@ RocksSequencerState::RocksSequencerState(Private, rocks::Database db, std::size_
 Result<std::unique_ptr<RocksSequencerState>> RocksSequencerState::open(std::string path,
                                                                        std::size_t max_cached_conversations) {
   if (path.empty()) return make_error(ErrorCode::bad_request, "sequencer state: empty path");
-  auto db = rocks::open(path, {"sent", "last", "applied"}, {{"last", rocks::max_u64_merge()}});
+  auto db = rocks::open(path, {"sent", "last", "applied"}, {{"last", rocks::max_u64_merge()}},
+                        {{"sent", rocks::through_nul()}});
   if (!db) return std::move(db).error();
   return std::make_unique<RocksSequencerState>(Private{}, std::move(db).value(), max_cached_conversations);
 }
