@@ -63,6 +63,8 @@ class Reader {
     return true;
   }
   [[nodiscard]] bool done() const noexcept { return ok_ && in_.empty(); }
+  // Bytes not read yet: what bounds a count read before its items.
+  [[nodiscard]] std::size_t remaining() const noexcept { return in_.size(); }
 
  private:
   bool fail() {

@@ -2,6 +2,7 @@
 // A client connection as the rest of the gateway sees it: something frames
 // can be sent to from any thread.
 
+#include <boost/asio/any_io_executor.hpp>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,12 @@ class Connection {
   virtual void send_reply(std::shared_ptr<const std::string> frame) = 0;
   // Closes with 1001 (going away) once queued frames are written.
   virtual void close_going_away() = 0;
+
+  // The I/O thread the connection lives on, and send() for a caller already
+  // running there: a batch of events for many connections is handed to each
+  // I/O thread once (SessionRegistry::deliver_all), not once per frame.
+  [[nodiscard]] virtual boost::asio::any_io_executor executor() const = 0;
+  virtual void send_here(std::shared_ptr<const std::string> frame) = 0;
 };
 
 }  // namespace parley::gateway

@@ -204,6 +204,12 @@ void Server::on_envelope(std::string_view payload) {
   }
   if (auto* deliver = std::get_if<records::Deliver>(&*envelope)) {
     registry_.deliver(deliver->user, std::make_shared<const std::string>(std::move(deliver->frame)));
+  } else if (auto* deliveries = std::get_if<records::Deliveries>(&*envelope)) {
+    std::vector<std::pair<UserId, std::shared_ptr<const std::string>>> items;
+    items.reserve(deliveries->items.size());
+    for (auto& d : deliveries->items)
+      items.emplace_back(d.user, std::make_shared<const std::string>(std::move(d.frame)));
+    registry_.deliver_all(std::move(items));
   } else if (auto* done = std::get_if<records::SendDone>(&*envelope)) {
     pending_.complete(done->ticket, done->result);
   } else if (auto* event = std::get_if<records::RoomEvent>(&*envelope)) {

@@ -183,6 +183,12 @@ void WebSocketSession::send_reply(std::shared_ptr<const std::string> frame) {
   });
 }
 
+asio::any_io_executor WebSocketSession::executor() const {
+  return const_cast<websocket::stream<beast::tcp_stream>&>(ws_).get_executor();
+}
+
+void WebSocketSession::send_here(std::shared_ptr<const std::string> frame) { enqueue(std::move(frame)); }
+
 void WebSocketSession::close_going_away() {
   asio::dispatch(ws_.get_executor(), [self = shared_from_this()] {
     self->close_requested_ = true;

@@ -50,6 +50,8 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   void send(std::shared_ptr<const std::string> frame) override;
   void send_reply(std::shared_ptr<const std::string> frame) override;
   void close_going_away() override;
+  [[nodiscard]] boost::asio::any_io_executor executor() const override;
+  void send_here(std::shared_ptr<const std::string> frame) override;
 
  private:
   boost::asio::awaitable<void> read_loop();

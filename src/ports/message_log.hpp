@@ -82,9 +82,9 @@ class MessageLog {
   // The partition a key goes to (stable for the life of the topic).
   [[nodiscard]] virtual int partition_for(std::string_view topic, std::string_view key) const = 0;
 
-  // Appends asynchronously. Appends from one thread with the same key keep
-  // their order. `done` runs once the record is durable under the log's
-  // durability policy.
+  // Appends asynchronously. Appends from one thread to one partition keep
+  // their order, whatever their keys (so do those with one key). `done`
+  // runs once the record is durable under the log's durability policy.
   virtual void append(std::string_view topic, std::string key, std::string value, AppendCallback done) = 0;
 
   // Joins consumer group `group` on `topic`.

@@ -24,9 +24,11 @@ std::vector<std::pair<int, std::uint64_t>> positions(std::span<const ports::LogR
   return out;
 }
 
-// A decoded record, with where it sits in its partition.
+// One user's part of a decoded record, with where the record sits in its
+// partition.
 struct Command {
-  records::InboxCommand command;
+  UserId user;
+  Message message;
   int partition = 0;
   std::uint64_t offset = 0;
 };
@@ -66,9 +68,11 @@ Result<void> InboxOwner::process(std::span<const ports::LogRecord> batch) {
       log::error("inbox", "skipping undecodable record at offset " + std::to_string(record.offset));
       continue;
     }
-    if (!in_batch.emplace(cmd->user.value, cmd->message.id.value).second) continue;
-    users.push_back(cmd->user);
-    commands.push_back(Command{std::move(*cmd), record.partition, record.offset});
+    for (UserId user : cmd->users) {
+      if (!in_batch.emplace(user.value, cmd->message.id.value).second) continue;
+      users.push_back(user);
+      commands.push_back(Command{user, cmd->message, record.partition, record.offset});
+    }
   }
 
   // Heads and `newest` of every user in the batch, in a working copy that
@@ -84,10 +88,10 @@ Result<void> InboxOwner::process(std::span<const ports::LogRecord> batch) {
   std::vector<std::size_t> asked;  // keys[k] is about commands[asked[k]]
   for (std::size_t i = 0; i < commands.size(); ++i) {
     const auto& c = commands[i];
-    const bool fresh = c.offset >= fresh_from_.at(c.partition) && !c.command.message.conversation.empty() &&
-                       c.command.message.id > known.at(c.command.user).newest;
+    const bool fresh = c.offset >= fresh_from_.at(c.partition) && !c.message.conversation.empty() &&
+                       c.message.id > known.at(c.user).newest;
     if (fresh) continue;
-    keys.push_back({c.command.user, c.command.message.id});
+    keys.push_back({c.user, c.message.id});
     asked.push_back(i);
   }
   std::vector<bool> placed(commands.size(), false);
@@ -111,9 +115,9 @@ Result<void> InboxOwner::process(std::span<const ports::LogRecord> batch) {
   writes.reserve(commands.size());
   for (std::size_t i = 0; i < commands.size(); ++i) {
     if (placed[i]) continue;  // replayed: it has its seq already
-    auto& user = known.at(commands[i].command.user);
-    user.newest = std::max(user.newest, commands[i].command.message.id);
-    writes.push_back({commands[i].command.user, InboxEntry{++user.head, std::move(commands[i].command.message)}});
+    auto& user = known.at(commands[i].user);
+    user.newest = std::max(user.newest, commands[i].message.id);
+    writes.push_back({commands[i].user, InboxEntry{++user.head, std::move(commands[i].message)}});
   }
 
   if (!writes.empty()) {

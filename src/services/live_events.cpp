@@ -1,5 +1,7 @@
 #include "services/live_events.hpp"
 
+#include <algorithm>
+
 #include "core/log.hpp"
 #include "services/records.hpp"
 
@@ -29,14 +31,23 @@ void send_to_users(ports::StateStore& state, std::vector<std::pair<UserId, std::
     log::warn("live", "no routes for live events: " + routes.error().message);
     return;
   }
+  // One envelope per server for the whole batch, its events in order.
+  std::vector<std::pair<std::string_view, records::Deliveries>> by_server;
   for (std::size_t i = 0; i < events.size(); ++i) {
     const auto& servers = routes.value()[i];
-    if (servers.empty()) continue;
-    const std::string envelope = records::encode(records::Deliver{events[i].first, std::move(events[i].second)});
-    for (const auto& server : servers) {
-      auto published = state.publish(records::server_channel(server), envelope);
-      if (!published) log::warn("live", "live event not delivered: " + published.error().message);
+    for (std::size_t k = 0; k < servers.size(); ++k) {
+      auto it = std::find_if(by_server.begin(), by_server.end(), [&](const auto& s) { return s.first == servers[k]; });
+      if (it == by_server.end()) it = by_server.insert(by_server.end(), {servers[k], {}});
+      // The last server takes the frame itself; others a copy.
+      it->second.items.push_back(
+          records::Deliver{events[i].first, k + 1 == servers.size() ? std::move(events[i].second) : events[i].second});
     }
+  }
+  for (const auto& [server, deliveries] : by_server) {
+    auto published = deliveries.items.size() == 1
+                         ? state.publish(records::server_channel(server), records::encode(deliveries.items.front()))
+                         : state.publish(records::server_channel(server), records::encode(deliveries));
+    if (!published) log::warn("live", "live events not delivered: " + published.error().message);
   }
 }
 

@@ -16,7 +16,8 @@ namespace parley::services {
 
 void send_to_user(ports::StateStore& state, UserId user, std::string frame);
 // send_to_user() for many (user, frame) pairs, with one routes lookup for
-// all of them (StateStore::routes_of).
+// all of them (StateStore::routes_of) and one envelope per server
+// (records::Deliveries), each user's frames in the order given.
 void send_to_users(ports::StateStore& state, std::vector<std::pair<UserId, std::string>> events);
 void send_to_channel(ports::StateStore& state, ChannelId channel, UserId except, std::string frame);
 // Tells the servers holding the user's devices, except `except_server`, that

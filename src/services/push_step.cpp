@@ -43,11 +43,11 @@ Result<void> PushStep::process(std::span<const ports::LogRecord> batch) {
   std::vector<UserId> users;
   for (const auto& record : batch) {
     auto cmd = records::decode_inbox(record.value);
-    if (!cmd) continue;  // the inbox owner logs undecodable records
-    const Message& m = cmd->message;
-    if (cmd->user == m.from) continue;                    // never wake a sender for its own message
-    if (m.to.kind == Recipient::Kind::channel) continue;  // channels are read, not pushed
-    if (online.try_emplace(cmd->user, false).second) users.push_back(cmd->user);
+    if (!cmd) continue;                                              // the inbox owner logs undecodable records
+    if (cmd->message.to.kind == Recipient::Kind::channel) continue;  // channels are read, not pushed
+    for (UserId user : cmd->users) {
+      if (user != cmd->message.from && online.try_emplace(user, false).second) users.push_back(user);
+    }
     commands.push_back(std::move(*cmd));
   }
   if (!users.empty()) {
@@ -57,14 +57,17 @@ Result<void> PushStep::process(std::span<const ports::LogRecord> batch) {
   }
   for (const auto& cmd : commands) {
     const Message& m = cmd.message;
-    if (online.at(cmd.user)) continue;  // a device is online: it got the message live
+    for (UserId user : cmd.users) {
+      if (user == m.from) continue;   // never wake a sender for its own message
+      if (online.at(user)) continue;  // a device is online: it got the message live
 
-    auto seq = seq_of(cmd.user, m.id);
-    if (!seq) return std::move(seq).error();
-    std::string preview = m.body.substr(0, options_.preview_bytes);
-    candidates.push_back(ports::PushCandidate{cmd.user, seq.value(), m.conversation, m.id, m.from,
-                                              m.to.kind == Recipient::Kind::group, std::move(preview),
-                                              options_.clock()});
+      auto seq = seq_of(user, m.id);
+      if (!seq) return std::move(seq).error();
+      std::string preview = m.body.substr(0, options_.preview_bytes);
+      candidates.push_back(ports::PushCandidate{user, seq.value(), m.conversation, m.id, m.from,
+                                                m.to.kind == Recipient::Kind::group, std::move(preview),
+                                                options_.clock()});
+    }
   }
   if (candidates.empty()) return Ok{};
   auto added = ledger_.add(candidates);

@@ -8,7 +8,10 @@ namespace parley::records {
 namespace {
 
 constexpr std::uint8_t kVersion = 1;
+// An InboxCommand for several users (kVersion's held one).
+constexpr std::uint8_t kInboxUsersVersion = 2;
 constexpr std::uint8_t kDeliverTag = 'D';
+constexpr std::uint8_t kDeliveriesTag = 'B';
 constexpr std::uint8_t kSendDoneTag = 'R';
 constexpr std::uint8_t kRoomEventTag = 'C';
 constexpr std::uint8_t kMembershipTag = 'M';
@@ -46,11 +49,13 @@ std::optional<SendCommand> decode_send(std::string_view in) {
 
 std::string encode(const InboxCommand& c) {
   std::string out;
-  out.reserve(96 + c.message.conversation.size() + c.message.body.size() + c.message.client_msg_id.size());
+  out.reserve(96 + c.message.conversation.size() + c.message.body.size() + c.message.client_msg_id.size() +
+              8 * c.users.size());
   bytes::Writer w(out);
-  w.u8(kVersion);
-  w.u64(c.user.value);
+  w.u8(kInboxUsersVersion);
   bytes::write_message(w, c.message);
+  w.u64(c.users.size());
+  for (UserId user : c.users) w.u64(user.value);
   return out;
 }
 
@@ -58,9 +63,25 @@ std::optional<InboxCommand> decode_inbox(std::string_view in) {
   bytes::Reader r(in);
   InboxCommand c;
   std::uint8_t version = 0;
-  if (!(r.u8(version) && version == kVersion && r.u64(c.user.value) && bytes::read_message(r, c.message) && r.done())) {
+  if (!r.u8(version)) return std::nullopt;
+  if (version == kVersion) {
+    // One user (written before kInboxUsersVersion; still read, so that a
+    // log an older server left behind is consumed).
+    UserId user;
+    if (!(r.u64(user.value) && bytes::read_message(r, c.message) && r.done())) return std::nullopt;
+    c.users.push_back(user);
+    return c;
+  }
+  std::uint64_t count = 0;
+  if (!(version == kInboxUsersVersion && bytes::read_message(r, c.message) && r.u64(count) && count >= 1 &&
+        count <= r.remaining() / 8)) {
     return std::nullopt;
   }
+  c.users.resize(count);
+  for (UserId& user : c.users) {
+    if (!r.u64(user.value)) return std::nullopt;
+  }
+  if (!r.done()) return std::nullopt;
   return c;
 }
 
@@ -119,6 +140,21 @@ std::string encode(const Deliver& d) {
   return out;
 }
 
+std::string encode(const Deliveries& d) {
+  std::size_t size = 16;
+  for (const auto& item : d.items) size += 16 + item.frame.size();
+  std::string out;
+  out.reserve(size);
+  bytes::Writer w(out);
+  w.u8(kDeliveriesTag);
+  w.u64(d.items.size());
+  for (const auto& item : d.items) {
+    w.u64(item.user.value);
+    w.str(item.frame);
+  }
+  return out;
+}
+
 std::string encode(const SendDone& d) {
   std::string out;
   bytes::Writer w(out);
@@ -173,6 +209,17 @@ std::optional<Envelope> decode_envelope(std::string_view in) {
   if (tag == kDeliverTag) {
     Deliver d;
     if (!(r.u64(d.user.value) && r.str(d.frame) && r.done())) return std::nullopt;
+    return Envelope{std::move(d)};
+  }
+  if (tag == kDeliveriesTag) {
+    Deliveries d;
+    std::uint64_t count = 0;
+    if (!(r.u64(count) && count <= r.remaining() / 16)) return std::nullopt;
+    d.items.resize(count);
+    for (auto& item : d.items) {
+      if (!(r.u64(item.user.value) && r.str(item.frame))) return std::nullopt;
+    }
+    if (!r.done()) return std::nullopt;
     return Envelope{std::move(d)};
   }
   if (tag == kSendDoneTag) {

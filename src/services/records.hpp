@@ -6,7 +6,7 @@
 //   sequencer ─Sequenced─▶ "sequenced" (key: conversation; the changelog the
 //                          sequencer's state is rebuilt from, kept forever)
 //   sequencer ─SendDone─▶ the origin server (the sender's reply)
-//   store writer ─InboxCommand─▶ "inboxes" (key: user)
+//   store writer ─InboxCommand─▶ "inboxes" (key: a user; one record per partition)
 //   inbox owner ─Deliver─▶ every server holding a device of the user
 
 #include <cstdint>
@@ -50,9 +50,13 @@ struct Sequenced {
   std::vector<UserId> members;
 };
 
-// One message for one user's inbox.
+// One message for the inboxes of `users`, who all fall in one "inboxes"
+// partition: the store writer appends one record per partition a message
+// reaches (its key is the first user's), so a group message is a few
+// records, not one per member. A user's records keep their order: they all
+// go to the user's partition, from one thread.
 struct InboxCommand {
-  UserId user;
+  std::vector<UserId> users;
   Message message;
 };
 
@@ -75,6 +79,13 @@ struct Deliver {
   std::string frame;  // the event frame, ready to write to each device
 };
 
+// Several Deliver for one server, as one envelope: the inbox owner's batch
+// costs one publish per server, and that server one hand-off per I/O thread,
+// instead of one of each per user.
+struct Deliveries {
+  std::vector<Deliver> items;
+};
+
 struct SendDone {
   std::uint64_t ticket = 0;
   Result<Message> result;
@@ -95,12 +106,13 @@ struct MembershipChanged {
   UserId user;
 };
 
-using Envelope = std::variant<Deliver, SendDone, RoomEvent, MembershipChanged>;
+using Envelope = std::variant<Deliver, Deliveries, SendDone, RoomEvent, MembershipChanged>;
 
 // The pub/sub topic of a channel's live events.
 [[nodiscard]] std::string channel_topic(ChannelId channel);
 
 [[nodiscard]] std::string encode(const Deliver& d);
+[[nodiscard]] std::string encode(const Deliveries& d);
 [[nodiscard]] std::string encode(const SendDone& d);
 [[nodiscard]] std::string encode(const RoomEvent& e);
 [[nodiscard]] std::string encode(const MembershipChanged& m);

@@ -1,5 +1,7 @@
 #include "services/store_writer.hpp"
 
+#include <map>
+
 #include "core/codec.hpp"
 #include "core/log.hpp"
 #include "services/live_events.hpp"
@@ -35,8 +37,15 @@ Result<void> StoreWriter::process(std::span<const ports::LogRecord> batch) {
       send_to_channel(state_, ChannelId{d.message.to.id}, UserId{}, codec::event_channel_message(d.message));
       continue;
     }
+    // One record per inbox partition the message reaches, keyed by its
+    // first user (so it lands in their partition, which is all of theirs).
+    std::map<int, std::vector<UserId>> by_partition;
     for (UserId member : d.members) {
-      inbox.push_back(Append{to_string(member), records::encode(records::InboxCommand{member, d.message})});
+      by_partition[log_.partition_for(records::kInboxesTopic, to_string(member))].push_back(member);
+    }
+    for (auto& [partition, users] : by_partition) {
+      std::string key = to_string(users.front());
+      inbox.push_back(Append{std::move(key), records::encode(records::InboxCommand{std::move(users), d.message})});
     }
   }
   // The inbox records go out first: the log syncs them while the store

@@ -68,6 +68,35 @@ TEST_P(MessageLogContract, SameKeyKeepsOrderUnderConcurrentAppenders) {
   }
 }
 
+// The store writer keys each inbox record by one of its users and relies on
+// a user's records keeping their order in the user's partition, whichever
+// user keys them.
+TEST_P(MessageLogContract, AppendsFromOneThreadToOnePartitionKeepTheirOrderWhateverTheirKeys) {
+  const std::string topic = dir_.unique("partition-order");
+  const int partition = port_->partition_for(topic, "k0");
+  std::vector<std::string> keys;
+  for (int i = 0; keys.size() < 8 && i < 10000; ++i) {
+    std::string key = "k" + std::to_string(i);
+    if (port_->partition_for(topic, key) == partition) keys.push_back(std::move(key));
+  }
+  ASSERT_GE(keys.size(), 2U);
+  constexpr int kRecords = 200;
+  std::vector<std::future<Result<std::uint64_t>>> acks;
+  for (int i = 0; i < kRecords; ++i)
+    acks.push_back(append_async(*port_, topic, keys[i % keys.size()], std::to_string(i)));
+  std::vector<std::uint64_t> offsets;
+  for (auto& a : acks) offsets.push_back(await_offset(a));
+  EXPECT_TRUE(std::is_sorted(offsets.begin(), offsets.end()));
+
+  auto consumer = port_->subscribe(topic, "g");
+  ASSERT_TRUE(consumer.ok());
+  int next = 0;
+  for (const auto& r : read_exactly(**consumer, kRecords)) {
+    EXPECT_EQ(r.partition, partition);
+    EXPECT_EQ(r.value, std::to_string(next++));
+  }
+}
+
 TEST_P(MessageLogContract, RecordsSurviveRestart) {
   const std::string topic = dir_.unique("durable");
   for (int i = 0; i < 50; ++i) append_ok(*port_, topic, "k" + std::to_string(i % 5), "value-" + std::to_string(i));

@@ -127,7 +127,7 @@ class InboxOwnerTest : public ::testing::Test {
     Message m{MessageId{id},           "d:1:2", alice_, Recipient{Recipient::Kind::user, bob_.value}, "body", 0,
               "m" + std::to_string(id)};
     return {std::string(records::kInboxesTopic), 0, next_offset_++, to_string(user),
-            records::encode(records::InboxCommand{user, std::move(m)})};
+            records::encode(records::InboxCommand{{user}, std::move(m)})};
   }
 
   std::vector<std::uint64_t> inbox_ids(UserId user) {

@@ -1,5 +1,7 @@
 #include "services/records.hpp"
 
+#include "core/bytes.hpp"
+
 #include <gtest/gtest.h>
 
 namespace parley {
@@ -18,10 +20,28 @@ TEST(Records, SendCommandRoundTrips) {
 }
 
 TEST(Records, InboxCommandRoundTrips) {
-  auto back = records::decode_inbox(records::encode(records::InboxCommand{UserId{2}, kMessage}));
+  auto back = records::decode_inbox(records::encode(records::InboxCommand{{UserId{2}, UserId{9}}, kMessage}));
   ASSERT_TRUE(back.has_value());
-  EXPECT_EQ(back->user, UserId{2});
+  EXPECT_EQ(back->users, (std::vector<UserId>{UserId{2}, UserId{9}}));
   EXPECT_EQ(back->message, kMessage);
+}
+
+// An inbox record for one user, as servers before multi-user records wrote
+// it, is still read: an upgraded server consumes what the old one logged.
+TEST(Records, AnInboxRecordOfTheOlderOneUserFormIsRead) {
+  std::string old;
+  bytes::Writer w(old);
+  w.u8(1);
+  w.u64(2);
+  bytes::write_message(w, kMessage);
+  auto back = records::decode_inbox(old);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->users, std::vector<UserId>{UserId{2}});
+  EXPECT_EQ(back->message, kMessage);
+}
+
+TEST(Records, AnInboxRecordForNobodyIsRefused) {
+  EXPECT_FALSE(records::decode_inbox(records::encode(records::InboxCommand{{}, kMessage})).has_value());
 }
 
 TEST(Records, EnvelopesRoundTrip) {
@@ -39,8 +59,22 @@ TEST(Records, EnvelopesRoundTrip) {
   EXPECT_EQ(std::get<records::SendDone>(*failed).result.error().code, ErrorCode::not_found);
 }
 
+TEST(Records, DeliveriesRoundTripInOrder) {
+  const records::Deliveries many{{{UserId{5}, "first"}, {UserId{6}, "second"}, {UserId{5}, "third"}}};
+  auto back = records::decode_envelope(records::encode(many));
+  ASSERT_TRUE(back.has_value());
+  const auto& items = std::get<records::Deliveries>(*back).items;
+  ASSERT_EQ(items.size(), 3U);
+  EXPECT_EQ(items[0].user, UserId{5});
+  EXPECT_EQ(items[0].frame, "first");
+  EXPECT_EQ(items[1].user, UserId{6});
+  EXPECT_EQ(items[2].frame, "third");
+  const std::string bytes = records::encode(many);
+  for (std::size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(records::decode_envelope(bytes.substr(0, n))) << n;
+}
+
 TEST(Records, TruncatedOrCorruptRecordsAreRefused) {
-  const std::string full = records::encode(records::InboxCommand{UserId{2}, kMessage});
+  const std::string full = records::encode(records::InboxCommand{{UserId{2}}, kMessage});
   for (std::size_t n = 0; n < full.size(); ++n) {
     EXPECT_FALSE(records::decode_inbox(full.substr(0, n)).has_value()) << n;
   }
