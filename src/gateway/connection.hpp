@@ -25,6 +25,8 @@ class Connection {
   // I/O thread once (SessionRegistry::deliver_all), not once per frame.
   [[nodiscard]] virtual boost::asio::any_io_executor executor() const = 0;
   virtual void send_here(std::shared_ptr<const std::string> frame) = 0;
+  // send_reply() for a caller running on executor().
+  virtual void send_reply_here(std::shared_ptr<const std::string> frame) = 0;
 };
 
 }  // namespace parley::gateway

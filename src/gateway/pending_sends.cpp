@@ -1,5 +1,7 @@
 #include "gateway/pending_sends.hpp"
 
+#include <algorithm>
+#include <boost/asio/post.hpp>
 #include <random>
 #include <vector>
 
@@ -34,6 +36,19 @@ void PendingSends::drop_answered() {
   while (!order_.empty() && !waiters_.contains(order_.front().second)) order_.pop_front();
 }
 
+namespace {
+
+std::shared_ptr<const std::string> answer(const boost::json::value& request_id, const Result<Message>& result) {
+  if (!result) return std::make_shared<const std::string>(codec::reply_error(request_id, result.error()));
+  boost::json::object fields;
+  fields["message_id"] = to_string(result->id);
+  fields["conversation"] = result->conversation;
+  fields["sent_at"] = result->sent_at;
+  return std::make_shared<const std::string>(codec::reply_ok(request_id, std::move(fields)));
+}
+
+}  // namespace
+
 void PendingSends::complete(std::uint64_t ticket, const Result<Message>& result) {
   Waiter w;
   {
@@ -45,17 +60,40 @@ void PendingSends::complete(std::uint64_t ticket, const Result<Message>& result)
   }
   auto session = w.session.lock();
   if (!session) return;
-  std::string frame;
-  if (result) {
-    boost::json::object fields;
-    fields["message_id"] = to_string(result->id);
-    fields["conversation"] = result->conversation;
-    fields["sent_at"] = result->sent_at;
-    frame = codec::reply_ok(w.request_id, std::move(fields));
-  } else {
-    frame = codec::reply_error(w.request_id, result.error());
+  session->send_reply(answer(w.request_id, result));
+}
+
+void PendingSends::complete_all(std::span<const std::pair<std::uint64_t, Result<Message>>> results) {
+  std::vector<std::pair<Waiter, const Result<Message>*>> found;
+  found.reserve(results.size());
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [ticket, result] : results) {
+      auto it = waiters_.find(ticket);
+      if (it == waiters_.end()) continue;
+      found.emplace_back(std::move(it->second), &result);
+      waiters_.erase(it);
+    }
   }
-  session->send_reply(std::make_shared<const std::string>(std::move(frame)));
+  // Per I/O thread, its connections' answers in order: one hand-off each.
+  struct Hand {
+    boost::asio::any_io_executor executor;
+    std::vector<std::pair<std::shared_ptr<Connection>, std::shared_ptr<const std::string>>> frames;
+  };
+  std::vector<Hand> hands;
+  for (const auto& [w, result] : found) {
+    auto session = w.session.lock();
+    if (!session) continue;
+    auto executor = session->executor();
+    auto hand = std::find_if(hands.begin(), hands.end(), [&](const Hand& h) { return h.executor == executor; });
+    if (hand == hands.end()) hand = hands.insert(hands.end(), Hand{std::move(executor), {}});
+    hand->frames.emplace_back(std::move(session), answer(w.request_id, *result));
+  }
+  for (auto& hand : hands) {
+    boost::asio::post(hand.executor, [frames = std::move(hand.frames)]() mutable {
+      for (auto& [connection, frame] : frames) connection->send_reply_here(std::move(frame));
+    });
+  }
 }
 
 void PendingSends::expire(std::chrono::milliseconds timeout) {

@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <utility>
 
@@ -45,6 +46,9 @@ class PendingSends {
   [[nodiscard]] std::optional<std::uint64_t> add(std::weak_ptr<Connection> session, boost::json::value request_id);
   // Answers the waiter of `ticket`, if it is still waiting. Thread-safe.
   void complete(std::uint64_t ticket, const Result<Message>& result);
+  // complete() for many (ticket, result) pairs: one lock, and one hand-off
+  // to each I/O thread holding some of the waiting connections.
+  void complete_all(std::span<const std::pair<std::uint64_t, Result<Message>>> results);
   // Answers every waiter older than `timeout` with `unavailable`.
   void expire(std::chrono::milliseconds timeout);
   [[nodiscard]] std::size_t size();

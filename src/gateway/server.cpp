@@ -212,6 +212,11 @@ void Server::on_envelope(std::string_view payload) {
     registry_.deliver_all(std::move(items));
   } else if (auto* done = std::get_if<records::SendDone>(&*envelope)) {
     pending_.complete(done->ticket, done->result);
+  } else if (auto* dones = std::get_if<records::SendDones>(&*envelope)) {
+    std::vector<std::pair<std::uint64_t, Result<Message>>> results;
+    results.reserve(dones->items.size());
+    for (auto& d : dones->items) results.emplace_back(d.ticket, std::move(d.result));
+    pending_.complete_all(results);
   } else if (auto* event = std::get_if<records::RoomEvent>(&*envelope)) {
     channels_.deliver(*event);
   } else if (auto* changed = std::get_if<records::MembershipChanged>(&*envelope)) {

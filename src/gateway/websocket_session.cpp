@@ -189,6 +189,10 @@ asio::any_io_executor WebSocketSession::executor() const {
 
 void WebSocketSession::send_here(std::shared_ptr<const std::string> frame) { enqueue(std::move(frame)); }
 
+void WebSocketSession::send_reply_here(std::shared_ptr<const std::string> frame) {
+  enqueue(std::move(frame), /*reply=*/true);
+}
+
 void WebSocketSession::close_going_away() {
   asio::dispatch(ws_.get_executor(), [self = shared_from_this()] {
     self->close_requested_ = true;

@@ -52,6 +52,7 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   void close_going_away() override;
   [[nodiscard]] boost::asio::any_io_executor executor() const override;
   void send_here(std::shared_ptr<const std::string> frame) override;
+  void send_reply_here(std::shared_ptr<const std::string> frame) override;
 
  private:
   boost::asio::awaitable<void> read_loop();

@@ -13,6 +13,7 @@ constexpr std::uint8_t kInboxUsersVersion = 2;
 constexpr std::uint8_t kDeliverTag = 'D';
 constexpr std::uint8_t kDeliveriesTag = 'B';
 constexpr std::uint8_t kSendDoneTag = 'R';
+constexpr std::uint8_t kSendDonesTag = 'S';
 constexpr std::uint8_t kRoomEventTag = 'C';
 constexpr std::uint8_t kMembershipTag = 'M';
 
@@ -155,10 +156,9 @@ std::string encode(const Deliveries& d) {
   return out;
 }
 
-std::string encode(const SendDone& d) {
-  std::string out;
-  bytes::Writer w(out);
-  w.u8(kSendDoneTag);
+namespace {
+
+void write_send_done(bytes::Writer& w, const SendDone& d) {
   w.u64(d.ticket);
   if (d.result.ok()) {
     w.u8(1);
@@ -168,6 +168,40 @@ std::string encode(const SendDone& d) {
     w.u8(static_cast<std::uint8_t>(d.result.error().code));
     w.str(d.result.error().message);
   }
+}
+
+std::optional<SendDone> read_send_done(bytes::Reader& r) {
+  std::uint64_t ticket = 0;
+  std::uint8_t ok = 0;
+  if (!(r.u64(ticket) && r.u8(ok))) return std::nullopt;
+  if (ok == 1) {
+    Message m;
+    if (!bytes::read_message(r, m)) return std::nullopt;
+    return SendDone{ticket, Result<Message>(std::move(m))};
+  }
+  if (ok != 0) return std::nullopt;  // encode writes 1 or 0, nothing else
+  std::uint8_t code = 0;
+  std::string message;
+  if (!(r.u8(code) && code <= static_cast<std::uint8_t>(ErrorCode::internal) && r.str(message))) return std::nullopt;
+  return SendDone{ticket, Result<Message>(Error{static_cast<ErrorCode>(code), std::move(message)})};
+}
+
+}  // namespace
+
+std::string encode(const SendDone& d) {
+  std::string out;
+  bytes::Writer w(out);
+  w.u8(kSendDoneTag);
+  write_send_done(w, d);
+  return out;
+}
+
+std::string encode(const SendDones& d) {
+  std::string out;
+  bytes::Writer w(out);
+  w.u8(kSendDonesTag);
+  w.u64(d.items.size());
+  for (const auto& item : d.items) write_send_done(w, item);
   return out;
 }
 
@@ -223,21 +257,23 @@ std::optional<Envelope> decode_envelope(std::string_view in) {
     return Envelope{std::move(d)};
   }
   if (tag == kSendDoneTag) {
-    std::uint64_t ticket = 0;
-    std::uint8_t ok = 0;
-    if (!(r.u64(ticket) && r.u8(ok))) return std::nullopt;
-    if (ok == 1) {
-      Message m;
-      if (!(bytes::read_message(r, m) && r.done())) return std::nullopt;
-      return Envelope{SendDone{ticket, Result<Message>(std::move(m))}};
+    auto done = read_send_done(r);
+    if (!done || !r.done()) return std::nullopt;
+    return Envelope{std::move(*done)};
+  }
+  if (tag == kSendDonesTag) {
+    SendDones d;
+    std::uint64_t count = 0;
+    // Each answer takes at least 9 bytes (ticket, ok byte).
+    if (!(r.u64(count) && count <= r.remaining() / 9)) return std::nullopt;
+    d.items.reserve(count);
+    for (std::uint64_t i = 0; i < count; ++i) {
+      auto done = read_send_done(r);
+      if (!done) return std::nullopt;
+      d.items.push_back(std::move(*done));
     }
-    if (ok != 0) return std::nullopt;  // encode writes 1 or 0, nothing else
-    std::uint8_t code = 0;
-    std::string message;
-    if (!(r.u8(code) && code <= static_cast<std::uint8_t>(ErrorCode::internal) && r.str(message) && r.done())) {
-      return std::nullopt;
-    }
-    return Envelope{SendDone{ticket, Result<Message>(Error{static_cast<ErrorCode>(code), std::move(message)})}};
+    if (!r.done()) return std::nullopt;
+    return Envelope{std::move(d)};
   }
   return std::nullopt;
 }

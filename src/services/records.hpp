@@ -91,6 +91,12 @@ struct SendDone {
   Result<Message> result;
 };
 
+// Several SendDone for one server (a sequencer batch's answers to it), as
+// one envelope.
+struct SendDones {
+  std::vector<SendDone> items;
+};
+
 // An event for the online members of a channel (fan-out on read), published
 // on the channel's topic to every server with a member online; each server
 // hands it to its local members' devices, except `except`'s.
@@ -106,7 +112,7 @@ struct MembershipChanged {
   UserId user;
 };
 
-using Envelope = std::variant<Deliver, Deliveries, SendDone, RoomEvent, MembershipChanged>;
+using Envelope = std::variant<Deliver, Deliveries, SendDone, SendDones, RoomEvent, MembershipChanged>;
 
 // The pub/sub topic of a channel's live events.
 [[nodiscard]] std::string channel_topic(ChannelId channel);
@@ -114,6 +120,7 @@ using Envelope = std::variant<Deliver, Deliveries, SendDone, RoomEvent, Membersh
 [[nodiscard]] std::string encode(const Deliver& d);
 [[nodiscard]] std::string encode(const Deliveries& d);
 [[nodiscard]] std::string encode(const SendDone& d);
+[[nodiscard]] std::string encode(const SendDones& d);
 [[nodiscard]] std::string encode(const RoomEvent& e);
 [[nodiscard]] std::string encode(const MembershipChanged& m);
 [[nodiscard]] std::optional<Envelope> decode_envelope(std::string_view bytes);

@@ -180,11 +180,19 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
     if (auto stored = try_store(fresh); !stored) return stored;
   }
 
-  // The decisions are durable in the changelog: answer the senders.
+  // The decisions are durable in the changelog: answer the senders, with
+  // one envelope per server they came through.
+  std::vector<std::pair<std::string_view, records::SendDones>> answers;
   for (const auto& o : outcomes) {
-    auto published = state_.publish(records::server_channel(o.cmd.origin),
-                                    records::encode(records::SendDone{o.cmd.ticket, o.result}));
-    if (!published) log::warn("sequencer", "could not answer a sender: " + published.error().message);
+    auto it = std::find_if(answers.begin(), answers.end(), [&](const auto& a) { return a.first == o.cmd.origin; });
+    if (it == answers.end()) it = answers.insert(answers.end(), {o.cmd.origin, {}});
+    it->second.items.push_back(records::SendDone{o.cmd.ticket, o.result});
+  }
+  for (const auto& [origin, dones] : answers) {
+    auto published = dones.items.size() == 1
+                         ? state_.publish(records::server_channel(origin), records::encode(dones.items.front()))
+                         : state_.publish(records::server_channel(origin), records::encode(dones));
+    if (!published) log::warn("sequencer", "could not answer senders: " + published.error().message);
   }
   return Ok{};
 }

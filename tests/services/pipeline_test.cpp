@@ -81,6 +81,9 @@ class PipelineTest : public ::testing::Test {
       if (envelope && std::holds_alternative<records::SendDone>(*envelope)) {
         replies_seen_.push_back(std::get<records::SendDone>(*envelope).result);
       }
+      if (envelope && std::holds_alternative<records::SendDones>(*envelope)) {
+        for (const auto& done : std::get<records::SendDones>(*envelope).items) replies_seen_.push_back(done.result);
+      }
     }));
     alice_ = directory_->create_user("alice", "h")->id;
     bob_ = directory_->create_user("bob", "h")->id;

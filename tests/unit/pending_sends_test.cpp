@@ -5,7 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/connection.hpp"
 
 namespace parley::gateway {
 namespace {
@@ -60,6 +66,55 @@ TEST(PendingSends, ExpiresTheLateOnesOnly) {
   EXPECT_EQ(pending.size(), 1U);  // old2 expired; young waits on
   pending.complete(*young, make_error(ErrorCode::unavailable, "x"));
   EXPECT_EQ(pending.size(), 0U);
+}
+
+// A connection on its own io_context that records the answers it is given.
+class Recorder final : public Connection {
+ public:
+  explicit Recorder(boost::asio::io_context& io) : io_(io) {}
+  void send(std::shared_ptr<const std::string> frame) override { others.push_back(*frame); }
+  void send_reply(std::shared_ptr<const std::string> frame) override { others.push_back(*frame); }
+  void close_going_away() override {}
+  [[nodiscard]] boost::asio::any_io_executor executor() const override { return io_.get_executor(); }
+  void send_here(std::shared_ptr<const std::string> frame) override { others.push_back(*frame); }
+  void send_reply_here(std::shared_ptr<const std::string> frame) override {
+    EXPECT_TRUE(io_.get_executor().running_in_this_thread());
+    replies.push_back(*frame);
+  }
+
+  std::vector<std::string> replies;
+  std::vector<std::string> others;
+
+ private:
+  boost::asio::io_context& io_;
+};
+
+TEST(PendingSends, CompleteAllAnswersEachWaiterOnItsConnectionsThreadInOrder) {
+  boost::asio::io_context thread_a;
+  boost::asio::io_context thread_b;
+  auto a = std::make_shared<Recorder>(thread_a);
+  auto b = std::make_shared<Recorder>(thread_b);
+  PendingSends pending;
+  const auto first = pending.add(a, 1);
+  const auto second = pending.add(b, 2);
+  const auto third = pending.add(a, 3);
+  ASSERT_TRUE(first && second && third);
+  const Message m{MessageId{77}, "d:1:2", UserId{1}, Recipient{Recipient::Kind::user, 2}, "hi", 1234, "c"};
+  const std::vector<std::pair<std::uint64_t, Result<Message>>> results{
+      {*third, m}, {*first, m}, {*second, make_error(ErrorCode::forbidden, "blocked")}, {*third + 1000, m}};
+  pending.complete_all(results);
+  EXPECT_EQ(pending.size(), 0U);
+  EXPECT_TRUE(a->replies.empty());  // handed to the connection's thread, not written from here
+  thread_a.run();
+  thread_b.run();
+  ASSERT_EQ(a->replies.size(), 2U);
+  EXPECT_NE(a->replies[0].find(R"("re":3)"), std::string::npos) << a->replies[0];
+  EXPECT_NE(a->replies[0].find(R"("message_id":"77")"), std::string::npos) << a->replies[0];
+  EXPECT_NE(a->replies[1].find(R"("re":1)"), std::string::npos) << a->replies[1];
+  ASSERT_EQ(b->replies.size(), 1U);
+  EXPECT_NE(b->replies[0].find(R"("re":2)"), std::string::npos) << b->replies[0];
+  EXPECT_NE(b->replies[0].find("forbidden"), std::string::npos) << b->replies[0];
+  EXPECT_TRUE(a->others.empty() && b->others.empty());
 }
 
 }  // namespace

@@ -73,6 +73,21 @@ TEST(Records, DeliveriesRoundTripInOrder) {
   for (std::size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(records::decode_envelope(bytes.substr(0, n))) << n;
 }
 
+TEST(Records, SendDonesRoundTripInOrder) {
+  const records::SendDones many{
+      {{3, Result<Message>(kMessage)}, {4, Result<Message>(make_error(ErrorCode::forbidden, "blocked"))}}};
+  const std::string bytes = records::encode(many);
+  auto back = records::decode_envelope(bytes);
+  ASSERT_TRUE(back.has_value());
+  const auto& items = std::get<records::SendDones>(*back).items;
+  ASSERT_EQ(items.size(), 2U);
+  EXPECT_EQ(items[0].ticket, 3U);
+  EXPECT_EQ(items[0].result.value(), kMessage);
+  EXPECT_EQ(items[1].ticket, 4U);
+  EXPECT_EQ(items[1].result.error().code, ErrorCode::forbidden);
+  for (std::size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(records::decode_envelope(bytes.substr(0, n))) << n;
+}
+
 TEST(Records, TruncatedOrCorruptRecordsAreRefused) {
   const std::string full = records::encode(records::InboxCommand{{UserId{2}}, kMessage});
   for (std::size_t n = 0; n < full.size(); ++n) {
