@@ -269,6 +269,24 @@ std::string event_message(const InboxEntry& e) {
   return out;
 }
 
+std::string message_json(const Message& m) {
+  std::string out;
+  out.reserve(128 + m.body.size());
+  append_json(out, m);
+  return out;
+}
+
+std::string event_message(Seq seq, std::string_view message_json) {
+  std::string out;
+  out.reserve(48 + message_json.size());
+  out += R"({"ev":"message","seq":)";
+  out += std::to_string(seq);
+  out += R"(,"message":)";
+  out += message_json;
+  out += '}';
+  return out;
+}
+
 std::string event_channel_message(const Message& m) {
   std::string out;
   out.reserve(150 + m.body.size());

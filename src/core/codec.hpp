@@ -105,6 +105,10 @@ inline constexpr int kMaxHistoryLimit = 200;
 [[nodiscard]] std::string event_error(const Error& e);
 // {"ev": "message", "seq": n, "message": {...}}; without seq for channels.
 [[nodiscard]] std::string event_message(const InboxEntry& e);
+// The same from the message's JSON (message_json), for a message that goes
+// into many inboxes: serialized once, framed per entry.
+[[nodiscard]] std::string message_json(const Message& m);
+[[nodiscard]] std::string event_message(Seq seq, std::string_view message_json);
 [[nodiscard]] std::string event_channel_message(const Message& m);
 // {"re": id, "ok": true, "entries": [{"seq": n, "message": {...}}, ...], "more": b}
 [[nodiscard]] std::string reply_sync_page(const boost::json::value& id, std::span<const InboxEntry> entries, bool more);

@@ -202,7 +202,16 @@ Result<void> InboxOwner::store_and_deliver(const std::vector<ports::MessageStore
   // One routes lookup for the whole batch, then a publish per route.
   std::vector<std::pair<UserId, std::string>> events;
   events.reserve(writes.size());
-  for (const auto& w : writes) events.emplace_back(w.user, codec::event_message(w.entry));
+  // A group message's entries come one after another: its JSON is made once.
+  const Message* serialized_from = nullptr;
+  std::string json;
+  for (const auto& w : writes) {
+    if (serialized_from == nullptr || !(*serialized_from == w.entry.message)) {
+      json = codec::message_json(w.entry.message);
+      serialized_from = &w.entry.message;
+    }
+    events.emplace_back(w.user, codec::event_message(w.entry.seq, json));
+  }
   send_to_users(state_, std::move(events));
   return Ok{};
 }

@@ -86,6 +86,16 @@ TEST(Codec, HistoryAndAck) {
   EXPECT_EQ(codec::read_ack(obj(R"({"seq":7})"))->seq, 7U);
 }
 
+// The inbox owner frames a group message from its JSON made once: the
+// frame must be the one made whole.
+TEST(Codec, AMessageEventFromTheMessagesJsonIsTheSameFrame) {
+  const Message m{MessageId{123}, "g:9", UserId{1}, Recipient{Recipient::Kind::group, 9}, "a \"quote\"\n", 17, "c"};
+  const std::string json = codec::message_json(m);
+  for (Seq seq : {Seq{1}, Seq{42}, Seq{18446744073709551615ULL}}) {
+    EXPECT_EQ(codec::event_message(seq, json), codec::event_message(InboxEntry{seq, m}));
+  }
+}
+
 TEST(Codec, WritesMessagesWithIdsAsStrings) {
   const Message m{MessageId{123}, "d:1:2", UserId{1}, Recipient{Recipient::Kind::user, 2}, "hé", 1700000000000, "c9"};
   const auto frame = json::parse(codec::event_message(InboxEntry{4, m})).as_object();

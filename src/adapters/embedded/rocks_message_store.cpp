@@ -225,11 +225,18 @@ Result<void> RocksMessageStore::put_inbox(std::span<const InboxWrite> writes) {
   rocksdb::WriteBatch wb;
   // (user, conversation) → newest id in this batch: one merge operand each.
   std::map<std::pair<std::uint64_t, std::string_view>, std::uint64_t> newest;
+  // A group message's entries come one after another: encoded once.
+  const Message* encoded_from = nullptr;
+  std::string encoded;
   for (const auto& w : writes) {
     if (w.entry.seq == 0 || !w.user.valid()) {
       return make_error(ErrorCode::bad_request, "put_inbox: an entry needs a user and a seq >= 1");
     }
-    auto status = wb.Put(cf(inbox_cf), pair_key(w.user.value, w.entry.seq), encode(w.entry.message));
+    if (encoded_from == nullptr || !(*encoded_from == w.entry.message)) {
+      encoded = encode(w.entry.message);
+      encoded_from = &w.entry.message;
+    }
+    auto status = wb.Put(cf(inbox_cf), pair_key(w.user.value, w.entry.seq), encoded);
     if (status.ok()) {
       status = wb.Put(cf(inbox_index_cf), pair_key(w.user.value, w.entry.message.id.value), rocks::be64(w.entry.seq));
     }
