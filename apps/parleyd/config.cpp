@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <utility>
 
 #include "core/build_info.hpp"
 
@@ -236,14 +237,9 @@ const std::vector<Setting>& settings() {
          return true;
        }},
       {"--max-group-members", "PARLEY_MAX_GROUP_MEMBERS",
-       "most members a group (fan-out on write) holds, creator included; at most the fan-out-on-read threshold "
-       "(default 100)",
+       "most members a group holds, creator included; a group is fanned out on write, so each send to it "
+       "writes one inbox entry per member (channels, fanned out on read, have no limit) (default 100)",
        [](Config& c, const std::string& v) { return parse_number<std::size_t>(v, c.max_group_members, 2, 100000); }},
-      {"--fanout-read-threshold", "PARLEY_FANOUT_READ_THRESHOLD",
-       "conversations with more members than this are served by fan-out on read: channels (default 100)",
-       [](Config& c, const std::string& v) {
-         return parse_number<std::size_t>(v, c.fanout_read_threshold, 2, 100000);
-       }},
       {"--typing-interval-ms", "PARLEY_TYPING_INTERVAL_MS",
        "at most one typing event per user and conversation per interval (default 2000)",
        [](Config& c, const std::string& v) { return parse_ms(v, c.typing_interval, 0, 600000); }},
@@ -296,10 +292,52 @@ const std::vector<Setting>& settings() {
   return all;
 }
 
+// The outcome of a parse that ends the program: `message` to print, and the
+// exit status.
+ParseOutcome exit_with(int exit_code, std::string message) {
+  ParseOutcome out;
+  out.exit_code = exit_code;
+  out.message = std::move(message);
+  return out;
+}
+
+// Settings that no longer do anything. Config files, environments and
+// scripts made for an older version may still name one: it is accepted with
+// any value and ignored, with a warning (ParseOutcome::warnings).
+struct RetiredSetting {
+  const char* flag;
+  const char* env;
+  const char* why;
+};
+
+const std::vector<RetiredSetting>& retired_settings() {
+  static const std::vector<RetiredSetting> all = {
+      {"--fanout-read-threshold", "PARLEY_FANOUT_READ_THRESHOLD",
+       "a group is fanned out on write and a channel on read, whatever their size; --max-group-members bounds "
+       "a group"},
+  };
+  return all;
+}
+
+// The retired setting a flag ("--x") names, or with names_in_file a config
+// file's name ("x" or its variable).
+const RetiredSetting* find_retired(const std::string& name, bool names_in_file) {
+  for (const auto& r : retired_settings()) {
+    if (names_in_file ? name == r.env || "--" + name == r.flag : name == r.flag) return &r;
+  }
+  return nullptr;
+}
+
+std::string retired_warning(const std::string& where, const RetiredSetting& r) {
+  return where + ": " + r.flag + " (" + r.env + ") is no longer a setting and is ignored: " + r.why;
+}
+
 // Applies a config file: one setting per line, "name = value", where name
 // is a flag without its dashes ("kafka") or its variable ("PARLEY_KAFKA");
-// blank lines and lines starting with # are skipped. The error, if any.
-std::optional<std::string> apply_config_file(const std::string& path, Config& config) {
+// blank lines and lines starting with # are skipped; a retired setting adds a
+// warning. The error, if any.
+std::optional<std::string> apply_config_file(const std::string& path, Config& config,
+                                             std::vector<std::string>& warnings) {
   std::ifstream in(path);
   if (!in) return "cannot read the config file " + path;
   auto trim = [](std::string t) {
@@ -320,7 +358,13 @@ std::optional<std::string> apply_config_file(const std::string& path, Config& co
     for (const auto& s : settings()) {
       if (name == s.env || "--" + name == s.flag) match = &s;
     }
-    if (match == nullptr) return where + ": unknown setting '" + name + "'";
+    if (match == nullptr) {
+      if (const RetiredSetting* r = find_retired(name, true)) {
+        warnings.push_back(retired_warning(where, *r));
+        continue;
+      }
+      return where + ": unknown setting '" + name + "'";
+    }
     if (!match->apply(config, value)) return where + ": invalid value for " + name + ": '" + value + "'";
   }
   return std::nullopt;
@@ -357,6 +401,10 @@ std::string usage() {
       "  --verbose  the same as --log-level debug\n"
       "  --version  print the version, git commit and build type, and exit\n"
       "  --help     print this and exit\n";
+  out += "\nRetired options (accepted with any value and ignored, with a warning):\n";
+  for (const auto& r : retired_settings()) {
+    out += "  " + std::string(r.flag) + " VALUE  (" + r.env + ")\n      " + r.why + "\n";
+  }
   return out;
 }
 
@@ -380,18 +428,22 @@ ParseOutcome parse_config(const std::vector<std::string>& args, const std::vecto
     if (args[i] == "--config" && i + 1 < args.size()) config_file = args[i + 1];
     if (args[i].starts_with("--config=")) config_file = args[i].substr(9);
   }
+  std::vector<std::string> warnings;
   if (!config_file.empty()) {
-    if (auto failed = apply_config_file(config_file, config)) return {std::nullopt, 2, *failed};
+    if (auto failed = apply_config_file(config_file, config, warnings)) return exit_with(2, *failed);
   }
   for (const auto& s : settings()) {
     if (auto it = environment.find(s.env); it != environment.end() && !s.apply(config, it->second)) {
-      return {std::nullopt, 2, std::string("invalid value for ") + s.env + ": '" + it->second + "'"};
+      return exit_with(2, std::string("invalid value for ") + s.env + ": '" + it->second + "'");
     }
+  }
+  for (const auto& r : retired_settings()) {
+    if (environment.contains(r.env)) warnings.push_back(retired_warning("the environment", r));
   }
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
-    if (arg == "--help" || arg == "-h") return {std::nullopt, 0, usage()};
-    if (arg == "--version") return {std::nullopt, 0, version_text()};
+    if (arg == "--help" || arg == "-h") return exit_with(0, usage());
+    if (arg == "--version") return exit_with(0, version_text());
     if (arg == "--verbose") {
       config.log_level = log::Level::debug;
       continue;
@@ -411,26 +463,26 @@ ParseOutcome parse_config(const std::vector<std::string>& args, const std::vecto
     for (const auto& s : settings()) {
       if (arg == s.flag) match = &s;
     }
-    if (match == nullptr) return {std::nullopt, 2, "unknown option '" + arg + "'\n\n" + usage()};
+    const RetiredSetting* retired = match == nullptr ? find_retired(arg, false) : nullptr;
+    if (match == nullptr && retired == nullptr) {
+      return exit_with(2, "unknown option '" + arg + "'\n\n" + usage());
+    }
     if (!has_value) {
-      if (i + 1 >= args.size()) return {std::nullopt, 2, "option " + arg + " needs a value"};
+      if (i + 1 >= args.size()) return exit_with(2, "option " + arg + " needs a value");
       value = args[++i];
     }
-    if (!match->apply(config, value)) return {std::nullopt, 2, "invalid value for " + arg + ": '" + value + "'"};
-  }
-  if (config.max_group_members > config.fanout_read_threshold) {
-    return {std::nullopt, 2,
-            "--max-group-members (" + std::to_string(config.max_group_members) +
-                ") must not exceed --fanout-read-threshold (" + std::to_string(config.fanout_read_threshold) +
-                "): larger conversations are channels"};
+    if (retired != nullptr) {
+      warnings.push_back(retired_warning("the command line", *retired));
+      continue;
+    }
+    if (!match->apply(config, value)) return exit_with(2, "invalid value for " + arg + ": '" + value + "'");
   }
   if (config.presence_heartbeat >= config.presence_ttl) {
-    return {std::nullopt, 2,
-            "--presence-heartbeat-ms (" + std::to_string(config.presence_heartbeat.count()) +
-                ") must be below --presence-ttl-ms (" + std::to_string(config.presence_ttl.count()) +
-                "): a client pinging on time would flap offline"};
+    return exit_with(2, "--presence-heartbeat-ms (" + std::to_string(config.presence_heartbeat.count()) +
+                            ") must be below --presence-ttl-ms (" + std::to_string(config.presence_ttl.count()) +
+                            "): a client pinging on time would flap offline");
   }
-  return {std::move(config), 0, {}};
+  return {std::move(config), 0, {}, std::move(warnings)};
 }
 
 }  // namespace parley::app

@@ -64,7 +64,6 @@ struct Config {
   std::chrono::milliseconds presence_debounce{2000};   // a status change reverted within this sends nothing
   std::size_t max_group_members = 100;                 // a group holds at most this many members
   bool room_add_friends_only = true;                   // --room-add friends|anyone
-  std::size_t fanout_read_threshold = 100;  // conversations larger than this are served by fan-out on read (channels)
   std::chrono::milliseconds typing_interval{2000};
   PushConfig push;
   EnginesConfig engines;
@@ -83,6 +82,9 @@ struct ParseOutcome {
   std::optional<Config> config;  // empty: exit with `exit_code` after printing `message`
   int exit_code = 0;
   std::string message;
+  // Settings given that no longer do anything (retired: accepted, ignored):
+  // one line each, for the server to log once logging is set up.
+  std::vector<std::string> warnings;
 };
 
 // Reads the environment (`env` as "NAME=value" strings) and the arguments.

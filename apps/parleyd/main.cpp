@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
   const app::Config& config = *parsed.config;
   log::set_level(config.log_level);
   log::set_format(config.log_format);
+  for (const auto& warning : parsed.warnings) log::warn("parleyd", warning);
   gateway::set_web_dir(config.web_dir);
 
   // Signals are taken by sigwait below, never by the worker threads.

@@ -1,16 +1,25 @@
 #pragma once
 // MessageStore: the permanent home of messages.
 //
-// Three access patterns, each its own table: history per conversation by
-// message id (paged backwards), the inbox of each user by seq (paged
-// forwards from a device cursor), and the dedupe table that maps
-// (sender, client_msg_id) to the one message a send produced. Device cursors
-// live here too, so that they are as durable as the inbox they point into.
+// Two access patterns, each its own table: history per conversation by
+// message id (paged backwards), and the inbox of each user by seq (paged
+// forwards from a device cursor). Device cursors live here too, so that they
+// are as durable as the inbox they point into. Whether a send was seen
+// before is not asked here: the sequencer answers it from its own state
+// (ports/sequencer_state.hpp).
 //
-// Writers: the sequencer writes messages, the inbox owner writes inbox
-// entries; each is the single writer of its partitions, so no write here has
-// to be a compare-and-set. Every write is idempotent: writing the same
-// message or entry again changes nothing.
+// Writers, and why none of their writes needs a compare-and-set:
+// - messages: the sequencer stores those it decided, and the store writer
+//   stores every decision of the changelog again (the sequencer's write may
+//   have failed, or never happened). Both write the same message under the
+//   same id.
+// - inbox entries, heads and the conversation index: the inbox owner, the
+//   one writer of each user's partition; it picks the seqs.
+// - device cursors and read positions: any server, for its clients' acks
+//   and reads, concurrently; each write moves the value to the larger of
+//   the stored one and its own, so their order does not matter.
+// Every write is idempotent: writing the same message or entry again
+// changes nothing.
 
 #include <optional>
 #include <span>
@@ -28,15 +37,12 @@ class MessageStore {
  public:
   virtual ~MessageStore() = default;
 
-  // --- sequencer side -----------------------------------------------------
-
-  // The message an earlier send with this (sender, client_msg_id) produced.
-  [[nodiscard]] virtual Result<std::optional<Message>> find_sent(UserId sender, std::string_view client_msg_id) = 0;
+  // --- history ------------------------------------------------------------
 
   // The highest message id stored in a conversation; MessageId{} if none.
   [[nodiscard]] virtual Result<MessageId> last_message_id(std::string_view conversation) = 0;
 
-  // Stores messages in their conversations' history and in the dedupe table.
+  // Stores messages in their conversations' history.
   [[nodiscard]] virtual Result<void> put_messages(std::span<const Message> messages) = 0;
 
   // Up to `limit` messages of a conversation with id < before (before = 0:

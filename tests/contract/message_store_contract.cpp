@@ -1,4 +1,4 @@
-// The MessageStore contract: history paging, dedupe, inboxes and cursors.
+// The MessageStore contract: history paging, inboxes and cursors.
 
 #include <thread>
 
@@ -93,26 +93,6 @@ TEST_P(MessageStoreContract, LastMessageIdIsTheHighest) {
   EXPECT_EQ(last->value, 30U);
 }
 
-TEST_P(MessageStoreContract, FindSentReturnsTheMessageOfASend) {
-  const std::string conv = dir_.unique("d:3:4");
-  const UserId sender = user_for(dir_, 3);
-  Message m = message(conv, 42, sender.value, "client-1");
-  ASSERT_TRUE(port_->put_messages(std::vector{m}).ok());
-
-  auto found = port_->find_sent(sender, "client-1");
-  ASSERT_TRUE(found.ok());
-  ASSERT_TRUE(found->has_value());
-  EXPECT_EQ(**found, m);
-
-  auto other_id = port_->find_sent(sender, "client-2");
-  ASSERT_TRUE(other_id.ok());
-  EXPECT_FALSE(other_id->has_value());
-  // The same client id from another sender is another send.
-  auto other_sender = port_->find_sent(UserId{sender.value + 1}, "client-1");
-  ASSERT_TRUE(other_sender.ok());
-  EXPECT_FALSE(other_sender->has_value());
-}
-
 TEST_P(MessageStoreContract, RewritingAMessageChangesNothing) {
   const std::string conv = dir_.unique("g:again");
   const Message m = message(conv, 77, 5, "same");
@@ -122,7 +102,6 @@ TEST_P(MessageStoreContract, RewritingAMessageChangesNothing) {
   ASSERT_TRUE(history.ok());
   ASSERT_EQ(history->size(), 1U);
   EXPECT_EQ(history->front(), m);
-  EXPECT_EQ(**port_->find_sent(m.from, "same"), m);
 }
 
 TEST_P(MessageStoreContract, InboxHeadStartsAtZeroAndFollowsPuts) {
@@ -281,7 +260,6 @@ TEST_P(MessageStoreContract, DataSurvivesRestart) {
   restart();
 
   EXPECT_EQ(port_->history(conv, MessageId{}, 10)->front(), m);
-  EXPECT_EQ(**port_->find_sent(user, "keep"), m);
   EXPECT_EQ(port_->last_message_id(conv)->value, 900U);
   EXPECT_EQ(*port_->inbox_head(user), 1U);
   EXPECT_EQ(port_->inbox(user, 0, 10)->front(), (InboxEntry{1, m}));

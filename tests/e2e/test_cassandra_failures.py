@@ -107,8 +107,9 @@ def test_cassandra_killed_and_restarted_mid_load_loses_nothing(
         assert len(cmids) == len(set(cmids)), "a send is in the history twice"
         assert dict(in_history) == acked, "history differs from the acknowledged sends"
 
-        # A late retry of every send returns its first result (the dedupe
-        # rows survived) and stores nothing new.
+        # A late retry of every send returns its first result (the
+        # sequencer's own state decides it, not the store) and stores
+        # nothing new.
         for cmid, message_id in acked.items():
             reply = await a.send_to_user(bob.user_id, cmid, "a late retry")
             assert reply["message_id"] == message_id, f"a retry of {cmid} was stored again"

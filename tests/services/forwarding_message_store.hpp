@@ -10,9 +10,6 @@ class ForwardingMessageStore : public ports::MessageStore {
  public:
   explicit ForwardingMessageStore(ports::MessageStore& inner) : inner_(inner) {}
 
-  Result<std::optional<Message>> find_sent(UserId sender, std::string_view client_msg_id) override {
-    return inner_.find_sent(sender, client_msg_id);
-  }
   Result<MessageId> last_message_id(std::string_view conversation) override {
     return inner_.last_message_id(conversation);
   }

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
@@ -43,10 +44,6 @@ class SwitchableStore final : public ForwardingMessageStore {
   using ForwardingMessageStore::ForwardingMessageStore;
   bool down = false;
 
-  Result<std::optional<Message>> find_sent(UserId sender, std::string_view client_msg_id) override {
-    if (down) return unavailable();
-    return inner_.find_sent(sender, client_msg_id);
-  }
   Result<MessageId> last_message_id(std::string_view conversation) override {
     if (down) return unavailable();
     return inner_.last_message_id(conversation);
@@ -404,14 +401,19 @@ TEST_F(PipelineTest, ARetryGetsTheFirstResultHoweverLateItComes) {
   auto seq = sequencer(Snowflake::system_clock_ms);
   ASSERT_TRUE(seq.process(sends({"x"}, alice_, bob_)).ok());
   ASSERT_TRUE(seq.process(sends({"y", "z"}, alice_, bob_)).ok());
-  const auto original = store_->find_sent(alice_, "x").value();
-  ASSERT_TRUE(original.has_value());
+  ASSERT_EQ(replies_seen_.size(), 3U);
+  ASSERT_TRUE(replies_seen_[0].ok());
+  const Message original = replies_seen_[0].value();
   ASSERT_TRUE(seq.process(sends({"x", "x"}, alice_, bob_)).ok());  // retried twice, in one batch
-  EXPECT_EQ(store_->find_sent(alice_, "x").value()->id, original->id);
   ASSERT_EQ(replies_seen_.size(), 5U);
-  EXPECT_EQ(replies_seen_[3].value().id, original->id);
-  EXPECT_EQ(replies_seen_[4].value().id, original->id);
-  EXPECT_EQ(store_->history(original->conversation, MessageId{}, 10)->size(), 3U);
+  EXPECT_EQ(replies_seen_[3].value().id, original.id);
+  EXPECT_EQ(replies_seen_[4].value().id, original.id);
+  // Stored once, under its first id; the sequencer's state still names it.
+  const auto history = store_->history(original.conversation, MessageId{}, 10).value();
+  ASSERT_EQ(history.size(), 3U);
+  EXPECT_EQ(std::count_if(history.begin(), history.end(), [](const Message& m) { return m.client_msg_id == "x"; }), 1);
+  EXPECT_EQ(history.back().id, original.id);  // the oldest
+  EXPECT_EQ(decided_->find_sent(original.conversation, alice_, "x").value()->id, original.id);
 }
 
 TEST_F(PipelineTest, IdsKeepIncreasingInAConversationWhenTheClockStepsBack) {
@@ -433,7 +435,13 @@ TEST_F(PipelineTest, IdsKeepIncreasingInAConversationWhenTheClockStepsBack) {
 TEST_F(PipelineTest, SendsToUnknownUsersAreRefusedAndStoreNothing) {
   auto seq = sequencer(Snowflake::system_clock_ms);
   ASSERT_TRUE(seq.process(sends({"lost"}, alice_, UserId{999})).ok());
-  EXPECT_FALSE(store_->find_sent(alice_, "lost").value().has_value());
+  ASSERT_EQ(replies_seen_.size(), 1U);
+  ASSERT_FALSE(replies_seen_[0].ok());
+  EXPECT_EQ(replies_seen_[0].error().code, ErrorCode::not_found);
+  const std::string conversation = to_string(direct_conversation(alice_, UserId{999}));
+  EXPECT_TRUE(store_->history(conversation, MessageId{}, 10).value().empty());
+  EXPECT_FALSE(decided_->find_sent(conversation, alice_, "lost").value().has_value());
+  EXPECT_TRUE(changelog().empty());
   EXPECT_TRUE(inbox_records().empty());
 }
 

@@ -98,6 +98,39 @@ TEST(Config, ConnectionLimitsAreFlagsAndVariablesWithDefaults) {
   EXPECT_NE(usage().find("--max-connections-per-address"), std::string::npos);
 }
 
+// --fanout-read-threshold once only bounded --max-group-members; a config
+// file, environment or script that still names it keeps working, and says so.
+TEST(Config, ARetiredSettingIsAcceptedAndIgnoredWithAWarning) {
+  EXPECT_TRUE(parse_config({}, {}).warnings.empty());
+
+  auto flag = parse_config({"--fanout-read-threshold", "50", "--max-group-members=80"}, {});
+  ASSERT_TRUE(flag.config.has_value()) << flag.message;
+  EXPECT_EQ(flag.config->max_group_members, 80U);  // once refused: above the threshold
+  ASSERT_EQ(flag.warnings.size(), 1U);
+  EXPECT_NE(flag.warnings[0].find("--fanout-read-threshold"), std::string::npos) << flag.warnings[0];
+  EXPECT_NE(flag.warnings[0].find("ignored"), std::string::npos) << flag.warnings[0];
+  EXPECT_EQ(parse_config({"--fanout-read-threshold=anything"}, {}).warnings.size(), 1U);
+  EXPECT_FALSE(parse_config({"--fanout-read-threshold"}, {}).config.has_value());  // a flag still needs a value
+
+  auto env = parse_config({}, {"PARLEY_FANOUT_READ_THRESHOLD=100"});
+  ASSERT_TRUE(env.config.has_value()) << env.message;
+  EXPECT_EQ(env.warnings.size(), 1U);
+
+  const auto path = std::filesystem::temp_directory_path() / ("parley-retired-config-" + std::to_string(::getpid()));
+  {
+    std::ofstream file(path);
+    file << "fanout-read-threshold = 100\nPARLEY_FANOUT_READ_THRESHOLD = 100\nmax-group-members = 50\n";
+  }
+  auto file = parse_config({"--config", path.string()}, {});
+  std::filesystem::remove(path);
+  ASSERT_TRUE(file.config.has_value()) << file.message;
+  EXPECT_EQ(file.config->max_group_members, 50U);
+  ASSERT_EQ(file.warnings.size(), 2U);
+  EXPECT_NE(file.warnings[0].find(path.string() + ":1"), std::string::npos) << file.warnings[0];
+
+  EXPECT_NE(usage().find("--fanout-read-threshold"), std::string::npos);  // --help says it is retired
+}
+
 TEST(Config, DrainGraceDefaultsToNone) {
   EXPECT_EQ(parse_config({}, {}).config->drain_grace, std::chrono::milliseconds(0));
   EXPECT_EQ(parse_config({"--drain-grace-ms", "15000"}, {}).config->drain_grace, std::chrono::milliseconds(15000));

@@ -23,7 +23,10 @@ CqlValue big(std::uint64_t v) { return bigint_value(static_cast<std::int64_t>(v)
 
 // Each migration runs once, in order, and is recorded in schema_migrations.
 // Statements are idempotent (IF NOT EXISTS), so a migration cut short by a
-// crash runs again safely. Append new ones; never edit a released one.
+// crash runs again safely. Append new ones; never edit a released one, but
+// for one exception: version 1 no longer creates sent_messages, a dedupe
+// table that nothing reads or writes any more (a keyspace made before keeps
+// it, unused: docs/OPERATIONS.md).
 struct Migration {
   int version;
   std::vector<const char*> statements;
@@ -41,9 +44,6 @@ const std::vector<Migration>& migrations() {
            "PRIMARY KEY ((conversation, bucket), id)) WITH CLUSTERING ORDER BY (id DESC)",
            "CREATE TABLE IF NOT EXISTS {ks}.conversation_buckets (conversation text, bucket bigint, "
            "PRIMARY KEY ((conversation), bucket)) WITH CLUSTERING ORDER BY (bucket DESC)",
-           "CREATE TABLE IF NOT EXISTS {ks}.sent_messages (sender bigint, client_msg_id text, id bigint, "
-           "conversation text, to_kind int, to_id bigint, body blob, sent_at bigint, "
-           "PRIMARY KEY ((sender, client_msg_id)))",
            "CREATE TABLE IF NOT EXISTS {ks}.user_inbox (user_id bigint, seq_bucket bigint, seq bigint, id bigint, "
            "conversation text, sender bigint, to_kind int, to_id bigint, body blob, sent_at bigint, "
            "client_msg_id text, PRIMARY KEY ((user_id, seq_bucket), seq))",
@@ -228,19 +228,6 @@ Result<std::int64_t> CassandraMessageStore::read_single_bigint(const char* cql, 
   return as_bigint(rows->rows[0][0]);
 }
 
-Result<std::optional<Message>> CassandraMessageStore::find_sent(UserId sender, std::string_view client_msg_id) {
-  if (client_msg_id.empty()) return std::optional<Message>{};
-  auto rows =
-      run("SELECT id, conversation, sender, to_kind, to_id, body, sent_at, client_msg_id FROM {ks}.sent_messages "
-          "WHERE sender = ? AND client_msg_id = ?",
-          {big(sender.value), text_value(client_msg_id)});
-  if (!rows) return std::move(rows).error();
-  if (rows->rows.empty()) return std::optional<Message>{};
-  auto m = read_message(rows->rows[0], 0);
-  if (!m) return std::move(m).error();
-  return std::optional<Message>(std::move(m).value());
-}
-
 Result<MessageId> CassandraMessageStore::last_message_id(std::string_view conversation) {
   auto newest = history(conversation, MessageId{}, 1);
   if (!newest) return std::move(newest).error();
@@ -250,14 +237,11 @@ Result<MessageId> CassandraMessageStore::last_message_id(std::string_view conver
 // The rows of a batch of messages go out concurrently, grouped by the node
 // that owns them (CqlSession::write_by_node: UNLOGGED batches, a few per
 // node, each applied as one mutation per partition, with no batchlog): the
-// history rows of each (conversation, bucket), its bucket row (once per
-// process), each dedupe row. No batchlog is
-// needed: each row is idempotent, and the callers retry the whole call
-// until it succeeds (the store writer before it fans out), so a crash
-// part-way leaves rows that the retry writes again. Nothing reads the
-// dedupe table to decide a send (the sequencer's state does), so a history
-// row without its dedupe row for a while is harmless. History is readable
-// once this returns.
+// history rows of each (conversation, bucket) and its bucket row (once per
+// process). No batchlog is needed: each row is idempotent, and the callers
+// retry the whole call until it succeeds (the store writer before it fans
+// out), so a crash part-way leaves rows that the retry writes again.
+// History is readable once this returns.
 Result<void> CassandraMessageStore::put_messages(std::span<const Message> messages) {
   // (table is channel, conversation, bucket) -> that partition's history rows, in chunks of batch_bytes.
   std::map<std::pair<std::string_view, std::int64_t>, std::vector<std::vector<Statement>>> history_rows;
@@ -298,15 +282,6 @@ Result<void> CassandraMessageStore::put_messages(std::span<const Message> messag
     }
     bytes += n;
     chunks->second.back().push_back(std::move(history_row).value());
-    if (!m.client_msg_id.empty()) {
-      auto d = statement(
-          "INSERT INTO {ks}.sent_messages (sender, client_msg_id, id, conversation, to_kind, to_id, body, sent_at) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-          {big(m.from.value), text_value(m.client_msg_id), big(m.id.value), text_value(m.conversation),
-           int_value(static_cast<std::int32_t>(m.to.kind)), big(m.to.id), text_value(m.body), bigint_value(m.sent_at)});
-      if (!d) return std::move(d).error();
-      groups.push_back({std::move(d).value()});
-    }
   }
   for (auto& [_, chunks] : history_rows) {
     for (auto& chunk : chunks) groups.push_back(std::move(chunk));

@@ -5,7 +5,6 @@
 //   conversation_history ((conversation, bucket), id DESC)  1:1 and group history
 //   channel_messages     ((conversation, bucket), id DESC)  channel history ("c:…")
 //   conversation_buckets ((conversation), bucket DESC)      the buckets a conversation has
-//   sent_messages        ((sender, client_msg_id))           the dedupe table
 //   user_inbox           ((user_id, seq_bucket), seq)        each user's inbox
 //   inbox_index          ((user_id, id)) → seq               replay check
 //   inbox_heads          ((user_id)) → head
@@ -23,18 +22,18 @@
 // writes resolve to the maximum with no read-before-write and no
 // lightweight transaction. Those tables must never be written without it.
 //
-// Writes that must stay together go in one LOGGED batch, which Cassandra
-// applies whole (replaying it from its batchlog after a failure): a
-// message's history, bucket and dedupe rows; a user's inbox entries, their
-// index rows, the head and the conversation index. So a crash part-way
-// never leaves history without dedupe (a replayed send would be stored
-// again under a new id) or entries without their head (the next entry
-// would take a used seq). Batches stay under 40 KiB when they can, below
-// Cassandra's default batch_size_fail_threshold (50 KiB); a --max-body over
-// about 20 KiB needs that threshold raised. A logged batch is atomic but not
-// isolated: after a crash part-way a reader can see some of its rows until
-// the batchlog completes it (the inbox owner retries a failed write as
-// planned rather than reading back; see services/inbox_owner.hpp).
+// Rows go out as UNLOGGED batches grouped by the node that owns them
+// (CqlSession::write_by_node: each partition one mutation, no batchlog):
+// every row is idempotent and every caller retries its whole write until it
+// succeeds, so rows a failure left behind are written again. An inbox
+// write is two rounds, the entries and their index rows, then each user's
+// head with its conversation index, so a crash part-way leaves rows above
+// a head, never a head above a missing row (the next entry would take a
+// used seq; see services/inbox_owner.hpp). Batches stay under 40 KiB when
+// they can, below Cassandra's default batch_size_fail_threshold (50 KiB); a
+// --max-body over about 20 KiB needs that threshold raised. A keyspace made
+// by an older version also holds sent_messages, a dedupe table nothing
+// reads or writes any more (docs/OPERATIONS.md).
 //
 // Durability is the cluster's: a write returns once the consistency level's
 // replicas acknowledged it, and callers take that as durable. With one
@@ -75,7 +74,6 @@ class CassandraMessageStore final : public ports::MessageStore {
   // Use open(); public only for std::make_unique.
   CassandraMessageStore(Private, std::unique_ptr<CqlSession> session, std::string keyspace);
 
-  [[nodiscard]] Result<std::optional<Message>> find_sent(UserId sender, std::string_view client_msg_id) override;
   [[nodiscard]] Result<MessageId> last_message_id(std::string_view conversation) override;
   [[nodiscard]] Result<void> put_messages(std::span<const Message> messages) override;
   [[nodiscard]] Result<std::vector<Message>> history(std::string_view conversation, MessageId before,

@@ -371,9 +371,11 @@ struct CqlSession::Impl {
     return out;
   }
 
-  Result<void> refresh(std::optional<std::size_t> known_node) {
+  // Reads system.local and system.peers (at open) and connects to the nodes
+  // they name.
+  Result<void> discover() {
     // system.local of one node that answers: its tokens are that node's.
-    std::size_t node = known_node.value_or(0);
+    std::size_t node = 0;
     std::size_t node_count = 0;
     {
       std::promise<std::size_t> count;
@@ -458,7 +460,7 @@ Result<std::unique_ptr<CqlSession>> CqlSession::open(CqlOptions options) {
   for (const auto& e : endpoints) impl->add_node(e);
   impl->thread = std::thread([raw = impl.get()] { raw->io.run(); });
   std::unique_ptr<CqlSession> session(new CqlSession(impl));  // NOLINT: private constructor
-  if (auto r = impl->refresh(std::nullopt); !r) return std::move(r).error();
+  if (auto r = impl->discover(); !r) return std::move(r).error();
   return session;
 }
 
@@ -689,8 +691,6 @@ Result<void> CqlSession::write_by_node(const std::vector<std::vector<Statement>>
   // Every batch at once: there are few (about one per node and 32 KiB).
   return write_each(batches, options, batches.size());
 }
-
-Result<void> CqlSession::refresh_topology() { return impl_->refresh(std::nullopt); }
 
 std::vector<std::string> CqlSession::nodes() const {
   std::lock_guard lock(impl_->info_mu);

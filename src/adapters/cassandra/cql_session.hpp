@@ -3,7 +3,8 @@
 // CqlConnection.
 //
 // - Nodes: the contact points, then every node that system.local and
-//   system.peers name (discovered at open; refresh_topology() again), each
+//   system.peers name (discovered once, at open: a node added later is not
+//   used until the session is opened again; docs/OPERATIONS.md), each
 //   with a pool of connections opened in the background and reopened after
 //   a failure (no more often than every reconnect_delay).
 // - Routing: a prepared statement whose partition key is bound goes first
@@ -122,9 +123,6 @@ class CqlSession {
   // that are idempotent and retried together by the caller.
   [[nodiscard]] Result<void> write_by_node(const std::vector<std::vector<Statement>>& groups,
                                            const ExecuteOptions& options = {}, std::size_t max_bytes = 32 * 1024);
-
-  // Reads system.local and system.peers again and connects to new nodes.
-  [[nodiscard]] Result<void> refresh_topology();
 
   // The nodes known, as "address:port", and the number of ring tokens
   // (for operations and tests).

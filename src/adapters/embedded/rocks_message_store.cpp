@@ -18,7 +18,7 @@ namespace {
 
 enum Family : int {
   history_cf,
-  dedupe_cf,
+  dedupe_cf,  // not written any more (see open)
   inbox_cf,
   inbox_index_cf,
   inbox_head_cf,  // not written any more (see open)
@@ -67,12 +67,6 @@ std::string history_key(std::string_view conversation, MessageId id) {
   return key;
 }
 
-std::string dedupe_key(UserId sender, std::string_view client_msg_id) {
-  std::string key = rocks::be64(sender.value);
-  key.append(client_msg_id);
-  return key;
-}
-
 std::string pair_key(std::uint64_t a, std::uint64_t b) {
   std::string key = rocks::be64(a);
   rocks::put_be64(key, b);
@@ -109,8 +103,11 @@ RocksMessageStore::RocksMessageStore(Private, rocks::Database db, Durability dur
 
 Result<std::unique_ptr<RocksMessageStore>> RocksMessageStore::open(std::string path, Durability durability) {
   if (path.empty()) return make_error(ErrorCode::bad_request, "message store: empty path");
-  // "inbox_head" is no longer written (a head is its inbox's last seq); it
-  // stays in the list because data directories made before hold it.
+  // "dedupe" (sender, client_msg_id → message: the sequencer's state decides
+  // a retry, never the store) and "inbox_head" (a head is its inbox's last
+  // seq) are no longer written; they stay in the list because data
+  // directories made before hold them, and RocksDB opens a database only
+  // with every family it has.
   auto db = rocks::open(
       path, {"history", "dedupe", "inbox", "inbox_index", "inbox_head", "cursors", "conversations", "read_positions"},
       {{"conversations", rocks::max_u64_merge()}},
@@ -122,24 +119,12 @@ Result<std::unique_ptr<RocksMessageStore>> RocksMessageStore::open(std::string p
   return std::make_unique<RocksMessageStore>(Private{}, std::move(db).value(), durability);
 }
 
-Result<std::optional<Message>> RocksMessageStore::find_sent(UserId sender, std::string_view client_msg_id) {
-  if (client_msg_id.empty()) return std::optional<Message>{};
-  std::string value;
-  const auto status = db_.db->Get(rocksdb::ReadOptions(), cf(dedupe_cf), dedupe_key(sender, client_msg_id), &value);
-  if (status.IsNotFound()) return std::optional<Message>{};
-  if (!status.ok()) return rocks::to_error(status, "find_sent");
-  auto m = decode(value);
-  if (!m) return std::move(m).error();
-  return std::optional<Message>(std::move(m).value());
-}
-
 Result<MessageId> RocksMessageStore::last_message_id(std::string_view conversation) {
   auto newest = history(conversation, MessageId{}, 1);
   if (!newest) return std::move(newest).error();
   return newest->empty() ? MessageId{} : newest->front().id;
 }
 
-// A message without a client_msg_id (a system message) has no dedupe row.
 Result<void> RocksMessageStore::put_messages(std::span<const Message> messages) {
   rocksdb::WriteBatch wb;
   std::string stored;
@@ -153,10 +138,7 @@ Result<void> RocksMessageStore::put_messages(std::span<const Message> messages) 
     // a write and a WAL sync.
     const auto found = db_.db->Get(rocksdb::ReadOptions(), cf(history_cf), history_key(m.conversation, m.id), &stored);
     if (found.ok() && stored == value) continue;
-    auto status = wb.Put(cf(history_cf), history_key(m.conversation, m.id), value);
-    if (status.ok() && !m.client_msg_id.empty()) {
-      status = wb.Put(cf(dedupe_cf), dedupe_key(m.from, m.client_msg_id), value);
-    }
+    const auto status = wb.Put(cf(history_cf), history_key(m.conversation, m.id), value);
     if (!status.ok()) return rocks::to_error(status, "put_messages");
   }
   if (wb.Count() == 0) return Ok{};

@@ -4,13 +4,14 @@
 // order is numeric order):
 //
 //   history      conversation '\0' message_id   → message
-//   dedupe       sender client_msg_id           → message
 //   inbox        user seq                       → message (the entry's seq is in the key)
 //   inbox_index  user message_id                → seq
-//   inbox_head   user                           → highest seq
 //   cursors      user device                    → seq
 //   conversations user conversation             → newest message id in the user's inbox
 //   read_positions user conversation            → message id read up to
+//
+// Two more families, "dedupe" and "inbox_head", are opened but no longer
+// written (data directories made by older versions hold them).
 //
 // Writes are not synced one by one (sync=false: they reach the OS at once and
 // survive a process crash); flush() syncs the WAL under Durability::fsync, so
@@ -41,7 +42,6 @@ class RocksMessageStore final : public ports::MessageStore {
   // Use open(); public only for std::make_unique.
   RocksMessageStore(Private, rocks::Database db, Durability durability);
 
-  [[nodiscard]] Result<std::optional<Message>> find_sent(UserId sender, std::string_view client_msg_id) override;
   [[nodiscard]] Result<MessageId> last_message_id(std::string_view conversation) override;
   [[nodiscard]] Result<void> put_messages(std::span<const Message> messages) override;
   [[nodiscard]] Result<std::vector<Message>> history(std::string_view conversation, MessageId before,
