@@ -220,6 +220,16 @@ const std::vector<Setting>& settings() {
            return false;
          return true;
        }},
+      {"--login-failures-per-username", "PARLEY_LOGIN_FAILURES_PER_USERNAME",
+       "failed logins in a row for one username before the next must wait 1 s, doubling with each further "
+       "failure up to 60 s (429 rate_limited with Retry-After); a success or 15 min without a failure clears "
+       "it; 0: no limit (default 5)",
+       [](Config& c, const std::string& v) { return parse_number<int>(v, c.login_failures_per_username, 0, 1000000); }},
+      {"--login-failures-per-address", "PARLEY_LOGIN_FAILURES_PER_ADDRESS",
+       "failed logins from one source address (IPv4, or an IPv6 /64), whatever the usernames, before the next "
+       "from it must wait 1 s, doubling up to 60 s (429 rate_limited with Retry-After); 15 min without a "
+       "failure from it clears it, a success does not; 0: no limit (default 20)",
+       [](Config& c, const std::string& v) { return parse_number<int>(v, c.login_failures_per_address, 0, 1000000); }},
       {"--presence-ttl-ms", "PARLEY_PRESENCE_TTL_MS", "presence lasts this long after a heartbeat (default 30000)",
        [](Config& c, const std::string& v) { return parse_ms(v, c.presence_ttl, 100, 3600000); }},
       {"--presence-heartbeat-ms", "PARLEY_PRESENCE_HEARTBEAT_MS",

@@ -59,6 +59,10 @@ struct Config {
   int log_partitions = 8;
   embedded::Durability durability = embedded::Durability::fsync;
   services::Auth::HashCost hash_cost = services::Auth::HashCost::interactive;
+  // Failed logins before the backoff, per username and per source address
+  // (services/auth.hpp; 0: no limit).
+  int login_failures_per_username = 5;
+  int login_failures_per_address = 20;
   std::chrono::milliseconds presence_ttl{30000};
   std::chrono::milliseconds presence_heartbeat{5000};  // the ping interval clients are expected to keep
   std::chrono::milliseconds presence_debounce{2000};   // a status change reverted within this sends nothing

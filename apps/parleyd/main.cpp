@@ -131,7 +131,9 @@ int main(int argc, char** argv) {
   services::ConversationService conversations(store, rooms, room_rules, state,
                                               {.typing_interval = config.typing_interval});
   services::ChatService chat(message_log, store, state, room_rules, {.server_id = server_id});
-  services::Auth auth(directory, config.hash_cost);
+  services::Auth auth(directory, config.hash_cost,
+                      services::Auth::Throttle{.free_failures = config.login_failures_per_username,
+                                               .free_failures_per_address = config.login_failures_per_address});
   services::PresenceService presence(
       state, social_graph,
       {.ttl = config.presence_ttl, .heartbeat = config.presence_heartbeat, .debounce = config.presence_debounce});

@@ -5,6 +5,7 @@
 // values; exceptions are kept for start-up failures and broken invariants.
 
 #include <cassert>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,6 +31,9 @@ enum class ErrorCode {
 struct Error {
   ErrorCode code = ErrorCode::internal;
   std::string message;
+  // For rate_limited: the seconds to wait before trying again, when known
+  // (HTTP answers send it as Retry-After); 0 when not said.
+  std::uint32_t retry_after_s = 0;
 };
 
 [[nodiscard]] inline Error make_error(ErrorCode code, std::string message) { return Error{code, std::move(message)}; }

@@ -1,5 +1,6 @@
 #include "gateway/http_api.hpp"
 
+#include <algorithm>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
@@ -85,11 +86,12 @@ awaitable<HttpResponse> create_user(Context& ctx, HttpRequest req) {
   co_return json_response(req, http::status::created, out);
 }
 
-awaitable<HttpResponse> create_session(Context& ctx, HttpRequest req) {
+awaitable<HttpResponse> create_session(Context& ctx, HttpRequest req, std::string source) {
   auto body = codec::read_body(req.body(), {"username", "password", "device_id"});
   if (!body) co_return error_response(req, body.error());
-  auto job = [&ctx, b = std::move(body.value())] {
-    return ctx.auth.login(b.at("username").get_string(), b.at("password").get_string(), b.at("device_id").get_string());
+  auto job = [&ctx, b = std::move(body.value()), s = std::move(source)] {
+    return ctx.auth.login(b.at("username").get_string(), b.at("password").get_string(), b.at("device_id").get_string(),
+                          s);
   };
   if (!enter_hashing(ctx)) co_return error_response(req, hashing_busy());
   auto login = co_await run_blocking(hashing_pool(ctx), std::move(job));
@@ -240,7 +242,21 @@ awaitable<HttpResponse> web_file(Context& ctx, HttpRequest req, std::string path
 void set_web_dir(std::string dir) { web_dir() = std::move(dir); }
 
 HttpResponse error_response(const HttpRequest& req, const Error& e) {
-  return json_response(req, status_of(e.code), codec::to_json(e));
+  HttpResponse res = json_response(req, status_of(e.code), codec::to_json(e));
+  if (e.code == ErrorCode::rate_limited) {
+    res.set(http::field::retry_after, std::to_string(std::max<std::uint32_t>(e.retry_after_s, 1)));
+  }
+  return res;
+}
+
+std::string login_source(const boost::asio::ip::address& address) {
+  if (address.is_v4()) return address.to_v4().to_string();
+  const auto v6 = address.to_v6();
+  if (v6.is_v4_mapped()) return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_string();
+  // One IPv6 host commonly holds a whole /64: count the /64.
+  auto bytes = v6.to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return boost::asio::ip::address_v6(bytes).to_string() + "/64";
 }
 
 std::optional<std::string> bearer_token(const HttpRequest& req, bool allow_query) {
@@ -286,12 +302,12 @@ std::optional<http::verb> method_of(std::string_view path) {
   return std::nullopt;
 }
 
-awaitable<HttpResponse> route(Context& ctx, HttpRequest req, const std::string& path);
+awaitable<HttpResponse> route(Context& ctx, HttpRequest req, const std::string& path, std::string source);
 
 // The answer to `req` with its body: 405 with Allow for a method the path's
 // endpoint does not answer, else the endpoint's (a HEAD is answered as a
 // GET; handle_http drops the body).
-awaitable<HttpResponse> answer(Context& ctx, HttpRequest req) {
+awaitable<HttpResponse> answer(Context& ctx, HttpRequest req, std::string source) {
   auto url = boost::urls::parse_origin_form(req.target());
   if (!url) co_return error_response(req, make_error(ErrorCode::bad_request, "malformed request target"));
   const std::string path(url->path());
@@ -306,14 +322,14 @@ awaitable<HttpResponse> answer(Context& ctx, HttpRequest req) {
     co_return res;
   }
   if (head_of_get) req.method(http::verb::get);
-  co_return co_await route(ctx, std::move(req), path);
+  co_return co_await route(ctx, std::move(req), path, std::move(source));
 }
 
 }  // namespace
 
-awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req) {
+awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req, std::string source) {
   const bool head = req.method() == http::verb::head;
-  HttpResponse res = co_await answer(ctx, std::move(req));
+  HttpResponse res = co_await answer(ctx, std::move(req), std::move(source));
   if (head) {
     // RFC 9110: a HEAD answer is the GET one's status and headers, its
     // Content-Length included, and never has a body, whatever the status
@@ -327,7 +343,7 @@ awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req) {
 
 namespace {
 
-awaitable<HttpResponse> route(Context& ctx, HttpRequest req, const std::string& path) {
+awaitable<HttpResponse> route(Context& ctx, HttpRequest req, const std::string& path, std::string source) {
   const auto method = req.method();
 
   if (path == "/v1/healthz" && method == http::verb::get) {
@@ -340,7 +356,8 @@ awaitable<HttpResponse> route(Context& ctx, HttpRequest req, const std::string& 
   if (path == "/v1/connect" && method == http::verb::get) co_return co_await pick_server(ctx, std::move(req));
   if (path == "/v1/servers" && method == http::verb::get) co_return co_await list_servers(ctx, std::move(req));
   if (path == "/v1/users" && method == http::verb::post) co_return co_await create_user(ctx, std::move(req));
-  if (path == "/v1/sessions" && method == http::verb::post) co_return co_await create_session(ctx, std::move(req));
+  if (path == "/v1/sessions" && method == http::verb::post)
+    co_return co_await create_session(ctx, std::move(req), std::move(source));
   constexpr std::string_view kByName = "/v1/users/by-name/";
   if (path.starts_with(kByName) && method == http::verb::get) {
     std::string name = path.substr(kByName.size());

@@ -4,6 +4,7 @@
 // work on the blocking pool and returns the full response.
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <optional>
@@ -20,14 +21,22 @@ using HttpResponse = boost::beast::http::response<boost::beast::http::string_bod
 // The answer to one request that is no WebSocket upgrade. A known path asked
 // with a method its endpoint does not answer is 405 with Allow (an unknown
 // path 404); HEAD is answered as GET is, without the body (RFC 9110).
-[[nodiscard]] boost::asio::awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req);
+// `source` is login_source() of the client's address (failed logins are
+// limited per source; empty: not counted per source).
+[[nodiscard]] boost::asio::awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req, std::string source);
+
+// The key under which failed logins from `address` are counted: the IPv4
+// address (an IPv4-mapped IPv6 one as IPv4), or an IPv6 address's /64, as
+// one host commonly holds a whole /64.
+[[nodiscard]] std::string login_source(const boost::asio::ip::address& address);
 
 // The folder of the web app's built files (clients/web) served at `/` and
 // below (static_files.hpp); empty (the default): a small built-in page at
 // `/`. Set once by main() before the server starts (--web-dir).
 void set_web_dir(std::string dir);
 
-// A JSON error response with the protocol's code and the matching status.
+// A JSON error response with the protocol's code and the matching status;
+// a 429 carries Retry-After (the error's retry_after_s, at least 1).
 [[nodiscard]] HttpResponse error_response(const HttpRequest& req, const Error& e);
 
 // The bearer token of a request: the Authorization header, or for the

@@ -68,6 +68,9 @@ Error too_many_connections(const ConnectionLimits& limits, ConnectionLimits::Ref
 }  // namespace
 
 awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx, ConnectionLimits::Slot slot) {
+  boost::system::error_code remote_ec;
+  const auto remote = socket.remote_endpoint(remote_ec);
+  const std::string source = remote_ec ? std::string() : login_source(remote.address());
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
@@ -130,7 +133,7 @@ awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx, Connectio
       method = req.method_string();
       target = req.target();
     }
-    HttpResponse res = co_await handle_http(ctx, std::move(req));
+    HttpResponse res = co_await handle_http(ctx, std::move(req), source);
     auto [wec, wn] = co_await http::async_write(stream, res, as_tuple_awaitable);
     log_access(method, target, res.result_int(), began);
     if (wec || !keep_alive) break;

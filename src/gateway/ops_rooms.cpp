@@ -161,8 +161,16 @@ awaitable<void> channel_create(Request& r) {
       co_return;
     }
   }
-  auto job = [&ctx = r.ctx, owner = r.who.user, n = std::move(name.value()), policy] {
-    return ctx.rooms.create_channel(owner, n, policy);
+  ports::Access access = ports::Access::open;
+  if (const json::value* is_private = r.fields.if_contains("private")) {
+    if (!is_private->is_bool()) {
+      r.reply_error(make_error(ErrorCode::bad_request, "private must be true or false"));
+      co_return;
+    }
+    if (is_private->get_bool()) access = ports::Access::invite_only;
+  }
+  auto job = [&ctx = r.ctx, owner = r.who.user, n = std::move(name.value()), policy, access] {
+    return ctx.rooms.create_channel(owner, n, policy, access);
   };
   auto room = co_await run_blocking(r.ctx.blocking, std::move(job));
   if (!room) {

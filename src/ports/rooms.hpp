@@ -22,6 +22,10 @@ enum class RoomKind { group, channel };
 enum class Role { member = 0, admin = 1, owner = 2 };
 // Who may post in a channel.
 enum class PostPolicy { everyone, admins };
+// Who may join a channel by its id: anyone (open), or nobody but those an
+// owner or admin adds (invite_only: a private channel). Groups are always
+// invite_only.
+enum class Access { open, invite_only };
 
 [[nodiscard]] std::string_view to_string(RoomKind kind) noexcept;
 [[nodiscard]] std::string_view to_string(Role role) noexcept;
@@ -38,6 +42,7 @@ struct RoomRecord {
   std::string name;
   UserId owner;
   PostPolicy post_policy = PostPolicy::everyone;
+  Access access = Access::open;
   TimeMs created_at = 0;
 };
 
@@ -55,10 +60,15 @@ class Rooms {
  public:
   virtual ~Rooms() = default;
 
-  // Creates a room with a fresh id (never reused), `owner` as its owner and
-  // `members` as members. `members` may repeat or contain the owner.
-  [[nodiscard]] virtual Result<RoomRecord> create_room(RoomKind kind, std::string_view name, UserId owner,
-                                                       PostPolicy post_policy, const std::vector<UserId>& members) = 0;
+  // Creates the room `ref` with `owner` as its owner and `members` as
+  // members (`members` may repeat or contain the owner). The caller chooses
+  // the id (RoomsService draws it at random, so that no room id can be
+  // guessed from another); ErrorCode::conflict if a room of that kind has
+  // it already, or ever had it (ids are never reused). An id may also be
+  // refused for a room of the other kind (conflict): callers draw another.
+  [[nodiscard]] virtual Result<RoomRecord> create_room(RoomRef ref, std::string_view name, UserId owner,
+                                                       PostPolicy post_policy, Access access,
+                                                       const std::vector<UserId>& members) = 0;
   // ErrorCode::not_found if there is no such room.
   [[nodiscard]] virtual Result<RoomRecord> find_room(RoomRef room) = 0;
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -56,32 +57,52 @@ Auth::Auth(ports::Directory& directory, HashCost cost, Throttle throttle)
   dummy_hash_ = hash.data();
 }
 
-Result<void> Auth::check_throttle(std::string_view username) {
+Result<void> Auth::check_throttle(std::string_view username, std::string_view source) {
   std::lock_guard lock(mu_);
-  auto it = failures_.find(std::string(username));
-  if (it == failures_.end()) return Ok{};
   const auto now = throttle_.now();
-  if (now >= it->second.retry_at) return Ok{};
-  const auto wait = std::chrono::ceil<std::chrono::seconds>(it->second.retry_at - now).count();
-  return make_error(ErrorCode::rate_limited,
-                    "too many failed logins for this username; retry in " + std::to_string(wait) + " s");
+  auto wait_for = [&](const FailureMap& map, std::string_view key) -> std::optional<std::uint32_t> {
+    auto it = map.find(std::string(key));
+    if (it == map.end() || now >= it->second.retry_at) return std::nullopt;
+    return static_cast<std::uint32_t>(std::chrono::ceil<std::chrono::seconds>(it->second.retry_at - now).count());
+  };
+  auto refuse = [](std::string_view whose, std::uint32_t wait) {
+    Error e = make_error(ErrorCode::rate_limited,
+                         "too many failed logins " + std::string(whose) + "; retry in " + std::to_string(wait) + " s");
+    e.retry_after_s = wait;
+    return e;
+  };
+  if (!source.empty()) {
+    if (auto wait = wait_for(address_failures_, source)) return refuse("from this address", *wait);
+  }
+  if (auto wait = wait_for(failures_, username)) return refuse("for this username", *wait);
+  return Ok{};
 }
 
-void Auth::failed(std::string_view username) {
+void Auth::count_failure(FailureMap& map, std::string_view key, int free_failures,
+                         std::chrono::steady_clock::time_point now) {
   using std::chrono::milliseconds;
-  std::lock_guard lock(mu_);
-  const auto now = throttle_.now();
-  if (failures_.size() >= 100000) {
-    std::erase_if(failures_, [&](const auto& kv) { return now - kv.second.last > std::chrono::minutes(15); });
+  if (map.size() >= 100000) {
+    std::erase_if(map, [&](const auto& kv) { return now - kv.second.last > std::chrono::minutes(15); });
   }
-  Failures& f = failures_[std::string(username)];
+  Failures& f = map[std::string(key)];
   if (f.count > 0 && now - f.last > std::chrono::minutes(15)) f = Failures{};
   ++f.count;
   f.last = now;
-  if (f.count >= throttle_.free_failures) {
-    const int doublings = std::min(f.count - throttle_.free_failures, 20);
+  if (f.count >= free_failures) {
+    const int doublings = std::min(f.count - free_failures, 20);
     const auto delay = std::min<milliseconds>(throttle_.first_delay * (1LL << doublings), throttle_.max_delay);
     f.retry_at = now + delay;
+  }
+}
+
+void Auth::failed(std::string_view username, std::string_view source) {
+  std::lock_guard lock(mu_);
+  const auto now = throttle_.now();
+  if (throttle_.free_failures > 0 && !username.empty()) {
+    count_failure(failures_, username, throttle_.free_failures, now);
+  }
+  if (throttle_.free_failures_per_address > 0 && !source.empty()) {
+    count_failure(address_failures_, source, throttle_.free_failures_per_address, now);
   }
 }
 
@@ -111,19 +132,23 @@ Result<ports::UserRecord> Auth::register_user(std::string_view username, std::st
   return directory_.create_user(username, hash.data());
 }
 
-Result<Auth::Login> Auth::login(std::string_view username, std::string_view password, std::string_view device) {
+Result<Auth::Login> Auth::login(std::string_view username, std::string_view password, std::string_view device,
+                                std::string_view source) {
   if (!validate::device_id(device)) {
     return make_error(ErrorCode::bad_request, "device_id must be 1 to 64 of A-Z, a-z, 0-9, '_', '.', '-'");
   }
   const Error wrong = make_error(ErrorCode::unauthorized, "wrong username or password");
-  if (!validate::username(username) || !validate::password(password)) return wrong;
-  if (auto allowed = check_throttle(username); !allowed) return std::move(allowed).error();
+  if (auto allowed = check_throttle(username, source); !allowed) return std::move(allowed).error();
+  if (!validate::username(username) || !validate::password(password)) {
+    failed({}, source);  // counted for the address only: such a name is no account's
+    return wrong;
+  }
   auto user = directory_.find_user_by_name(username);
   if (!user && user.error().code != ErrorCode::not_found) return std::move(user).error();
   // An unknown username costs the same hash check as a known one.
   const std::string& hash = user ? user->password_hash : dummy_hash_;
   if (crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) != 0 || !user) {
-    failed(username);
+    failed(username, source);
     return wrong;
   }
   succeeded(username);

@@ -1,6 +1,9 @@
 #include "services/rooms_service.hpp"
 
+#include <sodium.h>
+
 #include <set>
+#include <stdexcept>
 
 #include "core/validate.hpp"
 
@@ -9,6 +12,17 @@ namespace parley::services {
 namespace {
 
 Error not_a_member() { return make_error(ErrorCode::forbidden, "not a member of this conversation"); }
+
+// A room id nobody can guess: 63 random bits (so that it fits a signed
+// 64-bit column too), never 0.
+std::uint64_t random_room_id() {
+  std::uint64_t id = 0;
+  while (id == 0) {
+    randombytes_buf(&id, sizeof id);
+    id >>= 1;
+  }
+  return id;
+}
 
 Error bad_name() {
   return make_error(ErrorCode::bad_request,
@@ -28,7 +42,21 @@ ConversationRef conversation_of(ports::RoomRef room) noexcept {
 
 RoomsService::RoomsService(ports::Rooms& rooms, ports::Directory& directory, ports::SocialGraph& social,
                            Options options)
-    : rooms_(rooms), directory_(directory), social_(social), options_(options) {}
+    : rooms_(rooms), directory_(directory), social_(social), options_(options) {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+}
+
+Result<ports::RoomRecord> RoomsService::create_room(ports::RoomKind kind, std::string_view name, UserId owner,
+                                                    ports::PostPolicy policy, ports::Access access,
+                                                    const std::vector<UserId>& members) {
+  // Two draws meeting in 2^63 ids is so rare that a few tries are plenty;
+  // more conflicts mean something else is wrong.
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    auto made = rooms_.create_room({kind, random_room_id()}, name, owner, policy, access, members);
+    if (made || made.error().code != ErrorCode::conflict) return made;
+  }
+  return make_error(ErrorCode::internal, "could not find a free room id");
+}
 
 Result<void> RoomsService::check_may_add(UserId actor, UserId user) {
   if (actor == user) return Ok{};
@@ -89,23 +117,27 @@ Result<ports::RoomRecord> RoomsService::create_group(UserId owner, std::string_v
     if (auto exists = check_user_exists(user); !exists) return std::move(exists).error();
     if (auto allowed = check_may_add(owner, user); !allowed) return std::move(allowed).error();
   }
-  return rooms_.create_room(ports::RoomKind::group, name, owner, ports::PostPolicy::everyone, members);
+  return create_room(ports::RoomKind::group, name, owner, ports::PostPolicy::everyone, ports::Access::invite_only,
+                     members);
 }
 
-Result<ports::RoomRecord> RoomsService::create_channel(UserId owner, std::string_view name, ports::PostPolicy policy) {
+Result<ports::RoomRecord> RoomsService::create_channel(UserId owner, std::string_view name, ports::PostPolicy policy,
+                                                       ports::Access access) {
   if (!validate::display_name(name)) return bad_name();
-  return rooms_.create_room(ports::RoomKind::channel, name, owner, policy, {});
+  return create_room(ports::RoomKind::channel, name, owner, policy, access, {});
 }
 
 Result<void> RoomsService::add(UserId actor, ports::RoomRef room, UserId user) {
   const std::size_t limit = room.kind == ports::RoomKind::group ? options_.max_group_members : 0;
   if (room.kind == ports::RoomKind::channel && actor == user) {
-    // Joining a channel: anyone, given its id.
+    // Joining a channel: anyone, given its id, if it is open. A private one
+    // answers a stranger as a channel that does not exist would.
     auto found = rooms_.find_room(room);
     if (!found) return found.error().code == ErrorCode::not_found ? not_a_member() : std::move(found).error();
     auto role = rooms_.role_of(room, user);
     if (!role) return std::move(role).error();
     if (role.value()) return Ok{};  // already a member: keep the role
+    if (found->access == ports::Access::invite_only) return not_a_member();
     return rooms_.put_member(room, user, ports::Role::member, limit);
   }
   auto actor_role = role_or_forbidden(room, actor);

@@ -8,7 +8,13 @@
 //    anyone removes themselves (leaves), except the owner;
 //  - only the owner makes or unmakes admins; nobody removes the owner;
 //  - a group holds at most `max_group_members` members (adding one more is
-//    `conflict`); channels have no limit and anyone may join one;
+//    `conflict`); channels have no limit;
+//  - anyone may join an open channel given its id; a private (invite-only)
+//    channel is joined only by being added by its owner or an admin, and to
+//    anyone else joining it looks like a channel that does not exist
+//    (`forbidden`);
+//  - room ids are drawn at random (63 bits from libsodium's CSPRNG), so no
+//    room id can be guessed from another;
 //  - a channel's post policy says whether everyone or only owner and admins
 //    may post;
 //  - to a non-member, a room that exists and one that does not look the
@@ -43,9 +49,11 @@ class RoomsService {
 
   [[nodiscard]] Result<ports::RoomRecord> create_group(UserId owner, std::string_view name,
                                                        const std::vector<UserId>& members);
-  [[nodiscard]] Result<ports::RoomRecord> create_channel(UserId owner, std::string_view name, ports::PostPolicy policy);
+  [[nodiscard]] Result<ports::RoomRecord> create_channel(UserId owner, std::string_view name, ports::PostPolicy policy,
+                                                         ports::Access access);
   // Adds `user` to `room` (a group: by an owner or admin; a channel: anyone
-  // joining themselves, or an owner or admin adding someone).
+  // joining an open channel themselves, or an owner or admin adding
+  // someone).
   [[nodiscard]] Result<void> add(UserId actor, ports::RoomRef room, UserId user);
   [[nodiscard]] Result<void> remove(UserId actor, ports::RoomRef room, UserId user);
   [[nodiscard]] Result<void> set_role(UserId actor, ports::RoomRef room, UserId user, ports::Role role);
@@ -68,6 +76,11 @@ class RoomsService {
   // Whether `actor` may put `user` in a room: not on either side of a
   // block and, with Options::add_friends_only, friends.
   [[nodiscard]] Result<void> check_may_add(UserId actor, UserId user);
+  // Creates a room under a fresh random id (drawing again on the rare id
+  // already taken).
+  [[nodiscard]] Result<ports::RoomRecord> create_room(ports::RoomKind kind, std::string_view name, UserId owner,
+                                                      ports::PostPolicy policy, ports::Access access,
+                                                      const std::vector<UserId>& members);
 
   ports::Rooms& rooms_;
   ports::Directory& directory_;

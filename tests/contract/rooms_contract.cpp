@@ -10,6 +10,7 @@
 namespace parley::contract {
 namespace {
 
+using ports::Access;
 using ports::PostPolicy;
 using ports::Role;
 using ports::RoomKind;
@@ -23,9 +24,16 @@ std::vector<UserId> fresh_users(std::size_t n) {
   return out;
 }
 
+// A room id no other test draws (the services draw theirs the same way).
+ports::RoomRef fresh_ref(RoomKind kind) {
+  static std::mt19937_64 rng{std::random_device{}()};
+  return {kind, (rng() >> 1) | 1};
+}
+
 TEST_P(RoomsContract, CreatedRoomHasItsOwnerAndMembers) {
   const auto u = fresh_users(3);
-  auto room = port_->create_room(RoomKind::group, "friends", u[0], PostPolicy::everyone, {u[1], u[2], u[1], u[0]});
+  auto room = port_->create_room(fresh_ref(RoomKind::group), "friends", u[0], PostPolicy::everyone, Access::invite_only,
+                                 {u[1], u[2], u[1], u[0]});
   ASSERT_TRUE(room.ok()) << room.error().message;
   EXPECT_EQ(room->ref.kind, RoomKind::group);
   EXPECT_NE(room->ref.id, 0U);
@@ -44,19 +52,42 @@ TEST_P(RoomsContract, CreatedRoomHasItsOwnerAndMembers) {
   EXPECT_FALSE(port_->role_of(room->ref, fresh_users(1)[0]).value().has_value());
 }
 
-TEST_P(RoomsContract, IdsAreNeverReusedAcrossRestarts) {
+TEST_P(RoomsContract, TheCallersIdIsKeptAndATakenOneIsAConflictAcrossRestarts) {
   const auto u = fresh_users(1);
-  std::set<std::uint64_t> ids;
-  for (int i = 0; i < 3; ++i)
-    ids.insert(port_->create_room(RoomKind::group, "g", u[0], PostPolicy::everyone, {})->ref.id);
+  const auto ref = fresh_ref(RoomKind::group);
+  auto room = port_->create_room(ref, "g", u[0], PostPolicy::everyone, Access::invite_only, {});
+  ASSERT_TRUE(room.ok()) << room.error().message;
+  EXPECT_EQ(room->ref, ref);
+  auto again = port_->create_room(ref, "other", u[0], PostPolicy::everyone, Access::invite_only, {});
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::conflict);
   restart();
-  ids.insert(port_->create_room(RoomKind::channel, "c", u[0], PostPolicy::admins, {})->ref.id);
-  EXPECT_EQ(ids.size(), 4U);
+  again = port_->create_room(ref, "other", u[0], PostPolicy::everyone, Access::invite_only, {});
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::conflict);
+  EXPECT_EQ(port_->find_room(ref)->name, "g");  // the first room is untouched
+  EXPECT_EQ(*port_->member_count(ref), 1U);
+}
+
+TEST_P(RoomsContract, AChannelsAccessSurvivesARestart) {
+  const auto u = fresh_users(1);
+  auto open = port_->create_room(fresh_ref(RoomKind::channel), "open", u[0], PostPolicy::everyone, Access::open, {});
+  auto closed =
+      port_->create_room(fresh_ref(RoomKind::channel), "closed", u[0], PostPolicy::admins, Access::invite_only, {});
+  ASSERT_TRUE(open.ok() && closed.ok());
+  EXPECT_EQ(closed->access, Access::invite_only);
+  restart();
+  EXPECT_EQ(port_->find_room(open->ref)->access, Access::open);
+  auto found = port_->find_room(closed->ref);
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  EXPECT_EQ(found->access, Access::invite_only);
+  EXPECT_EQ(found->post_policy, PostPolicy::admins);
+  EXPECT_EQ(found->name, "closed");
 }
 
 TEST_P(RoomsContract, MembershipSurvivesARestart) {
   const auto u = fresh_users(2);
-  auto room = port_->create_room(RoomKind::channel, "news", u[0], PostPolicy::admins, {});
+  auto room = port_->create_room(fresh_ref(RoomKind::channel), "news", u[0], PostPolicy::admins, Access::open, {});
   ASSERT_TRUE(port_->put_member(room->ref, u[1], Role::admin, 0).ok());
   restart();
   EXPECT_EQ(port_->find_room(room->ref)->post_policy, PostPolicy::admins);
@@ -70,7 +101,8 @@ TEST_P(RoomsContract, MembershipSurvivesARestart) {
 
 TEST_P(RoomsContract, TheMemberLimitHoldsUnderConcurrentAdds) {
   const auto u = fresh_users(40);
-  auto room = port_->create_room(RoomKind::group, "full", u[0], PostPolicy::everyone, {});
+  auto room =
+      port_->create_room(fresh_ref(RoomKind::group), "full", u[0], PostPolicy::everyone, Access::invite_only, {});
   std::atomic<int> added{0};
   std::atomic<int> refused{0};
   std::vector<std::thread> threads;
@@ -98,7 +130,8 @@ TEST_P(RoomsContract, TheMemberLimitHoldsUnderConcurrentAdds) {
 
 TEST_P(RoomsContract, RemovingAMember) {
   const auto u = fresh_users(3);
-  auto room = port_->create_room(RoomKind::group, "g", u[0], PostPolicy::everyone, {u[1]});
+  auto room =
+      port_->create_room(fresh_ref(RoomKind::group), "g", u[0], PostPolicy::everyone, Access::invite_only, {u[1]});
   ASSERT_TRUE(port_->remove_member(room->ref, u[1]).ok());
   ASSERT_TRUE(port_->remove_member(room->ref, u[2]).ok());  // not a member: no error
   EXPECT_FALSE(port_->role_of(room->ref, u[1]).value().has_value());

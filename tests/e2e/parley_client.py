@@ -65,14 +65,17 @@ class HttpResponse:
 
 
 def http_request(server, method, path, body=None, token=None, raw=None,
-                 headers=None, timeout=DEFAULT_TIMEOUT, unchecked=False):
+                 headers=None, timeout=DEFAULT_TIMEOUT, unchecked=False,
+                 source=None):
     """One HTTP request. ``body`` is JSON-encoded and checked against the
     schema (unless ``unchecked``); ``raw`` is sent as is. The answer's body
-    is checked always."""
+    is checked always. ``source`` is the local address to send from (say
+    127.0.0.2: all of 127/8 reaches a server on 127.0.0.1)."""
     if body is not None and not unchecked:
         protocol_schema.check_http_request(method, path, body)
-    conn = http.client.HTTPConnection(server.host, server.port,
-                                      timeout=timeout)
+    conn = http.client.HTTPConnection(
+        server.host, server.port, timeout=timeout,
+        source_address=(source, 0) if source else None)
     hdrs = dict(headers or {})
     data = None
     if body is not None:

@@ -8,9 +8,13 @@ import asyncio
 import multiprocessing
 import os
 import time
+import uuid
 
-from conftest import real_engines
+import pytest
+
+from conftest import engine_args, real_engines, stop_and_report
 from parley_client import Client, create_user, login, online, run
+from parley_server import DEFAULT_ARGS, ParleyServer
 
 # What docs/OPERATIONS.md says each request costs.
 DIRECT_SEND, FAN_OUT_SEND = 2, 10
@@ -197,3 +201,69 @@ def test_a_one_user_fan_out_flood_does_not_hold_up_another_user(server_factory):
         return
     assert p99(ping_ms) < 50, f"ping p99 {p99(ping_ms):.1f} ms during the flood"
     assert p99(deliver_ms) < 100, f"1:1 delivery p99 {p99(deliver_ms):.1f} ms during the flood"
+
+
+@pytest.fixture
+def two_servers(parleyd_binary, tmp_path, request):
+    """Two parleyds on the same real engines and namespace: one cluster."""
+    if not real_engines():
+        pytest.skip("servers share a user's budget through the state store: the real engines only")
+    namespace = "budget_" + uuid.uuid4().hex[:12]
+    # engine_args() gives the engines' flags (and skips when they are not
+    # set); the namespace is the two servers' own, shared.
+    flags = [a for a in engine_args()]
+    flags[flags.index("--engine-namespace") + 1] = namespace
+    servers = [ParleyServer(parleyd_binary, data_dir=tmp_path / f"data-{n}", log_dir=tmp_path / f"logs-{n}",
+                            args=[*DEFAULT_ARGS, *flags, "--node-id", str(n),
+                                  "--user-rate-limit", "0.01", "--user-rate-burst", "100"])
+               for n in (1, 2)]
+    servers[0].start(timeout=120)
+    servers[1].start(timeout=60)
+    yield servers
+    stop_and_report(request, servers)
+
+
+def test_two_servers_share_one_users_budget(two_servers):
+    """A user whose devices are on two servers gets half the budget on each
+    (docs/OPERATIONS.md, "Limits"): 100 units in all, refilled too slowly
+    to matter here, so two devices on two servers flooding pings get about
+    100 through, not the 200 that two whole budgets would pass."""
+    s1, s2 = two_servers
+    alice, bob = create_user(s1, "alice"), create_user(s1, "bob")
+
+    async def body():
+        a1 = await online(s1, alice, "phone")
+        a2 = await online(s2, alice, "laptop")
+        b = await online(s1, bob, "phone")
+        # Both of alice's routes are in the state store once a message to
+        # her reaches both devices live (delivery follows the routes).
+        await b.send_to_user(alice.user_id, "hello", "hi")
+        await a1.message_with("hello", timeout=30)
+        await a2.message_with("hello", timeout=30)
+        # Her first request on each server has the routes read (two
+        # servers: half the budget each), on the server's blocking pool; a
+        # page read, which takes a trip through that pool and a store read,
+        # leaves the one Redis read time to land. (Nothing announces it: a
+        # flood started before it would show as one server passing up to
+        # 94, and fail below.)
+        for device in (a1, a2):
+            await device.call("ping")
+            await device.call("conversations")
+
+        async def pings(device, n):
+            futures = [await device.start("ping") for _ in range(n)]
+            return await asyncio.wait_for(asyncio.gather(*futures), 60)
+
+        one, two = await asyncio.gather(pings(a1, 150), pings(a2, 150))
+        passed = [sum(r["ok"] is True for r in replies) for replies in (one, two)]
+        for replies in (one, two):
+            assert all(r["ok"] is True or limited(r) for r in replies), replies
+        # Each server lets through about its half (50, less the 6 units
+        # spent above), and the two together stay within the one budget.
+        assert all(30 <= n <= 50 for n in passed), passed
+        assert sum(passed) <= 100, passed
+        # Bob's budget is his own.
+        for i in range(5):
+            await b.call("ping")
+
+    run(body(), timeout=120)

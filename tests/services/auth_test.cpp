@@ -85,5 +85,55 @@ TEST_F(AuthTest, FailuresFifteenMinutesApartStartAgain) {
   EXPECT_FALSE(login("right password").has_value());
 }
 
+TEST_F(AuthTest, FailuresFromOneAddressAreLimitedWhateverTheUsernames) {
+  auth_ = std::make_unique<Auth>(*directory_, Auth::HashCost::min,
+                                 Auth::Throttle{.free_failures = 3,
+                                                .free_failures_per_address = 5,
+                                                .first_delay = milliseconds(1000),
+                                                .max_delay = milliseconds(4000),
+                                                .now = [this] { return now_; }});
+  ASSERT_TRUE(auth_->register_user("bob", "bobs password").ok());
+  // Two guesses at each of several names (under the per-name limit), and a
+  // malformed one: the fifth failure from the address sets its wait.
+  EXPECT_EQ(auth_->login("alice", "guess one", "d", "192.0.2.1").error().code, ErrorCode::unauthorized);
+  EXPECT_EQ(auth_->login("alice", "guess two", "d", "192.0.2.1").error().code, ErrorCode::unauthorized);
+  EXPECT_EQ(auth_->login("carol", "guess one", "d", "192.0.2.1").error().code, ErrorCode::unauthorized);
+  EXPECT_EQ(auth_->login("x", "guess one", "d", "192.0.2.1").error().code, ErrorCode::unauthorized);
+  // A success from the address (the attacker's own account) clears nothing.
+  EXPECT_TRUE(auth_->login("bob", "bobs password", "d", "192.0.2.1").ok());
+  EXPECT_EQ(auth_->login("dave", "guess one", "d", "192.0.2.1").error().code, ErrorCode::unauthorized);
+
+  auto refused = auth_->login("bob", "bobs password", "d", "192.0.2.1");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::rate_limited);
+  EXPECT_EQ(refused.error().retry_after_s, 1U);
+  EXPECT_NE(refused.error().message.find("from this address"), std::string::npos) << refused.error().message;
+  // Another address, and the accounts themselves, are still served.
+  EXPECT_TRUE(auth_->login("alice", "right password", "d", "198.51.100.7").ok());
+  EXPECT_TRUE(auth_->login("bob", "bobs password", "d").ok());
+  // The wait doubles with each further failure, as per username.
+  now_ += milliseconds(1000);
+  EXPECT_EQ(auth_->login("erin", "guess one", "d", "192.0.2.1").error().code, ErrorCode::unauthorized);
+  now_ += milliseconds(1999);
+  EXPECT_EQ(auth_->login("bob", "bobs password", "d", "192.0.2.1").error().retry_after_s, 1U);
+  now_ += milliseconds(1);
+  EXPECT_TRUE(auth_->login("bob", "bobs password", "d", "192.0.2.1").ok());
+  // Fifteen minutes without a failure start the count again.
+  now_ += std::chrono::minutes(16);
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(auth_->login("frank" + std::to_string(i), "guess", "d", "192.0.2.1").error().code,
+              i < 5 ? ErrorCode::unauthorized : ErrorCode::rate_limited);
+  }
+}
+
+TEST_F(AuthTest, TheUsernameWaitSaysHowLong) {
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(login("wrong password"), ErrorCode::unauthorized);
+  now_ += milliseconds(300);
+  auto refused = auth_->login("alice", "right password", "d");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::rate_limited);
+  EXPECT_EQ(refused.error().retry_after_s, 1U);  // 0.7 s left, rounded up
+}
+
 }  // namespace
 }  // namespace parley::services

@@ -371,8 +371,13 @@ export class ParleyClient extends Emitter<ClientEvents> {
   groupRole(group: GroupId, user: UserId, role: Role) {
     return this.request("group_role", { group, user, role });
   }
-  createChannel(name: string, post?: "everyone" | "admins") {
-    return this.request("channel_create", post === undefined ? { name } : { name, post });
+  /** `isPrivate`: joined only by being added by the owner or an admin. */
+  createChannel(name: string, post?: "everyone" | "admins", isPrivate?: boolean) {
+    return this.request("channel_create", {
+      name,
+      ...(post === undefined ? {} : { post }),
+      ...(isPrivate === undefined ? {} : { private: isPrivate }),
+    });
   }
   channelJoin(channel: ChannelId, user?: UserId) {
     return this.request("channel_join", user === undefined ? { channel } : { channel, user });

@@ -99,7 +99,7 @@ export interface Ops {
   group_remove: { request: { group: GroupId; user?: UserId }; reply: Empty };
   group_role: { request: { group: GroupId; user: UserId; role: Role }; reply: Empty };
   channel_create: {
-    request: { name: string; post?: "everyone" | "admins" };
+    request: { name: string; post?: "everyone" | "admins"; private?: boolean };
     reply: { channel_id: ChannelId; conversation: ConversationId };
   };
   channel_join: { request: { channel: ChannelId; user?: UserId }; reply: Empty };

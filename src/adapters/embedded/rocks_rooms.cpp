@@ -12,7 +12,6 @@ namespace parley::embedded {
 namespace {
 
 enum Family : int { rooms_cf = 0, members_cf = 1, by_user_cf = 2, counts_cf = 3, meta_cf = 4 };
-constexpr std::string_view kNextRoomId = "next_room_id";
 
 rocksdb::WriteOptions synced() {
   rocksdb::WriteOptions wo;
@@ -46,6 +45,7 @@ std::string encode(const ports::RoomRecord& r) {
   rocks::put_be64(v, r.owner.value);
   v.push_back(static_cast<char>(r.post_policy));
   rocks::put_be64(v, static_cast<std::uint64_t>(r.created_at));
+  v.push_back(static_cast<char>(r.access));
   return v;
 }
 
@@ -55,10 +55,14 @@ std::optional<ports::RoomRecord> decode(ports::RoomRef ref, std::string_view v) 
   out.ref = ref;
   std::uint8_t policy = 0;
   std::uint64_t created = 0;
-  if (!(r.str(out.name) && r.u64(out.owner.value) && r.u8(policy) && r.u64(created) && r.done()) || policy > 1) {
+  if (!(r.str(out.name) && r.u64(out.owner.value) && r.u8(policy) && r.u64(created)) || policy > 1) {
     return std::nullopt;
   }
+  // Records written before private channels end here: open.
+  std::uint8_t access = 0;
+  if (!r.done() && !(r.u8(access) && r.done() && access <= 1)) return std::nullopt;
   out.post_policy = static_cast<ports::PostPolicy>(policy);
+  out.access = static_cast<ports::Access>(access);
   out.created_at = static_cast<TimeMs>(created);
   return out;
 }
@@ -72,34 +76,31 @@ std::string role_value(ports::Role role) { return std::string(1, static_cast<cha
 
 }  // namespace
 
-RocksRooms::RocksRooms(Private, rocks::Database db, std::uint64_t next_room_id)
-    : db_(std::move(db)), next_room_id_(next_room_id) {}
+RocksRooms::RocksRooms(Private, rocks::Database db) : db_(std::move(db)) {}
 
 Result<std::unique_ptr<RocksRooms>> RocksRooms::open(std::string path) {
   auto db = rocks::open(path, {"rooms", "members", "by_user", "counts", "meta"});
   if (!db) return std::move(db).error();
-  std::string value;
-  const auto status = db->db->Get(rocksdb::ReadOptions(), db->cf(meta_cf), std::string(kNextRoomId), &value);
-  std::uint64_t next = 1;
-  if (status.ok()) {
-    if (value.size() != 8) return make_error(ErrorCode::internal, "rooms: corrupt room id counter");
-    next = rocks::get_be64(value);
-  } else if (!status.IsNotFound()) {
-    return rocks::to_error(status, "rooms: read room id counter");
-  }
-  return std::make_unique<RocksRooms>(Private{}, std::move(db).value(), next);
+  return std::make_unique<RocksRooms>(Private{}, std::move(db).value());
 }
 
-Result<ports::RoomRecord> RocksRooms::create_room(ports::RoomKind kind, std::string_view name, UserId owner,
-                                                  ports::PostPolicy post_policy, const std::vector<UserId>& members) {
+Result<ports::RoomRecord> RocksRooms::create_room(ports::RoomRef ref, std::string_view name, UserId owner,
+                                                  ports::PostPolicy post_policy, ports::Access access,
+                                                  const std::vector<UserId>& members) {
+  if (ref.id == 0) return make_error(ErrorCode::bad_request, "a room id is never 0");
   std::set<UserId> others(members.begin(), members.end());
   others.erase(owner);
 
   std::lock_guard lock(write_mu_);
-  ports::RoomRecord record{{kind, next_room_id_}, std::string(name), owner, post_policy, Snowflake::system_clock_ms()};
+  const std::string key = room_key(ref);
+  std::string existing;
+  auto status = db_.db->Get(rocksdb::ReadOptions(), cf(rooms_cf), key, &existing);
+  if (status.ok()) return make_error(ErrorCode::conflict, "a room has this id already");
+  if (!status.IsNotFound()) return rocks::to_error(status, "create_room");
+
+  ports::RoomRecord record{ref, std::string(name), owner, post_policy, access, Snowflake::system_clock_ms()};
   rocksdb::WriteBatch wb;
-  const std::string key = room_key(record.ref);
-  auto status = wb.Put(cf(rooms_cf), key, encode(record));
+  status = wb.Put(cf(rooms_cf), key, encode(record));
   auto add = [&](UserId user, ports::Role role) {
     if (status.ok()) status = wb.Put(cf(members_cf), member_key(record.ref, user), role_value(role));
     if (status.ok()) status = wb.Put(cf(by_user_cf), by_user_key(user, record.ref), role_value(role));
@@ -107,10 +108,8 @@ Result<ports::RoomRecord> RocksRooms::create_room(ports::RoomKind kind, std::str
   add(owner, ports::Role::owner);
   for (UserId user : others) add(user, ports::Role::member);
   if (status.ok()) status = wb.Put(cf(counts_cf), key, rocks::be64(others.size() + 1));
-  if (status.ok()) status = wb.Put(cf(meta_cf), std::string(kNextRoomId), rocks::be64(next_room_id_ + 1));
   if (status.ok()) status = db_.db->Write(synced(), &wb);
   if (!status.ok()) return rocks::to_error(status, "create_room");
-  ++next_room_id_;
   return record;
 }
 

@@ -5,11 +5,14 @@
 //   members   kind + id + user (BE64)               → role (1 byte)
 //   by_user   user (BE64) + kind + id               → role
 //   counts    kind + id                             → member count (BE64)
-//   meta      "next_room_id"                        → next id (BE64)
+//   meta      (unused since room ids are drawn at random; it held the
+//             sequential ids' "next_room_id")
 //
+// A room record ends with its access byte (0 open, 1 invite only); records
+// written before there were private channels lack it and read as open.
 // Writes are synced (membership changes are rare and must survive a power
-// loss). One mutex serialises writers so that the member limit and the count
-// stay exact; readers do not take it.
+// loss). One mutex serialises writers so that the member limit, the count
+// and the check that a new id is free stay exact; readers do not take it.
 
 #include <memory>
 #include <mutex>
@@ -28,10 +31,10 @@ class RocksRooms final : public ports::Rooms {
  public:
   [[nodiscard]] static Result<std::unique_ptr<RocksRooms>> open(std::string path);
   // Use open(); public only for std::make_unique.
-  RocksRooms(Private, rocks::Database db, std::uint64_t next_room_id);
+  RocksRooms(Private, rocks::Database db);
 
-  [[nodiscard]] Result<ports::RoomRecord> create_room(ports::RoomKind kind, std::string_view name, UserId owner,
-                                                      ports::PostPolicy post_policy,
+  [[nodiscard]] Result<ports::RoomRecord> create_room(ports::RoomRef ref, std::string_view name, UserId owner,
+                                                      ports::PostPolicy post_policy, ports::Access access,
                                                       const std::vector<UserId>& members) override;
   [[nodiscard]] Result<ports::RoomRecord> find_room(ports::RoomRef room) override;
   [[nodiscard]] Result<std::optional<ports::Role>> role_of(ports::RoomRef room, UserId user) override;
@@ -46,8 +49,7 @@ class RocksRooms final : public ports::Rooms {
   [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.cf(static_cast<std::size_t>(i)); }
 
   rocks::Database db_;
-  std::mutex write_mu_;  // serialises every write; guards next_room_id_
-  std::uint64_t next_room_id_;
+  std::mutex write_mu_;  // serialises every write
 };
 
 }  // namespace parley::embedded

@@ -23,14 +23,15 @@ ports::Role role_of_column(std::int64_t n) {
 std::vector<Statement> statements() {
   return {
       {"rooms_create",
-       "INSERT INTO rooms (kind, name, owner, post_policy, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id"},
+       "INSERT INTO rooms (id, kind, name, owner, post_policy, access, created_at) OVERRIDING SYSTEM VALUE "
+       "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING id"},
       {"rooms_add_members",
        "INSERT INTO room_members (room_id, user_id, role) SELECT $1, u, 0 FROM unnest($2::bigint[]) AS u "
        "ON CONFLICT DO NOTHING"},
       {"rooms_upsert_member",
        "INSERT INTO room_members (room_id, user_id, role) VALUES ($1, $2, $3) "
        "ON CONFLICT (room_id, user_id) DO UPDATE SET role = EXCLUDED.role"},
-      {"rooms_find", "SELECT name, owner, post_policy, created_at FROM rooms WHERE id = $1 AND kind = $2"},
+      {"rooms_find", "SELECT name, owner, post_policy, created_at, access FROM rooms WHERE id = $1 AND kind = $2"},
       {"rooms_lock", "SELECT 1 FROM rooms WHERE id = $1 AND kind = $2 FOR UPDATE"},
       {"rooms_role",
        "SELECT m.role FROM room_members m JOIN rooms r ON r.id = m.room_id "
@@ -59,9 +60,10 @@ Result<std::unique_ptr<PostgresRooms>> PostgresRooms::open(PgPoolOptions options
   return std::make_unique<PostgresRooms>(std::move(pool).value());
 }
 
-Result<ports::RoomRecord> PostgresRooms::create_room(ports::RoomKind kind, std::string_view name, UserId owner,
-                                                     ports::PostPolicy post_policy,
+Result<ports::RoomRecord> PostgresRooms::create_room(ports::RoomRef ref, std::string_view name, UserId owner,
+                                                     ports::PostPolicy post_policy, ports::Access access,
                                                      const std::vector<UserId>& members) {
+  if (ref.id == 0) return make_error(ErrorCode::bad_request, "a room id is never 0");
   const TimeMs created = now_ms();
   std::string array = "{";
   for (std::size_t i = 0; i < members.size(); ++i) {
@@ -71,17 +73,18 @@ Result<ports::RoomRecord> PostgresRooms::create_room(ports::RoomKind kind, std::
   array += '}';
   return pool_->with<ports::RoomRecord>([&](PGconn* conn) {
     return in_transaction<ports::RoomRecord>(conn, [&]() -> Result<ports::RoomRecord> {
+      const std::string id = id_param(ref.id);
       auto made = exec_prepared(conn, "rooms_create",
-                                {kind_param(kind), std::string(name), id_param(owner.value),
-                                 post_policy == ports::PostPolicy::admins ? "1" : "0", std::to_string(created)});
+                                {id, kind_param(ref.kind), std::string(name), id_param(owner.value),
+                                 post_policy == ports::PostPolicy::admins ? "1" : "0",
+                                 access == ports::Access::invite_only ? "1" : "0", std::to_string(created)});
       if (!made) return std::move(made).error();
-      const std::string id = text(made->get(), 0, 0);
+      if (PQntuples(made->get()) == 0) return make_error(ErrorCode::conflict, "a room has this id already");
       auto with_owner = exec_prepared(conn, "rooms_upsert_member", {id, id_param(owner.value), "2"});
       if (!with_owner) return std::move(with_owner).error();
       auto with_members = exec_prepared(conn, "rooms_add_members", {id, array});
       if (!with_members) return std::move(with_members).error();
-      return ports::RoomRecord{
-          {kind, static_cast<std::uint64_t>(int64(made->get(), 0, 0))}, std::string(name), owner, post_policy, created};
+      return ports::RoomRecord{ref, std::string(name), owner, post_policy, access, created};
     });
   });
 }
@@ -91,8 +94,11 @@ Result<ports::RoomRecord> PostgresRooms::find_room(ports::RoomRef room) {
   if (!r) return std::move(r).error();
   const PGresult* res = r->get();
   if (PQntuples(res) == 0) return make_error(ErrorCode::not_found, "no such room");
-  return ports::RoomRecord{room, text(res, 0, 0), UserId{id_column(res, 0, 1)},
+  return ports::RoomRecord{room,
+                           text(res, 0, 0),
+                           UserId{id_column(res, 0, 1)},
                            int64(res, 0, 2) == 1 ? ports::PostPolicy::admins : ports::PostPolicy::everyone,
+                           int64(res, 0, 4) == 1 ? ports::Access::invite_only : ports::Access::open,
                            int64(res, 0, 3)};
 }
 

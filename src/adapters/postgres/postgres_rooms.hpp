@@ -1,8 +1,10 @@
 #pragma once
 // PostgresRooms: the Rooms port on PostgreSQL (libpq).
 //
-// Tables rooms and room_members (postgres_schema.cpp). Room ids come from an
-// identity column: never reused. Adding a member locks the room's row
+// Tables rooms and room_members (postgres_schema.cpp). Room ids are the
+// caller's (the primary key refuses one taken by a room of either kind);
+// rooms made before migration 8 took theirs from the identity column.
+// Adding a member locks the room's row
 // (SELECT … FOR UPDATE) for the count-and-insert, so the member limit holds
 // however many servers add members at once.
 
@@ -20,8 +22,8 @@ class PostgresRooms final : public ports::Rooms {
   // Use open(); public only for make_unique.
   explicit PostgresRooms(std::unique_ptr<PgPool> pool);
 
-  [[nodiscard]] Result<ports::RoomRecord> create_room(ports::RoomKind kind, std::string_view name, UserId owner,
-                                                      ports::PostPolicy post_policy,
+  [[nodiscard]] Result<ports::RoomRecord> create_room(ports::RoomRef ref, std::string_view name, UserId owner,
+                                                      ports::PostPolicy post_policy, ports::Access access,
                                                       const std::vector<UserId>& members) override;
   [[nodiscard]] Result<ports::RoomRecord> find_room(ports::RoomRef room) override;
   [[nodiscard]] Result<std::optional<ports::Role>> role_of(ports::RoomRef room, UserId user) override;

@@ -109,6 +109,11 @@ const std::vector<Migration>& schema_migrations() {
        "ALTER TABLE push_closed"
        "  ADD COLUMN closed_by text NOT NULL DEFAULT '',"
        "  ADD COLUMN closed_at bigint NOT NULL DEFAULT 0;"},
+      // Private channels: who may join a room by its id (0 anyone, 1 only
+      // those an owner or admin adds). Rooms made before are open. Room ids
+      // are chosen by the caller from here on (drawn at random); the
+      // identity column is left as it is and no longer used.
+      {8, "ALTER TABLE rooms ADD COLUMN access smallint NOT NULL DEFAULT 0;"},
   };
   return all;
 }
