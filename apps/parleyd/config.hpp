@@ -59,6 +59,9 @@ struct Config {
   int log_partitions = 8;
   embedded::Durability durability = embedded::Durability::fsync;
   services::Auth::HashCost hash_cost = services::Auth::HashCost::interactive;
+  // A session ends this long after its token was last used (sliding).
+  std::chrono::milliseconds session_ttl{std::chrono::hours(24 * 30)};
+  bool registration_open = true;  // --registration open|closed
   std::chrono::milliseconds presence_ttl{30000};
   std::chrono::milliseconds presence_heartbeat{5000};  // the ping interval clients are expected to keep
   std::chrono::milliseconds presence_debounce{2000};   // a status change reverted within this sends nothing

@@ -130,7 +130,9 @@ int main(int argc, char** argv) {
   services::ConversationService conversations(store, rooms, room_rules, state,
                                               {.typing_interval = config.typing_interval});
   services::ChatService chat(message_log, store, state, room_rules, {.server_id = server_id});
-  services::Auth auth(directory, config.hash_cost);
+  services::Auth auth(directory, config.hash_cost, services::Auth::Throttle{},
+                      {.ttl = config.session_ttl, .registration_open = config.registration_open, .now = {}});
+  services::SessionService sessions(auth, store, state, engines.push_tokens.get());
   services::PresenceService presence(
       state, social_graph,
       {.ttl = config.presence_ttl, .heartbeat = config.presence_heartbeat, .debounce = config.presence_debounce});
@@ -211,7 +213,8 @@ int main(int argc, char** argv) {
                                           .push_tokens = engines.push_tokens.get(),
                                           .push = &push_dispatcher,
                                           .search = &search,
-                                          .readiness = &readiness});
+                                          .readiness = &readiness,
+                                          .sessions = &sessions});
   try {
     server.start();
   } catch (const std::exception& e) {

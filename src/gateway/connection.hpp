@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "ports/directory.hpp"
+
 namespace parley::gateway {
 
 class Connection {
@@ -18,6 +20,11 @@ class Connection {
   virtual void send_reply(std::shared_ptr<const std::string> frame) = 0;
   // Closes with 1001 (going away) once queued frames are written.
   virtual void close_going_away() = 0;
+  // Closes with 4001 and `reason` (its session ended: logged out, device
+  // removed, password changed) once queued frames are written.
+  virtual void close_session_ended(std::string reason) = 0;
+  // The session (token) the connection was opened with; fixed for its life.
+  [[nodiscard]] virtual const ports::SessionRecord& session() const = 0;
 };
 
 }  // namespace parley::gateway

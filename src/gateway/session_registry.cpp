@@ -97,6 +97,17 @@ void SessionRegistry::deliver(UserId user, const std::shared_ptr<const std::stri
   for (const auto& s : targets) s->send(frame);
 }
 
+std::vector<std::shared_ptr<Connection>> SessionRegistry::of(UserId user) {
+  std::vector<std::shared_ptr<Connection>> out;
+  std::lock_guard lock(mutex_);
+  auto it = sessions_.find(user);
+  if (it == sessions_.end()) return out;
+  for (const auto& w : it->second) {
+    if (auto s = w.lock()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
 std::vector<std::shared_ptr<Connection>> SessionRegistry::all() {
   std::vector<std::shared_ptr<Connection>> out;
   std::lock_guard lock(mutex_);

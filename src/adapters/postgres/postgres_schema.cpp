@@ -109,6 +109,13 @@ const std::vector<Migration>& schema_migrations() {
        "ALTER TABLE push_closed"
        "  ADD COLUMN closed_by text NOT NULL DEFAULT '',"
        "  ADD COLUMN closed_at bigint NOT NULL DEFAULT 0;"},
+      // Sessions slide (PostgresDirectory): when each was last used, as
+      // far as anyone knows its creation for the older ones; and a user's
+      // sessions, listed and ended together.
+      {8,
+       "ALTER TABLE sessions ADD COLUMN last_used_at bigint NOT NULL DEFAULT 0;"
+       "UPDATE sessions SET last_used_at = created_at;"
+       "CREATE INDEX sessions_by_user ON sessions (user_id, device, created_at);"},
   };
   return all;
 }
