@@ -38,6 +38,34 @@ bool parse_ms(const std::string& s, std::chrono::milliseconds& out, long lo, lon
   return true;
 }
 
+// A duration as a number and a unit: ms, s, m, h or d ("30d", "12h",
+// "500ms"); a bare number is seconds. Within [lo, hi].
+bool parse_duration(const std::string& s, std::chrono::milliseconds& out, std::chrono::milliseconds lo,
+                    std::chrono::milliseconds hi) {
+  const auto digits = s.find_first_not_of("0123456789");
+  const std::string number = s.substr(0, digits);
+  const std::string unit = digits == std::string::npos ? "s" : s.substr(digits);
+  long long n = 0;
+  if (!parse_number<long long>(number, n, 0, 1'000'000'000LL)) return false;
+  long long scale = 0;
+  if (unit == "ms")
+    scale = 1;
+  else if (unit == "s")
+    scale = 1000;
+  else if (unit == "m")
+    scale = 60'000;
+  else if (unit == "h")
+    scale = 3'600'000;
+  else if (unit == "d")
+    scale = 86'400'000;
+  else
+    return false;
+  const std::chrono::milliseconds value(n * scale);
+  if (value < lo || value > hi) return false;
+  out = value;
+  return true;
+}
+
 bool parse_listen(const std::string& s, Config& c) {
   const auto colon = s.rfind(':');
   if (colon == std::string::npos || colon == 0) return false;
@@ -230,6 +258,21 @@ const std::vector<Setting>& settings() {
        "from it must wait 1 s, doubling up to 60 s (429 rate_limited with Retry-After); 15 min without a "
        "failure from it clears it, a success does not; 0: no limit (default 20)",
        [](Config& c, const std::string& v) { return parse_number<int>(v, c.login_failures_per_address, 0, 1000000); }},
+      {"--session-ttl", "PARLEY_SESSION_TTL",
+       "a session (a device's token) ends this long after it was last used; each use pushes the end back. A "
+       "number and a unit: ms, s, m, h or d; a bare number is seconds; 1s to 3650d (default 30d)",
+       [](Config& c, const std::string& v) {
+         using namespace std::chrono_literals;
+         return parse_duration(v, c.session_ttl, 1s, std::chrono::hours(24 * 3650));
+       }},
+      {"--registration", "PARLEY_REGISTRATION",
+       "open: anyone may sign up (POST /v1/users); closed: sign-ups are refused with 403 forbidden and only "
+       "existing accounts log in (default open)",
+       [](Config& c, const std::string& v) {
+         if (v != "open" && v != "closed") return false;
+         c.registration_open = v == "open";
+         return true;
+       }},
       {"--presence-ttl-ms", "PARLEY_PRESENCE_TTL_MS", "presence lasts this long after a heartbeat (default 30000)",
        [](Config& c, const std::string& v) { return parse_ms(v, c.presence_ttl, 100, 3600000); }},
       {"--presence-heartbeat-ms", "PARLEY_PRESENCE_HEARTBEAT_MS",

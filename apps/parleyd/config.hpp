@@ -63,6 +63,9 @@ struct Config {
   // (services/auth.hpp; 0: no limit).
   int login_failures_per_username = 5;
   int login_failures_per_address = 20;
+  // A session ends this long after its token was last used (sliding).
+  std::chrono::milliseconds session_ttl{std::chrono::hours(24 * 30)};
+  bool registration_open = true;  // --registration open|closed
   std::chrono::milliseconds presence_ttl{30000};
   std::chrono::milliseconds presence_heartbeat{5000};  // the ping interval clients are expected to keep
   std::chrono::milliseconds presence_debounce{2000};   // a status change reverted within this sends nothing

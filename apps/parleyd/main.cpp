@@ -133,7 +133,9 @@ int main(int argc, char** argv) {
   services::ChatService chat(message_log, store, state, room_rules, {.server_id = server_id});
   services::Auth auth(directory, config.hash_cost,
                       services::Auth::Throttle{.free_failures = config.login_failures_per_username,
-                                               .free_failures_per_address = config.login_failures_per_address});
+                                               .free_failures_per_address = config.login_failures_per_address},
+                      {.ttl = config.session_ttl, .registration_open = config.registration_open, .now = {}});
+  services::SessionService sessions(auth, store, state, engines.push_tokens.get());
   services::PresenceService presence(
       state, social_graph,
       {.ttl = config.presence_ttl, .heartbeat = config.presence_heartbeat, .debounce = config.presence_debounce});
@@ -214,7 +216,8 @@ int main(int argc, char** argv) {
                                           .push_tokens = engines.push_tokens.get(),
                                           .push = &push_dispatcher,
                                           .search = &search,
-                                          .readiness = &readiness});
+                                          .readiness = &readiness,
+                                          .sessions = &sessions});
   try {
     server.start();
   } catch (const std::exception& e) {

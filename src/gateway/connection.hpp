@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "ports/directory.hpp"
+
 namespace parley::gateway {
 
 class Connection {
@@ -27,6 +29,11 @@ class Connection {
   virtual void send_here(std::shared_ptr<const std::string> frame) = 0;
   // send_reply() for a caller running on executor().
   virtual void send_reply_here(std::shared_ptr<const std::string> frame) = 0;
+  // Closes with 4001 and `reason` (its session ended: logged out, device
+  // removed, password changed) once queued frames are written.
+  virtual void close_session_ended(std::string reason) = 0;
+  // The session (token) the connection was opened with; fixed for its life.
+  [[nodiscard]] virtual const ports::SessionRecord& session() const = 0;
 };
 
 }  // namespace parley::gateway

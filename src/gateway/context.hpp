@@ -19,6 +19,7 @@
 #include "services/readiness.hpp"
 #include "services/rooms_service.hpp"
 #include "services/search_service.hpp"
+#include "services/session_service.hpp"
 #include "services/social_service.hpp"
 
 namespace parley::gateway {
@@ -91,6 +92,9 @@ struct Services {
   services::SearchService* search = nullptr;
   // GET /v1/readyz; null: only liveness is known, and readyz answers ready.
   const services::Readiness* readiness = nullptr;
+  // The session endpoints (GET and DELETE /v1/sessions…, the password);
+  // null: they answer unavailable.
+  services::SessionService* sessions = nullptr;
 };
 
 class BoundedPool;
@@ -116,6 +120,7 @@ struct Context {
   services::PushDispatcher* push = nullptr;        // null: no badge-clearing pushes on reads
   services::SearchService* search = nullptr;       // null: search answers unavailable
   const services::Readiness* readiness = nullptr;  // null: readyz answers ready
+  services::SessionService* sessions = nullptr;    // null: the session endpoints answer unavailable
   BoundedPool* hashing = nullptr;                  // password hashing (logins, sign-ups); null: on `blocking`
   ConnectionLimits* limits = nullptr;              // per-user WebSocket limits; null: none
   UserBudgets* budgets = nullptr;                  // per-user request budgets; null: none

@@ -123,6 +123,79 @@ awaitable<HttpResponse> user_by_name(Context& ctx, HttpRequest req, std::string 
   co_return json_response(req, http::status::ok, out);
 }
 
+// A 204: done, nothing to say.
+HttpResponse no_content(const HttpRequest& req) {
+  HttpResponse res{http::status::no_content, req.version()};
+  res.set(http::field::server, "parley");
+  res.keep_alive(req.keep_alive());
+  return res;
+}
+
+Error no_sessions() { return make_error(ErrorCode::unavailable, "this server does not manage sessions"); }
+
+// GET /v1/sessions: the caller's user's logged-in devices.
+awaitable<HttpResponse> list_sessions(Context& ctx, HttpRequest req) {
+  auto token = bearer_token(req, false);
+  if (!token) co_return error_response(req, make_error(ErrorCode::unauthorized, "a bearer token is required"));
+  if (ctx.sessions == nullptr) co_return error_response(req, no_sessions());
+  auto job = [&ctx, t = std::move(*token)]() -> Result<std::vector<services::SessionService::Device>> {
+    auto caller = ctx.auth.authenticate(t);
+    if (!caller) return std::move(caller).error();
+    return ctx.sessions->devices(*caller);
+  };
+  auto devices = co_await run_blocking(ctx.blocking, std::move(job));
+  if (!devices) co_return error_response(req, devices.error());
+  json::array list;
+  for (const auto& device : *devices) {
+    json::object d;
+    d["device_id"] = device.device;
+    d["created_at"] = device.created_at;
+    d["last_used_at"] = device.last_used_at;
+    d["current"] = device.current;
+    list.push_back(std::move(d));
+  }
+  json::object out;
+  out["devices"] = std::move(list);
+  co_return json_response(req, http::status::ok, out);
+}
+
+// DELETE /v1/sessions/current (the caller's session) and
+// DELETE /v1/sessions/{device_id} (every session of that device).
+awaitable<HttpResponse> end_sessions(Context& ctx, HttpRequest req, std::string device) {
+  auto token = bearer_token(req, false);
+  if (!token) co_return error_response(req, make_error(ErrorCode::unauthorized, "a bearer token is required"));
+  if (ctx.sessions == nullptr) co_return error_response(req, no_sessions());
+  auto job = [&ctx, t = std::move(*token), d = std::move(device)]() -> Result<void> {
+    auto caller = ctx.auth.authenticate(t);
+    if (!caller) return std::move(caller).error();
+    if (d == "current") return ctx.sessions->logout(*caller);
+    return ctx.sessions->remove_device(*caller, d);
+  };
+  auto done = co_await run_blocking(ctx.blocking, std::move(job));
+  if (!done) co_return error_response(req, done.error());
+  co_return no_content(req);
+}
+
+// POST /v1/users/me/password {"old_password", "new_password"}: hashes
+// twice, so it runs on the hashing pool as logins do.
+awaitable<HttpResponse> change_password(Context& ctx, HttpRequest req) {
+  auto token = bearer_token(req, false);
+  if (!token) co_return error_response(req, make_error(ErrorCode::unauthorized, "a bearer token is required"));
+  if (ctx.sessions == nullptr) co_return error_response(req, no_sessions());
+  auto body = codec::read_body(req.body(), {"old_password", "new_password"});
+  if (!body) co_return error_response(req, body.error());
+  auto job = [&ctx, t = std::move(*token), b = std::move(body.value())]() -> Result<void> {
+    auto caller = ctx.auth.authenticate(t);
+    if (!caller) return std::move(caller).error();
+    return ctx.sessions->change_password(*caller, b.at("old_password").get_string(), b.at("new_password").get_string());
+  };
+  if (!enter_hashing(ctx)) co_return error_response(req, hashing_busy());
+  auto done = co_await run_blocking(hashing_pool(ctx), std::move(job));
+  leave_hashing(ctx);
+  if (!done) co_return error_response(req, done.error());
+  co_return no_content(req);
+}
+
 json::object server_json(const ports::ServerInfo& server) {
   json::object out;
   out["server_id"] = server.id;
@@ -291,15 +364,29 @@ bool is_web_path(std::string_view path) {
   return !web_dir().empty() && path != "/v1" && !path.starts_with("/v1/");
 }
 
-// The one method each endpoint answers (GET ones answer HEAD too), or
-// nothing for a path that is no endpoint.
-std::optional<http::verb> method_of(std::string_view path) {
+constexpr std::string_view kSessionsPrefix = "/v1/sessions/";
+
+// The methods each endpoint answers (GET ones answer HEAD too); none for a
+// path that is no endpoint.
+std::vector<http::verb> methods_of(std::string_view path) {
   if (path == "/v1/healthz" || path == "/v1/readyz" || path == "/v1/version" || path == "/v1/connect" ||
       path == "/v1/servers" || path.starts_with("/v1/users/by-name/") || is_web_path(path) || path == "/v1/ws") {
-    return http::verb::get;
+    return {http::verb::get};
   }
-  if (path == "/v1/users" || path == "/v1/sessions") return http::verb::post;
-  return std::nullopt;
+  if (path == "/v1/sessions") return {http::verb::get, http::verb::post};
+  if (path == "/v1/users" || path == "/v1/users/me/password") return {http::verb::post};
+  if (path.starts_with(kSessionsPrefix) && path.size() > kSessionsPrefix.size()) return {http::verb::delete_};
+  return {};
+}
+
+// The Allow header's value for those methods.
+std::string allow_header(const std::vector<http::verb>& methods) {
+  std::string out;
+  for (const auto method : methods) {
+    if (!out.empty()) out += ", ";
+    out += method == http::verb::get ? "GET, HEAD" : std::string(http::to_string(method));
+  }
+  return out;
 }
 
 awaitable<HttpResponse> route(Context& ctx, HttpRequest req, const std::string& path, std::string source);
@@ -311,14 +398,18 @@ awaitable<HttpResponse> answer(Context& ctx, HttpRequest req, std::string source
   auto url = boost::urls::parse_origin_form(req.target());
   if (!url) co_return error_response(req, make_error(ErrorCode::bad_request, "malformed request target"));
   const std::string path(url->path());
-  const auto expected = method_of(path);
-  const bool head_of_get = req.method() == http::verb::head && expected == http::verb::get;
-  if (expected && req.method() != *expected && !head_of_get) {
-    auto res = error_response(
-        req, make_error(ErrorCode::bad_request, std::string(req.method_string()) + " " + path +
-                                                    " is not allowed; use " + std::string(http::to_string(*expected))));
+  const auto expected = methods_of(path);
+  const auto answers = [&expected](http::verb m) {
+    return std::find(expected.begin(), expected.end(), m) != expected.end();
+  };
+  const bool head_of_get = req.method() == http::verb::head && answers(http::verb::get);
+  if (!expected.empty() && !answers(req.method()) && !head_of_get) {
+    std::string use;
+    for (const auto method : expected) use += (use.empty() ? "" : " or ") + std::string(http::to_string(method));
+    auto res = error_response(req, make_error(ErrorCode::bad_request, std::string(req.method_string()) + " " + path +
+                                                                          " is not allowed; use " + use));
     res.result(http::status::method_not_allowed);
-    res.set(http::field::allow, *expected == http::verb::get ? "GET, HEAD" : http::to_string(*expected));
+    res.set(http::field::allow, allow_header(expected));
     co_return res;
   }
   if (head_of_get) req.method(http::verb::get);
@@ -358,6 +449,14 @@ awaitable<HttpResponse> route(Context& ctx, HttpRequest req, const std::string& 
   if (path == "/v1/users" && method == http::verb::post) co_return co_await create_user(ctx, std::move(req));
   if (path == "/v1/sessions" && method == http::verb::post)
     co_return co_await create_session(ctx, std::move(req), std::move(source));
+  if (path == "/v1/sessions" && method == http::verb::get) co_return co_await list_sessions(ctx, std::move(req));
+  if (path.starts_with(kSessionsPrefix) && method == http::verb::delete_) {
+    std::string device = path.substr(kSessionsPrefix.size());
+    co_return co_await end_sessions(ctx, std::move(req), std::move(device));
+  }
+  if (path == "/v1/users/me/password" && method == http::verb::post) {
+    co_return co_await change_password(ctx, std::move(req));
+  }
   constexpr std::string_view kByName = "/v1/users/by-name/";
   if (path.starts_with(kByName) && method == http::verb::get) {
     std::string name = path.substr(kByName.size());

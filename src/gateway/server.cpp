@@ -180,6 +180,7 @@ Server::Server(GatewayOptions options, Services services)
            channels_,          blocking_,           services.social,   services.presence, services.push_tokens,
            services.push,      services.search,     services.readiness},
       acceptor_(blocking_) {
+  ctx_.sessions = services.sessions;
   ctx_.hashing = &hashing_;
   ctx_.limits = &limits_;
   ctx_.budgets = &budgets_;
@@ -222,6 +223,19 @@ void Server::on_envelope(std::string_view payload) {
   } else if (auto* changed = std::get_if<records::MembershipChanged>(&*envelope)) {
     const UserId user = changed->user;
     registry_.run_in_order([this, user] { channels_.reload(user); });
+  } else if (auto* ended = std::get_if<records::SessionsEnded>(&*envelope)) {
+    close_ended_sessions(*ended);
+  }
+}
+
+void Server::close_ended_sessions(const records::SessionsEnded& ended) {
+  using Which = records::SessionsEnded::Which;
+  for (const auto& connection : registry_.of(ended.user)) {
+    const ports::SessionRecord& session = connection->session();
+    const bool match = (ended.which == Which::session && session.token_hash == ended.key) ||
+                       (ended.which == Which::device && session.device == ended.key) ||
+                       (ended.which == Which::all_but_session && session.token_hash != ended.key);
+    if (match) connection->close_session_ended(ended.reason);
   }
 }
 

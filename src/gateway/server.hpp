@@ -21,6 +21,7 @@
 #include "gateway/pending_sends.hpp"
 #include "gateway/session_registry.hpp"
 #include "gateway/user_budgets.hpp"
+#include "services/records.hpp"
 
 namespace parley::gateway {
 
@@ -46,6 +47,8 @@ class Server {
   [[nodiscard]] ports::ServerInfo self() const;
   boost::asio::awaitable<void> heartbeat_loop();
   void on_envelope(std::string_view payload);
+  // Closes this server's connections of the sessions that ended.
+  void close_ended_sessions(const records::SessionsEnded& ended);
 
   GatewayOptions options_;
   // Before everything that may hold a connection (the I/O contexts' and the

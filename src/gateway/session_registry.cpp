@@ -126,6 +126,17 @@ void SessionRegistry::deliver_all(std::vector<std::pair<UserId, std::shared_ptr<
   }
 }
 
+std::vector<std::shared_ptr<Connection>> SessionRegistry::of(UserId user) {
+  std::vector<std::shared_ptr<Connection>> out;
+  std::lock_guard lock(mutex_);
+  auto it = sessions_.find(user);
+  if (it == sessions_.end()) return out;
+  for (const auto& w : it->second) {
+    if (auto s = w.lock()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
 std::vector<std::shared_ptr<Connection>> SessionRegistry::all() {
   std::vector<std::shared_ptr<Connection>> out;
   std::lock_guard lock(mutex_);

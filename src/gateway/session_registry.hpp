@@ -48,6 +48,8 @@ class SessionRegistry {
   // order with the other route changes; the future is ready when done.
   std::future<void> restore_routes();
 
+  // The sessions of one user on this server.
+  [[nodiscard]] std::vector<std::shared_ptr<Connection>> of(UserId user);
   // Every session, for shutdown.
   [[nodiscard]] std::vector<std::shared_ptr<Connection>> all();
   // Connections registered now (for the server registry's load).

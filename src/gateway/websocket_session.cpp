@@ -195,7 +195,17 @@ void WebSocketSession::send_reply_here(std::shared_ptr<const std::string> frame)
 
 void WebSocketSession::close_going_away() {
   asio::dispatch(ws_.get_executor(), [self = shared_from_this()] {
+    if (self->close_requested_) return;  // already closing, with its own reason
     self->close_requested_ = true;
+    if (!self->writing_) self->write_next();
+  });
+}
+
+void WebSocketSession::close_session_ended(std::string reason) {
+  asio::dispatch(ws_.get_executor(), [self = shared_from_this(), r = std::move(reason)] {
+    if (self->close_requested_ || self->closed_) return;
+    self->close_requested_ = true;
+    self->close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(kSessionEnded), r);
     if (!self->writing_) self->write_next();
   });
 }
@@ -229,7 +239,7 @@ void WebSocketSession::write_next() {
     if (close_requested_) {
       closed_ = true;
       writing_ = true;
-      ws_.async_close(websocket::close_code::going_away,
+      ws_.async_close(close_reason_,
                       [self = shared_from_this()](boost::system::error_code) { self->writing_ = false; });
     }
     return;

@@ -53,6 +53,11 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   [[nodiscard]] boost::asio::any_io_executor executor() const override;
   void send_here(std::shared_ptr<const std::string> frame) override;
   void send_reply_here(std::shared_ptr<const std::string> frame) override;
+  void close_session_ended(std::string reason) override;
+  [[nodiscard]] const ports::SessionRecord& session() const override { return who_; }
+
+  // The close code of a connection whose session ended (docs/PROTOCOL.md).
+  static constexpr std::uint16_t kSessionEnded = 4001;
 
  private:
   boost::asio::awaitable<void> read_loop();
@@ -93,6 +98,7 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   std::unique_ptr<boost::asio::steady_timer> drain_;  // made while a request waits for the queue
   bool writing_ = false;
   bool close_requested_ = false;
+  boost::beast::websocket::close_reason close_reason_{boost::beast::websocket::close_code::going_away};
   bool closed_ = false;
   // Presence: this connection's device entry (unique across servers), and
   // when it last reported a sign of life; reports are throttled to the

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/ids.hpp"
 #include "core/result.hpp"
@@ -19,10 +20,19 @@ struct UserRecord {
   TimeMs created_at = 0;
 };
 
+// One session: a token given to one device of a user at a login. A device
+// may hold several (it logged in again); each is its own session.
 struct SessionRecord {
   UserId user;
   std::string device;
   TimeMs created_at = 0;
+  // When the token was last used, as last written (touch_session): the
+  // expiry slides from it. put_session stores it as given (a new session:
+  // its created_at).
+  TimeMs last_used_at = 0;
+  // The key the session is stored under. Filled in by find_session and
+  // list_sessions; ignored by put_session, which takes it apart.
+  std::string token_hash;
 };
 
 class Directory {
@@ -34,11 +44,24 @@ class Directory {
   // ErrorCode::not_found if there is no such user.
   [[nodiscard]] virtual Result<UserRecord> find_user_by_name(std::string_view username) = 0;
   [[nodiscard]] virtual Result<UserRecord> find_user(UserId id) = 0;
+  // Replaces the user's password hash; ErrorCode::not_found if there is no
+  // such user.
+  [[nodiscard]] virtual Result<void> set_password(UserId id, std::string_view password_hash) = 0;
 
   // Sessions are keyed by a hash of their token, never the token itself.
   [[nodiscard]] virtual Result<void> put_session(std::string_view token_hash, const SessionRecord& session) = 0;
   // ErrorCode::not_found if no session has this token hash.
   [[nodiscard]] virtual Result<SessionRecord> find_session(std::string_view token_hash) = 0;
+  // Moves the session's last_used_at forward to `when` (never back).
+  // ErrorCode::not_found if the session is gone: a touch never brings back a
+  // deleted session, even when the two race. Need not be durable at once
+  // (losing one only makes the session expire a little earlier).
+  [[nodiscard]] virtual Result<void> touch_session(std::string_view token_hash, TimeMs when) = 0;
+  // Deletes the session; ErrorCode::not_found if there is none.
+  [[nodiscard]] virtual Result<void> delete_session(std::string_view token_hash) = 0;
+  // Every session of the user (expired ones too: expiry is the caller's
+  // rule), ordered by device, then by created_at.
+  [[nodiscard]] virtual Result<std::vector<SessionRecord>> list_sessions(UserId user) = 0;
 };
 
 }  // namespace parley::ports

@@ -106,6 +106,11 @@ class MessageStore {
   // Moves a cursor to max(cursor, seq) and returns the new value.
   [[nodiscard]] virtual Result<Seq> advance_cursor(UserId user, std::string_view device, Seq seq) = 0;
 
+  // Forgets a device's cursor (the device was removed): it reads 0 again,
+  // and a device that comes back with that id starts over. Forgetting one
+  // that is not there is not an error.
+  [[nodiscard]] virtual Result<void> delete_cursor(UserId user, std::string_view device) = 0;
+
   // --- conversation list and read positions ------------------------------
 
   struct ConversationSummary {

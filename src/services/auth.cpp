@@ -31,7 +31,10 @@ std::string token_hash(std::string_view token) {
 Auth::Auth(ports::Directory& directory, HashCost cost) : Auth(directory, cost, Throttle{}) {}
 
 Auth::Auth(ports::Directory& directory, HashCost cost, Throttle throttle)
-    : directory_(directory), throttle_(std::move(throttle)) {
+    : Auth(directory, cost, std::move(throttle), Sessions{}) {}
+
+Auth::Auth(ports::Directory& directory, HashCost cost, Throttle throttle, Sessions sessions)
+    : directory_(directory), throttle_(std::move(throttle)), sessions_(std::move(sessions)) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
   switch (cost) {
     case HashCost::interactive:
@@ -111,10 +114,7 @@ void Auth::succeeded(std::string_view username) {
   failures_.erase(std::string(username));
 }
 
-Result<ports::UserRecord> Auth::register_user(std::string_view username, std::string_view password) {
-  if (!validate::username(username)) {
-    return make_error(ErrorCode::bad_request, "username must be 3 to 32 of a-z, 0-9, '_', '.', '-'");
-  }
+Result<void> Auth::check_new_password(std::string_view password) {
   if (!validate::new_password(password)) {
     return make_error(ErrorCode::bad_request,
                       "password must be 8 to 256 bytes, without control characters, not only spaces and not one "
@@ -124,12 +124,29 @@ Result<ports::UserRecord> Auth::register_user(std::string_view username, std::st
     return make_error(ErrorCode::bad_request,
                       "this password is on the list of the most common ones, which are guessed first; choose another");
   }
+  return Ok{};
+}
+
+Result<std::string> Auth::hash_password(std::string_view password) const {
   std::array<char, crypto_pwhash_STRBYTES> hash{};
   if (crypto_pwhash_str_alg(hash.data(), password.data(), password.size(), ops_limit_, mem_limit_,
                             crypto_pwhash_ALG_ARGON2ID13) != 0) {
     return make_error(ErrorCode::unavailable, "out of memory while hashing the password");
   }
-  return directory_.create_user(username, hash.data());
+  return std::string(hash.data());
+}
+
+Result<ports::UserRecord> Auth::register_user(std::string_view username, std::string_view password) {
+  if (!sessions_.registration_open) {
+    return make_error(ErrorCode::forbidden, "registration is closed on this server; ask its operator for an account");
+  }
+  if (!validate::username(username)) {
+    return make_error(ErrorCode::bad_request, "username must be 3 to 32 of a-z, 0-9, '_', '.', '-'");
+  }
+  if (auto allowed = check_new_password(password); !allowed) return std::move(allowed).error();
+  auto hash = hash_password(password);
+  if (!hash) return std::move(hash).error();
+  return directory_.create_user(username, *hash);
 }
 
 Result<Auth::Login> Auth::login(std::string_view username, std::string_view password, std::string_view device,
@@ -159,9 +176,20 @@ Result<Auth::Login> Auth::login(std::string_view username, std::string_view pass
   sodium_bin2base64(text.data(), text.size(), raw.data(), raw.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   std::string token(text.data());
 
-  const ports::SessionRecord session{user->id, std::string(device), Snowflake::system_clock_ms()};
+  const TimeMs now = now_ms();
+  const ports::SessionRecord session{user->id, std::string(device), now, now, {}};
   if (auto put = directory_.put_session(token_hash(token), session); !put) return std::move(put).error();
   return Login{std::move(token), user->id, std::string(device)};
+}
+
+TimeMs Auth::now_ms() const { return sessions_.now ? sessions_.now() : Snowflake::system_clock_ms(); }
+
+std::chrono::milliseconds Auth::touch_interval() const noexcept {
+  return std::min<std::chrono::milliseconds>(std::chrono::hours(1), sessions_.ttl / 10);
+}
+
+bool Auth::expired(const ports::SessionRecord& session, TimeMs now) const noexcept {
+  return now - session.last_used_at >= sessions_.ttl.count();
 }
 
 Result<ports::SessionRecord> Auth::authenticate(std::string_view token) {
@@ -171,7 +199,86 @@ Result<ports::SessionRecord> Auth::authenticate(std::string_view token) {
     if (session.error().code == ErrorCode::not_found) return make_error(ErrorCode::unauthorized, "invalid token");
     return std::move(session).error();
   }
+  const TimeMs now = now_ms();
+  if (expired(*session, now)) {
+    // Gone for good; a failure to delete only leaves it for the next try.
+    (void)directory_.delete_session(session->token_hash);
+    return make_error(ErrorCode::unauthorized, "the session expired; log in again");
+  }
+  if (now - session->last_used_at >= touch_interval().count()) {
+    // A use slides the expiry. A touch that fails (the session ended
+    // meanwhile, an engine hiccup) does not fail this request.
+    if (directory_.touch_session(session->token_hash, now)) session->last_used_at = now;
+  }
   return session;
+}
+
+Result<std::vector<ports::SessionRecord>> Auth::sessions_of(UserId user) {
+  auto all = directory_.list_sessions(user);
+  if (!all) return std::move(all).error();
+  const TimeMs now = now_ms();
+  std::vector<ports::SessionRecord> live;
+  live.reserve(all->size());
+  for (auto& session : *all) {
+    if (expired(session, now)) {
+      (void)directory_.delete_session(session.token_hash);
+      continue;
+    }
+    live.push_back(std::move(session));
+  }
+  return live;
+}
+
+Result<void> Auth::end_session(std::string_view hash) {
+  auto ended = directory_.delete_session(hash);
+  if (!ended && ended.error().code == ErrorCode::not_found) {
+    return make_error(ErrorCode::unauthorized, "the session has already ended");
+  }
+  return ended;
+}
+
+Result<std::vector<ports::SessionRecord>> Auth::end_device(UserId user, std::string_view device) {
+  auto all = directory_.list_sessions(user);
+  if (!all) return std::move(all).error();
+  std::vector<ports::SessionRecord> ended;
+  for (auto& session : *all) {
+    if (session.device != device) continue;
+    auto gone = directory_.delete_session(session.token_hash);
+    if (!gone && gone.error().code != ErrorCode::not_found) return std::move(gone).error();
+    ended.push_back(std::move(session));
+  }
+  if (ended.empty()) return make_error(ErrorCode::not_found, "no device '" + std::string(device) + "' is logged in");
+  return ended;
+}
+
+Result<std::vector<ports::SessionRecord>> Auth::change_password(const ports::SessionRecord& caller,
+                                                                std::string_view old_password,
+                                                                std::string_view new_password) {
+  auto user = directory_.find_user(caller.user);
+  if (!user) return std::move(user).error();
+  const Error wrong = make_error(ErrorCode::forbidden, "the current password is wrong");
+  if (!validate::password(old_password)) return wrong;
+  if (auto allowed = check_throttle(user->username, {}); !allowed) return std::move(allowed).error();
+  if (crypto_pwhash_str_verify(user->password_hash.c_str(), old_password.data(), old_password.size()) != 0) {
+    failed(user->username, {});
+    return wrong;
+  }
+  succeeded(user->username);
+  if (auto allowed = check_new_password(new_password); !allowed) return std::move(allowed).error();
+  auto hash = hash_password(new_password);
+  if (!hash) return std::move(hash).error();
+  if (auto set = directory_.set_password(caller.user, *hash); !set) return std::move(set).error();
+
+  auto all = directory_.list_sessions(caller.user);
+  if (!all) return std::move(all).error();
+  std::vector<ports::SessionRecord> ended;
+  for (auto& session : *all) {
+    if (session.token_hash == caller.token_hash) continue;
+    auto gone = directory_.delete_session(session.token_hash);
+    if (!gone && gone.error().code != ErrorCode::not_found) return std::move(gone).error();
+    ended.push_back(std::move(session));
+  }
+  return ended;
 }
 
 }  // namespace parley::services

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "ports/directory.hpp"
 
@@ -47,8 +48,20 @@ class Auth {
     std::function<std::chrono::steady_clock::time_point()> now = [] { return std::chrono::steady_clock::now(); };
   };
 
-  Auth(ports::Directory& directory, HashCost cost);  // the default Throttle
+  // Sessions and sign-ups. A session ends `ttl` after its token was last
+  // used (sliding): each use pushes the end back. Uses are written to the
+  // directory at most once per `touch_interval()` per token, so the hot
+  // path (every HTTP call and WebSocket upgrade authenticates) costs one
+  // directory read, and a write only now and then.
+  struct Sessions {
+    std::chrono::milliseconds ttl{std::chrono::hours(24 * 30)};
+    bool registration_open = true;  // false: register_user is `forbidden`
+    std::function<TimeMs()> now;    // wall-clock ms; empty: the system clock
+  };
+
+  Auth(ports::Directory& directory, HashCost cost);  // the default Throttle and Sessions
   Auth(ports::Directory& directory, HashCost cost, Throttle throttle);
+  Auth(ports::Directory& directory, HashCost cost, Throttle throttle, Sessions sessions);
 
   // Blocking (hashing is slow by design): call off the I/O threads.
   [[nodiscard]] Result<ports::UserRecord> register_user(std::string_view username, std::string_view password);
@@ -56,10 +69,37 @@ class Auth {
   // client's address); empty: nowhere in particular, no per-address count.
   [[nodiscard]] Result<Login> login(std::string_view username, std::string_view password, std::string_view device,
                                     std::string_view source = {});
-  // ErrorCode::unauthorized for an unknown token.
+  // The session of a token, with its token_hash; ErrorCode::unauthorized
+  // for an unknown, ended or expired token (an expired one is deleted).
   [[nodiscard]] Result<ports::SessionRecord> authenticate(std::string_view token);
 
+  // The user's sessions that have not expired (expired ones are deleted on
+  // the way), ordered by device, then by creation.
+  [[nodiscard]] Result<std::vector<ports::SessionRecord>> sessions_of(UserId user);
+  // Ends one session (its token is refused from now on).
+  [[nodiscard]] Result<void> end_session(std::string_view token_hash);
+  // Ends every session of one device of the user; returns those ended;
+  // ErrorCode::not_found when the device has none.
+  [[nodiscard]] Result<std::vector<ports::SessionRecord>> end_device(UserId user, std::string_view device);
+  // Checks `old_password` (a wrong one counts as a failed login of the
+  // user's name, throttled alike), sets `new_password` (the sign-up rules),
+  // and ends every other session of the user. Returns those ended.
+  [[nodiscard]] Result<std::vector<ports::SessionRecord>> change_password(const ports::SessionRecord& caller,
+                                                                          std::string_view old_password,
+                                                                          std::string_view new_password);
+
+  // How often one token's use is written: an hour, or a tenth of the TTL
+  // when that is shorter.
+  [[nodiscard]] std::chrono::milliseconds touch_interval() const noexcept;
+  [[nodiscard]] std::chrono::milliseconds session_ttl() const noexcept { return sessions_.ttl; }
+
  private:
+  // The sign-up rules for a new password; Ok or bad_request.
+  [[nodiscard]] static Result<void> check_new_password(std::string_view password);
+  [[nodiscard]] Result<std::string> hash_password(std::string_view password) const;
+  [[nodiscard]] TimeMs now_ms() const;
+  [[nodiscard]] bool expired(const ports::SessionRecord& session, TimeMs now) const noexcept;
+
   struct Failures {
     int count = 0;
     std::chrono::steady_clock::time_point last;      // the latest failure
@@ -83,6 +123,7 @@ class Auth {
   std::size_t mem_limit_;
   std::string dummy_hash_;  // checked for unknown usernames, so they cost what known ones do
   const Throttle throttle_;
+  const Sessions sessions_;
   std::mutex mu_;                // guards failures_ and address_failures_
   FailureMap failures_;          // username → its failed logins in a row
   FailureMap address_failures_;  // source → the failed logins from it in a row

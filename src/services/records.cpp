@@ -16,6 +16,7 @@ constexpr std::uint8_t kSendDoneTag = 'R';
 constexpr std::uint8_t kSendDonesTag = 'S';
 constexpr std::uint8_t kRoomEventTag = 'C';
 constexpr std::uint8_t kMembershipTag = 'M';
+constexpr std::uint8_t kSessionsEndedTag = 'E';
 
 }  // namespace
 
@@ -226,10 +227,32 @@ std::string encode(const MembershipChanged& m) {
   return out;
 }
 
+std::string encode(const SessionsEnded& e) {
+  std::string out;
+  bytes::Writer w(out);
+  w.u8(kSessionsEndedTag);
+  w.u64(e.user.value);
+  w.u8(static_cast<std::uint8_t>(e.which));
+  w.str(e.key);
+  w.str(e.reason);
+  return out;
+}
+
 std::optional<Envelope> decode_envelope(std::string_view in) {
   bytes::Reader r(in);
   std::uint8_t tag = 0;
   if (!r.u8(tag)) return std::nullopt;
+  if (tag == kSessionsEndedTag) {
+    SessionsEnded e;
+    std::uint8_t which = 0;
+    if (!(r.u64(e.user.value) && r.u8(which) &&
+          which <= static_cast<std::uint8_t>(SessionsEnded::Which::all_but_session) && r.str(e.key) &&
+          r.str(e.reason) && r.done())) {
+      return std::nullopt;
+    }
+    e.which = static_cast<SessionsEnded::Which>(which);
+    return Envelope{std::move(e)};
+  }
   if (tag == kRoomEventTag) {
     RoomEvent e;
     if (!(r.u64(e.channel.value) && r.u64(e.except.value) && r.str(e.frame) && r.done())) return std::nullopt;

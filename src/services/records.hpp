@@ -112,7 +112,20 @@ struct MembershipChanged {
   UserId user;
 };
 
-using Envelope = std::variant<Deliver, Deliveries, SendDone, SendDones, RoomEvent, MembershipChanged>;
+// Sessions of a user ended (docs/PROTOCOL.md, "Sessions and devices"):
+// servers holding the user's devices close the connections that used
+// them. Which ones: those of the session whose token hash is `key`
+// (a logout), those of the device `key` (a device removed), or all but
+// those of the session whose token hash is `key` (a password changed).
+struct SessionsEnded {
+  enum class Which : std::uint8_t { session = 0, device = 1, all_but_session = 2 };
+  UserId user;
+  Which which = Which::session;
+  std::string key;
+  std::string reason;  // the close frame's reason, for people
+};
+
+using Envelope = std::variant<Deliver, Deliveries, SendDone, SendDones, RoomEvent, MembershipChanged, SessionsEnded>;
 
 // The pub/sub topic of a channel's live events.
 [[nodiscard]] std::string channel_topic(ChannelId channel);
@@ -123,6 +136,7 @@ using Envelope = std::variant<Deliver, Deliveries, SendDone, SendDones, RoomEven
 [[nodiscard]] std::string encode(const SendDones& d);
 [[nodiscard]] std::string encode(const RoomEvent& e);
 [[nodiscard]] std::string encode(const MembershipChanged& m);
+[[nodiscard]] std::string encode(const SessionsEnded& e);
 [[nodiscard]] std::optional<Envelope> decode_envelope(std::string_view bytes);
 
 }  // namespace parley::records

@@ -91,7 +91,7 @@ TEST_P(DirectoryContract, IdsAreUniqueAndNeverReusedAcrossRestarts) {
 TEST_P(DirectoryContract, SessionsAreFoundByTokenHash) {
   auto user = port_->create_user(dir_.unique("carol"), "h");
   ASSERT_TRUE(user.ok());
-  const ports::SessionRecord session{user->id, "phone", 1'700'000'000'000};
+  const ports::SessionRecord session{user->id, "phone", 1'700'000'000'000, 1'700'000'000'000, {}};
   const std::string token_hash = dir_.unique("token-hash");
   ASSERT_TRUE(port_->put_session(token_hash, session).ok());
 
@@ -107,6 +107,98 @@ TEST_P(DirectoryContract, SessionsAreFoundByTokenHash) {
 
   restart();
   EXPECT_EQ(port_->find_session(token_hash)->device, "phone");
+}
+
+// A session as the tests put it: created at `created`, last used then.
+ports::SessionRecord session_of(UserId user, std::string device, TimeMs created) {
+  return ports::SessionRecord{user, std::move(device), created, created, {}};
+}
+
+TEST_P(DirectoryContract, ASessionKeepsItsLastUseAndItsTokenHash) {
+  auto user = port_->create_user(dir_.unique("dave"), "h");
+  ASSERT_TRUE(user.ok());
+  const std::string hash = dir_.unique("th-dave");
+  ASSERT_TRUE(port_->put_session(hash, session_of(user->id, "phone", 1000)).ok());
+  auto found = port_->find_session(hash);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->last_used_at, 1000);
+  EXPECT_EQ(found->token_hash, hash);
+
+  ASSERT_TRUE(port_->touch_session(hash, 5000).ok());
+  EXPECT_EQ(port_->find_session(hash)->last_used_at, 5000);
+  ASSERT_TRUE(port_->touch_session(hash, 3000).ok());  // never back
+  EXPECT_EQ(port_->find_session(hash)->last_used_at, 5000);
+  EXPECT_EQ(port_->find_session(hash)->created_at, 1000);
+
+  restart();
+  EXPECT_EQ(port_->find_session(hash)->last_used_at, 5000);
+}
+
+TEST_P(DirectoryContract, ADeletedSessionIsGoneAndATouchDoesNotBringItBack) {
+  auto user = port_->create_user(dir_.unique("erin"), "h");
+  ASSERT_TRUE(user.ok());
+  const std::string hash = dir_.unique("th-erin");
+  ASSERT_TRUE(port_->put_session(hash, session_of(user->id, "phone", 1000)).ok());
+  ASSERT_TRUE(port_->delete_session(hash).ok());
+  EXPECT_EQ(port_->find_session(hash).error().code, ErrorCode::not_found);
+  auto touched = port_->touch_session(hash, 9000);
+  ASSERT_FALSE(touched.ok());
+  EXPECT_EQ(touched.error().code, ErrorCode::not_found);
+  EXPECT_EQ(port_->find_session(hash).error().code, ErrorCode::not_found);
+  auto again = port_->delete_session(hash);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::not_found);
+  EXPECT_TRUE(port_->list_sessions(user->id)->empty());
+
+  restart();
+  EXPECT_EQ(port_->find_session(hash).error().code, ErrorCode::not_found);
+}
+
+TEST_P(DirectoryContract, AUsersSessionsAreListedByDeviceAndOnlyTheirs) {
+  auto alice = port_->create_user(dir_.unique("alice-s"), "h");
+  auto bob = port_->create_user(dir_.unique("bob-s"), "h");
+  ASSERT_TRUE(alice.ok() && bob.ok());
+  const std::string phone2 = dir_.unique("th-a-phone2");
+  const std::string laptop = dir_.unique("th-a-laptop");
+  const std::string phone1 = dir_.unique("th-a-phone1");
+  ASSERT_TRUE(port_->put_session(phone2, session_of(alice->id, "phone", 3000)).ok());
+  ASSERT_TRUE(port_->put_session(laptop, session_of(alice->id, "laptop", 2000)).ok());
+  ASSERT_TRUE(port_->put_session(phone1, session_of(alice->id, "phone", 1000)).ok());
+  ASSERT_TRUE(port_->put_session(dir_.unique("th-bob"), session_of(bob->id, "phone", 1500)).ok());
+
+  auto listed = port_->list_sessions(alice->id);
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  ASSERT_EQ(listed->size(), 3U);
+  EXPECT_EQ((*listed)[0].device, "laptop");
+  EXPECT_EQ((*listed)[0].token_hash, laptop);
+  EXPECT_EQ((*listed)[1].token_hash, phone1);  // a device's sessions by creation
+  EXPECT_EQ((*listed)[2].token_hash, phone2);
+  for (const auto& s : *listed) EXPECT_EQ(s.user, alice->id);
+
+  ASSERT_TRUE(port_->delete_session(phone1).ok());
+  listed = port_->list_sessions(alice->id);
+  ASSERT_EQ(listed->size(), 2U);
+  EXPECT_EQ(port_->list_sessions(bob->id)->size(), 1U);
+  EXPECT_TRUE(port_->list_sessions(UserId{0xFFFFFFFFFFFFULL})->empty());
+
+  restart();
+  listed = port_->list_sessions(alice->id);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2U);
+  EXPECT_EQ((*listed)[1].token_hash, phone2);
+}
+
+TEST_P(DirectoryContract, APasswordIsReplaced) {
+  auto user = port_->create_user(dir_.unique("frank"), "old-hash");
+  ASSERT_TRUE(user.ok());
+  ASSERT_TRUE(port_->set_password(user->id, "new-hash").ok());
+  EXPECT_EQ(port_->find_user(user->id)->password_hash, "new-hash");
+  EXPECT_EQ(port_->find_user_by_name(user->username)->password_hash, "new-hash");
+  auto missing = port_->set_password(UserId{0xFFFFFFFFFFFFULL}, "h");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::not_found);
+  restart();
+  EXPECT_EQ(port_->find_user(user->id)->password_hash, "new-hash");
 }
 
 }  // namespace

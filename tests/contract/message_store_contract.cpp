@@ -228,6 +228,20 @@ TEST_P(MessageStoreContract, CursorsStartAtZeroAndOnlyMoveForward) {
   EXPECT_EQ(*port_->advance_cursor(user, "phone", 9), 9U);
 }
 
+TEST_P(MessageStoreContract, ADeletedCursorReadsZeroAndStartsOver) {
+  const UserId user = user_for(dir_, 1);
+  ASSERT_EQ(*port_->advance_cursor(user, "phone", 7), 7U);
+  ASSERT_EQ(*port_->advance_cursor(user, "laptop", 4), 4U);
+  ASSERT_TRUE(port_->delete_cursor(user, "phone").ok());
+  EXPECT_EQ(*port_->cursor(user, "phone"), 0U);
+  EXPECT_EQ(*port_->cursor(user, "laptop"), 4U);           // the user's other devices keep theirs
+  ASSERT_TRUE(port_->delete_cursor(user, "phone").ok());   // again: nothing to forget, no error
+  ASSERT_TRUE(port_->delete_cursor(user, "tablet").ok());  // never had one
+  // A device that comes back with the id starts over and moves forward.
+  EXPECT_EQ(*port_->advance_cursor(user, "phone", 9), 9U);
+  EXPECT_EQ(*port_->cursor(user, "phone"), 9U);
+}
+
 TEST_P(MessageStoreContract, ConcurrentCursorAdvancesKeepTheMaximum) {
   const UserId user = user_for(dir_, 1);
   constexpr int kThreads = 8;

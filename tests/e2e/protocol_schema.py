@@ -89,8 +89,8 @@ def _route(method, path):
     for e in SCHEMA["x-parley-http"]:
         pattern = "^" + re.sub(r"\\\{[a-z_]+\\\}", "[^/]+",
                                re.escape(e["path"])) + "$"
-        if re.match(pattern, path):
-            return e if e["method"] == method else None
+        if re.match(pattern, path) and e["method"] == method:
+            return e
     return None
 
 
@@ -105,8 +105,8 @@ def check_http_request(method, path, body):
 
 
 def check_http_response(method, path, status, content_type, body):
-    """An answer's body: empty for HEAD, the listed schema for a listed
-    status, else an ErrorResponse."""
+    """An answer's body: empty for HEAD and for a status listed as "none",
+    the listed schema for a listed status, else an ErrorResponse."""
     what = f"answer {status} to {method} {path}"
     if method == "HEAD":
         if body:
@@ -114,6 +114,11 @@ def check_http_response(method, path, status, content_type, body):
         return
     route = _route(method, path)
     listed = (route or {}).get("responses", {}).get(str(status))
+    if listed == "none":
+        # An answer without a body (204).
+        if body:
+            raise SchemaViolation(f"{what} should have no body: {body[:200]!r}")
+        return
     if listed is not None and not listed.startswith("#"):
         # Not JSON (the web client's page): only the media type is checked.
         if not (content_type or "").startswith(listed):

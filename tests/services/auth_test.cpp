@@ -1,4 +1,5 @@
-// Auth's login throttle, on a clock the test moves.
+// Auth's login throttle and sessions (expiry, logout, devices, a password
+// changed), on clocks the test moves.
 
 #include "services/auth.hpp"
 
@@ -25,11 +26,13 @@ class AuthTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     directory_ = std::move(embedded::RocksDirectory::open((dir_ / "directory").string())).value();
-    auth_ = std::make_unique<Auth>(*directory_, Auth::HashCost::min,
-                                   Auth::Throttle{.free_failures = 3,
-                                                  .first_delay = milliseconds(1000),
-                                                  .max_delay = milliseconds(4000),
-                                                  .now = [this] { return now_; }});
+    auth_ = std::make_unique<Auth>(
+        *directory_, Auth::HashCost::min,
+        Auth::Throttle{.free_failures = 3,
+                       .first_delay = milliseconds(1000),
+                       .max_delay = milliseconds(4000),
+                       .now = [this] { return now_; }},
+        Auth::Sessions{.ttl = milliseconds(100'000), .registration_open = true, .now = [this] { return wall_; }});
     EXPECT_TRUE(auth_->register_user("alice", "right password").ok());
   }
   ~AuthTest() override {
@@ -49,6 +52,7 @@ class AuthTest : public ::testing::Test {
   std::unique_ptr<embedded::RocksDirectory> directory_;
   std::unique_ptr<Auth> auth_;
   Clock::time_point now_ = Clock::now();
+  TimeMs wall_ = 1'800'000'000'000;
 };
 
 TEST_F(AuthTest, FailuresInARowMakeTheNextAttemptWaitLongerEachTime) {
@@ -133,6 +137,97 @@ TEST_F(AuthTest, TheUsernameWaitSaysHowLong) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, ErrorCode::rate_limited);
   EXPECT_EQ(refused.error().retry_after_s, 1U);  // 0.7 s left, rounded up
+}
+
+TEST_F(AuthTest, ASessionExpiresAfterTheTtlWithoutUse) {
+  auto session = auth_->login("alice", "right password", "phone");
+  ASSERT_TRUE(session.ok());
+  wall_ += 99'999;
+  EXPECT_TRUE(auth_->authenticate(session->token).ok());  // a use: the end moves to 199'999 from login
+  wall_ += 100'000;
+  auto refused = auth_->authenticate(session->token);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::unauthorized);
+  EXPECT_TRUE(auth_->sessions_of(session->user)->empty());  // and it is gone
+}
+
+TEST_F(AuthTest, UsesSlideTheExpiryButAreWrittenOnlyNowAndThen) {
+  auto session = auth_->login("alice", "right password", "phone");
+  ASSERT_TRUE(session.ok());
+  ASSERT_EQ(auth_->touch_interval(), milliseconds(10'000));  // a tenth of the TTL
+  const TimeMs created = wall_;
+  // Uses within the interval write nothing.
+  wall_ += 9'000;
+  ASSERT_TRUE(auth_->authenticate(session->token).ok());
+  EXPECT_EQ(auth_->sessions_of(session->user)->front().last_used_at, created);
+  // One past it writes the use.
+  wall_ += 2'000;
+  ASSERT_TRUE(auth_->authenticate(session->token).ok());
+  EXPECT_EQ(auth_->sessions_of(session->user)->front().last_used_at, created + 11'000);
+  // Used every 50 s, a session with a TTL of 100 s lives on well past it.
+  for (int i = 0; i < 10; ++i) {
+    wall_ += 50'000;
+    ASSERT_TRUE(auth_->authenticate(session->token).ok()) << "use " << i;
+  }
+}
+
+TEST_F(AuthTest, AnEndedSessionIsRefusedAndOthersAreNot) {
+  auto phone = auth_->login("alice", "right password", "phone");
+  auto laptop = auth_->login("alice", "right password", "laptop");
+  ASSERT_TRUE(phone.ok() && laptop.ok());
+  auto who = auth_->authenticate(phone->token);
+  ASSERT_TRUE(who.ok());
+  ASSERT_TRUE(auth_->end_session(who->token_hash).ok());
+  EXPECT_EQ(auth_->authenticate(phone->token).error().code, ErrorCode::unauthorized);
+  EXPECT_TRUE(auth_->authenticate(laptop->token).ok());
+}
+
+TEST_F(AuthTest, EndingADeviceEndsEachOfItsSessions) {
+  auto first = auth_->login("alice", "right password", "phone");
+  auto second = auth_->login("alice", "right password", "phone");
+  auto laptop = auth_->login("alice", "right password", "laptop");
+  ASSERT_TRUE(first.ok() && second.ok() && laptop.ok());
+  auto ended = auth_->end_device(first->user, "phone");
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(ended->size(), 2U);
+  EXPECT_FALSE(auth_->authenticate(first->token).ok());
+  EXPECT_FALSE(auth_->authenticate(second->token).ok());
+  EXPECT_TRUE(auth_->authenticate(laptop->token).ok());
+  EXPECT_EQ(auth_->end_device(first->user, "phone").error().code, ErrorCode::not_found);
+}
+
+TEST_F(AuthTest, AChangedPasswordEndsEveryOtherSession) {
+  auto phone = auth_->login("alice", "right password", "phone");
+  auto laptop = auth_->login("alice", "right password", "laptop");
+  ASSERT_TRUE(phone.ok() && laptop.ok());
+  auto caller = auth_->authenticate(phone->token);
+  ASSERT_TRUE(caller.ok());
+
+  auto wrong = auth_->change_password(*caller, "not the password", "a new password");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().code, ErrorCode::forbidden);
+  auto weak = auth_->change_password(*caller, "right password", "password1");
+  ASSERT_FALSE(weak.ok());
+  EXPECT_EQ(weak.error().code, ErrorCode::bad_request);  // the sign-up rules
+  EXPECT_TRUE(auth_->authenticate(laptop->token).ok());  // nothing changed yet
+
+  auto ended = auth_->change_password(*caller, "right password", "a new password");
+  ASSERT_TRUE(ended.ok()) << ended.error().message;
+  ASSERT_EQ(ended->size(), 1U);
+  EXPECT_EQ(ended->front().device, "laptop");
+  EXPECT_TRUE(auth_->authenticate(phone->token).ok());
+  EXPECT_EQ(auth_->authenticate(laptop->token).error().code, ErrorCode::unauthorized);
+  EXPECT_EQ(login("right password"), ErrorCode::unauthorized);
+  EXPECT_TRUE(auth_->login("alice", "a new password", "tablet").ok());
+}
+
+TEST_F(AuthTest, ClosedRegistrationRefusesSignUps) {
+  Auth closed(*directory_, Auth::HashCost::min, Auth::Throttle{},
+              Auth::Sessions{.ttl = std::chrono::hours(1), .registration_open = false, .now = {}});
+  auto refused = closed.register_user("bob", "a fine password");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::forbidden);
+  EXPECT_TRUE(closed.login("alice", "right password", "d").ok());  // existing accounts still log in
 }
 
 }  // namespace

@@ -29,6 +29,9 @@ class ForwardingMessageStore : public ports::MessageStore {
   Result<Seq> advance_cursor(UserId user, std::string_view device, Seq seq) override {
     return inner_.advance_cursor(user, device, seq);
   }
+  Result<void> delete_cursor(UserId user, std::string_view device) override {
+    return inner_.delete_cursor(user, device);
+  }
   Result<std::vector<ConversationSummary>> conversations_of(UserId user) override {
     return inner_.conversations_of(user);
   }

@@ -137,6 +137,26 @@ TEST(Config, DrainGraceDefaultsToNone) {
   EXPECT_FALSE(parse_config({"--drain-grace-ms", "-1"}, {}).config.has_value());
 }
 
+TEST(Config, SessionTtlTakesAUnitAndRegistrationIsOpenOrClosed) {
+  using std::chrono::hours;
+  using std::chrono::milliseconds;
+  const auto defaults = parse_config({}, {});
+  EXPECT_EQ(defaults.config->session_ttl, hours(24 * 30));
+  EXPECT_TRUE(defaults.config->registration_open);
+  EXPECT_EQ(parse_config({"--session-ttl", "12h"}, {}).config->session_ttl, hours(12));
+  EXPECT_EQ(parse_config({"--session-ttl=90"}, {}).config->session_ttl, milliseconds(90'000));  // seconds
+  EXPECT_EQ(parse_config({}, {"PARLEY_SESSION_TTL=1500ms"}).config->session_ttl, milliseconds(1500));
+  EXPECT_EQ(parse_config({}, {"PARLEY_SESSION_TTL=7d"}).config->session_ttl, hours(24 * 7));
+  for (const char* bad : {"", "0", "500ms", "3w", "-1d", "d", "99999d"}) {
+    EXPECT_FALSE(parse_config({"--session-ttl", bad}, {}).config.has_value()) << bad;
+  }
+  EXPECT_FALSE(parse_config({"--registration", "closed"}, {}).config->registration_open);
+  EXPECT_TRUE(parse_config({}, {"PARLEY_REGISTRATION=open"}).config->registration_open);
+  EXPECT_FALSE(parse_config({"--registration", "invite"}, {}).config.has_value());
+  EXPECT_NE(usage().find("--session-ttl"), std::string::npos);
+  EXPECT_NE(usage().find("--registration"), std::string::npos);
+}
+
 TEST(Config, VersionPrintsTheVersionCommitAndBuildTypeAndExitsZero) {
   auto out = parse_config({"--listen", "127.0.0.1:0", "--version"}, {});
   EXPECT_FALSE(out.config.has_value());

@@ -75,6 +75,8 @@ class Recorder final : public Connection {
   void send(std::shared_ptr<const std::string> frame) override { others.push_back(*frame); }
   void send_reply(std::shared_ptr<const std::string> frame) override { others.push_back(*frame); }
   void close_going_away() override {}
+  void close_session_ended(std::string /*reason*/) override {}
+  [[nodiscard]] const ports::SessionRecord& session() const override { return session_; }
   [[nodiscard]] boost::asio::any_io_executor executor() const override { return io_.get_executor(); }
   void send_here(std::shared_ptr<const std::string> frame) override { others.push_back(*frame); }
   void send_reply_here(std::shared_ptr<const std::string> frame) override {
@@ -87,6 +89,7 @@ class Recorder final : public Connection {
 
  private:
   boost::asio::io_context& io_;
+  ports::SessionRecord session_;
 };
 
 TEST(PendingSends, CompleteAllAnswersEachWaiterOnItsConnectionsThreadInOrder) {

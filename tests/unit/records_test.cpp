@@ -88,6 +88,22 @@ TEST(Records, SendDonesRoundTripInOrder) {
   for (std::size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(records::decode_envelope(bytes.substr(0, n))) << n;
 }
 
+TEST(Records, ASessionsEndedEnvelopeRoundTripsAndAnUnknownKindIsRefused) {
+  const records::SessionsEnded ended{UserId{9}, records::SessionsEnded::Which::device, "phone", "device removed"};
+  const std::string bytes = records::encode(ended);
+  auto back = records::decode_envelope(bytes);
+  ASSERT_TRUE(back.has_value());
+  const auto& e = std::get<records::SessionsEnded>(*back);
+  EXPECT_EQ(e.user, UserId{9});
+  EXPECT_EQ(e.which, records::SessionsEnded::Which::device);
+  EXPECT_EQ(e.key, "phone");
+  EXPECT_EQ(e.reason, "device removed");
+  for (std::size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(records::decode_envelope(bytes.substr(0, n))) << n;
+  std::string unknown = bytes;
+  unknown[9] = 3;  // after the tag and the user id: the kind
+  EXPECT_FALSE(records::decode_envelope(unknown).has_value());
+}
+
 TEST(Records, TruncatedOrCorruptRecordsAreRefused) {
   const std::string full = records::encode(records::InboxCommand{{UserId{2}}, kMessage});
   for (std::size_t n = 0; n < full.size(); ++n) {

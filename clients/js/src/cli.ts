@@ -17,7 +17,7 @@ const USAGE = `usage: parley [--server URL] [--json] <command> [args]
 accounts
   signup <username> [--password P]            create an account
   login <username> [--password P] [--device D] log in; the session is stored in the config file
-  logout                                      forget the stored session
+  logout                                      end this device's session and forget it
   whoami                                      the stored session's user and device
 
 messages (TARGET: @username, user:ID, group:ID, channel:ID; a conversation id where one is asked)
@@ -233,8 +233,15 @@ async function login(args: string[]): Promise<void> {
   out({ user_id: s.user_id, username: name, device_id: s.device_id }, `logged in as ${name} (user:${s.user_id}) on device ${s.device_id}`);
 }
 
-function logout(): void {
-  const { token: _token, ...rest } = config;
+/** Ends the session on the server (its token is refused from then on), then forgets it here. */
+async function logout(): Promise<void> {
+  const { token, ...rest } = config;
+  if (token !== undefined) {
+    // A session that already ended (expired, removed) is just as logged out.
+    await new ParleyHttp(server, { token }).endSession().catch((e: unknown) => {
+      if (!(e instanceof ParleyError && e.code === "unauthorized")) throw e;
+    });
+  }
   saveConfig(rest);
   out({ logged_out: true }, "logged out");
 }

@@ -101,6 +101,9 @@ export interface ClientEvents {
   closed: { error?: Error };
 }
 
+/** The close status of a connection whose session ended (logged out, device removed, password changed). */
+export const SESSION_ENDED = 4001;
+
 export type ClientState = "idle" | "connecting" | "open" | "closed";
 
 export interface SendOptions {
@@ -494,6 +497,13 @@ export class ParleyClient extends Emitter<ClientEvents> {
     this.ackInFlight = 0;
     if (this._state === "closed") return;
 
+    if (code === SESSION_ENDED) {
+      // Logged out, removed, or the password changed elsewhere: the token
+      // is refused from now on, so reconnecting is pointless.
+      this.emit("disconnected", { code, reason, willReconnect: false });
+      this.shutDown(new ParleyError("unauthorized", `the session ended${reason ? ` (${reason})` : ""}`, { status: 401 }));
+      return;
+    }
     const status = this.refusal;
     if (status === 401 || status === 403) {
       const error = new ParleyError(status === 401 ? "unauthorized" : "forbidden", `the server refused the connection (HTTP ${status})`, { status });

@@ -2,7 +2,7 @@
 // server's own endpoints (health, readiness, version, server discovery).
 
 import { ParleyError } from "./errors.js";
-import type { Readiness, ServerInfo, Session, UserId, UserInfo, VersionInfo } from "./types.js";
+import type { DeviceSession, Readiness, ServerInfo, Session, UserId, UserInfo, VersionInfo } from "./types.js";
 
 export type FetchLike = (
   url: string,
@@ -65,11 +65,48 @@ export class ParleyHttp {
   }
 
   /**
-   * Forgets the session token. The protocol has no endpoint that revokes a
-   * session on the server, so this is client-side only.
+   * Forgets the session token, here only: the token still works on the
+   * server. `endSession()` logs the device out on the server.
    */
   logOut(): void {
     this.token = undefined;
+  }
+
+  /**
+   * DELETE /v1/sessions/current: logs this device out on the server (its
+   * token is refused from now on, its connections are closed with 4001),
+   * then forgets the token.
+   */
+  async endSession(): Promise<void> {
+    await this.call("DELETE", "/v1/sessions/current", { auth: true, expect: 204 });
+    this.token = undefined;
+  }
+
+  /** GET /v1/sessions: the user's logged-in devices, by device id; `current` marks this one. */
+  async sessions(): Promise<DeviceSession[]> {
+    return (await this.call<{ devices: DeviceSession[] }>("GET", "/v1/sessions", { auth: true })).devices;
+  }
+
+  /**
+   * DELETE /v1/sessions/{deviceId}: removes one of the user's devices (its
+   * sessions, cursor and push registration; its connections are closed).
+   * `not_found` for a device with no session.
+   */
+  async removeDevice(deviceId: string): Promise<void> {
+    await this.call("DELETE", `/v1/sessions/${encodeURIComponent(deviceId)}`, { auth: true, expect: 204 });
+  }
+
+  /**
+   * POST /v1/users/me/password: changes the password and ends every other
+   * session of the user (this one stays). `forbidden` on a wrong old
+   * password, `bad_request` on a new one outside the sign-up rules.
+   */
+  async changePassword(oldPassword: string, newPassword: string): Promise<void> {
+    await this.call("POST", "/v1/users/me/password", {
+      auth: true,
+      body: { old_password: oldPassword, new_password: newPassword },
+      expect: 204,
+    });
   }
 
   /** GET /v1/users/by-name/{username} (needs a token). `not_found` for no such user. */

@@ -1,4 +1,4 @@
-export { ParleyClient } from "./client.js";
+export { ParleyClient, SESSION_ENDED } from "./client.js";
 export type { ClientEvents, ClientOptions, ClientState, ReconnectOptions, SendOptions, SendResult } from "./client.js";
 export { ParleyHttp, normalizeBaseUrl, webSocketUrl } from "./http.js";
 export type { FetchLike, HttpOptions } from "./http.js";

@@ -176,6 +176,17 @@ export interface Session {
   device_id: string;
 }
 
+/** One logged-in device of the user (GET /v1/sessions). */
+export interface DeviceSession {
+  device_id: string;
+  /** When its earliest live session logged in, ms since the epoch. */
+  created_at: number;
+  /** When it was last used, as the server wrote it (at most hourly). */
+  last_used_at: number;
+  /** The device of the token that asked. */
+  current: boolean;
+}
+
 export interface UserInfo {
   user_id: UserId;
   username: string;

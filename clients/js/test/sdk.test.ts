@@ -65,6 +65,46 @@ describe("HTTP", () => {
     assert.ok(anonymous instanceof ParleyError && anonymous.code === "unauthorized");
   });
 
+  test("devices: listed, one removed (its client ends as unauthorized), a password change, a logout", T, async () => {
+    const alice = await signUp(server, "alice");
+    const laptop = new ParleyHttp(server.url);
+    await laptop.logIn(alice.username, alice.password, "laptop");
+    const phone = track(await online(server, alice, "phone", { reconnect: { initialDelayMs: 20, maxDelayMs: 100 } }));
+    const devices = await laptop.sessions();
+    assert.deepEqual(devices.map((d) => [d.device_id, d.current]), [["laptop", true], ["phone", false]]);
+    assert.ok(devices.every((d) => d.created_at > 0 && d.last_used_at >= d.created_at));
+
+    // Removing the phone closes its connection with 4001: the client ends
+    // for good instead of reconnecting with a dead token.
+    const ended = new Promise<Error | undefined>((resolve) => phone.once("closed", ({ error }) => resolve(error)));
+    await laptop.removeDevice("phone");
+    const why = await ended;
+    assert.ok(why instanceof ParleyError, String(why));
+    assert.equal(why.code, "unauthorized");
+    assert.match(why.message, /device removed/);
+    assert.equal(phone.state, "closed");
+    assert.deepEqual((await laptop.sessions()).map((d) => d.device_id), ["laptop"]);
+    const gone = await laptop.removeDevice("phone").catch((e: unknown) => e);
+    assert.ok(gone instanceof ParleyError && gone.code === "not_found");
+
+    // A password change ends the other sessions but not this one.
+    const tablet = new ParleyHttp(server.url);
+    await tablet.logIn(alice.username, alice.password, "tablet");
+    const wrong = await laptop.changePassword("not the password", "a new long secret").catch((e: unknown) => e);
+    assert.ok(wrong instanceof ParleyError && wrong.code === "forbidden");
+    await laptop.changePassword(alice.password, "a new long secret");
+    const refused = await tablet.sessions().catch((e: unknown) => e);
+    assert.ok(refused instanceof ParleyError && refused.code === "unauthorized");
+    assert.deepEqual((await laptop.sessions()).map((d) => d.device_id), ["laptop"]);
+
+    // Logging out ends the session on the server.
+    const token = laptop.token;
+    await laptop.endSession();
+    assert.equal(laptop.token, undefined);
+    const after = await new ParleyHttp(server.url, { token }).sessions().catch((e: unknown) => e);
+    assert.ok(after instanceof ParleyError && after.code === "unauthorized");
+  });
+
   test("a bad token is refused as unauthorized, without reconnecting", T, async () => {
     const client = track(new ParleyClient({ server: server.url, token: "not-a-token" }));
     const err = await client.connect().catch((e: unknown) => e);

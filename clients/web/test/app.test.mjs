@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
 import {
-  PHONE, Server, bodies, launchBrowser, makeFriends, newPage, online, openConversation, seeText, send,
+  PHONE, Server, bodies, launchBrowser, logIn, makeFriends, newPage, online, openConversation, seeText, send,
   signUp, startDirect,
 } from "./harness.mjs";
 
@@ -245,6 +245,47 @@ test("wrong passwords and taken names are explained", async () => {
   await page.locator('button[type="submit"]').click();
   await seeText(page.getByRole("alert"), "taken");
   await page.context().close();
+});
+
+test("the device list shows both devices; logging the other out closes its page's connection", async () => {
+  const laptop = await newPage(browser, server);
+  await signUp(laptop, "dana");
+  const phone = await newPage(browser, server); // another browser profile: another device
+  await logIn(phone, "dana");
+  const phoneSocket = phone.sockets.at(-1);
+  const phoneClosed = new Promise((resolve) => phoneSocket.on("close", resolve));
+
+  await laptop.getByTestId("devices-tab").click();
+  const rows = laptop.locator('[data-testid="device"]');
+  await rows.nth(1).waitFor();
+  assert.equal(await rows.count(), 2);
+  const mine = laptop.locator('[data-testid="device"][data-current="true"]');
+  await seeText(mine, "this device");
+  const other = laptop.locator('[data-testid="device"][data-current="false"]');
+  await other.getByTestId("device-logout").click();
+
+  // The phone's connection is closed by the server, and its page goes back
+  // to the login saying why; the laptop stays online with one device.
+  await phoneClosed;
+  await seeText(phone.locator(".notice"), "Your session has ended");
+  assert.equal(await phone.evaluate(() => localStorage.getItem("parley.session")), null);
+  await other.waitFor({ state: "detached" });
+  assert.equal(await rows.count(), 1);
+  await online(laptop);
+
+  // "Log out" on this device ends its session on the server too.
+  const token = await laptop.evaluate(() => JSON.parse(localStorage.getItem("parley.session")).token);
+  await mine.getByTestId("device-logout").click();
+  await laptop.getByRole("button", { name: "Log in" }).waitFor();
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const res = await fetch(`${server.url}/v1/sessions`, { headers: { Authorization: `Bearer ${token}` } });
+    if (res.status === 401) break;
+    assert.ok(Date.now() < deadline, "the logged-out token still works");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await laptop.context().close();
+  await phone.context().close();
 });
 
 test("a session the server no longer knows goes back to the login, saying why", async () => {

@@ -71,6 +71,10 @@ test("screenshots of the main screens", { skip: !OUT && "SCREENSHOTS is not set"
       await page.getByTestId("friends-tab").click();
       await page.locator('[data-testid="friend"][data-username="maya"]').waitFor();
       await shot(page, "friends");
+      if (label === "phone") await page.getByRole("button", { name: "Back to conversations" }).click();
+      await page.getByTestId("devices-tab").click();
+      await page.locator('[data-testid="device"]').first().waitFor();
+      await shot(page, "devices");
       await page.context().close();
     }
   } finally {

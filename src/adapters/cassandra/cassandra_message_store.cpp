@@ -536,6 +536,16 @@ Result<Seq> CassandraMessageStore::advance_cursor(UserId user, std::string_view 
   return cursor(user, device);
 }
 
+Result<void> CassandraMessageStore::delete_cursor(UserId user, std::string_view device) {
+  auto current = cursor(user, device);
+  if (!current) return std::move(current).error();
+  if (*current == 0) return Ok{};
+  auto r = run("DELETE FROM {ks}.device_cursors USING TIMESTAMP ? WHERE user_id = ? AND device = ?",
+               {big(*current), big(user.value), text_value(device)});
+  if (!r) return std::move(r).error();
+  return Ok{};
+}
+
 Result<std::vector<ports::MessageStore::ConversationSummary>> CassandraMessageStore::conversations_of(UserId user) {
   std::vector<ConversationSummary> out;
   std::string paging;

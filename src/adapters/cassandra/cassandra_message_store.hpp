@@ -89,6 +89,10 @@ class CassandraMessageStore final : public ports::MessageStore {
 
   [[nodiscard]] Result<Seq> cursor(UserId user, std::string_view device) override;
   [[nodiscard]] Result<Seq> advance_cursor(UserId user, std::string_view device, Seq seq) override;
+  // A delete at the timestamp of the cursor it read (cursor writes are
+  // timestamped with their seq, so the highest wins): later advances past
+  // it still land, and a delete wins a tie.
+  [[nodiscard]] Result<void> delete_cursor(UserId user, std::string_view device) override;
 
   [[nodiscard]] Result<std::vector<ConversationSummary>> conversations_of(UserId user) override;
   [[nodiscard]] Result<std::vector<std::vector<ConversationSummary>>> conversations_of_each(

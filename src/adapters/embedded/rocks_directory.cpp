@@ -3,17 +3,23 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <chrono>
+#include <memory>
+#include <tuple>
 #include <utility>
 
 namespace parley::embedded {
 
 namespace {
 
-enum Family : int { users_cf, usernames_cf, sessions_cf, meta_cf };
+enum Family : int { users_cf, usernames_cf, sessions_cf, meta_cf, user_sessions_cf };
 
 constexpr std::string_view next_user_id_key = "next_user_id";
+constexpr std::string_view user_sessions_key = "user_sessions";
 constexpr std::uint8_t record_format = 1;
+// Sessions since they slide: format 1 and last_used_at.
+constexpr std::uint8_t session_format = 2;
 
 rocksdb::WriteOptions synced() {
   rocksdb::WriteOptions wo;
@@ -51,24 +57,60 @@ Result<ports::UserRecord> decode_user(std::string_view in) {
 
 std::string encode(const ports::SessionRecord& s) {
   std::string out;
-  out.push_back(static_cast<char>(record_format));
+  out.push_back(static_cast<char>(session_format));
   rocks::put_be64(out, s.user.value);
   rocks::put_be64(out, static_cast<std::uint64_t>(s.created_at));
   rocks::put_str(out, s.device);
+  rocks::put_be64(out, static_cast<std::uint64_t>(s.last_used_at));
   return out;
 }
 
-Result<ports::SessionRecord> decode_session(std::string_view in) {
+// Reads both formats; a format 1 row (written before sessions slid) was
+// last used, as far as anyone knows, when it was created.
+Result<ports::SessionRecord> decode_session(std::string_view token_hash, std::string_view in) {
   rocks::Reader r(in);
   ports::SessionRecord s;
   std::uint8_t version = 0;
   std::uint64_t created = 0;
-  if (!(r.u8(version) && version == record_format && r.u64(s.user.value) && r.u64(created) && r.str(s.device) &&
-        r.done())) {
-    return make_error(ErrorCode::internal, "directory: corrupt session row");
-  }
+  std::uint64_t used = 0;
+  bool good = r.u8(version) && (version == record_format || version == session_format) && r.u64(s.user.value) &&
+              r.u64(created) && r.str(s.device);
+  if (good && version == session_format) good = r.u64(used);
+  if (!(good && r.done())) return make_error(ErrorCode::internal, "directory: corrupt session row");
   s.created_at = static_cast<TimeMs>(created);
+  s.last_used_at = version == session_format ? static_cast<TimeMs>(used) : s.created_at;
+  s.token_hash = std::string(token_hash);
   return s;
+}
+
+std::string user_session_key(UserId user, std::string_view token_hash) {
+  std::string key = rocks::be64(user.value);
+  key.append(token_hash);
+  return key;
+}
+
+// A directory made before user_sessions existed: index every session once.
+Result<void> index_sessions(rocks::Database& db) {
+  std::string done;
+  auto status = db.db->Get(rocksdb::ReadOptions(), db.cf(static_cast<std::size_t>(meta_cf)),
+                           std::string(user_sessions_key), &done);
+  if (status.ok()) return Ok{};
+  if (!status.IsNotFound()) return rocks::to_error(status, "directory: read the session index's state");
+  rocksdb::WriteBatch wb;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db.db->NewIterator(rocksdb::ReadOptions(), db.cf(static_cast<std::size_t>(sessions_cf))));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto session = decode_session(it->key().ToStringView(), it->value().ToStringView());
+    if (!session) return std::move(session).error();
+    status = wb.Put(db.cf(static_cast<std::size_t>(user_sessions_cf)),
+                    user_session_key(session->user, session->token_hash), "");
+    if (!status.ok()) return rocks::to_error(status, "directory: index the sessions");
+  }
+  if (!it->status().ok()) return rocks::to_error(it->status(), "directory: index the sessions");
+  status = wb.Put(db.cf(static_cast<std::size_t>(meta_cf)), std::string(user_sessions_key), "1");
+  if (status.ok()) status = db.db->Write(synced(), &wb);
+  if (!status.ok()) return rocks::to_error(status, "directory: index the sessions");
+  return Ok{};
 }
 
 }  // namespace
@@ -78,8 +120,9 @@ RocksDirectory::RocksDirectory(Private, rocks::Database db, std::uint64_t next_u
 
 Result<std::unique_ptr<RocksDirectory>> RocksDirectory::open(std::string path) {
   if (path.empty()) return make_error(ErrorCode::bad_request, "directory: empty path");
-  auto db = rocks::open(path, {"users", "usernames", "sessions", "meta"});
+  auto db = rocks::open(path, {"users", "usernames", "sessions", "meta", "user_sessions"});
   if (!db) return std::move(db).error();
+  if (auto indexed = index_sessions(*db); !indexed) return std::move(indexed).error();
   std::string value;
   const auto status = db->db->Get(rocksdb::ReadOptions(), db->cf(meta_cf), std::string(next_user_id_key), &value);
   std::uint64_t next = 1;
@@ -128,9 +171,23 @@ Result<ports::UserRecord> RocksDirectory::find_user(UserId id) {
   return decode_user(value);
 }
 
+Result<void> RocksDirectory::set_password(UserId id, std::string_view password_hash) {
+  std::lock_guard lock(create_mu_);
+  auto user = find_user(id);
+  if (!user) return std::move(user).error();
+  user->password_hash = std::string(password_hash);
+  const auto status = db_.db->Put(synced(), cf(users_cf), rocks::be64(id.value), encode(*user));
+  if (!status.ok()) return rocks::to_error(status, "set_password");
+  return Ok{};
+}
+
 Result<void> RocksDirectory::put_session(std::string_view token_hash, const ports::SessionRecord& session) {
   if (token_hash.empty()) return make_error(ErrorCode::bad_request, "put_session: empty token hash");
-  const auto status = db_.db->Put(synced(), cf(sessions_cf), token_hash, encode(session));
+  std::lock_guard lock(sessions_mu_);
+  rocksdb::WriteBatch wb;
+  auto status = wb.Put(cf(sessions_cf), token_hash, encode(session));
+  if (status.ok()) status = wb.Put(cf(user_sessions_cf), user_session_key(session.user, token_hash), "");
+  if (status.ok()) status = db_.db->Write(synced(), &wb);
   if (!status.ok()) return rocks::to_error(status, "put_session");
   return Ok{};
 }
@@ -140,7 +197,50 @@ Result<ports::SessionRecord> RocksDirectory::find_session(std::string_view token
   const auto status = db_.db->Get(rocksdb::ReadOptions(), cf(sessions_cf), token_hash, &value);
   if (status.IsNotFound()) return make_error(ErrorCode::not_found, "no such session");
   if (!status.ok()) return rocks::to_error(status, "find_session");
-  return decode_session(value);
+  return decode_session(token_hash, value);
+}
+
+Result<void> RocksDirectory::touch_session(std::string_view token_hash, TimeMs when) {
+  std::lock_guard lock(sessions_mu_);
+  auto session = find_session(token_hash);
+  if (!session) return std::move(session).error();
+  if (when <= session->last_used_at) return Ok{};
+  session->last_used_at = when;
+  // Not synced: a touch lost to a power cut only makes the session expire
+  // a little earlier.
+  const auto status = db_.db->Put(rocksdb::WriteOptions(), cf(sessions_cf), token_hash, encode(*session));
+  if (!status.ok()) return rocks::to_error(status, "touch_session");
+  return Ok{};
+}
+
+Result<void> RocksDirectory::delete_session(std::string_view token_hash) {
+  std::lock_guard lock(sessions_mu_);
+  auto session = find_session(token_hash);
+  if (!session) return std::move(session).error();
+  rocksdb::WriteBatch wb;
+  auto status = wb.Delete(cf(sessions_cf), token_hash);
+  if (status.ok()) status = wb.Delete(cf(user_sessions_cf), user_session_key(session->user, token_hash));
+  if (status.ok()) status = db_.db->Write(synced(), &wb);
+  if (!status.ok()) return rocks::to_error(status, "delete_session");
+  return Ok{};
+}
+
+Result<std::vector<ports::SessionRecord>> RocksDirectory::list_sessions(UserId user) {
+  const std::string prefix = rocks::be64(user.value);
+  std::vector<ports::SessionRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(rocksdb::ReadOptions(), cf(user_sessions_cf)));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string_view token_hash = it->key().ToStringView().substr(prefix.size());
+    auto session = find_session(token_hash);
+    if (!session && session.error().code == ErrorCode::not_found) continue;  // deleted meanwhile
+    if (!session) return std::move(session).error();
+    out.push_back(std::move(session).value());
+  }
+  if (!it->status().ok()) return rocks::to_error(it->status(), "list_sessions");
+  std::sort(out.begin(), out.end(), [](const ports::SessionRecord& a, const ports::SessionRecord& b) {
+    return std::tie(a.device, a.created_at, a.token_hash) < std::tie(b.device, b.created_at, b.token_hash);
+  });
+  return out;
 }
 
 }  // namespace parley::embedded

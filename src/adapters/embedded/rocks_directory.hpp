@@ -4,11 +4,14 @@
 //   users      id (BE64)   → user record
 //   usernames  username    → id (BE64)
 //   sessions   token hash  → session record
+//   user_sessions  user id (BE64) + token hash → "" (a user's sessions)
 //   meta       "next_user_id" → the next id to hand out (BE64)
+//              "user_sessions" → "1" once user_sessions indexes every session
 //
-// Every write is synced: directory writes are rare and a user who was told
-// "created" must exist after a power loss. User ids start at 1 and are never
-// handed out twice, across restarts too.
+// Every write is synced but a session's touch: directory writes are rare and
+// a user who was told "created" (or "logged out") must be so after a power
+// loss. User ids start at 1 and are never handed out twice, across restarts
+// too.
 
 #include <cstdint>
 #include <memory>
@@ -37,9 +40,13 @@ class RocksDirectory final : public ports::Directory {
                                                       std::string_view password_hash) override;
   [[nodiscard]] Result<ports::UserRecord> find_user_by_name(std::string_view username) override;
   [[nodiscard]] Result<ports::UserRecord> find_user(UserId id) override;
+  [[nodiscard]] Result<void> set_password(UserId id, std::string_view password_hash) override;
 
   [[nodiscard]] Result<void> put_session(std::string_view token_hash, const ports::SessionRecord& session) override;
   [[nodiscard]] Result<ports::SessionRecord> find_session(std::string_view token_hash) override;
+  [[nodiscard]] Result<void> touch_session(std::string_view token_hash, TimeMs when) override;
+  [[nodiscard]] Result<void> delete_session(std::string_view token_hash) override;
+  [[nodiscard]] Result<std::vector<ports::SessionRecord>> list_sessions(UserId user) override;
 
  private:
   [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.cf(static_cast<std::size_t>(i)); }
@@ -50,6 +57,10 @@ class RocksDirectory final : public ports::Directory {
   // so that of two concurrent creates of one name exactly one wins.
   std::mutex create_mu_;
   std::uint64_t next_user_id_;
+  // Makes each read-modify-write of a session (touch, delete, a password's
+  // change) one step, so that a touch racing a delete cannot write the
+  // session back.
+  std::mutex sessions_mu_;
 };
 
 }  // namespace parley::embedded

@@ -277,6 +277,16 @@ Result<Seq> RocksMessageStore::advance_cursor(UserId user, std::string_view devi
   return seq;
 }
 
+Result<void> RocksMessageStore::delete_cursor(UserId user, std::string_view device) {
+  const std::string key = cursor_key(user, device);
+  std::lock_guard lock(cursor_mu_[std::hash<std::string>{}(key) % cursor_mu_.size()]);
+  rocksdb::WriteBatch wb;
+  wb.Delete(cf(cursors_cf), key);
+  const auto status = write(wb);
+  if (!status.ok()) return rocks::to_error(status, "delete_cursor");
+  return Ok{};
+}
+
 rocksdb::Status RocksMessageStore::write(rocksdb::WriteBatch& batch) {
   auto status = db_.db->Write(rocksdb::WriteOptions(), &batch);
   if (status.ok()) writes_.fetch_add(1, std::memory_order_acq_rel);

@@ -54,6 +54,7 @@ class RocksMessageStore final : public ports::MessageStore {
 
   [[nodiscard]] Result<Seq> cursor(UserId user, std::string_view device) override;
   [[nodiscard]] Result<Seq> advance_cursor(UserId user, std::string_view device, Seq seq) override;
+  [[nodiscard]] Result<void> delete_cursor(UserId user, std::string_view device) override;
 
   [[nodiscard]] Result<std::vector<ConversationSummary>> conversations_of(UserId user) override;
   [[nodiscard]] Result<MessageId> read_position(UserId user, std::string_view conversation) override;

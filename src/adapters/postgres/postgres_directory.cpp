@@ -8,6 +8,12 @@ namespace parley::postgres {
 
 namespace {
 
+// A row of user_id, device, created_at, last_used_at, token_hash.
+ports::SessionRecord session_row(const PGresult* res, int row) {
+  return ports::SessionRecord{UserId{static_cast<std::uint64_t>(int64(res, row, 0))}, text(res, row, 1),
+                              int64(res, row, 2), int64(res, row, 3), text(res, row, 4)};
+}
+
 TimeMs now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -18,11 +24,19 @@ std::vector<Statement> statements() {
       {"dir_create_user", "INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id"},
       {"dir_user_by_name", "SELECT id, username, password_hash, created_at FROM users WHERE username = $1"},
       {"dir_user_by_id", "SELECT id, username, password_hash, created_at FROM users WHERE id = $1"},
+      {"dir_set_password", "UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id"},
       {"dir_put_session",
-       "INSERT INTO sessions (token_hash, user_id, device, created_at) VALUES ($1, $2, $3, $4) "
+       "INSERT INTO sessions (token_hash, user_id, device, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5) "
        "ON CONFLICT (token_hash) DO UPDATE SET user_id = EXCLUDED.user_id, device = EXCLUDED.device, "
-       "created_at = EXCLUDED.created_at"},
-      {"dir_session", "SELECT user_id, device, created_at FROM sessions WHERE token_hash = $1"},
+       "created_at = EXCLUDED.created_at, last_used_at = EXCLUDED.last_used_at"},
+      {"dir_session",
+       "SELECT user_id, device, created_at, last_used_at, token_hash FROM sessions WHERE token_hash = $1"},
+      {"dir_touch_session",
+       "UPDATE sessions SET last_used_at = GREATEST(last_used_at, $2) WHERE token_hash = $1 RETURNING token_hash"},
+      {"dir_delete_session", "DELETE FROM sessions WHERE token_hash = $1 RETURNING token_hash"},
+      {"dir_user_sessions",
+       "SELECT user_id, device, created_at, last_used_at, token_hash FROM sessions WHERE user_id = $1 "
+       "ORDER BY device COLLATE \"C\", created_at, token_hash COLLATE \"C\""},
   };
 }
 
@@ -69,7 +83,7 @@ Result<ports::UserRecord> PostgresDirectory::find_user(UserId id) {
 
 Result<void> PostgresDirectory::put_session(std::string_view token_hash, const ports::SessionRecord& session) {
   auto r = pool_->run("dir_put_session", {std::string(token_hash), std::to_string(session.user.value), session.device,
-                                          std::to_string(session.created_at)});
+                                          std::to_string(session.created_at), std::to_string(session.last_used_at)});
   if (!r) return std::move(r).error();
   return Ok{};
 }
@@ -79,7 +93,40 @@ Result<ports::SessionRecord> PostgresDirectory::find_session(std::string_view to
   if (!r) return std::move(r).error();
   const PGresult* res = r->get();
   if (PQntuples(res) == 0) return make_error(ErrorCode::not_found, "no such session");
-  return ports::SessionRecord{UserId{static_cast<std::uint64_t>(int64(res, 0, 0))}, text(res, 0, 1), int64(res, 0, 2)};
+  return session_row(res, 0);
+}
+
+Result<void> PostgresDirectory::set_password(UserId id, std::string_view password_hash) {
+  if (id.value > static_cast<std::uint64_t>(INT64_MAX)) return make_error(ErrorCode::not_found, "no such user");
+  auto r = pool_->run("dir_set_password", {std::to_string(id.value), std::string(password_hash)});
+  if (!r) return std::move(r).error();
+  if (PQntuples(r->get()) == 0) return make_error(ErrorCode::not_found, "no such user");
+  return Ok{};
+}
+
+Result<void> PostgresDirectory::touch_session(std::string_view token_hash, TimeMs when) {
+  auto r = pool_->run("dir_touch_session", {std::string(token_hash), std::to_string(when)});
+  if (!r) return std::move(r).error();
+  if (PQntuples(r->get()) == 0) return make_error(ErrorCode::not_found, "no such session");
+  return Ok{};
+}
+
+Result<void> PostgresDirectory::delete_session(std::string_view token_hash) {
+  auto r = pool_->run("dir_delete_session", {std::string(token_hash)});
+  if (!r) return std::move(r).error();
+  if (PQntuples(r->get()) == 0) return make_error(ErrorCode::not_found, "no such session");
+  return Ok{};
+}
+
+Result<std::vector<ports::SessionRecord>> PostgresDirectory::list_sessions(UserId user) {
+  if (user.value > static_cast<std::uint64_t>(INT64_MAX)) return std::vector<ports::SessionRecord>{};
+  auto r = pool_->run("dir_user_sessions", {std::to_string(user.value)});
+  if (!r) return std::move(r).error();
+  const PGresult* res = r->get();
+  std::vector<ports::SessionRecord> out;
+  out.reserve(static_cast<std::size_t>(PQntuples(res)));
+  for (int row = 0; row < PQntuples(res); ++row) out.push_back(session_row(res, row));
+  return out;
 }
 
 }  // namespace parley::postgres

@@ -4,7 +4,8 @@
 // Tables (in the pool's schema, created at open by the shared migrations of
 // postgres_schema.cpp):
 //   users(id bigint identity, username text unique, password_hash, created_at)
-//   sessions(token_hash text primary key, user_id, device, created_at)
+//   sessions(token_hash text primary key, user_id, device, created_at,
+//            last_used_at), indexed by (user_id, device, created_at)
 // Ids come from an identity column: unique and never reused, across
 // restarts and across servers. A taken username is a unique violation,
 // reported as ErrorCode::conflict, so concurrent creates of one name have
@@ -28,8 +29,13 @@ class PostgresDirectory final : public ports::Directory {
                                                       std::string_view password_hash) override;
   [[nodiscard]] Result<ports::UserRecord> find_user_by_name(std::string_view username) override;
   [[nodiscard]] Result<ports::UserRecord> find_user(UserId id) override;
+  [[nodiscard]] Result<void> set_password(UserId id, std::string_view password_hash) override;
   [[nodiscard]] Result<void> put_session(std::string_view token_hash, const ports::SessionRecord& session) override;
   [[nodiscard]] Result<ports::SessionRecord> find_session(std::string_view token_hash) override;
+  // One UPDATE of a row that is there: a deleted session stays deleted.
+  [[nodiscard]] Result<void> touch_session(std::string_view token_hash, TimeMs when) override;
+  [[nodiscard]] Result<void> delete_session(std::string_view token_hash) override;
+  [[nodiscard]] Result<std::vector<ports::SessionRecord>> list_sessions(UserId user) override;
 
   // Readiness: whether PostgreSQL answers (PgPool::probe).
   [[nodiscard]] Result<void> probe() { return pool_->probe(); }

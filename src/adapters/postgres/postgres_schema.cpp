@@ -114,6 +114,13 @@ const std::vector<Migration>& schema_migrations() {
       // are chosen by the caller from here on (drawn at random); the
       // identity column is left as it is and no longer used.
       {8, "ALTER TABLE rooms ADD COLUMN access smallint NOT NULL DEFAULT 0;"},
+      // Sessions slide (PostgresDirectory): when each was last used, as
+      // far as anyone knows its creation for the older ones; and a user's
+      // sessions, listed and ended together.
+      {9,
+       "ALTER TABLE sessions ADD COLUMN last_used_at bigint NOT NULL DEFAULT 0;"
+       "UPDATE sessions SET last_used_at = created_at;"
+       "CREATE INDEX sessions_by_user ON sessions (user_id, device, created_at);"},
   };
   return all;
 }

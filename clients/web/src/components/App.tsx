@@ -43,8 +43,13 @@ export function App({ server }: { server: string }) {
     <Shell
       chat={chat}
       onLogOut={() => {
+        // This page's connection closes first (the chat stops with the
+        // session), then the session ends on the server, so that the
+        // server's 4001 close finds nothing here to report.
+        const http = chat.http;
         clearSession();
         setSession(null);
+        void http.endSession().catch(() => undefined);
       }}
     />
   );

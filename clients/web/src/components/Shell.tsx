@@ -5,11 +5,12 @@ import { attempt, useChat } from "../hooks";
 import { ChatView } from "./ChatView";
 import { ConnectionBadge } from "./ConnectionBadge";
 import { ConversationList } from "./ConversationList";
+import { DevicesView } from "./DevicesView";
 import { FriendsView } from "./FriendsView";
 import { NewConversation } from "./NewConversation";
 import { SearchPanel } from "./SearchPanel";
 
-type Pane = "chat" | "friends" | "new";
+type Pane = "chat" | "friends" | "new" | "devices";
 
 /** The logged-in app: the list on the left, the open pane on the right; on a phone, one at a time. */
 export function Shell({ chat, onLogOut }: { chat: Chat; onLogOut(): void }) {
@@ -45,7 +46,7 @@ export function Shell({ chat, onLogOut }: { chat: Chat; onLogOut(): void }) {
               <ConnectionBadge connection={chat.connection} />
             </div>
           </div>
-          <button class="ghost" onClick={onLogOut} title="Log out">
+          <button class="ghost" onClick={onLogOut} title="Log out of this device" data-testid="logout">
             Log out
           </button>
         </header>
@@ -63,6 +64,13 @@ export function Shell({ chat, onLogOut }: { chat: Chat; onLogOut(): void }) {
             data-testid="friends-tab"
           >
             Friends{requests > 0 && <span class="badge">{requests}</span>}
+          </button>
+          <button
+            class={pane === "devices" ? "tab active" : "tab"}
+            onClick={() => setPane("devices")}
+            data-testid="devices-tab"
+          >
+            Devices
           </button>
         </nav>
         <div class="search">
@@ -91,6 +99,8 @@ export function Shell({ chat, onLogOut }: { chat: Chat; onLogOut(): void }) {
         )}
         {pane === "friends" ? (
           <FriendsView chat={chat} onBack={back} onOpen={open} />
+        ) : pane === "devices" ? (
+          <DevicesView chat={chat} onBack={back} onLogOut={onLogOut} />
         ) : pane === "new" ? (
           <NewConversation chat={chat} onBack={back} onOpen={open} />
         ) : chat.open ? (

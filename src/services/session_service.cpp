@@ -1,0 +1,85 @@
+#include "services/session_service.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/log.hpp"
+#include "core/validate.hpp"
+#include "services/records.hpp"
+
+namespace parley::services {
+
+SessionService::SessionService(Auth& auth, ports::MessageStore& store, ports::StateStore& state,
+                               ports::PushTokens* push_tokens)
+    : auth_(auth), store_(store), state_(state), push_tokens_(push_tokens) {}
+
+Result<std::vector<SessionService::Device>> SessionService::devices(const ports::SessionRecord& caller) {
+  auto sessions = auth_.sessions_of(caller.user);
+  if (!sessions) return std::move(sessions).error();
+  // Ordered by device: each device's sessions are next to each other.
+  std::vector<Device> out;
+  for (const auto& session : *sessions) {
+    if (out.empty() || out.back().device != session.device) {
+      out.push_back(Device{session.device, session.created_at, session.last_used_at, session.device == caller.device});
+      continue;
+    }
+    Device& device = out.back();
+    device.created_at = std::min(device.created_at, session.created_at);
+    device.last_used_at = std::max(device.last_used_at, session.last_used_at);
+  }
+  return out;
+}
+
+Result<void> SessionService::logout(const ports::SessionRecord& caller) {
+  if (auto ended = auth_.end_session(caller.token_hash); !ended) return ended;
+  close_connections(caller.user, records::SessionsEnded::Which::session, caller.token_hash, "logged out");
+  if (push_tokens_ == nullptr) return Ok{};
+  auto left = auth_.sessions_of(caller.user);
+  if (!left) return Ok{};  // logged out all the same; the registration stays
+  for (const auto& session : *left) {
+    if (session.device == caller.device) return Ok{};
+  }
+  if (auto removed = push_tokens_->remove_device(caller.user, caller.device); !removed) {
+    log::warn("sessions", "a logged-out device's push registration stays: " + removed.error().message);
+  }
+  return Ok{};
+}
+
+Result<void> SessionService::remove_device(const ports::SessionRecord& caller, std::string_view device) {
+  if (!validate::device_id(device)) {
+    return make_error(ErrorCode::bad_request, "device_id must be 1 to 64 of A-Z, a-z, 0-9, '_', '.', '-'");
+  }
+  auto ended = auth_.end_device(caller.user, device);
+  if (!ended) return std::move(ended).error();
+  close_connections(caller.user, records::SessionsEnded::Which::device, std::string(device), "device removed");
+  if (auto forgotten = store_.delete_cursor(caller.user, device); !forgotten) return forgotten;
+  if (push_tokens_ != nullptr) {
+    if (auto removed = push_tokens_->remove_device(caller.user, device); !removed) return removed;
+  }
+  return Ok{};
+}
+
+Result<void> SessionService::change_password(const ports::SessionRecord& caller, std::string_view old_password,
+                                             std::string_view new_password) {
+  auto ended = auth_.change_password(caller, old_password, new_password);
+  if (!ended) return std::move(ended).error();
+  close_connections(caller.user, records::SessionsEnded::Which::all_but_session, caller.token_hash, "password changed");
+  return Ok{};
+}
+
+void SessionService::close_connections(UserId user, records::SessionsEnded::Which which, std::string key,
+                                       std::string reason) {
+  auto servers = state_.routes(user);
+  if (!servers) {
+    log::warn("sessions", "connections of ended sessions stay open: " + servers.error().message);
+    return;
+  }
+  if (servers->empty()) return;
+  const std::string envelope = records::encode(records::SessionsEnded{user, which, std::move(key), std::move(reason)});
+  for (const auto& server : *servers) {
+    auto published = state_.publish(records::server_channel(server), envelope);
+    if (!published) log::warn("sessions", "a connection of an ended session stays open: " + published.error().message);
+  }
+}
+
+}  // namespace parley::services
