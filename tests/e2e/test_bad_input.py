@@ -372,7 +372,8 @@ def test_head_answers_like_get_without_a_body(server):
 
 @pytest.mark.parametrize("method,path,allow", [
     ("DELETE", "/v1/users", "POST"),
-    ("GET", "/v1/sessions", "POST"),
+    ("PUT", "/v1/sessions", "GET, HEAD, POST"),
+    ("GET", "/v1/sessions/phone", "DELETE"),
     ("POST", "/v1/healthz", "GET, HEAD"),
     ("PUT", "/", "GET, HEAD"),
     ("DELETE", "/v1/readyz", "GET, HEAD"),
