@@ -2,9 +2,13 @@
 // A client connection as the rest of the gateway sees it: something frames
 // can be sent to from any thread.
 
+#include <algorithm>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/post.hpp>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ports/directory.hpp"
 
@@ -34,6 +38,37 @@ class Connection {
   virtual void close_session_ended(std::string reason) = 0;
   // The session (token) the connection was opened with; fixed for its life.
   [[nodiscard]] virtual const ports::SessionRecord& session() const = 0;
+};
+
+// Frames for many connections, gathered per I/O thread and handed to each
+// thread once (one post, not one per frame), each connection's in the order
+// added: how a batch of deliveries or send answers reaches its devices.
+class ThreadHandOff {
+ public:
+  void add(std::shared_ptr<Connection> connection, std::shared_ptr<const std::string> frame) {
+    auto executor = connection->executor();
+    auto hand = std::find_if(hands_.begin(), hands_.end(), [&](const Hand& h) { return h.executor == executor; });
+    if (hand == hands_.end()) hand = hands_.insert(hands_.end(), Hand{std::move(executor), {}});
+    hand->frames.emplace_back(std::move(connection), std::move(frame));
+  }
+  // Posts the frames; `replies`: as answers to the connections' own
+  // requests (send_reply_here), else as events (send_here).
+  void post(bool replies) && {
+    for (auto& hand : hands_) {
+      boost::asio::post(hand.executor, [frames = std::move(hand.frames), replies]() mutable {
+        for (auto& [connection, frame] : frames) {
+          replies ? connection->send_reply_here(std::move(frame)) : connection->send_here(std::move(frame));
+        }
+      });
+    }
+  }
+
+ private:
+  struct Hand {
+    boost::asio::any_io_executor executor;
+    std::vector<std::pair<std::shared_ptr<Connection>, std::shared_ptr<const std::string>>> frames;
+  };
+  std::vector<Hand> hands_;  // one per I/O thread: a handful, searched in turn
 };
 
 }  // namespace parley::gateway

@@ -75,25 +75,11 @@ void PendingSends::complete_all(std::span<const std::pair<std::uint64_t, Result<
       waiters_.erase(it);
     }
   }
-  // Per I/O thread, its connections' answers in order: one hand-off each.
-  struct Hand {
-    boost::asio::any_io_executor executor;
-    std::vector<std::pair<std::shared_ptr<Connection>, std::shared_ptr<const std::string>>> frames;
-  };
-  std::vector<Hand> hands;
+  ThreadHandOff answers;
   for (const auto& [w, result] : found) {
-    auto session = w.session.lock();
-    if (!session) continue;
-    auto executor = session->executor();
-    auto hand = std::find_if(hands.begin(), hands.end(), [&](const Hand& h) { return h.executor == executor; });
-    if (hand == hands.end()) hand = hands.insert(hands.end(), Hand{std::move(executor), {}});
-    hand->frames.emplace_back(std::move(session), answer(w.request_id, *result));
+    if (auto session = w.session.lock()) answers.add(std::move(session), answer(w.request_id, *result));
   }
-  for (auto& hand : hands) {
-    boost::asio::post(hand.executor, [frames = std::move(hand.frames)]() mutable {
-      for (auto& [connection, frame] : frames) connection->send_reply_here(std::move(frame));
-    });
-  }
+  std::move(answers).post(/*replies=*/true);
 }
 
 void PendingSends::expire(std::chrono::milliseconds timeout) {

@@ -98,32 +98,18 @@ void SessionRegistry::deliver(UserId user, const std::shared_ptr<const std::stri
 }
 
 void SessionRegistry::deliver_all(std::vector<std::pair<UserId, std::shared_ptr<const std::string>>> items) {
-  // Per I/O thread, its connections' frames in the order given.
-  struct Hand {
-    boost::asio::any_io_executor executor;
-    std::vector<std::pair<std::shared_ptr<Connection>, std::shared_ptr<const std::string>>> frames;
-  };
-  std::vector<Hand> hands;  // one per I/O thread: a handful, searched in turn
+  ThreadHandOff events;
   {
     std::lock_guard lock(mutex_);
     for (auto& [user, frame] : items) {
       auto it = sessions_.find(user);
       if (it == sessions_.end()) continue;
       for (const auto& w : it->second) {
-        auto s = w.lock();
-        if (!s) continue;
-        auto executor = s->executor();
-        auto hand = std::find_if(hands.begin(), hands.end(), [&](const Hand& h) { return h.executor == executor; });
-        if (hand == hands.end()) hand = hands.insert(hands.end(), Hand{std::move(executor), {}});
-        hand->frames.emplace_back(std::move(s), frame);
+        if (auto s = w.lock()) events.add(std::move(s), frame);
       }
     }
   }
-  for (auto& hand : hands) {
-    boost::asio::post(hand.executor, [frames = std::move(hand.frames)]() mutable {
-      for (auto& [connection, frame] : frames) connection->send_here(std::move(frame));
-    });
-  }
+  std::move(events).post(/*replies=*/false);
 }
 
 std::vector<std::shared_ptr<Connection>> SessionRegistry::of(UserId user) {
