@@ -5,7 +5,8 @@
 // (idempotent: the sequencer has usually stored it already, but not while the
 // store was down, nor if it died between logging and storing; what it
 // stored in this process is skipped), publish a channel post to its
-// members' servers, and append one inbox record per member to "inboxes";
+// members' servers, and append to "inboxes" one record per partition its
+// members fall in, naming them (records::InboxCommand);
 // then flush the store (which makes the sequencer's unflushed write durable
 // too) while the log syncs those records, and only then let the offsets
 // move. Fanning out here, in changelog order, rather than in the sequencer,
