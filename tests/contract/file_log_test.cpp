@@ -687,6 +687,12 @@ TEST(FileLog, OffsetsNoLogReachesAreRefused) {
       {"checkpoint next", frame(3, four_partitions + u64(0) + u64(~0ULL) + u64(0) + u64(0) + no_groups)},
       {"data offset", frame(3, checkpoint) + frame(1, data_header + u64(1ULL << 63) + std::string(4, '\0') + "v")},
       {"commit", frame(3, checkpoint) + frame(2, data_header + u64(~0ULL - 1) + "group")},
+      // Found the same way: two records of one partition with one offset
+      // were read back as given, not in order.
+      {"offsets out of order", frame(3, checkpoint) + frame(1, data_header + u64(5) + std::string(4, '\0') + "v") +
+                                   frame(1, data_header + u64(5) + std::string(4, '\0') + "w")},
+      {"offset below the checkpoint", frame(3, four_partitions + u64(0) + u64(9) + u64(0) + u64(0) + no_groups) +
+                                          frame(1, data_header + u64(3) + std::string(4, '\0') + "v")},
   };
   for (const auto& [what, bytes] : segments) {
     TempDir dir;

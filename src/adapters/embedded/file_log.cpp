@@ -617,7 +617,11 @@ Result<void> FileLog::load_topic(Topic& topic) {
                                                         std::to_string(d.partition) + ", more than configured");
         }
         auto& p = topic.partitions[d.partition];
-        p.next = std::max(p.next, d.offset + 1);
+        // The writer gives a partition's records rising offsets, each at or
+        // past the segment's checkpoint: one below is corruption (a reader
+        // would hand records back out of order).
+        if (d.offset < p.next) return corrupt(numbers[s], "a partition's offsets out of order");
+        p.next = d.offset + 1;
         topic.note_record(d.offset, static_cast<int>(d.partition), at);
       } else if (type == kCommit) {
         if (!f.u32(partition) || !f.u64(value)) return corrupt(numbers[s], "a short commit frame");
