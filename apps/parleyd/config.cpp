@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <utility>
 
@@ -271,6 +272,22 @@ const std::vector<Setting>& settings() {
        [](Config& c, const std::string& v) {
          if (v != "open" && v != "closed") return false;
          c.registration_open = v == "open";
+         return true;
+       }},
+      {"--admin-token-file", "PARLEY_ADMIN_TOKEN_FILE",
+       "turns on the admin API (/v1/admin/*: list, disable and enable users, server stats) for a bearer token "
+       "equal to this file's content, less a trailing newline; at least 16 bytes, no whitespace (e.g. "
+       "`openssl rand -hex 32 > FILE`). Default: the admin API is off (its paths answer 404)",
+       [](Config& c, const std::string& v) {
+         std::ifstream in(v, std::ios::binary);
+         if (!in) return false;
+         std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+         while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+         if (token.size() < 16 || token.size() > 4096) return false;
+         for (const char ch : token) {
+           if (static_cast<unsigned char>(ch) <= ' ' || ch == 0x7F) return false;
+         }
+         c.gateway.admin_token = std::move(token);
          return true;
        }},
       {"--presence-ttl-ms", "PARLEY_PRESENCE_TTL_MS", "presence lasts this long after a heartbeat (default 30000)",

@@ -136,6 +136,7 @@ int main(int argc, char** argv) {
                                                .free_failures_per_address = config.login_failures_per_address},
                       {.ttl = config.session_ttl, .registration_open = config.registration_open, .now = {}});
   services::SessionService sessions(auth, store, state, engines.push_tokens.get());
+  services::AdminService admin(directory, sessions);
   services::PresenceService presence(
       state, social_graph,
       {.ttl = config.presence_ttl, .heartbeat = config.presence_heartbeat, .debounce = config.presence_debounce});
@@ -217,7 +218,8 @@ int main(int argc, char** argv) {
                                           .push = &push_dispatcher,
                                           .search = &search,
                                           .readiness = &readiness,
-                                          .sessions = &sessions});
+                                          .sessions = &sessions,
+                                          .admin = &admin});
   try {
     server.start();
   } catch (const std::exception& e) {

@@ -11,6 +11,7 @@
 #include "ports/push_tokens.hpp"
 #include "ports/rooms.hpp"
 #include "ports/state_store.hpp"
+#include "services/admin_service.hpp"
 #include "services/auth.hpp"
 #include "services/chat_service.hpp"
 #include "services/conversation_service.hpp"
@@ -72,6 +73,9 @@ struct GatewayOptions {
   // three heartbeats missed.
   std::string advertise;
   std::chrono::milliseconds server_heartbeat{2000};
+  // The admin API's bearer token (--admin-token-file's content); empty:
+  // the admin API is off.
+  std::string admin_token;
 };
 
 // The services and ports the gateway calls, built by main().
@@ -95,6 +99,8 @@ struct Services {
   // The session endpoints (GET and DELETE /v1/sessions…, the password);
   // null: they answer unavailable.
   services::SessionService* sessions = nullptr;
+  // The admin API (/v1/admin/*); null: it is off, its paths answer 404.
+  services::AdminService* admin = nullptr;
 };
 
 class BoundedPool;
@@ -121,6 +127,7 @@ struct Context {
   services::SearchService* search = nullptr;       // null: search answers unavailable
   const services::Readiness* readiness = nullptr;  // null: readyz answers ready
   services::SessionService* sessions = nullptr;    // null: the session endpoints answer unavailable
+  services::AdminService* admin = nullptr;         // null: the admin API is off (its paths answer 404)
   BoundedPool* hashing = nullptr;                  // password hashing (logins, sign-ups); null: on `blocking`
   ConnectionLimits* limits = nullptr;              // per-user WebSocket limits; null: none
   UserBudgets* budgets = nullptr;                  // per-user request budgets; null: none

@@ -14,10 +14,16 @@
 #include <optional>
 #include <random>
 
+#include <sodium.h>
+
+#include <array>
+
 #include "core/build_info.hpp"
 #include "core/codec.hpp"
 #include "core/validate.hpp"
 #include "gateway/blocking.hpp"
+#include "gateway/connection_limits.hpp"
+#include "gateway/session_registry.hpp"
 #include "gateway/static_files.hpp"
 #include "gateway/web_client.hpp"
 
@@ -357,6 +363,106 @@ std::optional<std::string> bearer_token(const HttpRequest& req, bool allow_query
 
 namespace {
 
+constexpr std::string_view kAdminUsersPrefix = "/v1/admin/users/";
+
+// POST /v1/admin/users/{id}/disable|enable: the id and the action; nullopt
+// for any other path.
+std::optional<std::pair<std::string, std::string>> admin_user_action(std::string_view path) {
+  if (!path.starts_with(kAdminUsersPrefix)) return std::nullopt;
+  path.remove_prefix(kAdminUsersPrefix.size());
+  const auto slash = path.find('/');
+  if (slash == std::string_view::npos || slash == 0) return std::nullopt;
+  const std::string_view action = path.substr(slash + 1);
+  if (action != "disable" && action != "enable") return std::nullopt;
+  return std::pair{std::string(path.substr(0, slash)), std::string(action)};
+}
+
+// The admin API's endpoints; none (a 404, as for any unknown path) when
+// parleyd runs without --admin-token-file.
+std::vector<http::verb> admin_methods_of(std::string_view path) {
+  if (path == "/v1/admin/users" || path == "/v1/admin/stats") return {http::verb::get};
+  if (admin_user_action(path)) return {http::verb::post};
+  return {};
+}
+
+// The admin API (docs/PROTOCOL.md, "Admin API"), for a bearer token equal
+// to --admin-token-file's content. Compared as hashes, in constant time.
+bool is_admin(const Context& ctx, const HttpRequest& req) {
+  const auto token = bearer_token(req, false);
+  if (!token || ctx.options.admin_token.empty()) return false;
+  std::array<unsigned char, crypto_generichash_BYTES> given{};
+  std::array<unsigned char, crypto_generichash_BYTES> expected{};
+  crypto_generichash(given.data(), given.size(), reinterpret_cast<const unsigned char*>(token->data()), token->size(),
+                     nullptr, 0);
+  crypto_generichash(expected.data(), expected.size(),
+                     reinterpret_cast<const unsigned char*>(ctx.options.admin_token.data()),
+                     ctx.options.admin_token.size(), nullptr, 0);
+  return sodium_memcmp(given.data(), expected.data(), given.size()) == 0;
+}
+
+json::object user_json(const ports::UserRecord& user) {
+  json::object out;
+  out["user_id"] = to_string(user.id);
+  out["username"] = user.username;
+  out["created_at"] = user.created_at;
+  out["disabled"] = user.disabled;
+  return out;
+}
+
+awaitable<HttpResponse> admin(Context& ctx, HttpRequest req, const std::string& path) {
+  if (!is_admin(ctx, req)) {
+    co_return error_response(req, make_error(ErrorCode::unauthorized, "the admin API needs the admin bearer token"));
+  }
+  if (path == "/v1/admin/stats") {
+    json::object out;
+    out["connections"] = ctx.limits != nullptr ? ctx.limits->open() : 0;
+    out["websockets"] = ctx.registry.connection_count();
+    out["version"] = build_info::version();
+    co_return json_response(req, http::status::ok, out);
+  }
+  if (path == "/v1/admin/users") {
+    auto url = boost::urls::parse_origin_form(req.target());
+    std::string query;
+    std::string after;
+    int limit = services::AdminService::kDefaultPage;
+    for (const auto& param : url->params()) {
+      if (param.key == "q") query = param.value;
+      if (param.key == "after") after = param.value;
+      if (param.key == "limit") {
+        const auto parsed = validate::id_string(param.value);  // a positive decimal
+        if (!parsed || *parsed > static_cast<std::uint64_t>(services::AdminService::kMaxPage)) {
+          co_return error_response(
+              req, make_error(ErrorCode::bad_request,
+                              "limit must be 1 to " + std::to_string(services::AdminService::kMaxPage)));
+        }
+        limit = static_cast<int>(*parsed);
+      }
+    }
+    auto job = [&ctx, q = std::move(query), a = std::move(after), limit] { return ctx.admin->users(q, a, limit); };
+    auto page = co_await run_blocking(ctx.blocking, std::move(job));
+    if (!page) co_return error_response(req, page.error());
+    json::object out;
+    json::array users;
+    for (const auto& user : page->users) users.push_back(user_json(user));
+    out["users"] = std::move(users);
+    if (page->more) out["next"] = page->users.back().username;
+    co_return json_response(req, http::status::ok, out);
+  }
+  const auto action = admin_user_action(path);
+  const auto id = validate::id_string(action->first);
+  if (!id) co_return error_response(req, make_error(ErrorCode::not_found, "no such user"));
+  auto job = [&ctx, user = UserId{*id}, disable = action->second == "disable"] {
+    return disable ? ctx.admin->disable(user) : ctx.admin->enable(user);
+  };
+  auto done = co_await run_blocking(ctx.blocking, std::move(job));
+  if (!done) {
+    co_return error_response(req, done.error().code == ErrorCode::not_found
+                                      ? make_error(ErrorCode::not_found, "no such user")
+                                      : done.error());
+  }
+  co_return no_content(req);
+}
+
 // Whether `path` is the web app's (a file of --web-dir, or the built-in page
 // at `/`) rather than the API's.
 bool is_web_path(std::string_view path) {
@@ -376,6 +482,7 @@ std::vector<http::verb> methods_of(std::string_view path) {
   if (path == "/v1/sessions") return {http::verb::get, http::verb::post};
   if (path == "/v1/users" || path == "/v1/users/me/password") return {http::verb::post};
   if (path.starts_with(kSessionsPrefix) && path.size() > kSessionsPrefix.size()) return {http::verb::delete_};
+  if (path.starts_with("/v1/admin/")) return admin_methods_of(path);
   return {};
 }
 
@@ -462,6 +569,7 @@ awaitable<HttpResponse> route(Context& ctx, HttpRequest req, const std::string& 
     std::string name = path.substr(kByName.size());
     co_return co_await user_by_name(ctx, std::move(req), std::move(name));
   }
+  if (path.starts_with("/v1/admin/") && ctx.admin != nullptr) co_return co_await admin(ctx, std::move(req), path);
   if (is_web_path(path) && method == http::verb::get) co_return co_await web_file(ctx, std::move(req), path);
   if (path == "/v1/ws") {
     co_return error_response(req, make_error(ErrorCode::bad_request, "/v1/ws needs a WebSocket upgrade"));

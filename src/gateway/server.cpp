@@ -181,6 +181,7 @@ Server::Server(GatewayOptions options, Services services)
            services.push,      services.search,     services.readiness},
       acceptor_(blocking_) {
   ctx_.sessions = services.sessions;
+  if (!options_.admin_token.empty()) ctx_.admin = services.admin;
   ctx_.hashing = &hashing_;
   ctx_.limits = &limits_;
   ctx_.budgets = &budgets_;

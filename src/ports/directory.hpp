@@ -18,6 +18,8 @@ struct UserRecord {
   std::string username;
   std::string password_hash;  // an argon2id string from libsodium
   TimeMs created_at = 0;
+  // Disabled by an administrator: logins are refused until enabled again.
+  bool disabled = false;
 };
 
 // One session: a token given to one device of a user at a login. A device
@@ -47,6 +49,14 @@ class Directory {
   // Replaces the user's password hash; ErrorCode::not_found if there is no
   // such user.
   [[nodiscard]] virtual Result<void> set_password(UserId id, std::string_view password_hash) = 0;
+  // Disables or enables the user; ErrorCode::not_found if there is no such
+  // user. Durable when it returns.
+  [[nodiscard]] virtual Result<void> set_disabled(UserId id, bool disabled) = 0;
+  // Up to `limit` users whose usernames start with `prefix` and sort after
+  // `after` (bytewise; "" for the first page), in that order: an
+  // administrator's list and search.
+  [[nodiscard]] virtual Result<std::vector<UserRecord>> list_users(std::string_view prefix, std::string_view after,
+                                                                   int limit) = 0;
 
   // Sessions are keyed by a hash of their token, never the token itself.
   [[nodiscard]] virtual Result<void> put_session(std::string_view token_hash, const SessionRecord& session) = 0;

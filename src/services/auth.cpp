@@ -149,6 +149,15 @@ Result<ports::UserRecord> Auth::register_user(std::string_view username, std::st
   return directory_.create_user(username, *hash);
 }
 
+namespace {
+
+// Said only to whoever gave the right password.
+Error disabled_account() {
+  return make_error(ErrorCode::forbidden, "this account is disabled; ask the server's operators");
+}
+
+}  // namespace
+
 Result<Auth::Login> Auth::login(std::string_view username, std::string_view password, std::string_view device,
                                 std::string_view source) {
   if (!validate::device_id(device)) {
@@ -176,9 +185,20 @@ Result<Auth::Login> Auth::login(std::string_view username, std::string_view pass
   sodium_bin2base64(text.data(), text.size(), raw.data(), raw.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   std::string token(text.data());
 
+  if (user->disabled) return disabled_account();
+
   const TimeMs now = now_ms();
   const ports::SessionRecord session{user->id, std::string(device), now, now, {}};
-  if (auto put = directory_.put_session(token_hash(token), session); !put) return std::move(put).error();
+  const std::string session_key = token_hash(token);
+  if (auto put = directory_.put_session(session_key, session); !put) return std::move(put).error();
+  // Disabled meanwhile (AdminService::disable sets the flag, then ends the
+  // sessions it finds): this one may have come too late to be found.
+  auto again = directory_.find_user(user->id);
+  if (!again || again->disabled) {
+    (void)directory_.delete_session(session_key);
+    if (!again) return std::move(again).error();
+    return disabled_account();
+  }
   return Login{std::move(token), user->id, std::string(device)};
 }
 

@@ -67,6 +67,24 @@ Result<void> SessionService::change_password(const ports::SessionRecord& caller,
   return Ok{};
 }
 
+Result<void> SessionService::end_all(UserId user, std::string reason) {
+  auto sessions = auth_.sessions_of(user);
+  if (!sessions) return std::move(sessions).error();
+  for (const auto& session : *sessions) {
+    auto ended = auth_.end_session(session.token_hash);
+    if (!ended && ended.error().code != ErrorCode::not_found) return ended;  // gone already: fine
+  }
+  // All but no session: every connection of the user.
+  close_connections(user, records::SessionsEnded::Which::all_but_session, std::string(), std::move(reason));
+  if (push_tokens_ == nullptr) return Ok{};
+  for (std::size_t i = 0; i < sessions->size(); ++i) {
+    const std::string& device = (*sessions)[i].device;
+    if (i > 0 && (*sessions)[i - 1].device == device) continue;  // listed by device
+    if (auto removed = push_tokens_->remove_device(user, device); !removed) return removed;
+  }
+  return Ok{};
+}
+
 void SessionService::close_connections(UserId user, records::SessionsEnded::Which which, std::string key,
                                        std::string reason) {
   auto servers = state_.routes(user);

@@ -57,6 +57,11 @@ class SessionService {
   [[nodiscard]] Result<void> change_password(const ports::SessionRecord& caller, std::string_view old_password,
                                              std::string_view new_password);
 
+  // Ends every session of the user (an administrator disabled it): each
+  // device is logged out, its push registration goes, and its connections
+  // are closed with `reason`.
+  [[nodiscard]] Result<void> end_all(UserId user, std::string reason);
+
  private:
   // Publishes SessionsEnded to every server holding one of the user's
   // devices (this one included). Best effort: the tokens are refused

@@ -201,5 +201,44 @@ TEST_P(DirectoryContract, APasswordIsReplaced) {
   EXPECT_EQ(port_->find_user(user->id)->password_hash, "new-hash");
 }
 
+TEST_P(DirectoryContract, AUserIsDisabledAndEnabledAgain) {
+  auto user = port_->create_user(dir_.unique("grace"), "hash");
+  ASSERT_TRUE(user.ok());
+  EXPECT_FALSE(user->disabled);
+  ASSERT_TRUE(port_->set_disabled(user->id, true).ok());
+  EXPECT_TRUE(port_->find_user(user->id)->disabled);
+  EXPECT_TRUE(port_->find_user_by_name(user->username)->disabled);
+  EXPECT_EQ(port_->find_user(user->id)->password_hash, "hash");  // nothing else changes
+  restart();
+  EXPECT_TRUE(port_->find_user(user->id)->disabled);
+  ASSERT_TRUE(port_->set_disabled(user->id, false).ok());
+  EXPECT_FALSE(port_->find_user(user->id)->disabled);
+  auto missing = port_->set_disabled(UserId{0xFFFFFFFFFFFFULL}, true);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::not_found);
+}
+
+TEST_P(DirectoryContract, UsersAreListedByNamePrefixInPagesInByteOrder) {
+  const std::string base = dir_.unique("list");
+  for (const char* suffix : {"b", "a", "ca", "c", "Z"}) ASSERT_TRUE(port_->create_user(base + suffix, "h").ok());
+  ASSERT_TRUE(port_->create_user(dir_.unique("lisu"), "h").ok());  // another prefix
+  const auto names = [](const Result<std::vector<ports::UserRecord>>& users) {
+    std::vector<std::string> out;
+    for (const auto& u : *users) out.push_back(u.username);
+    return out;
+  };
+  auto first = port_->list_users(base, "", 2);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(names(first), (std::vector<std::string>{base + "Z", base + "a"}));  // bytes: 'Z' < 'a'
+  EXPECT_TRUE((*first)[0].id.valid());
+  auto next = port_->list_users(base, base + "a", 10);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(names(next), (std::vector<std::string>{base + "b", base + "c", base + "ca"}));
+  EXPECT_EQ(names(port_->list_users(base + "c", "", 10)), (std::vector<std::string>{base + "c", base + "ca"}));
+  EXPECT_TRUE(port_->list_users(base, base + "ca", 10)->empty());
+  EXPECT_TRUE(port_->list_users(base + "x", "", 10)->empty());
+  EXPECT_TRUE(port_->list_users(base, "", 0)->empty());
+}
+
 }  // namespace
 }  // namespace parley::contract

@@ -17,7 +17,8 @@ enum Family : int { users_cf, usernames_cf, sessions_cf, meta_cf, user_sessions_
 
 constexpr std::string_view next_user_id_key = "next_user_id";
 constexpr std::string_view user_sessions_key = "user_sessions";
-constexpr std::uint8_t record_format = 1;
+// Users: format 1, then format 2 with a disabled flag (both are read).
+constexpr std::uint8_t record_format = 2;
 // Sessions since they slide: format 1 and last_used_at.
 constexpr std::uint8_t session_format = 2;
 
@@ -39,6 +40,7 @@ std::string encode(const ports::UserRecord& u) {
   rocks::put_be64(out, static_cast<std::uint64_t>(u.created_at));
   rocks::put_str(out, u.username);
   rocks::put_str(out, u.password_hash);
+  out.push_back(u.disabled ? '\1' : '\0');
   return out;
 }
 
@@ -47,10 +49,13 @@ Result<ports::UserRecord> decode_user(std::string_view in) {
   ports::UserRecord u;
   std::uint8_t version = 0;
   std::uint64_t created = 0;
-  if (!(r.u8(version) && version == record_format && r.u64(u.id.value) && r.u64(created) && r.str(u.username) &&
-        r.str(u.password_hash) && r.done())) {
+  std::uint8_t disabled = 0;
+  if (!(r.u8(version) && (version == 1 || version == record_format) && r.u64(u.id.value) && r.u64(created) &&
+        r.str(u.username) && r.str(u.password_hash) && (version == 1 || (r.u8(disabled) && disabled <= 1)) &&
+        r.done())) {
     return make_error(ErrorCode::internal, "directory: corrupt user row");
   }
+  u.disabled = disabled == 1;
   u.created_at = static_cast<TimeMs>(created);
   return u;
 }
@@ -179,6 +184,37 @@ Result<void> RocksDirectory::set_password(UserId id, std::string_view password_h
   const auto status = db_.db->Put(synced(), cf(users_cf), rocks::be64(id.value), encode(*user));
   if (!status.ok()) return rocks::to_error(status, "set_password");
   return Ok{};
+}
+
+Result<void> RocksDirectory::set_disabled(UserId id, bool disabled) {
+  std::lock_guard lock(create_mu_);
+  auto user = find_user(id);
+  if (!user) return std::move(user).error();
+  user->disabled = disabled;
+  const auto status = db_.db->Put(synced(), cf(users_cf), rocks::be64(id.value), encode(*user));
+  if (!status.ok()) return rocks::to_error(status, "set_disabled");
+  return Ok{};
+}
+
+Result<std::vector<ports::UserRecord>> RocksDirectory::list_users(std::string_view prefix, std::string_view after,
+                                                                  int limit) {
+  std::vector<ports::UserRecord> out;
+  if (limit <= 0) return out;
+  std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(rocksdb::ReadOptions(), cf(usernames_cf)));
+  // The first name past `after` that can start with `prefix`.
+  std::string from(after);
+  from.push_back('\0');
+  if (from < prefix) from = std::string(prefix);
+  for (it->Seek(from); it->Valid() && static_cast<int>(out.size()) < limit; it->Next()) {
+    const std::string_view name(it->key().data(), it->key().size());
+    if (!name.starts_with(prefix)) break;
+    if (it->value().size() != 8) return make_error(ErrorCode::internal, "directory: corrupt username row");
+    auto user = find_user(UserId{rocks::get_be64(std::string_view(it->value().data(), it->value().size()))});
+    if (!user) return std::move(user).error();
+    out.push_back(std::move(user).value());
+  }
+  if (!it->status().ok()) return rocks::to_error(it->status(), "list_users");
+  return out;
 }
 
 Result<void> RocksDirectory::put_session(std::string_view token_hash, const ports::SessionRecord& session) {

@@ -8,6 +8,14 @@ namespace parley::postgres {
 
 namespace {
 
+// A row of id, username, password_hash, created_at, disabled.
+ports::UserRecord user_row(const PGresult* res, int row) {
+  ports::UserRecord u{UserId{static_cast<std::uint64_t>(int64(res, row, 0))}, text(res, row, 1), text(res, row, 2),
+                      int64(res, row, 3)};
+  u.disabled = boolean(res, row, 4);
+  return u;
+}
+
 // A row of user_id, device, created_at, last_used_at, token_hash.
 ports::SessionRecord session_row(const PGresult* res, int row) {
   return ports::SessionRecord{UserId{static_cast<std::uint64_t>(int64(res, row, 0))}, text(res, row, 1),
@@ -22,9 +30,13 @@ TimeMs now_ms() {
 std::vector<Statement> statements() {
   return {
       {"dir_create_user", "INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id"},
-      {"dir_user_by_name", "SELECT id, username, password_hash, created_at FROM users WHERE username = $1"},
-      {"dir_user_by_id", "SELECT id, username, password_hash, created_at FROM users WHERE id = $1"},
+      {"dir_user_by_name", "SELECT id, username, password_hash, created_at, disabled FROM users WHERE username = $1"},
+      {"dir_user_by_id", "SELECT id, username, password_hash, created_at, disabled FROM users WHERE id = $1"},
       {"dir_set_password", "UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id"},
+      {"dir_set_disabled", "UPDATE users SET disabled = $2 WHERE id = $1 RETURNING id"},
+      {"dir_list_users",
+       "SELECT id, username, password_hash, created_at, disabled FROM users "
+       "WHERE starts_with(username, $1) AND username COLLATE \"C\" > $2 ORDER BY username COLLATE \"C\" LIMIT $3"},
       {"dir_put_session",
        "INSERT INTO sessions (token_hash, user_id, device, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5) "
        "ON CONFLICT (token_hash) DO UPDATE SET user_id = EXCLUDED.user_id, device = EXCLUDED.device, "
@@ -67,8 +79,7 @@ Result<ports::UserRecord> PostgresDirectory::one_user(Result<ResultPtr> r, std::
   if (!r) return std::move(r).error();
   const PGresult* res = r->get();
   if (PQntuples(res) == 0) return make_error(ErrorCode::not_found, "no user " + std::string(what));
-  return ports::UserRecord{UserId{static_cast<std::uint64_t>(int64(res, 0, 0))}, text(res, 0, 1), text(res, 0, 2),
-                           int64(res, 0, 3)};
+  return user_row(res, 0);
 }
 
 Result<ports::UserRecord> PostgresDirectory::find_user_by_name(std::string_view username) {
@@ -102,6 +113,26 @@ Result<void> PostgresDirectory::set_password(UserId id, std::string_view passwor
   if (!r) return std::move(r).error();
   if (PQntuples(r->get()) == 0) return make_error(ErrorCode::not_found, "no such user");
   return Ok{};
+}
+
+Result<void> PostgresDirectory::set_disabled(UserId id, bool disabled) {
+  if (id.value > static_cast<std::uint64_t>(INT64_MAX)) return make_error(ErrorCode::not_found, "no such user");
+  auto r = pool_->run("dir_set_disabled", {std::to_string(id.value), disabled ? "t" : "f"});
+  if (!r) return std::move(r).error();
+  if (PQntuples(r->get()) == 0) return make_error(ErrorCode::not_found, "no such user");
+  return Ok{};
+}
+
+Result<std::vector<ports::UserRecord>> PostgresDirectory::list_users(std::string_view prefix, std::string_view after,
+                                                                     int limit) {
+  std::vector<ports::UserRecord> out;
+  if (limit <= 0) return out;
+  auto r = pool_->run("dir_list_users", {std::string(prefix), std::string(after), std::to_string(limit)});
+  if (!r) return std::move(r).error();
+  const PGresult* res = r->get();
+  out.reserve(static_cast<std::size_t>(PQntuples(res)));
+  for (int row = 0; row < PQntuples(res); ++row) out.push_back(user_row(res, row));
+  return out;
 }
 
 Result<void> PostgresDirectory::touch_session(std::string_view token_hash, TimeMs when) {

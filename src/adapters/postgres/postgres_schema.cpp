@@ -121,6 +121,11 @@ const std::vector<Migration>& schema_migrations() {
        "ALTER TABLE sessions ADD COLUMN last_used_at bigint NOT NULL DEFAULT 0;"
        "UPDATE sessions SET last_used_at = created_at;"
        "CREATE INDEX sessions_by_user ON sessions (user_id, device, created_at);"},
+      // Users an administrator disabled (logins refused), and the
+      // administrator's list of users by name, in byte order.
+      {10,
+       "ALTER TABLE users ADD COLUMN disabled boolean NOT NULL DEFAULT false;"
+       "CREATE INDEX users_by_name_bytes ON users (username COLLATE \"C\");"},
   };
   return all;
 }
