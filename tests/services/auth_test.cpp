@@ -230,5 +230,18 @@ TEST_F(AuthTest, ClosedRegistrationRefusesSignUps) {
   EXPECT_TRUE(closed.login("alice", "right password", "d").ok());  // existing accounts still log in
 }
 
+TEST_F(AuthTest, ADisabledUserIsRefusedOnlyAfterTheRightPasswordAndLogsInOnceEnabled) {
+  const UserId alice = directory_->find_user_by_name("alice")->id;
+  ASSERT_TRUE(directory_->set_disabled(alice, true).ok());
+  auto refused = auth_->login("alice", "right password", "d");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::forbidden);
+  EXPECT_NE(refused.error().message.find("disabled"), std::string::npos);
+  EXPECT_EQ(login("wrong password"), ErrorCode::unauthorized);  // says nothing about the account
+  EXPECT_TRUE(auth_->sessions_of(alice)->empty());              // no session was left behind
+  ASSERT_TRUE(directory_->set_disabled(alice, false).ok());
+  EXPECT_EQ(login("right password"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace parley::services
