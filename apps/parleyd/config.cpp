@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "core/build_info.hpp"
+#include "gateway/cors.hpp"
 
 namespace parley::app {
 
@@ -88,6 +89,22 @@ const std::vector<Setting>& settings() {
        [](Config& c, const std::string& v) {
          c.data_dir = v;
          return !v.empty();
+       }},
+      {"--tls-cert", "PARLEY_TLS_CERT",
+       "PEM file of the server's TLS certificate chain (the server's certificate first); with --tls-key the "
+       "listener serves HTTPS and WSS only (TLS 1.2 and later); SIGHUP reads both files again (default: none, "
+       "plain HTTP and WS)",
+       [](Config& c, const std::string& v) { return !(c.tls_cert = v).empty(); }},
+      {"--tls-key", "PARLEY_TLS_KEY", "PEM file of the private key of --tls-cert's certificate (unencrypted)",
+       [](Config& c, const std::string& v) { return !(c.tls_key = v).empty(); }},
+      {"--cors-origins", "PARLEY_CORS_ORIGINS",
+       "web origins whose pages may call the HTTP API and open WebSockets, comma-separated, each "
+       "scheme://host[:port] (https://chat.example.com,http://localhost:5173); their CORS preflights are "
+       "answered and their answers carry Access-Control-Allow-Origin (default: none, only the server's own)",
+       [](Config& c, const std::string& v) {
+         auto origins = gateway::parse_cors_origins(v);
+         if (origins) c.gateway.cors_origins = std::move(*origins);
+         return origins.has_value();
        }},
       {"--web-dir", "PARLEY_WEB_DIR",
        "directory of the web app's built files (clients/web/dist), served at / (default: a `web` folder next to "
@@ -546,6 +563,11 @@ ParseOutcome parse_config(const std::vector<std::string>& args, const std::vecto
       continue;
     }
     if (!match->apply(config, value)) return exit_with(2, "invalid value for " + arg + ": '" + value + "'");
+  }
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return exit_with(2, config.tls_cert.empty()
+                            ? "--tls-key is set but --tls-cert is not: TLS needs both the certificate and its key"
+                            : "--tls-cert is set but --tls-key is not: TLS needs both the certificate and its key");
   }
   if (config.presence_heartbeat >= config.presence_ttl) {
     return exit_with(2, "--presence-heartbeat-ms (" + std::to_string(config.presence_heartbeat.count()) +

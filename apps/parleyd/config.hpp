@@ -80,6 +80,10 @@ struct Config {
   // answering 503 "draining", before the drain begins: time for load
   // balancers to stop sending new clients. A second signal ends it early.
   std::chrono::milliseconds drain_grace{0};
+  // TLS (docs/OPERATIONS.md, "TLS"): the certificate chain and private key,
+  // PEM; both set: the listener serves HTTPS and WSS only. Neither: plain.
+  std::string tls_cert;
+  std::string tls_key;
   // The web app's built files, served at `/` (gateway::set_web_dir); empty:
   // the built-in page. resolve_web_dir fills in the default.
   std::string web_dir;

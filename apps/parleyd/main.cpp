@@ -1,5 +1,6 @@
 // parleyd: parse the settings, build the engines behind the ports, start the
-// pipeline steps and the gateway, wait for SIGINT or SIGTERM, drain, exit.
+// pipeline steps and the gateway, wait for SIGINT or SIGTERM (SIGHUP reloads
+// the TLS certificate), drain, exit.
 
 #include <pthread.h>
 #include <sys/resource.h>
@@ -17,6 +18,7 @@
 #include "engines.hpp"
 #include "gateway/http_api.hpp"
 #include "gateway/server.hpp"
+#include "gateway/tls_context.hpp"
 #include "services/inbox_owner.hpp"
 #include "services/presence_service.hpp"
 #include "services/push_dispatcher.hpp"
@@ -54,9 +56,26 @@ void announce_listening(parley::log::Format format, const std::string& host, std
   std::fflush(stdout);
 }
 
+// SIGHUP: reads the TLS certificate and key again (docs/OPERATIONS.md,
+// "TLS"); new handshakes use them, open connections keep theirs. A bad pair
+// is logged and the one in use stays.
+void reload_tls(parley::gateway::TlsContext* tls) {
+  if (tls == nullptr) {
+    parley::log::info("parleyd", "SIGHUP: no TLS certificate to reload (--tls-cert is not set)");
+    return;
+  }
+  if (auto reloaded = tls->reload(); !reloaded) {
+    parley::log::error("parleyd", "SIGHUP: kept the TLS certificate in use: " + reloaded.error().message);
+    return;
+  }
+  parley::log::info("parleyd", "SIGHUP: reloaded the TLS certificate " + tls->cert_file() + " and key " +
+                                   tls->key_file() + "; new connections use them");
+}
+
 // Waits up to `grace` for SIGINT or SIGTERM (blocked in every thread):
-// the drain grace, which a second signal ends early.
-void wait_grace(const sigset_t& signals, std::chrono::milliseconds grace) {
+// the drain grace, which a second signal ends early. SIGHUP meanwhile
+// reloads `tls`.
+void wait_grace(const sigset_t& signals, std::chrono::milliseconds grace, parley::gateway::TlsContext* tls) {
   const auto deadline = std::chrono::steady_clock::now() + grace;
   for (;;) {
     const auto left = deadline - std::chrono::steady_clock::now();
@@ -68,6 +87,7 @@ void wait_grace(const sigset_t& signals, std::chrono::milliseconds grace) {
       parley::log::info("parleyd", "a second signal: ending the drain grace early");
       return;
     }
+    if (got == SIGHUP) reload_tls(tls);
     if (got < 0 && errno == EAGAIN) return;  // the grace is over
   }
 }
@@ -95,11 +115,24 @@ int main(int argc, char** argv) {
   for (const auto& warning : parsed.warnings) log::warn("parleyd", warning);
   gateway::set_web_dir(config.web_dir);
 
+  // The TLS certificate and key, read before anything starts: a bad pair is
+  // a start-up failure.
+  std::shared_ptr<gateway::TlsContext> tls;
+  if (!config.tls_cert.empty()) {
+    try {
+      tls = std::make_shared<gateway::TlsContext>(config.tls_cert, config.tls_key);
+    } catch (const std::exception& e) {
+      log::error("parleyd", std::string("TLS (--tls-cert, --tls-key): ") + e.what());
+      return 1;
+    }
+  }
+
   // Signals are taken by sigwait below, never by the worker threads.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -205,21 +238,23 @@ int main(int argc, char** argv) {
   readiness.start();
   readiness.await_first_probes(std::chrono::seconds(2));  // bounded: a slow engine only leaves it unready
 
-  gateway::Server server(config.gateway, {.chat = chat,
-                                          .auth = auth,
-                                          .rooms = room_rules,
-                                          .conversations = conversations,
-                                          .directory = directory,
-                                          .room_store = rooms,
-                                          .state = state,
-                                          .social = social,
-                                          .presence = presence,
-                                          .push_tokens = engines.push_tokens.get(),
-                                          .push = &push_dispatcher,
-                                          .search = &search,
-                                          .readiness = &readiness,
-                                          .sessions = &sessions,
-                                          .admin = &admin});
+  gateway::Server server(config.gateway,
+                         {.chat = chat,
+                          .auth = auth,
+                          .rooms = room_rules,
+                          .conversations = conversations,
+                          .directory = directory,
+                          .room_store = rooms,
+                          .state = state,
+                          .social = social,
+                          .presence = presence,
+                          .push_tokens = engines.push_tokens.get(),
+                          .push = &push_dispatcher,
+                          .search = &search,
+                          .readiness = &readiness,
+                          .sessions = &sessions,
+                           .admin = &admin},
+                         tls);
   try {
     server.start();
   } catch (const std::exception& e) {
@@ -238,17 +273,24 @@ int main(int argc, char** argv) {
   log::info("parleyd", "parleyd " + std::string(build_info::version()) + " (commit " +
                            std::string(build_info::commit()) + "), data in " + config.data_dir + ", node " +
                            std::to_string(config.node_id));
+  if (tls) {
+    log::info("parleyd", "TLS: serving HTTPS and WSS only (TLS 1.2 and later), certificate " + tls->cert_file());
+  }
   log::info("parleyd", config.web_dir.empty() ? std::string("web app: the built-in page at /")
                                               : "web app: " + config.web_dir + " at /");
 
   int signal = 0;
-  sigwait(&signals, &signal);
+  for (;;) {
+    sigwait(&signals, &signal);
+    if (signal != SIGHUP) break;
+    reload_tls(tls.get());
+  }
   readiness.set_draining();  // /v1/readyz: 503 from here on
   const char* signal_name = signal == SIGINT ? "SIGINT" : "SIGTERM";
   if (config.drain_grace.count() > 0) {
     log::info("parleyd", std::string(signal_name) + ": not ready; serving for the drain grace of " +
                              std::to_string(config.drain_grace.count()) + " ms before draining");
-    wait_grace(signals, config.drain_grace);
+    wait_grace(signals, config.drain_grace, tls.get());
     log::info("parleyd", "draining");
   } else {
     log::info("parleyd", std::string("draining on ") + signal_name);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "ports/directory.hpp"
 #include "ports/push_tokens.hpp"
@@ -76,6 +77,12 @@ struct GatewayOptions {
   // The admin API's bearer token (--admin-token-file's content); empty:
   // the admin API is off.
   std::string admin_token;
+  // Whether the listener serves TLS only (HTTPS and WSS; the Server is given
+  // a TlsContext): the server list then names wss:// URLs.
+  bool tls = false;
+  // Web origins ("https://chat.example.com", lowercase) whose pages may call
+  // the HTTP API and open WebSockets (cors.hpp); empty: none but the server's own.
+  std::vector<std::string> cors_origins;
 };
 
 // The services and ports the gateway calls, built by main().

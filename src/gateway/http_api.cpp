@@ -24,6 +24,7 @@
 #include "gateway/blocking.hpp"
 #include "gateway/connection_limits.hpp"
 #include "gateway/session_registry.hpp"
+#include "gateway/cors.hpp"
 #include "gateway/static_files.hpp"
 #include "gateway/web_client.hpp"
 
@@ -202,14 +203,18 @@ awaitable<HttpResponse> change_password(Context& ctx, HttpRequest req) {
   co_return no_content(req);
 }
 
-json::object server_json(const ports::ServerInfo& server) {
+// `scheme`: "wss://" where this server serves TLS (the servers of one
+// cluster share their TLS settings), else "ws://".
+json::object server_json(const ports::ServerInfo& server, std::string_view scheme) {
   json::object out;
   out["server_id"] = server.id;
   out["endpoint"] = server.endpoint;
-  out["url"] = "ws://" + server.endpoint + "/v1/ws";
+  out["url"] = std::string(scheme) + server.endpoint + "/v1/ws";
   out["load"] = server.load;
   return out;
 }
+
+std::string_view websocket_scheme(const Context& ctx) { return ctx.options.tls ? "wss://" : "ws://"; }
 
 // The live servers, dead ones retired first (with their routes), so that
 // what is listed is what is served.
@@ -224,7 +229,7 @@ awaitable<HttpResponse> list_servers(Context& ctx, HttpRequest req) {
   auto servers = co_await run_blocking(ctx.blocking, std::move(job));
   if (!servers) co_return error_response(req, servers.error());
   json::array list;
-  for (const auto& server : *servers) list.push_back(server_json(server));
+  for (const auto& server : *servers) list.push_back(server_json(server, websocket_scheme(ctx)));
   json::object out;
   out["servers"] = std::move(list);
   co_return json_response(req, http::status::ok, out);
@@ -248,7 +253,7 @@ awaitable<HttpResponse> pick_server(Context& ctx, HttpRequest req) {
   }
   thread_local std::minstd_rand random{std::random_device{}()};
   const auto& chosen = *candidates[std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(random)];
-  co_return json_response(req, http::status::ok, server_json(chosen));
+  co_return json_response(req, http::status::ok, server_json(chosen, websocket_scheme(ctx)));
 }
 
 // GET /v1/readyz: 200 {"ready":true} while this server can serve; else 503
@@ -509,6 +514,11 @@ awaitable<HttpResponse> answer(Context& ctx, HttpRequest req, std::string source
   const auto answers = [&expected](http::verb m) {
     return std::find(expected.begin(), expected.end(), m) != expected.end();
   };
+  if (is_preflight(req) && !expected.empty()) {
+    auto origin = req.find(http::field::origin);
+    if (!origin_allowed(ctx.options, origin->value())) co_return error_response(req, origin_refused(req));
+    co_return preflight_response(req, allow_header(expected));
+  }
   const bool head_of_get = req.method() == http::verb::head && answers(http::verb::get);
   if (!expected.empty() && !answers(req.method()) && !head_of_get) {
     std::string use;
@@ -527,7 +537,12 @@ awaitable<HttpResponse> answer(Context& ctx, HttpRequest req, std::string source
 
 awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req, std::string source) {
   const bool head = req.method() == http::verb::head;
+  std::string origin;
+  if (!ctx.options.cors_origins.empty()) {
+    if (auto it = req.find(http::field::origin); it != req.end()) origin = it->value();
+  }
   HttpResponse res = co_await answer(ctx, std::move(req), std::move(source));
+  add_cors_headers(ctx.options, origin, res);
   if (head) {
     // RFC 9110: a HEAD answer is the GET one's status and headers, its
     // Content-Length included, and never has a body, whatever the status

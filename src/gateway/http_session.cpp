@@ -7,14 +7,17 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url/parse.hpp>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <type_traits>
 
 #include "core/log.hpp"
 #include "gateway/blocking.hpp"
+#include "gateway/cors.hpp"
 #include "gateway/http_api.hpp"
 #include "gateway/websocket_session.hpp"
 
@@ -65,16 +68,23 @@ Error too_many_connections(const ConnectionLimits& limits, ConnectionLimits::Ref
                                                  std::to_string(limits.options().per_user) + "); close one first");
 }
 
-}  // namespace
+// The key failed logins from the socket's peer are counted under (empty:
+// the peer is already gone).
+std::string source_of(const asio::ip::tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  return ec ? std::string() : login_source(remote.address());
+}
 
-awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx, ConnectionLimits::Slot slot) {
-  boost::system::error_code remote_ec;
-  const auto remote = socket.remote_endpoint(remote_ec);
-  const std::string source = remote_ec ? std::string() : login_source(remote.address());
-  beast::tcp_stream stream(std::move(socket));
+// Serves HTTP requests on `stream` (a beast::tcp_stream, or an ssl_stream
+// on one after its handshake) in turn until the peer closes, or hands it to
+// a WebSocketSession<Stream> on an upgrade. A template, so that the plain
+// path is the same code it was before TLS, with nothing of TLS in it.
+template <class Stream>
+awaitable<void> serve_requests(Stream stream, Context& ctx, ConnectionLimits::Slot slot, std::string source) {
   beast::flat_buffer buffer;
   for (;;) {
-    stream.expires_after(std::chrono::seconds(30));
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
     http::request_parser<http::string_body> parser;
     parser.body_limit(ctx.options.max_http_body);
     parser.header_limit(16 * 1024);
@@ -92,6 +102,14 @@ awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx, Connectio
     HttpRequest req = parser.release();
 
     if (beast::websocket::is_upgrade(req) && is_websocket_path(req)) {
+      if (!websocket_origin_allowed(ctx.options, req)) {
+        // A browser page of another site (docs/OPERATIONS.md, "CORS").
+        HttpResponse res = error_response(req, origin_refused(req));
+        res.keep_alive(false);
+        (void)co_await http::async_write(stream, res, as_tuple_awaitable);
+        log_access(req.method_string(), req.target(), res.result_int(), began);
+        break;
+      }
       auto token = bearer_token(req, true);
       auto job = [&ctx, t = token.value_or("")] { return ctx.auth.authenticate(t); };
       auto who = co_await run_blocking(ctx.blocking, std::move(job));
@@ -119,9 +137,9 @@ awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx, Connectio
       // Logged when handed over: the 101 is written by the session's
       // handshake, which follows at once.
       log_access(req.method_string(), req.target(), static_cast<unsigned>(http::status::switching_protocols), began);
-      auto session = std::make_shared<WebSocketSession>(std::move(stream), ctx, std::move(who.value()), std::move(slot),
-                                                        std::move(user_slot));
-      co_await WebSocketSession::serve(std::move(session), std::move(req));
+      auto session = std::make_shared<WebSocketSession<Stream>>(std::move(stream), ctx, std::move(who.value()),
+                                                                std::move(slot), std::move(user_slot));
+      co_await WebSocketSession<Stream>::serve(std::move(session), std::move(req));
       co_return;
     }
 
@@ -138,8 +156,37 @@ awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx, Connectio
     log_access(method, target, res.result_int(), began);
     if (wec || !keep_alive) break;
   }
-  boost::system::error_code ignored;
-  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    boost::system::error_code ignored;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  } else {
+    // TLS: say close_notify, waiting a short while at most for the peer's.
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+    (void)co_await stream.async_shutdown(as_tuple_awaitable);
+  }
+}
+
+}  // namespace
+
+awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx, ConnectionLimits::Slot slot) {
+  std::string source = source_of(socket);
+  co_await serve_requests(beast::tcp_stream(std::move(socket)), ctx, std::move(slot), std::move(source));
+}
+
+awaitable<void> serve_https(asio::ip::tcp::socket socket, Context& ctx, ConnectionLimits::Slot slot,
+                            std::shared_ptr<asio::ssl::context> tls) {
+  std::string source = source_of(socket);
+  beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls);
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, as_tuple_awaitable);
+  if (ec) {
+    // Plain HTTP sent to the TLS port, a client that does not trust the
+    // certificate, a scanner: nothing to answer, and nothing worth more
+    // than a debug line.
+    log::write(log::Level::debug, "tls", "handshake failed: " + ec.message());
+    co_return;
+  }
+  co_await serve_requests(std::move(stream), ctx, std::move(slot), std::move(source));
 }
 
 }  // namespace parley::gateway

@@ -99,8 +99,11 @@ void refuse(Socket& socket, ConnectionLimits::Refusal why) {
 // descriptor limit every accept fails at once while the pending connection
 // stays queued, and retrying at once would spin a core. Failures and
 // refusals are each logged at most once a second, with how many there were.
+//
+// `tls` (null: plain): each connection is handshaken with the context
+// current when it was accepted (TlsContext::reload swaps it).
 awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimits& limits, Context& ctx,
-                            std::function<asio::io_context&()> next_context) {
+                            std::function<asio::io_context&()> next_context, TlsContext* tls) {
   constexpr std::chrono::milliseconds kFirstBackoff{10};
   constexpr std::chrono::milliseconds kMaxBackoff{1000};
   asio::steady_timer pause(acceptor.get_executor());
@@ -146,7 +149,12 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimits& limits, C
     }
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    asio::co_spawn(ioc, serve_http(std::move(socket), ctx, std::move(admission.slot)), log_exception);
+    if (tls != nullptr) {
+      asio::co_spawn(ioc, serve_https(std::move(socket), ctx, std::move(admission.slot), tls->current()),
+                     log_exception);
+    } else {
+      asio::co_spawn(ioc, serve_http(std::move(socket), ctx, std::move(admission.slot)), log_exception);
+    }
   }
 }
 
@@ -161,8 +169,9 @@ awaitable<void> sweep_loop(asio::steady_timer& timer, PendingSends& pending, std
 
 }  // namespace
 
-Server::Server(GatewayOptions options, Services services)
+Server::Server(GatewayOptions options, Services services, std::shared_ptr<TlsContext> tls)
     : options_(std::move(options)),
+      tls_(std::move(tls)),
       limits_({.max_connections = options_.max_connections,
                .per_address = options_.max_connections_per_address,
                .per_user = options_.max_connections_per_user,
@@ -180,6 +189,7 @@ Server::Server(GatewayOptions options, Services services)
            channels_,          blocking_,           services.social,   services.presence, services.push_tokens,
            services.push,      services.search,     services.readiness},
       acceptor_(blocking_) {
+  options_.tls = ctx_.options.tls = tls_ != nullptr;
   ctx_.sessions = services.sessions;
   if (!options_.admin_token.empty()) ctx_.admin = services.admin;
   ctx_.hashing = &hashing_;
@@ -316,7 +326,8 @@ void Server::start() {
                            " per source address, " + std::to_string(limits_.options().per_user) + " WebSockets and " +
                            std::to_string(limits_.options().devices_per_user) + " devices per user");
   asio::co_spawn(*contexts_.front(),
-                 accept_loop(acceptor_, limits_, ctx_, [this]() -> asio::io_context& { return next_context(); }),
+                 accept_loop(
+                     acceptor_, limits_, ctx_, [this]() -> asio::io_context& { return next_context(); }, tls_.get()),
                  log_exception);
   sweep_timer_ = std::make_unique<asio::steady_timer>(*contexts_.front());
   asio::co_spawn(*contexts_.front(), sweep_loop(*sweep_timer_, pending_, options_.send_timeout), log_exception);

@@ -20,6 +20,7 @@
 #include "gateway/context.hpp"
 #include "gateway/pending_sends.hpp"
 #include "gateway/session_registry.hpp"
+#include "gateway/tls_context.hpp"
 #include "gateway/user_budgets.hpp"
 #include "services/records.hpp"
 
@@ -27,7 +28,9 @@ namespace parley::gateway {
 
 class Server {
  public:
-  Server(GatewayOptions options, Services services);
+  // `tls`: serve HTTPS and WSS only, with its certificate (null: plain HTTP
+  // and WS); options.tls is set to match.
+  Server(GatewayOptions options, Services services, std::shared_ptr<TlsContext> tls = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -51,6 +54,7 @@ class Server {
   void close_ended_sessions(const records::SessionsEnded& ended);
 
   GatewayOptions options_;
+  std::shared_ptr<TlsContext> tls_;  // null: plain
   // Before everything that may hold a connection (the I/O contexts' and the
   // pools' pending handlers): each connection gives its slots back here
   // when it is destroyed.

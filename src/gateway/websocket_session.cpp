@@ -5,7 +5,9 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/json/parse.hpp>
 
 #include "core/codec.hpp"
@@ -24,8 +26,19 @@ using asio::awaitable;
 using asio::use_awaitable;
 constexpr auto as_tuple_awaitable = asio::as_tuple(use_awaitable);
 
-WebSocketSession::WebSocketSession(beast::tcp_stream stream, Context& ctx, ports::SessionRecord who,
-                                   ConnectionLimits::Slot connection, ConnectionLimits::Slot user)
+namespace {
+
+// Numbers this process's connections, plain and TLS alike (presence keys).
+std::uint64_t next_connection_number() {
+  static std::atomic<std::uint64_t> connections{0};
+  return ++connections;
+}
+
+}  // namespace
+
+template <class Stream>
+WebSocketSession<Stream>::WebSocketSession(Stream stream, Context& ctx, ports::SessionRecord who,
+                                           ConnectionLimits::Slot connection, ConnectionLimits::Slot user)
     : connection_slot_(std::move(connection)),
       user_slot_(std::move(user)),
       ws_(std::move(stream)),
@@ -33,12 +46,12 @@ WebSocketSession::WebSocketSession(beast::tcp_stream stream, Context& ctx, ports
       who_(std::move(who)),
       bucket_(ctx.options.rate_limit, ctx.options.rate_burst),
       budget_(ctx.budgets != nullptr ? ctx.budgets->of(who_.user) : nullptr) {
-  static std::atomic<std::uint64_t> connections{0};
-  presence_key_ = ctx_.chat.server_id() + "/" + who_.device + "/" + std::to_string(++connections);
+  presence_key_ = ctx_.chat.server_id() + "/" + who_.device + "/" + std::to_string(next_connection_number());
 }
 
-awaitable<void> WebSocketSession::serve(std::shared_ptr<WebSocketSession> self,
-                                        beast::http::request<beast::http::string_body> upgrade) {
+template <class Stream>
+awaitable<void> WebSocketSession<Stream>::serve(std::shared_ptr<WebSocketSession> self,
+                                                beast::http::request<beast::http::string_body> upgrade) {
   beast::get_lowest_layer(self->ws_).expires_never();  // the websocket's own timeouts take over
   websocket::stream_base::timeout timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
   timeouts.idle_timeout = self->ctx_.options.idle_timeout;
@@ -60,7 +73,8 @@ awaitable<void> WebSocketSession::serve(std::shared_ptr<WebSocketSession> self,
   self->ctx_.presence.disconnected(self->who_.user, self->presence_key_);
 }
 
-awaitable<void> WebSocketSession::wait_for_drain() {
+template <class Stream>
+awaitable<void> WebSocketSession<Stream>::wait_for_drain() {
   while (!closed_ && queued_bytes_ > ctx_.options.max_queued_bytes / 2) {
     if (!drain_) drain_ = std::make_unique<asio::steady_timer>(ws_.get_executor());
     drain_->expires_at(asio::steady_timer::time_point::max());
@@ -69,7 +83,8 @@ awaitable<void> WebSocketSession::wait_for_drain() {
   drain_.reset();
 }
 
-awaitable<void> WebSocketSession::read_loop() {
+template <class Stream>
+awaitable<void> WebSocketSession<Stream>::read_loop() {
   for (;;) {
     // A client that sends requests but does not read the answers waits
     // here, and reads nothing more until its queue drains.
@@ -99,7 +114,8 @@ awaitable<void> WebSocketSession::read_loop() {
   }
 }
 
-awaitable<void> WebSocketSession::handle(std::string text) {
+template <class Stream>
+awaitable<void> WebSocketSession<Stream>::handle(std::string text) {
   // Every request is a heartbeat (not only `ping`).
   if (const auto now = std::chrono::steady_clock::now(); now - last_alive_ >= ctx_.presence.refresh_interval()) {
     last_alive_ = now;
@@ -150,7 +166,8 @@ awaitable<void> WebSocketSession::handle(std::string text) {
   co_await dispatch(std::move(request.id), std::move(request.op), std::move(request.fields));
 }
 
-void WebSocketSession::refresh_budget_share() {
+template <class Stream>
+void WebSocketSession<Stream>::refresh_budget_share() {
   // The servers holding the user's devices share its budget; read off the
   // I/O thread (a state store round trip on the scale-out engines).
   asio::post(ctx_.blocking, [&state = ctx_.state, budget = budget_, user = who_.user] {
@@ -158,59 +175,71 @@ void WebSocketSession::refresh_budget_share() {
   });
 }
 
-awaitable<void> WebSocketSession::dispatch(json::value id, std::string op, json::object req) {
+template <class Stream>
+awaitable<void> WebSocketSession<Stream>::dispatch(json::value id, std::string op, json::object req) {
   OpHandler handler = find_op(op);
   if (handler == nullptr) {
     reply(codec::reply_error(id, make_error(ErrorCode::bad_request, "unknown op '" + op + "'")));
     co_return;
   }
-  Request request{ctx_, who_, weak_from_this(), std::move(id), std::move(req)};
+  Request request{ctx_, who_, this->weak_from_this(), std::move(id), std::move(req)};
   co_await handler(request);
 }
 
-void WebSocketSession::reply(std::string frame) {
+template <class Stream>
+void WebSocketSession<Stream>::reply(std::string frame) {
   enqueue(std::make_shared<const std::string>(std::move(frame)), /*reply=*/true);
 }
 
-void WebSocketSession::send(std::shared_ptr<const std::string> frame) {
+template <class Stream>
+void WebSocketSession<Stream>::send(std::shared_ptr<const std::string> frame) {
   asio::dispatch(ws_.get_executor(),
-                 [self = shared_from_this(), f = std::move(frame)]() mutable { self->enqueue(std::move(f)); });
+                 [self = this->shared_from_this(), f = std::move(frame)]() mutable { self->enqueue(std::move(f)); });
 }
 
-void WebSocketSession::send_reply(std::shared_ptr<const std::string> frame) {
-  asio::dispatch(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
+template <class Stream>
+void WebSocketSession<Stream>::send_reply(std::shared_ptr<const std::string> frame) {
+  asio::dispatch(ws_.get_executor(), [self = this->shared_from_this(), f = std::move(frame)]() mutable {
     self->enqueue(std::move(f), /*reply=*/true);
   });
 }
 
-asio::any_io_executor WebSocketSession::executor() const {
-  return const_cast<websocket::stream<beast::tcp_stream>&>(ws_).get_executor();
+template <class Stream>
+asio::any_io_executor WebSocketSession<Stream>::executor() const {
+  return const_cast<websocket::stream<Stream>&>(ws_).get_executor();
 }
 
-void WebSocketSession::send_here(std::shared_ptr<const std::string> frame) { enqueue(std::move(frame)); }
+template <class Stream>
+void WebSocketSession<Stream>::send_here(std::shared_ptr<const std::string> frame) {
+  enqueue(std::move(frame));
+}
 
-void WebSocketSession::send_reply_here(std::shared_ptr<const std::string> frame) {
+template <class Stream>
+void WebSocketSession<Stream>::send_reply_here(std::shared_ptr<const std::string> frame) {
   enqueue(std::move(frame), /*reply=*/true);
 }
 
-void WebSocketSession::close_going_away() {
-  asio::dispatch(ws_.get_executor(), [self = shared_from_this()] {
+template <class Stream>
+void WebSocketSession<Stream>::close_going_away() {
+  asio::dispatch(ws_.get_executor(), [self = this->shared_from_this()] {
     if (self->close_requested_) return;  // already closing, with its own reason
     self->close_requested_ = true;
     if (!self->writing_) self->write_next();
   });
 }
 
-void WebSocketSession::close_session_ended(std::string reason) {
-  asio::dispatch(ws_.get_executor(), [self = shared_from_this(), r = std::move(reason)] {
+template <class Stream>
+void WebSocketSession<Stream>::close_session_ended(std::string reason) {
+  asio::dispatch(ws_.get_executor(), [self = this->shared_from_this(), r = std::move(reason)] {
     if (self->close_requested_ || self->closed_) return;
     self->close_requested_ = true;
-    self->close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(kSessionEnded), r);
+    self->close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(kSessionEndedCloseCode), r);
     if (!self->writing_) self->write_next();
   });
 }
 
-void WebSocketSession::enqueue(std::shared_ptr<const std::string> frame, bool reply) {
+template <class Stream>
+void WebSocketSession<Stream>::enqueue(std::shared_ptr<const std::string> frame, bool reply) {
   if (closed_ || close_requested_) return;
   const bool queued = queue_head_ < queue_.size();
   if (queue_.size() - queue_head_ >= ctx_.options.max_write_queue ||
@@ -227,30 +256,33 @@ void WebSocketSession::enqueue(std::shared_ptr<const std::string> frame, bool re
   if (!writing_) write_next();
 }
 
-void WebSocketSession::abort() {
+template <class Stream>
+void WebSocketSession<Stream>::abort() {
   closed_ = true;
   beast::get_lowest_layer(ws_).close();
   if (drain_) drain_->cancel();
 }
 
-void WebSocketSession::write_next() {
+template <class Stream>
+void WebSocketSession<Stream>::write_next() {
   if (closed_) return;
   if (queue_head_ == queue_.size()) {
     if (close_requested_) {
       closed_ = true;
       writing_ = true;
       ws_.async_close(close_reason_,
-                      [self = shared_from_this()](boost::system::error_code) { self->writing_ = false; });
+                      [self = this->shared_from_this()](boost::system::error_code) { self->writing_ = false; });
     }
     return;
   }
   writing_ = true;
   ws_.text(true);
   ws_.async_write(asio::buffer(*queue_[queue_head_]),
-                  [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_write(ec); });
+                  [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_write(ec); });
 }
 
-void WebSocketSession::on_write(boost::system::error_code ec) {
+template <class Stream>
+void WebSocketSession<Stream>::on_write(boost::system::error_code ec) {
   writing_ = false;
   queued_bytes_ -= queue_[queue_head_]->size();
   queue_[queue_head_++].reset();
@@ -274,5 +306,8 @@ void WebSocketSession::on_write(boost::system::error_code ec) {
   }
   write_next();
 }
+
+template class WebSocketSession<beast::tcp_stream>;
+template class WebSocketSession<beast::ssl_stream<beast::tcp_stream>>;
 
 }  // namespace parley::gateway

@@ -12,6 +12,11 @@
 // event that would take the queue past B closes the connection (a device
 // that far behind catches up with `sync`). A connection therefore holds at
 // most B plus its one largest reply.
+//
+// `Stream` is what the WebSocket runs on: boost::beast::tcp_stream (plain
+// ws://) or boost::beast::ssl_stream<tcp_stream> (wss://, --tls-cert). Both
+// are instantiated in websocket_session.cpp; a plain connection carries
+// nothing of TLS.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -35,13 +40,17 @@
 
 namespace parley::gateway {
 
-class WebSocketSession final : public Connection, public std::enable_shared_from_this<WebSocketSession> {
+// The close code of a connection whose session ended (docs/PROTOCOL.md).
+inline constexpr std::uint16_t kSessionEndedCloseCode = 4001;
+
+template <class Stream>
+class WebSocketSession final : public Connection, public std::enable_shared_from_this<WebSocketSession<Stream>> {
  public:
   // `connection` and `user` are the connection's places under the
   // server's limits (ConnectionLimits), given back when the session is
   // destroyed, which is when its socket closes.
-  WebSocketSession(boost::beast::tcp_stream stream, Context& ctx, ports::SessionRecord who,
-                   ConnectionLimits::Slot connection, ConnectionLimits::Slot user);
+  WebSocketSession(Stream stream, Context& ctx, ports::SessionRecord who, ConnectionLimits::Slot connection,
+                   ConnectionLimits::Slot user);
 
   // Completes the upgrade and serves the connection until it closes.
   static boost::asio::awaitable<void> serve(std::shared_ptr<WebSocketSession> self,
@@ -55,9 +64,6 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   void send_reply_here(std::shared_ptr<const std::string> frame) override;
   void close_session_ended(std::string reason) override;
   [[nodiscard]] const ports::SessionRecord& session() const override { return who_; }
-
-  // The close code of a connection whose session ended (docs/PROTOCOL.md).
-  static constexpr std::uint16_t kSessionEnded = 4001;
 
  private:
   boost::asio::awaitable<void> read_loop();
@@ -82,7 +88,7 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   // Declared before ws_, so released after the socket is closed.
   ConnectionLimits::Slot connection_slot_;
   ConnectionLimits::Slot user_slot_;
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::websocket::stream<Stream> ws_;
   Context& ctx_;
   ports::SessionRecord who_;
   boost::beast::flat_buffer buffer_;

@@ -73,9 +73,15 @@ def http_request(server, method, path, body=None, token=None, raw=None,
     127.0.0.2: all of 127/8 reaches a server on 127.0.0.1)."""
     if body is not None and not unchecked:
         protocol_schema.check_http_request(method, path, body)
-    conn = http.client.HTTPConnection(
-        server.host, server.port, timeout=timeout,
-        source_address=(source, 0) if source else None)
+    if getattr(server, "ssl_context", None) is not None:
+        conn = http.client.HTTPSConnection(
+            server.host, server.port, timeout=timeout,
+            source_address=(source, 0) if source else None,
+            context=server.ssl_context)
+    else:
+        conn = http.client.HTTPConnection(
+            server.host, server.port, timeout=timeout,
+            source_address=(source, 0) if source else None)
     hdrs = dict(headers or {})
     data = None
     if body is not None:
@@ -195,17 +201,24 @@ class Client:
 
     @classmethod
     async def connect(cls, server, token, label="", token_in="header",
-                      timeout=DEFAULT_TIMEOUT):
+                      timeout=DEFAULT_TIMEOUT, origin=None):
         """Open /v1/ws with the token in the Authorization header (default),
-        in the ``?token=`` query (token_in="query"), or not at all (None)."""
+        in the ``?token=`` query (token_in="query"), or not at all (None);
+        over TLS (wss://) when the server has an ``ssl_context``, and with
+        an Origin header when ``origin`` is given (as browsers send one)."""
         url = server.ws_url
         headers = {}
         if token_in == "header":
             headers["Authorization"] = f"Bearer {token}"
         elif token_in == "query":
             url += f"?token={token}"
+        extra = {}
+        if getattr(server, "ssl_context", None) is not None:
+            extra["ssl"] = server.ssl_context
+        if origin is not None:
+            extra["origin"] = origin
         ws = await websockets.connect(
-            url, extra_headers=headers, max_size=2 ** 24,
+            url, extra_headers=headers, max_size=2 ** 24, **extra,
             compression=None,      # lets tests write raw frames byte-exact
             ping_interval=None,    # no keepalive chatter in the tests
             open_timeout=timeout, close_timeout=2)

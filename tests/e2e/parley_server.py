@@ -69,6 +69,10 @@ class ParleyServer:
         self.args = list(args)
         self.host = "127.0.0.1"
         self.port = None
+        # An ssl.SSLContext that trusts the server's certificate, for a
+        # server started with --tls-cert: the clients then speak HTTPS and
+        # WSS to it (parley_client.http_request, Client.connect).
+        self.ssl_context = None
         self.proc = None
         self.generation = 0          # how many processes were started
         self._stdout_lines = []
@@ -79,11 +83,13 @@ class ParleyServer:
 
     @property
     def http_base(self):
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def ws_url(self):
-        return f"ws://{self.host}:{self.port}/v1/ws"
+        scheme = "wss" if self.ssl_context else "ws"
+        return f"{scheme}://{self.host}:{self.port}/v1/ws"
 
     @property
     def stderr_path(self):
