@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/bytes.hpp"
 #include "core/snowflake.hpp"
 
 namespace parley::embedded {
@@ -50,12 +51,12 @@ std::string encode(const ports::RoomRecord& r) {
 }
 
 std::optional<ports::RoomRecord> decode(ports::RoomRef ref, std::string_view v) {
-  rocks::Reader r(v);
+  bytes::Reader r(v);
   ports::RoomRecord out;
   out.ref = ref;
   std::uint8_t policy = 0;
   std::uint64_t created = 0;
-  if (!(r.str(out.name) && r.u64(out.owner.value) && r.u8(policy) && r.u64(created)) || policy > 1) {
+  if (!(r.str_u32_be(out.name) && r.u64_be(out.owner.value) && r.u8(policy) && r.u64_be(created)) || policy > 1) {
     return std::nullopt;
   }
   // Records written before private channels end here: open.
