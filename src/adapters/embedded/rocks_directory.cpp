@@ -4,12 +4,12 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
-#include <chrono>
 #include <memory>
 #include <tuple>
 #include <utility>
 
 #include "core/bytes.hpp"
+#include "core/clock.hpp"
 
 namespace parley::embedded {
 
@@ -27,11 +27,6 @@ rocksdb::WriteOptions synced() {
   rocksdb::WriteOptions wo;
   wo.sync = true;
   return wo;
-}
-
-TimeMs now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 std::string encode(const ports::UserRecord& u) {

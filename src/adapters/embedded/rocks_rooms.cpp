@@ -6,7 +6,7 @@
 #include <set>
 
 #include "core/bytes.hpp"
-#include "core/snowflake.hpp"
+#include "core/clock.hpp"
 
 namespace parley::embedded {
 
@@ -99,7 +99,7 @@ Result<ports::RoomRecord> RocksRooms::create_room(ports::RoomRef ref, std::strin
   if (status.ok()) return make_error(ErrorCode::conflict, "a room has this id already");
   if (!status.IsNotFound()) return rocks::to_error(status, "create_room");
 
-  ports::RoomRecord record{ref, std::string(name), owner, post_policy, access, Snowflake::system_clock_ms()};
+  ports::RoomRecord record{ref, std::string(name), owner, post_policy, access, now_ms()};
   rocksdb::WriteBatch wb;
   status = wb.Put(cf(rooms_cf), key, encode(record));
   auto add = [&](UserId user, ports::Role role) {
