@@ -21,6 +21,9 @@ struct Setting {
   const char* env;
   const char* help;
   std::function<bool(Config&, const std::string&)> apply;  // false: invalid value
+  // On the command line the flag alone means "on" (--verbose); a value
+  // comes only after '=' (--verbose=off).
+  bool alone_means_on = false;
 };
 
 template <class T>
@@ -241,6 +244,17 @@ const std::vector<Setting>& settings() {
          if (level) c.log_level = *level;
          return level.has_value();
        }},
+      {"--verbose", "PARLEY_VERBOSE",
+       "on: the same as --log-level debug; off: leaves the level as it is. On the command line the flag alone "
+       "is on",
+       [](Config& c, const std::string& v) {
+         if (v == "on")
+           c.log_level = log::Level::debug;
+         else if (v != "off")
+           return false;
+         return true;
+       },
+       true},
       {"--log-format", "PARLEY_LOG_FORMAT",
        "text: 'TIMESTAMP LEVEL [COMPONENT] MESSAGE' lines; json: one object per line with ts, level, component "
        "and msg (default text)",
@@ -479,13 +493,13 @@ std::string usage() {
       "Parley chat server. With no options it serves HTTP and WebSocket on 127.0.0.1:8080\n"
       "with its embedded engines, keeping data in ./parley-data.\n\nOptions (each also an environment variable):\n";
   for (const auto& s : settings()) {
-    out += "  " + std::string(s.flag) + " VALUE  (" + s.env + ")\n      " + s.help + "\n";
+    out +=
+        "  " + std::string(s.flag) + (s.alone_means_on ? "" : " VALUE") + "  (" + s.env + ")\n      " + s.help + "\n";
   }
   out +=
       "  --config FILE  (PARLEY_CONFIG)\n      settings from FILE, one 'name = value' a line (name: a flag without "
       "dashes, or its variable); the environment and flags override it\n";
   out +=
-      "  --verbose  the same as --log-level debug\n"
       "  --version  print the version, git commit and build type, and exit\n"
       "  --help     print this and exit\n";
   out += "\nRetired options (accepted with any value and ignored, with a warning):\n";
@@ -531,10 +545,6 @@ ParseOutcome parse_config(const std::vector<std::string>& args, const std::vecto
     std::string arg = args[i];
     if (arg == "--help" || arg == "-h") return exit_with(0, usage());
     if (arg == "--version") return exit_with(0, version_text());
-    if (arg == "--verbose") {
-      config.log_level = log::Level::debug;
-      continue;
-    }
     if (arg == "--config" || arg.starts_with("--config=")) {  // read above
       if (arg == "--config") ++i;
       continue;
@@ -554,7 +564,9 @@ ParseOutcome parse_config(const std::vector<std::string>& args, const std::vecto
     if (match == nullptr && retired == nullptr) {
       return exit_with(2, "unknown option '" + arg + "'\n\n" + usage());
     }
-    if (!has_value) {
+    if (!has_value && match != nullptr && match->alone_means_on) {
+      value = "on";
+    } else if (!has_value) {
       if (i + 1 >= args.size()) return exit_with(2, "option " + arg + " needs a value");
       value = args[++i];
     }

@@ -1,6 +1,5 @@
 #include "core/snowflake.hpp"
 
-#include <chrono>
 #include <stdexcept>
 #include <utility>
 
@@ -8,11 +7,6 @@ namespace parley {
 
 Snowflake::Snowflake(std::uint32_t node, Clock clock) : node_(node), clock_(std::move(clock)) {
   if (node_ > kMaxNode) throw std::invalid_argument("snowflake node id must be 0..1023");
-}
-
-TimeMs Snowflake::system_clock_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 MessageId Snowflake::next() {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "core/clock.hpp"
 #include "core/ids.hpp"
 
 namespace parley {
@@ -25,7 +26,7 @@ class Snowflake {
   static constexpr std::uint32_t kMaxSequence = (1U << kSequenceBits) - 1;
 
   // Throws std::invalid_argument if node > kMaxNode (a start-up error).
-  explicit Snowflake(std::uint32_t node, Clock clock = system_clock_ms);
+  explicit Snowflake(std::uint32_t node, Clock clock = now_ms);
 
   // The next id: greater than every id this generator issued before.
   [[nodiscard]] MessageId next();
@@ -37,8 +38,6 @@ class Snowflake {
   [[nodiscard]] static std::uint32_t node_of(MessageId id) noexcept;
   [[nodiscard]] static std::uint32_t sequence_of(MessageId id) noexcept;
   [[nodiscard]] static MessageId compose(TimeMs unix_ms, std::uint32_t node, std::uint32_t sequence) noexcept;
-
-  [[nodiscard]] static TimeMs system_clock_ms();
 
  private:
   [[nodiscard]] MessageId issue() const noexcept;

@@ -1,7 +1,6 @@
 // Ops for push notifications: registering a device's push token.
 
-#include <chrono>
-
+#include "core/clock.hpp"
 #include "gateway/ops.hpp"
 
 namespace parley::gateway::ops {
@@ -42,9 +41,7 @@ awaitable<void> push_register(Request& r) {
     r.reply_error(make_error(ErrorCode::unavailable, "push notifications are not available"));
     co_return;
   }
-  const TimeMs now =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  const TimeMs now = now_ms();
   ports::DeviceToken record{r.who.user, r.who.device, parsed, std::string(token->as_string()), now};
   auto job = [tokens = r.ctx.push_tokens, record = std::move(record)] { return tokens->put(record); };
   r.reply(co_await run_blocking(r.ctx.blocking, std::move(job)));

@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "core/snowflake.hpp"
+#include "core/clock.hpp"
 #include "core/validate.hpp"
 
 namespace parley::services {
@@ -202,7 +202,7 @@ Result<Auth::Login> Auth::login(std::string_view username, std::string_view pass
   return Login{std::move(token), user->id, std::string(device)};
 }
 
-TimeMs Auth::now_ms() const { return sessions_.now ? sessions_.now() : Snowflake::system_clock_ms(); }
+TimeMs Auth::now_ms() const { return sessions_.now ? sessions_.now() : parley::now_ms(); }
 
 std::chrono::milliseconds Auth::touch_interval() const noexcept {
   return std::min<std::chrono::milliseconds>(std::chrono::hours(1), sessions_.ttl / 10);

@@ -24,11 +24,6 @@ PresenceService::PresenceService(ports::StateStore& state, ports::SocialGraph& s
 
 PresenceService::~PresenceService() { stop(); }
 
-TimeMs PresenceService::system_clock_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string_view PresenceService::to_string(ports::PresenceStatus status) noexcept {
   switch (status) {
     case ports::PresenceStatus::online: return "online";

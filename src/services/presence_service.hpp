@@ -37,6 +37,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/clock.hpp"
 #include "ports/social_graph.hpp"
 #include "ports/state_store.hpp"
 
@@ -62,8 +63,7 @@ class PresenceService {
 
   using WallClock = std::function<TimeMs()>;
 
-  PresenceService(ports::StateStore& state, ports::SocialGraph& social, Options options,
-                  WallClock clock = system_clock_ms);
+  PresenceService(ports::StateStore& state, ports::SocialGraph& social, Options options, WallClock clock = now_ms);
   ~PresenceService();
   PresenceService(const PresenceService&) = delete;
   PresenceService& operator=(const PresenceService&) = delete;
@@ -112,7 +112,6 @@ class PresenceService {
   // A copy of the counters (presence thread's work so far).
   [[nodiscard]] Stats stats();
 
-  [[nodiscard]] static TimeMs system_clock_ms();
   // {"ev":"presence","user":id,"status":s,"last_seen":ms}
   [[nodiscard]] static std::string event_frame(UserId user, const ports::PresenceState& state);
   [[nodiscard]] static std::string_view to_string(ports::PresenceStatus status) noexcept;

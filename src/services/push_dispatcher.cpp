@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/thread_name.hpp"
 
@@ -20,10 +21,7 @@ PushDispatcher::PushDispatcher(ports::PushLedger& ledger, ports::PushTokens& tok
       policy_(std::move(policy)),
       options_(std::move(options)) {
   if (!options_.clock) {
-    options_.clock = [] {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count();
-    };
+    options_.clock = now_ms;
   }
 }
 

@@ -3,6 +3,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/clock.hpp"
 #include "core/log.hpp"
 #include "services/records.hpp"
 
@@ -11,10 +12,7 @@ namespace parley::services {
 PushStep::PushStep(ports::MessageStore& store, ports::StateStore& state, ports::PushLedger& ledger, Options options)
     : store_(store), state_(state), ledger_(ledger), options_(std::move(options)) {
   if (!options_.clock) {
-    options_.clock = [] {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count();
-    };
+    options_.clock = now_ms;
   }
 }
 

@@ -25,13 +25,13 @@ std::string encode(const SendCommand& c) {
   out.reserve(64 + c.origin.size() + c.client_msg_id.size() + c.body.size());
   bytes::Writer w(out);
   w.u8(kVersion);
-  w.str(c.origin);
-  w.u64(c.ticket);
-  w.u64(c.from.value);
+  w.str_u64_le(c.origin);
+  w.u64_le(c.ticket);
+  w.u64_le(c.from.value);
   w.u8(static_cast<std::uint8_t>(c.to.kind));
-  w.u64(c.to.id);
-  w.str(c.client_msg_id);
-  w.str(c.body);
+  w.u64_le(c.to.id);
+  w.str_u64_le(c.client_msg_id);
+  w.str_u64_le(c.body);
   return out;
 }
 
@@ -40,9 +40,9 @@ std::optional<SendCommand> decode_send(std::string_view in) {
   SendCommand c;
   std::uint8_t version = 0;
   std::uint8_t kind = 0;
-  if (!(r.u8(version) && version == kVersion && r.str(c.origin) && r.u64(c.ticket) && r.u64(c.from.value) &&
-        r.u8(kind) && kind <= static_cast<std::uint8_t>(Recipient::Kind::channel) && r.u64(c.to.id) &&
-        r.str(c.client_msg_id) && r.str(c.body) && r.done())) {
+  if (!(r.u8(version) && version == kVersion && r.str_u64_le(c.origin) && r.u64_le(c.ticket) &&
+        r.u64_le(c.from.value) && r.u8(kind) && kind <= static_cast<std::uint8_t>(Recipient::Kind::channel) &&
+        r.u64_le(c.to.id) && r.str_u64_le(c.client_msg_id) && r.str_u64_le(c.body) && r.done())) {
     return std::nullopt;
   }
   c.to.kind = static_cast<Recipient::Kind>(kind);
@@ -56,8 +56,8 @@ std::string encode(const InboxCommand& c) {
   bytes::Writer w(out);
   w.u8(kInboxUsersVersion);
   bytes::write_message(w, c.message);
-  w.u64(c.users.size());
-  for (UserId user : c.users) w.u64(user.value);
+  w.u64_le(c.users.size());
+  for (UserId user : c.users) w.u64_le(user.value);
   return out;
 }
 
@@ -70,18 +70,18 @@ std::optional<InboxCommand> decode_inbox(std::string_view in) {
     // One user (written before kInboxUsersVersion; still read, so that a
     // log an older server left behind is consumed).
     UserId user;
-    if (!(r.u64(user.value) && bytes::read_message(r, c.message) && r.done())) return std::nullopt;
+    if (!(r.u64_le(user.value) && bytes::read_message(r, c.message) && r.done())) return std::nullopt;
     c.users.push_back(user);
     return c;
   }
   std::uint64_t count = 0;
-  if (!(version == kInboxUsersVersion && bytes::read_message(r, c.message) && r.u64(count) && count >= 1 &&
+  if (!(version == kInboxUsersVersion && bytes::read_message(r, c.message) && r.u64_le(count) && count >= 1 &&
         count <= r.remaining() / 8)) {
     return std::nullopt;
   }
   c.users.resize(count);
   for (UserId& user : c.users) {
-    if (!r.u64(user.value)) return std::nullopt;
+    if (!r.u64_le(user.value)) return std::nullopt;
   }
   if (!r.done()) return std::nullopt;
   return c;
@@ -94,8 +94,8 @@ std::string encode(const Sequenced& s) {
   bytes::Writer w(out);
   w.u8(kVersion);
   bytes::write_message(w, s.message);
-  w.u64(s.members.size());
-  for (UserId member : s.members) w.u64(member.value);
+  w.u64_le(s.members.size());
+  for (UserId member : s.members) w.u64_le(member.value);
   return out;
 }
 
@@ -104,13 +104,13 @@ std::optional<Sequenced> decode_sequenced(std::string_view in) {
   Sequenced s;
   std::uint8_t version = 0;
   std::uint64_t count = 0;
-  if (!(r.u8(version) && version == kVersion && bytes::read_message(r, s.message) && r.u64(count) &&
+  if (!(r.u8(version) && version == kVersion && bytes::read_message(r, s.message) && r.u64_le(count) &&
         count <= in.size() / 8)) {
     return std::nullopt;
   }
   s.members.resize(count);
   for (auto& member : s.members) {
-    if (!r.u64(member.value)) return std::nullopt;
+    if (!r.u64_le(member.value)) return std::nullopt;
   }
   if (!r.done()) return std::nullopt;
   return s;
@@ -137,8 +137,8 @@ std::string encode(const Deliver& d) {
   out.reserve(24 + d.frame.size());
   bytes::Writer w(out);
   w.u8(kDeliverTag);
-  w.u64(d.user.value);
-  w.str(d.frame);
+  w.u64_le(d.user.value);
+  w.str_u64_le(d.frame);
   return out;
 }
 
@@ -149,10 +149,10 @@ std::string encode(const Deliveries& d) {
   out.reserve(size);
   bytes::Writer w(out);
   w.u8(kDeliveriesTag);
-  w.u64(d.items.size());
+  w.u64_le(d.items.size());
   for (const auto& item : d.items) {
-    w.u64(item.user.value);
-    w.str(item.frame);
+    w.u64_le(item.user.value);
+    w.str_u64_le(item.frame);
   }
   return out;
 }
@@ -160,21 +160,21 @@ std::string encode(const Deliveries& d) {
 namespace {
 
 void write_send_done(bytes::Writer& w, const SendDone& d) {
-  w.u64(d.ticket);
+  w.u64_le(d.ticket);
   if (d.result.ok()) {
     w.u8(1);
     bytes::write_message(w, d.result.value());
   } else {
     w.u8(0);
     w.u8(static_cast<std::uint8_t>(d.result.error().code));
-    w.str(d.result.error().message);
+    w.str_u64_le(d.result.error().message);
   }
 }
 
 std::optional<SendDone> read_send_done(bytes::Reader& r) {
   std::uint64_t ticket = 0;
   std::uint8_t ok = 0;
-  if (!(r.u64(ticket) && r.u8(ok))) return std::nullopt;
+  if (!(r.u64_le(ticket) && r.u8(ok))) return std::nullopt;
   if (ok == 1) {
     Message m;
     if (!bytes::read_message(r, m)) return std::nullopt;
@@ -183,7 +183,8 @@ std::optional<SendDone> read_send_done(bytes::Reader& r) {
   if (ok != 0) return std::nullopt;  // encode writes 1 or 0, nothing else
   std::uint8_t code = 0;
   std::string message;
-  if (!(r.u8(code) && code <= static_cast<std::uint8_t>(ErrorCode::internal) && r.str(message))) return std::nullopt;
+  if (!(r.u8(code) && code <= static_cast<std::uint8_t>(ErrorCode::internal) && r.str_u64_le(message)))
+    return std::nullopt;
   return SendDone{ticket, Result<Message>(Error{static_cast<ErrorCode>(code), std::move(message)})};
 }
 
@@ -201,7 +202,7 @@ std::string encode(const SendDones& d) {
   std::string out;
   bytes::Writer w(out);
   w.u8(kSendDonesTag);
-  w.u64(d.items.size());
+  w.u64_le(d.items.size());
   for (const auto& item : d.items) write_send_done(w, item);
   return out;
 }
@@ -213,9 +214,9 @@ std::string encode(const RoomEvent& e) {
   out.reserve(24 + e.frame.size());
   bytes::Writer w(out);
   w.u8(kRoomEventTag);
-  w.u64(e.channel.value);
-  w.u64(e.except.value);
-  w.str(e.frame);
+  w.u64_le(e.channel.value);
+  w.u64_le(e.except.value);
+  w.str_u64_le(e.frame);
   return out;
 }
 
@@ -223,7 +224,7 @@ std::string encode(const MembershipChanged& m) {
   std::string out;
   bytes::Writer w(out);
   w.u8(kMembershipTag);
-  w.u64(m.user.value);
+  w.u64_le(m.user.value);
   return out;
 }
 
@@ -231,10 +232,10 @@ std::string encode(const SessionsEnded& e) {
   std::string out;
   bytes::Writer w(out);
   w.u8(kSessionsEndedTag);
-  w.u64(e.user.value);
+  w.u64_le(e.user.value);
   w.u8(static_cast<std::uint8_t>(e.which));
-  w.str(e.key);
-  w.str(e.reason);
+  w.str_u64_le(e.key);
+  w.str_u64_le(e.reason);
   return out;
 }
 
@@ -245,9 +246,9 @@ std::optional<Envelope> decode_envelope(std::string_view in) {
   if (tag == kSessionsEndedTag) {
     SessionsEnded e;
     std::uint8_t which = 0;
-    if (!(r.u64(e.user.value) && r.u8(which) &&
-          which <= static_cast<std::uint8_t>(SessionsEnded::Which::all_but_session) && r.str(e.key) &&
-          r.str(e.reason) && r.done())) {
+    if (!(r.u64_le(e.user.value) && r.u8(which) &&
+          which <= static_cast<std::uint8_t>(SessionsEnded::Which::all_but_session) && r.str_u64_le(e.key) &&
+          r.str_u64_le(e.reason) && r.done())) {
       return std::nullopt;
     }
     e.which = static_cast<SessionsEnded::Which>(which);
@@ -255,26 +256,27 @@ std::optional<Envelope> decode_envelope(std::string_view in) {
   }
   if (tag == kRoomEventTag) {
     RoomEvent e;
-    if (!(r.u64(e.channel.value) && r.u64(e.except.value) && r.str(e.frame) && r.done())) return std::nullopt;
+    if (!(r.u64_le(e.channel.value) && r.u64_le(e.except.value) && r.str_u64_le(e.frame) && r.done()))
+      return std::nullopt;
     return Envelope{std::move(e)};
   }
   if (tag == kMembershipTag) {
     MembershipChanged m;
-    if (!(r.u64(m.user.value) && r.done())) return std::nullopt;
+    if (!(r.u64_le(m.user.value) && r.done())) return std::nullopt;
     return Envelope{m};
   }
   if (tag == kDeliverTag) {
     Deliver d;
-    if (!(r.u64(d.user.value) && r.str(d.frame) && r.done())) return std::nullopt;
+    if (!(r.u64_le(d.user.value) && r.str_u64_le(d.frame) && r.done())) return std::nullopt;
     return Envelope{std::move(d)};
   }
   if (tag == kDeliveriesTag) {
     Deliveries d;
     std::uint64_t count = 0;
-    if (!(r.u64(count) && count <= r.remaining() / 16)) return std::nullopt;
+    if (!(r.u64_le(count) && count <= r.remaining() / 16)) return std::nullopt;
     d.items.resize(count);
     for (auto& item : d.items) {
-      if (!(r.u64(item.user.value) && r.str(item.frame))) return std::nullopt;
+      if (!(r.u64_le(item.user.value) && r.str_u64_le(item.frame))) return std::nullopt;
     }
     if (!r.done()) return std::nullopt;
     return Envelope{std::move(d)};
@@ -288,7 +290,7 @@ std::optional<Envelope> decode_envelope(std::string_view in) {
     SendDones d;
     std::uint64_t count = 0;
     // Each answer takes at least 9 bytes (ticket, ok byte).
-    if (!(r.u64(count) && count <= r.remaining() / 9)) return std::nullopt;
+    if (!(r.u64_le(count) && count <= r.remaining() / 9)) return std::nullopt;
     d.items.reserve(count);
     for (std::uint64_t i = 0; i < count; ++i) {
       auto done = read_send_done(r);

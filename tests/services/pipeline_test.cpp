@@ -21,6 +21,7 @@
 #include "adapters/embedded/rocks_sequencer_state.hpp"
 #include "adapters/embedded/rocks_social_graph.hpp"
 #include "adapters/embedded/sqlite_search_index.hpp"
+#include "core/clock.hpp"
 #include "forwarding_message_store.hpp"
 #include "services/inbox_owner.hpp"
 #include "services/records.hpp"
@@ -149,7 +150,7 @@ class PipelineTest : public ::testing::Test {
 };
 
 TEST_F(PipelineTest, AReplayedBatchWritesNothingTwice) {
-  auto seq = sequencer(Snowflake::system_clock_ms);
+  auto seq = sequencer(now_ms);
   const auto batch = sends({"a", "b", "c"}, alice_, bob_);
   ASSERT_TRUE(seq.process(batch).ok());
   const auto first = store_->history(to_string(direct_conversation(alice_, bob_)), MessageId{}, 10).value();
@@ -185,7 +186,7 @@ TEST_F(PipelineTest, AReplayedBatchWritesNothingTwice) {
 // sequencer's path; its replays (a crash before its offset commit) index
 // nothing twice, and what a retry decided nothing for is indexed once.
 TEST_F(PipelineTest, TheSearchIndexerIndexesEveryDecisionOnce) {
-  auto seq = sequencer(Snowflake::system_clock_ms);
+  auto seq = sequencer(now_ms);
   ASSERT_TRUE(seq.process(sends({"a", "b"}, alice_, bob_)).ok());
   ASSERT_TRUE(seq.process(sends({"a", "c"}, alice_, bob_)).ok());  // "a" again: a retry
   auto index = must(embedded::SqliteSearchIndex::open((dir_ / "search.sqlite").string()));
@@ -303,7 +304,7 @@ TEST_F(PipelineTest, WhatTheSequencerStoredUnflushedIsFlushedByTheStoreWriter) {
 
 TEST_F(PipelineTest, SendsAreAcknowledgedFromTheLogWhileTheStoreIsDown) {
   SwitchableStore store(*store_);
-  auto seq = sequencer(Snowflake::system_clock_ms, nullptr, &store);
+  auto seq = sequencer(now_ms, nullptr, &store);
   ASSERT_TRUE(seq.process(sends({"before"}, alice_, bob_)).ok());
   store.down = true;
   ASSERT_TRUE(seq.process(sends({"during-1", "during-2", "before"}, alice_, bob_)).ok());
@@ -367,14 +368,14 @@ TEST_F(PipelineTest, OnTheEmbeddedStoreASendIsAnsweredOnlyOnceStored) {
 }
 
 TEST_F(PipelineTest, ANewOwnerDecidesOnWhatTheChangelogHolds) {
-  auto seq = sequencer(Snowflake::system_clock_ms);
+  auto seq = sequencer(now_ms);
   ASSERT_TRUE(seq.process(sends({"x", "y"}, alice_, bob_)).ok());
 
   // Another server takes the partition over with no state of its own (and
   // a clock a minute behind): a retry gets the first result, and a new send
   // gets a greater id, both from the changelog alone.
   auto decided = must(embedded::RocksSequencerState::open((dir_ / "other-sequencer").string()));
-  TimeMs behind = Snowflake::system_clock_ms() - 60000;
+  TimeMs behind = now_ms() - 60000;
   auto other = sequencer([&behind] { return behind; }, decided.get());
   ASSERT_TRUE(other.process(sends({"x", "z"}, alice_, bob_)).ok());
   ASSERT_EQ(replies_seen_.size(), 4U);
@@ -391,14 +392,14 @@ TEST_F(PipelineTest, AStateAheadOfItsChangelogDecidesNothing) {
   for (int p = 0; p < log_->partitions(records::kSequencedTopic); ++p) {
     ASSERT_TRUE(decided->apply(p, {}, 1000).ok());
   }
-  auto seq = sequencer(Snowflake::system_clock_ms, decided.get());
+  auto seq = sequencer(now_ms, decided.get());
   EXPECT_FALSE(seq.process(sends({"x"}, alice_, bob_)).ok());
   EXPECT_TRUE(replies_seen_.empty());
   EXPECT_TRUE(changelog().empty());
 }
 
 TEST_F(PipelineTest, ARetryGetsTheFirstResultHoweverLateItComes) {
-  auto seq = sequencer(Snowflake::system_clock_ms);
+  auto seq = sequencer(now_ms);
   ASSERT_TRUE(seq.process(sends({"x"}, alice_, bob_)).ok());
   ASSERT_TRUE(seq.process(sends({"y", "z"}, alice_, bob_)).ok());
   ASSERT_EQ(replies_seen_.size(), 3U);
@@ -417,7 +418,7 @@ TEST_F(PipelineTest, ARetryGetsTheFirstResultHoweverLateItComes) {
 }
 
 TEST_F(PipelineTest, IdsKeepIncreasingInAConversationWhenTheClockStepsBack) {
-  TimeMs now = Snowflake::system_clock_ms();
+  TimeMs now = now_ms();
   auto seq = sequencer([&now] { return now; });
   ASSERT_TRUE(seq.process(sends({"1", "2"}, alice_, bob_)).ok());
   now -= 60000;  // a minute back
@@ -433,7 +434,7 @@ TEST_F(PipelineTest, IdsKeepIncreasingInAConversationWhenTheClockStepsBack) {
 }
 
 TEST_F(PipelineTest, SendsToUnknownUsersAreRefusedAndStoreNothing) {
-  auto seq = sequencer(Snowflake::system_clock_ms);
+  auto seq = sequencer(now_ms);
   ASSERT_TRUE(seq.process(sends({"lost"}, alice_, UserId{999})).ok());
   ASSERT_EQ(replies_seen_.size(), 1U);
   ASSERT_FALSE(replies_seen_[0].ok());

@@ -58,6 +58,32 @@ TEST(Config, LogLevelIsAFlagAVariableAndAConfigNameAndVerboseIsDebug) {
   EXPECT_FALSE(parse_config({"--log-level", "loud"}, {}).config.has_value());
 }
 
+// --verbose, like every other setting, is also a variable and a config
+// file name; on the command line the flag alone is on.
+TEST(Config, VerboseIsAFlagAVariableAndAConfigName) {
+  EXPECT_EQ(parse_config({}, {"PARLEY_VERBOSE=on"}).config->log_level, log::Level::debug);
+  EXPECT_EQ(parse_config({}, {"PARLEY_VERBOSE=off"}).config->log_level, log::Level::info);
+  EXPECT_EQ(parse_config({"--verbose=on"}, {}).config->log_level, log::Level::debug);
+  EXPECT_EQ(parse_config({"--verbose=off", "--log-level", "warn"}, {}).config->log_level, log::Level::warn);
+  // The flag alone takes no value: what follows it is the next option.
+  auto alone = parse_config({"--verbose", "--log-format", "json"}, {});
+  ASSERT_TRUE(alone.config.has_value()) << alone.message;
+  EXPECT_EQ(alone.config->log_level, log::Level::debug);
+  EXPECT_EQ(alone.config->log_format, log::Format::json);
+  EXPECT_FALSE(parse_config({}, {"PARLEY_VERBOSE=loud"}).config.has_value());
+
+  const auto path = std::filesystem::temp_directory_path() / ("parley-verbose-config-" + std::to_string(::getpid()));
+  {
+    std::ofstream file(path);
+    file << "verbose = on\n";
+  }
+  auto from_file = parse_config({"--config", path.string()}, {});
+  ASSERT_TRUE(from_file.config.has_value()) << from_file.message;
+  EXPECT_EQ(from_file.config->log_level, log::Level::debug);
+  std::filesystem::remove(path);
+  EXPECT_NE(usage().find("--verbose  (PARLEY_VERBOSE)"), std::string::npos);
+}
+
 TEST(Config, LogFormatIsAFlagAVariableAndAConfigName) {
   EXPECT_EQ(parse_config({}, {}).config->log_format, log::Format::text);
   EXPECT_EQ(parse_config({"--log-format", "json"}, {}).config->log_format, log::Format::json);

@@ -32,7 +32,7 @@ TEST(Records, AnInboxRecordOfTheOlderOneUserFormIsRead) {
   std::string old;
   bytes::Writer w(old);
   w.u8(1);
-  w.u64(2);
+  w.u64_le(2);
   bytes::write_message(w, kMessage);
   auto back = records::decode_inbox(old);
   ASSERT_TRUE(back.has_value());

@@ -6,6 +6,8 @@
 #include <limits>
 #include <utility>
 
+#include "core/bytes.hpp"
+
 namespace parley::cassandra {
 
 namespace {
@@ -43,81 +45,62 @@ void put_value(std::string& out, const CqlValue& v) {
   put_long_string(out, *v);
 }
 
-// A bounds-checked reader over a body; every read fails once the body is
-// short, and ok() tells whether all reads succeeded.
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
+// The protocol's notations (native_protocol_v4.spec, section 3), read with
+// the one byte reader. A read that fails leaves the reader failed and
+// returns an empty value, so a decoder reads on and checks r.ok() once.
+std::uint8_t read_byte(bytes::Reader& r) {
+  std::uint8_t v = 0;
+  (void)r.u8(v);
+  return v;
+}
 
-  [[nodiscard]] bool ok() const noexcept { return ok_; }
-  [[nodiscard]] std::size_t left() const noexcept { return in_.size() - pos_; }
+std::uint16_t read_short(bytes::Reader& r) {
+  std::uint16_t v = 0;
+  (void)r.u16_be(v);
+  return v;
+}
 
-  std::uint8_t u8() { return static_cast<std::uint8_t>(take(1).empty() ? 0 : in_[pos_ - 1]); }
+std::int32_t read_int(bytes::Reader& r) {
+  std::int32_t v = 0;
+  (void)r.i32_be(v);
+  return v;
+}
 
-  std::uint16_t u16() {
-    const auto b = take(2);
-    if (b.empty()) return 0;
-    return static_cast<std::uint16_t>((byte(b, 0) << 8) | byte(b, 1));
-  }
+// [string] and [short bytes]: a [short] length, then the bytes.
+std::string read_string(bytes::Reader& r) {
+  std::string v;
+  (void)r.str_u16_be(v);
+  return v;
+}
 
-  std::int32_t i32() {
-    const auto b = take(4);
-    if (b.empty()) return 0;
-    std::uint32_t v = 0;
-    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | byte(b, i);
-    return static_cast<std::int32_t>(v);
-  }
+// [bytes]: an [int] length, then the bytes; a negative length is null.
+CqlValue read_bytes(bytes::Reader& r) {
+  std::int32_t n = 0;
+  std::string_view v;
+  if (!r.i32_be(n) || n < 0 || !r.bytes(static_cast<std::size_t>(n), v)) return std::nullopt;
+  return std::string(v);
+}
 
-  std::string string() { return std::string(take(u16())); }
-  std::string short_bytes() { return std::string(take(u16())); }
-
-  CqlValue value() {
-    const std::int32_t n = i32();
-    if (!ok_ || n < 0) return std::nullopt;
-    return std::string(take(static_cast<std::size_t>(n)));
-  }
-
-  std::vector<std::string> string_list() {
-    std::vector<std::string> out;
-    const std::uint16_t n = u16();
-    for (std::uint16_t i = 0; i < n && ok_; ++i) out.push_back(string());
-    return out;
-  }
-
-  void skip(std::size_t n) { take(n); }
-
- private:
-  static std::uint32_t byte(std::string_view b, std::size_t i) { return static_cast<unsigned char>(b[i]); }
-
-  std::string_view take(std::size_t n) {
-    if (!ok_ || n > left()) {
-      ok_ = false;
-      return {};
-    }
-    const auto out = in_.substr(pos_, n);
-    pos_ += n;
-    if (n == 0) return std::string_view("", 0);
-    return out;
-  }
-
-  std::string_view in_;
-  std::size_t pos_ = 0;
-  bool ok_ = true;
-};
+std::vector<std::string> read_string_list(bytes::Reader& r) {
+  std::vector<std::string> out;
+  const std::uint16_t n = read_short(r);
+  for (std::uint16_t i = 0; i < n && r.ok(); ++i) out.push_back(read_string(r));
+  return out;
+}
 
 Error malformed(const std::string& what) { return make_error(ErrorCode::internal, "cql: malformed " + what); }
 
 // Reads one [option] type and drops its nested types.
-std::uint16_t read_type(Reader& r, int depth = 0) {
-  const std::uint16_t id = r.u16();
+std::uint16_t read_type(bytes::Reader& r, int depth = 0) {
+  const std::uint16_t id = read_short(r);
   if (depth > 8) {
-    r.skip(r.left() + 1);  // absurd nesting: fail the read
+    r.fail();  // absurd nesting
     return id;
   }
   switch (id) {
-    case 0x0000: r.string(); break;  // custom: a class name
-    case 0x0020:                     // list
-    case 0x0022:                     // set
+    case 0x0000: read_string(r); break;  // custom: a class name
+    case 0x0020:                         // list
+    case 0x0022:                         // set
       read_type(r, depth + 1);
       break;
     case 0x0021:  // map
@@ -125,17 +108,17 @@ std::uint16_t read_type(Reader& r, int depth = 0) {
       read_type(r, depth + 1);
       break;
     case 0x0030: {  // UDT
-      r.string();
-      r.string();
-      const std::uint16_t n = r.u16();
+      read_string(r);
+      read_string(r);
+      const std::uint16_t n = read_short(r);
       for (std::uint16_t i = 0; i < n && r.ok(); ++i) {
-        r.string();
+        read_string(r);
         read_type(r, depth + 1);
       }
       break;
     }
     case 0x0031: {  // tuple
-      const std::uint16_t n = r.u16();
+      const std::uint16_t n = read_short(r);
       for (std::uint16_t i = 0; i < n && r.ok(); ++i) read_type(r, depth + 1);
       break;
     }
@@ -148,13 +131,13 @@ constexpr std::int32_t global_tables_spec = 0x0001;
 constexpr std::int32_t has_more_pages = 0x0002;
 constexpr std::int32_t no_metadata = 0x0004;
 
-std::vector<ColumnSpec> read_columns(Reader& r, std::int32_t flags, std::int32_t count) {
+std::vector<ColumnSpec> read_columns(bytes::Reader& r, std::int32_t flags, std::int32_t count) {
   std::vector<ColumnSpec> out;
   std::string keyspace;
   std::string table;
   if ((flags & global_tables_spec) != 0) {
-    keyspace = r.string();
-    table = r.string();
+    keyspace = read_string(r);
+    table = read_string(r);
   }
   for (std::int32_t i = 0; i < count && r.ok(); ++i) {
     ColumnSpec c;
@@ -162,23 +145,23 @@ std::vector<ColumnSpec> read_columns(Reader& r, std::int32_t flags, std::int32_t
       c.keyspace = keyspace;
       c.table = table;
     } else {
-      c.keyspace = r.string();
-      c.table = r.string();
+      c.keyspace = read_string(r);
+      c.table = read_string(r);
     }
-    c.name = r.string();
+    c.name = read_string(r);
     c.type = read_type(r);
     out.push_back(std::move(c));
   }
   return out;
 }
 
-RowsMetadata read_rows_metadata(Reader& r) {
+RowsMetadata read_rows_metadata(bytes::Reader& r) {
   RowsMetadata m;
-  m.flags = r.i32();
-  m.column_count = r.i32();
-  if (m.column_count < 0) r.skip(r.left() + 1);
+  m.flags = read_int(r);
+  m.column_count = read_int(r);
+  if (m.column_count < 0) r.fail();
   if ((m.flags & has_more_pages) != 0) {
-    auto state = r.value();
+    auto state = read_bytes(r);
     m.paging_state = state.value_or(std::string());
   }
   if ((m.flags & no_metadata) == 0) m.columns = read_columns(r, m.flags, m.column_count);
@@ -210,12 +193,6 @@ void put_query_parameters(std::string& out, const QueryParameters& p) {
   if (p.timestamp) put_u64(out, static_cast<std::uint64_t>(*p.timestamp));
 }
 
-std::uint64_t read_be(std::string_view b) {
-  std::uint64_t v = 0;
-  for (const char c : b) v = (v << 8) | static_cast<unsigned char>(c);
-  return v;
-}
-
 }  // namespace
 
 std::optional<Consistency> parse_consistency(std::string_view name) noexcept {
@@ -243,13 +220,13 @@ std::optional<Consistency> parse_consistency(std::string_view name) noexcept {
 
 Result<FrameHeader> decode_header(std::string_view bytes) {
   if (bytes.size() < header_size) return malformed("frame header (short)");
-  Reader r(bytes.substr(0, header_size));
+  parley::bytes::Reader r(bytes.substr(0, header_size));
   FrameHeader h;
-  h.version = r.u8();
-  h.flags = r.u8();
-  h.stream = static_cast<std::int16_t>(r.u16());
-  h.opcode = static_cast<Opcode>(r.u8());
-  h.length = static_cast<std::uint32_t>(r.i32());
+  h.version = read_byte(r);
+  h.flags = read_byte(r);
+  h.stream = static_cast<std::int16_t>(read_short(r));
+  h.opcode = static_cast<Opcode>(read_byte(r));
+  h.length = static_cast<std::uint32_t>(read_int(r));
   if (h.version != response_version) {
     return make_error(ErrorCode::internal, "cql: unexpected protocol version " + std::to_string(h.version));
   }
@@ -286,13 +263,15 @@ CqlValue text_value(std::string_view v) { return std::string(v); }
 CqlValue boolean_value(bool v) { return std::string(1, v ? '\x01' : '\x00'); }
 
 Result<std::int64_t> as_bigint(const CqlValue& v) {
-  if (!v || v->size() != 8) return malformed("bigint value");
-  return static_cast<std::int64_t>(read_be(*v));
+  std::uint64_t out = 0;
+  if (!v || v->size() != 8 || !bytes::Reader(*v).u64_be(out)) return malformed("bigint value");
+  return static_cast<std::int64_t>(out);
 }
 
 Result<std::int32_t> as_int(const CqlValue& v) {
-  if (!v || v->size() != 4) return malformed("int value");
-  return static_cast<std::int32_t>(static_cast<std::uint32_t>(read_be(*v)));
+  std::int32_t out = 0;
+  if (!v || v->size() != 4 || !bytes::Reader(*v).i32_be(out)) return malformed("int value");
+  return out;
 }
 
 std::string as_text(const CqlValue& v) { return v.value_or(std::string()); }
@@ -344,15 +323,15 @@ Result<Response> decode_response(Opcode opcode, std::uint8_t flags, std::string_
   constexpr std::uint8_t tracing = 0x02;
   constexpr std::uint8_t custom_payload = 0x04;
   constexpr std::uint8_t warning = 0x08;
-  Reader r(body);
+  bytes::Reader r(body);
   Response out;
-  if ((flags & tracing) != 0) r.skip(16);
-  if ((flags & warning) != 0) out.warnings = r.string_list();
+  if ((flags & tracing) != 0) (void)r.skip(16);
+  if ((flags & warning) != 0) out.warnings = read_string_list(r);
   if ((flags & custom_payload) != 0) {
-    const std::uint16_t n = r.u16();
+    const std::uint16_t n = read_short(r);
     for (std::uint16_t i = 0; i < n && r.ok(); ++i) {
-      r.string();
-      r.value();
+      read_string(r);
+      read_bytes(r);
     }
   }
   switch (opcode) {
@@ -360,50 +339,51 @@ Result<Response> decode_response(Opcode opcode, std::uint8_t flags, std::string_
     case Opcode::supported: out.kind = Response::Kind::supported; break;
     case Opcode::error: {
       out.kind = Response::Kind::error;
-      out.error.code = r.i32();
-      out.error.message = r.string();
-      if (out.error.code == error_code::unprepared) out.error.unprepared_id = r.short_bytes();
+      out.error.code = read_int(r);
+      out.error.message = read_string(r);
+      if (out.error.code == error_code::unprepared) out.error.unprepared_id = read_string(r);
       // Other codes carry more fields, which the client does not need.
       if (!r.ok()) return malformed("ERROR body");
       return out;
     }
     case Opcode::result: {
-      const std::int32_t kind = r.i32();
+      const std::int32_t kind = read_int(r);
       switch (kind) {
         case 1: out.kind = Response::Kind::void_; break;
         case 2: {
           out.kind = Response::Kind::rows;
           out.rows.metadata = read_rows_metadata(r);
-          const std::int32_t count = r.i32();
+          const std::int32_t count = read_int(r);
           if (!r.ok() || count < 0) return malformed("rows");
           const auto columns = static_cast<std::size_t>(out.rows.metadata.column_count);
           // Each value is at least 4 bytes: a count beyond that is a lie.
           // Rows of no columns take no bytes at all, so their count cannot
           // be checked that way; no query of Parley's selects no column.
-          if (static_cast<std::size_t>(count) * columns * 4 > r.left() || (columns == 0 && count > 0)) {
+          if (static_cast<std::size_t>(count) * columns * 4 > r.remaining() || (columns == 0 && count > 0)) {
             return malformed("rows (count)");
           }
           out.rows.rows.reserve(static_cast<std::size_t>(count));
           for (std::int32_t i = 0; i < count && r.ok(); ++i) {
             std::vector<CqlValue> row;
             row.reserve(columns);
-            for (std::size_t c = 0; c < columns && r.ok(); ++c) row.push_back(r.value());
+            for (std::size_t c = 0; c < columns && r.ok(); ++c) row.push_back(read_bytes(r));
             out.rows.rows.push_back(std::move(row));
           }
           break;
         }
         case 3:
           out.kind = Response::Kind::set_keyspace;
-          r.string();
+          read_string(r);
           break;
         case 4: {
           out.kind = Response::Kind::prepared;
-          out.prepared.id = r.short_bytes();
-          const std::int32_t meta_flags = r.i32();
-          const std::int32_t columns = r.i32();
-          const std::int32_t pk_count = r.i32();
+          out.prepared.id = read_string(r);
+          const std::int32_t meta_flags = read_int(r);
+          const std::int32_t columns = read_int(r);
+          const std::int32_t pk_count = read_int(r);
           if (!r.ok() || columns < 0 || pk_count < 0 || pk_count > columns) return malformed("PREPARED metadata");
-          for (std::int32_t i = 0; i < pk_count && r.ok(); ++i) out.prepared.partition_key_indexes.push_back(r.u16());
+          for (std::int32_t i = 0; i < pk_count && r.ok(); ++i)
+            out.prepared.partition_key_indexes.push_back(read_short(r));
           out.prepared.bind_columns = read_columns(r, meta_flags, columns);
           out.prepared.result = read_rows_metadata(r);
           break;

@@ -13,6 +13,7 @@
 
 #include "adapters/cassandra/cql_connection.hpp"
 #include "adapters/cassandra/murmur3.hpp"
+#include "core/bytes.hpp"
 #include "core/log.hpp"
 
 namespace parley::cassandra {
@@ -62,23 +63,18 @@ std::pair<std::string, std::uint16_t> split_address(const std::string& address) 
 }
 
 // A set<text> value: [int n] then n [bytes].
+// Stops at the first element that is short or null, keeping those before it.
 std::vector<std::string> decode_text_set(const CqlValue& v) {
   std::vector<std::string> out;
-  if (!v || v->size() < 4) return out;
-  std::string_view in(*v);
-  auto read_int = [&in]() -> std::int64_t {
-    if (in.size() < 4) return -1;
-    std::uint32_t n = 0;
-    for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(in[static_cast<std::size_t>(i)]);
-    in.remove_prefix(4);
-    return static_cast<std::int32_t>(n);
-  };
-  const auto count = read_int();
-  for (std::int64_t i = 0; i < count; ++i) {
-    const auto len = read_int();
-    if (len < 0 || static_cast<std::size_t>(len) > in.size()) break;
-    out.emplace_back(in.substr(0, static_cast<std::size_t>(len)));
-    in.remove_prefix(static_cast<std::size_t>(len));
+  if (!v) return out;
+  bytes::Reader r(*v);
+  std::int32_t count = 0;
+  if (!r.i32_be(count)) return out;
+  for (std::int32_t i = 0; i < count; ++i) {
+    std::int32_t length = 0;
+    std::string_view element;
+    if (!r.i32_be(length) || length < 0 || !r.bytes(static_cast<std::size_t>(length), element)) break;
+    out.emplace_back(element);
   }
   return out;
 }

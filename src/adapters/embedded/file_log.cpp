@@ -14,6 +14,7 @@
 #include <system_error>
 #include <utility>
 
+#include "core/bytes.hpp"
 #include "core/log.hpp"
 #include "core/thread_name.hpp"
 
@@ -68,37 +69,6 @@ void set32(std::string& out, std::size_t at, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) out[at + i] = static_cast<char>((v >> (8 * i)) & 0xFFU);
 }
 
-// Reads little-endian fields off the front of a frame body; every read
-// checks the length first.
-class Fields {
- public:
-  explicit Fields(std::string_view in) : in_(in) {}
-  bool u32(std::uint32_t& v) {
-    if (in_.size() < 4) return false;
-    v = 0;
-    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in_[i])) << (8 * i);
-    in_.remove_prefix(4);
-    return true;
-  }
-  bool u64(std::uint64_t& v) {
-    if (in_.size() < 8) return false;
-    v = 0;
-    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in_[i])) << (8 * i);
-    in_.remove_prefix(8);
-    return true;
-  }
-  bool bytes(std::size_t n, std::string_view& v) {
-    if (in_.size() < n) return false;
-    v = in_.substr(0, n);
-    in_.remove_prefix(n);
-    return true;
-  }
-  [[nodiscard]] std::string_view rest() const { return in_; }
-
- private:
-  std::string_view in_;
-};
-
 // A data frame's body: partition, offset, key, then the value (the rest).
 struct DataFrame {
   std::uint32_t partition = 0;
@@ -107,9 +77,9 @@ struct DataFrame {
   std::string_view value;
 };
 bool parse_data(std::string_view body, DataFrame& out) {
-  Fields f(body);
+  bytes::Reader f(body);
   std::uint32_t key_length = 0;
-  if (!f.u32(out.partition) || !f.u64(out.offset) || !f.u32(key_length) || !f.bytes(key_length, out.key)) {
+  if (!f.u32_le(out.partition) || !f.u64_le(out.offset) || !f.u32_le(key_length) || !f.bytes(key_length, out.key)) {
     return false;
   }
   out.value = f.rest();
@@ -225,11 +195,11 @@ class SegmentReader {
           std::all_of(buf_.begin() + static_cast<std::ptrdiff_t>(cur_), buf_.end(), [](char c) { return c == 0; });
       return zeros && !error_ ? Got::end : Got::torn;
     }
-    Fields header(std::string_view(buf_.data() + cur_, kHeader));
+    bytes::Reader header(std::string_view(buf_.data() + cur_, kHeader));
     std::uint32_t length = 0;
     std::uint32_t crc = 0;
-    (void)header.u32(length);
-    (void)header.u32(crc);
+    (void)header.u32_le(length);
+    (void)header.u32_le(crc);
     if (length == 0) return Got::end;
     if (length > kMaxFrame || !ensure(kHeader + length)) return Got::torn;
     const std::string_view content(buf_.data() + cur_ + kHeader, length);
@@ -605,7 +575,7 @@ Result<void> FileLog::load_topic(Topic& topic) {
         torn = true;
         break;
       }
-      Fields f(body);
+      bytes::Reader f(body);
       std::uint32_t partition = 0;
       std::uint64_t value = 0;
       if (type == kData) {
@@ -624,7 +594,7 @@ Result<void> FileLog::load_topic(Topic& topic) {
         p.next = d.offset + 1;
         topic.note_record(d.offset, static_cast<int>(d.partition), at);
       } else if (type == kCommit) {
-        if (!f.u32(partition) || !f.u64(value)) return corrupt(numbers[s], "a short commit frame");
+        if (!f.u32_le(partition) || !f.u64_le(value)) return corrupt(numbers[s], "a short commit frame");
         if (value > kMaxOffset) return corrupt(numbers[s], "a committed offset out of range");
         if (partition >= n) continue;  // reported above if it held records
         const std::string group(f.rest());
@@ -632,25 +602,25 @@ Result<void> FileLog::load_topic(Topic& topic) {
         topic.partitions[partition].written[group] = value;
       } else if (type == kCheckpoint) {
         std::uint32_t count = 0;
-        if (!f.u32(count)) return corrupt(numbers[s], "a short checkpoint");
+        if (!f.u32_le(count)) return corrupt(numbers[s], "a short checkpoint");
         if (count != n) {
           return make_error(ErrorCode::bad_request, "log: topic " + topic.name + " was written with " +
                                                         std::to_string(count) + " partitions, not the " +
                                                         std::to_string(n) + " configured");
         }
         for (std::uint32_t p = 0; p < count; ++p) {
-          if (!f.u64(value)) return corrupt(numbers[s], "a short checkpoint");
+          if (!f.u64_le(value)) return corrupt(numbers[s], "a short checkpoint");
           if (value > kMaxOffset) return corrupt(numbers[s], "a checkpoint offset out of range");
           if (p < n) topic.partitions[p].next = std::max(topic.partitions[p].next, value);
         }
         std::uint32_t groups = 0;
-        if (!f.u32(groups)) return corrupt(numbers[s], "a short checkpoint");
+        if (!f.u32_le(groups)) return corrupt(numbers[s], "a short checkpoint");
         for (std::uint32_t g = 0; g < groups; ++g) {
           std::uint32_t length = 0;
           std::string_view group;
-          if (!f.u32(length) || !f.bytes(length, group)) return corrupt(numbers[s], "a short checkpoint");
+          if (!f.u32_le(length) || !f.bytes(length, group)) return corrupt(numbers[s], "a short checkpoint");
           for (std::uint32_t p = 0; p < count; ++p) {
-            if (!f.u64(value)) return corrupt(numbers[s], "a short checkpoint");
+            if (!f.u64_le(value)) return corrupt(numbers[s], "a short checkpoint");
             if (p >= n || value == kNone) continue;
             if (value > kMaxOffset) return corrupt(numbers[s], "a checkpoint offset out of range");
             topic.partitions[p].committed[std::string(group)] = value;

@@ -61,30 +61,6 @@ void put_str(std::string& out, std::string_view s) {
   out.append(s);
 }
 
-bool Reader::u64(std::uint64_t& v) noexcept {
-  if (in_.size() < 8) return false;
-  v = get_be64(in_);
-  in_.remove_prefix(8);
-  return true;
-}
-
-bool Reader::u8(std::uint8_t& v) noexcept {
-  if (in_.empty()) return false;
-  v = static_cast<std::uint8_t>(in_.front());
-  in_.remove_prefix(1);
-  return true;
-}
-
-bool Reader::str(std::string& v) {
-  if (in_.size() < 4) return false;
-  const std::uint32_t n = get_be32(in_);
-  in_.remove_prefix(4);
-  if (in_.size() < n) return false;
-  v.assign(in_.substr(0, n));
-  in_.remove_prefix(n);
-  return true;
-}
-
 namespace {
 
 using Clock = std::chrono::steady_clock;

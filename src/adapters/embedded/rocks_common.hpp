@@ -28,21 +28,9 @@ void put_be32(std::string& out, std::uint32_t v);
 [[nodiscard]] std::string be64(std::uint64_t v);
 
 // Length-prefixed (32-bit big-endian) string, for compact value encodings.
+// Rows written with put_be64 / put_str are read with core/bytes.hpp's Reader
+// (u64_be, str_u32_be).
 void put_str(std::string& out, std::string_view s);
-
-// Reads values written with put_be64 / put_str; every read fails (returns
-// false / nullopt) once the input runs out, so corrupt rows are detected.
-class Reader {
- public:
-  explicit Reader(std::string_view in) noexcept : in_(in) {}
-  [[nodiscard]] bool u64(std::uint64_t& v) noexcept;
-  [[nodiscard]] bool u8(std::uint8_t& v) noexcept;
-  [[nodiscard]] bool str(std::string& v);
-  [[nodiscard]] bool done() const noexcept { return in_.empty(); }
-
- private:
-  std::string_view in_;
-};
 
 // A Status that is not ok() as an Error: I/O and busy states are
 // `unavailable` (retrying may help), everything else `internal`. The

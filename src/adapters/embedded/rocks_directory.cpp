@@ -4,10 +4,12 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
-#include <chrono>
 #include <memory>
 #include <tuple>
 #include <utility>
+
+#include "core/bytes.hpp"
+#include "core/clock.hpp"
 
 namespace parley::embedded {
 
@@ -28,11 +30,6 @@ rocksdb::WriteOptions synced() {
   return wo;
 }
 
-TimeMs now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string encode(const ports::UserRecord& u) {
   std::string out;
   out.push_back(static_cast<char>(record_format));
@@ -45,14 +42,14 @@ std::string encode(const ports::UserRecord& u) {
 }
 
 Result<ports::UserRecord> decode_user(std::string_view in) {
-  rocks::Reader r(in);
+  bytes::Reader r(in);
   ports::UserRecord u;
   std::uint8_t version = 0;
   std::uint64_t created = 0;
   std::uint8_t disabled = 0;
-  if (!(r.u8(version) && (version == 1 || version == record_format) && r.u64(u.id.value) && r.u64(created) &&
-        r.str(u.username) && r.str(u.password_hash) && (version == 1 || (r.u8(disabled) && disabled <= 1)) &&
-        r.done())) {
+  if (!(r.u8(version) && (version == 1 || version == record_format) && r.u64_be(u.id.value) && r.u64_be(created) &&
+        r.str_u32_be(u.username) && r.str_u32_be(u.password_hash) &&
+        (version == 1 || (r.u8(disabled) && disabled <= 1)) && r.done())) {
     return make_error(ErrorCode::internal, "directory: corrupt user row");
   }
   u.disabled = disabled == 1;
@@ -73,14 +70,14 @@ std::string encode(const ports::SessionRecord& s) {
 // Reads both formats; a format 1 row (written before sessions slid) was
 // last used, as far as anyone knows, when it was created.
 Result<ports::SessionRecord> decode_session(std::string_view token_hash, std::string_view in) {
-  rocks::Reader r(in);
+  bytes::Reader r(in);
   ports::SessionRecord s;
   std::uint8_t version = 0;
   std::uint64_t created = 0;
   std::uint64_t used = 0;
-  bool good = r.u8(version) && (version == record_format || version == session_format) && r.u64(s.user.value) &&
-              r.u64(created) && r.str(s.device);
-  if (good && version == session_format) good = r.u64(used);
+  bool good = r.u8(version) && (version == record_format || version == session_format) && r.u64_be(s.user.value) &&
+              r.u64_be(created) && r.str_u32_be(s.device);
+  if (good && version == session_format) good = r.u64_be(used);
   if (!(good && r.done())) return make_error(ErrorCode::internal, "directory: corrupt session row");
   s.created_at = static_cast<TimeMs>(created);
   s.last_used_at = version == session_format ? static_cast<TimeMs>(used) : s.created_at;

@@ -5,6 +5,8 @@
 
 #include <map>
 
+#include "core/bytes.hpp"
+
 namespace parley::embedded {
 
 namespace {
@@ -51,16 +53,16 @@ std::string encode(const ports::PushBatch& b) {
 }
 
 Result<ports::PushBatch> decode(std::string_view in) {
-  rocks::Reader r(in);
+  bytes::Reader r(in);
   ports::PushBatch b;
   std::uint8_t version = 0, group = 0, closed = 0;
   std::uint64_t count = 0, opened = 0, devices = 0, closed_at = 0;
-  bool ok = r.u8(version) && (version == 1 || version == record_format) && r.u64(b.user.value) &&
-            r.str(b.conversation) && r.u8(group) && r.u64(count) && r.u64(b.first_seq) && r.u64(b.last_seq) &&
-            r.u64(b.last_message.value) && r.u64(b.last_sender.value) && r.str(b.last_preview) && r.u64(opened) &&
-            r.u8(closed) && r.u64(devices) && devices < 100000;
-  for (std::uint64_t i = 0; ok && i < devices; ++i) ok = r.str(b.done_devices.emplace_back());
-  if (ok && version >= 2) ok = r.str(b.closed_by) && r.u64(closed_at);
+  bool ok = r.u8(version) && (version == 1 || version == record_format) && r.u64_be(b.user.value) &&
+            r.str_u32_be(b.conversation) && r.u8(group) && r.u64_be(count) && r.u64_be(b.first_seq) &&
+            r.u64_be(b.last_seq) && r.u64_be(b.last_message.value) && r.u64_be(b.last_sender.value) &&
+            r.str_u32_be(b.last_preview) && r.u64_be(opened) && r.u8(closed) && r.u64_be(devices) && devices < 100000;
+  for (std::uint64_t i = 0; ok && i < devices; ++i) ok = r.str_u32_be(b.done_devices.emplace_back());
+  if (ok && version >= 2) ok = r.str_u32_be(b.closed_by) && r.u64_be(closed_at);
   if (!ok || !r.done()) return make_error(ErrorCode::internal, "push ledger: corrupt batch");
   b.group = group != 0;
   b.closed = closed != 0;

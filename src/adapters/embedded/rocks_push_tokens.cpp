@@ -3,6 +3,8 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include "core/bytes.hpp"
+
 namespace parley::embedded {
 
 namespace {
@@ -39,13 +41,13 @@ std::string encode(const ports::DeviceToken& t) {
 }
 
 Result<ports::DeviceToken> decode(std::string_view key, std::string_view value) {
-  rocks::Reader r(value);
+  bytes::Reader r(value);
   ports::DeviceToken t;
   std::uint8_t version = 0;
   std::uint8_t platform = 0;
   std::uint64_t updated = 0;
   if (key.size() < 8 || !(r.u8(version) && version == record_format && r.u8(platform) && platform <= 1 &&
-                          r.u64(updated) && r.str(t.token) && r.done())) {
+                          r.u64_be(updated) && r.str_u32_be(t.token) && r.done())) {
     return make_error(ErrorCode::internal, "push tokens: corrupt row");
   }
   t.user = UserId{rocks::get_be64(key)};

@@ -5,7 +5,8 @@
 #include <algorithm>
 #include <set>
 
-#include "core/snowflake.hpp"
+#include "core/bytes.hpp"
+#include "core/clock.hpp"
 
 namespace parley::embedded {
 
@@ -50,12 +51,12 @@ std::string encode(const ports::RoomRecord& r) {
 }
 
 std::optional<ports::RoomRecord> decode(ports::RoomRef ref, std::string_view v) {
-  rocks::Reader r(v);
+  bytes::Reader r(v);
   ports::RoomRecord out;
   out.ref = ref;
   std::uint8_t policy = 0;
   std::uint64_t created = 0;
-  if (!(r.str(out.name) && r.u64(out.owner.value) && r.u8(policy) && r.u64(created)) || policy > 1) {
+  if (!(r.str_u32_be(out.name) && r.u64_be(out.owner.value) && r.u8(policy) && r.u64_be(created)) || policy > 1) {
     return std::nullopt;
   }
   // Records written before private channels end here: open.
@@ -98,7 +99,7 @@ Result<ports::RoomRecord> RocksRooms::create_room(ports::RoomRef ref, std::strin
   if (status.ok()) return make_error(ErrorCode::conflict, "a room has this id already");
   if (!status.IsNotFound()) return rocks::to_error(status, "create_room");
 
-  ports::RoomRecord record{ref, std::string(name), owner, post_policy, access, Snowflake::system_clock_ms()};
+  ports::RoomRecord record{ref, std::string(name), owner, post_policy, access, now_ms()};
   rocksdb::WriteBatch wb;
   status = wb.Put(cf(rooms_cf), key, encode(record));
   auto add = [&](UserId user, ports::Role role) {

@@ -1,8 +1,7 @@
 #include "adapters/postgres/postgres_directory.hpp"
 
 #include "adapters/postgres/postgres_schema.hpp"
-
-#include <chrono>
+#include "core/clock.hpp"
 
 namespace parley::postgres {
 
@@ -20,11 +19,6 @@ ports::UserRecord user_row(const PGresult* res, int row) {
 ports::SessionRecord session_row(const PGresult* res, int row) {
   return ports::SessionRecord{UserId{static_cast<std::uint64_t>(int64(res, row, 0))}, text(res, row, 1),
                               int64(res, row, 2), int64(res, row, 3), text(res, row, 4)};
-}
-
-TimeMs now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 std::vector<Statement> statements() {

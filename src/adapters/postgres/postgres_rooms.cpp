@@ -1,17 +1,11 @@
 #include "adapters/postgres/postgres_rooms.hpp"
 
-#include <chrono>
-
 #include "adapters/postgres/postgres_schema.hpp"
+#include "core/clock.hpp"
 
 namespace parley::postgres {
 
 namespace {
-
-TimeMs now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string kind_param(ports::RoomKind kind) { return kind == ports::RoomKind::group ? "0" : "1"; }
 ports::RoomKind kind_of(std::int64_t n) { return n == 0 ? ports::RoomKind::group : ports::RoomKind::channel; }

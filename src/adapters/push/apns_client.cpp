@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "adapters/push/jwt.hpp"
+#include "core/clock.hpp"
 #include "core/log.hpp"
 
 namespace parley::push {
@@ -12,10 +13,6 @@ namespace json = boost::json;
 using ports::PushOutcome;
 
 namespace {
-
-std::int64_t unix_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::string reason_of(const std::string& body) {
   boost::system::error_code ec;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "adapters/push/jwt.hpp"
+#include "core/clock.hpp"
 #include "core/log.hpp"
 
 namespace parley::push {
@@ -17,10 +18,6 @@ namespace {
 
 constexpr std::string_view kScope = "https://www.googleapis.com/auth/firebase.messaging";
 constexpr std::int64_t kAssertionLifetime = 3600;  // seconds; Google's maximum
-
-std::int64_t unix_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::string string_field(const json::object& o, std::string_view name) {
   const auto* v = o.if_contains(name);
