@@ -253,7 +253,7 @@ int main(int argc, char** argv) {
                           .search = &search,
                           .readiness = &readiness,
                           .sessions = &sessions,
-                           .admin = &admin},
+                          .admin = &admin},
                          tls);
   try {
     server.start();
