@@ -23,8 +23,8 @@
 #include "core/validate.hpp"
 #include "gateway/blocking.hpp"
 #include "gateway/connection_limits.hpp"
-#include "gateway/session_registry.hpp"
 #include "gateway/cors.hpp"
+#include "gateway/session_registry.hpp"
 #include "gateway/static_files.hpp"
 #include "gateway/web_client.hpp"
 
