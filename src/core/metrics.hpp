@@ -44,12 +44,13 @@ namespace parley {
 // or the protocol's error code they were answered with.
 class RequestOutcomes {
  public:
+  static constexpr std::size_t kCodes = static_cast<std::size_t>(ErrorCode::internal) + 1;  // ErrorCode's values
+
   void ok(double n = 1) { ok_->Increment(n); }
   void failed(ErrorCode code, double n = 1) { errors_[static_cast<std::size_t>(code)]->Increment(n); }
 
  private:
   friend class Metrics;
-  static constexpr std::size_t kCodes = static_cast<std::size_t>(ErrorCode::internal) + 1;
   prometheus::Counter* ok_ = nullptr;
   std::array<prometheus::Counter*, kCodes> errors_{};
 };

@@ -6,7 +6,9 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
+#include "core/metrics.hpp"
 #include "ports/directory.hpp"
 #include "ports/push_tokens.hpp"
 #include "ports/rooms.hpp"
@@ -95,6 +97,9 @@ struct Services {
   // The session endpoints (GET and DELETE /v1/sessions…, the password);
   // null: they answer unavailable.
   services::SessionService* sessions = nullptr;
+  // GET /metrics and what the gateway counts there; null: the server keeps
+  // its own (tests).
+  Metrics* metrics = nullptr;
 };
 
 class BoundedPool;
@@ -124,6 +129,15 @@ struct Context {
   BoundedPool* hashing = nullptr;                  // password hashing (logins, sign-ups); null: on `blocking`
   ConnectionLimits* limits = nullptr;              // per-user WebSocket limits; null: none
   UserBudgets* budgets = nullptr;                  // per-user request budgets; null: none
+  // What the gateway counts (GET /metrics), resolved once by the Server:
+  // never null there. The series of each WebSocket op (by find_op's
+  // index), of WebSocket requests whose op is not known (bad frames,
+  // unknown ops, refusals by the connection's rate limit), and of each
+  // HTTP route (by http_route's index).
+  Metrics* metrics = nullptr;
+  std::vector<RequestOutcomes*> op_outcomes{};
+  RequestOutcomes* unknown_op = nullptr;
+  std::vector<RequestOutcomes*> route_outcomes{};
 };
 
 }  // namespace parley::gateway

@@ -73,6 +73,7 @@ awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx, Connectio
   const std::string source = remote_ec ? std::string() : login_source(remote.address());
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
+  GaugeHold open(ctx.metrics->http_open());  // until it ends, or becomes a WebSocket
   for (;;) {
     stream.expires_after(std::chrono::seconds(30));
     http::request_parser<http::string_body> parser;
@@ -86,6 +87,7 @@ awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx, Connectio
       res.keep_alive(false);
       (void)co_await http::async_write(stream, res, as_tuple_awaitable);
       log_access(head.method_string(), head.target(), res.result_int(), began);
+      count_http(ctx, head.method(), head.target(), res.result_int());
       break;
     }
     if (ec) break;  // closed, timed out, or not HTTP
@@ -102,16 +104,23 @@ awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx, Connectio
         res.keep_alive(false);
         (void)co_await http::async_write(stream, res, as_tuple_awaitable);
         log_access(req.method_string(), req.target(), res.result_int(), began);
+        count_http(ctx, req.method(), req.target(), res.result_int());
         break;
       }
       ConnectionLimits::Slot user_slot;
       if (ctx.limits != nullptr) {
         auto admission = ctx.limits->admit_user(who->user, who->device);
         if (!admission.slot) {
+          ctx.metrics
+              ->connections_refused(admission.refusal == ConnectionLimits::Refusal::devices_full
+                                        ? Metrics::Refusal::devices_full
+                                        : Metrics::Refusal::user_full)
+              .Increment();
           HttpResponse res = error_response(req, too_many_connections(*ctx.limits, admission.refusal));
           res.keep_alive(false);
           (void)co_await http::async_write(stream, res, as_tuple_awaitable);
           log_access(req.method_string(), req.target(), res.result_int(), began);
+          count_http(ctx, req.method(), req.target(), res.result_int());
           break;
         }
         user_slot = std::move(admission.slot);
@@ -119,6 +128,8 @@ awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx, Connectio
       // Logged when handed over: the 101 is written by the session's
       // handshake, which follows at once.
       log_access(req.method_string(), req.target(), static_cast<unsigned>(http::status::switching_protocols), began);
+      count_http(ctx, req.method(), req.target(), static_cast<unsigned>(http::status::switching_protocols));
+      open.release();  // a WebSocket from here (WebSocketSession counts it)
       auto session = std::make_shared<WebSocketSession>(std::move(stream), ctx, std::move(who.value()), std::move(slot),
                                                         std::move(user_slot));
       co_await WebSocketSession::serve(std::move(session), std::move(req));

@@ -51,6 +51,9 @@ class Server {
   void close_ended_sessions(const records::SessionsEnded& ended);
 
   GatewayOptions options_;
+  // What the gateway counts: services.metrics, or (tests) its own.
+  std::unique_ptr<Metrics> own_metrics_;
+  Metrics& metrics_;
   // Before everything that may hold a connection (the I/O contexts' and the
   // pools' pending handlers): each connection gives its slots back here
   // when it is destroyed.
