@@ -15,6 +15,7 @@
 #include "config.hpp"
 #include "core/build_info.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "engines.hpp"
 #include "gateway/http_api.hpp"
 #include "gateway/server.hpp"
@@ -156,6 +157,9 @@ int main(int argc, char** argv) {
   ports::Rooms& rooms = *engines.rooms;
   ports::SocialGraph& social_graph = *engines.social;
 
+  // GET /metrics: what the gateway and the pipeline steps count.
+  Metrics metrics;
+
   // Services.
   const std::string server_id = "node-" + std::to_string(config.node_id);
   services::RoomsService room_rules(
@@ -196,22 +200,23 @@ int main(int argc, char** argv) {
   services::PipelineStep sequencer_step(
       "sequencer",
       must(message_log.subscribe(records::kConversationsTopic, records::kSequencerGroup), "the sequencer's consumer"),
-      sequencer, {});
+      sequencer, {.metrics = &metrics});
   services::PipelineStep store_writer_step(
       "store-writer",
       must(message_log.subscribe(records::kSequencedTopic, records::kStoreWriterGroup), "the store writer's consumer"),
-      store_writer, {});
+      store_writer, {.metrics = &metrics});
   // One index transaction per interval for everything decided in it.
   services::PipelineStep search_step(
       "search-indexer",
       must(message_log.subscribe(records::kSequencedTopic, services::kSearchIndexerGroup),
            "the search indexer's consumer"),
-      search_indexer, {.max_batch = 4096, .min_interval = std::chrono::milliseconds(100)});
+      search_indexer, {.max_batch = 4096, .min_interval = std::chrono::milliseconds(100), .metrics = &metrics});
   services::PipelineStep inbox_step(
       "inbox", must(message_log.subscribe(records::kInboxesTopic, records::kInboxGroup), "the inbox owner's consumer"),
       // On Cassandra a larger batch under a backlog writes each user's head
       // once for more entries (a mutation per user per batch).
-      inbox_owner, {.max_batch = config.engines.cassandra.empty() ? std::size_t{1024} : std::size_t{4096}});
+      inbox_owner,
+      {.max_batch = config.engines.cassandra.empty() ? std::size_t{1024} : std::size_t{4096}, .metrics = &metrics});
 
   // Push notifications: the step folds inbox entries for users with no
   // device online into the ledger; the dispatcher sends them (docs/PUSH.md).
@@ -225,7 +230,7 @@ int main(int argc, char** argv) {
                           {.on_added = [&push_dispatcher] { push_dispatcher.notify(); }});
   services::PipelineStep push_step(
       "push", must(message_log.subscribe(records::kInboxesTopic, services::kPushGroup), "the push step's consumer"),
-      push, {});
+      push, {.metrics = &metrics});
 
   // GET /v1/readyz: probes of the scale-out engines, the pipeline steps,
   // and whether a stop began.
@@ -253,7 +258,8 @@ int main(int argc, char** argv) {
                           .search = &search,
                           .readiness = &readiness,
                           .sessions = &sessions,
-                          .admin = &admin},
+                          .admin = &admin,
+                          .metrics = &metrics},
                          tls);
   try {
     server.start();

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/metrics.hpp"
 #include "ports/directory.hpp"
 #include "ports/push_tokens.hpp"
 #include "ports/rooms.hpp"
@@ -108,6 +109,9 @@ struct Services {
   services::SessionService* sessions = nullptr;
   // The admin API (/v1/admin/*); null: it is off, its paths answer 404.
   services::AdminService* admin = nullptr;
+  // GET /metrics and what the gateway counts there; null: the server keeps
+  // its own (tests).
+  Metrics* metrics = nullptr;
 };
 
 class BoundedPool;
@@ -138,6 +142,15 @@ struct Context {
   BoundedPool* hashing = nullptr;                  // password hashing (logins, sign-ups); null: on `blocking`
   ConnectionLimits* limits = nullptr;              // per-user WebSocket limits; null: none
   UserBudgets* budgets = nullptr;                  // per-user request budgets; null: none
+  // What the gateway counts (GET /metrics), resolved once by the Server:
+  // never null there. The series of each WebSocket op (by find_op's
+  // index), of WebSocket requests whose op is not known (bad frames,
+  // unknown ops, refusals by the connection's rate limit), and of each
+  // HTTP route (by http_route's index).
+  Metrics* metrics = nullptr;
+  std::vector<RequestOutcomes*> op_outcomes{};
+  RequestOutcomes* unknown_op = nullptr;
+  std::vector<RequestOutcomes*> route_outcomes{};
 };
 
 }  // namespace parley::gateway

@@ -279,6 +279,19 @@ HttpResponse version(const HttpRequest& req) {
   return json_response(req, http::status::ok, out);
 }
 
+// GET /metrics: every metric in the Prometheus text format, version 0.0.4
+// (docs/OPERATIONS.md, "Metrics"). Unauthenticated, as healthz is.
+HttpResponse metrics_text(Context& ctx, const HttpRequest& req) {
+  HttpResponse res{http::status::ok, req.version()};
+  res.set(http::field::server, "parley");
+  res.set(http::field::content_type, Metrics::kContentType);
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.body() = ctx.metrics->render();
+  res.prepare_payload();
+  return res;
+}
+
 // The page at `/` when no web app is served (--web-dir unset): a small
 // built-in client.
 HttpResponse embedded_web_client(const HttpRequest& req) {
@@ -481,7 +494,8 @@ constexpr std::string_view kSessionsPrefix = "/v1/sessions/";
 // path that is no endpoint.
 std::vector<http::verb> methods_of(std::string_view path) {
   if (path == "/v1/healthz" || path == "/v1/readyz" || path == "/v1/version" || path == "/v1/connect" ||
-      path == "/v1/servers" || path.starts_with("/v1/users/by-name/") || is_web_path(path) || path == "/v1/ws") {
+      path == "/v1/servers" || path == "/metrics" || path.starts_with("/v1/users/by-name/") || is_web_path(path) ||
+      path == "/v1/ws") {
     return {http::verb::get};
   }
   if (path == "/v1/sessions") return {http::verb::get, http::verb::post};
@@ -533,7 +547,98 @@ awaitable<HttpResponse> answer(Context& ctx, HttpRequest req, std::string source
   co_return co_await route(ctx, std::move(req), path, std::move(source));
 }
 
+// The routes of http_route_names(), in its order.
+enum class Route : std::size_t {
+  healthz,
+  readyz,
+  version,
+  connect,
+  servers,
+  create_user,
+  create_session,
+  list_sessions,
+  end_sessions,
+  change_password,
+  user_by_name,
+  websocket,
+  metrics,
+  web,
+  other,
+};
+constexpr std::string_view kRouteNames[] = {
+    "GET /v1/healthz",
+    "GET /v1/readyz",
+    "GET /v1/version",
+    "GET /v1/connect",
+    "GET /v1/servers",
+    "POST /v1/users",
+    "POST /v1/sessions",
+    "GET /v1/sessions",
+    "DELETE /v1/sessions/{device_id}",
+    "POST /v1/users/me/password",
+    "GET /v1/users/by-name/{username}",
+    "GET /v1/ws",
+    "GET /metrics",
+    "GET web",
+    "other",
+};
+static_assert(std::size(kRouteNames) == static_cast<std::size_t>(Route::other) + 1);
+
+// The route route() takes for a request (HEAD as GET).
+Route route_of(http::verb method, std::string_view path) {
+  if (method == http::verb::head) method = http::verb::get;
+  const bool get = method == http::verb::get;
+  if (get && path == "/v1/healthz") return Route::healthz;
+  if (get && path == "/v1/readyz") return Route::readyz;
+  if (get && path == "/v1/version") return Route::version;
+  if (get && path == "/v1/connect") return Route::connect;
+  if (get && path == "/v1/servers") return Route::servers;
+  if (get && path == "/metrics") return Route::metrics;
+  if (method == http::verb::post && path == "/v1/users") return Route::create_user;
+  if (method == http::verb::post && path == "/v1/sessions") return Route::create_session;
+  if (get && path == "/v1/sessions") return Route::list_sessions;
+  if (method == http::verb::delete_ && path.starts_with(kSessionsPrefix) && path.size() > kSessionsPrefix.size()) {
+    return Route::end_sessions;
+  }
+  if (method == http::verb::post && path == "/v1/users/me/password") return Route::change_password;
+  if (get && path.starts_with("/v1/users/by-name/")) return Route::user_by_name;
+  if (get && path == "/v1/ws") return Route::websocket;
+  if (get && is_web_path(path)) return Route::web;
+  return Route::other;
+}
+
+// The protocol's error code of an HTTP error status (status_of's inverse;
+// 405 and other 4xx are bad requests).
+ErrorCode code_of(unsigned status) {
+  switch (status) {
+    case 401: return ErrorCode::unauthorized;
+    case 403: return ErrorCode::forbidden;
+    case 404: return ErrorCode::not_found;
+    case 409: return ErrorCode::conflict;
+    case 413: return ErrorCode::too_large;
+    case 429: return ErrorCode::rate_limited;
+    case 503: return ErrorCode::unavailable;
+    default: return status >= 500 ? ErrorCode::internal : ErrorCode::bad_request;
+  }
+}
+
 }  // namespace
+
+std::span<const std::string_view> http_route_names() noexcept { return kRouteNames; }
+
+void count_http(Context& ctx, http::verb method, std::string_view target, unsigned status) {
+  if (ctx.route_outcomes.empty()) return;
+  auto url = boost::urls::parse_origin_form(target);
+  const Route route = url ? route_of(method, url->path()) : Route::other;
+  RequestOutcomes& outcomes = *ctx.route_outcomes[static_cast<std::size_t>(route)];
+  if (status < 400) {
+    outcomes.ok();
+    return;
+  }
+  outcomes.failed(code_of(status));
+  if (status == 429 && (route == Route::create_session || route == Route::change_password))
+    ctx.metrics->rate_limited(Metrics::Limit::login).Increment();
+}
 
 awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req, std::string source) {
   const bool head = req.method() == http::verb::head;
@@ -541,7 +646,10 @@ awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req, std::string s
   if (!ctx.options.cors_origins.empty()) {
     if (auto it = req.find(http::field::origin); it != req.end()) origin = it->value();
   }
+  const auto method = req.method();
+  const std::string target(req.target());
   HttpResponse res = co_await answer(ctx, std::move(req), std::move(source));
+  count_http(ctx, method, target, res.result_int());
   add_cors_headers(ctx.options, origin, res);
   if (head) {
     // RFC 9110: a HEAD answer is the GET one's status and headers, its
@@ -566,6 +674,7 @@ awaitable<HttpResponse> route(Context& ctx, HttpRequest req, const std::string& 
   }
   if (path == "/v1/readyz" && method == http::verb::get) co_return readyz(ctx, req);
   if (path == "/v1/version" && method == http::verb::get) co_return version(req);
+  if (path == "/metrics" && method == http::verb::get) co_return metrics_text(ctx, req);
   if (path == "/v1/connect" && method == http::verb::get) co_return co_await pick_server(ctx, std::move(req));
   if (path == "/v1/servers" && method == http::verb::get) co_return co_await list_servers(ctx, std::move(req));
   if (path == "/v1/users" && method == http::verb::post) co_return co_await create_user(ctx, std::move(req));

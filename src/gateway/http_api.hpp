@@ -7,7 +7,10 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -38,6 +41,18 @@ void set_web_dir(std::string dir);
 // A JSON error response with the protocol's code and the matching status;
 // a 429 carries Retry-After (the error's retry_after_s, at least 1).
 [[nodiscard]] HttpResponse error_response(const HttpRequest& req, const Error& e);
+
+// The HTTP routes as GET /metrics names them (label op of
+// parley_requests_total{transport="http"}), in a fixed order: "GET
+// /v1/healthz", "POST /v1/users", "DELETE /v1/sessions/{device_id}", …,
+// "GET /v1/ws" (upgrades), "GET /metrics", "GET web" (the web app's files)
+// and "other" (no endpoint, or a method it does not answer).
+[[nodiscard]] std::span<const std::string_view> http_route_names() noexcept;
+// Counts the answer to a request (`method` and `target` as asked, HEAD as
+// GET) with status `status` in ctx.route_outcomes: ok below 400, else the
+// protocol's error code for the status; a 429 of the login throttle (to a
+// login or a password change) also in parley_rate_limited_total{limit="login"}.
+void count_http(Context& ctx, boost::beast::http::verb method, std::string_view target, unsigned status);
 
 // The bearer token of a request: the Authorization header, or for the
 // WebSocket upgrade also ?token=.

@@ -83,6 +83,7 @@ std::string source_of(const asio::ip::tcp::socket& socket) {
 template <class Stream>
 awaitable<void> serve_requests(Stream stream, Context& ctx, ConnectionLimits::Slot slot, std::string source) {
   beast::flat_buffer buffer;
+  GaugeHold open(ctx.metrics->http_open());  // until it ends, or becomes a WebSocket
   for (;;) {
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
     http::request_parser<http::string_body> parser;
@@ -96,6 +97,7 @@ awaitable<void> serve_requests(Stream stream, Context& ctx, ConnectionLimits::Sl
       res.keep_alive(false);
       (void)co_await http::async_write(stream, res, as_tuple_awaitable);
       log_access(head.method_string(), head.target(), res.result_int(), began);
+      count_http(ctx, head.method(), head.target(), res.result_int());
       break;
     }
     if (ec) break;  // closed, timed out, or not HTTP
@@ -120,16 +122,23 @@ awaitable<void> serve_requests(Stream stream, Context& ctx, ConnectionLimits::Sl
         res.keep_alive(false);
         (void)co_await http::async_write(stream, res, as_tuple_awaitable);
         log_access(req.method_string(), req.target(), res.result_int(), began);
+        count_http(ctx, req.method(), req.target(), res.result_int());
         break;
       }
       ConnectionLimits::Slot user_slot;
       if (ctx.limits != nullptr) {
         auto admission = ctx.limits->admit_user(who->user, who->device);
         if (!admission.slot) {
+          ctx.metrics
+              ->connections_refused(admission.refusal == ConnectionLimits::Refusal::devices_full
+                                        ? Metrics::Refusal::devices_full
+                                        : Metrics::Refusal::user_full)
+              .Increment();
           HttpResponse res = error_response(req, too_many_connections(*ctx.limits, admission.refusal));
           res.keep_alive(false);
           (void)co_await http::async_write(stream, res, as_tuple_awaitable);
           log_access(req.method_string(), req.target(), res.result_int(), began);
+          count_http(ctx, req.method(), req.target(), res.result_int());
           break;
         }
         user_slot = std::move(admission.slot);
@@ -137,6 +146,8 @@ awaitable<void> serve_requests(Stream stream, Context& ctx, ConnectionLimits::Sl
       // Logged when handed over: the 101 is written by the session's
       // handshake, which follows at once.
       log_access(req.method_string(), req.target(), static_cast<unsigned>(http::status::switching_protocols), began);
+      count_http(ctx, req.method(), req.target(), static_cast<unsigned>(http::status::switching_protocols));
+      open.release();  // a WebSocket from here (WebSocketSession counts it)
       auto session = std::make_shared<WebSocketSession<Stream>>(std::move(stream), ctx, std::move(who.value()),
                                                                 std::move(slot), std::move(user_slot));
       co_await WebSocketSession<Stream>::serve(std::move(session), std::move(req));

@@ -12,7 +12,9 @@ namespace parley::gateway {
 
 PendingSends::PendingSends() : PendingSends(Shedding{}) {}
 
-PendingSends::PendingSends(Shedding shedding) : shedding_(shedding) {
+PendingSends::PendingSends(Shedding shedding) : PendingSends(shedding, Counting{}) {}
+
+PendingSends::PendingSends(Shedding shedding, Counting counting) : shedding_(shedding), counting_(counting) {
   // Tickets start at a random point so that results addressed to a previous
   // run of this server (replayed after a crash) match no waiter.
   std::random_device rd;
@@ -49,6 +51,17 @@ std::shared_ptr<const std::string> answer(const boost::json::value& request_id, 
 
 }  // namespace
 
+void PendingSends::count(std::size_t ok, const std::array<std::size_t, RequestOutcomes::kCodes>& failed) const {
+  if (ok > 0) {
+    if (counting_.outcomes != nullptr) counting_.outcomes->ok(static_cast<double>(ok));
+    if (counting_.acknowledged != nullptr) counting_.acknowledged->Increment(static_cast<double>(ok));
+  }
+  if (counting_.outcomes == nullptr) return;
+  for (std::size_t code = 0; code < failed.size(); ++code) {
+    if (failed[code] > 0) counting_.outcomes->failed(static_cast<ErrorCode>(code), static_cast<double>(failed[code]));
+  }
+}
+
 void PendingSends::complete(std::uint64_t ticket, const Result<Message>& result) {
   Waiter w;
   {
@@ -58,6 +71,9 @@ void PendingSends::complete(std::uint64_t ticket, const Result<Message>& result)
     w = std::move(it->second);
     waiters_.erase(it);
   }
+  std::array<std::size_t, RequestOutcomes::kCodes> failed{};
+  if (!result) ++failed[static_cast<std::size_t>(result.error().code)];
+  count(result ? 1 : 0, failed);
   auto session = w.session.lock();
   if (!session) return;
   session->send_reply(answer(w.request_id, result));
@@ -75,6 +91,17 @@ void PendingSends::complete_all(std::span<const std::pair<std::uint64_t, Result<
       waiters_.erase(it);
     }
   }
+  // Counted once for the batch.
+  std::size_t ok = 0;
+  std::array<std::size_t, RequestOutcomes::kCodes> failed{};
+  for (const auto& [w, result] : found) {
+    if (*result) {
+      ++ok;
+    } else {
+      ++failed[static_cast<std::size_t>(result->error().code)];
+    }
+  }
+  count(ok, failed);
   ThreadHandOff answers;
   for (const auto& [w, result] : found) {
     if (auto session = w.session.lock()) answers.add(std::move(session), answer(w.request_id, *result));

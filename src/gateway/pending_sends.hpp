@@ -11,6 +11,7 @@
 // longer than `Shedding::after`: the sends accepted stay fast, and the
 // refusals cost almost nothing.
 
+#include <array>
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include <utility>
 
 #include "core/message.hpp"
+#include "core/metrics.hpp"
 #include "core/result.hpp"
 
 namespace parley::gateway {
@@ -38,8 +40,16 @@ class PendingSends {
     std::size_t min_pending = 256;
   };
 
+  // Where answers are counted (GET /metrics): the send op's outcomes,
+  // and the sends acknowledged; null: not counted.
+  struct Counting {
+    RequestOutcomes* outcomes = nullptr;
+    prometheus::Counter* acknowledged = nullptr;
+  };
+
   PendingSends();  // never sheds
   explicit PendingSends(Shedding shedding);
+  PendingSends(Shedding shedding, Counting counting);
 
   // Registers a waiter and returns its ticket; nothing while shedding load
   // (see above).
@@ -62,8 +72,11 @@ class PendingSends {
 
   // Drops answered waiters off the front of order_. Requires mutex_.
   void drop_answered();
+  // Counts `ok` answers that acknowledged a send and `failed` ones by code.
+  void count(std::size_t ok, const std::array<std::size_t, RequestOutcomes::kCodes>& failed) const;
 
   const Shedding shedding_;
+  const Counting counting_;
   std::mutex mutex_;  // guards waiters_, order_ and next_ticket_
   std::unordered_map<std::uint64_t, Waiter> waiters_;
   // (since, ticket) in the order added, answered ones included until they

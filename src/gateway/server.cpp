@@ -14,7 +14,9 @@
 #include "core/thread_name.hpp"
 #include "gateway/blocking.hpp"
 #include "gateway/connection.hpp"
+#include "gateway/http_api.hpp"
 #include "gateway/http_session.hpp"
+#include "gateway/request.hpp"
 #include "services/records.hpp"
 
 namespace parley::gateway {
@@ -134,6 +136,11 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimits& limits, C
     if (rec) continue;  // already gone; the socket closes here
     auto admission = limits.admit_connection(remote.address());
     if (!admission.slot) {
+      ctx.metrics
+          ->connections_refused(admission.refusal == ConnectionLimits::Refusal::server_full
+                                    ? Metrics::Refusal::server_full
+                                    : Metrics::Refusal::address_full)
+          .Increment();
       ++(admission.refusal == ConnectionLimits::Refusal::server_full ? refused_server : refused_address);
       refuse(socket, admission.refusal);
       if (refusals.due()) {
@@ -147,6 +154,7 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimits& limits, C
       }
       continue;
     }
+    ctx.metrics->connections_accepted().Increment();
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     if (tls != nullptr) {
@@ -172,6 +180,8 @@ awaitable<void> sweep_loop(asio::steady_timer& timer, PendingSends& pending, std
 Server::Server(GatewayOptions options, Services services, std::shared_ptr<TlsContext> tls)
     : options_(std::move(options)),
       tls_(std::move(tls)),
+      own_metrics_(services.metrics == nullptr ? std::make_unique<Metrics>() : nullptr),
+      metrics_(services.metrics != nullptr ? *services.metrics : *own_metrics_),
       limits_({.max_connections = options_.max_connections,
                .per_address = options_.max_connections_per_address,
                .per_user = options_.max_connections_per_user,
@@ -181,8 +191,9 @@ Server::Server(GatewayOptions options, Services services, std::shared_ptr<TlsCon
                 .rooms_per_hour = options_.rooms_per_hour}),
       blocking_(4),
       housekeeping_(1),
-      registry_(services.state, services.chat.server_id(), blocking_),
-      pending_({.after = options_.shed_after}),
+      registry_(services.state, services.chat.server_id(), blocking_, &metrics_.deliveries()),
+      pending_({.after = options_.shed_after},
+               {.outcomes = &metrics_.requests("websocket", "send"), .acknowledged = &metrics_.sends_acknowledged()}),
       channels_(services.state, services.room_store, registry_, [this](std::string_view p) { on_envelope(p); }),
       ctx_{options_,           services.chat,       services.auth,     services.rooms,    services.conversations,
            services.directory, services.room_store, services.state,    registry_,         pending_,
@@ -195,6 +206,10 @@ Server::Server(GatewayOptions options, Services services, std::shared_ptr<TlsCon
   ctx_.hashing = &hashing_;
   ctx_.limits = &limits_;
   ctx_.budgets = &budgets_;
+  ctx_.metrics = &metrics_;
+  for (const auto op : op_names()) ctx_.op_outcomes.push_back(&metrics_.requests("websocket", op));
+  ctx_.unknown_op = &metrics_.requests("websocket", "unknown");
+  for (const auto route : http_route_names()) ctx_.route_outcomes.push_back(&metrics_.requests("http", route));
   registry_.on_user_here([this](UserId user, bool here) { here ? channels_.follow(user) : channels_.unfollow(user); });
   const int n = thread_count(options_.threads);
   for (int i = 0; i < n; ++i) {

@@ -55,6 +55,9 @@ class Server {
 
   GatewayOptions options_;
   std::shared_ptr<TlsContext> tls_;  // null: plain
+  // What the gateway counts: services.metrics, or (tests) its own.
+  std::unique_ptr<Metrics> own_metrics_;
+  Metrics& metrics_;
   // Before everything that may hold a connection (the I/O contexts' and the
   // pools' pending handlers): each connection gives its slots back here
   // when it is destroyed.

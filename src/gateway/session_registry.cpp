@@ -8,9 +8,11 @@
 
 namespace parley::gateway {
 
-SessionRegistry::SessionRegistry(ports::StateStore& state, std::string server_id, boost::asio::thread_pool& blocking)
+SessionRegistry::SessionRegistry(ports::StateStore& state, std::string server_id, boost::asio::thread_pool& blocking,
+                                 prometheus::Counter* deliveries)
     : state_(state),
       server_id_(std::move(server_id)),
+      deliveries_(deliveries),
       routes_strand_(boost::asio::make_strand(blocking.get_executor())) {}
 
 void SessionRegistry::add(UserId user, const std::shared_ptr<Connection>& session) {
@@ -94,21 +96,27 @@ void SessionRegistry::deliver(UserId user, const std::shared_ptr<const std::stri
       if (auto s = w.lock()) targets.push_back(std::move(s));
     }
   }
+  if (deliveries_ != nullptr && !targets.empty()) deliveries_->Increment(static_cast<double>(targets.size()));
   for (const auto& s : targets) s->send(frame);
 }
 
 void SessionRegistry::deliver_all(std::vector<std::pair<UserId, std::shared_ptr<const std::string>>> items) {
   ThreadHandOff events;
+  std::size_t handed = 0;
   {
     std::lock_guard lock(mutex_);
     for (auto& [user, frame] : items) {
       auto it = sessions_.find(user);
       if (it == sessions_.end()) continue;
       for (const auto& w : it->second) {
-        if (auto s = w.lock()) events.add(std::move(s), frame);
+        if (auto s = w.lock()) {
+          events.add(std::move(s), frame);
+          ++handed;
+        }
       }
     }
   }
+  if (deliveries_ != nullptr && handed > 0) deliveries_->Increment(static_cast<double>(handed));  // once a batch
   std::move(events).post(/*replies=*/false);
 }
 

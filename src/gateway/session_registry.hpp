@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/ids.hpp"
+#include "core/metrics.hpp"
 #include "ports/state_store.hpp"
 
 namespace parley::gateway {
@@ -23,7 +24,10 @@ class Connection;
 
 class SessionRegistry {
  public:
-  SessionRegistry(ports::StateStore& state, std::string server_id, boost::asio::thread_pool& blocking);
+  // `deliveries` counts the frames handed to connections (GET /metrics);
+  // null: not counted.
+  SessionRegistry(ports::StateStore& state, std::string server_id, boost::asio::thread_pool& blocking,
+                  prometheus::Counter* deliveries = nullptr);
 
   void add(UserId user, const std::shared_ptr<Connection>& session);
   void remove(UserId user, const Connection* session);
@@ -63,6 +67,7 @@ class SessionRegistry {
 
   ports::StateStore& state_;
   std::string server_id_;
+  prometheus::Counter* deliveries_;
   boost::asio::strand<boost::asio::thread_pool::executor_type> routes_strand_;
   std::function<void(UserId, bool)> user_here_hook_;  // set before start, then only read
   std::mutex mutex_;                                  // guards sessions_

@@ -41,6 +41,7 @@ WebSocketSession<Stream>::WebSocketSession(Stream stream, Context& ctx, ports::S
                                            ConnectionLimits::Slot connection, ConnectionLimits::Slot user)
     : connection_slot_(std::move(connection)),
       user_slot_(std::move(user)),
+      open_(ctx.metrics->websockets_open()),
       ws_(std::move(stream)),
       ctx_(ctx),
       who_(std::move(who)),
@@ -124,6 +125,8 @@ awaitable<void> WebSocketSession<Stream>::handle(std::string text) {
   // An id is echoed as sent, so only one that can be (codec::echoable_id).
   const auto usable_id = [](const json::value* id) { return id != nullptr && codec::echoable_id(*id); };
   if (!bucket_.try_take()) {
+    ctx_.metrics->rate_limited(Metrics::Limit::connection_rate).Increment();
+    ctx_.unknown_op->failed(ErrorCode::rate_limited);
     Error limited = make_error(ErrorCode::rate_limited, "too many requests; slow down");
     // Answer with the request's id when it has one, so clients can match it.
     boost::system::error_code pec;
@@ -140,16 +143,21 @@ awaitable<void> WebSocketSession<Stream>::handle(std::string text) {
 
   auto frame = codec::read_frame(text);
   if (auto* bad = std::get_if<codec::BadFrame>(&frame)) {
+    ctx_.unknown_op->failed(bad->error.code);
     reply(bad->answer());
     co_return;
   }
   auto& request = std::get<codec::RequestFrame>(frame);
+  const auto found = find_op(request.op);
+  RequestOutcomes* outcomes = found ? ctx_.op_outcomes[found->index] : ctx_.unknown_op;
   if (budget_ != nullptr) {
     // The user's budget across connections and servers (UserBudgets).
     bool share_due = false;
     const bool paid = budget_->try_take(request_cost(request.op, request.fields), UserBudget::Clock::now(), &share_due);
     if (share_due) refresh_budget_share();
     if (!paid) {
+      ctx_.metrics->rate_limited(Metrics::Limit::user_rate).Increment();
+      outcomes->failed(ErrorCode::rate_limited);
       reply(codec::reply_error(request.id,
                                make_error(ErrorCode::rate_limited,
                                           "too many requests from this user, across all of its connections; slow "
@@ -157,13 +165,15 @@ awaitable<void> WebSocketSession<Stream>::handle(std::string text) {
       co_return;
     }
     if ((request.op == "group_create" || request.op == "channel_create") && !budget_->try_create_room()) {
+      ctx_.metrics->rate_limited(Metrics::Limit::rooms_per_hour).Increment();
+      outcomes->failed(ErrorCode::rate_limited);
       reply(codec::reply_error(request.id, make_error(ErrorCode::rate_limited,
                                                       "too many groups and channels created by this user in the "
                                                       "last hour; try again later")));
       co_return;
     }
   }
-  co_await dispatch(std::move(request.id), std::move(request.op), std::move(request.fields));
+  co_await dispatch(found, outcomes, std::move(request.id), std::move(request.op), std::move(request.fields));
 }
 
 template <class Stream>
@@ -176,14 +186,15 @@ void WebSocketSession<Stream>::refresh_budget_share() {
 }
 
 template <class Stream>
-awaitable<void> WebSocketSession<Stream>::dispatch(json::value id, std::string op, json::object req) {
-  OpHandler handler = find_op(op);
-  if (handler == nullptr) {
+awaitable<void> WebSocketSession<Stream>::dispatch(std::optional<FoundOp> found, RequestOutcomes* outcomes,
+                                                   json::value id, std::string op, json::object req) {
+  if (!found) {
+    outcomes->failed(ErrorCode::bad_request);
     reply(codec::reply_error(id, make_error(ErrorCode::bad_request, "unknown op '" + op + "'")));
     co_return;
   }
-  Request request{ctx_, who_, this->weak_from_this(), std::move(id), std::move(req)};
-  co_await handler(request);
+  Request request{ctx_, who_, this->weak_from_this(), std::move(id), std::move(req), outcomes};
+  co_await found->handler(request);
 }
 
 template <class Stream>

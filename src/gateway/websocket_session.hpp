@@ -29,6 +29,7 @@
 #include <boost/json/object.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,7 @@
 #include "gateway/connection.hpp"
 #include "gateway/connection_limits.hpp"
 #include "gateway/context.hpp"
+#include "gateway/request.hpp"
 #include "gateway/user_budgets.hpp"
 
 namespace parley::gateway {
@@ -71,7 +73,9 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   boost::asio::awaitable<void> handle(std::string text);
   // Reads again how many servers hold the user's devices (UserBudget::set_servers).
   void refresh_budget_share();
-  boost::asio::awaitable<void> dispatch(boost::json::value id, std::string op, boost::json::object req);
+  // Runs the op's handler (`found`: find_op's), its answer counted in `outcomes`.
+  boost::asio::awaitable<void> dispatch(std::optional<FoundOp> found, RequestOutcomes* outcomes, boost::json::value id,
+                                        std::string op, boost::json::object req);
 
   void reply(std::string frame);
   // `reply`: the answer to this connection's own request, always queued
@@ -88,6 +92,7 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   // Declared before ws_, so released after the socket is closed.
   ConnectionLimits::Slot connection_slot_;
   ConnectionLimits::Slot user_slot_;
+  GaugeHold open_;  // parley_connections_open{kind="websocket"}
   boost::beast::websocket::stream<Stream> ws_;
   Context& ctx_;
   ports::SessionRecord who_;

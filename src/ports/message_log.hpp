@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -71,6 +72,13 @@ class LogConsumer {
   // read after it. This default suits a member that owns every partition
   // for its whole life (the embedded logs). Called from the polling thread.
   [[nodiscard]] virtual std::uint64_t generation() const noexcept { return 0; }
+
+  // How many records of its topic this member's group has not committed
+  // yet (the step's lag), when the log can tell without a round trip (the
+  // embedded log keeps every partition's end and commits in memory);
+  // nothing where it cannot (this default: Kafka would need a request per
+  // partition). Thread-safe: asked at each scrape of GET /metrics.
+  [[nodiscard]] virtual std::optional<std::uint64_t> lag() const { return std::nullopt; }
 };
 
 class MessageLog {

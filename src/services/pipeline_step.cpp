@@ -49,7 +49,16 @@ Result<std::vector<std::uint64_t>> append_all(ports::MessageLog& log, std::strin
 
 PipelineStep::PipelineStep(std::string name, std::unique_ptr<ports::LogConsumer> consumer, BatchHandler& handler,
                            Options options)
-    : name_(std::move(name)), consumer_(std::move(consumer)), handler_(handler), options_(options) {}
+    : name_(std::move(name)), consumer_(std::move(consumer)), handler_(handler), options_(options) {
+  if (options_.metrics != nullptr) {
+    metrics_ = options_.metrics->step(name_, consumer_->lag().has_value());
+    if (metrics_.lag != nullptr) {
+      lag_hook_ = options_.metrics->on_render([this] {
+        if (auto lag = consumer_->lag()) metrics_.lag->Set(static_cast<double>(*lag));
+      });
+    }
+  }
+}
 
 PipelineStep::~PipelineStep() { stop(); }
 
@@ -88,6 +97,7 @@ void PipelineStep::run() {
     }
     const auto& batch = polled.value();
     if (batch.empty()) continue;
+    const auto began = std::chrono::steady_clock::now();
     // Read after the poll: a rebalance inside it shows here.
     if (const std::uint64_t generation = consumer_->generation(); generation_ != generation) {
       generation_ = generation;
@@ -103,6 +113,7 @@ void PipelineStep::run() {
     for (;;) {
       auto done = handler_.process(batch);
       if (done) break;
+      if (metrics_.batch_failures != nullptr) metrics_.batch_failures->Increment();
       const auto now = std::chrono::steady_clock::now();
       if (!logged || now - *logged >= std::chrono::seconds(1)) {
         std::string line = "batch of " + std::to_string(batch.size()) + " failed, retrying: " + done.error().message;
@@ -123,6 +134,10 @@ void PipelineStep::run() {
     if (auto c = consumer_->commit_all(offsets); !c) {
       // Not fatal: the records are done and will be replayed idempotently.
       log::warn(name_, "commit failed: " + c.error().message);
+    }
+    if (metrics_.batch_seconds != nullptr) {
+      metrics_.batch_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+      metrics_.records->Increment(static_cast<double>(batch.size()));
     }
     if (options_.min_interval.count() > 0) {
       const auto due = polled_at + options_.min_interval;

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/metrics.hpp"
 #include "core/result.hpp"
 #include "ports/message_log.hpp"
 
@@ -74,6 +75,9 @@ class PipelineStep {
     // than per record (the search indexer) takes what an interval brought
     // in one batch. Zero: poll again at once.
     std::chrono::milliseconds min_interval{0};
+    // Where the step counts its batches (GET /metrics: label step = its
+    // name); null: nowhere.
+    Metrics* metrics = nullptr;
   };
 
   PipelineStep(std::string name, std::unique_ptr<ports::LogConsumer> consumer, BatchHandler& handler, Options options);
@@ -98,6 +102,8 @@ class PipelineStep {
   BatchHandler& handler_;
   Options options_;
   std::optional<std::uint64_t> generation_;  // the last one handler_ was told; the step thread's
+  StepMetrics metrics_;                      // all null without Options::metrics
+  Metrics::Hook lag_hook_;                   // sets metrics_.lag at each scrape, where the log tells it
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> running_{false};

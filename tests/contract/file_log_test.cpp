@@ -621,6 +621,26 @@ TEST(FileLog, CommitPastTheEndIsRejected) {
   EXPECT_EQ(result.error().code, ErrorCode::bad_request);
 }
 
+// A consumer's lag (GET /metrics) is the records its group has not
+// committed, over every partition, and falls as the group commits.
+TEST(FileLog, ALagCountsWhatTheGroupHasNotCommitted) {
+  TempDir dir;
+  auto log = open_log(dir, embedded::Durability::os);
+  ASSERT_NE(log, nullptr);
+  auto consumer = log->subscribe("t", "g");
+  ASSERT_TRUE(consumer.ok());
+  EXPECT_EQ((*consumer)->lag(), std::optional<std::uint64_t>(0));
+  append_ok(*log, "t", "a", "1");
+  append_ok(*log, "t", "a", "2");
+  append_ok(*log, "t", "b", "3");
+  EXPECT_EQ((*consumer)->lag(), std::optional<std::uint64_t>(3));
+  ASSERT_TRUE((*consumer)->commit(log->partition_for("t", "a"), 2).ok());
+  EXPECT_EQ((*consumer)->lag(), std::optional<std::uint64_t>(1));
+  auto other = log->subscribe("t", "another-group");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ((*other)->lag(), std::optional<std::uint64_t>(3));  // each group's own commits
+}
+
 TEST(FileLog, DestructorFlushesQueuedAppends) {
   TempDir dir;
   std::vector<std::future<Result<std::uint64_t>>> acks;

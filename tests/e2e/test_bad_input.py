@@ -379,6 +379,7 @@ def test_head_answers_like_get_without_a_body(server):
     ("DELETE", "/v1/readyz", "GET, HEAD"),
     ("POST", "/v1/ws", "GET, HEAD"),
     ("POST", "/v1/users/by-name/alice", "GET, HEAD"),
+    ("POST", "/metrics", "GET, HEAD"),
 ])
 def test_a_wrong_method_is_405_with_allow(server, method, path, allow):
     r = http_request(server, method, path, raw=b"{}")

@@ -457,6 +457,19 @@ class FileLog::Consumer final : public ports::LogConsumer {
     return log_.commit(topic_, group_, partition, next_offset);
   }
 
+  // Every partition is this member's: the records past each one's
+  // committed offset.
+  std::optional<std::uint64_t> lag() const override {
+    std::lock_guard lock(log_.state_mu_);
+    std::uint64_t behind = 0;
+    for (const auto& part : state_.partitions) {
+      const auto it = part.committed.find(group_);
+      const std::uint64_t done = it == part.committed.end() ? 0 : it->second;
+      if (part.next > done) behind += part.next - done;
+    }
+    return behind;
+  }
+
   void wakeup() override {
     {
       std::lock_guard lock(log_.state_mu_);
