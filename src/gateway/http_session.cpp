@@ -179,9 +179,11 @@ awaitable<void> serve_requests(Stream stream, Context& ctx, ConnectionLimits::Sl
 
 }  // namespace
 
+// No coroutine itself: it returns serve_requests' own, so that a plain
+// connection holds one coroutine frame, as it did before TLS.
 awaitable<void> serve_http(asio::ip::tcp::socket socket, Context& ctx, ConnectionLimits::Slot slot) {
   std::string source = source_of(socket);
-  co_await serve_requests(beast::tcp_stream(std::move(socket)), ctx, std::move(slot), std::move(source));
+  return serve_requests(beast::tcp_stream(std::move(socket)), ctx, std::move(slot), std::move(source));
 }
 
 awaitable<void> serve_https(asio::ip::tcp::socket socket, Context& ctx, ConnectionLimits::Slot slot,

@@ -52,6 +52,9 @@ Result<std::shared_ptr<ssl::context>> TlsContext::load() const {
   context->set_options(ssl::context::default_workarounds | ssl::context::no_compression | ssl::context::single_dh_use);
   SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
   SSL_CTX_set_options(context->native_handle(), SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // An idle connection gives OpenSSL's record buffers back (per-connection
+  // memory: docs/OPERATIONS.md, "TLS").
+  SSL_CTX_set_mode(context->native_handle(), SSL_MODE_RELEASE_BUFFERS);
 
   boost::system::error_code ec;
   context->use_certificate_chain(boost::asio::buffer(*cert), ec);

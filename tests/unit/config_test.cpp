@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 namespace parley::app {
 namespace {
@@ -181,6 +183,41 @@ TEST(Config, SessionTtlTakesAUnitAndRegistrationIsOpenOrClosed) {
   EXPECT_FALSE(parse_config({"--registration", "invite"}, {}).config.has_value());
   EXPECT_NE(usage().find("--session-ttl"), std::string::npos);
   EXPECT_NE(usage().find("--registration"), std::string::npos);
+}
+
+TEST(Config, TlsNeedsBothTheCertificateAndTheKey) {
+  const auto plain = parse_config({}, {});
+  EXPECT_TRUE(plain.config->tls_cert.empty());
+  EXPECT_TRUE(plain.config->tls_key.empty());
+  const auto both = parse_config({"--tls-cert", "/etc/parley/cert.pem"}, {"PARLEY_TLS_KEY=/etc/parley/key.pem"});
+  ASSERT_TRUE(both.config.has_value()) << both.message;
+  EXPECT_EQ(both.config->tls_cert, "/etc/parley/cert.pem");
+  EXPECT_EQ(both.config->tls_key, "/etc/parley/key.pem");
+  // One without the other stops the start, naming the one missing.
+  const auto no_key = parse_config({"--tls-cert", "cert.pem"}, {});
+  EXPECT_FALSE(no_key.config.has_value());
+  EXPECT_EQ(no_key.exit_code, 2);
+  EXPECT_NE(no_key.message.find("--tls-key is not"), std::string::npos) << no_key.message;
+  const auto no_cert = parse_config({}, {"PARLEY_TLS_KEY=key.pem"});
+  EXPECT_FALSE(no_cert.config.has_value());
+  EXPECT_NE(no_cert.message.find("--tls-cert is not"), std::string::npos) << no_cert.message;
+  EXPECT_NE(usage().find("--tls-cert"), std::string::npos);
+  EXPECT_NE(usage().find("--tls-key"), std::string::npos);
+}
+
+TEST(Config, CorsOriginsAreOriginsWithoutPaths) {
+  EXPECT_TRUE(parse_config({}, {}).config->gateway.cors_origins.empty());
+  const auto two = parse_config({"--cors-origins", "https://Chat.Example.com, http://localhost:5173"}, {});
+  ASSERT_TRUE(two.config.has_value()) << two.message;
+  EXPECT_EQ(two.config->gateway.cors_origins,
+            (std::vector<std::string>{"https://chat.example.com", "http://localhost:5173"}));
+  EXPECT_EQ(parse_config({}, {"PARLEY_CORS_ORIGINS=https://a.example"}).config->gateway.cors_origins,
+            (std::vector<std::string>{"https://a.example"}));
+  for (const char* bad : {"", ",", "chat.example.com", "https://", "https://a.example/", "https://a.example/app",
+                          "ftp://a.example", "https://user@a.example", "https://a .example"}) {
+    EXPECT_FALSE(parse_config({"--cors-origins", bad}, {}).config.has_value()) << bad;
+  }
+  EXPECT_NE(usage().find("--cors-origins"), std::string::npos);
 }
 
 TEST(Config, VersionPrintsTheVersionCommitAndBuildTypeAndExitsZero) {
