@@ -2,16 +2,21 @@
 """Readiness probe for scripts/engines: sends one real request to an engine.
 
     engine_probe.py kafka HOST PORT
-    engine_probe.py cassandra HOST PORT
+    engine_probe.py cassandra HOST PORT [CQL]
 
 kafka: exits 0 when the Kafka node at HOST:PORT answers a Metadata request
 (v1) that names at least one broker and a controller, i.e. the combined node
 has registered itself and can take produce requests; 1 otherwise.
 cassandra: exits 0 when the node answers STARTUP with READY and the query
 `SELECT release_version FROM system.local` with one row (CQL native protocol
-v4); 1 otherwise. The requests are written by hand so that the probe needs
+v4); 1 otherwise. With PARLEY_PROBE_CQL_USER and PARLEY_PROBE_CQL_PASSWORD_FILE
+set, it logs in when the node asks (PasswordAuthenticator: SASL PLAIN); with
+CQL, it runs that statement after the query and wants a RESULT (scripts/engines
+creates a role so). The requests are written by hand so that the probe needs
 nothing but Python.
 """
+
+import os
 
 import socket
 import struct
@@ -42,7 +47,7 @@ def kafka_ready(host: str, port: int) -> bool:
     return controller_id >= 0
 
 
-def cassandra_ready(host: str, port: int) -> bool:
+def cassandra_ready(host: str, port: int, cql: str = "") -> bool:
     def frame(stream: int, opcode: int, body: bytes) -> bytes:
         return struct.pack(">BBhBi", 0x04, 0, stream, opcode, len(body)) + body
 
@@ -59,11 +64,30 @@ def cassandra_ready(host: str, port: int) -> bool:
         s.sendall(frame(1, 0x01, startup))
         header = read_exact(s, 9)
         read_exact(s, struct.unpack_from(">i", header, 5)[0])
-        if header[4] != 0x02:  # READY
+        if header[4] == 0x03:  # AUTHENTICATE: AUTH_RESPONSE with "\0user\0password"
+            user = os.environ.get("PARLEY_PROBE_CQL_USER", "")
+            password_file = os.environ.get("PARLEY_PROBE_CQL_PASSWORD_FILE", "")
+            if not user or not password_file:
+                return False
+            with open(password_file, "rb") as f:
+                password = f.read().rstrip(b"\r\n")
+            token = b"\0" + user.encode() + b"\0" + password
+            s.sendall(frame(1, 0x0F, struct.pack(">i", len(token)) + token))
+            header = read_exact(s, 9)
+            read_exact(s, struct.unpack_from(">i", header, 5)[0])
+            if header[4] != 0x10:  # AUTH_SUCCESS
+                return False
+        elif header[4] != 0x02:  # READY
             return False
         s.sendall(frame(2, 0x07, query))
         header = read_exact(s, 9)
         body = read_exact(s, struct.unpack_from(">i", header, 5)[0])
+        if cql:
+            s.sendall(frame(3, 0x07, long_string(cql) + struct.pack(">HB", 0x0001, 0)))
+            statement = read_exact(s, 9)
+            read_exact(s, struct.unpack_from(">i", statement, 5)[0])
+            if statement[4] != 0x08:
+                return False
     # RESULT (0x08) of kind Rows (2); the row count follows the metadata,
     # which for this query is: flags, column count 1, global table spec.
     if header[4] != 0x08 or struct.unpack_from(">i", body, 0)[0] != 2:
@@ -94,11 +118,11 @@ def read_exact(s: socket.socket, n: int) -> bytes:
 
 def main() -> int:
     probes = {"kafka": kafka_ready, "cassandra": cassandra_ready}
-    if len(sys.argv) != 4 or sys.argv[1] not in probes:
+    if not 4 <= len(sys.argv) <= 5 or sys.argv[1] not in probes or (len(sys.argv) == 5 and sys.argv[1] != "cassandra"):
         print(__doc__, file=sys.stderr)
         return 2
     try:
-        return 0 if probes[sys.argv[1]](sys.argv[2], int(sys.argv[3])) else 1
+        return 0 if probes[sys.argv[1]](sys.argv[2], int(sys.argv[3]), *sys.argv[4:]) else 1
     except (OSError, struct.error):
         return 1
 

@@ -36,9 +36,11 @@ struct PushConfig {
 // The scale-out engines (docs/ENGINES.md). An engine whose address is empty
 // is served by its embedded counterpart.
 struct EnginesConfig {
-  std::string kafka;     // bootstrap brokers, "host:port,host:port": the message log
-  std::string redis;     // "host:port": the state store (presence, routes, pub/sub)
-  std::string postgres;  // a libpq URL or key=value string: the directory
+  std::string kafka;                // bootstrap brokers, "host:port,host:port": the message log
+  std::string redis;                // "host:port": the state store (presence, routes, pub/sub)
+  std::string redis_user;           // Redis AUTH user; empty: the default user
+  std::string redis_password_file;  // Redis AUTH password, read from this file at start; empty: no AUTH
+  std::string postgres;             // a libpq URL or key=value string: the directory
   // Keeps deployments sharing engines apart: Kafka topic and group prefix,
   // Redis key prefix, PostgreSQL schema.
   std::string name_space = "parley";
@@ -48,6 +50,8 @@ struct EnginesConfig {
   // "host:port,host:port": Cassandra contact points (the message store); the
   // keyspace is name_space.
   std::string cassandra;
+  std::string cassandra_user;           // PasswordAuthenticator role; empty: no credentials
+  std::string cassandra_password_file;  // its password, read from this file at start
   std::string cassandra_consistency = "LOCAL_QUORUM";
   std::string cassandra_replication = "{'class': 'SimpleStrategy', 'replication_factor': 1}";
 };

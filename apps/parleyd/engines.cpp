@@ -1,6 +1,8 @@
 #include "engines.hpp"
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "adapters/cassandra/cassandra_message_store.hpp"
 #include "adapters/embedded/file_log.hpp"
@@ -35,6 +37,19 @@ template <class T>
 Result<std::unique_ptr<T>> named(Result<std::unique_ptr<T>> r, std::string_view what) {
   if (r) return r;
   return make_error(r.error().code, "cannot open " + std::string(what) + ": " + r.error().message);
+}
+
+// A secret kept in a file (an engine's password): the file's content less
+// one final line break. An error names the flag and the file, never the
+// content.
+Result<std::string> read_secret_file(const std::string& path, std::string_view flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(ErrorCode::bad_request, std::string(flag) + ": cannot read " + path);
+  std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (secret.ends_with('\n')) secret.pop_back();
+  if (secret.ends_with('\r')) secret.pop_back();
+  if (secret.empty()) return make_error(ErrorCode::bad_request, std::string(flag) + ": " + path + " is empty");
+  return secret;
 }
 
 // APNs and FCM clients for the platforms whose credentials are set; the log
@@ -119,6 +134,14 @@ Result<std::unique_ptr<ports::StateStore>> open_state(const Config& config,
     } catch (const std::exception&) {
       return make_error(ErrorCode::bad_request, "--redis wants HOST:PORT, not " + config.engines.redis);
     }
+  }
+  if (!config.engines.redis_password_file.empty()) {
+    auto password = read_secret_file(config.engines.redis_password_file, "--redis-password-file");
+    if (!password) return std::move(password).error();
+    options.redis.password = std::move(password).value();
+    options.redis.user = config.engines.redis_user;
+  } else if (!config.engines.redis_user.empty()) {
+    return make_error(ErrorCode::bad_request, "--redis-user needs --redis-password-file");
   }
   options.prefix = config.engines.name_space + ":";
   auto state = redis::RedisStateStore::open(std::move(options));
@@ -206,6 +229,14 @@ Result<std::unique_ptr<ports::MessageStore>> open_store(const Config& config, co
     return make_error(ErrorCode::bad_request, "unknown Cassandra consistency " + config.engines.cassandra_consistency);
   }
   options.cql.consistency = *consistency;
+  if (config.engines.cassandra_user.empty() != config.engines.cassandra_password_file.empty()) {
+    return make_error(ErrorCode::bad_request, "--cassandra-user and --cassandra-password-file go together");
+  }
+  if (!config.engines.cassandra_user.empty()) {
+    auto password = read_secret_file(config.engines.cassandra_password_file, "--cassandra-password-file");
+    if (!password) return std::move(password).error();
+    options.cql.credentials = {.user = config.engines.cassandra_user, .password = std::move(password).value()};
+  }
   options.keyspace = config.engines.name_space;
   options.replication = config.engines.cassandra_replication;
   auto store = cassandra::CassandraMessageStore::open(std::move(options));

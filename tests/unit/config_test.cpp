@@ -237,5 +237,22 @@ TEST(Config, HelpExitsZero) {
   EXPECT_NE(out.message.find("--data-dir"), std::string::npos);
 }
 
+TEST(Config, EngineCredentialsAreFlagsVariablesAndConfigNamesOfFiles) {
+  auto out = parse_config({"--redis-user", "parley", "--cassandra-password-file=/run/secrets/cass"},
+                          {"PARLEY_REDIS_PASSWORD_FILE=/run/secrets/redis", "PARLEY_CASSANDRA_USER=chat"});
+  ASSERT_TRUE(out.config.has_value()) << out.message;
+  EXPECT_EQ(out.config->engines.redis_user, "parley");
+  EXPECT_EQ(out.config->engines.redis_password_file, "/run/secrets/redis");
+  EXPECT_EQ(out.config->engines.cassandra_user, "chat");
+  EXPECT_EQ(out.config->engines.cassandra_password_file, "/run/secrets/cass");
+  // A password is never a setting's value: only the file it is in.
+  EXPECT_FALSE(parse_config({"--redis-password", "x"}, {}).config.has_value());
+  EXPECT_FALSE(parse_config({"--cassandra-password", "x"}, {}).config.has_value());
+  const std::string help = usage();
+  for (const char* flag : {"--redis-user", "--redis-password-file", "--cassandra-user", "--cassandra-password-file"}) {
+    EXPECT_NE(help.find(flag), std::string::npos) << flag;
+  }
+}
+
 }  // namespace
 }  // namespace parley::app

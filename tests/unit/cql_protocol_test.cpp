@@ -209,5 +209,45 @@ TEST(CqlProtocol, RowsOfNoColumnsAreRefused) {
   EXPECT_TRUE(empty->rows.rows.empty());
 }
 
+// PasswordAuthenticator's exchange (the spec, 4.1.2 and 4.2.7-4.2.9): frames
+// built by hand from the spec, as Cassandra 5.0 sends them.
+TEST(CqlProtocol, ReadsAuthenticateWithTheAuthenticatorsName) {
+  const auto r = decode(
+      "840000010300000031002f6f72672e6170616368652e63617373616e6472612e617574682e50617373776f72644175746865"
+      "6e74696361746f72");
+  EXPECT_EQ(r.kind, Response::Kind::authenticate);
+  EXPECT_EQ(r.authenticator, "org.apache.cassandra.auth.PasswordAuthenticator");
+}
+
+TEST(CqlProtocol, ReadsAuthSuccessAndChallengeTokens) {
+  const auto success = decode("840000021000000004ffffffff");  // a null token
+  EXPECT_EQ(success.kind, Response::Kind::auth_success);
+  EXPECT_EQ(success.sasl_token, "");
+  const auto challenge = decode("840000020e00000006000000026869");
+  EXPECT_EQ(challenge.kind, Response::Kind::auth_challenge);
+  EXPECT_EQ(challenge.sasl_token, "hi");
+}
+
+TEST(CqlProtocol, ReadsBadCredentialsAsAnError) {
+  const auto r = decode(
+      "84000002000000003c00000100003650726f766964656420757365726e616d65207061726c657920616e642f6f722070617373"
+      "776f72642061726520696e636f7272656374");
+  ASSERT_EQ(r.kind, Response::Kind::error);
+  EXPECT_EQ(r.error.code, error_code::bad_credentials);
+  EXPECT_EQ(r.error.message, "Provided username parley and/or password are incorrect");
+}
+
+TEST(CqlProtocol, RefusesATruncatedAuthenticate) {
+  EXPECT_FALSE(decode_response(Opcode::authenticate, 0, unhex("002f6f7267")).ok());
+  EXPECT_FALSE(decode_response(Opcode::auth_success, 0, unhex("00000005ab")).ok());
+}
+
+TEST(CqlProtocol, AuthResponseCarriesThePlainToken) {
+  const std::string token = plain_sasl_token("parley", "s3cret");
+  EXPECT_EQ(token, std::string("\0parley\0s3cret", 14));
+  const std::string frame = encode_frame(2, Opcode::auth_response, auth_response_body(token));
+  EXPECT_EQ(frame, unhex("040000020f00000012") + unhex("0000000e") + token);
+}
+
 }  // namespace
 }  // namespace parley::cassandra

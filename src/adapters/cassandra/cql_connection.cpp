@@ -19,11 +19,13 @@ Error unavailable(const std::string& why) { return make_error(ErrorCode::unavail
 
 }  // namespace
 
-CqlConnection::CqlConnection(asio::io_context& io, tcp::endpoint endpoint, std::chrono::milliseconds connect_timeout)
+CqlConnection::CqlConnection(asio::io_context& io, tcp::endpoint endpoint, std::chrono::milliseconds connect_timeout,
+                             CqlCredentials credentials)
     : socket_(io),
       endpoint_(std::move(endpoint)),
       connect_timer_(io),
       connect_timeout_(connect_timeout),
+      credentials_(std::move(credentials)),
       handlers_(max_streams) {
   free_streams_.reserve(max_streams);
   // Lowest ids last, so that they are taken first.
@@ -52,16 +54,7 @@ asio::awaitable<void> CqlConnection::run(std::shared_ptr<CqlConnection> self) {
   socket_.set_option(tcp::no_delay(true), ignored);
   const std::int16_t stream = free_streams_.back();
   free_streams_.pop_back();
-  write(stream, Opcode::startup, startup_body(), [self](Result<Response> r) {
-    if (self->closed_) return;
-    if (!r || r->kind != Response::Kind::ready) {
-      self->close(r ? "the node did not answer STARTUP with READY" : r.error().message);
-      return;
-    }
-    self->ready_ = true;
-    self->connect_timer_.cancel();
-    if (auto on_ready = std::exchange(self->on_ready_, nullptr)) on_ready(Ok{});
-  });
+  write(stream, Opcode::startup, startup_body(), [self](Result<Response> r) { self->on_startup_step(std::move(r)); });
 
   std::array<char, header_size> header{};
   std::string body;
@@ -86,6 +79,52 @@ asio::awaitable<void> CqlConnection::run(std::shared_ptr<CqlConnection> self) {
     }
     dispatch(*decoded, body);
   }
+}
+
+// The answer to STARTUP or AUTH_RESPONSE: READY or AUTH_SUCCESS ends the
+// start; AUTHENTICATE is answered with the credentials; anything else fails
+// it.
+void CqlConnection::on_startup_step(Result<Response> r) {
+  if (closed_) return;
+  if (!r) return close(r.error().message);
+  switch (r->kind) {
+    case Response::Kind::ready:
+    case Response::Kind::auth_success:
+      ready_ = true;
+      connect_timer_.cancel();
+      if (auto on_ready = std::exchange(on_ready_, nullptr)) on_ready(Ok{});
+      return;
+    case Response::Kind::authenticate: {
+      if (credentials_.user.empty()) {
+        return fail_start(make_error(ErrorCode::unauthorized, "cassandra: the node requires authentication (" +
+                                                                  r->authenticator + ") and no credentials are set"));
+      }
+      if (free_streams_.empty()) return close("no free stream");
+      const std::int16_t stream = free_streams_.back();
+      free_streams_.pop_back();
+      write(stream, Opcode::auth_response,
+            auth_response_body(plain_sasl_token(credentials_.user, credentials_.password)),
+            [self = shared_from_this()](Result<Response> next) { self->on_startup_step(std::move(next)); });
+      return;
+    }
+    case Response::Kind::auth_challenge:
+      // PLAIN is one step: PasswordAuthenticator never challenges it.
+      return fail_start(make_error(ErrorCode::unauthorized,
+                                   "cassandra: authentication failed: an AUTH_CHALLENGE to "
+                                   "SASL PLAIN, which has no second step"));
+    case Response::Kind::error:
+      if (r->error.code == error_code::bad_credentials) {
+        return fail_start(make_error(ErrorCode::unauthorized, "cassandra: authentication failed: " + r->error.message));
+      }
+      return close("the node refused the connection's start: " + r->error.message);
+    default: return close("the node did not answer STARTUP with READY or AUTHENTICATE");
+  }
+}
+
+// Closes, with `e` (its code kept) as on_ready's error.
+void CqlConnection::fail_start(Error e) {
+  start_error_ = std::move(e);
+  close(start_error_->message);
 }
 
 void CqlConnection::dispatch(const FrameHeader& header, std::string_view body) {
@@ -140,7 +179,7 @@ void CqlConnection::close(const std::string& why) {
   for (auto& h : handlers_) {
     if (h) failed.push_back(std::exchange(h, nullptr));
   }
-  if (auto on_ready = std::exchange(on_ready_, nullptr)) on_ready(unavailable(why));
+  if (auto on_ready = std::exchange(on_ready_, nullptr)) on_ready(start_error_ ? *start_error_ : unavailable(why));
   for (auto& h : failed) h(unavailable(why));
 }
 

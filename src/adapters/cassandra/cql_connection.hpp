@@ -5,7 +5,9 @@
 // Everything here runs on the owning session's I/O thread: start(), send()
 // and close() must be called there, and handlers are called there. The
 // connection is opened by start() (TCP connect, then STARTUP/READY within
-// the connect timeout); its reader is a coroutine that reads frames and
+// the connect timeout, with the SASL exchange of PasswordAuthenticator in
+// between when the node asks for it: AUTHENTICATE, AUTH_RESPONSE with the
+// PLAIN token, AUTH_SUCCESS); its reader is a coroutine that reads frames and
 // hands each response to the handler of its stream. Up to max_streams
 // requests are in flight at once; a handler is called exactly once: with
 // the response, or with ErrorCode::unavailable when the connection closes
@@ -21,6 +23,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,13 +39,15 @@ class CqlConnection : public std::enable_shared_from_this<CqlConnection> {
   static constexpr std::size_t max_streams = 1024;
 
   CqlConnection(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint endpoint,
-                std::chrono::milliseconds connect_timeout);
+                std::chrono::milliseconds connect_timeout, CqlCredentials credentials = {});
   CqlConnection(const CqlConnection&) = delete;
   CqlConnection& operator=(const CqlConnection&) = delete;
   ~CqlConnection() = default;
 
   // Connects and says STARTUP; `on_ready` is called once: Ok when the node
-  // answered READY, an error when that failed or timed out.
+  // answered READY (or accepted the credentials), an error when that failed
+  // or timed out. Refused credentials are ErrorCode::unauthorized,
+  // "cassandra: authentication failed: " and the node's message.
   void start(ReadyHandler on_ready);
 
   // Sends one request. Fails at once (through the handler) when the
@@ -61,11 +66,15 @@ class CqlConnection : public std::enable_shared_from_this<CqlConnection> {
   void write(std::int16_t stream, Opcode opcode, const std::string& body, Handler handler);
   void write_next();
   void dispatch(const FrameHeader& header, std::string_view body);
+  void on_startup_step(Result<Response> r);
+  void fail_start(Error e);
 
   boost::asio::ip::tcp::socket socket_;
   boost::asio::ip::tcp::endpoint endpoint_;
   boost::asio::steady_timer connect_timer_;
   std::chrono::milliseconds connect_timeout_;
+  CqlCredentials credentials_;
+  std::optional<Error> start_error_;  // why the start failed, when not a plain close (refused credentials)
   ReadyHandler on_ready_;
   std::vector<Handler> handlers_;           // by stream id; empty when free
   std::vector<std::int16_t> free_streams_;  // stream ids without a request

@@ -284,6 +284,21 @@ std::string startup_body() {
   return out;
 }
 
+std::string auth_response_body(std::string_view token) {
+  std::string out;
+  put_value(out, std::string(token));
+  return out;
+}
+
+std::string plain_sasl_token(std::string_view user, std::string_view password) {
+  std::string out;
+  out += '\0';
+  out += user;
+  out += '\0';
+  out += password;
+  return out;
+}
+
 std::string query_body(std::string_view cql, const QueryParameters& p) {
   std::string out;
   put_long_string(out, cql);
@@ -337,6 +352,17 @@ Result<Response> decode_response(Opcode opcode, std::uint8_t flags, std::string_
   switch (opcode) {
     case Opcode::ready: out.kind = Response::Kind::ready; break;
     case Opcode::supported: out.kind = Response::Kind::supported; break;
+    case Opcode::authenticate:
+      out.kind = Response::Kind::authenticate;
+      out.authenticator = read_string(r);
+      if (!r.ok()) return malformed("AUTHENTICATE body");
+      return out;
+    case Opcode::auth_challenge:
+    case Opcode::auth_success:
+      out.kind = opcode == Opcode::auth_challenge ? Response::Kind::auth_challenge : Response::Kind::auth_success;
+      out.sasl_token = as_text(read_bytes(r));
+      if (!r.ok()) return malformed("AUTH_CHALLENGE or AUTH_SUCCESS body");
+      return out;
     case Opcode::error: {
       out.kind = Response::Kind::error;
       out.error.code = read_int(r);

@@ -33,6 +33,9 @@ enum class Opcode : std::uint8_t {
   register_ = 0x0B,
   event = 0x0C,
   batch = 0x0D,
+  auth_challenge = 0x0E,
+  auth_response = 0x0F,
+  auth_success = 0x10,
 };
 
 enum class Consistency : std::uint16_t {
@@ -56,6 +59,7 @@ enum class Consistency : std::uint16_t {
 namespace error_code {
 inline constexpr std::int32_t server_error = 0x0000;
 inline constexpr std::int32_t protocol_error = 0x000A;
+inline constexpr std::int32_t bad_credentials = 0x0100;
 inline constexpr std::int32_t unavailable = 0x1000;
 inline constexpr std::int32_t overloaded = 0x1001;
 inline constexpr std::int32_t is_bootstrapping = 0x1002;
@@ -110,6 +114,18 @@ using CqlValue = std::optional<std::string>;
 
 // STARTUP with CQL_VERSION 3.0.0 and no compression.
 [[nodiscard]] std::string startup_body();
+
+// A user and password for nodes that authenticate (PasswordAuthenticator,
+// SASL PLAIN); empty: none (a node that asks for them is then refused).
+struct CqlCredentials {
+  std::string user;
+  std::string password;
+};
+
+// AUTH_RESPONSE carrying a SASL token (the spec, section 4.1.2).
+[[nodiscard]] std::string auth_response_body(std::string_view token);
+// The SASL PLAIN token of PasswordAuthenticator: "\0user\0password".
+[[nodiscard]] std::string plain_sasl_token(std::string_view user, std::string_view password);
 
 // The query parameters of QUERY and EXECUTE.
 struct QueryParameters {
@@ -172,10 +188,26 @@ struct ServerError {
   std::string unprepared_id;  // for error_code::unprepared
 };
 
-// What a RESULT or ERROR response body says.
+// What a response body says: a RESULT, an ERROR, or a step of the
+// connection's start (READY, AUTHENTICATE, AUTH_CHALLENGE, AUTH_SUCCESS).
 struct Response {
-  enum class Kind { ready, void_, rows, set_keyspace, prepared, schema_change, error, supported, other };
+  enum class Kind {
+    ready,
+    void_,
+    rows,
+    set_keyspace,
+    prepared,
+    schema_change,
+    error,
+    supported,
+    authenticate,
+    auth_challenge,
+    auth_success,
+    other
+  };
   Kind kind = Kind::other;
+  std::string authenticator;  // AUTHENTICATE: the server's authenticator class
+  std::string sasl_token;     // AUTH_CHALLENGE and AUTH_SUCCESS: the token (null reads as "")
   Rows rows;
   Prepared prepared;
   ServerError error;

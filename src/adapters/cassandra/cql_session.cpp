@@ -201,7 +201,7 @@ struct CqlSession::Impl {
     Node& n = *nodes[index];
     for (auto& slot : n.pool) {
       if (slot && !slot->closed()) continue;
-      slot = std::make_shared<CqlConnection>(io, n.endpoint, options.connect_timeout);
+      slot = std::make_shared<CqlConnection>(io, n.endpoint, options.connect_timeout, options.credentials);
       slot->start([this, index](Result<void> r) { on_connection(index, std::move(r)); });
     }
   }

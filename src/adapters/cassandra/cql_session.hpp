@@ -43,6 +43,7 @@ struct CqlOptions {
   std::chrono::milliseconds reconnect_delay{500};
   int connections_per_node = 1;
   int max_attempts = 3;
+  CqlCredentials credentials;  // for PasswordAuthenticator; empty: none
 };
 
 // A statement prepared in this session. Immutable once made.

@@ -93,6 +93,9 @@ struct Connection {
   std::deque<std::string> writes;
   bool writing = false;
   bool connected = false;
+  bool authenticating = false;  // AUTH sent, its reply not yet read
+  bool auth_refused = false;    // the last attempt ended in a refused AUTH
+  std::string last_failure;     // why the last attempt failed; no secrets
   bool ever_connected = false;
   std::chrono::milliseconds backoff{100};
   // Bumped at every (re)connect and failure, so that handlers of an old
@@ -133,29 +136,58 @@ struct RedisClient::Impl {
                           if (ec) return on_failure(c, gen, ec.message());
                           boost::system::error_code ignored;
                           c.socket.set_option(tcp::no_delay(true), ignored);
-                          c.connected = true;
-                          if (&c == &commands) commands_up.store(true, std::memory_order_relaxed);
-                          c.backoff = std::chrono::milliseconds(100);
                           c.reader.reset(create_reader());
-                          const bool restored = c.ever_connected;
-                          if (restored) log::info("redis", c.name + " connection restored");
-                          c.ever_connected = true;
                           start_read(c, gen);
-                          if (restored && &c == &commands && restore) {
-                            // Written before any later call; nobody waits for the replies.
-                            const auto again = restore();
-                            if (!again.empty()) {
-                              auto call = std::make_shared<Call>(again.size());
-                              std::string bytes;
-                              for (const auto& cmd : again) bytes += format(cmd);
-                              for (std::size_t i = 0; i < again.size(); ++i) pending.push_back(Pending{call, i});
-                              send(commands, std::move(bytes));
-                            }
-                          }
-                          if (&c == &pubsub) {
-                            for (const auto& channel : channels) send(pubsub, format({"SUBSCRIBE", channel}));
-                          }
+                          if (options.password.empty()) return on_up(c);
+                          // AUTH first; the connection is up once Redis accepts it.
+                          c.authenticating = true;
+                          std::vector<std::string> auth{"AUTH"};
+                          if (!options.user.empty()) auth.push_back(options.user);
+                          auth.push_back(options.password);
+                          send(c, format(auth));
                         });
+  }
+
+  // The connection is connected (and authenticated, with a password).
+  void on_up(Connection& c) {
+    c.connected = true;
+    c.auth_refused = false;
+    c.last_failure.clear();
+    if (&c == &commands) commands_up.store(true, std::memory_order_relaxed);
+    c.backoff = std::chrono::milliseconds(100);
+    const bool restored = c.ever_connected;
+    if (restored) log::info("redis", c.name + " connection restored");
+    c.ever_connected = true;
+    if (restored && &c == &commands && restore) {
+      // Written before any later call; nobody waits for the replies.
+      const auto again = restore();
+      if (!again.empty()) {
+        auto call = std::make_shared<Call>(again.size());
+        std::string bytes;
+        for (const auto& cmd : again) bytes += format(cmd);
+        for (std::size_t i = 0; i < again.size(); ++i) pending.push_back(Pending{call, i});
+        send(commands, std::move(bytes));
+      }
+    }
+    if (&c == &pubsub) {
+      for (const auto& channel : channels) send(pubsub, format({"SUBSCRIBE", channel}));
+    }
+  }
+
+  // Redis's answer to AUTH: up, or a refusal, retried like a lost connection.
+  void on_auth_reply(Connection& c, unsigned gen, const RedisReply& reply) {
+    c.authenticating = false;
+    if (!reply.is_error()) return on_up(c);
+    const std::string why = "authentication failed: " + reply.str;
+    if (why != c.last_failure) log::error("redis", c.name + " connection: " + why);
+    on_failure(c, gen, why);
+    c.auth_refused = true;
+  }
+
+  // Why calls fail while the command connection is down.
+  Error not_connected() const {
+    if (commands.auth_refused) return make_error(ErrorCode::unauthorized, "redis: " + commands.last_failure);
+    return unavailable(commands.last_failure.empty() ? "not connected" : "not connected: " + commands.last_failure);
   }
 
   // Drops the connection, fails what waited on it, and schedules a retry.
@@ -164,6 +196,9 @@ struct RedisClient::Impl {
     ++c.generation;
     if (c.connected) log::warn("redis", c.name + " connection lost: " + why);
     c.connected = false;
+    c.authenticating = false;
+    c.auth_refused = false;
+    c.last_failure = why;
     if (&c == &commands) commands_up.store(false, std::memory_order_relaxed);
     boost::system::error_code ignored;
     c.socket.close(ignored);
@@ -201,7 +236,9 @@ struct RedisClient::Impl {
                                    return on_failure(c, gen, "unreadable reply");
                                  if (raw == nullptr) break;
                                  const ReplyPtr reply(static_cast<redisReply*>(raw));
-                                 if (&c == &commands) {
+                                 if (c.authenticating) {
+                                   on_auth_reply(c, gen, from_hiredis(*reply));
+                                 } else if (&c == &commands) {
                                    on_command_reply(from_hiredis(*reply));
                                  } else {
                                    on_pubsub_reply(from_hiredis(*reply));
@@ -308,7 +345,7 @@ Result<std::vector<RedisReply>> RedisClient::call_many(std::vector<std::vector<s
   auto call = std::make_shared<Call>(commands.size());
   auto future = call->done.get_future();
   asio::post(impl_->io, [impl = impl_.get(), call, bytes = std::move(bytes)]() mutable {
-    if (!impl->commands.connected) return call->fail(unavailable("not connected"));
+    if (!impl->commands.connected) return call->fail(impl->not_connected());
     for (std::size_t i = 0; i < call->replies.size(); ++i) impl->pending.push_back(Pending{call, i});
     impl->send(impl->commands, std::move(bytes));
   });

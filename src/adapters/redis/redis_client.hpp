@@ -17,6 +17,13 @@
 // the client's thread through the sink given at construction. Messages
 // published while the subscriber connection is down are lost (pub/sub is
 // at most once).
+//
+// With a password (RedisOptions::password), each connection sends AUTH
+// before anything else, on its first connect and on every reconnect, and
+// counts as up only once Redis accepts it. A refusal is treated as a lost
+// connection (retried with the backoff); while it lasts, calls fail with
+// ErrorCode::unauthorized and a message that quotes Redis's reply
+// ("redis: authentication failed: WRONGPASS ..."), never the password.
 
 #include <chrono>
 #include <functional>
@@ -34,6 +41,10 @@ struct RedisOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
   std::chrono::milliseconds timeout{2000};  // per call
+  // Redis AUTH: `AUTH user password`, or `AUTH password` when user is empty
+  // (the default user, or requirepass). No AUTH when password is empty.
+  std::string user;
+  std::string password;
 };
 
 class RedisClient {

@@ -50,7 +50,9 @@ struct RedisStateStoreOptions {
 
 class RedisStateStore final : public ports::StateStore {
  public:
-  // Connects and checks that Redis answers (ErrorCode::unavailable if not).
+  // Connects and checks that Redis answers (ErrorCode::unavailable if not,
+  // at once when it refuses the credentials or wants some: the message
+  // then quotes Redis, e.g. "redis: authentication failed: WRONGPASS ...").
   [[nodiscard]] static Result<std::unique_ptr<RedisStateStore>> open(RedisStateStoreOptions options);
 
   // Use open(); public only for make_unique.
@@ -87,7 +89,8 @@ class RedisStateStore final : public ports::StateStore {
   [[nodiscard]] Result<void> publish(std::string_view channel, std::string payload) override;
 
   // Readiness: a PING on the command connection (within the client's call
-  // timeout); unavailable while Redis cannot be reached.
+  // timeout); an error while Redis cannot be reached or refuses the
+  // credentials.
   [[nodiscard]] Result<void> probe();
   [[nodiscard]] Result<std::unique_ptr<ports::Subscription>> subscribe(
       std::string_view channel, std::function<void(std::string_view payload)> handler) override;

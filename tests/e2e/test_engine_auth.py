@@ -1,0 +1,220 @@
+"""Engine credentials (docs/OPERATIONS.md, "Engine credentials"): parleyd
+on a Redis and a Cassandra that authenticate, started by scripts/engines in
+its authentication mode (PARLEY_ENGINES_AUTH=1). With the right credentials
+a 1:1 send is delivered; with a wrong password parleyd exits non-zero at
+start with a message that names the engine and holds no secret; credentials
+refused later turn /v1/readyz 503.
+
+Redis: the engines that PARLEY_TEST_AUTH_REDIS* name, else a Redis of this
+module's own in authentication mode (cheap: under a second). Cassandra: only
+the one PARLEY_TEST_AUTH_CASSANDRA* name (`PARLEY_ENGINES_AUTH=1
+scripts/engines start cassandra` prints them); skipped without it, since a
+Cassandra takes a minute and a gigabyte to start.
+"""
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from parley_client import create_user, http_request, online, run
+from parley_server import DEFAULT_ARGS
+from private_engines import ENGINES, free_port
+
+WRONG_PASSWORD = "not-the-password-" + uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="module")
+def auth_redis(tmp_path_factory):
+    """(address, user, password file) of a Redis that wants AUTH."""
+    if os.environ.get("PARLEY_TEST_AUTH_REDIS"):
+        yield (os.environ["PARLEY_TEST_AUTH_REDIS"],
+               os.environ["PARLEY_TEST_AUTH_REDIS_USER"],
+               os.environ["PARLEY_TEST_AUTH_REDIS_PASSWORD_FILE"])
+        return
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (scripts/install-deps)")
+    directory = tmp_path_factory.mktemp("auth-engines")
+    port = free_port()
+    env = dict(os.environ, PARLEY_ENGINES_AUTH="1", PARLEY_ENGINES_DIR=str(directory),
+               PARLEY_REDIS_PORT=str(port))
+    subprocess.run([ENGINES, "start", "redis"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, timeout=60)
+    try:
+        yield (f"127.0.0.1:{port}", "parley", str(directory / "redis" / "password"))
+    finally:
+        subprocess.run([ENGINES, "stop", "redis"], env=env, check=True,
+                       stdout=subprocess.DEVNULL, timeout=60)
+
+
+def auth_cassandra():
+    if not os.environ.get("PARLEY_TEST_AUTH_CASSANDRA"):
+        pytest.skip("PARLEY_TEST_AUTH_CASSANDRA is not set (PARLEY_ENGINES_AUTH=1 "
+                    "scripts/engines start cassandra prints it)")
+    return (os.environ["PARLEY_TEST_AUTH_CASSANDRA"],
+            os.environ["PARLEY_TEST_AUTH_CASSANDRA_USER"],
+            os.environ["PARLEY_TEST_AUTH_CASSANDRA_PASSWORD_FILE"])
+
+
+def redis_cli(redis, *command):
+    """A redis-cli command as the ACL user, its output."""
+    address, user, password_file = redis
+    host, port = address.rsplit(":", 1)
+    with open(password_file) as f:
+        password = f.read().strip()
+    out = subprocess.run(["redis-cli", "-h", host, "-p", port, "--user", user, *command],
+                         env=dict(os.environ, REDISCLI_AUTH=password), check=True,
+                         capture_output=True, text=True, timeout=10)
+    return out.stdout.strip()
+
+
+def namespace():
+    return "auth_" + uuid.uuid4().hex[:12]
+
+
+def chat_works(server):
+    """A 1:1 send from alice is delivered to bob's device."""
+    alice = create_user(server, "alice")
+    bob = create_user(server, "bob")
+
+    async def body():
+        a = await online(server, alice, "phone")
+        b = await online(server, bob, "phone")
+        reply = await a.send_to_user(bob.user_id, "m-1", "over an engine with a password")
+        ev = await b.message_with("m-1")
+        assert ev["message"]["body"] == "over an engine with a password"
+        assert ev["message"]["message_id"] == reply["message_id"]
+
+    run(body())
+
+
+def start_fails(parleyd_binary, tmp_path, *flags):
+    """Runs parleyd with `flags`, expecting it to exit at start; its exit
+    status and stderr."""
+    proc = subprocess.run(
+        [parleyd_binary, "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "data"),
+         *DEFAULT_ARGS, *flags],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "listening" not in proc.stdout
+    return proc.returncode, proc.stderr
+
+
+def wrong_password_file(tmp_path):
+    path = tmp_path / "wrong-password"
+    path.write_text(WRONG_PASSWORD + "\n")
+    return str(path)
+
+
+# --- Redis -------------------------------------------------------------------
+
+
+def test_redis_with_the_right_credentials_serves_chat(server_factory, auth_redis):
+    address, user, password_file = auth_redis
+    server = server_factory("--redis", address, "--redis-user", user,
+                            "--redis-password-file", password_file,
+                            "--engine-namespace", namespace())
+    chat_works(server)
+    r = http_request(server, "GET", "/v1/readyz")
+    assert r.status == 200, r.body
+
+
+def test_redis_with_a_wrong_password_exits_naming_redis_and_no_secret(
+        parleyd_binary, tmp_path, auth_redis):
+    address, user, password_file = auth_redis
+    status, stderr = start_fails(parleyd_binary, tmp_path, "--redis", address,
+                                 "--redis-user", user,
+                                 "--redis-password-file", wrong_password_file(tmp_path))
+    assert "redis: authentication failed: WRONGPASS" in stderr, stderr
+    assert WRONG_PASSWORD not in stderr
+    with open(password_file) as f:
+        assert f.read().strip() not in stderr
+
+
+def test_redis_without_credentials_exits_saying_it_wants_them(parleyd_binary, tmp_path, auth_redis):
+    address, _, _ = auth_redis
+    _, stderr = start_fails(parleyd_binary, tmp_path, "--redis", address)
+    assert "NOAUTH" in stderr and "redis" in stderr, stderr
+
+
+def test_redis_password_file_that_cannot_be_read_is_refused(parleyd_binary, tmp_path, auth_redis):
+    address, user, _ = auth_redis
+    missing = str(tmp_path / "no-such-file")
+    _, stderr = start_fails(parleyd_binary, tmp_path, "--redis", address, "--redis-user", user,
+                            "--redis-password-file", missing)
+    assert f"--redis-password-file: cannot read {missing}" in stderr, stderr
+
+
+def test_redis_credentials_refused_later_turn_readyz_503_until_they_work_again(
+        server_factory, auth_redis):
+    address, user, password_file = auth_redis
+    server = server_factory("--redis", address, "--redis-user", user,
+                            "--redis-password-file", password_file,
+                            "--engine-namespace", namespace())
+    assert http_request(server, "GET", "/v1/readyz").status == 200
+    with open(password_file) as f:
+        password = f.read().strip()
+    # The operator rotates the password and drops the connections: parleyd
+    # reconnects with the old one, which Redis now refuses.
+    redis_cli(auth_redis, "ACL", "SETUSER", user, "resetpass", ">" + WRONG_PASSWORD)
+    try:
+        subprocess.run(["redis-cli", "-h", address.rsplit(":", 1)[0], "-p", address.rsplit(":", 1)[1],
+                        "--user", user, "CLIENT", "KILL", "USER", user],
+                       env=dict(os.environ, REDISCLI_AUTH=WRONG_PASSWORD), check=True,
+                       capture_output=True, timeout=10)
+        deadline = time.monotonic() + 20
+        while True:
+            r = http_request(server, "GET", "/v1/readyz")
+            if r.status == 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)     # polling the probe's next round: no event to await
+        assert r.status == 503, r.body
+        reasons = " ".join(r.json["reasons"])
+        assert "redis" in reasons and "authentication failed" in reasons, reasons
+        assert WRONG_PASSWORD not in r.body.decode() and password not in r.body.decode()
+    finally:
+        subprocess.run(["redis-cli", "-h", address.rsplit(":", 1)[0], "-p", address.rsplit(":", 1)[1],
+                        "--user", user, "ACL", "SETUSER", user, "resetpass", ">" + password],
+                       env=dict(os.environ, REDISCLI_AUTH=WRONG_PASSWORD), check=True,
+                       capture_output=True, timeout=10)
+    # The password works again: parleyd's next reconnect gets in.
+    deadline = time.monotonic() + 20
+    while True:
+        r = http_request(server, "GET", "/v1/readyz")
+        if r.status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)     # polling the probe's next round: no event to await
+    assert r.status == 200, r.body
+    chat_works(server)
+
+
+# --- Cassandra ---------------------------------------------------------------
+
+
+def test_cassandra_with_the_right_credentials_serves_chat(server_factory):
+    address, user, password_file = auth_cassandra()
+    server = server_factory("--cassandra", address, "--cassandra-user", user,
+                            "--cassandra-password-file", password_file,
+                            "--cassandra-consistency", "ONE",
+                            "--engine-namespace", namespace())
+    chat_works(server)
+
+
+def test_cassandra_with_a_wrong_password_exits_naming_cassandra_and_no_secret(parleyd_binary, tmp_path):
+    address, user, password_file = auth_cassandra()
+    _, stderr = start_fails(parleyd_binary, tmp_path, "--cassandra", address,
+                            "--cassandra-user", user,
+                            "--cassandra-password-file", wrong_password_file(tmp_path))
+    assert "cassandra: authentication failed" in stderr, stderr
+    assert WRONG_PASSWORD not in stderr
+    with open(password_file) as f:
+        assert f.read().strip() not in stderr
+
+
+def test_cassandra_without_credentials_exits_saying_it_wants_them(parleyd_binary, tmp_path):
+    address, _, _ = auth_cassandra()
+    _, stderr = start_fails(parleyd_binary, tmp_path, "--cassandra", address)
+    assert "cassandra: the node requires authentication" in stderr, stderr
