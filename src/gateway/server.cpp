@@ -382,9 +382,12 @@ void Server::stop() {
   });
 
   guards_.clear();
-  // Connections finish their close handshakes; give them a moment, then stop.
+  // Connections finish their close handshakes, and HTTP requests in flight
+  // their answers (and the access log its line); give them a moment, then
+  // stop. An idle keep-alive HTTP connection holds this up to the deadline.
   const auto close_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (registry_.connection_count() > 0 && std::chrono::steady_clock::now() < close_deadline) {
+  while ((registry_.connection_count() > 0 || limits_.open() > 0) &&
+         std::chrono::steady_clock::now() < close_deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   for (auto& ioc : contexts_) ioc->stop();

@@ -463,6 +463,31 @@ async def online(server, user, device_id, label=None):
     return c
 
 
+class QuietPair:
+    """Another user's latency while something floods the server: a `ping`
+    round trip of `sender`, and a 1:1 message from `sender` until
+    `recipient` (of user `recipient_id`) has it, in milliseconds."""
+
+    def __init__(self, sender, recipient, recipient_id):
+        self.sender, self.recipient, self.recipient_id = sender, recipient, recipient_id
+        self.ping_ms, self.deliver_ms = [], []
+
+    async def round(self):
+        i = len(self.ping_ms)
+        t = time.monotonic()
+        await self.sender.call("ping")
+        self.ping_ms.append((time.monotonic() - t) * 1000)
+        t = time.monotonic()
+        await self.sender.send_to_user(self.recipient_id, f"q{i}", "still fast?")
+        await self.recipient.message_with(f"q{i}")
+        self.deliver_ms.append((time.monotonic() - t) * 1000)
+
+
+def p99(samples):
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
 async def close_all():
     for c in list(Client._open):
         await c.close()

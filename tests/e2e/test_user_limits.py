@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from conftest import engine_args, real_engines, stop_and_report
-from parley_client import Client, create_user, login, online, run
+from parley_client import Client, QuietPair, create_user, login, online, p99, run
 from parley_server import DEFAULT_ARGS, ParleyServer
 
 # What docs/OPERATIONS.md says each request costs.
@@ -112,11 +112,6 @@ def test_rooms_created_per_hour_are_limited_per_user(server_factory):
     run(body())
 
 
-def p99(samples):
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-
-
 def flood(server, tokens, group_id, rate, stop, accepted):
     """In a process of its own (so that it does not share the measuring
     test's event loop): each connection offers `rate` group sends a second,
@@ -174,16 +169,10 @@ def test_a_one_user_fan_out_flood_does_not_hold_up_another_user(server_factory):
                 assert time.monotonic() < deadline, "the flood never started"
                 await asyncio.sleep(0.05)
             started = time.monotonic()
-            ping_ms, deliver_ms = [], []
-            for i in range(100):
-                t = time.monotonic()
-                await q.call("ping")
-                ping_ms.append((time.monotonic() - t) * 1000)
-                t = time.monotonic()
-                await q.send_to_user(friend.user_id, f"q{i}", "still fast?")
-                await fr.message_with(f"q{i}")
-                deliver_ms.append((time.monotonic() - t) * 1000)
-            return ping_ms, deliver_ms, time.monotonic() - started
+            pair = QuietPair(q, fr, friend.user_id)
+            for _ in range(100):
+                await pair.round()
+            return pair.ping_ms, pair.deliver_ms, time.monotonic() - started
 
         ping_ms, deliver_ms, measured_s = run(measure(), timeout=120)
     finally:
