@@ -75,6 +75,19 @@ def namespace():
     return "auth_" + uuid.uuid4().hex[:12]
 
 
+def readyz_until(server, status, timeout=20):
+    """GET /v1/readyz until it answers `status` (the probe's next rounds:
+    no event to await), for up to `timeout` seconds; its last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = http_request(server, "GET", "/v1/readyz")
+        if r.status == status or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert r.status == status, r.body
+    return r
+
+
 def chat_works(server):
     """A 1:1 send from alice is delivered to bob's device."""
     alice = create_user(server, "alice")
@@ -165,13 +178,7 @@ def test_redis_credentials_refused_later_turn_readyz_503_until_they_work_again(
                         "--user", user, "CLIENT", "KILL", "USER", user],
                        env=dict(os.environ, REDISCLI_AUTH=WRONG_PASSWORD), check=True,
                        capture_output=True, timeout=10)
-        deadline = time.monotonic() + 20
-        while True:
-            r = http_request(server, "GET", "/v1/readyz")
-            if r.status == 503 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)     # polling the probe's next round: no event to await
-        assert r.status == 503, r.body
+        r = readyz_until(server, 503)
         reasons = " ".join(r.json["reasons"])
         assert "redis" in reasons and "authentication failed" in reasons, reasons
         assert WRONG_PASSWORD not in r.body.decode() and password not in r.body.decode()
@@ -181,13 +188,7 @@ def test_redis_credentials_refused_later_turn_readyz_503_until_they_work_again(
                        env=dict(os.environ, REDISCLI_AUTH=WRONG_PASSWORD), check=True,
                        capture_output=True, timeout=10)
     # The password works again: parleyd's next reconnect gets in.
-    deadline = time.monotonic() + 20
-    while True:
-        r = http_request(server, "GET", "/v1/readyz")
-        if r.status == 200 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)     # polling the probe's next round: no event to await
-    assert r.status == 200, r.body
+    readyz_until(server, 200)
     chat_works(server)
 
 
