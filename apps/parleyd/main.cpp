@@ -187,8 +187,8 @@ int main(int argc, char** argv) {
   // out of history (docs/OPERATIONS.md, "Full disk").
   services::StoredMessages stored_by_sequencer;
   services::StoredMessages* skip = &stored_by_sequencer;
-  services::Sequencer sequencer(message_log, *engines.sequencer_state, store, directory, rooms, state,
-                                Snowflake(config.node_id), social_graph,
+  services::Sequencer sequencer(message_log, *engines.sequencer_state, store, room_rules, state,
+                                Snowflake(config.node_id),
                                 {.stored = skip,
                                  .flush_stored = !config.engines.cassandra.empty(),
                                  .answer_after_store = config.engines.cassandra.empty()});
