@@ -16,6 +16,7 @@ struct Id {
   constexpr Id() = default;
   constexpr explicit Id(std::uint64_t v) : value(v) {}
   [[nodiscard]] constexpr bool valid() const noexcept { return value != 0; }
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 reads the defaulted <=>'s own 0
   friend constexpr auto operator<=>(Id, Id) = default;
 };
 

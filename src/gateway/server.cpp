@@ -36,11 +36,12 @@ int thread_count(int configured) {
 // One io_context per I/O thread, each run by that one thread only.
 std::vector<std::unique_ptr<asio::io_context>> make_contexts(int n) {
   std::vector<std::unique_ptr<asio::io_context>> contexts;
+  contexts.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
   return contexts;
 }
 
-void log_exception(std::exception_ptr e) {
+void log_exception(const std::exception_ptr& e) {
   if (!e) return;
   try {
     std::rethrow_exception(e);
@@ -239,7 +240,7 @@ void Server::on_envelope(std::string_view payload) {
     items.reserve(deliveries->items.size());
     for (auto& d : deliveries->items)
       items.emplace_back(d.user, std::make_shared<const std::string>(std::move(d.frame)));
-    registry_.deliver_all(std::move(items));
+    registry_.deliver_all(items);
   } else if (auto* done = std::get_if<records::SendDone>(&*envelope)) {
     pending_.complete(done->ticket, done->result);
   } else if (auto* dones = std::get_if<records::SendDones>(&*envelope)) {

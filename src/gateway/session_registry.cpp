@@ -94,7 +94,7 @@ void SessionRegistry::deliver(UserId user, const std::shared_ptr<const std::stri
   for (const auto& s : targets) s->send(frame);
 }
 
-void SessionRegistry::deliver_all(std::vector<std::pair<UserId, std::shared_ptr<const std::string>>> items) {
+void SessionRegistry::deliver_all(const std::vector<std::pair<UserId, std::shared_ptr<const std::string>>>& items) {
   ThreadHandOff events;
   std::size_t handed = 0;
   {

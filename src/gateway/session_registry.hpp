@@ -36,7 +36,7 @@ class SessionRegistry {
   void deliver(UserId user, const std::shared_ptr<const std::string>& frame);
   // deliver() for many (user, frame) pairs, in order: one lock, and one
   // hand-off to each I/O thread holding some of the connections.
-  void deliver_all(std::vector<std::pair<UserId, std::shared_ptr<const std::string>>> items);
+  void deliver_all(const std::vector<std::pair<UserId, std::shared_ptr<const std::string>>>& items);
 
   // `hook(user, here)` runs, in order, after a user's first device connects
   // to this server (here = true) and after the last one leaves (false).

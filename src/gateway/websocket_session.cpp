@@ -55,7 +55,7 @@ template <class Stream>
 void WebSocketSession<Stream>::start(std::shared_ptr<WebSocketSession> self,
                                      beast::http::request<beast::http::string_body> upgrade) {
   auto executor = self->ws_.get_executor();
-  asio::co_spawn(executor, serve(std::move(self), std::move(upgrade)), [](std::exception_ptr e) {
+  asio::co_spawn(executor, serve(std::move(self), std::move(upgrade)), [](const std::exception_ptr& e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);

@@ -77,7 +77,7 @@ Result<ports::PushBatch> decode(std::string_view in) {
 RocksPushLedger::RocksPushLedger(Private, rocks::Database db, Durability durability)
     : db_(std::move(db)), durability_(durability) {}
 
-Result<std::unique_ptr<RocksPushLedger>> RocksPushLedger::open(std::string path, Durability durability) {
+Result<std::unique_ptr<RocksPushLedger>> RocksPushLedger::open(const std::string& path, Durability durability) {
   if (path.empty()) return make_error(ErrorCode::bad_request, "push ledger: empty path");
   auto db = rocks::open(path, {"open", "closed", "watermarks"});
   if (!db) return std::move(db).error();

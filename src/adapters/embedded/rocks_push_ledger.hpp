@@ -26,7 +26,7 @@ class RocksPushLedger final : public ports::PushLedger {
   };
 
  public:
-  [[nodiscard]] static Result<std::unique_ptr<RocksPushLedger>> open(std::string path, Durability durability);
+  [[nodiscard]] static Result<std::unique_ptr<RocksPushLedger>> open(const std::string& path, Durability durability);
 
   // Use open(); public only for std::make_unique.
   RocksPushLedger(Private, rocks::Database db, Durability durability);

@@ -61,7 +61,7 @@ Result<ports::DeviceToken> decode(std::string_view key, std::string_view value) 
 
 RocksPushTokens::RocksPushTokens(Private, rocks::Database db) : db_(std::move(db)) {}
 
-Result<std::unique_ptr<RocksPushTokens>> RocksPushTokens::open(std::string path) {
+Result<std::unique_ptr<RocksPushTokens>> RocksPushTokens::open(const std::string& path) {
   if (path.empty()) return make_error(ErrorCode::bad_request, "push tokens: empty path");
   auto db = rocks::open(path, {"tokens", "by_token"});
   if (!db) return std::move(db).error();

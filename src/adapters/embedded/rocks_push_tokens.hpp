@@ -23,7 +23,7 @@ class RocksPushTokens final : public ports::PushTokens {
   };
 
  public:
-  [[nodiscard]] static Result<std::unique_ptr<RocksPushTokens>> open(std::string path);
+  [[nodiscard]] static Result<std::unique_ptr<RocksPushTokens>> open(const std::string& path);
 
   // Use open(); public only for std::make_unique.
   RocksPushTokens(Private, rocks::Database db);

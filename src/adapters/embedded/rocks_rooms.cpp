@@ -79,7 +79,7 @@ std::string role_value(ports::Role role) { return std::string(1, static_cast<cha
 
 RocksRooms::RocksRooms(Private, rocks::Database db) : db_(std::move(db)) {}
 
-Result<std::unique_ptr<RocksRooms>> RocksRooms::open(std::string path) {
+Result<std::unique_ptr<RocksRooms>> RocksRooms::open(const std::string& path) {
   auto db = rocks::open(path, {"rooms", "members", "by_user", "counts", "meta"});
   if (!db) return std::move(db).error();
   return std::make_unique<RocksRooms>(Private{}, std::move(db).value());

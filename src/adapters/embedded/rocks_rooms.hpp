@@ -29,7 +29,7 @@ class RocksRooms final : public ports::Rooms {
   };
 
  public:
-  [[nodiscard]] static Result<std::unique_ptr<RocksRooms>> open(std::string path);
+  [[nodiscard]] static Result<std::unique_ptr<RocksRooms>> open(const std::string& path);
   // Use open(); public only for std::make_unique.
   RocksRooms(Private, rocks::Database db);
 

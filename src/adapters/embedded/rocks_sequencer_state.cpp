@@ -34,7 +34,7 @@ std::string partition_key(int partition) {
 RocksSequencerState::RocksSequencerState(Private, rocks::Database db, std::size_t max_cached_conversations)
     : db_(std::move(db)), max_cached_(std::max<std::size_t>(max_cached_conversations, 1)) {}
 
-Result<std::unique_ptr<RocksSequencerState>> RocksSequencerState::open(std::string path,
+Result<std::unique_ptr<RocksSequencerState>> RocksSequencerState::open(const std::string& path,
                                                                        std::size_t max_cached_conversations) {
   if (path.empty()) return make_error(ErrorCode::bad_request, "sequencer state: empty path");
   auto db = rocks::open(path, {"sent", "last", "applied"}, {{"last", rocks::max_u64_merge()}},

@@ -38,7 +38,7 @@ class RocksSequencerState final : public ports::SequencerState {
  public:
   // Opens or creates the state at `path`.
   [[nodiscard]] static Result<std::unique_ptr<RocksSequencerState>> open(
-      std::string path, std::size_t max_cached_conversations = 262'144);
+      const std::string& path, std::size_t max_cached_conversations = 262'144);
 
   // Use open(); public only for std::make_unique.
   RocksSequencerState(Private, rocks::Database db, std::size_t max_cached_conversations);

@@ -85,9 +85,9 @@ void ApnsClient::send(const ports::DeviceToken& token, const ports::WakeUp& wake
           std::move(done), 1, {}, false);
 }
 
-void ApnsClient::attempt(std::shared_ptr<const ports::DeviceToken> token, std::shared_ptr<const ports::WakeUp> wake,
-                         ports::PushCallback done, int attempt, std::chrono::steady_clock::time_point not_before,
-                         bool renewed) {
+void ApnsClient::attempt(const std::shared_ptr<const ports::DeviceToken>& token,
+                         const std::shared_ptr<const ports::WakeUp>& wake, ports::PushCallback done, int attempt,
+                         std::chrono::steady_clock::time_point not_before, bool renewed) {
   auto jwt = provider_token(false);
   if (!jwt) {
     done(PushOutcome{PushOutcome::Status::failed, {}, "APNs provider token: " + jwt.error().message});
@@ -109,7 +109,7 @@ void ApnsClient::attempt(std::shared_ptr<const ports::DeviceToken> token, std::s
   request.body = payload(*wake);
   request.not_before = not_before;
   http_.submit(std::move(request), [this, token, wake, done = std::move(done), attempt,
-                                    renewed](Http2Client::Response r) mutable {
+                                    renewed](const Http2Client::Response& r) mutable {
     if (r.status == 200) {
       done(PushOutcome::ok());
       return;

@@ -48,7 +48,7 @@ class ApnsClient final : public ports::PushSender {
   [[nodiscard]] Result<std::string> provider_token(bool force_renew = false);
 
  private:
-  void attempt(std::shared_ptr<const ports::DeviceToken> token, std::shared_ptr<const ports::WakeUp> wake,
+  void attempt(const std::shared_ptr<const ports::DeviceToken>& token, const std::shared_ptr<const ports::WakeUp>& wake,
                ports::PushCallback done, int attempt, std::chrono::steady_clock::time_point not_before, bool renewed);
 
   Options options_;

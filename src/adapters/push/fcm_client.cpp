@@ -133,21 +133,22 @@ void FcmClient::send(const ports::DeviceToken& token, const ports::WakeUp& wake,
 
 void FcmClient::dispatch(Send s, std::chrono::steady_clock::time_point not_before) {
   std::string token;
+  bool fetch = false;
   {
     std::lock_guard lock(mu_);
     if (access_token_.empty() || std::chrono::steady_clock::now() >= refresh_at_) {
+      // Waits for a fresh token; the first such send fetches it.
       s.not_before = not_before;
       waiting_.push_back(std::move(s));
-      if (fetching_) return;
-      fetching_ = true;
+      fetch = !std::exchange(fetching_, true);
     } else {
       token = access_token_;
     }
   }
-  if (token.empty()) {
+  if (!token.empty()) {
+    post(std::move(s), token, not_before);  // NOLINT(bugprone-use-after-move): only moved when token is empty
+  } else if (fetch) {
     fetch_token();
-  } else {
-    post(std::move(s), token, not_before);
   }
 }
 
@@ -165,7 +166,7 @@ void FcmClient::fetch_token() {
   if (!assertion) {
     Http2Client::Response failed;
     failed.error = "cannot sign the OAuth2 assertion: " + assertion.error().message;
-    on_token(std::move(failed));
+    on_token(failed);
     return;
   }
   Http2Client::Request request;
@@ -173,10 +174,10 @@ void FcmClient::fetch_token() {
   request.headers = {"content-type: application/x-www-form-urlencoded"};
   request.body = "grant_type=" + url_encode("urn:ietf:params:oauth:grant-type:jwt-bearer") +
                  "&assertion=" + url_encode(assertion.value());
-  http_.submit(std::move(request), [this](Http2Client::Response r) { on_token(std::move(r)); });
+  http_.submit(std::move(request), [this](const Http2Client::Response& r) { on_token(r); });
 }
 
-void FcmClient::on_token(Http2Client::Response r) {
+void FcmClient::on_token(const Http2Client::Response& r) {
   std::string token;
   long lifetime = 0;
   if (r.status == 200) {
@@ -224,7 +225,7 @@ void FcmClient::post(Send s, const std::string& access_token, std::chrono::stead
   request.headers = {"authorization: Bearer " + access_token, "content-type: application/json"};
   request.body = message_body(s.token->token, *s.wake);
   request.not_before = not_before;
-  http_.submit(std::move(request), [this, s = std::move(s), access_token](Http2Client::Response r) mutable {
+  http_.submit(std::move(request), [this, s = std::move(s), access_token](const Http2Client::Response& r) mutable {
     if (r.status == 200) {
       s.done(PushOutcome::ok());
       return;

@@ -66,7 +66,7 @@ class FcmClient final : public ports::PushSender {
   void dispatch(Send s, std::chrono::steady_clock::time_point not_before);
   void post(Send s, const std::string& access_token, std::chrono::steady_clock::time_point not_before);
   void fetch_token();
-  void on_token(Http2Client::Response r);
+  void on_token(const Http2Client::Response& r);
 
   Options options_;
   ServiceAccount account_;
