@@ -1,13 +1,18 @@
 """Engine credentials (docs/OPERATIONS.md, "Engine credentials"): parleyd
-on a Redis and a Cassandra that authenticate, started by scripts/engines in
-its authentication mode (PARLEY_ENGINES_AUTH=1). With the right credentials
-a 1:1 send is delivered; with a wrong password parleyd exits non-zero at
-start with a message that names the engine and holds no secret; credentials
-refused later turn /v1/readyz 503.
+on a Kafka, a Redis and a Cassandra that authenticate, started by
+scripts/engines in its authentication mode (PARLEY_ENGINES_AUTH=1). With the
+right credentials a 1:1 send is delivered; with a wrong password parleyd
+exits non-zero at start with a message that names the engine and holds no
+secret; credentials refused later turn /v1/readyz 503. Kafka over TLS: the
+right CA works, another CA fails clearly.
 
 Redis: the engines that PARLEY_TEST_AUTH_REDIS* name, else a Redis of this
-module's own in authentication mode (cheap: under a second). Cassandra: only
-the one PARLEY_TEST_AUTH_CASSANDRA* name (`PARLEY_ENGINES_AUTH=1
+module's own in authentication mode (cheap: under a second). Kafka: the one
+PARLEY_TEST_AUTH_KAFKA* name, else, in the run on the real engines
+(PARLEY_E2E_ENGINES=real, where the other servers are on Kafka, Redis and
+PostgreSQL too), a Kafka of this module's own in authentication mode (10-40
+s and half a gigabyte: once per CI run, not again in the embedded run).
+Cassandra: only the one PARLEY_TEST_AUTH_CASSANDRA* name (`PARLEY_ENGINES_AUTH=1
 scripts/engines start cassandra` prints them); skipped without it, since a
 Cassandra takes a minute and a gigabyte to start.
 """
@@ -20,6 +25,7 @@ import uuid
 
 import pytest
 
+from conftest import real_engines
 from parley_client import create_user, http_request, online, run
 from parley_server import DEFAULT_ARGS
 from private_engines import ENGINES, free_port
@@ -48,6 +54,49 @@ def auth_redis(tmp_path_factory):
     finally:
         subprocess.run([ENGINES, "stop", "redis"], env=env, check=True,
                        stdout=subprocess.DEVNULL, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def auth_kafka(tmp_path_factory):
+    """A Kafka that wants SASL: a dict of its SASL_PLAINTEXT address
+    (`address`), its SASL_SSL one (`tls_address`), the CA of its certificate
+    (`ca_file`), the user and the password file."""
+    if os.environ.get("PARLEY_TEST_AUTH_KAFKA"):
+        yield {"address": os.environ["PARLEY_TEST_AUTH_KAFKA"],
+               "tls_address": os.environ["PARLEY_TEST_AUTH_KAFKA_SSL"],
+               "ca_file": os.environ["PARLEY_TEST_AUTH_KAFKA_CA_FILE"],
+               "user": os.environ["PARLEY_TEST_AUTH_KAFKA_USER"],
+               "password_file": os.environ["PARLEY_TEST_AUTH_KAFKA_PASSWORD_FILE"]}
+        return
+    if not real_engines():
+        pytest.skip("PARLEY_TEST_AUTH_KAFKA is not set (PARLEY_ENGINES_AUTH=1 scripts/engines start "
+                    "kafka prints it; the run on the real engines starts a Kafka of its own)")
+    directory = tmp_path_factory.mktemp("auth-kafka")
+    port, tls_port = free_port(pair=True), free_port()
+    env = dict(os.environ, PARLEY_ENGINES_AUTH="1", PARLEY_ENGINES_DIR=str(directory),
+               PARLEY_KAFKA_PORT=str(port), PARLEY_KAFKA_SSL_PORT=str(tls_port))
+    try:
+        subprocess.run([ENGINES, "start", "kafka"], env=env, check=True,
+                       stdout=subprocess.DEVNULL, timeout=300)
+        yield {"address": f"127.0.0.1:{port}", "tls_address": f"127.0.0.1:{tls_port}",
+               "ca_file": str(directory / "kafka" / "tls" / "ca.pem"), "user": "parley",
+               "password_file": str(directory / "kafka" / "password")}
+    finally:
+        subprocess.run([ENGINES, "stop", "kafka"], env=env, check=True,
+                       stdout=subprocess.DEVNULL, timeout=120)
+
+
+def kafka_flags(kafka, mechanism, password_file=None, tls=False, ca_file=None):
+    """parleyd's flags for `kafka` with SASL `mechanism`, over TLS with
+    `tls` (checked against `ca_file`, by default the broker's CA)."""
+    flags = ["--kafka", kafka["tls_address"] if tls else kafka["address"],
+             "--kafka-security-protocol", "sasl_ssl" if tls else "sasl_plaintext",
+             "--kafka-sasl-mechanism", mechanism,
+             "--kafka-user", kafka["user"],
+             "--kafka-password-file", password_file or kafka["password_file"]]
+    if tls:
+        flags += ["--kafka-ca-file", ca_file or kafka["ca_file"]]
+    return flags
 
 
 def auth_cassandra():
@@ -120,6 +169,56 @@ def wrong_password_file(tmp_path):
     path = tmp_path / "wrong-password"
     path.write_text(WRONG_PASSWORD + "\n")
     return str(path)
+
+
+# --- Kafka -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256"])
+def test_kafka_with_sasl_serves_chat(server_factory, auth_kafka, mechanism):
+    server = server_factory(*kafka_flags(auth_kafka, mechanism), "--engine-namespace", namespace())
+    chat_works(server)
+    r = http_request(server, "GET", "/v1/readyz")
+    assert r.status == 200, r.body
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256"])
+def test_kafka_with_a_wrong_password_exits_naming_kafka_and_no_secret(
+        parleyd_binary, tmp_path, auth_kafka, mechanism):
+    _, stderr = start_fails(parleyd_binary, tmp_path,
+                            *kafka_flags(auth_kafka, mechanism, wrong_password_file(tmp_path)))
+    assert "cannot open the message log: kafka: authentication failed" in stderr, stderr
+    assert WRONG_PASSWORD not in stderr
+    with open(auth_kafka["password_file"]) as f:
+        assert f.read().strip() not in stderr
+
+
+def test_kafka_over_tls_with_the_brokers_ca_serves_chat(server_factory, auth_kafka):
+    server = server_factory(*kafka_flags(auth_kafka, "SCRAM-SHA-256", tls=True),
+                            "--engine-namespace", namespace())
+    chat_works(server)
+
+
+def test_kafka_over_tls_with_another_ca_exits_saying_the_certificate_failed(
+        parleyd_binary, tmp_path, auth_kafka):
+    other_ca = tmp_path / "other-ca.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=Another CA",
+                    "-days", "1", "-keyout", str(tmp_path / "other-ca.key"), "-out", str(other_ca)],
+                   check=True, capture_output=True, timeout=60)
+    _, stderr = start_fails(parleyd_binary, tmp_path,
+                            *kafka_flags(auth_kafka, "PLAIN", tls=True, ca_file=str(other_ca)))
+    assert "cannot open the message log: kafka: TLS failed" in stderr, stderr
+    assert "certificate verify failed" in stderr, stderr
+
+
+def test_kafka_sasl_without_credentials_is_refused_before_connecting(parleyd_binary, tmp_path):
+    # No broker needed: the settings are checked before any connection.
+    _, stderr = start_fails(parleyd_binary, tmp_path, "--kafka", "127.0.0.1:1",
+                            "--kafka-security-protocol", "sasl_ssl")
+    assert "--kafka-security-protocol sasl_ssl needs --kafka-user and --kafka-password-file" in stderr, stderr
+    _, stderr = start_fails(parleyd_binary, tmp_path, "--kafka", "127.0.0.1:1",
+                            "--kafka-ca-file", "/etc/hostname")
+    assert "--kafka-ca-file needs --kafka-security-protocol ssl or sasl_ssl" in stderr, stderr
 
 
 # --- Redis -------------------------------------------------------------------
