@@ -243,6 +243,10 @@ const std::vector<Setting>& settings() {
        "file holding the Redis password (one line; a final newline is dropped): each connection sends AUTH "
        "with it first, as the user --redis-user names if set",
        [](Config& c, const std::string& v) { return !(c.engines.redis_password_file = v).empty(); }},
+      {"--redis-ca-file", "PARLEY_REDIS_CA_FILE",
+       "PEM file of CA certificates: when set, parleyd speaks TLS (1.2 or later) to Redis, whose certificate "
+       "must chain to them and name the host of --redis (default: plain TCP)",
+       [](Config& c, const std::string& v) { return !(c.engines.redis_ca_file = v).empty(); }},
       {"--postgres", "PARLEY_POSTGRES", "PostgreSQL URL (postgresql://user@host:port/db): the directory on PostgreSQL",
        [](Config& c, const std::string& v) { return !(c.engines.postgres = v).empty(); }},
       {"--engine-namespace", "PARLEY_ENGINE_NAMESPACE",
@@ -272,6 +276,10 @@ const std::vector<Setting>& settings() {
       {"--cassandra-password-file", "PARLEY_CASSANDRA_PASSWORD_FILE",
        "file holding the password of --cassandra-user (one line; a final newline is dropped)",
        [](Config& c, const std::string& v) { return !(c.engines.cassandra_password_file = v).empty(); }},
+      {"--cassandra-ca-file", "PARLEY_CASSANDRA_CA_FILE",
+       "PEM file of CA certificates: when set, every Cassandra connection speaks TLS (1.2 or later) and each "
+       "node's certificate must chain to them and name the node's IP address (default: plain TCP)",
+       [](Config& c, const std::string& v) { return !(c.engines.cassandra_ca_file = v).empty(); }},
       {"--cassandra-consistency", "PARLEY_CASSANDRA_CONSISTENCY",
        "consistency level of every Cassandra statement (default LOCAL_QUORUM)",
        [](Config& c, const std::string& v) { return !(c.engines.cassandra_consistency = v).empty(); }},

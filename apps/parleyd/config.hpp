@@ -48,6 +48,7 @@ struct EnginesConfig {
   std::string redis;                // "host:port": the state store (presence, routes, pub/sub)
   std::string redis_user;           // Redis AUTH user; empty: the default user
   std::string redis_password_file;  // Redis AUTH password, read from this file at start; empty: no AUTH
+  std::string redis_ca_file;        // set: TLS to Redis, checked against these CAs (PEM)
   std::string postgres;             // a libpq URL or key=value string: the directory
   // Keeps deployments sharing engines apart: Kafka topic and group prefix,
   // Redis key prefix, PostgreSQL schema.
@@ -60,6 +61,7 @@ struct EnginesConfig {
   std::string cassandra;
   std::string cassandra_user;           // PasswordAuthenticator role; empty: no credentials
   std::string cassandra_password_file;  // its password, read from this file at start
+  std::string cassandra_ca_file;        // set: TLS to every node, checked against these CAs (PEM)
   std::string cassandra_consistency = "LOCAL_QUORUM";
   std::string cassandra_replication = "{'class': 'SimpleStrategy', 'replication_factor': 1}";
 };

@@ -181,6 +181,7 @@ Result<std::unique_ptr<ports::StateStore>> open_state(const Config& config,
   } else if (!config.engines.redis_user.empty()) {
     return make_error(ErrorCode::bad_request, "--redis-user needs --redis-password-file");
   }
+  options.redis.ca_file = config.engines.redis_ca_file;
   options.prefix = config.engines.name_space + ":";
   auto state = redis::RedisStateStore::open(std::move(options));
   if (!state) return std::move(state).error();
@@ -275,6 +276,7 @@ Result<std::unique_ptr<ports::MessageStore>> open_store(const Config& config, co
     if (!password) return std::move(password).error();
     options.cql.credentials = {.user = config.engines.cassandra_user, .password = std::move(password).value()};
   }
+  options.cql.ca_file = config.engines.cassandra_ca_file;
   options.keyspace = config.engines.name_space;
   options.replication = config.engines.cassandra_replication;
   auto store = cassandra::CassandraMessageStore::open(std::move(options));

@@ -34,26 +34,48 @@ WRONG_PASSWORD = "not-the-password-" + uuid.uuid4().hex[:8]
 
 
 @pytest.fixture(scope="module")
-def auth_redis(tmp_path_factory):
-    """(address, user, password file) of a Redis that wants AUTH."""
+def auth_redis_engine(tmp_path_factory):
+    """A Redis that wants AUTH: a dict of its address, the user, the
+    password file, its TLS address (`tls_address`) and the CA of its
+    certificate (`ca_file`)."""
     if os.environ.get("PARLEY_TEST_AUTH_REDIS"):
-        yield (os.environ["PARLEY_TEST_AUTH_REDIS"],
-               os.environ["PARLEY_TEST_AUTH_REDIS_USER"],
-               os.environ["PARLEY_TEST_AUTH_REDIS_PASSWORD_FILE"])
+        yield {"address": os.environ["PARLEY_TEST_AUTH_REDIS"],
+               "user": os.environ["PARLEY_TEST_AUTH_REDIS_USER"],
+               "password_file": os.environ["PARLEY_TEST_AUTH_REDIS_PASSWORD_FILE"],
+               "tls_address": os.environ.get("PARLEY_TEST_AUTH_REDIS_TLS"),
+               "ca_file": os.environ.get("PARLEY_TEST_AUTH_REDIS_CA_FILE")}
         return
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (scripts/install-deps)")
     directory = tmp_path_factory.mktemp("auth-engines")
-    port = free_port()
+    port, tls_port = free_port(), free_port()
     env = dict(os.environ, PARLEY_ENGINES_AUTH="1", PARLEY_ENGINES_DIR=str(directory),
-               PARLEY_REDIS_PORT=str(port))
+               PARLEY_REDIS_PORT=str(port), PARLEY_REDIS_TLS_PORT=str(tls_port))
     subprocess.run([ENGINES, "start", "redis"], env=env, check=True,
                    stdout=subprocess.DEVNULL, timeout=60)
     try:
-        yield (f"127.0.0.1:{port}", "parley", str(directory / "redis" / "password"))
+        yield {"address": f"127.0.0.1:{port}", "user": "parley",
+               "password_file": str(directory / "redis" / "password"),
+               "tls_address": f"127.0.0.1:{tls_port}",
+               "ca_file": str(directory / "redis" / "tls" / "ca.pem")}
     finally:
         subprocess.run([ENGINES, "stop", "redis"], env=env, check=True,
                        stdout=subprocess.DEVNULL, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def auth_redis(auth_redis_engine):
+    """(address, user, password file) of a Redis that wants AUTH."""
+    return (auth_redis_engine["address"], auth_redis_engine["user"], auth_redis_engine["password_file"])
+
+
+def redis_tls(engine):
+    """(TLS address, CA file) of the Redis `engine`; skips the test when
+    the engines were started without TLS."""
+    if not engine["tls_address"]:
+        pytest.skip("PARLEY_TEST_AUTH_REDIS_TLS is not set (PARLEY_ENGINES_AUTH=1 scripts/engines start redis "
+                    "prints it)")
+    return engine["tls_address"], engine["ca_file"]
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +128,13 @@ def auth_cassandra():
     return (os.environ["PARLEY_TEST_AUTH_CASSANDRA"],
             os.environ["PARLEY_TEST_AUTH_CASSANDRA_USER"],
             os.environ["PARLEY_TEST_AUTH_CASSANDRA_PASSWORD_FILE"])
+
+
+def cassandra_ca_file():
+    if not os.environ.get("PARLEY_TEST_AUTH_CASSANDRA_CA_FILE"):
+        pytest.skip("PARLEY_TEST_AUTH_CASSANDRA_CA_FILE is not set (PARLEY_ENGINES_AUTH=1 "
+                    "scripts/engines start cassandra prints it)")
+    return os.environ["PARLEY_TEST_AUTH_CASSANDRA_CA_FILE"]
 
 
 def redis_cli(redis, *command):
@@ -165,6 +194,15 @@ def start_fails(parleyd_binary, tmp_path, *flags):
     return proc.returncode, proc.stderr
 
 
+def another_ca(tmp_path):
+    """A CA certificate (PEM file) that signed none of the engines'."""
+    path = tmp_path / "another-ca.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=Another CA",
+                    "-days", "1", "-keyout", str(tmp_path / "another-ca.key"), "-out", str(path)],
+                   check=True, capture_output=True, timeout=60)
+    return str(path)
+
+
 def wrong_password_file(tmp_path):
     path = tmp_path / "wrong-password"
     path.write_text(WRONG_PASSWORD + "\n")
@@ -201,12 +239,8 @@ def test_kafka_over_tls_with_the_brokers_ca_serves_chat(server_factory, auth_kaf
 
 def test_kafka_over_tls_with_another_ca_exits_saying_the_certificate_failed(
         parleyd_binary, tmp_path, auth_kafka):
-    other_ca = tmp_path / "other-ca.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=Another CA",
-                    "-days", "1", "-keyout", str(tmp_path / "other-ca.key"), "-out", str(other_ca)],
-                   check=True, capture_output=True, timeout=60)
     _, stderr = start_fails(parleyd_binary, tmp_path,
-                            *kafka_flags(auth_kafka, "PLAIN", tls=True, ca_file=str(other_ca)))
+                            *kafka_flags(auth_kafka, "PLAIN", tls=True, ca_file=another_ca(tmp_path)))
     assert "cannot open the message log: kafka: TLS failed" in stderr, stderr
     assert "certificate verify failed" in stderr, stderr
 
@@ -291,6 +325,26 @@ def test_redis_credentials_refused_later_turn_readyz_503_until_they_work_again(
     chat_works(server)
 
 
+def test_redis_over_tls_with_its_ca_serves_chat(server_factory, auth_redis_engine):
+    tls_address, ca_file = redis_tls(auth_redis_engine)
+    server = server_factory("--redis", tls_address, "--redis-user", auth_redis_engine["user"],
+                            "--redis-password-file", auth_redis_engine["password_file"],
+                            "--redis-ca-file", ca_file, "--engine-namespace", namespace())
+    chat_works(server)
+    r = http_request(server, "GET", "/v1/readyz")
+    assert r.status == 200, r.body
+
+
+def test_redis_over_tls_with_another_ca_exits_saying_the_certificate_failed(
+        parleyd_binary, tmp_path, auth_redis_engine):
+    tls_address, _ = redis_tls(auth_redis_engine)
+    _, stderr = start_fails(parleyd_binary, tmp_path, "--redis", tls_address,
+                            "--redis-user", auth_redis_engine["user"],
+                            "--redis-password-file", auth_redis_engine["password_file"],
+                            "--redis-ca-file", another_ca(tmp_path))
+    assert "redis: TLS failed" in stderr and "certificate verify failed" in stderr, stderr
+
+
 # --- Cassandra ---------------------------------------------------------------
 
 
@@ -318,3 +372,23 @@ def test_cassandra_without_credentials_exits_saying_it_wants_them(parleyd_binary
     address, _, _ = auth_cassandra()
     _, stderr = start_fails(parleyd_binary, tmp_path, "--cassandra", address)
     assert "cassandra: the node requires authentication" in stderr, stderr
+
+
+def test_cassandra_over_tls_with_the_nodes_ca_serves_chat(server_factory):
+    address, user, password_file = auth_cassandra()
+    server = server_factory("--cassandra", address, "--cassandra-user", user,
+                            "--cassandra-password-file", password_file,
+                            "--cassandra-ca-file", cassandra_ca_file(),
+                            "--cassandra-consistency", "ONE",
+                            "--engine-namespace", namespace())
+    chat_works(server)
+
+
+def test_cassandra_over_tls_with_another_ca_exits_saying_the_certificate_failed(parleyd_binary, tmp_path):
+    address, user, password_file = auth_cassandra()
+    cassandra_ca_file()
+    _, stderr = start_fails(parleyd_binary, tmp_path, "--cassandra", address, "--cassandra-user", user,
+                            "--cassandra-password-file", password_file,
+                            "--cassandra-ca-file", another_ca(tmp_path))
+    assert f"cassandra: TLS failed with {address}" in stderr, stderr
+    assert "certificate verify failed" in stderr, stderr
