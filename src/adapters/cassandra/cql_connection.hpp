@@ -10,13 +10,12 @@
 // PLAIN token, AUTH_SUCCESS), and over TLS when given a TLS context (the
 // handshake right after the TCP connect, the node's certificate checked
 // against the context's CAs and the node's IP address); its reader is a
-// coroutine that reads frames and
-// hands each response to the handler of its stream. Up to max_streams
-// requests are in flight at once; a handler is called exactly once: with
-// the response, or with ErrorCode::unavailable when the connection closes
-// first. A request whose caller stopped waiting keeps its stream until its
-// response arrives (so a late response can never be taken for another
-// request's).
+// coroutine that reads frames and hands each response to the handler of its
+// stream. Up to max_streams requests are in flight at once; a handler is
+// called exactly once: with the response, or with ErrorCode::unavailable
+// when the connection closes first. A request whose caller stopped waiting
+// keeps its stream until its response arrives (so a late response can never
+// be taken for another request's).
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>

@@ -138,10 +138,6 @@ struct Peer {
   std::vector<std::int64_t> tokens;
 };
 
-}  // namespace
-
-namespace {
-
 // A TLS client context that trusts the CA certificates in `ca_file` (PEM)
 // only, TLS 1.2 or later.
 Result<std::shared_ptr<asio::ssl::context>> tls_context(const std::string& ca_file) {
