@@ -33,6 +33,14 @@ from private_engines import ENGINES, free_port
 WRONG_PASSWORD = "not-the-password-" + uuid.uuid4().hex[:8]
 
 
+def another_free_port(*taken):
+    """A free loopback port that is none of `taken`."""
+    while True:
+        port = free_port()
+        if port not in taken:
+            return port
+
+
 @pytest.fixture(scope="module")
 def auth_redis_engine(tmp_path_factory):
     """A Redis that wants AUTH: a dict of its address, the user, the
@@ -48,7 +56,8 @@ def auth_redis_engine(tmp_path_factory):
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (scripts/install-deps)")
     directory = tmp_path_factory.mktemp("auth-engines")
-    port, tls_port = free_port(), free_port()
+    port = free_port()
+    tls_port = another_free_port(port)
     env = dict(os.environ, PARLEY_ENGINES_AUTH="1", PARLEY_ENGINES_DIR=str(directory),
                PARLEY_REDIS_PORT=str(port), PARLEY_REDIS_TLS_PORT=str(tls_port))
     subprocess.run([ENGINES, "start", "redis"], env=env, check=True,
@@ -94,7 +103,8 @@ def auth_kafka(tmp_path_factory):
         pytest.skip("PARLEY_TEST_AUTH_KAFKA is not set (PARLEY_ENGINES_AUTH=1 scripts/engines start "
                     "kafka prints it; the run on the real engines starts a Kafka of its own)")
     directory = tmp_path_factory.mktemp("auth-kafka")
-    port, tls_port = free_port(pair=True), free_port()
+    port = free_port(pair=True)
+    tls_port = another_free_port(port, port + 1)
     env = dict(os.environ, PARLEY_ENGINES_AUTH="1", PARLEY_ENGINES_DIR=str(directory),
                PARLEY_KAFKA_PORT=str(port), PARLEY_KAFKA_SSL_PORT=str(tls_port))
     try:
