@@ -6,7 +6,10 @@
 
 kafka: exits 0 when the Kafka node at HOST:PORT answers a Metadata request
 (v1) that names at least one broker and a controller, i.e. the combined node
-has registered itself and can take produce requests; 1 otherwise.
+has registered itself and can take produce requests; 1 otherwise. With
+PARLEY_PROBE_KAFKA_USER and PARLEY_PROBE_KAFKA_PASSWORD_FILE set, it logs in
+first (SASL PLAIN); with PARLEY_PROBE_KAFKA_CA_FILE, over TLS, checking the
+broker's certificate against that CA and HOST.
 cassandra: exits 0 when the node answers STARTUP with READY and the query
 `SELECT release_version FROM system.local` with one row (CQL native protocol
 v4); 1 otherwise. With PARLEY_PROBE_CQL_USER and PARLEY_PROBE_CQL_PASSWORD_FILE
@@ -19,20 +22,47 @@ nothing but Python.
 import os
 
 import socket
+import ssl
 import struct
 import sys
 
 
-def kafka_ready(host: str, port: int) -> bool:
+def kafka_request(s: socket.socket, api_key: int, api_version: int, correlation_id: int, body: bytes) -> bytes:
+    """One request (header v1: api key, version, correlation id, client id)
+    and its response, less the size."""
     client_id = b"parley-probe"
-    # Request header v1: api_key 3 (Metadata), api_version 1, correlation id,
-    # client id; body: topics = [] (an empty array asks for no topics in v1).
-    body = struct.pack(">hhih", 3, 1, 7, len(client_id)) + client_id + struct.pack(">i", 0)
-    with socket.create_connection((host, port), timeout=2) as s:
-        s.settimeout(2)
-        s.sendall(struct.pack(">i", len(body)) + body)
-        size = struct.unpack(">i", read_exact(s, 4))[0]
-        data = read_exact(s, size)
+    request = struct.pack(">hhih", api_key, api_version, correlation_id, len(client_id)) + client_id + body
+    s.sendall(struct.pack(">i", len(request)) + request)
+    size = struct.unpack(">i", read_exact(s, 4))[0]
+    return read_exact(s, size)
+
+
+def kafka_login(s: socket.socket, user: str, password: bytes) -> bool:
+    """SASL PLAIN: SaslHandshake v1 naming PLAIN, then SaslAuthenticate v0
+    carrying "\0user\0password"; whether both succeeded."""
+    data = kafka_request(s, 17, 1, 5, struct.pack(">h", 5) + b"PLAIN")
+    if struct.unpack_from(">ih", data, 0) != (5, 0):
+        return False
+    token = b"\0" + user.encode() + b"\0" + password
+    data = kafka_request(s, 36, 0, 6, struct.pack(">i", len(token)) + token)
+    return struct.unpack_from(">ih", data, 0) == (6, 0)
+
+
+def kafka_ready(host: str, port: int) -> bool:
+    user = os.environ.get("PARLEY_PROBE_KAFKA_USER", "")
+    password_file = os.environ.get("PARLEY_PROBE_KAFKA_PASSWORD_FILE", "")
+    ca_file = os.environ.get("PARLEY_PROBE_KAFKA_CA_FILE", "")
+    with socket.create_connection((host, port), timeout=2) as raw:
+        raw.settimeout(2)
+        s = raw
+        if ca_file:
+            s = ssl.create_default_context(cafile=ca_file).wrap_socket(raw, server_hostname=host)
+        if user:
+            with open(password_file, "rb") as f:
+                if not kafka_login(s, user, f.read().rstrip(b"\r\n")):
+                    return False
+        # Metadata v1; body: topics = [] (an empty array asks for no topics in v1).
+        data = kafka_request(s, 3, 1, 7, struct.pack(">i", 0))
     correlation_id, broker_count = struct.unpack_from(">ii", data, 0)
     if correlation_id != 7 or broker_count < 1:
         return False
@@ -123,7 +153,7 @@ def main() -> int:
         return 2
     try:
         return 0 if probes[sys.argv[1]](sys.argv[2], int(sys.argv[3]), *sys.argv[4:]) else 1
-    except (OSError, struct.error):
+    except (OSError, struct.error):  # ssl.SSLError is an OSError
         return 1
 
 

@@ -71,6 +71,16 @@ bool parse_duration(const std::string& s, std::chrono::milliseconds& out, std::c
   return true;
 }
 
+std::string lowercase(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+std::string uppercase(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return s;
+}
+
 bool parse_listen(const std::string& s, Config& c) {
   const auto colon = s.rfind(':');
   if (colon == std::string::npos || colon == 0) return false;
@@ -194,6 +204,36 @@ const std::vector<Setting>& settings() {
       // Scale-out engines (docs/ENGINES.md); unset: the embedded ones.
       {"--kafka", "PARLEY_KAFKA", "Kafka bootstrap brokers HOST:PORT,...: the message log on Kafka",
        [](Config& c, const std::string& v) { return !(c.engines.kafka = v).empty(); }},
+      {"--kafka-security-protocol", "PARLEY_KAFKA_SECURITY_PROTOCOL",
+       "how parleyd reaches the Kafka brokers: plaintext, sasl_plaintext (SASL login, no TLS), ssl (TLS) or "
+       "sasl_ssl (both) (default plaintext)",
+       [](Config& c, const std::string& v) {
+         std::string protocol = lowercase(v);
+         if (protocol != "plaintext" && protocol != "sasl_plaintext" && protocol != "ssl" && protocol != "sasl_ssl")
+           return false;
+         c.engines.kafka_security_protocol = std::move(protocol);
+         return true;
+       }},
+      {"--kafka-sasl-mechanism", "PARLEY_KAFKA_SASL_MECHANISM",
+       "the SASL mechanism for sasl_plaintext and sasl_ssl: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (default PLAIN)",
+       [](Config& c, const std::string& v) {
+         std::string mechanism = uppercase(v);
+         if (mechanism != "PLAIN" && mechanism != "SCRAM-SHA-256" && mechanism != "SCRAM-SHA-512") return false;
+         c.engines.kafka_sasl_mechanism = std::move(mechanism);
+         return true;
+       }},
+      {"--kafka-user", "PARLEY_KAFKA_USER",
+       "the SASL user to log in to Kafka as (with --kafka-security-protocol sasl_plaintext or sasl_ssl; needs "
+       "--kafka-password-file)",
+       [](Config& c, const std::string& v) { return !(c.engines.kafka_user = v).empty(); }},
+      {"--kafka-password-file", "PARLEY_KAFKA_PASSWORD_FILE",
+       "file holding the password of --kafka-user (one line; a final newline is dropped)",
+       [](Config& c, const std::string& v) { return !(c.engines.kafka_password_file = v).empty(); }},
+      {"--kafka-ca-file", "PARLEY_KAFKA_CA_FILE",
+       "PEM file of the CA certificates the Kafka brokers' certificates must chain to (with "
+       "--kafka-security-protocol ssl or sasl_ssl; default: the system's trusted CAs). The broker's host name or "
+       "IP address must match its certificate",
+       [](Config& c, const std::string& v) { return !(c.engines.kafka_ca_file = v).empty(); }},
       {"--redis", "PARLEY_REDIS", "Redis HOST:PORT: presence, routes and pub/sub on Redis",
        [](Config& c, const std::string& v) { return !(c.engines.redis = v).empty(); }},
       {"--redis-user", "PARLEY_REDIS_USER",
@@ -203,6 +243,10 @@ const std::vector<Setting>& settings() {
        "file holding the Redis password (one line; a final newline is dropped): each connection sends AUTH "
        "with it first, as the user --redis-user names if set",
        [](Config& c, const std::string& v) { return !(c.engines.redis_password_file = v).empty(); }},
+      {"--redis-ca-file", "PARLEY_REDIS_CA_FILE",
+       "PEM file of CA certificates: when set, parleyd speaks TLS (1.2 or later) to Redis, whose certificate "
+       "must chain to them and name the host of --redis (default: plain TCP)",
+       [](Config& c, const std::string& v) { return !(c.engines.redis_ca_file = v).empty(); }},
       {"--postgres", "PARLEY_POSTGRES", "PostgreSQL URL (postgresql://user@host:port/db): the directory on PostgreSQL",
        [](Config& c, const std::string& v) { return !(c.engines.postgres = v).empty(); }},
       {"--engine-namespace", "PARLEY_ENGINE_NAMESPACE",
@@ -232,6 +276,10 @@ const std::vector<Setting>& settings() {
       {"--cassandra-password-file", "PARLEY_CASSANDRA_PASSWORD_FILE",
        "file holding the password of --cassandra-user (one line; a final newline is dropped)",
        [](Config& c, const std::string& v) { return !(c.engines.cassandra_password_file = v).empty(); }},
+      {"--cassandra-ca-file", "PARLEY_CASSANDRA_CA_FILE",
+       "PEM file of CA certificates: when set, every Cassandra connection speaks TLS (1.2 or later) and each "
+       "node's certificate must chain to them and name the node's IP address (default: plain TCP)",
+       [](Config& c, const std::string& v) { return !(c.engines.cassandra_ca_file = v).empty(); }},
       {"--cassandra-consistency", "PARLEY_CASSANDRA_CONSISTENCY",
        "consistency level of every Cassandra statement (default LOCAL_QUORUM)",
        [](Config& c, const std::string& v) { return !(c.engines.cassandra_consistency = v).empty(); }},

@@ -36,10 +36,19 @@ struct PushConfig {
 // The scale-out engines (docs/ENGINES.md). An engine whose address is empty
 // is served by its embedded counterpart.
 struct EnginesConfig {
-  std::string kafka;                // bootstrap brokers, "host:port,host:port": the message log
+  std::string kafka;  // bootstrap brokers, "host:port,host:port": the message log
+  // How to reach the brokers (docs/OPERATIONS.md, "Engine credentials"):
+  // librdkafka's security.protocol, the SASL mechanism and credentials for
+  // sasl_*, the CA for ssl and sasl_ssl.
+  std::string kafka_security_protocol = "plaintext";  // plaintext|sasl_plaintext|ssl|sasl_ssl
+  std::string kafka_sasl_mechanism = "PLAIN";         // PLAIN|SCRAM-SHA-256|SCRAM-SHA-512
+  std::string kafka_user;
+  std::string kafka_password_file;  // the SASL password, read from this file at start
+  std::string kafka_ca_file;        // PEM CA certificates for the brokers'; empty: the system's
   std::string redis;                // "host:port": the state store (presence, routes, pub/sub)
   std::string redis_user;           // Redis AUTH user; empty: the default user
   std::string redis_password_file;  // Redis AUTH password, read from this file at start; empty: no AUTH
+  std::string redis_ca_file;        // set: TLS to Redis, checked against these CAs (PEM)
   std::string postgres;             // a libpq URL or key=value string: the directory
   // Keeps deployments sharing engines apart: Kafka topic and group prefix,
   // Redis key prefix, PostgreSQL schema.
@@ -52,6 +61,7 @@ struct EnginesConfig {
   std::string cassandra;
   std::string cassandra_user;           // PasswordAuthenticator role; empty: no credentials
   std::string cassandra_password_file;  // its password, read from this file at start
+  std::string cassandra_ca_file;        // set: TLS to every node, checked against these CAs (PEM)
   std::string cassandra_consistency = "LOCAL_QUORUM";
   std::string cassandra_replication = "{'class': 'SimpleStrategy', 'replication_factor': 1}";
 };

@@ -82,6 +82,41 @@ Result<std::unique_ptr<ports::PushSender>> open_push_sender(const PushConfig& c)
   return std::unique_ptr<ports::PushSender>(std::make_unique<push::PlatformRouter>(std::move(apns), std::move(fcm)));
 }
 
+// How parleyd reaches the Kafka brokers, from the --kafka-* settings: the
+// password read from its file, the settings that only make sense together
+// checked together.
+Result<kafka::KafkaSecurity> kafka_security(const EnginesConfig& engines) {
+  kafka::KafkaSecurity security;
+  security.protocol = engines.kafka_security_protocol;
+  const bool sasl = security.protocol.starts_with("sasl_");
+  const bool tls = security.protocol.ends_with("ssl");
+  if (sasl) {
+    if (engines.kafka_user.empty() || engines.kafka_password_file.empty()) {
+      return make_error(ErrorCode::bad_request, "--kafka-security-protocol " + security.protocol +
+                                                    " needs --kafka-user and --kafka-password-file");
+    }
+    auto password = read_secret_file(engines.kafka_password_file, "--kafka-password-file");
+    if (!password) return std::move(password).error();
+    security.sasl_mechanism = engines.kafka_sasl_mechanism;
+    security.user = engines.kafka_user;
+    security.password = std::move(password).value();
+  } else if (!engines.kafka_user.empty() || !engines.kafka_password_file.empty()) {
+    return make_error(ErrorCode::bad_request,
+                      "--kafka-user and --kafka-password-file need --kafka-security-protocol sasl_plaintext or "
+                      "sasl_ssl");
+  }
+  if (!engines.kafka_ca_file.empty()) {
+    if (!tls) {
+      return make_error(ErrorCode::bad_request, "--kafka-ca-file needs --kafka-security-protocol ssl or sasl_ssl");
+    }
+    if (!std::ifstream(engines.kafka_ca_file)) {
+      return make_error(ErrorCode::bad_request, "--kafka-ca-file: cannot read " + engines.kafka_ca_file);
+    }
+    security.ca_file = engines.kafka_ca_file;
+  }
+  return security;
+}
+
 // The message log: Kafka when --kafka names brokers, else the embedded log.
 // parleyd's topics are created at open so that no send waits for that.
 Result<std::unique_ptr<ports::MessageLog>> open_log(const Config& config, const std::filesystem::path& data,
@@ -101,6 +136,9 @@ Result<std::unique_ptr<ports::MessageLog>> open_log(const Config& config, const 
   }
   kafka::KafkaOptions options;
   options.brokers = config.engines.kafka;
+  auto security = kafka_security(config.engines);
+  if (!security) return std::move(security).error();
+  options.security = std::move(security).value();
   options.prefix = config.engines.name_space + ".";
   options.partitions = config.log_partitions;
   options.replication_factor = config.engines.kafka_replication;
@@ -143,6 +181,7 @@ Result<std::unique_ptr<ports::StateStore>> open_state(const Config& config,
   } else if (!config.engines.redis_user.empty()) {
     return make_error(ErrorCode::bad_request, "--redis-user needs --redis-password-file");
   }
+  options.redis.ca_file = config.engines.redis_ca_file;
   options.prefix = config.engines.name_space + ":";
   auto state = redis::RedisStateStore::open(std::move(options));
   if (!state) return std::move(state).error();
@@ -237,6 +276,7 @@ Result<std::unique_ptr<ports::MessageStore>> open_store(const Config& config, co
     if (!password) return std::move(password).error();
     options.cql.credentials = {.user = config.engines.cassandra_user, .password = std::move(password).value()};
   }
+  options.cql.ca_file = config.engines.cassandra_ca_file;
   options.keyspace = config.engines.name_space;
   options.replication = config.engines.cassandra_replication;
   auto store = cassandra::CassandraMessageStore::open(std::move(options));

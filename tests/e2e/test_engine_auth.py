@@ -1,13 +1,18 @@
 """Engine credentials (docs/OPERATIONS.md, "Engine credentials"): parleyd
-on a Redis and a Cassandra that authenticate, started by scripts/engines in
-its authentication mode (PARLEY_ENGINES_AUTH=1). With the right credentials
-a 1:1 send is delivered; with a wrong password parleyd exits non-zero at
-start with a message that names the engine and holds no secret; credentials
-refused later turn /v1/readyz 503.
+on a Kafka, a Redis and a Cassandra that authenticate, started by
+scripts/engines in its authentication mode (PARLEY_ENGINES_AUTH=1). With the
+right credentials a 1:1 send is delivered; with a wrong password parleyd
+exits non-zero at start with a message that names the engine and holds no
+secret; credentials refused later turn /v1/readyz 503. Kafka over TLS: the
+right CA works, another CA fails clearly.
 
 Redis: the engines that PARLEY_TEST_AUTH_REDIS* name, else a Redis of this
-module's own in authentication mode (cheap: under a second). Cassandra: only
-the one PARLEY_TEST_AUTH_CASSANDRA* name (`PARLEY_ENGINES_AUTH=1
+module's own in authentication mode (cheap: under a second). Kafka: the one
+PARLEY_TEST_AUTH_KAFKA* name, else, in the run on the real engines
+(PARLEY_E2E_ENGINES=real, where the other servers are on Kafka, Redis and
+PostgreSQL too), a Kafka of this module's own in authentication mode (10-40
+s and half a gigabyte: once per CI run, not again in the embedded run).
+Cassandra: only the one PARLEY_TEST_AUTH_CASSANDRA* name (`PARLEY_ENGINES_AUTH=1
 scripts/engines start cassandra` prints them); skipped without it, since a
 Cassandra takes a minute and a gigabyte to start.
 """
@@ -20,6 +25,7 @@ import uuid
 
 import pytest
 
+from conftest import real_engines
 from parley_client import create_user, http_request, online, run
 from parley_server import DEFAULT_ARGS
 from private_engines import ENGINES, free_port
@@ -27,27 +33,102 @@ from private_engines import ENGINES, free_port
 WRONG_PASSWORD = "not-the-password-" + uuid.uuid4().hex[:8]
 
 
+def another_free_port(*taken):
+    """A free loopback port that is none of `taken`."""
+    while True:
+        port = free_port()
+        if port not in taken:
+            return port
+
+
 @pytest.fixture(scope="module")
-def auth_redis(tmp_path_factory):
-    """(address, user, password file) of a Redis that wants AUTH."""
+def auth_redis_engine(tmp_path_factory):
+    """A Redis that wants AUTH: a dict of its address, the user, the
+    password file, its TLS address (`tls_address`) and the CA of its
+    certificate (`ca_file`)."""
     if os.environ.get("PARLEY_TEST_AUTH_REDIS"):
-        yield (os.environ["PARLEY_TEST_AUTH_REDIS"],
-               os.environ["PARLEY_TEST_AUTH_REDIS_USER"],
-               os.environ["PARLEY_TEST_AUTH_REDIS_PASSWORD_FILE"])
+        yield {"address": os.environ["PARLEY_TEST_AUTH_REDIS"],
+               "user": os.environ["PARLEY_TEST_AUTH_REDIS_USER"],
+               "password_file": os.environ["PARLEY_TEST_AUTH_REDIS_PASSWORD_FILE"],
+               "tls_address": os.environ.get("PARLEY_TEST_AUTH_REDIS_TLS"),
+               "ca_file": os.environ.get("PARLEY_TEST_AUTH_REDIS_CA_FILE")}
         return
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (scripts/install-deps)")
     directory = tmp_path_factory.mktemp("auth-engines")
     port = free_port()
+    tls_port = another_free_port(port)
     env = dict(os.environ, PARLEY_ENGINES_AUTH="1", PARLEY_ENGINES_DIR=str(directory),
-               PARLEY_REDIS_PORT=str(port))
+               PARLEY_REDIS_PORT=str(port), PARLEY_REDIS_TLS_PORT=str(tls_port))
     subprocess.run([ENGINES, "start", "redis"], env=env, check=True,
                    stdout=subprocess.DEVNULL, timeout=60)
     try:
-        yield (f"127.0.0.1:{port}", "parley", str(directory / "redis" / "password"))
+        yield {"address": f"127.0.0.1:{port}", "user": "parley",
+               "password_file": str(directory / "redis" / "password"),
+               "tls_address": f"127.0.0.1:{tls_port}",
+               "ca_file": str(directory / "redis" / "tls" / "ca.pem")}
     finally:
         subprocess.run([ENGINES, "stop", "redis"], env=env, check=True,
                        stdout=subprocess.DEVNULL, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def auth_redis(auth_redis_engine):
+    """(address, user, password file) of a Redis that wants AUTH."""
+    return (auth_redis_engine["address"], auth_redis_engine["user"], auth_redis_engine["password_file"])
+
+
+def redis_tls(engine):
+    """(TLS address, CA file) of the Redis `engine`; skips the test when
+    the engines were started without TLS."""
+    if not engine["tls_address"]:
+        pytest.skip("PARLEY_TEST_AUTH_REDIS_TLS is not set (PARLEY_ENGINES_AUTH=1 scripts/engines start redis "
+                    "prints it)")
+    return engine["tls_address"], engine["ca_file"]
+
+
+@pytest.fixture(scope="module")
+def auth_kafka(tmp_path_factory):
+    """A Kafka that wants SASL: a dict of its SASL_PLAINTEXT address
+    (`address`), its SASL_SSL one (`tls_address`), the CA of its certificate
+    (`ca_file`), the user and the password file."""
+    if os.environ.get("PARLEY_TEST_AUTH_KAFKA"):
+        yield {"address": os.environ["PARLEY_TEST_AUTH_KAFKA"],
+               "tls_address": os.environ["PARLEY_TEST_AUTH_KAFKA_SSL"],
+               "ca_file": os.environ["PARLEY_TEST_AUTH_KAFKA_CA_FILE"],
+               "user": os.environ["PARLEY_TEST_AUTH_KAFKA_USER"],
+               "password_file": os.environ["PARLEY_TEST_AUTH_KAFKA_PASSWORD_FILE"]}
+        return
+    if not real_engines():
+        pytest.skip("PARLEY_TEST_AUTH_KAFKA is not set (PARLEY_ENGINES_AUTH=1 scripts/engines start "
+                    "kafka prints it; the run on the real engines starts a Kafka of its own)")
+    directory = tmp_path_factory.mktemp("auth-kafka")
+    port = free_port(pair=True)
+    tls_port = another_free_port(port, port + 1)
+    env = dict(os.environ, PARLEY_ENGINES_AUTH="1", PARLEY_ENGINES_DIR=str(directory),
+               PARLEY_KAFKA_PORT=str(port), PARLEY_KAFKA_SSL_PORT=str(tls_port))
+    try:
+        subprocess.run([ENGINES, "start", "kafka"], env=env, check=True,
+                       stdout=subprocess.DEVNULL, timeout=300)
+        yield {"address": f"127.0.0.1:{port}", "tls_address": f"127.0.0.1:{tls_port}",
+               "ca_file": str(directory / "kafka" / "tls" / "ca.pem"), "user": "parley",
+               "password_file": str(directory / "kafka" / "password")}
+    finally:
+        subprocess.run([ENGINES, "stop", "kafka"], env=env, check=True,
+                       stdout=subprocess.DEVNULL, timeout=120)
+
+
+def kafka_flags(kafka, mechanism, password_file=None, tls=False, ca_file=None):
+    """parleyd's flags for `kafka` with SASL `mechanism`, over TLS with
+    `tls` (checked against `ca_file`, by default the broker's CA)."""
+    flags = ["--kafka", kafka["tls_address"] if tls else kafka["address"],
+             "--kafka-security-protocol", "sasl_ssl" if tls else "sasl_plaintext",
+             "--kafka-sasl-mechanism", mechanism,
+             "--kafka-user", kafka["user"],
+             "--kafka-password-file", password_file or kafka["password_file"]]
+    if tls:
+        flags += ["--kafka-ca-file", ca_file or kafka["ca_file"]]
+    return flags
 
 
 def auth_cassandra():
@@ -57,6 +138,13 @@ def auth_cassandra():
     return (os.environ["PARLEY_TEST_AUTH_CASSANDRA"],
             os.environ["PARLEY_TEST_AUTH_CASSANDRA_USER"],
             os.environ["PARLEY_TEST_AUTH_CASSANDRA_PASSWORD_FILE"])
+
+
+def cassandra_ca_file():
+    if not os.environ.get("PARLEY_TEST_AUTH_CASSANDRA_CA_FILE"):
+        pytest.skip("PARLEY_TEST_AUTH_CASSANDRA_CA_FILE is not set (PARLEY_ENGINES_AUTH=1 "
+                    "scripts/engines start cassandra prints it)")
+    return os.environ["PARLEY_TEST_AUTH_CASSANDRA_CA_FILE"]
 
 
 def redis_cli(redis, *command):
@@ -116,10 +204,65 @@ def start_fails(parleyd_binary, tmp_path, *flags):
     return proc.returncode, proc.stderr
 
 
+def another_ca(tmp_path):
+    """A CA certificate (PEM file) that signed none of the engines'."""
+    path = tmp_path / "another-ca.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=Another CA",
+                    "-days", "1", "-keyout", str(tmp_path / "another-ca.key"), "-out", str(path)],
+                   check=True, capture_output=True, timeout=60)
+    return str(path)
+
+
 def wrong_password_file(tmp_path):
     path = tmp_path / "wrong-password"
     path.write_text(WRONG_PASSWORD + "\n")
     return str(path)
+
+
+# --- Kafka -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256"])
+def test_kafka_with_sasl_serves_chat(server_factory, auth_kafka, mechanism):
+    server = server_factory(*kafka_flags(auth_kafka, mechanism), "--engine-namespace", namespace())
+    chat_works(server)
+    r = http_request(server, "GET", "/v1/readyz")
+    assert r.status == 200, r.body
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256"])
+def test_kafka_with_a_wrong_password_exits_naming_kafka_and_no_secret(
+        parleyd_binary, tmp_path, auth_kafka, mechanism):
+    _, stderr = start_fails(parleyd_binary, tmp_path,
+                            *kafka_flags(auth_kafka, mechanism, wrong_password_file(tmp_path)))
+    assert "cannot open the message log: kafka: authentication failed" in stderr, stderr
+    assert WRONG_PASSWORD not in stderr
+    with open(auth_kafka["password_file"]) as f:
+        assert f.read().strip() not in stderr
+
+
+def test_kafka_over_tls_with_the_brokers_ca_serves_chat(server_factory, auth_kafka):
+    server = server_factory(*kafka_flags(auth_kafka, "SCRAM-SHA-256", tls=True),
+                            "--engine-namespace", namespace())
+    chat_works(server)
+
+
+def test_kafka_over_tls_with_another_ca_exits_saying_the_certificate_failed(
+        parleyd_binary, tmp_path, auth_kafka):
+    _, stderr = start_fails(parleyd_binary, tmp_path,
+                            *kafka_flags(auth_kafka, "PLAIN", tls=True, ca_file=another_ca(tmp_path)))
+    assert "cannot open the message log: kafka: TLS failed" in stderr, stderr
+    assert "certificate verify failed" in stderr, stderr
+
+
+def test_kafka_sasl_without_credentials_is_refused_before_connecting(parleyd_binary, tmp_path):
+    # No broker needed: the settings are checked before any connection.
+    _, stderr = start_fails(parleyd_binary, tmp_path, "--kafka", "127.0.0.1:1",
+                            "--kafka-security-protocol", "sasl_ssl")
+    assert "--kafka-security-protocol sasl_ssl needs --kafka-user and --kafka-password-file" in stderr, stderr
+    _, stderr = start_fails(parleyd_binary, tmp_path, "--kafka", "127.0.0.1:1",
+                            "--kafka-ca-file", "/etc/hostname")
+    assert "--kafka-ca-file needs --kafka-security-protocol ssl or sasl_ssl" in stderr, stderr
 
 
 # --- Redis -------------------------------------------------------------------
@@ -192,6 +335,26 @@ def test_redis_credentials_refused_later_turn_readyz_503_until_they_work_again(
     chat_works(server)
 
 
+def test_redis_over_tls_with_its_ca_serves_chat(server_factory, auth_redis_engine):
+    tls_address, ca_file = redis_tls(auth_redis_engine)
+    server = server_factory("--redis", tls_address, "--redis-user", auth_redis_engine["user"],
+                            "--redis-password-file", auth_redis_engine["password_file"],
+                            "--redis-ca-file", ca_file, "--engine-namespace", namespace())
+    chat_works(server)
+    r = http_request(server, "GET", "/v1/readyz")
+    assert r.status == 200, r.body
+
+
+def test_redis_over_tls_with_another_ca_exits_saying_the_certificate_failed(
+        parleyd_binary, tmp_path, auth_redis_engine):
+    tls_address, _ = redis_tls(auth_redis_engine)
+    _, stderr = start_fails(parleyd_binary, tmp_path, "--redis", tls_address,
+                            "--redis-user", auth_redis_engine["user"],
+                            "--redis-password-file", auth_redis_engine["password_file"],
+                            "--redis-ca-file", another_ca(tmp_path))
+    assert "redis: TLS failed" in stderr and "certificate verify failed" in stderr, stderr
+
+
 # --- Cassandra ---------------------------------------------------------------
 
 
@@ -219,3 +382,23 @@ def test_cassandra_without_credentials_exits_saying_it_wants_them(parleyd_binary
     address, _, _ = auth_cassandra()
     _, stderr = start_fails(parleyd_binary, tmp_path, "--cassandra", address)
     assert "cassandra: the node requires authentication" in stderr, stderr
+
+
+def test_cassandra_over_tls_with_the_nodes_ca_serves_chat(server_factory):
+    address, user, password_file = auth_cassandra()
+    server = server_factory("--cassandra", address, "--cassandra-user", user,
+                            "--cassandra-password-file", password_file,
+                            "--cassandra-ca-file", cassandra_ca_file(),
+                            "--cassandra-consistency", "ONE",
+                            "--engine-namespace", namespace())
+    chat_works(server)
+
+
+def test_cassandra_over_tls_with_another_ca_exits_saying_the_certificate_failed(parleyd_binary, tmp_path):
+    address, user, password_file = auth_cassandra()
+    cassandra_ca_file()
+    _, stderr = start_fails(parleyd_binary, tmp_path, "--cassandra", address, "--cassandra-user", user,
+                            "--cassandra-password-file", password_file,
+                            "--cassandra-ca-file", another_ca(tmp_path))
+    assert f"cassandra: TLS failed with {address}" in stderr, stderr
+    assert "certificate verify failed" in stderr, stderr

@@ -245,11 +245,18 @@ TEST(Config, EngineCredentialsAreFlagsVariablesAndConfigNamesOfFiles) {
   EXPECT_EQ(out.config->engines.redis_password_file, "/run/secrets/redis");
   EXPECT_EQ(out.config->engines.cassandra_user, "chat");
   EXPECT_EQ(out.config->engines.cassandra_password_file, "/run/secrets/cass");
+  // TLS to Redis and Cassandra: a CA file each turns it on.
+  auto tls = parse_config({"--redis-ca-file", "/etc/parley/redis-ca.pem"},
+                          {"PARLEY_CASSANDRA_CA_FILE=/etc/parley/cassandra-ca.pem"});
+  ASSERT_TRUE(tls.config.has_value()) << tls.message;
+  EXPECT_EQ(tls.config->engines.redis_ca_file, "/etc/parley/redis-ca.pem");
+  EXPECT_EQ(tls.config->engines.cassandra_ca_file, "/etc/parley/cassandra-ca.pem");
   // A password is never a setting's value: only the file it is in.
   EXPECT_FALSE(parse_config({"--redis-password", "x"}, {}).config.has_value());
   EXPECT_FALSE(parse_config({"--cassandra-password", "x"}, {}).config.has_value());
   const std::string help = usage();
-  for (const char* flag : {"--redis-user", "--redis-password-file", "--cassandra-user", "--cassandra-password-file"}) {
+  for (const char* flag : {"--redis-user", "--redis-password-file", "--redis-ca-file", "--cassandra-user",
+                           "--cassandra-password-file", "--cassandra-ca-file"}) {
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
   }
 }

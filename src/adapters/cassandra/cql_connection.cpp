@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -20,13 +21,15 @@ Error unavailable(const std::string& why) { return make_error(ErrorCode::unavail
 }  // namespace
 
 CqlConnection::CqlConnection(asio::io_context& io, tcp::endpoint endpoint, std::chrono::milliseconds connect_timeout,
-                             CqlCredentials credentials)
+                             CqlCredentials credentials, std::shared_ptr<asio::ssl::context> tls)
     : socket_(io),
+      tls_context_(std::move(tls)),
       endpoint_(std::move(endpoint)),
       connect_timer_(io),
       connect_timeout_(connect_timeout),
       credentials_(std::move(credentials)),
       handlers_(max_streams) {
+  if (tls_context_) tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *tls_context_);
   free_streams_.reserve(max_streams);
   // Lowest ids last, so that they are taken first.
   for (std::size_t i = max_streams; i > 0; --i) free_streams_.push_back(static_cast<std::int16_t>(i - 1));
@@ -52,6 +55,21 @@ asio::awaitable<void> CqlConnection::run(std::shared_ptr<CqlConnection> self) {
   }
   boost::system::error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
+  if (tls_) {
+    // The node's certificate must chain to the CAs and name the address
+    // it was reached at (an IP address SAN: nodes are known by address).
+    const std::string address = endpoint_.address().to_string();
+    tls_->set_verify_callback(asio::ssl::host_name_verification(address));
+    auto [handshake_ec] =
+        co_await tls_->async_handshake(asio::ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
+    if (closed_) co_return;
+    if (handshake_ec) {
+      fail_start(make_error(ErrorCode::unavailable, "cassandra: TLS failed with " + address + ":" +
+                                                        std::to_string(endpoint_.port()) + ": " +
+                                                        handshake_ec.message()));
+      co_return;
+    }
+  }
   const std::int16_t stream = free_streams_.back();
   free_streams_.pop_back();
   write(stream, Opcode::startup, startup_body(), [self](Result<Response> r) { self->on_startup_step(std::move(r)); });
@@ -59,7 +77,7 @@ asio::awaitable<void> CqlConnection::run(std::shared_ptr<CqlConnection> self) {
   std::array<char, header_size> header{};
   std::string body;
   for (;;) {
-    auto [ec, n] = co_await asio::async_read(socket_, asio::buffer(header), asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] = co_await read(asio::buffer(header));
     if (ec || closed_) {
       close(ec ? ec.message() : "closed");
       co_return;
@@ -71,7 +89,7 @@ asio::awaitable<void> CqlConnection::run(std::shared_ptr<CqlConnection> self) {
     }
     body.resize(decoded->length);
     if (decoded->length > 0) {
-      auto [body_ec, m] = co_await asio::async_read(socket_, asio::buffer(body), asio::as_tuple(asio::use_awaitable));
+      auto [body_ec, m] = co_await read(asio::buffer(body));
       if (body_ec || closed_) {
         close(body_ec ? body_ec.message() : "closed");
         co_return;
@@ -79,6 +97,11 @@ asio::awaitable<void> CqlConnection::run(std::shared_ptr<CqlConnection> self) {
     }
     dispatch(*decoded, body);
   }
+}
+
+asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> CqlConnection::read(asio::mutable_buffer buffer) {
+  if (tls_) co_return co_await asio::async_read(*tls_, buffer, asio::as_tuple(asio::use_awaitable));
+  co_return co_await asio::async_read(socket_, buffer, asio::as_tuple(asio::use_awaitable));
 }
 
 // The answer to STARTUP or AUTH_RESPONSE: READY or AUTH_SUCCESS ends the
@@ -158,13 +181,17 @@ void CqlConnection::write_next() {
     return;
   }
   writing_ = true;
-  asio::async_write(socket_, asio::buffer(writes_.front()),
-                    [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                      if (self->closed_) return;
-                      if (ec) return self->close("write failed: " + ec.message());
-                      self->writes_.pop_front();
-                      self->write_next();
-                    });
+  auto written = [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+    if (self->closed_) return;
+    if (ec) return self->close("write failed: " + ec.message());
+    self->writes_.pop_front();
+    self->write_next();
+  };
+  if (tls_) {
+    asio::async_write(*tls_, asio::buffer(writes_.front()), std::move(written));
+  } else {
+    asio::async_write(socket_, asio::buffer(writes_.front()), std::move(written));
+  }
 }
 
 void CqlConnection::close(const std::string& why) {

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <future>
 #include <map>
 #include <mutex>
@@ -137,12 +138,25 @@ struct Peer {
   std::vector<std::int64_t> tokens;
 };
 
+// A TLS client context that trusts the CA certificates in `ca_file` (PEM)
+// only, TLS 1.2 or later.
+Result<std::shared_ptr<asio::ssl::context>> tls_context(const std::string& ca_file) {
+  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  boost::system::error_code ec;
+  context->load_verify_file(ca_file, ec);
+  if (ec) return make_error(ErrorCode::bad_request, "cassandra: cannot load the CA certificates in " + ca_file);
+  context->set_verify_mode(asio::ssl::verify_peer, ec);
+  return context;
+}
+
 }  // namespace
 
 struct CqlSession::Impl {
   explicit Impl(CqlOptions options_) : options(std::move(options_)), work(asio::make_work_guard(io)) {}
 
   CqlOptions options;
+  std::shared_ptr<asio::ssl::context> tls;  // every connection's, when options.ca_file is set
   std::uint16_t port = 9042;
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work;
@@ -201,7 +215,7 @@ struct CqlSession::Impl {
     Node& n = *nodes[index];
     for (auto& slot : n.pool) {
       if (slot && !slot->closed()) continue;
-      slot = std::make_shared<CqlConnection>(io, n.endpoint, options.connect_timeout, options.credentials);
+      slot = std::make_shared<CqlConnection>(io, n.endpoint, options.connect_timeout, options.credentials, tls);
       slot->start([this, index](Result<void> r) { on_connection(index, std::move(r)); });
     }
   }
@@ -441,6 +455,11 @@ Result<std::unique_ptr<CqlSession>> CqlSession::open(CqlOptions options) {
   if (options.contact_points.empty()) return make_error(ErrorCode::bad_request, "cassandra: no contact points");
   options.max_attempts = std::max(1, options.max_attempts);
   auto impl = std::make_shared<Impl>(std::move(options));
+  if (!impl->options.ca_file.empty()) {
+    auto tls = tls_context(impl->options.ca_file);
+    if (!tls) return std::move(tls).error();
+    impl->tls = std::move(tls).value();
+  }
   std::vector<tcp::endpoint> endpoints;
   try {
     tcp::resolver resolver(impl->io);

@@ -44,6 +44,10 @@ struct CqlOptions {
   int connections_per_node = 1;
   int max_attempts = 3;
   CqlCredentials credentials;  // for PasswordAuthenticator; empty: none
+  // Set: every connection speaks TLS (1.2 or later), each node's
+  // certificate checked against these CA certificates (PEM) and the node's
+  // IP address. Empty: plain TCP.
+  std::string ca_file;
 };
 
 // A statement prepared in this session. Immutable once made.

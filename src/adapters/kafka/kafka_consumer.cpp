@@ -21,9 +21,8 @@ KafkaConsumer::KafkaConsumer(std::string topic, std::string port_topic, int part
 
 Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::open(const KafkaOptions& options, std::string topic,
                                                            std::string port_topic, std::string group, int partitions) {
-  std::vector<std::pair<std::string, std::string>> settings = {
-      {"bootstrap.servers", options.brokers},
-      {"client.id", "parley"},
+  // After the settings every client shares (client_settings):
+  Settings settings = {
       {"group.id", group},
       // Offsets move only when commit() says a batch is done.
       {"enable.auto.commit", "false"},
@@ -45,7 +44,7 @@ Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::open(const KafkaOptions& o
       {"fetch.min.bytes", "16384"},
   };
   if (!options.instance_id.empty()) settings.emplace_back("group.instance.id", options.instance_id + "." + group);
-  auto conf = make_conf(settings);
+  auto conf = make_conf(client_settings(options, std::move(settings)));
   if (!conf) return std::move(conf).error();
   route_logs(conf->get());
   rd_kafka_conf_set_rebalance_cb(conf->get(), &KafkaConsumer::on_rebalance);

@@ -1,17 +1,39 @@
 #include "adapters/kafka/kafka_handles.hpp"
 
 #include <array>
+#include <iterator>
 
 #include "core/log.hpp"
 
 namespace parley::kafka {
 
-Result<ConfPtr> make_conf(const std::vector<std::pair<std::string, std::string>>& settings) {
+Settings client_settings(const KafkaOptions& options, Settings own) {
+  Settings settings = {
+      {"bootstrap.servers", options.brokers},
+      {"client.id", "parley"},
+      {"security.protocol", options.security.protocol},
+  };
+  const KafkaSecurity& security = options.security;
+  if (security.protocol.starts_with("sasl_")) {
+    settings.emplace_back("sasl.mechanisms", security.sasl_mechanism);
+    settings.emplace_back("sasl.username", security.user);
+    settings.emplace_back("sasl.password", security.password);
+  }
+  if (security.protocol.ends_with("ssl") && !security.ca_file.empty()) {
+    settings.emplace_back("ssl.ca.location", security.ca_file);
+  }
+  settings.insert(settings.end(), std::make_move_iterator(own.begin()), std::make_move_iterator(own.end()));
+  return settings;
+}
+
+Result<ConfPtr> make_conf(const Settings& settings) {
   ConfPtr conf(rd_kafka_conf_new());
   std::array<char, 512> errstr{};
   for (const auto& [name, value] : settings) {
     if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), errstr.data(), errstr.size()) != RD_KAFKA_CONF_OK) {
-      return make_error(ErrorCode::internal, "kafka setting " + name + "=" + value + ": " + errstr.data());
+      const bool secret = name.find("password") != std::string::npos;
+      return make_error(ErrorCode::internal,
+                        "kafka setting " + name + (secret ? "" : "=" + value) + ": " + errstr.data());
     }
   }
   return conf;
@@ -30,11 +52,7 @@ void on_log(const rd_kafka_t* /*rk*/, int level, const char* facility, const cha
 }
 
 void on_error(rd_kafka_t* /*rk*/, int err, const char* reason, void* /*opaque*/) {
-  const auto code = static_cast<rd_kafka_resp_err_t>(err);
-  // Brokers going away and coming back are expected (a restart); sends fail
-  // or wait on their own timeouts, so these are warnings only.
-  log::write(code == RD_KAFKA_RESP_ERR__FATAL ? log::Level::error : log::Level::warn, "kafka",
-             std::string(rd_kafka_err2name(code)) + ": " + reason);
+  log_error(static_cast<rd_kafka_resp_err_t>(err), reason);
 }
 
 }  // namespace
@@ -42,6 +60,24 @@ void on_error(rd_kafka_t* /*rk*/, int err, const char* reason, void* /*opaque*/)
 void route_logs(rd_kafka_conf_t* conf) {
   rd_kafka_conf_set_log_cb(conf, on_log);
   rd_kafka_conf_set_error_cb(conf, on_error);
+}
+
+void log_error(rd_kafka_resp_err_t err, const char* reason) {
+  // Brokers going away and coming back are expected (a restart); sends fail
+  // or wait on their own timeouts, so these are warnings only. Refused
+  // credentials and failed TLS handshakes are not mended by waiting.
+  const bool severe = err == RD_KAFKA_RESP_ERR__FATAL || !refusal(err, reason).empty();
+  log::write(severe ? log::Level::error : log::Level::warn, "kafka",
+             std::string(rd_kafka_err2name(err)) + ": " + reason);
+}
+
+std::string refusal(rd_kafka_resp_err_t err, std::string_view reason) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED: return "authentication failed: " + std::string(reason);
+    case RD_KAFKA_RESP_ERR__SSL: return "TLS failed: " + std::string(reason);
+    default: return {};
+  }
 }
 
 Error to_error(rd_kafka_resp_err_t err, std::string_view what) {

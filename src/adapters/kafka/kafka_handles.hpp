@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "adapters/kafka/kafka_options.hpp"
 #include "core/result.hpp"
 
 namespace parley::kafka {
@@ -45,12 +46,30 @@ using TopicPtr = std::unique_ptr<rd_kafka_topic_t, KafkaDeleter>;
 using MetadataPtr = std::unique_ptr<const rd_kafka_metadata_t, KafkaDeleter>;
 using ErrorPtr = std::unique_ptr<rd_kafka_error_t, KafkaDeleter>;
 
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+// The settings every client of the adapter starts from (the brokers, the
+// client id, and how to reach the brokers: KafkaOptions::security), then
+// the client's `own`.
+[[nodiscard]] Settings client_settings(const KafkaOptions& options, Settings own);
+
 // A configuration with each (name, value) set; the error names the setting
-// librdkafka refused.
-[[nodiscard]] Result<ConfPtr> make_conf(const std::vector<std::pair<std::string, std::string>>& settings);
+// librdkafka refused, and its value unless it is a password.
+[[nodiscard]] Result<ConfPtr> make_conf(const Settings& settings);
 
 // Routes librdkafka's log lines and error reports to Parley's log.
 void route_logs(rd_kafka_conf_t* conf);
+
+// Logs an error librdkafka reported to the error callback, as route_logs'
+// callback does (for a client that sets a callback of its own).
+void log_error(rd_kafka_resp_err_t err, const char* reason);
+
+// What an error librdkafka reported to the error callback means when no
+// retry mends it: the brokers refused the SASL credentials or mechanism
+// ("authentication failed: ..."), or the TLS handshake failed ("TLS failed:
+// ...", a certificate that does not chain to the CA, say). librdkafka only
+// reports these and keeps retrying; empty for every other error.
+[[nodiscard]] std::string refusal(rd_kafka_resp_err_t err, std::string_view reason);
 
 // The ports' error for a librdkafka error: message too large is too_large,
 // a bad partition bad_request, everything else (brokers down, timeouts,

@@ -16,6 +16,10 @@ int to_ms(std::chrono::milliseconds d) { return static_cast<int>(d.count()); }
 // A read waits for the next record in slices this long at most.
 constexpr std::chrono::milliseconds kReadSlice{100};
 
+// At open, the wait for a broker's first answer looks for a refusal (the
+// error callback's) this often.
+constexpr std::chrono::milliseconds kConnectSlice{250};
+
 }  // namespace
 
 KafkaLog::KafkaLog(KafkaOptions options) : options_(std::move(options)) {}
@@ -24,9 +28,8 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(KafkaOptions options, const std
   if (options.brokers.empty()) return make_error(ErrorCode::bad_request, "no Kafka brokers given");
   if (options.partitions < 1) return make_error(ErrorCode::bad_request, "Kafka partitions must be at least 1");
   const std::string timeout = std::to_string(options.send_timeout.count());
-  auto conf = make_conf({
-      {"bootstrap.servers", options.brokers},
-      {"client.id", "parley"},
+  // After the settings every client shares (client_settings):
+  Settings settings = {
       // Exactly-once per partition and in order: retries never duplicate or
       // reorder a record, and acks=all makes an acknowledgement mean every
       // in-sync replica has it.
@@ -39,12 +42,15 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(KafkaOptions options, const std
       // Reconnect soon after a broker comes back, so sends resume quickly.
       {"reconnect.backoff.ms", "100"},
       {"reconnect.backoff.max.ms", "1000"},
-  });
+  };
+  auto conf = make_conf(client_settings(options, std::move(settings)));
   if (!conf) return std::move(conf).error();
   route_logs(conf->get());
   rd_kafka_conf_set_dr_msg_cb(conf->get(), &KafkaLog::on_delivery);
+  rd_kafka_conf_set_error_cb(conf->get(), &KafkaLog::on_error);
 
   auto log = std::make_unique<KafkaLog>(std::move(options));
+  rd_kafka_conf_set_opaque(conf->get(), log.get());  // for on_error
   std::array<char, 512> errstr{};
   // rd_kafka_new takes the configuration only when it succeeds.
   log->producer_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), errstr.data(), errstr.size()));
@@ -52,6 +58,7 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(KafkaOptions options, const std
   (void)conf->release();
   log->reporter_ = std::thread([raw = log.get()] { raw->serve_reports(); });
 
+  if (auto reached = log->await_brokers(); !reached) return std::move(reached).error();
   for (const auto& topic : topics) {
     auto ensured = log->ensure_topic(log->options_.prefix + topic);
     if (!ensured) return std::move(ensured).error();
@@ -80,6 +87,39 @@ KafkaLog::~KafkaLog() {
 
 void KafkaLog::serve_reports() {
   while (!stopping_.load()) rd_kafka_poll(producer_.get(), 100);
+}
+
+void KafkaLog::on_error(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque) {
+  const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  log_error(code, reason);
+  if (std::string refused = refusal(code, reason); !refused.empty()) {
+    auto* self = static_cast<KafkaLog*>(opaque);
+    std::lock_guard lock(self->refusal_mutex_);
+    self->refusal_ = std::move(refused);
+  }
+}
+
+std::string KafkaLog::last_refusal() const {
+  std::lock_guard lock(refusal_mutex_);
+  return refusal_;
+}
+
+Result<void> KafkaLog::await_brokers() {
+  const auto deadline = std::chrono::steady_clock::now() + options_.admin_timeout;
+  for (;;) {
+    const rd_kafka_metadata_t* raw = nullptr;
+    // No topic named: a broker's answer is all this asks for.
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(producer_.get(), 0, nullptr, &raw, to_ms(kConnectSlice));
+    MetadataPtr metadata(raw);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Ok{};
+    if (std::string refused = last_refusal(); !refused.empty()) {
+      return make_error(ErrorCode::unavailable, "kafka: " + refused);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return to_error(err, "kafka: no broker of " + options_.brokers + " answered within " +
+                               std::to_string(options_.admin_timeout.count()) + " ms");
+    }
+  }
 }
 
 void KafkaLog::on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* message, void* /*opaque*/) {
@@ -317,9 +357,8 @@ Result<void> KafkaLog::probe(std::chrono::milliseconds timeout) {
 
 Result<rd_kafka_t*> KafkaLog::reader_locked() {
   if (reader_) return reader_.get();
-  auto conf = make_conf({
-      {"bootstrap.servers", options_.brokers},
-      {"client.id", "parley"},
+  // After the settings every client shares (client_settings):
+  Settings settings = {
       // Required of a consumer, but never joined: the reader only assigns
       // partitions to itself and never commits.
       {"group.id", options_.prefix + "parley-reader"},
@@ -333,7 +372,8 @@ Result<rd_kafka_t*> KafkaLog::reader_locked() {
       {"fetch.wait.max.ms", "100"},
       {"reconnect.backoff.ms", "100"},
       {"reconnect.backoff.max.ms", "1000"},
-  });
+  };
+  auto conf = make_conf(client_settings(options_, std::move(settings)));
   if (!conf) return std::move(conf).error();
   route_logs(conf->get());
   std::array<char, 512> errstr{};

@@ -34,7 +34,9 @@ class KafkaLog final : public ports::MessageLog {
  public:
   // Connects to the brokers and creates `topics` (port names, without the
   // prefix) where missing. Fails with ErrorCode::unavailable when no broker
-  // answers within the admin timeout.
+  // answers within the admin timeout, and at once when a broker refuses the
+  // credentials or the TLS handshake fails (the error says which, and
+  // librdkafka's reason; never the password).
   [[nodiscard]] static Result<std::unique_ptr<KafkaLog>> open(KafkaOptions options,
                                                               const std::vector<std::string>& topics = {});
 
@@ -83,9 +85,16 @@ class KafkaLog final : public ports::MessageLog {
                                                                          const std::string& name, int partition,
                                                                          std::uint64_t from, std::uint64_t until,
                                                                          std::size_t max);
-  // Serves delivery reports until stopping_.
+  // Waits until a broker answers (a metadata request), the admin timeout
+  // passes, or a refusal comes (on_error).
+  [[nodiscard]] Result<void> await_brokers();
+  // The last refusal the producer reported (refusal()); empty: none.
+  [[nodiscard]] std::string last_refusal() const;
+  // Serves delivery reports (and error reports) until stopping_.
   void serve_reports();
   static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
+  // Logs the error, and keeps it in refusal_ when no retry mends it.
+  static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
 
   KafkaOptions options_;
   HandlePtr producer_;
@@ -93,6 +102,8 @@ class KafkaLog final : public ports::MessageLog {
   std::map<std::string, int, std::less<>> topics_;  // full name -> partitions; guarded by topics_mutex_
   std::mutex reader_mutex_;                         // one read() at a time: the reader has one assignment
   HandlePtr reader_;                                // read()'s consumer, made on first read; guarded by reader_mutex_
+  mutable std::mutex refusal_mutex_;
+  std::string refusal_;  // the last refusal on_error saw; guarded by refusal_mutex_
   std::atomic<bool> stopping_{false};
   std::thread reporter_;  // runs serve_reports()
 };

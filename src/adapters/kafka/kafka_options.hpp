@@ -7,9 +7,28 @@
 
 namespace parley::kafka {
 
+// How the adapter's clients reach the brokers: librdkafka's
+// security.protocol, with SASL credentials and a CA for TLS where the
+// protocol takes them. Every client (producer, group consumers, the reader)
+// uses the same.
+struct KafkaSecurity {
+  // plaintext, sasl_plaintext, ssl or sasl_ssl.
+  std::string protocol = "plaintext";
+  // With sasl_plaintext and sasl_ssl: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512,
+  // and the user and password to log in with.
+  std::string sasl_mechanism = "PLAIN";
+  std::string user;
+  std::string password;
+  // With ssl and sasl_ssl: the CA certificates (PEM) the brokers'
+  // certificates must chain to; empty: the system's trusted CAs. The
+  // broker's name (or IP address) must match its certificate either way.
+  std::string ca_file;
+};
+
 struct KafkaOptions {
   // Bootstrap brokers, "host:port,host:port".
   std::string brokers;
+  KafkaSecurity security;
   // Put before every topic and consumer group name: keeps clusters (and
   // tests) that share brokers apart.
   std::string prefix;

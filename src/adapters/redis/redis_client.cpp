@@ -9,6 +9,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <deque>
@@ -87,6 +90,9 @@ struct Connection {
   Connection(asio::io_context& io, std::string name_) : name(std::move(name_)), socket(io), retry(io) {}
   std::string name;
   tcp::socket socket;
+  // TLS over `socket`, made afresh at each connect when TLS is on (a TLS
+  // session cannot be started twice); null for plain TCP.
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls;
   asio::steady_timer retry;
   ReaderPtr reader;
   std::array<char, 16384> buffer{};
@@ -94,7 +100,7 @@ struct Connection {
   bool writing = false;
   bool connected = false;
   bool authenticating = false;  // AUTH sent, its reply not yet read
-  bool auth_refused = false;    // the last attempt ended in a refused AUTH
+  bool auth_refused = false;    // the last attempt ended in a refused AUTH or TLS handshake
   std::string last_failure;     // why the last attempt failed; no secrets
   bool ever_connected = false;
   std::chrono::milliseconds backoff{100};
@@ -112,7 +118,15 @@ struct RedisClient::Impl {
         restore(std::move(restore_)),
         work(asio::make_work_guard(io)),
         commands(io, "commands"),
-        pubsub(io, "pub/sub") {}
+        pubsub(io, "pub/sub") {
+    if (options.ca_file.empty()) return;
+    tls_context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(tls_context->native_handle(), TLS1_2_VERSION);
+    boost::system::error_code ec;
+    tls_context->load_verify_file(options.ca_file, ec);
+    if (ec) tls_error = "TLS: cannot load the CA certificates in " + options.ca_file;
+    tls_context->set_verify_mode(asio::ssl::verify_peer, ec);
+  }
 
   RedisOptions options;
   MessageSink sink;
@@ -120,6 +134,8 @@ struct RedisClient::Impl {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::vector<tcp::endpoint> endpoints;
+  std::shared_ptr<asio::ssl::context> tls_context;  // set: TLS (options.ca_file)
+  std::string tls_error;                            // why tls_context cannot be used; every connect fails with it
   Connection commands;
   Connection pubsub;
   std::deque<Pending> pending;           // replies the command connection awaits, in order
@@ -130,22 +146,51 @@ struct RedisClient::Impl {
 
   void start_connect(Connection& c) {
     const unsigned gen = ++c.generation;
+    if (!tls_error.empty()) return on_failure(c, gen, tls_error);
     asio::async_connect(c.socket, endpoints,
                         [this, &c, gen](const boost::system::error_code& ec, const tcp::endpoint&) {
                           if (gen != c.generation) return;
                           if (ec) return on_failure(c, gen, ec.message());
                           boost::system::error_code ignored;
                           c.socket.set_option(tcp::no_delay(true), ignored);
-                          c.reader.reset(create_reader());
-                          start_read(c, gen);
-                          if (options.password.empty()) return on_up(c);
-                          // AUTH first; the connection is up once Redis accepts it.
-                          c.authenticating = true;
-                          std::vector<std::string> auth{"AUTH"};
-                          if (!options.user.empty()) auth.push_back(options.user);
-                          auth.push_back(options.password);
-                          send(c, format(auth));
+                          if (!tls_context) return on_connected(c, gen);
+                          start_handshake(c, gen);
                         });
+  }
+
+  // TLS: the handshake, Redis's certificate checked against the CAs and the
+  // host as given (a name, also sent as SNI, or an IP address).
+  void start_handshake(Connection& c, unsigned gen) {
+    c.tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(c.socket, *tls_context);
+    boost::system::error_code not_an_address;
+    (void)asio::ip::make_address(options.host, not_an_address);
+    if (not_an_address) SSL_set_tlsext_host_name(c.tls->native_handle(), options.host.c_str());
+    c.tls->set_verify_callback(asio::ssl::host_name_verification(options.host));
+    c.tls->async_handshake(asio::ssl::stream_base::client, [this, &c, gen](const boost::system::error_code& ec) {
+      if (gen != c.generation) return;
+      if (ec) {
+        // Like refused credentials: retrying will not change the answer.
+        const std::string why = "TLS failed: " + ec.message();
+        if (why != c.last_failure) log::error("redis", c.name + " connection: " + why);
+        on_failure(c, gen, why);
+        c.auth_refused = true;
+        return;
+      }
+      on_connected(c, gen);
+    });
+  }
+
+  // Connected (over TLS when it is on): reads, and AUTH first when there is
+  // a password; the connection is up once Redis accepts it.
+  void on_connected(Connection& c, unsigned gen) {
+    c.reader.reset(create_reader());
+    start_read(c, gen);
+    if (options.password.empty()) return on_up(c);
+    c.authenticating = true;
+    std::vector<std::string> auth{"AUTH"};
+    if (!options.user.empty()) auth.push_back(options.user);
+    auth.push_back(options.password);
+    send(c, format(auth));
   }
 
   // The connection is connected (and authenticated, with a password).
@@ -223,30 +268,33 @@ struct RedisClient::Impl {
   }
 
   void start_read(Connection& c, unsigned gen) {
-    c.socket.async_read_some(asio::buffer(c.buffer),
-                             [this, &c, gen](const boost::system::error_code& ec, std::size_t n) {
-                               if (gen != c.generation) return;
-                               if (ec) return on_failure(c, gen, ec.message());
-                               if (redisReaderFeed(c.reader.get(), c.buffer.data(), n) != REDIS_OK) {
-                                 return on_failure(c, gen, "unreadable reply");
-                               }
-                               for (;;) {
-                                 void* raw = nullptr;
-                                 if (redisReaderGetReply(c.reader.get(), &raw) != REDIS_OK)
-                                   return on_failure(c, gen, "unreadable reply");
-                                 if (raw == nullptr) break;
-                                 const ReplyPtr reply(static_cast<redisReply*>(raw));
-                                 if (c.authenticating) {
-                                   on_auth_reply(c, gen, from_hiredis(*reply));
-                                 } else if (&c == &commands) {
-                                   on_command_reply(from_hiredis(*reply));
-                                 } else {
-                                   on_pubsub_reply(from_hiredis(*reply));
-                                 }
-                                 if (gen != c.generation) return;
-                               }
-                               start_read(c, gen);
-                             });
+    auto on_read = [this, &c, gen](const boost::system::error_code& ec, std::size_t n) {
+      if (gen != c.generation) return;
+      if (ec) return on_failure(c, gen, ec.message());
+      if (redisReaderFeed(c.reader.get(), c.buffer.data(), n) != REDIS_OK) {
+        return on_failure(c, gen, "unreadable reply");
+      }
+      for (;;) {
+        void* raw = nullptr;
+        if (redisReaderGetReply(c.reader.get(), &raw) != REDIS_OK) return on_failure(c, gen, "unreadable reply");
+        if (raw == nullptr) break;
+        const ReplyPtr reply(static_cast<redisReply*>(raw));
+        if (c.authenticating) {
+          on_auth_reply(c, gen, from_hiredis(*reply));
+        } else if (&c == &commands) {
+          on_command_reply(from_hiredis(*reply));
+        } else {
+          on_pubsub_reply(from_hiredis(*reply));
+        }
+        if (gen != c.generation) return;
+      }
+      start_read(c, gen);
+    };
+    if (c.tls) {
+      c.tls->async_read_some(asio::buffer(c.buffer), std::move(on_read));
+    } else {
+      c.socket.async_read_some(asio::buffer(c.buffer), std::move(on_read));
+    }
   }
 
   void on_command_reply(RedisReply reply) {
@@ -289,13 +337,17 @@ struct RedisClient::Impl {
       return;
     }
     c.writing = true;
-    asio::async_write(c.socket, asio::buffer(c.writes.front()),
-                      [this, &c, gen](const boost::system::error_code& ec, std::size_t) {
-                        if (gen != c.generation) return;
-                        if (ec) return on_failure(c, gen, ec.message());
-                        c.writes.pop_front();
-                        write_next(c, gen);
-                      });
+    auto written = [this, &c, gen](const boost::system::error_code& ec, std::size_t) {
+      if (gen != c.generation) return;
+      if (ec) return on_failure(c, gen, ec.message());
+      c.writes.pop_front();
+      write_next(c, gen);
+    };
+    if (c.tls) {
+      asio::async_write(*c.tls, asio::buffer(c.writes.front()), std::move(written));
+    } else {
+      asio::async_write(c.socket, asio::buffer(c.writes.front()), std::move(written));
+    }
   }
 };
 

@@ -45,6 +45,10 @@ struct RedisOptions {
   // (the default user, or requirepass). No AUTH when password is empty.
   std::string user;
   std::string password;
+  // Set: both connections speak TLS (1.2 or later), Redis's certificate
+  // checked against these CA certificates (PEM) and `host` (a name or an IP
+  // address). Empty: plain TCP.
+  std::string ca_file;
 };
 
 class RedisClient {

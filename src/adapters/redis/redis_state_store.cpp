@@ -287,8 +287,8 @@ Result<std::unique_ptr<RedisStateStore>> RedisStateStore::open(RedisStateStoreOp
   for (;;) {
     auto pong = store->client_->call({"PING"});
     if (pong) break;
-    // Refused credentials, or NOAUTH (a password is needed): Redis
-    // answered, and waiting will not change its answer.
+    // Refused credentials or a failed TLS handshake, or NOAUTH (a password
+    // is needed): Redis answered, and waiting will not change its answer.
     if (pong.error().code == ErrorCode::unauthorized || pong.error().message.starts_with("redis: NOAUTH")) {
       return make_error(ErrorCode::unavailable, pong.error().message + " (redis at " + where + ")");
     }
