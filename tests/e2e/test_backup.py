@@ -103,7 +103,8 @@ def test_a_backup_under_load_restores_every_message_acknowledged_before_it(
         await acked.reach(len(acked.list) + AFTER)
         stop.set()
         await senders
-        result.update(before=before, done=done, during=during)
+        result.update(before=before, all=list(acked.list), done=done,
+                      during=during)
         await a.close()
         await c.close()
 
@@ -124,55 +125,64 @@ def test_a_backup_under_load_restores_every_message_acknowledged_before_it(
                             args=DEFAULT_ARGS)
     restored.start()
     try:
-        check_restored(restored, result["before"], alice, carol, bob)
+        check_restored(restored, result["before"], result["all"], alice,
+                       carol, bob)
     finally:
         restored.stop()
 
 
-def check_restored(restored, before, alice, carol, bob):
-    by_sender = {"a": [], "c": []}
-    for cmid, reply in before:
-        by_sender[cmid[0]].append((cmid, reply["message_id"]))
+def check_restored(restored, before, everything, alice, carol, bob):
+    """``before``: the sends acknowledged before the backup began;
+    ``everything``: all sends acknowledged by the original server."""
+    users = {"a": alice, "c": carol}
 
     async def body():
         b = await online(restored, bob, "laptop")     # a device new to it
+        senders = {k: await online(restored, u, "phone")
+                   for k, u in users.items()}
+        # The clients retry every send they made, as a client that saw its
+        # server go would: one acknowledged before the backup began gets
+        # its first answer; a later one may be decided anew.
+        first = {cmid: reply["message_id"] for cmid, reply in before}
+        final = {}
+        for cmid, _ in everything:
+            reply = await senders[cmid[0]].send_to_user(
+                bob.user_id, cmid, f"body of {cmid}")
+            if cmid in first:
+                assert reply["message_id"] == first[cmid], \
+                    f"{cmid}, acknowledged before the backup, got a new id"
+            final[cmid] = reply["message_id"]
+        # The restored server serves new sends; once bob has these live,
+        # every earlier message of both conversations is in his inbox.
+        for k, client in senders.items():
+            reply = await client.send_to_user(bob.user_id, f"{k}-restored",
+                                              "after the restore")
+            final[f"{k}-restored"] = reply["message_id"]
+            await b.message_with(f"{k}-restored", timeout=20)
+
         entries = await b.sync_all(after=0, limit=100)
         seqs = [e["seq"] for e in entries]
         assert seqs == list(range(1, len(entries) + 1)), \
             f"bob's inbox is not gapless from 1: {seqs[:20]}..."
         got = [(e["message"]["client_msg_id"], e["message"]["message_id"])
                for e in entries]
-        assert len(got) == len(set(got)), "an entry is repeated"
-        for sender, sent in by_sender.items():
-            mine = [g for g in got if g[0].startswith(sender + "-")]
-            # Every acknowledged message, with its id, in its sender's
-            # order (later ones, acknowledged while the backup ran, may
-            # follow).
-            assert mine[:len(sent)] == sent, \
-                (f"{sender}'s messages acknowledged before the backup: "
-                 f"missing {sorted(set(sent) - set(mine))[:5]}")
-
-        # History too, and the senders' own view.
-        a = await online(restored, alice, "phone")
-        conversation = next(e["message"]["conversation"] for e in entries
-                            if e["message"]["client_msg_id"].startswith("a-"))
-        history = await a.history_all(conversation, limit=100)
-        ids = {m["message_id"] for m in history}
-        assert {mid for _, mid in by_sender["a"]} <= ids
-
-        # A retry of an acknowledged send gets its first answer; a new send
-        # is sequenced after everything restored and delivered live.
-        first_cmid, first_id = by_sender["a"][0]
-        again = await a.send_to_user(bob.user_id, first_cmid,
-                                     f"body of {first_cmid}")
-        assert again["message_id"] == first_id
-        reply = await a.send_to_user(bob.user_id, "after-restore", "hello")
-        live = await b.message_with("after-restore", timeout=20)
-        assert live["seq"] == len(entries) + 1
-        assert reply["message_id"] > max(mid for _, mid in got)
-        c = await online(restored, carol, "phone")
-        await c.send_to_user(bob.user_id, "carol-after", "me too")
-        await b.message_with("carol-after", timeout=20)
+        assert len(got) == len({cmid for cmid, _ in got}), \
+            "a message is in the inbox twice"
+        missing = sorted(set(final) - {cmid for cmid, _ in got})
+        assert not missing, f"not in bob's inbox: {missing[:10]}"
+        assert dict(got) == final
+        for k in users:
+            # Each sender's messages acknowledged before the backup, first
+            # and in the order they were acknowledged.
+            sent = [cmid for cmid, _ in before if cmid.startswith(k + "-")]
+            mine = [cmid for cmid, _ in got if cmid.startswith(k + "-")]
+            assert mine[:len(sent)] == sent
+            conversation = next(e["message"]["conversation"] for e in entries
+                                if e["message"]["client_msg_id"] == sent[0])
+            history = await senders[k].history_all(conversation, limit=100)
+            assert sorted(m["message_id"] for m in history) == \
+                sorted(mid for cmid, mid in final.items()
+                       if cmid.startswith(k + "-"))
 
     run(body(), timeout=120)
 
