@@ -143,6 +143,11 @@ class RocksLogger final : public rocksdb::Logger {
     std::string_view text(buffer.data());
     text = text.substr(0, text.find('\n'));
     while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+    // Every Checkpoint (a backup, Database::checkpoint) disables file
+    // deletions twice over and enables them again, saying so at warn
+    // ("File Deletions Disabled, but already disabled", "File Deletions
+    // Enable, but not really enabled"): nothing is wrong.
+    if (text.find("] File Deletions ") != std::string_view::npos) return;
     log_throttled(level >= rocksdb::InfoLogLevel::ERROR_LEVEL ? log::Level::error : log::Level::warn, "log of " + name_,
                   name_ + ": " + buffer.data());
   }
