@@ -1,7 +1,8 @@
 // parleyd: parse the settings, open the engines behind the ports, start the
 // node over them (node.hpp: the services, the pipeline steps and the
-// gateway), wait for SIGINT or SIGTERM (SIGHUP reloads the TLS
-// certificate), drain, exit.
+// gateway) and the control socket (`parleyd backup`), wait for SIGINT or
+// SIGTERM (SIGHUP reloads the TLS certificate), drain, exit. `parleyd
+// backup …` runs that command instead (backup_command.hpp).
 
 #include <pthread.h>
 #include <sys/resource.h>
