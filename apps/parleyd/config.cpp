@@ -551,9 +551,16 @@ std::optional<std::string> resolve_web_dir(std::string& web_dir) {
 
 std::string usage() {
   std::string out =
-      "Usage: parleyd [options]\n\n"
+      "Usage: parleyd [options]\n"
+      "       parleyd backup [--data-dir DIR] --to BACKUP\n\n"
       "Parley chat server. With no options it serves HTTP and WebSocket on 127.0.0.1:8080\n"
-      "with its embedded engines, keeping data in ./parley-data.\n\nOptions (each also an environment variable):\n";
+      "with its embedded engines, keeping data in ./parley-data.\n\n"
+      "Commands:\n"
+      "  backup --data-dir DIR --to BACKUP\n"
+      "      asks the parleyd running on DIR for a consistent copy of its embedded data in BACKUP (a new or\n"
+      "      empty folder) while it serves; restore by starting parleyd with --data-dir BACKUP\n"
+      "      (docs/OPERATIONS.md, \"Backups\"; parleyd backup --help)\n\n"
+      "Options (each also an environment variable):\n";
   for (const auto& s : settings()) {
     out +=
         "  " + std::string(s.flag) + (s.alone_means_on ? "" : " VALUE") + "  (" + s.env + ")\n      " + s.help + "\n";

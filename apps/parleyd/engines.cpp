@@ -348,4 +348,43 @@ Result<Engines> open_engines(const Config& config) {
   return engines;
 }
 
+namespace {
+
+// A part of the backup if `engine` is the embedded adapter T, else its name
+// in `elsewhere`.
+template <class T, class Port, class Copy>
+void add_part(std::vector<embedded::BackupPart>& parts, std::vector<std::string>& elsewhere, const std::string& name,
+              const Port* engine, Copy copy) {
+  if (const auto* embedded = dynamic_cast<const T*>(engine)) {
+    parts.push_back({name, [embedded, copy](const std::string& to) { return copy(*embedded, to); }});
+  } else {
+    elsewhere.push_back(name);
+  }
+}
+
+}  // namespace
+
+std::optional<BackupPlan> backup_plan(const Engines& engines) {
+  auto* log = dynamic_cast<embedded::FileLog*>(engines.log.get());
+  if (log == nullptr) return std::nullopt;
+  BackupPlan plan;
+  plan.sources.log = log;
+  auto& derived = plan.sources.derived;
+  auto& requests = plan.sources.requests;
+  const auto checkpoint = [](const auto& db, const std::string& to) { return db.checkpoint(to); };
+  // The folder names are those open_engines gives them: a restore opens the
+  // copy as a data directory.
+  add_part<embedded::RocksSequencerState>(derived, plan.elsewhere, "sequencer", engines.sequencer_state.get(),
+                                          checkpoint);
+  add_part<embedded::RocksMessageStore>(derived, plan.elsewhere, "store", engines.store.get(), checkpoint);
+  add_part<embedded::RocksPushLedger>(derived, plan.elsewhere, "push-ledger", engines.push_ledger.get(), checkpoint);
+  add_part<embedded::SqliteSearchIndex>(derived, plan.elsewhere, "search.sqlite", engines.search.get(),
+                                        [](const auto& index, const std::string& to) { return index.backup_to(to); });
+  add_part<embedded::RocksDirectory>(requests, plan.elsewhere, "directory", engines.directory.get(), checkpoint);
+  add_part<embedded::RocksRooms>(requests, plan.elsewhere, "rooms", engines.rooms.get(), checkpoint);
+  add_part<embedded::RocksSocialGraph>(requests, plan.elsewhere, "social", engines.social.get(), checkpoint);
+  add_part<embedded::RocksPushTokens>(requests, plan.elsewhere, "push-tokens", engines.push_tokens.get(), checkpoint);
+  return plan;
+}
+
 }  // namespace parley::app

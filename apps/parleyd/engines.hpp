@@ -3,7 +3,11 @@
 // default; scale-out engines as their settings name them.
 
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
+#include "adapters/embedded/embedded_backup.hpp"
 #include "config.hpp"
 #include "ports/directory.hpp"
 #include "ports/message_log.hpp"
@@ -40,5 +44,16 @@ struct Engines {
 
 // Opens every engine; the error names the one that failed.
 [[nodiscard]] Result<Engines> open_engines(const Config& config);
+
+// What `parleyd backup` copies of this server (adapters/embedded/
+// embedded_backup.hpp): its embedded stores, with the embedded log; nullopt
+// when the log is Kafka (then each engine is backed up on its own,
+// docs/OPERATIONS.md "Backups"). `elsewhere` names the stores that live on
+// a scale-out engine instead, which the backup leaves out.
+struct BackupPlan {
+  embedded::BackupSources sources;
+  std::vector<std::string> elsewhere;
+};
+[[nodiscard]] std::optional<BackupPlan> backup_plan(const Engines& engines);
 
 }  // namespace parley::app

@@ -1,7 +1,8 @@
 // parleyd: parse the settings, open the engines behind the ports, start the
 // node over them (node.hpp: the services, the pipeline steps and the
-// gateway), wait for SIGINT or SIGTERM (SIGHUP reloads the TLS
-// certificate), drain, exit.
+// gateway) and the control socket (`parleyd backup`), wait for SIGINT or
+// SIGTERM (SIGHUP reloads the TLS certificate), drain, exit. `parleyd
+// backup …` runs that command instead (backup_command.hpp).
 
 #include <pthread.h>
 #include <sys/resource.h>
@@ -14,10 +15,12 @@
 #include <optional>
 #include <thread>
 
+#include "backup_command.hpp"
 #include "config.hpp"
 #include "core/build_info.hpp"
 #include "core/log.hpp"
 #include "engines.hpp"
+#include "gateway/control_socket.hpp"
 #include "gateway/http_api.hpp"
 #include "gateway/tls_context.hpp"
 #include "node.hpp"
@@ -83,6 +86,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  if (!args.empty() && args.front() == "backup") {
+    return app::run_backup_command(std::vector<std::string>(args.begin() + 1, args.end()), env);
+  }
   auto parsed = app::parse_config(args, env);
   if (!parsed.config) {
     (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.message << (parsed.exit_code == 0 ? "" : "\n");
@@ -142,6 +148,20 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // `parleyd backup` asks through this socket in the data directory; the
+  // copy is made on the socket's own thread while the server serves.
+  const std::optional<app::BackupPlan> backup_plan = app::backup_plan(engines);
+  gateway::ControlSocket control(
+      app::control_socket_path(config.data_dir),
+      [&backup_plan](std::string_view command, std::string_view argument) -> Result<std::string> {
+        if (command != "backup")
+          return make_error(ErrorCode::bad_request, "unknown command '" + std::string(command) + "'");
+        return app::take_backup(backup_plan, argument);
+      });
+  if (auto controlled = control.start(); !controlled) {
+    log::warn("parleyd", "no control socket, so no `parleyd backup`: " + controlled.error().message);
+  }
+
   announce_listening(config.log_format, config.gateway.host, node->port());
   log::info("parleyd", "parleyd " + std::string(build_info::version()) + " (commit " +
                            std::string(build_info::commit()) + "), data in " + config.data_dir + ", node " +
@@ -169,7 +189,8 @@ int main(int argc, char** argv) {
     log::info("parleyd", std::string("draining on ") + signal_name);
   }
 
-  node->stop();  // answers sends in flight, closes connections, finishes each step's batch in hand
+  node->stop();    // answers sends in flight, closes connections, finishes each step's batch in hand
+  control.stop();  // finishes a backup in hand
   log::info("parleyd", "stopped");
   // Everything is durable and answered; what is left is releasing the
   // engines' clients, and a Kafka consumer's close can wait on a group

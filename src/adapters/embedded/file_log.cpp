@@ -1327,6 +1327,7 @@ Result<std::vector<ports::LogRecord>> FileLog::read_range(Topic& topic, int part
 }
 
 Result<void> FileLog::run_retention() {
+  if (retention_holds_.load() > 0) return Ok{};  // a backup is copying: see mark_for_backup
   std::lock_guard files(files_mu_);
   std::vector<fs::path> doomed;
   std::vector<Topic*> touched;
@@ -1392,6 +1393,137 @@ Result<void> FileLog::run_retention() {
     }
   }
   return Ok{};
+}
+
+FileLog::BackupMark FileLog::mark_for_backup() {
+  // Held first: a retention run that began before it decided from commits
+  // no later than the ones read below, so it deletes nothing past them.
+  ++retention_holds_;
+  BackupMark mark;
+  mark.retention_held = std::shared_ptr<void>(nullptr, [this](void*) { --retention_holds_; });
+  std::lock_guard lock(state_mu_);
+  for (const auto& [name, topic] : topics_) {
+    auto& groups = mark.committed[name];
+    for (std::size_t p = 0; p < topic->partitions.size(); ++p) {
+      for (const auto& [group, offset] : topic->partitions[p].committed) {
+        auto [it, _] = groups.try_emplace(group, topic->partitions.size(), 0);
+        it->second[p] = offset;
+      }
+    }
+  }
+  return mark;
+}
+
+namespace {
+
+// Copies [0, length) of `from` into the new file `to`; the errno on failure.
+int copy_prefix(int from, const fs::path& to, std::uint64_t length) {
+  Fd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (out.get() < 0) return errno;
+  std::string buf(kReadChunk, '\0');
+  for (std::uint64_t at = 0; at < length;) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(length - at, buf.size()));
+    const ssize_t got = ::pread(from, buf.data(), want, static_cast<off_t>(at));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return errno;
+    if (got == 0) return EIO;  // shorter than its published frames: it changed under us
+    if (!write_all(out.get(), std::string_view(buf.data(), static_cast<std::size_t>(got)), at)) return errno;
+    at += static_cast<std::uint64_t>(got);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Result<std::vector<FileLog::TopicCopy>> FileLog::copy_to(const fs::path& to, const BackupMark& mark) {
+  struct Source {
+    std::uint64_t number = 0;
+    std::uint64_t size = 0;  // bytes of published frames
+    Fd fd;
+  };
+  struct Plan {
+    std::string name;
+    fs::path dir;
+    std::vector<Source> segments;  // oldest first; the last is being written
+    std::vector<std::uint64_t> ends;
+    std::vector<std::string> groups;  // every group known now
+  };
+  std::vector<Plan> plans;
+  {
+    // One consistent view of every topic: its segments and how far their
+    // published frames go. Each is opened here, so that nothing deletes it
+    // before it is copied (retention is held too, see mark_for_backup).
+    std::lock_guard lock(state_mu_);
+    for (const auto& [name, topic] : topics_) {
+      if (topic->segments.empty()) continue;  // nothing written: nothing to restore
+      Plan plan{name, topic->dir, {}, {}, {}};
+      for (const auto& seg : topic->segments) {
+        Fd fd(::open(topic->segment_path(seg.number).c_str(), O_RDONLY | O_CLOEXEC));
+        if (fd.get() < 0) return make_error(ErrorCode::unavailable, "log: cannot open a segment: " + os_error(errno));
+        plan.segments.push_back(Source{seg.number, seg.size, std::move(fd)});
+      }
+      for (const auto& part : topic->partitions) {
+        plan.ends.push_back(part.next);
+        for (const auto& [group, _] : part.committed) {
+          if (std::find(plan.groups.begin(), plan.groups.end(), group) == plan.groups.end()) {
+            plan.groups.push_back(group);
+          }
+        }
+      }
+      plans.push_back(std::move(plan));
+    }
+  }
+
+  std::vector<TopicCopy> out;
+  for (Plan& plan : plans) {
+    const fs::path dir = to / plan.dir.filename();
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return make_error(ErrorCode::unavailable, "log: cannot create the copy's folder: " + ec.message());
+    TopicCopy copy{plan.name, plan.segments.size(), 0, plan.ends};
+    for (std::size_t s = 0; s < plan.segments.size(); ++s) {
+      const Source& seg = plan.segments[s];
+      const bool last = s + 1 == plan.segments.size();
+      const fs::path target = dir / segment_name(seg.number);
+      // A closed segment never changes again: a hard link is a copy. Where
+      // it cannot be linked (another file system, or retention deleted it
+      // before the hold), its bytes are copied from the open file.
+      if (!last && ::link((plan.dir / segment_name(seg.number)).c_str(), target.c_str()) == 0) {
+        copy.bytes += seg.size;
+        continue;
+      }
+      if (const int err = copy_prefix(seg.fd.get(), target, seg.size); err != 0) {
+        return make_error(ErrorCode::unavailable, "log: cannot copy a segment: " + os_error(err));
+      }
+      copy.bytes += seg.size;
+      if (!last) continue;
+      // Every group's offsets back to the mark's, after everything else in
+      // the copy: the last commit frame of a partition is its offset.
+      const auto marked = mark.committed.find(plan.name);
+      std::string frames;
+      for (std::size_t p = 0; p < plan.ends.size(); ++p) {
+        for (const auto& group : plan.groups) {
+          std::uint64_t offset = 0;
+          if (marked != mark.committed.end()) {
+            const auto g = marked->second.find(group);
+            if (g != marked->second.end() && p < g->second.size()) offset = std::min(g->second[p], plan.ends[p]);
+          }
+          const std::size_t start = begin_frame(frames, kCommit);
+          put32(frames, static_cast<std::uint32_t>(p));
+          put64(frames, offset);
+          frames.append(group);
+          end_frame(frames, start);
+        }
+      }
+      Fd out_fd(::open(target.c_str(), O_WRONLY | O_CLOEXEC));
+      if (out_fd.get() < 0 || !write_all(out_fd.get(), frames, seg.size)) {
+        return make_error(ErrorCode::unavailable, "log: cannot write the copy's offsets: " + os_error(errno));
+      }
+      copy.bytes += frames.size();
+    }
+    out.push_back(std::move(copy));
+  }
+  return out;
 }
 
 std::size_t FileLog::segment_count(std::string_view topic) const {

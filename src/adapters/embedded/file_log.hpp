@@ -160,6 +160,41 @@ class FileLog final : public ports::MessageLog {
   // How many segment files `topic` has on disk now (for tests).
   [[nodiscard]] std::size_t segment_count(std::string_view topic) const;
 
+  // Backups (adapters/embedded/embedded_backup.hpp). A step commits an
+  // offset only once what it made of the records before it is in its own
+  // store, so stores copied after mark_for_backup() hold at least what the
+  // mark's offsets say, and a log copied after them, with its groups'
+  // offsets set back to the mark's, holds every record the stores were made
+  // from and replays, idempotently, whatever they may lack.
+  //
+  // Committed offsets: topic → group → one per partition.
+  using Offsets = std::map<std::string, std::map<std::string, std::vector<std::uint64_t>, std::less<>>, std::less<>>;
+  struct BackupMark {
+    Offsets committed;  // every group's committed offsets when the mark was made
+    // Retention deletes nothing while a mark lives: the copy needs every
+    // record past the mark's offsets, which the groups may commit past
+    // meanwhile.
+    std::shared_ptr<void> retention_held;
+  };
+  [[nodiscard]] BackupMark mark_for_backup();
+
+  // What copy_to copied of one topic.
+  struct TopicCopy {
+    std::string name;
+    std::size_t segments = 0;
+    std::uint64_t bytes = 0;
+    std::vector<std::uint64_t> end_offsets;  // per partition: the copy holds its records below these
+  };
+  // Copies the log as it is now into the folder `to` (created if missing)
+  // while appends go on: each topic's closed segments (hard links where `to`
+  // is on the same file system, else copies), then the frames of the one
+  // being written, up to its last published frame (an early topic's may not
+  // be synced yet: the copy holds what the stores may have been made from),
+  // followed by commit frames that set every group's offsets back to
+  // `mark`'s (0 for a group the mark does not know). The copied files are
+  // not synced here.
+  [[nodiscard]] Result<std::vector<TopicCopy>> copy_to(const std::filesystem::path& to, const BackupMark& mark);
+
  private:
   class Consumer;
   struct Entry;
@@ -233,8 +268,9 @@ class FileLog final : public ports::MessageLog {
   };
 
   std::atomic<std::uint64_t> syncs_{0};
-  Syncer syncer_;       // outlives writer_, its only user
-  std::thread writer_;  // last: starts after everything above exists
+  std::atomic<int> retention_holds_{0};  // live BackupMarks: run_retention() deletes nothing while above 0
+  Syncer syncer_;                        // outlives writer_, its only user
+  std::thread writer_;                   // last: starts after everything above exists
 };
 
 }  // namespace parley::embedded

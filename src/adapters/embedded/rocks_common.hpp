@@ -96,6 +96,14 @@ class Database {
   // Whether writes are refused now (read-only, or stopped by a failed write).
   [[nodiscard]] bool degraded() const noexcept;
 
+  // A consistent copy of the database, as of one moment while it keeps
+  // serving, in the folder `to` (which must not exist yet): RocksDB's
+  // Checkpoint, which flushes the memtables, then hard-links the table files
+  // (copies them where `to` is on another file system) and copies the small
+  // rest (MANIFEST, OPTIONS, the live WAL). Opening `to` opens that copy.
+  // Fails while the database is read-only (docs/OPERATIONS.md "Full disk").
+  [[nodiscard]] Result<void> checkpoint(const std::string& to) const;
+
   Pointer db;
 
  private:

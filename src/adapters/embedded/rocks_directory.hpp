@@ -51,6 +51,11 @@ class RocksDirectory final : public ports::Directory {
   [[nodiscard]] Result<void> delete_session(std::string_view token_hash) override;
   [[nodiscard]] Result<std::vector<ports::SessionRecord>> list_sessions(UserId user) override;
 
+  // A consistent copy of this database in the folder `to`, which must not
+  // exist yet, taken while it serves (rocks::Database::checkpoint; a backup,
+  // adapters/embedded/embedded_backup.hpp).
+  [[nodiscard]] Result<void> checkpoint(const std::string& to) const { return db_.checkpoint(to); }
+
  private:
   [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.cf(static_cast<std::size_t>(i)); }
 

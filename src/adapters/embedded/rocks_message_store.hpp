@@ -65,6 +65,11 @@ class RocksMessageStore final : public ports::MessageStore {
 
   [[nodiscard]] Result<void> flush() override;
 
+  // A consistent copy of this database in the folder `to`, which must not
+  // exist yet, taken while it serves (rocks::Database::checkpoint; a backup,
+  // adapters/embedded/embedded_backup.hpp).
+  [[nodiscard]] Result<void> checkpoint(const std::string& to) const { return db_.checkpoint(to); }
+
  private:
   [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.cf(static_cast<std::size_t>(i)); }
 

@@ -41,6 +41,11 @@ class RocksPushLedger final : public ports::PushLedger {
                                        std::string_view device) override;
   [[nodiscard]] Result<void> finish(UserId user, std::string_view conversation, Seq last_seq) override;
 
+  // A consistent copy of this database in the folder `to`, which must not
+  // exist yet, taken while it serves (rocks::Database::checkpoint; a backup,
+  // adapters/embedded/embedded_backup.hpp).
+  [[nodiscard]] Result<void> checkpoint(const std::string& to) const { return db_.checkpoint(to); }
+
  private:
   [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.cf(static_cast<std::size_t>(i)); }
   [[nodiscard]] rocksdb::WriteOptions write_options() const;

@@ -33,6 +33,11 @@ class RocksPushTokens final : public ports::PushTokens {
   [[nodiscard]] Result<void> remove_if_current(UserId user, std::string_view device, std::string_view token) override;
   [[nodiscard]] Result<void> remove_device(UserId user, std::string_view device) override;
 
+  // A consistent copy of this database in the folder `to`, which must not
+  // exist yet, taken while it serves (rocks::Database::checkpoint; a backup,
+  // adapters/embedded/embedded_backup.hpp).
+  [[nodiscard]] Result<void> checkpoint(const std::string& to) const { return db_.checkpoint(to); }
+
  private:
   [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.cf(static_cast<std::size_t>(i)); }
   // The device's current row; nullopt if it has none.

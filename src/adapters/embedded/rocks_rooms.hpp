@@ -45,6 +45,11 @@ class RocksRooms final : public ports::Rooms {
   [[nodiscard]] Result<std::size_t> member_count(ports::RoomRef room) override;
   [[nodiscard]] Result<std::vector<ports::Membership>> rooms_of(UserId user) override;
 
+  // A consistent copy of this database in the folder `to`, which must not
+  // exist yet, taken while it serves (rocks::Database::checkpoint; a backup,
+  // adapters/embedded/embedded_backup.hpp).
+  [[nodiscard]] Result<void> checkpoint(const std::string& to) const { return db_.checkpoint(to); }
+
  private:
   [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.cf(static_cast<std::size_t>(i)); }
 

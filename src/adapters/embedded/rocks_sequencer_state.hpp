@@ -49,6 +49,11 @@ class RocksSequencerState final : public ports::SequencerState {
   [[nodiscard]] Result<std::uint64_t> applied(int partition) override;
   [[nodiscard]] Result<void> apply(int partition, std::span<const Message> messages, std::uint64_t next) override;
 
+  // A consistent copy of this database in the folder `to`, which must not
+  // exist yet, taken while it serves (rocks::Database::checkpoint; a backup,
+  // adapters/embedded/embedded_backup.hpp).
+  [[nodiscard]] Result<void> checkpoint(const std::string& to) const { return db_.checkpoint(to); }
+
  private:
   [[nodiscard]] rocksdb::ColumnFamilyHandle* sent_cf() const { return db_.cf(0); }
   [[nodiscard]] rocksdb::ColumnFamilyHandle* last_cf() const { return db_.cf(1); }

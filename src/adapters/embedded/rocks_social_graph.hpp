@@ -39,6 +39,11 @@ class RocksSocialGraph final : public ports::SocialGraph {
   [[nodiscard]] Result<std::vector<UserId>> friends(UserId user) override;
   [[nodiscard]] Result<std::vector<UserId>> requests_to(UserId user) override;
 
+  // A consistent copy of this database in the folder `to`, which must not
+  // exist yet, taken while it serves (rocks::Database::checkpoint; a backup,
+  // adapters/embedded/embedded_backup.hpp).
+  [[nodiscard]] Result<void> checkpoint(const std::string& to) const { return db_.checkpoint(to); }
+
  private:
   [[nodiscard]] Result<std::uint8_t> flags(UserId self, UserId other);
   // Writes both rows of the pair (self's flags; other's are their mirror).

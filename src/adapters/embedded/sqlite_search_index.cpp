@@ -113,6 +113,25 @@ std::string fts5_query(std::string_view text) {
 SqliteSearchIndex::SqliteSearchIndex(Private, std::string path, Handle db)
     : path_(std::move(path)), db_(std::move(db)) {}
 
+Result<void> SqliteSearchIndex::backup_to(const std::string& to) const {
+  sqlite3* raw = nullptr;
+  (void)sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  const Handle source(raw, sqlite3_close);
+  raw = nullptr;
+  (void)sqlite3_open_v2(to.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const Handle target(raw, sqlite3_close);
+  if (!source || sqlite3_errcode(source.get()) != SQLITE_OK) return sqlite_error(source.get(), "backup: open");
+  if (!target || sqlite3_errcode(target.get()) != SQLITE_OK)
+    return sqlite_error(target.get(), "backup: create the copy");
+  sqlite3_backup* backup = sqlite3_backup_init(target.get(), "main", source.get(), "main");
+  if (backup == nullptr) return sqlite_error(target.get(), "backup");
+  // -1: every page in one step, so in one read transaction of the source.
+  const int stepped = sqlite3_backup_step(backup, -1);
+  const int finished = sqlite3_backup_finish(backup);
+  if (stepped != SQLITE_DONE || finished != SQLITE_OK) return sqlite_error(target.get(), "backup");
+  return Ok{};
+}
+
 Result<std::unique_ptr<SqliteSearchIndex>> SqliteSearchIndex::open(const std::string& path) {
   int code = SQLITE_OK;
   auto db = open_connection(path, code);

@@ -42,6 +42,11 @@ class SqliteSearchIndex final : public ports::SearchIndex {
   [[nodiscard]] Result<std::vector<Message>> search(std::string_view query, const Scope& scope, int limit) override;
   using ports::SearchIndex::search;
 
+  // A consistent copy of the index in the new file `to`, through SQLite's
+  // online backup API on a connection of its own: one read transaction,
+  // which in WAL mode neither waits for the indexer nor holds it up.
+  [[nodiscard]] Result<void> backup_to(const std::string& to) const;
+
  private:
   // Opens the connection if it is closed (at most once a second).
   // Requires mutex_.
