@@ -165,15 +165,28 @@ int main(int argc, char** argv) {
   services::RoomsService room_rules(
       rooms, directory, social_graph,
       {.max_group_members = config.max_group_members, .add_friends_only = config.room_add_friends_only});
+  // The users an administrator deleted: their messages read as tombstones.
+  services::DeletedUsers deleted_users(directory);
+  if (auto read = deleted_users.refresh(); !read) {
+    log::error("parleyd", "reading the deleted users: " + read.error().message);
+    return 1;
+  }
   services::ConversationService conversations(store, rooms, room_rules, state,
-                                              {.typing_interval = config.typing_interval});
-  services::ChatService chat(message_log, store, state, room_rules, {.server_id = server_id});
+                                              {.typing_interval = config.typing_interval, .deleted = &deleted_users});
+  services::ChatService chat(message_log, store, state, room_rules,
+                             {.server_id = server_id, .deleted = &deleted_users});
   services::Auth auth(directory, config.hash_cost,
                       services::Auth::Throttle{.free_failures = config.login_failures_per_username,
                                                .free_failures_per_address = config.login_failures_per_address},
                       {.ttl = config.session_ttl, .registration_open = config.registration_open, .now = {}});
   services::SessionService sessions(auth, store, state, engines.push_tokens.get());
-  services::AdminService admin(directory, sessions);
+  services::AdminService admin(directory, sessions,
+                               {.store = store,
+                                .rooms = rooms,
+                                .social = social_graph,
+                                .search = *engines.search,
+                                .push_tokens = engines.push_tokens.get(),
+                                .deleted = &deleted_users});
   services::PresenceService presence(
       state, social_graph,
       {.ttl = config.presence_ttl, .heartbeat = config.presence_heartbeat, .debounce = config.presence_debounce});
@@ -191,9 +204,10 @@ int main(int argc, char** argv) {
                                 Snowflake(config.node_id), social_graph,
                                 {.stored = skip,
                                  .flush_stored = !config.engines.cassandra.empty(),
-                                 .answer_after_store = config.engines.cassandra.empty()});
+                                 .answer_after_store = config.engines.cassandra.empty(),
+                                 .deleted = &deleted_users});
   services::StoreWriter store_writer(message_log, store, state, skip);
-  services::SearchService search(*engines.search, rooms, room_rules);
+  services::SearchService search(*engines.search, rooms, room_rules, &deleted_users);
   services::InboxOwner inbox_owner(message_log, store, state);
   services::SearchIndexer search_indexer(*engines.search);
 
@@ -274,6 +288,7 @@ int main(int argc, char** argv) {
   push_dispatcher.start();
   push_step.start();
   presence.start();
+  deleted_users.start(std::chrono::seconds(10));  // what other servers deleted
 
   announce_listening(config.log_format, config.gateway.host, server.port());
   log::info("parleyd", "parleyd " + std::string(build_info::version()) + " (commit " +
@@ -311,6 +326,7 @@ int main(int argc, char** argv) {
   push_step.stop();
   push_dispatcher.stop();  // finishes the round in hand
   readiness.stop();
+  deleted_users.stop();
   log::info("parleyd", "stopped");
   // Everything is durable and answered; what is left is releasing the
   // engines' clients, and a Kafka consumer's close can wait on a group

@@ -28,6 +28,10 @@ Result<std::vector<UserId>> Sequencer::members_for(const records::SendCommand& c
   switch (cmd.to.kind) {
     case Recipient::Kind::user: {
       const UserId to{cmd.to.id};
+      if (options_.deleted != nullptr && options_.deleted->contains(to)) {
+        known_users_.erase(to);
+        return make_error(ErrorCode::not_found, "no user with id " + to_string(to));
+      }
       if (!known_users_.contains(to)) {
         auto user = directory_.find_user(to);
         if (!user) {

@@ -39,6 +39,7 @@
 #include "ports/sequencer_state.hpp"
 #include "ports/social_graph.hpp"
 #include "ports/state_store.hpp"
+#include "services/deleted_users.hpp"
 #include "services/pipeline_step.hpp"
 #include "services/records.hpp"
 #include "services/stored_messages.hpp"
@@ -67,6 +68,10 @@ struct SequencerOptions {
   // the send timeout get `unavailable`. Without it (Cassandra) sends are
   // answered from the changelog while the store is down.
   bool answer_after_store = false;
+  // The users an administrator deleted (null: none): a 1:1 send to one is
+  // `not_found`, like a send to nobody, although the sequencer had seen the
+  // user before (it remembers the users it found).
+  const DeletedUsers* deleted = nullptr;
 };
 
 class Sequencer final : public BatchHandler {
@@ -113,7 +118,9 @@ class Sequencer final : public BatchHandler {
   Snowflake ids_;
   ports::SocialGraph& social_;  // blocks refuse 1:1 sends
   Options options_;
-  std::unordered_set<UserId> known_users_;  // users never disappear; only the step thread touches this
+  // Users found in the directory; a deleted one leaves only through
+  // options_.deleted. Only the step thread touches this.
+  std::unordered_set<UserId> known_users_;
   std::chrono::steady_clock::time_point store_retry_at_{};
   // options_.answer_after_store: decisions of the batch being retried that
   // the store did not take; stored before the batch is tried again.
