@@ -22,6 +22,7 @@ Result<void> DeletedUsers::refresh() {
   // will on the next read.
   for (std::uint64_t user : users_) fresh.insert(user);
   users_ = std::move(fresh);
+  if (!users_.empty()) any_.store(true, std::memory_order_release);
   return Ok{};
 }
 
@@ -50,9 +51,11 @@ void DeletedUsers::stop() {
 void DeletedUsers::add(UserId user) {
   std::unique_lock lock(mu_);
   users_.insert(user.value);
+  any_.store(true, std::memory_order_release);
 }
 
 bool DeletedUsers::contains(UserId user) const {
+  if (!any_.load(std::memory_order_acquire)) return false;
   std::shared_lock lock(mu_);
   return users_.contains(user.value);
 }
@@ -62,6 +65,7 @@ void DeletedUsers::render(Message& message) const {
 }
 
 void DeletedUsers::render(std::vector<Message>& messages) const {
+  if (!any_.load(std::memory_order_acquire)) return;
   std::shared_lock lock(mu_);
   if (users_.empty()) return;
   for (auto& m : messages) {
@@ -70,6 +74,7 @@ void DeletedUsers::render(std::vector<Message>& messages) const {
 }
 
 void DeletedUsers::render(std::vector<InboxEntry>& entries) const {
+  if (!any_.load(std::memory_order_acquire)) return;
   std::shared_lock lock(mu_);
   if (users_.empty()) return;
   for (auto& e : entries) {
@@ -78,6 +83,7 @@ void DeletedUsers::render(std::vector<InboxEntry>& entries) const {
 }
 
 void DeletedUsers::drop(std::vector<Message>& messages) const {
+  if (!any_.load(std::memory_order_acquire)) return;
   std::shared_lock lock(mu_);
   std::erase_if(messages, [this](const Message& m) { return m.deleted || users_.contains(m.from.value); });
 }
