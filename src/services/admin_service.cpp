@@ -63,26 +63,26 @@ Result<void> AdminService::remove(UserId user) {
   if (auto forgotten = data_.social.forget(user); !forgotten) return forgotten;
 
   // The conversations it sent to: its 1:1s and groups (its inbox lists
-  // them, groups it left before included) and its rooms now.
-  auto rooms = leave_rooms(user);
-  if (!rooms) return std::move(rooms).error();
+  // them, groups it left before included) and its rooms. Erased before it
+  // leaves the rooms and its inbox goes, so that a call that fails part
+  // way finds them all again.
+  auto memberships = data_.rooms.rooms_of(user);
+  if (!memberships) return std::move(memberships).error();
   auto listed = data_.store.conversations_of(user);
   if (!listed) return std::move(listed).error();
-  std::set<std::string> conversations(rooms->begin(), rooms->end());
+  std::set<std::string> conversations;
+  for (const auto& m : *memberships) conversations.insert(to_string(conversation_of(m.room)));
   for (auto& c : *listed) conversations.insert(std::move(c.conversation));
   for (const auto& conversation : conversations) {
     if (auto erased = erase_conversation(user, conversation); !erased) return erased;
   }
+  if (auto left = leave_rooms(user, *memberships); !left) return left;
   if (auto gone = data_.store.delete_inbox(user); !gone) return gone;
   return data_.store.flush();
 }
 
-Result<std::vector<std::string>> AdminService::leave_rooms(UserId user) {
-  auto memberships = data_.rooms.rooms_of(user);
-  if (!memberships) return std::move(memberships).error();
-  std::vector<std::string> out;
-  for (const auto& m : *memberships) {
-    out.push_back(to_string(conversation_of(m.room)));
+Result<void> AdminService::leave_rooms(UserId user, const std::vector<ports::Membership>& memberships) {
+  for (const auto& m : memberships) {
     if (m.role == ports::Role::owner) {
       auto members = data_.rooms.members(m.room);
       if (!members) return std::move(members).error();
@@ -93,14 +93,12 @@ Result<std::vector<std::string>> AdminService::leave_rooms(UserId user) {
         if (heir == nullptr || (member.role == ports::Role::admin && heir->role != ports::Role::admin)) heir = &member;
       }
       if (heir != nullptr) {
-        if (auto put = data_.rooms.put_member(m.room, heir->user, ports::Role::owner, 0); !put) {
-          return std::move(put).error();
-        }
+        if (auto put = data_.rooms.put_member(m.room, heir->user, ports::Role::owner, 0); !put) return put;
       }
     }
-    if (auto removed = data_.rooms.remove_member(m.room, user); !removed) return std::move(removed).error();
+    if (auto removed = data_.rooms.remove_member(m.room, user); !removed) return removed;
   }
-  return out;
+  return Ok{};
 }
 
 Result<void> AdminService::erase_conversation(UserId user, const std::string& conversation) {

@@ -75,9 +75,8 @@ class AdminService {
   [[nodiscard]] Result<void> remove(UserId user);
 
  private:
-  // Leaves every room of the user, handing over those it owns; returns
-  // their conversation names.
-  [[nodiscard]] Result<std::vector<std::string>> leave_rooms(UserId user);
+  // Leaves each of the user's rooms, handing over those it owns.
+  [[nodiscard]] Result<void> leave_rooms(UserId user, const std::vector<ports::Membership>& memberships);
   // Erases what the user sent in `conversation` (erase_sent, then the
   // search index).
   [[nodiscard]] Result<void> erase_conversation(UserId user, const std::string& conversation);

@@ -18,6 +18,7 @@
 #include "adapters/embedded/rocks_rooms.hpp"
 #include "adapters/embedded/rocks_social_graph.hpp"
 #include "adapters/embedded/sqlite_search_index.hpp"
+#include "forwarding_message_store.hpp"
 #include "services/auth.hpp"
 #include "services/deleted_users.hpp"
 #include "services/session_service.hpp"
@@ -173,6 +174,44 @@ TEST_F(AdminServiceTest, ADeletedUserLeavesTombstonesAndNothingElse) {
   // Again: no error; an unknown user is not found.
   EXPECT_TRUE(admin_->remove(bob_).ok());
   EXPECT_EQ(admin_->remove(UserId{999'999}).error().code, ErrorCode::not_found);
+}
+
+// A store that fails its first erase, as an engine that is down would.
+class FailingOnceStore : public ForwardingMessageStore {
+ public:
+  using ForwardingMessageStore::ForwardingMessageStore;
+  Result<std::vector<MessageId>> erase_sent(std::string_view conversation, UserId sender,
+                                            std::span<const UserId> inbox_users) override {
+    if (!failed_) {
+      failed_ = true;
+      return make_error(ErrorCode::unavailable, "the store is down");
+    }
+    return inner_.erase_sent(conversation, sender, inbox_users);
+  }
+
+ private:
+  bool failed_ = false;
+};
+
+TEST_F(AdminServiceTest, ADeletionThatFailedPartWayIsFinishedByTheNextOne) {
+  const ports::RoomRef channel{ports::RoomKind::channel, 90};
+  ASSERT_TRUE(rooms_->create_room(channel, "c", alice_, ports::PostPolicy::everyone, ports::Access::open, {bob_}).ok());
+  const std::string in_channel = to_string(channel_conversation(ChannelId{90}));
+  const Message said = say(in_channel, bob_, {Recipient::Kind::channel, 90}, "channel words", {});
+  FailingOnceStore store(*store_);
+  AdminService admin(*directory_, *sessions_,
+                     AdminService::Data{.store = store, .rooms = *rooms_, .social = *social_, .search = *search_});
+
+  auto first = admin.remove(bob_);
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.error().code, ErrorCode::unavailable);
+  EXPECT_EQ(directory_->find_user(bob_).error().code, ErrorCode::not_found);  // the account went first
+
+  ASSERT_TRUE(admin.remove(bob_).ok());  // the channel is found again: bob had not left it yet
+  Message tombstone = said;
+  make_tombstone(tombstone);
+  EXPECT_EQ(*store_->history(in_channel, MessageId{}, 10), std::vector<Message>{tombstone});
+  EXPECT_FALSE(rooms_->role_of(channel, bob_)->has_value());
 }
 
 TEST_F(AdminServiceTest, TheDeletedSetIsReadFromTheDirectory) {
