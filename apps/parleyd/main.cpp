@@ -1,6 +1,7 @@
-// parleyd: parse the settings, build the engines behind the ports, start the
-// pipeline steps and the gateway, wait for SIGINT or SIGTERM (SIGHUP reloads
-// the TLS certificate), drain, exit.
+// parleyd: parse the settings, open the engines behind the ports, start the
+// node over them (node.hpp: the services, the pipeline steps and the
+// gateway), wait for SIGINT or SIGTERM (SIGHUP reloads the TLS
+// certificate), drain, exit.
 
 #include <pthread.h>
 #include <sys/resource.h>
@@ -10,39 +11,20 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "config.hpp"
 #include "core/build_info.hpp"
 #include "core/log.hpp"
-#include "core/metrics.hpp"
 #include "engines.hpp"
 #include "gateway/http_api.hpp"
-#include "gateway/server.hpp"
 #include "gateway/tls_context.hpp"
-#include "services/inbox_owner.hpp"
-#include "services/presence_service.hpp"
-#include "services/push_dispatcher.hpp"
-#include "services/push_step.hpp"
-#include "services/readiness.hpp"
-#include "services/records.hpp"
-#include "services/search_indexer.hpp"
-#include "services/sequencer.hpp"
-#include "services/social_service.hpp"
-#include "services/store_writer.hpp"
+#include "node.hpp"
 
 extern char** environ;
 
 namespace {
-
-template <class T>
-T must(parley::Result<T> r, const char* what) {
-  if (!r) {
-    parley::log::error("parleyd", std::string("cannot open ") + what + ": " + r.error().message);
-    std::exit(1);
-  }
-  return std::move(r).value();
-}
 
 // The one line on stdout, which scripts and tests wait for: "parleyd
 // listening on HOST:PORT", as it is in the text format, and as the msg of a
@@ -150,147 +132,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   app::Engines& engines = opened.value();
-  ports::MessageLog& message_log = *engines.log;
-  ports::MessageStore& store = *engines.store;
-  ports::StateStore& state = *engines.state;
-  ports::Directory& directory = *engines.directory;
-  ports::Rooms& rooms = *engines.rooms;
-  ports::SocialGraph& social_graph = *engines.social;
 
-  // GET /metrics: what the gateway and the pipeline steps count.
-  Metrics metrics;
-
-  // Services.
-  const std::string server_id = "node-" + std::to_string(config.node_id);
-  services::RoomsService room_rules(
-      rooms, directory, social_graph,
-      {.max_group_members = config.max_group_members, .add_friends_only = config.room_add_friends_only});
-  // The users an administrator deleted: their messages read as tombstones.
-  services::DeletedUsers deleted_users(directory);
-  if (auto read = deleted_users.refresh(); !read) {
-    log::error("parleyd", "reading the deleted users: " + read.error().message);
-    return 1;
-  }
-  services::ConversationService conversations(store, rooms, room_rules, state,
-                                              {.typing_interval = config.typing_interval, .deleted = &deleted_users});
-  services::ChatService chat(message_log, store, state, room_rules,
-                             {.server_id = server_id, .deleted = &deleted_users});
-  services::Auth auth(directory, config.hash_cost,
-                      services::Auth::Throttle{.free_failures = config.login_failures_per_username,
-                                               .free_failures_per_address = config.login_failures_per_address},
-                      {.ttl = config.session_ttl, .registration_open = config.registration_open, .now = {}});
-  services::SessionService sessions(auth, store, state, engines.push_tokens.get());
-  services::AdminService admin(directory, sessions,
-                               {.store = store,
-                                .rooms = rooms,
-                                .social = social_graph,
-                                .search = *engines.search,
-                                .push_tokens = engines.push_tokens.get(),
-                                .deleted = &deleted_users});
-  services::PresenceService presence(
-      state, social_graph,
-      {.ttl = config.presence_ttl, .heartbeat = config.presence_heartbeat, .debounce = config.presence_debounce});
-  services::SocialService social(directory, social_graph, state, presence);
-  // The store writer skips what the sequencer of this server stored. On
-  // Cassandra a flush costs nothing (writes are durable when they return),
-  // so the sequencer flushes its write; the embedded store leaves that flush
-  // to the store writer, which syncs the one WAL before it commits. The
-  // embedded store shares the disk with the log: a send is answered only
-  // once it is stored, so that a full disk never leaves an answered send
-  // out of history (docs/OPERATIONS.md, "Full disk").
-  services::StoredMessages stored_by_sequencer;
-  services::StoredMessages* skip = &stored_by_sequencer;
-  services::Sequencer sequencer(message_log, *engines.sequencer_state, store, directory, rooms, state,
-                                Snowflake(config.node_id), social_graph,
-                                {.stored = skip,
-                                 .flush_stored = !config.engines.cassandra.empty(),
-                                 .answer_after_store = config.engines.cassandra.empty(),
-                                 .deleted = &deleted_users});
-  services::StoreWriter store_writer(message_log, store, state, skip);
-  services::SearchService search(*engines.search, rooms, room_rules, &deleted_users);
-  services::InboxOwner inbox_owner(message_log, store, state);
-  services::SearchIndexer search_indexer(*engines.search);
-
-  services::PipelineStep sequencer_step(
-      "sequencer",
-      must(message_log.subscribe(records::kConversationsTopic, records::kSequencerGroup), "the sequencer's consumer"),
-      sequencer, {.metrics = &metrics});
-  services::PipelineStep store_writer_step(
-      "store-writer",
-      must(message_log.subscribe(records::kSequencedTopic, records::kStoreWriterGroup), "the store writer's consumer"),
-      store_writer, {.metrics = &metrics});
-  // One index transaction per interval for everything decided in it.
-  services::PipelineStep search_step(
-      "search-indexer",
-      must(message_log.subscribe(records::kSequencedTopic, services::kSearchIndexerGroup),
-           "the search indexer's consumer"),
-      search_indexer, {.max_batch = 4096, .min_interval = std::chrono::milliseconds(100), .metrics = &metrics});
-  services::PipelineStep inbox_step(
-      "inbox", must(message_log.subscribe(records::kInboxesTopic, records::kInboxGroup), "the inbox owner's consumer"),
-      // On Cassandra a larger batch under a backlog writes each user's head
-      // once for more entries (a mutation per user per batch).
-      inbox_owner,
-      {.max_batch = config.engines.cassandra.empty() ? std::size_t{1024} : std::size_t{4096}, .metrics = &metrics});
-
-  // Push notifications: the step folds inbox entries for users with no
-  // device online into the ledger; the dispatcher sends them (docs/PUSH.md).
-  services::PushDispatcher push_dispatcher(*engines.push_ledger, *engines.push_tokens, *engines.push_sender, state,
-                                           directory,
-                                           services::PushPolicy({.batch_window = config.push.batch_window,
-                                                                 .pair_interval = config.push.pair_interval,
-                                                                 .previews = config.push.previews}),
-                                           {.server_id = server_id, .lease = config.push.lease});
-  services::PushStep push(store, state, *engines.push_ledger,
-                          {.on_added = [&push_dispatcher] { push_dispatcher.notify(); }});
-  services::PipelineStep push_step(
-      "push", must(message_log.subscribe(records::kInboxesTopic, services::kPushGroup), "the push step's consumer"),
-      push, {.metrics = &metrics});
-
-  // GET /v1/readyz: probes of the scale-out engines, the pipeline steps,
-  // and whether a stop began.
-  services::Readiness readiness(std::move(engines.probes));
-  readiness.watch_step("sequencer", [&sequencer_step] { return sequencer_step.running(); });
-  readiness.watch_step("store-writer", [&store_writer_step] { return store_writer_step.running(); });
-  readiness.watch_step("search-indexer", [&search_step] { return search_step.running(); });
-  readiness.watch_step("inbox", [&inbox_step] { return inbox_step.running(); });
-  readiness.watch_step("push", [&push_step] { return push_step.running(); });
-  readiness.start();
-  readiness.await_first_probes(std::chrono::seconds(2));  // bounded: a slow engine only leaves it unready
-
-  gateway::Server server(config.gateway,
-                         {.chat = chat,
-                          .auth = auth,
-                          .rooms = room_rules,
-                          .conversations = conversations,
-                          .directory = directory,
-                          .room_store = rooms,
-                          .state = state,
-                          .social = social,
-                          .presence = presence,
-                          .push_tokens = engines.push_tokens.get(),
-                          .push = &push_dispatcher,
-                          .search = &search,
-                          .readiness = &readiness,
-                          .sessions = &sessions,
-                          .admin = &admin,
-                          .metrics = &metrics},
-                         tls);
+  std::optional<app::Node> node;
   try {
-    server.start();
+    node.emplace(config, engines, tls);
+    node->start();
   } catch (const std::exception& e) {
     log::error("parleyd", e.what());
     return 1;
   }
-  sequencer_step.start();
-  store_writer_step.start();
-  search_step.start();
-  inbox_step.start();
-  push_dispatcher.start();
-  push_step.start();
-  presence.start();
-  deleted_users.start(std::chrono::seconds(10));  // what other servers deleted
 
-  announce_listening(config.log_format, config.gateway.host, server.port());
+  announce_listening(config.log_format, config.gateway.host, node->port());
   log::info("parleyd", "parleyd " + std::string(build_info::version()) + " (commit " +
                            std::string(build_info::commit()) + "), data in " + config.data_dir + ", node " +
                            std::to_string(config.node_id));
@@ -306,7 +158,7 @@ int main(int argc, char** argv) {
     if (signal != SIGHUP) break;
     reload_tls(tls.get());
   }
-  readiness.set_draining();  // /v1/readyz: 503 from here on
+  node->set_draining();  // /v1/readyz: 503 from here on
   const char* signal_name = signal == SIGINT ? "SIGINT" : "SIGTERM";
   if (config.drain_grace.count() > 0) {
     log::info("parleyd", std::string(signal_name) + ": not ready; serving for the drain grace of " +
@@ -317,16 +169,7 @@ int main(int argc, char** argv) {
     log::info("parleyd", std::string("draining on ") + signal_name);
   }
 
-  server.stop();          // answers sends in flight, closes connections
-  presence.stop();        // applies the disconnects just queued
-  sequencer_step.stop();  // each finishes and commits its batch in hand
-  store_writer_step.stop();
-  search_step.stop();
-  inbox_step.stop();
-  push_step.stop();
-  push_dispatcher.stop();  // finishes the round in hand
-  readiness.stop();
-  deleted_users.stop();
+  node->stop();  // answers sends in flight, closes connections, finishes each step's batch in hand
   log::info("parleyd", "stopped");
   // Everything is durable and answered; what is left is releasing the
   // engines' clients, and a Kafka consumer's close can wait on a group

@@ -100,7 +100,17 @@ void ConnectionLimits::release_connection(const AddressKey& address) noexcept {
     std::lock_guard lock(shard.mutex);
     if (auto it = shard.counts.find(address); it != shard.counts.end() && --it->second == 0) shard.counts.erase(it);
   }
-  open_.fetch_sub(1, std::memory_order_relaxed);
+  if (open_.fetch_sub(1, std::memory_order_relaxed) == 1) {
+    // The last one: wake a stop waiting for it (the lock orders this after
+    // the waiter's check, so the wake-up cannot be missed).
+    std::lock_guard lock(none_open_mutex_);
+    none_open_.notify_all();
+  }
+}
+
+bool ConnectionLimits::wait_none_open(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(none_open_mutex_);
+  return none_open_.wait_until(lock, deadline, [this] { return open_.load(std::memory_order_relaxed) == 0; });
 }
 
 ConnectionLimits::Admission ConnectionLimits::admit_user(UserId user, const std::string& device) {

@@ -13,6 +13,8 @@
 #include <array>
 #include <atomic>
 #include <boost/asio/ip/address.hpp>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <mutex>
 #include <string>
@@ -80,6 +82,9 @@ class ConnectionLimits {
   [[nodiscard]] const ConnectionLimitsOptions& options() const noexcept { return options_; }
   // Connections open now (admitted and not yet released).
   [[nodiscard]] std::size_t open() const noexcept { return open_.load(std::memory_order_relaxed); }
+  // Waits until no connection is open (every slot given back) or the
+  // deadline passes; true when none is.
+  bool wait_none_open(std::chrono::steady_clock::time_point deadline);
 
   // The default server-wide limit: the process's descriptor limit (its soft
   // RLIMIT_NOFILE) less a reserve for the engines' files and connections:
@@ -111,6 +116,8 @@ class ConnectionLimits {
 
   ConnectionLimitsOptions options_;
   std::atomic<std::size_t> open_{0};
+  std::mutex none_open_mutex_;         // with none_open_: wait_none_open()
+  std::condition_variable none_open_;  // notified when open_ falls to 0
   std::array<AddressShard, kShards> addresses_;
   std::array<UserShard, kShards> users_;
 };

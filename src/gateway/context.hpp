@@ -34,7 +34,13 @@ class ChannelHub;
 struct GatewayOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
-  int threads = 0;                    // 0: one per core
+  int threads = 0;  // 0: one per core
+  // Threads for port calls that block (directory, rooms, search, the state
+  // store's round trips on the scale-out engines), off the I/O threads.
+  // Each request waits on at most one such call, which takes about a
+  // millisecond against the engines: 4 keep thousands of requests a second
+  // moving without a thread per core.
+  int blocking_threads = 4;
   std::size_t max_frame = 64 * 1024;  // bytes; a larger frame closes with 1009
   std::size_t max_body = 16 * 1024;   // bytes of a message body
   std::size_t max_http_body = 64 * 1024;

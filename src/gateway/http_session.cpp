@@ -150,8 +150,8 @@ awaitable<void> serve_requests(Stream stream, Context& ctx, ConnectionLimits::Sl
       open.release();  // a WebSocket from here (WebSocketSession counts it)
       auto session = std::make_shared<WebSocketSession<Stream>>(std::move(stream), ctx, std::move(who.value()),
                                                                 std::move(slot), std::move(user_slot));
-      co_await WebSocketSession<Stream>::serve(std::move(session), std::move(req));
-      co_return;
+      WebSocketSession<Stream>::start(std::move(session), std::move(req));
+      co_return;  // this coroutine's frame and buffer go; the session runs on
     }
 
     const bool keep_alive = req.keep_alive();

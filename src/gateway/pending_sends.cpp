@@ -70,6 +70,7 @@ void PendingSends::complete(std::uint64_t ticket, const Result<Message>& result)
     if (it == waiters_.end()) return;
     w = std::move(it->second);
     waiters_.erase(it);
+    if (waiters_.empty()) drained_.notify_all();
   }
   std::array<std::size_t, RequestOutcomes::kCodes> failed{};
   if (!result) ++failed[static_cast<std::size_t>(result.error().code)];
@@ -90,6 +91,7 @@ void PendingSends::complete_all(std::span<const std::pair<std::uint64_t, Result<
       found.emplace_back(std::move(it->second), &result);
       waiters_.erase(it);
     }
+    if (waiters_.empty()) drained_.notify_all();
   }
   // Counted once for the batch.
   std::size_t ok = 0;
@@ -130,6 +132,11 @@ void PendingSends::expire(std::chrono::milliseconds timeout) {
 std::size_t PendingSends::size() {
   std::lock_guard lock(mutex_);
   return waiters_.size();
+}
+
+bool PendingSends::wait_drained(Clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  return drained_.wait_until(lock, deadline, [this] { return waiters_.empty(); });
 }
 
 }  // namespace parley::gateway

@@ -14,6 +14,7 @@
 #include <array>
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -62,6 +63,9 @@ class PendingSends {
   // Answers every waiter older than `timeout` with `unavailable`.
   void expire(std::chrono::milliseconds timeout);
   [[nodiscard]] std::size_t size();
+  // Waits until no send is waiting for its answer, or the deadline passes;
+  // true when none is.
+  bool wait_drained(Clock::time_point deadline);
 
  private:
   struct Waiter {
@@ -77,7 +81,8 @@ class PendingSends {
 
   const Shedding shedding_;
   const Counting counting_;
-  std::mutex mutex_;  // guards waiters_, order_ and next_ticket_
+  std::mutex mutex_;                 // guards waiters_, order_ and next_ticket_
+  std::condition_variable drained_;  // notified, under mutex_, when waiters_ empties
   std::unordered_map<std::uint64_t, Waiter> waiters_;
   // (since, ticket) in the order added, answered ones included until they
   // reach the front: the oldest waiter without a scan.

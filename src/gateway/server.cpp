@@ -33,6 +33,13 @@ int thread_count(int configured) {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
+// One io_context per I/O thread, each run by that one thread only.
+std::vector<std::unique_ptr<asio::io_context>> make_contexts(int n) {
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  for (int i = 0; i < n; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
+  return contexts;
+}
+
 void log_exception(std::exception_ptr e) {
   if (!e) return;
   try {
@@ -189,8 +196,9 @@ Server::Server(GatewayOptions options, Services services, std::shared_ptr<TlsCon
       budgets_({.rate = options_.user_rate_limit,
                 .burst = options_.user_rate_burst,
                 .rooms_per_hour = options_.rooms_per_hour}),
-      blocking_(4),
+      blocking_(static_cast<std::size_t>(std::max(1, options_.blocking_threads))),
       housekeeping_(1),
+      contexts_(make_contexts(thread_count(options_.threads))),
       registry_(services.state, services.chat.server_id(), blocking_, &metrics_.deliveries()),
       pending_({.after = options_.shed_after},
                {.outcomes = &metrics_.requests("websocket", "send"), .acknowledged = &metrics_.sends_acknowledged()}),
@@ -199,7 +207,7 @@ Server::Server(GatewayOptions options, Services services, std::shared_ptr<TlsCon
            services.directory, services.room_store, services.state,    registry_,         pending_,
            channels_,          blocking_,           services.social,   services.presence, services.push_tokens,
            services.push,      services.search,     services.readiness},
-      acceptor_(blocking_) {
+      acceptor_(*contexts_.front()) {
   options_.tls = ctx_.options.tls = tls_ != nullptr;
   ctx_.sessions = services.sessions;
   if (!options_.admin_token.empty()) ctx_.admin = services.admin;
@@ -211,12 +219,7 @@ Server::Server(GatewayOptions options, Services services, std::shared_ptr<TlsCon
   ctx_.unknown_op = &metrics_.requests("websocket", "unknown");
   for (const auto route : http_route_names()) ctx_.route_outcomes.push_back(&metrics_.requests("http", route));
   registry_.on_user_here([this](UserId user, bool here) { here ? channels_.follow(user) : channels_.unfollow(user); });
-  const int n = thread_count(options_.threads);
-  for (int i = 0; i < n; ++i) {
-    contexts_.push_back(std::make_unique<asio::io_context>(1));
-    guards_.push_back(asio::make_work_guard(*contexts_.back()));
-  }
-  acceptor_ = tcp::acceptor(*contexts_.front());
+  for (auto& ioc : contexts_) guards_.push_back(asio::make_work_guard(*ioc));
 }
 
 Server::~Server() { stop(); }
@@ -275,25 +278,37 @@ ports::ServerInfo Server::self() const {
 awaitable<void> Server::heartbeat_loop() {
   const auto ttl = options_.server_heartbeat * 3;
   for (;;) {
-    heartbeat_timer_->expires_after(options_.server_heartbeat);
-    auto [ec] = co_await heartbeat_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
+    heartbeat_timer_.expires_after(options_.server_heartbeat);
+    auto [ec] = co_await heartbeat_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
-    // A named job: GCC 12 mishandles a lambda with captures written inside
+    // Named jobs: GCC 12 mishandles a lambda with captures written inside
     // a co_await expression.
-    auto job = [this, info = self(), ttl]() -> Result<std::vector<std::string>> {
-      auto registered = ctx_.state.heartbeat_server(info, ttl);
-      if (!registered) return registered.error();
-      if (!*registered) {
-        // Retired as dead while it stalled, its routes dropped: add them
-        // back, and only then be listed again.
-        log::warn("gateway", "this server was retired as dead (a stall longer than " + std::to_string(ttl.count()) +
-                                 " ms): adding its routes again");
-        registry_.restore_routes().wait();
-        if (auto again = ctx_.state.register_server(info, ttl); !again) return again.error();
+    const ports::ServerInfo info = self();
+    auto beat = [this, info, ttl] { return ctx_.state.heartbeat_server(info, ttl); };
+    auto registered = co_await run_blocking(housekeeping_, std::move(beat));
+    if (!registered) {
+      log::warn("gateway", "server registry: " + registered.error().message);
+      continue;
+    }
+    if (!*registered) {
+      // Retired as dead while it stalled, its routes dropped: add them
+      // back, in order with the routes' other changes, and only then be
+      // listed again.
+      log::warn("gateway", "this server was retired as dead (a stall longer than " + std::to_string(ttl.count()) +
+                               " ms): adding its routes again");
+      auto restore = [this] {
+        registry_.restore_routes();
+        return true;
+      };
+      (void)co_await run_on(registry_.ordered(), std::move(restore));
+      auto again = [this, info, ttl] { return ctx_.state.register_server(info, ttl); };
+      if (auto listed = co_await run_blocking(housekeeping_, std::move(again)); !listed) {
+        log::warn("gateway", "server registry: " + listed.error().message);
+        continue;
       }
-      return ctx_.state.expire_servers();
-    };
-    auto dead = co_await run_blocking(housekeeping_, std::move(job));
+    }
+    auto expire = [this] { return ctx_.state.expire_servers(); };
+    auto dead = co_await run_blocking(housekeeping_, std::move(expire));
     if (!dead) {
       log::warn("gateway", "server registry: " + dead.error().message);
       continue;
@@ -344,9 +359,7 @@ void Server::start() {
                  accept_loop(
                      acceptor_, limits_, ctx_, [this]() -> asio::io_context& { return next_context(); }, tls_.get()),
                  log_exception);
-  sweep_timer_ = std::make_unique<asio::steady_timer>(*contexts_.front());
-  asio::co_spawn(*contexts_.front(), sweep_loop(*sweep_timer_, pending_, options_.send_timeout), log_exception);
-  heartbeat_timer_ = std::make_unique<asio::steady_timer>(*contexts_.front());
+  asio::co_spawn(*contexts_.front(), sweep_loop(sweep_timer_, pending_, options_.send_timeout), log_exception);
   asio::co_spawn(*contexts_.front(), heartbeat_loop(), log_exception);
 
   for (std::size_t i = 0; i < contexts_.size(); ++i) {
@@ -371,25 +384,20 @@ void Server::stop() {
   });
 
   // Let sends already in the log be answered before the connections go.
-  const auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
-  while (pending_.size() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  (void)pending_.wait_drained(std::chrono::steady_clock::now() + options_.drain_timeout);
   for (const auto& connection : registry_.all()) connection->close_going_away();
   asio::post(*contexts_.front(), [this] {
-    sweep_timer_->cancel();
-    heartbeat_timer_->cancel();
+    sweep_timer_.cancel();
+    heartbeat_timer_.cancel();
   });
 
   guards_.clear();
   // Connections finish their close handshakes, and HTTP requests in flight
   // their answers (and the access log its line); give them a moment, then
   // stop. An idle keep-alive HTTP connection holds this up to the deadline.
-  const auto close_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while ((registry_.connection_count() > 0 || limits_.open() > 0) &&
-         std::chrono::steady_clock::now() < close_deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  // Every connection, HTTP or WebSocket, holds a slot of limits_ until it
+  // is destroyed.
+  (void)limits_.wait_none_open(std::chrono::steady_clock::now() + std::chrono::seconds(2));
   for (auto& ioc : contexts_) ioc->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();

@@ -78,9 +78,10 @@ class Server {
   PendingSends pending_;
   ChannelHub channels_;
   Context ctx_;
+  // On the first I/O thread, with the timers of the server's own loops.
   boost::asio::ip::tcp::acceptor acceptor_;
-  std::unique_ptr<boost::asio::steady_timer> sweep_timer_;
-  std::unique_ptr<boost::asio::steady_timer> heartbeat_timer_;
+  boost::asio::steady_timer sweep_timer_{*contexts_.front()};
+  boost::asio::steady_timer heartbeat_timer_{*contexts_.front()};
   std::string endpoint_;  // HOST:PORT advertised in the registry
   std::unique_ptr<ports::Subscription> inbox_subscription_;
   bool stopped_ = false;

@@ -60,24 +60,18 @@ void SessionRegistry::sync_route(UserId user) {
   });
 }
 
-std::future<void> SessionRegistry::restore_routes() {
-  auto done = std::make_shared<std::promise<void>>();
-  auto future = done->get_future();
-  boost::asio::post(routes_strand_, [this, done] {
-    std::vector<UserId> users;
-    {
-      std::lock_guard lock(mutex_);
-      users.reserve(sessions_.size());
-      for (const auto& [user, list] : sessions_) users.push_back(user);
+void SessionRegistry::restore_routes() {
+  std::vector<UserId> users;
+  {
+    std::lock_guard lock(mutex_);
+    users.reserve(sessions_.size());
+    for (const auto& [user, list] : sessions_) users.push_back(user);
+  }
+  for (const UserId user : users) {
+    if (auto added = state_.add_route(user, server_id_); !added) {
+      log::warn("registry", "route restore failed: " + added.error().message);
     }
-    for (const UserId user : users) {
-      if (auto added = state_.add_route(user, server_id_); !added) {
-        log::warn("registry", "route restore failed: " + added.error().message);
-      }
-    }
-    done->set_value();
-  });
-  return future;
+  }
 }
 
 void SessionRegistry::on_user_here(std::function<void(UserId, bool)> hook) { user_here_hook_ = std::move(hook); }

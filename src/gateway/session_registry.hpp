@@ -7,7 +7,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -48,9 +47,9 @@ class SessionRegistry {
   [[nodiscard]] boost::asio::strand<boost::asio::thread_pool::executor_type> ordered() const { return routes_strand_; }
 
   // Adds the route of every user with a session here again (after the
-  // server registry retired this server and its routes: a long stall), in
-  // order with the other route changes; the future is ready when done.
-  std::future<void> restore_routes();
+  // server registry retired this server and its routes: a long stall). Run
+  // it on ordered(), in order with the other route changes.
+  void restore_routes();
 
   // The sessions of one user on this server.
   [[nodiscard]] std::vector<std::shared_ptr<Connection>> of(UserId user);

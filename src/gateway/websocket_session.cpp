@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
@@ -51,6 +52,20 @@ WebSocketSession<Stream>::WebSocketSession(Stream stream, Context& ctx, ports::S
 }
 
 template <class Stream>
+void WebSocketSession<Stream>::start(std::shared_ptr<WebSocketSession> self,
+                                     beast::http::request<beast::http::string_body> upgrade) {
+  auto executor = self->ws_.get_executor();
+  asio::co_spawn(executor, serve(std::move(self), std::move(upgrade)), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log::error("gateway", std::string("connection task failed: ") + ex.what());
+    }
+  });
+}
+
+template <class Stream>
 awaitable<void> WebSocketSession<Stream>::serve(std::shared_ptr<WebSocketSession> self,
                                                 beast::http::request<beast::http::string_body> upgrade) {
   beast::get_lowest_layer(self->ws_).expires_never();  // the websocket's own timeouts take over
@@ -65,6 +80,7 @@ awaitable<void> WebSocketSession<Stream>::serve(std::shared_ptr<WebSocketSession
 
   auto [ec] = co_await self->ws_.async_accept(upgrade, as_tuple_awaitable);
   if (ec) co_return;
+  upgrade = {};  // its headers are not needed past the handshake: not held for the connection's life
 
   self->ctx_.registry.add(self->who_.user, self);
   self->last_alive_ = std::chrono::steady_clock::now();

@@ -54,10 +54,18 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   WebSocketSession(Stream stream, Context& ctx, ports::SessionRecord who, ConnectionLimits::Slot connection,
                    ConnectionLimits::Slot user);
 
-  // Completes the upgrade and serves the connection until it closes.
+  // Completes the upgrade and serves the connection until it closes, as a
+  // coroutine of its own on the connection's I/O thread: the HTTP
+  // session's coroutine that calls this ends at once, so its frame and read
+  // buffer (about 4.5 KB) are not held for the WebSocket's life.
+  static void start(std::shared_ptr<WebSocketSession> self,
+                    boost::beast::http::request<boost::beast::http::string_body> upgrade);
+
+ private:
   static boost::asio::awaitable<void> serve(std::shared_ptr<WebSocketSession> self,
                                             boost::beast::http::request<boost::beast::http::string_body> upgrade);
 
+ public:
   void send(std::shared_ptr<const std::string> frame) override;
   void send_reply(std::shared_ptr<const std::string> frame) override;
   void close_going_away() override;

@@ -195,6 +195,78 @@ Result<void> RoomsService::set_role(UserId actor, ports::RoomRef room, UserId us
   return rooms_.put_member(room, user, role, 0);
 }
 
+Result<void> RoomsService::read_relations(std::span<const std::pair<UserId, UserId>> pairs, SendLookups& lookups) {
+  lookups.relations.clear();
+  if (pairs.empty()) return Ok{};
+  auto found = social_.relations(pairs);
+  if (!found) return std::move(found).error();
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    lookups.relations[{pairs[i].first.value, pairs[i].second.value}] = found.value()[i];
+  }
+  return Ok{};
+}
+
+Result<RoomsService::SendVerdict> RoomsService::authorize_send(UserId from, const Recipient& to, SendLookups& lookups) {
+  const auto refuse = [](Error e) -> Result<SendVerdict> { return SendVerdict{Refusal{std::move(e)}}; };
+  switch (to.kind) {
+    case Recipient::Kind::user: {
+      const UserId user{to.id};
+      if (options_.deleted != nullptr && options_.deleted->contains(user)) {
+        lookups.known_users.erase(user);
+        return refuse(make_error(ErrorCode::not_found, "no user with id " + to_string(user)));
+      }
+      if (!lookups.known_users.contains(user)) {
+        if (auto exists = check_user_exists(user); !exists) {
+          if (exists.error().code == ErrorCode::not_found) return refuse(std::move(exists).error());
+          return std::move(exists).error();
+        }
+        lookups.known_users.insert(user);
+      }
+      if (user == from) return SendVerdict{std::vector<UserId>{from}};
+      // A block stops 1:1 messages both ways; the sender is not told which
+      // side blocks.
+      const auto known = lookups.relations.find({from.value, user.value});
+      auto relation =
+          known != lookups.relations.end() ? Result<ports::Relation>(known->second) : social_.relation(from, user);
+      if (!relation) return std::move(relation).error();
+      if (relation->blocked_either_way())
+        return refuse(make_error(ErrorCode::forbidden, "you cannot message this user"));
+      return SendVerdict{std::vector<UserId>{from, user}};
+    }
+    case Recipient::Kind::group: {
+      const ports::RoomRef group{ports::RoomKind::group, to.id};
+      auto role = rooms_.role_of(group, from);
+      if (!role) return std::move(role).error();
+      if (!role.value()) return refuse(not_a_member());  // or no such group: the same to a stranger
+      auto members = rooms_.members(group);
+      if (!members) return std::move(members).error();
+      std::vector<UserId> out;
+      out.reserve(members->size());
+      for (const auto& m : members.value()) out.push_back(m.user);
+      return SendVerdict{std::move(out)};
+    }
+    case Recipient::Kind::channel: {
+      const ports::RoomRef channel{ports::RoomKind::channel, to.id};
+      auto role = rooms_.role_of(channel, from);
+      if (!role) return std::move(role).error();
+      if (!role.value()) return refuse(not_a_member());
+      if (*role.value() == ports::Role::member) {
+        auto room = rooms_.find_room(channel);
+        if (!room) {
+          // Gone since the role was read: as to a stranger.
+          if (room.error().code == ErrorCode::not_found) return refuse(not_a_member());
+          return std::move(room).error();
+        }
+        if (room->post_policy == ports::PostPolicy::admins) {
+          return refuse(make_error(ErrorCode::forbidden, "only the owner and admins post in this channel"));
+        }
+      }
+      return SendVerdict{std::vector<UserId>{}};  // fan-out on read: no inbox entries
+    }
+  }
+  return refuse(make_error(ErrorCode::bad_request, "unknown recipient kind"));
+}
+
 Result<void> RoomsService::check_member(const ConversationRef& conversation, UserId user) {
   if (conversation.kind == Recipient::Kind::user) {
     return is_direct_member(conversation, user) ? Result<void>{} : Result<void>{not_a_member()};

@@ -1,7 +1,7 @@
 #pragma once
 // Groups and channels: who may create, join, add, remove and change roles,
-// and who is a member of a conversation (the one authorization question the
-// other services ask).
+// who is a member of a conversation, and who may send to whom: the one
+// authorizer the other services and the sequencer ask.
 //
 // Rules:
 //  - the creator is the owner; owners and admins add and remove others;
@@ -23,14 +23,21 @@
 //    who blocks them or whom they block (`forbidden`), as a block stops 1:1
 //    messages (docs/ROOMS.md).
 
+#include <cstdint>
+#include <map>
 #include <optional>
+#include <span>
 #include <string>
+#include <unordered_set>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "core/message.hpp"
 #include "ports/directory.hpp"
 #include "ports/rooms.hpp"
 #include "ports/social_graph.hpp"
+#include "services/deleted_users.hpp"
 
 namespace parley::services {
 
@@ -43,6 +50,10 @@ class RoomsService {
     // request, so agreed to hear from the adder). Off: anyone not on
     // either side of a block.
     bool add_friends_only = true;
+    // The users an administrator deleted (null: none): a 1:1 send to one
+    // is refused `not_found`, like a send to nobody, although the lookups
+    // of a long-lived caller (the sequencer) found the user before.
+    const DeletedUsers* deleted = nullptr;
   };
 
   RoomsService(ports::Rooms& rooms, ports::Directory& directory, ports::SocialGraph& social, Options options);
@@ -57,6 +68,29 @@ class RoomsService {
   [[nodiscard]] Result<void> add(UserId actor, ports::RoomRef room, UserId user);
   [[nodiscard]] Result<void> remove(UserId actor, ports::RoomRef room, UserId user);
   [[nodiscard]] Result<void> set_role(UserId actor, ports::RoomRef room, UserId user, ports::Role role);
+
+  // A send refused for good: the sender is answered with `error`
+  // (not_found: no such user; forbidden: not a member, a block, a channel
+  // where only admins post). Not an engine failing, which is an error of
+  // the Result and worth asking again.
+  struct Refusal {
+    Error error;
+  };
+  // Who gets an inbox entry for a message of `from` to `to` (only the
+  // sender and the recipient for 1:1, every member for a group, nobody for
+  // a channel post, which is fanned out on read), or its refusal.
+  using SendVerdict = std::variant<std::vector<UserId>, Refusal>;
+  // What deciding many sends in a row remembers, so that it costs no round
+  // trip per send: the users found (users never disappear), and the
+  // relations of 1:1 pairs read ahead (read_relations).
+  struct SendLookups {
+    std::unordered_set<UserId> known_users;
+    std::map<std::pair<std::uint64_t, std::uint64_t>, ports::Relation> relations;  // (from, to)
+  };
+  [[nodiscard]] Result<SendVerdict> authorize_send(UserId from, const Recipient& to, SendLookups& lookups);
+  // Reads the relations of the (sender, recipient) pairs at once into
+  // `lookups.relations`, replacing those it held.
+  [[nodiscard]] Result<void> read_relations(std::span<const std::pair<UserId, UserId>> pairs, SendLookups& lookups);
 
   // Ok if `user` takes part in the conversation, `forbidden` otherwise.
   [[nodiscard]] Result<void> check_member(const ConversationRef& conversation, UserId user);

@@ -12,91 +12,24 @@
 namespace parley::services {
 
 Sequencer::Sequencer(ports::MessageLog& log, ports::SequencerState& decided, ports::MessageStore& store,
-                     ports::Directory& directory, ports::Rooms& rooms, ports::StateStore& state, Snowflake ids,
-                     ports::SocialGraph& social, Options options)
+                     RoomsService& authorizer, ports::StateStore& state, Snowflake ids, Options options)
     : log_(log),
       decided_(decided),
       store_(store),
-      directory_(directory),
-      rooms_(rooms),
+      authorizer_(authorizer),
       state_(state),
       ids_(std::move(ids)),
-      social_(social),
       options_(options) {}
 
-Result<std::vector<UserId>> Sequencer::members_for(const records::SendCommand& cmd) {
-  switch (cmd.to.kind) {
-    case Recipient::Kind::user: {
-      const UserId to{cmd.to.id};
-      if (options_.deleted != nullptr && options_.deleted->contains(to)) {
-        known_users_.erase(to);
-        return make_error(ErrorCode::not_found, "no user with id " + to_string(to));
-      }
-      if (!known_users_.contains(to)) {
-        auto user = directory_.find_user(to);
-        if (!user) {
-          if (user.error().code == ErrorCode::not_found) {
-            return make_error(ErrorCode::not_found, "no user with id " + to_string(to));
-          }
-          return std::move(user).error();
-        }
-        known_users_.insert(to);
-      }
-      if (to == cmd.from) return std::vector<UserId>{cmd.from};
-      // A block stops 1:1 messages both ways; the sender is not told which
-      // side blocks.
-      const auto known = relations_.find({cmd.from.value, to.value});
-      auto relation =
-          known != relations_.end() ? Result<ports::Relation>(known->second) : social_.relation(cmd.from, to);
-      if (!relation) return std::move(relation).error();
-      if (relation->blocked_either_way()) return make_error(ErrorCode::forbidden, "you cannot message this user");
-      return std::vector<UserId>{cmd.from, to};
-    }
-    case Recipient::Kind::group: {
-      const ports::RoomRef group{ports::RoomKind::group, cmd.to.id};
-      auto role = rooms_.role_of(group, cmd.from);
-      if (!role) return std::move(role).error();
-      if (!role.value()) return make_error(ErrorCode::forbidden, "not a member of this conversation");
-      auto members = rooms_.members(group);
-      if (!members) return std::move(members).error();
-      std::vector<UserId> out;
-      out.reserve(members->size());
-      for (const auto& m : members.value()) out.push_back(m.user);
-      return out;
-    }
-    case Recipient::Kind::channel: {
-      const ports::RoomRef channel{ports::RoomKind::channel, cmd.to.id};
-      auto role = rooms_.role_of(channel, cmd.from);
-      if (!role) return std::move(role).error();
-      if (!role.value()) return make_error(ErrorCode::forbidden, "not a member of this conversation");
-      if (*role.value() == ports::Role::member) {
-        auto room = rooms_.find_room(channel);
-        if (!room) return std::move(room).error();
-        if (room->post_policy == ports::PostPolicy::admins) {
-          return make_error(ErrorCode::forbidden, "only the owner and admins post in this channel");
-        }
-      }
-      return std::vector<UserId>{};  // fan-out on read: no inbox entries
-    }
-  }
-  return make_error(ErrorCode::bad_request, "unknown recipient kind");
-}
-
-Result<void> Sequencer::look_up_relations(const std::vector<Outcome>& outcomes) {
-  relations_.clear();
+Result<void> Sequencer::read_relations(const std::vector<Outcome>& outcomes) {
   std::vector<std::pair<UserId, UserId>> pairs;
+  std::set<std::pair<std::uint64_t, std::uint64_t>> seen;
   for (const auto& o : outcomes) {
     const UserId to{o.cmd.to.id};
     if (o.cmd.to.kind != Recipient::Kind::user || to == o.cmd.from) continue;
-    if (relations_.try_emplace({o.cmd.from.value, to.value}).second) pairs.emplace_back(o.cmd.from, to);
+    if (seen.emplace(o.cmd.from.value, to.value).second) pairs.emplace_back(o.cmd.from, to);
   }
-  if (pairs.empty()) return Ok{};
-  auto found = social_.relations(pairs);
-  if (!found) return std::move(found).error();
-  for (std::size_t i = 0; i < pairs.size(); ++i) {
-    relations_[{pairs[i].first.value, pairs[i].second.value}] = found.value()[i];
-  }
-  return Ok{};
+  return authorizer_.read_relations(pairs, lookups_);
 }
 
 Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
@@ -127,7 +60,7 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
   for (int partition : partitions) {
     if (auto caught_up = catch_up(partition); !caught_up) return caught_up;
   }
-  if (auto looked_up = look_up_relations(outcomes); !looked_up) return looked_up;
+  if (auto read = read_relations(outcomes); !read) return read;
 
   std::vector<records::Sequenced> fresh;                     // decided by this batch
   std::unordered_map<std::string_view, MessageId> last_ids;  // conversation -> last id so far
@@ -156,19 +89,18 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
       if (!known) return std::move(known).error();
       last->second = known.value();
     }
-    auto members = members_for(o.cmd);
-    if (!members) {
-      if (members.error().code != ErrorCode::not_found && members.error().code != ErrorCode::forbidden) {
-        return std::move(members).error();  // an engine failed: retry the batch
-      }
-      o.result = std::move(members).error();
+    auto verdict = authorizer_.authorize_send(o.cmd.from, o.cmd.to, lookups_);
+    if (!verdict) return std::move(verdict).error();  // an engine failed: retry the batch
+    if (auto* refused = std::get_if<RoomsService::Refusal>(&verdict.value())) {
+      o.result = std::move(refused->error);  // final: the sender is answered with it
       continue;
     }
+    auto& members = std::get<std::vector<UserId>>(verdict.value());
     const MessageId id = ids_.next_after(last->second);
     last->second = id;
     Message m{id, conversation, o.cmd.from, o.cmd.to, o.cmd.body, Snowflake::time_of(id), o.cmd.client_msg_id};
     o.result = m;
-    fresh.push_back(records::Sequenced{std::move(m), std::move(members.value())});
+    fresh.push_back(records::Sequenced{std::move(m), std::move(members)});
   }
 
   // Log the decisions first: once the changelog has them they stand, and

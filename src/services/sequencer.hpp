@@ -2,7 +2,8 @@
 // The sequencer: the one owner of each "conversations" partition.
 //
 // For each send, in log order: dedupe by (conversation, sender,
-// client_msg_id); check that the sender may post there; give the message an
+// client_msg_id); ask the authorizer (RoomsService::authorize_send) whether
+// the sender may post there and who gets an inbox entry; give the message an
 // id greater than every id already in its conversation. Then, for the
 // messages new in the batch: append each decision to the "sequenced"
 // changelog; store them in the message store if it answers (so that history
@@ -29,19 +30,15 @@
 #include <map>
 #include <set>
 #include <span>
-#include <unordered_set>
 
 #include "core/snowflake.hpp"
-#include "ports/directory.hpp"
 #include "ports/message_log.hpp"
 #include "ports/message_store.hpp"
-#include "ports/rooms.hpp"
 #include "ports/sequencer_state.hpp"
-#include "ports/social_graph.hpp"
 #include "ports/state_store.hpp"
-#include "services/deleted_users.hpp"
 #include "services/pipeline_step.hpp"
 #include "services/records.hpp"
+#include "services/rooms_service.hpp"
 #include "services/stored_messages.hpp"
 
 namespace parley::services {
@@ -68,19 +65,15 @@ struct SequencerOptions {
   // the send timeout get `unavailable`. Without it (Cassandra) sends are
   // answered from the changelog while the store is down.
   bool answer_after_store = false;
-  // The users an administrator deleted (null: none): a 1:1 send to one is
-  // `not_found`, like a send to nobody, although the sequencer had seen the
-  // user before (it remembers the users it found).
-  const DeletedUsers* deleted = nullptr;
 };
 
 class Sequencer final : public BatchHandler {
  public:
   using Options = SequencerOptions;
 
+  // `authorizer` decides who may send to whom, and who gets an inbox entry.
   Sequencer(ports::MessageLog& log, ports::SequencerState& decided, ports::MessageStore& store,
-            ports::Directory& directory, ports::Rooms& rooms, ports::StateStore& state, Snowflake ids,
-            ports::SocialGraph& social, Options options = {});
+            RoomsService& authorizer, ports::StateStore& state, Snowflake ids, Options options = {});
 
   [[nodiscard]] Result<void> process(std::span<const ports::LogRecord> batch) override;
   // Another member may have appended to the changelog partitions meanwhile.
@@ -92,11 +85,8 @@ class Sequencer final : public BatchHandler {
     Result<Message> result;
   };
   // Reads the relation of the two sides of every 1:1 send of the batch at
-  // once (a block refuses the send), for members_for().
-  [[nodiscard]] Result<void> look_up_relations(const std::vector<Outcome>& outcomes);
-  // Who gets an inbox entry for a message (nobody for a channel post, which
-  // is fanned out on read), or why the send is refused.
-  [[nodiscard]] Result<std::vector<UserId>> members_for(const records::SendCommand& cmd);
+  // once (a block refuses the send) into lookups_.
+  [[nodiscard]] Result<void> read_relations(const std::vector<Outcome>& outcomes);
   // Applies what changelog partition `partition` holds past the state.
   [[nodiscard]] Result<void> catch_up(int partition);
   // Whether to ask the store now; store_failed() makes it false for a while.
@@ -112,15 +102,13 @@ class Sequencer final : public BatchHandler {
   ports::MessageLog& log_;
   ports::SequencerState& decided_;
   ports::MessageStore& store_;
-  ports::Directory& directory_;
-  ports::Rooms& rooms_;
+  RoomsService& authorizer_;
   ports::StateStore& state_;
   Snowflake ids_;
-  ports::SocialGraph& social_;  // blocks refuse 1:1 sends
   Options options_;
-  // Users found in the directory; a deleted one leaves only through
-  // options_.deleted. Only the step thread touches this.
-  std::unordered_set<UserId> known_users_;
+  // What authorizer_ remembers between sends (users found, the batch's 1:1
+  // relations); only the step thread touches it.
+  RoomsService::SendLookups lookups_;
   std::chrono::steady_clock::time_point store_retry_at_{};
   // options_.answer_after_store: decisions of the batch being retried that
   // the store did not take; stored before the batch is tried again.
@@ -129,8 +117,6 @@ class Sequencer final : public BatchHandler {
   // ownership generation, every append since following on: catch_up() skips
   // them (no end_offset round trip per batch).
   std::set<int> current_;
-  // (sender, recipient) -> their relation, for the 1:1 sends of the batch in hand.
-  std::map<std::pair<std::uint64_t, std::uint64_t>, ports::Relation> relations_;
 };
 
 }  // namespace parley::services

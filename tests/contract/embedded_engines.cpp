@@ -10,11 +10,13 @@
 #include "adapters/embedded/rocks_push_ledger.hpp"
 #include "adapters/embedded/rocks_push_tokens.hpp"
 #include "adapters/embedded/rocks_rooms.hpp"
+#include "adapters/embedded/rocks_sequencer_state.hpp"
 #include "adapters/embedded/rocks_social_graph.hpp"
 #include "adapters/embedded/sqlite_search_index.hpp"
 #include "contracts.hpp"
 #include "push_ledger_contract.hpp"
 #include "push_tokens_contract.hpp"
+#include "sequencer_state_contract.hpp"
 
 namespace parley::contract {
 namespace {
@@ -107,6 +109,16 @@ INSTANTIATE_TEST_SUITE_P(Embedded, SearchIndexContract,
                              "sqlite",
                              [](const std::string& dir) -> std::unique_ptr<ports::SearchIndex> {
                                return or_throw(embedded::SqliteSearchIndex::open(dir + ".sqlite"));
+                             }}),
+                         FactoryName{});
+
+// The sequencer's own state: local to each server whatever the engine set
+// (rebuilt from the changelog), so RocksDB is its one engine.
+INSTANTIATE_TEST_SUITE_P(Embedded, SequencerStateContract,
+                         ::testing::Values(SequencerStateFactory{
+                             "RocksSequencerState",
+                             [](const std::string& dir) -> std::unique_ptr<ports::SequencerState> {
+                               return or_throw(embedded::RocksSequencerState::open(dir));
                              }}),
                          FactoryName{});
 

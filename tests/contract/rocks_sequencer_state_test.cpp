@@ -1,6 +1,7 @@
-// What RocksSequencerState promises (tests of one engine: the port has no
-// other adapter): last ids that never go down, kept in memory and in the
-// database alike, and applied offsets that survive a restart.
+// What RocksSequencerState adds to the port's contract (which
+// sequencer_state_contract.cpp checks): its memory of a bounded number of
+// conversations' last ids answers exactly as the database does, whichever
+// conversations it holds, before and after a restart.
 
 #include <gtest/gtest.h>
 

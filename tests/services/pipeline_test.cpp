@@ -74,6 +74,7 @@ class PipelineTest : public ::testing::Test {
     rooms_ = must(embedded::RocksRooms::open((dir_ / "rooms").string()));
     social_ = must(embedded::RocksSocialGraph::open((dir_ / "social").string()));
     decided_ = must(embedded::RocksSequencerState::open((dir_ / "sequencer").string()));
+    authorizer_ = std::make_unique<RoomsService>(*rooms_, *directory_, *social_, RoomsService::Options{});
     replies_ = must(state_.subscribe(records::server_channel("test"), [this](std::string_view payload) {
       auto envelope = records::decode_envelope(payload);
       if (envelope && std::holds_alternative<records::SendDone>(*envelope)) {
@@ -88,6 +89,7 @@ class PipelineTest : public ::testing::Test {
   }
   ~PipelineTest() override {
     replies_.reset();
+    authorizer_.reset();
     decided_.reset();
     log_.reset();
     store_.reset();
@@ -99,8 +101,8 @@ class PipelineTest : public ::testing::Test {
 
   Sequencer sequencer(Snowflake::Clock clock, ports::SequencerState* decided = nullptr,
                       ports::MessageStore* store = nullptr) {
-    return Sequencer(*log_, decided != nullptr ? *decided : *decided_, store != nullptr ? *store : *store_, *directory_,
-                     *rooms_, state_, Snowflake(1, std::move(clock)), *social_);
+    return Sequencer(*log_, decided != nullptr ? *decided : *decided_, store != nullptr ? *store : *store_,
+                     *authorizer_, state_, Snowflake(1, std::move(clock)));
   }
 
   // Every record of `topic` so far.
@@ -141,6 +143,7 @@ class PipelineTest : public ::testing::Test {
   std::unique_ptr<embedded::RocksRooms> rooms_;
   std::unique_ptr<embedded::RocksSocialGraph> social_;
   std::unique_ptr<embedded::RocksSequencerState> decided_;
+  std::unique_ptr<RoomsService> authorizer_;  // the sequencer's, over rooms_, directory_ and social_
   embedded::MemoryStateStore state_;
   std::unique_ptr<ports::Subscription> replies_;
   std::vector<Result<Message>> replies_seen_;  // the senders' answers, in order
@@ -259,8 +262,7 @@ TEST_F(PipelineTest, TheStoreWriterSkipsWhatTheSequencerOfItsServerStored) {
   CountingStore store(*store_);
   SwitchableStore sometimes_down(store);
   StoredMessages stored;
-  Sequencer seq(*log_, *decided_, sometimes_down, *directory_, *rooms_, state_, Snowflake(1), *social_,
-                {.stored = &stored});
+  Sequencer seq(*log_, *decided_, sometimes_down, *authorizer_, state_, Snowflake(1), {.stored = &stored});
   ASSERT_TRUE(seq.process(sends({"1", "2"}, alice_, bob_)).ok());
   EXPECT_EQ(store.put, 2U);
   // The next one is logged while the store is down: the sequencer does not
@@ -289,7 +291,7 @@ TEST_F(PipelineTest, TheStoreWriterSkipsWhatTheSequencerOfItsServerStored) {
 TEST_F(PipelineTest, WhatTheSequencerStoredUnflushedIsFlushedByTheStoreWriter) {
   CountingStore store(*store_);
   StoredMessages stored;
-  Sequencer seq(*log_, *decided_, store, *directory_, *rooms_, state_, Snowflake(1), *social_,
+  Sequencer seq(*log_, *decided_, store, *authorizer_, state_, Snowflake(1),
                 {.stored = &stored, .flush_stored = false});
   ASSERT_TRUE(seq.process(sends({"1", "2"}, alice_, bob_)).ok());
   EXPECT_EQ(store.put, 2U);
@@ -346,7 +348,7 @@ TEST_F(PipelineTest, OnTheEmbeddedStoreASendIsAnsweredOnlyOnceStored) {
   // stores the decisions it made and answers them with their first ids.
   SwitchableStore store(*store_);
   StoredMessages stored;
-  Sequencer seq(*log_, *decided_, store, *directory_, *rooms_, state_, Snowflake(1), *social_,
+  Sequencer seq(*log_, *decided_, store, *authorizer_, state_, Snowflake(1),
                 {.stored = &stored, .flush_stored = false, .answer_after_store = true});
   const auto batch = sends({"1", "2"}, alice_, bob_);
   store.down = true;
@@ -444,6 +446,83 @@ TEST_F(PipelineTest, SendsToUnknownUsersAreRefusedAndStoreNothing) {
   EXPECT_FALSE(decided_->find_sent(conversation, alice_, "lost").value().has_value());
   EXPECT_TRUE(changelog().empty());
   EXPECT_TRUE(inbox_records().empty());
+}
+
+// Rooms that can be taken down: role_of fails with `unavailable` while it
+// is, as a scale-out engine's call does while it restarts.
+class SwitchableRooms final : public ports::Rooms {
+ public:
+  explicit SwitchableRooms(ports::Rooms& inner) : inner_(inner) {}
+  bool down = false;
+
+  Result<ports::RoomRecord> create_room(ports::RoomRef ref, std::string_view name, UserId owner,
+                                        ports::PostPolicy post_policy, ports::Access access,
+                                        const std::vector<UserId>& members) override {
+    return inner_.create_room(ref, name, owner, post_policy, access, members);
+  }
+  Result<ports::RoomRecord> find_room(ports::RoomRef room) override { return inner_.find_room(room); }
+  Result<std::optional<ports::Role>> role_of(ports::RoomRef room, UserId user) override {
+    if (down) return make_error(ErrorCode::unavailable, "the rooms are down");
+    return inner_.role_of(room, user);
+  }
+  Result<void> put_member(ports::RoomRef room, UserId user, ports::Role role, std::size_t max_members) override {
+    return inner_.put_member(room, user, role, max_members);
+  }
+  Result<void> remove_member(ports::RoomRef room, UserId user) override { return inner_.remove_member(room, user); }
+  Result<std::vector<ports::Member>> members(ports::RoomRef room) override { return inner_.members(room); }
+  Result<std::size_t> member_count(ports::RoomRef room) override { return inner_.member_count(room); }
+  Result<std::vector<ports::Membership>> rooms_of(UserId user) override { return inner_.rooms_of(user); }
+
+ private:
+  ports::Rooms& inner_;
+};
+
+// A send to group `group` as the gateway would append it.
+ports::LogRecord group_send(std::uint64_t offset, UserId from, std::uint64_t group, std::string client_id) {
+  records::SendCommand c{"test", 0, from, Recipient{Recipient::Kind::group, group}, client_id, "body " + client_id};
+  return {"conversations", 0, offset, "k", records::encode(c)};
+}
+
+// The sequencer asks the one authorizer: a stranger's send to a group is
+// refused with the very answer RoomsService gives everyone else who asks.
+TEST_F(PipelineTest, ANonMembersGroupSendIsRefusedWithTheAuthorizersAnswer) {
+  const ports::RoomRef group{ports::RoomKind::group, 7};
+  ASSERT_TRUE(
+      rooms_->create_room(group, "g", alice_, ports::PostPolicy::everyone, ports::Access::invite_only, {}).ok());
+  auto seq = sequencer(now_ms);
+  const std::vector<ports::LogRecord> batch{group_send(0, bob_, group.id, "intruder")};
+  ASSERT_TRUE(seq.process(batch).ok());
+  ASSERT_EQ(replies_seen_.size(), 1U);
+  ASSERT_FALSE(replies_seen_[0].ok());
+  const auto asked = authorizer_->check_member(conversation_of(group), bob_);
+  ASSERT_FALSE(asked.ok());
+  EXPECT_EQ(replies_seen_[0].error().code, asked.error().code);
+  EXPECT_EQ(replies_seen_[0].error().message, asked.error().message);
+  EXPECT_TRUE(changelog().empty());
+}
+
+// An engine that fails while a send is authorized is not a refusal: the
+// batch fails (and is retried), nobody is answered, nothing is decided; once
+// the engine is back the same batch is decided and answered.
+TEST_F(PipelineTest, AnEngineFailingWhileAuthorizingRetriesTheBatchInsteadOfRefusing) {
+  const ports::RoomRef group{ports::RoomKind::group, 7};
+  ASSERT_TRUE(
+      rooms_->create_room(group, "g", alice_, ports::PostPolicy::everyone, ports::Access::invite_only, {bob_}).ok());
+  SwitchableRooms rooms(*rooms_);
+  RoomsService authorizer(rooms, *directory_, *social_, RoomsService::Options{});
+  Sequencer seq(*log_, *decided_, *store_, authorizer, state_, Snowflake(1, now_ms));
+  const std::vector<ports::LogRecord> batch{group_send(0, alice_, group.id, "hello")};
+  rooms.down = true;
+  const auto failed = seq.process(batch);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, ErrorCode::unavailable);
+  EXPECT_TRUE(replies_seen_.empty());
+  EXPECT_TRUE(changelog().empty());
+  rooms.down = false;
+  ASSERT_TRUE(seq.process(batch).ok());
+  ASSERT_EQ(replies_seen_.size(), 1U);
+  EXPECT_TRUE(replies_seen_[0].ok());
+  EXPECT_EQ(changelog().size(), 1U);
 }
 
 // A consumer that hands out scripted batches, each under the generation

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -97,6 +98,25 @@ TEST(ConnectionLimits, CountsStayExactUnderConcurrentAdmitsAndReleases) {
   EXPECT_EQ(limits.admit_connection(ip::make_address("10.0.0.0")).refusal, Refusal::address_full);
   EXPECT_EQ(limits.admit_user(UserId{1}, "d0").refusal, Refusal::user_full);
   EXPECT_EQ(limits.admit_user(UserId{2}, "d3").refusal, Refusal::none);
+}
+
+// A stopping server waits for its connections to close: the wait ends when
+// the last slot is given back (on another thread), and not before.
+TEST(ConnectionLimits, WaitNoneOpenEndsWhenTheLastConnectionCloses) {
+  ConnectionLimits limits({.max_connections = 10, .per_address = 10, .per_user = 10, .devices_per_user = 10});
+  EXPECT_TRUE(limits.wait_none_open(std::chrono::steady_clock::now()));  // none open: at once
+  auto a = limits.admit_connection(ip::make_address("10.0.0.1"));
+  auto b = limits.admit_connection(ip::make_address("10.0.0.2"));
+  ASSERT_TRUE(a.slot && b.slot);
+  // Still open: the wait gives up at its deadline.
+  EXPECT_FALSE(limits.wait_none_open(std::chrono::steady_clock::now() + std::chrono::milliseconds(20)));
+  std::thread closer([&] {
+    a.slot.release();
+    b.slot.release();
+  });
+  EXPECT_TRUE(limits.wait_none_open(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+  EXPECT_EQ(limits.open(), 0U);
+  closer.join();
 }
 
 TEST(ConnectionLimits, TheDefaultIsBelowTheDescriptorLimit) {

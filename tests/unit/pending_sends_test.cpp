@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gateway/connection.hpp"
@@ -118,6 +119,26 @@ TEST(PendingSends, CompleteAllAnswersEachWaiterOnItsConnectionsThreadInOrder) {
   EXPECT_NE(b->replies[0].find(R"("re":2)"), std::string::npos) << b->replies[0];
   EXPECT_NE(b->replies[0].find("forbidden"), std::string::npos) << b->replies[0];
   EXPECT_TRUE(a->others.empty() && b->others.empty());
+}
+
+// A stopping server lets the sends in flight be answered first: the wait
+// ends when the last one is (on another thread), and not before.
+TEST(PendingSends, WaitDrainedEndsWhenTheLastSendIsAnswered) {
+  PendingSends pending;
+  EXPECT_TRUE(pending.wait_drained(Clock::now()));  // none waiting: at once
+  const auto first = pending.add({}, 1);
+  const auto second = pending.add({}, 2);
+  ASSERT_TRUE(first && second);
+  EXPECT_FALSE(pending.wait_drained(Clock::now() + milliseconds(20)));
+  pending.complete(*first, make_error(ErrorCode::unavailable, "test"));
+  EXPECT_FALSE(pending.wait_drained(Clock::now() + milliseconds(20)));  // one still waits
+  std::thread answer([&] {
+    const std::pair<std::uint64_t, Result<Message>> results[] = {{*second, make_error(ErrorCode::unavailable, "x")}};
+    pending.complete_all(results);
+  });
+  EXPECT_TRUE(pending.wait_drained(Clock::now() + std::chrono::seconds(30)));
+  EXPECT_EQ(pending.size(), 0U);
+  answer.join();
 }
 
 }  // namespace

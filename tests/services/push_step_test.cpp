@@ -1,0 +1,168 @@
+// The push step against the embedded engines: an inbox record wakes each
+// recipient with no device online (with the seq the inbox owner gave the
+// entry, a preview cut to size, the time seen), never the sender, nobody
+// online and nobody for a channel post; a replayed batch adds nothing; and
+// an entry the inbox owner has not stored yet fails the batch (so that it
+// is retried) instead of being skipped.
+
+#include "services/push_step.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "adapters/embedded/rocks_push_ledger.hpp"
+#include "service_fixture.hpp"
+
+namespace parley::services {
+namespace {
+
+using testkit::Engines;
+using testkit::must;
+using testkit::ServerDevices;
+
+class PushStepTest : public ::testing::Test {
+ protected:
+  PushStepTest() {
+    alice_ = engines_.user("alice");
+    bob_ = engines_.user("bob");
+    carol_ = engines_.user("carol");
+  }
+
+  PushStep step(std::chrono::milliseconds seq_wait = std::chrono::milliseconds(0)) {
+    return PushStep(
+        *engines_.store, engines_.state, *ledger_,
+        {.preview_bytes = 5, .seq_wait = seq_wait, .clock = [this] { return now_; }, .on_added = [this] { ++woken_; }});
+  }
+
+  Message message(UserId from, Recipient to, std::uint64_t id, std::string body) {
+    Message m;
+    m.id = MessageId{id};
+    m.conversation = to_string(conversation_of(from, to));
+    m.from = from;
+    m.to = to;
+    m.body = std::move(body);
+    return m;
+  }
+
+  // Stores the message at the next seq of each user's inbox, as the inbox
+  // owner does before (or while) the push step reads the same record.
+  void place(const Message& m, const std::vector<UserId>& users) {
+    std::vector<ports::MessageStore::InboxWrite> writes;
+    for (UserId u : users) writes.push_back({u, InboxEntry{engines_.store->inbox_head(u).value() + 1, m}});
+    ASSERT_TRUE(engines_.store->put_inbox(writes).ok());
+  }
+
+  ports::LogRecord record(const Message& m, std::vector<UserId> users) {
+    return {std::string(records::kInboxesTopic), 0, offset_++, to_string(users.front()),
+            records::encode(records::InboxCommand{std::move(users), m})};
+  }
+
+  // The ledger's batches, by user then conversation.
+  std::vector<ports::PushBatch> batches() {
+    auto all = ledger_->batches().value();
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.user, a.conversation) < std::tie(b.user, b.conversation);
+    });
+    return all;
+  }
+
+  Engines engines_{"parley-push-step"};
+  std::unique_ptr<embedded::RocksPushLedger> ledger_ =
+      must(embedded::RocksPushLedger::open(engines_.sub("ledger"), embedded::Durability::os));
+  TimeMs now_ = 1'800'000'000'000;
+  int woken_ = 0;
+  std::uint64_t offset_ = 0;
+  UserId alice_, bob_, carol_;
+};
+
+TEST_F(PushStepTest, AnOfflineRecipientIsWokenWithTheSeqOfTheirEntryAndAShortPreview) {
+  const Message hello = message(alice_, {Recipient::Kind::user, bob_.value}, 100, "hello there bob");
+  place(message(carol_, {Recipient::Kind::user, bob_.value}, 50, "earlier"), {carol_, bob_});  // bob's seq 1
+  place(hello, {alice_, bob_});                                                                // bob's seq 2
+  auto push = step();
+  ASSERT_TRUE(push.process(std::vector{record(hello, {alice_, bob_})}).ok());
+
+  const auto all = batches();
+  ASSERT_EQ(all.size(), 1U) << "the sender was woken for her own message";
+  EXPECT_EQ(all[0].user, bob_);
+  EXPECT_EQ(all[0].conversation, hello.conversation);
+  EXPECT_FALSE(all[0].group);  // 1:1: high priority
+  EXPECT_EQ(all[0].count, 1U);
+  EXPECT_EQ(all[0].first_seq, 2U);
+  EXPECT_EQ(all[0].last_seq, 2U);
+  EXPECT_EQ(all[0].last_message, MessageId{100});
+  EXPECT_EQ(all[0].last_sender, alice_);
+  EXPECT_EQ(all[0].last_preview, "hello");  // preview_bytes
+  EXPECT_EQ(all[0].opened_at, now_);
+  EXPECT_EQ(woken_, 1);
+}
+
+TEST_F(PushStepTest, NobodyWithADeviceOnlineIsWokenAndChannelPostsWakeNobody) {
+  ServerDevices server(engines_.state, "s1");
+  server.connect(carol_);
+  const auto group = ports::RoomRef{ports::RoomKind::group, 4242};
+  const Message in_group = message(alice_, {Recipient::Kind::group, group.id}, 100, "group news");
+  const Message in_channel = message(alice_, {Recipient::Kind::channel, 4343}, 101, "channel news");
+  place(in_group, {alice_, bob_, carol_});
+  auto push = step();
+  ASSERT_TRUE(push.process(std::vector{record(in_group, {alice_, bob_, carol_}), record(in_channel, {bob_})}).ok());
+
+  const auto all = batches();
+  ASSERT_EQ(all.size(), 1U);
+  EXPECT_EQ(all[0].user, bob_);  // carol is online: she got it live
+  EXPECT_TRUE(all[0].group);     // low priority
+  EXPECT_EQ(all[0].conversation, in_group.conversation);
+}
+
+TEST_F(PushStepTest, AReplayedBatchAddsNothingAndWakesNobody) {
+  const Message one = message(alice_, {Recipient::Kind::user, bob_.value}, 100, "one");
+  const Message two = message(alice_, {Recipient::Kind::user, bob_.value}, 101, "two");
+  place(one, {alice_, bob_});
+  place(two, {alice_, bob_});
+  const std::vector batch{record(one, {alice_, bob_}), record(two, {alice_, bob_})};
+  auto push = step();
+  ASSERT_TRUE(push.process(batch).ok());
+  ASSERT_EQ(woken_, 1);
+  const auto first = batches();
+  ASSERT_EQ(first.size(), 1U);
+  EXPECT_EQ(first[0].count, 2U);
+
+  // As after a crash before the offset commit; a new step, a later clock.
+  now_ += 60'000;
+  auto again = step();
+  ASSERT_TRUE(again.process(batch).ok());
+  EXPECT_EQ(batches(), first);
+  EXPECT_EQ(woken_, 1);
+}
+
+TEST_F(PushStepTest, AnEntryNotStoredYetFailsTheBatchSoThatItIsRetried) {
+  const Message early = message(alice_, {Recipient::Kind::user, bob_.value}, 100, "early");
+  const std::vector batch{record(early, {alice_, bob_})};
+  auto push = step(std::chrono::milliseconds(0));
+  auto failed = push.process(batch);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, ErrorCode::unavailable);
+  EXPECT_TRUE(batches().empty());
+  EXPECT_EQ(woken_, 0);
+
+  // The inbox owner stores it; the retry wakes bob.
+  place(early, {alice_, bob_});
+  ASSERT_TRUE(push.process(batch).ok());
+  ASSERT_EQ(batches().size(), 1U);
+  EXPECT_EQ(batches()[0].last_seq, 1U);
+  EXPECT_EQ(woken_, 1);
+}
+
+TEST_F(PushStepTest, ARecordThatDoesNotDecodeIsSkipped) {
+  const Message m = message(alice_, {Recipient::Kind::user, bob_.value}, 100, "fine");
+  place(m, {alice_, bob_});
+  std::vector batch{ports::LogRecord{std::string(records::kInboxesTopic), 0, 0, "k", "not a record"},
+                    record(m, {alice_, bob_})};
+  auto push = step();
+  ASSERT_TRUE(push.process(batch).ok());
+  EXPECT_EQ(batches().size(), 1U);
+}
+
+}  // namespace
+}  // namespace parley::services
