@@ -368,7 +368,7 @@ const std::vector<Setting>& settings() {
          return true;
        }},
       {"--admin-token-file", "PARLEY_ADMIN_TOKEN_FILE",
-       "turns on the admin API (/v1/admin/*: list, disable and enable users, server stats) for a bearer token "
+       "turns on the admin API (/v1/admin/*: list, disable, enable and delete users, server stats) for a bearer token "
        "equal to this file's content, less a trailing newline; at least 16 bytes, no whitespace (e.g. "
        "`openssl rand -hex 32 > FILE`). Default: the admin API is off (its paths answer 404)",
        [](Config& c, const std::string& v) {

@@ -28,17 +28,27 @@ std::unique_ptr<ports::LogConsumer> subscribe(ports::MessageLog& log, std::strin
 Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsContext> tls)
     : config_(config),
       server_id_("node-" + std::to_string(config.node_id)),
+      deleted_users_(*engines.directory),
       room_rules_(*engines.rooms, *engines.directory, *engines.social,
-                  {.max_group_members = config.max_group_members, .add_friends_only = config.room_add_friends_only}),
+                  {.max_group_members = config.max_group_members,
+                   .add_friends_only = config.room_add_friends_only,
+                   .deleted = &deleted_users_}),
       conversations_(*engines.store, *engines.rooms, room_rules_, *engines.state,
-                     {.typing_interval = config.typing_interval}),
-      chat_(*engines.log, *engines.store, *engines.state, room_rules_, {.server_id = server_id_}),
+                     {.typing_interval = config.typing_interval, .deleted = &deleted_users_}),
+      chat_(*engines.log, *engines.store, *engines.state, room_rules_,
+            {.server_id = server_id_, .deleted = &deleted_users_}),
       auth_(*engines.directory, config.hash_cost,
             services::Auth::Throttle{.free_failures = config.login_failures_per_username,
                                      .free_failures_per_address = config.login_failures_per_address},
             {.ttl = config.session_ttl, .registration_open = config.registration_open, .now = {}}),
       sessions_(auth_, *engines.store, *engines.state, engines.push_tokens.get()),
-      admin_(*engines.directory, sessions_),
+      admin_(*engines.directory, sessions_,
+             {.store = *engines.store,
+              .rooms = *engines.rooms,
+              .social = *engines.social,
+              .search = *engines.search,
+              .push_tokens = engines.push_tokens.get(),
+              .deleted = &deleted_users_}),
       presence_(
           *engines.state, *engines.social,
           {.ttl = config.presence_ttl, .heartbeat = config.presence_heartbeat, .debounce = config.presence_debounce}),
@@ -49,7 +59,7 @@ Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsC
                   .flush_stored = !config.engines.cassandra.empty(),
                   .answer_after_store = config.engines.cassandra.empty()}),
       store_writer_(*engines.log, *engines.store, *engines.state, &stored_by_sequencer_),
-      search_(*engines.search, *engines.rooms, room_rules_),
+      search_(*engines.search, *engines.rooms, room_rules_, &deleted_users_),
       inbox_owner_(*engines.log, *engines.store, *engines.state),
       search_indexer_(*engines.search),
       sequencer_step_(
@@ -107,6 +117,9 @@ Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsC
                .admin = &admin_,
                .metrics = &metrics_},
               std::move(tls)) {
+  if (auto read = deleted_users_.refresh(); !read) {
+    throw std::runtime_error("cannot read the deleted users: " + read.error().message);
+  }
   readiness_.watch_step("sequencer", [this] { return sequencer_step_.running(); });
   readiness_.watch_step("store-writer", [this] { return store_writer_step_.running(); });
   readiness_.watch_step("search-indexer", [this] { return search_step_.running(); });
@@ -128,6 +141,7 @@ void Node::start() {
   push_dispatcher_.start();
   push_step_.start();
   presence_.start();
+  deleted_users_.start(std::chrono::seconds(10));  // what other servers deleted
 }
 
 void Node::stop() {
@@ -142,6 +156,7 @@ void Node::stop() {
   push_step_.stop();
   push_dispatcher_.stop();
   readiness_.stop();
+  deleted_users_.stop();
 }
 
 }  // namespace parley::app

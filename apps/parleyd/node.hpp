@@ -17,6 +17,7 @@
 #include "services/auth.hpp"
 #include "services/chat_service.hpp"
 #include "services/conversation_service.hpp"
+#include "services/deleted_users.hpp"
 #include "services/inbox_owner.hpp"
 #include "services/pipeline_step.hpp"
 #include "services/presence_service.hpp"
@@ -38,7 +39,7 @@ class Node {
  public:
   // Builds everything over `engines` (which must outlive the node; its
   // probes are taken). Throws std::runtime_error when a pipeline step
-  // cannot subscribe to its topic.
+  // cannot subscribe to its topic, or the deleted users cannot be read.
   Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsContext> tls);
   ~Node();
   Node(const Node&) = delete;
@@ -65,6 +66,8 @@ class Node {
   const Config& config_;
   Metrics metrics_;  // GET /metrics: what the gateway and the steps count
   std::string server_id_;
+  // The users an administrator deleted: their messages read as tombstones.
+  services::DeletedUsers deleted_users_;
   services::RoomsService room_rules_;
   services::ConversationService conversations_;
   services::ChatService chat_;

@@ -179,7 +179,11 @@ json::object to_json(const Message& m) {
   o["conversation"] = m.conversation;
   o["from"] = to_string(m.from);
   o["to"] = to_json(m.to);
-  o["body"] = m.body;
+  if (m.deleted) {
+    o["deleted"] = true;
+  } else {
+    o["body"] = m.body;
+  }
   o["sent_at"] = m.sent_at;
   o["client_msg_id"] = m.client_msg_id;
   return o;
@@ -241,8 +245,14 @@ void append_json(std::string& out, const Message& m) {
   out += to_string(m.to.kind);
   out += R"(":")";
   out += std::to_string(m.to.id);
-  out += R"("},"body":)";
-  out += json::serialize(json::string_view(m.body));
+  out += R"("},)";
+  // A tombstone has no body, and says so (docs/PROTOCOL.md, "Objects").
+  if (m.deleted) {
+    out += R"("deleted":true)";
+  } else {
+    out += R"("body":)";
+    out += json::serialize(json::string_view(m.body));
+  }
   out += R"(,"sent_at":)";
   out += std::to_string(m.sent_at);
   out += R"(,"client_msg_id":)";

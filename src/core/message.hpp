@@ -52,9 +52,21 @@ struct Message {
   std::string body;
   TimeMs sent_at = 0;
   std::string client_msg_id;
+  // A tombstone: its sender's account was deleted (docs/PROTOCOL.md,
+  // "Admin API"). It keeps its id, conversation, sender, recipient, time
+  // and place in every order; its body is gone (empty). Only the message
+  // store and the read paths make them; a send never does.
+  bool deleted = false;
 
   friend bool operator==(const Message&, const Message&) = default;
 };
+
+// Turns `m` into its tombstone: the body is erased, the rest stays.
+inline void make_tombstone(Message& m) {
+  m.body.clear();
+  m.body.shrink_to_fit();
+  m.deleted = true;
+}
 
 // One position in one user's inbox.
 struct InboxEntry {

@@ -395,11 +395,20 @@ std::optional<std::pair<std::string, std::string>> admin_user_action(std::string
   return std::pair{std::string(path.substr(0, slash)), std::string(action)};
 }
 
+// DELETE /v1/admin/users/{id}: the id; nullopt for any other path.
+std::optional<std::string> admin_user(std::string_view path) {
+  if (!path.starts_with(kAdminUsersPrefix)) return std::nullopt;
+  path.remove_prefix(kAdminUsersPrefix.size());
+  if (path.empty() || path.find('/') != std::string_view::npos) return std::nullopt;
+  return std::string(path);
+}
+
 // The admin API's endpoints; none (a 404, as for any unknown path) when
 // parleyd runs without --admin-token-file.
 std::vector<http::verb> admin_methods_of(std::string_view path) {
   if (path == "/v1/admin/users" || path == "/v1/admin/stats") return {http::verb::get};
   if (admin_user_action(path)) return {http::verb::post};
+  if (admin_user(path)) return {http::verb::delete_};
   return {};
 }
 
@@ -424,6 +433,7 @@ json::object user_json(const ports::UserRecord& user) {
   out["username"] = user.username;
   out["created_at"] = user.created_at;
   out["disabled"] = user.disabled;
+  out["deleted"] = user.deleted;
   return out;
 }
 
@@ -466,11 +476,13 @@ awaitable<HttpResponse> admin(Context& ctx, HttpRequest req, const std::string& 
     if (page->more) out["next"] = page->users.back().username;
     co_return json_response(req, http::status::ok, out);
   }
+  // DELETE /v1/admin/users/{id}, or POST …/{id}/disable|enable.
   const auto action = admin_user_action(path);
-  const auto id = validate::id_string(action->first);
+  const auto id = validate::id_string(action ? action->first : admin_user(path).value_or(""));
   if (!id) co_return error_response(req, make_error(ErrorCode::not_found, "no such user"));
-  auto job = [&ctx, user = UserId{*id}, disable = action->second == "disable"] {
-    return disable ? ctx.admin->disable(user) : ctx.admin->enable(user);
+  auto job = [&ctx, user = UserId{*id}, verb = action ? action->second : std::string("delete")] {
+    if (verb == "delete") return ctx.admin->remove(user);
+    return verb == "disable" ? ctx.admin->disable(user) : ctx.admin->enable(user);
   };
   auto done = co_await run_blocking(ctx.blocking, std::move(job));
   if (!done) {

@@ -65,7 +65,7 @@ async function start(user, pass) {
     if (f.ev === 'message') { const m = f.message; line(`${m.from === me.user_id ? 'me' : m.from}: ${m.body}`, m.from === me.user_id ? 'me' : ''); request('ack', {seq: f.seq || 0}).catch(() => {}); refresh(); }
     else line(JSON.stringify(f), 'sys');
   };
-  ws.onopen = async () => { line('connected', 'sys'); const s = await request('sync', {}); s.entries.forEach(x => line(`${x.message.from}: ${x.message.body}`)); refresh(); };
+  ws.onopen = async () => { line('connected', 'sys'); const s = await request('sync', {}); s.entries.forEach(x => line(`${x.message.from}: ${x.message.deleted ? '(deleted)' : x.message.body}`)); refresh(); };
   ws.onclose = e => line(`disconnected (${e.code})`, 'sys');
   setInterval(() => ws.readyState === 1 && request('ping', {}), 5000);
 }

@@ -20,6 +20,9 @@ struct UserRecord {
   TimeMs created_at = 0;
   // Disabled by an administrator: logins are refused until enabled again.
   bool disabled = false;
+  // Deleted by an administrator (delete_user). Only list_users shows such a
+  // record; every other lookup answers not_found.
+  bool deleted = false;
 };
 
 // One session: a token given to one device of a user at a login. A device
@@ -52,9 +55,21 @@ class Directory {
   // Disables or enables the user; ErrorCode::not_found if there is no such
   // user. Durable when it returns.
   [[nodiscard]] virtual Result<void> set_disabled(UserId id, bool disabled) = 0;
+  // Deletes the user's account: from then on find_user and
+  // find_user_by_name answer not_found for it, its password hash is
+  // erased, and its username stays taken (create_user answers conflict),
+  // so that nobody can take the name of someone whose old messages others
+  // still hold. The id is never given again. Its sessions are not touched:
+  // the caller ends them. Deleting a deleted user is no error (a retry);
+  // ErrorCode::not_found if there never was such a user. Durable when it
+  // returns.
+  [[nodiscard]] virtual Result<void> delete_user(UserId id) = 0;
+  // The ids of every deleted user, in id order (few: read whole).
+  [[nodiscard]] virtual Result<std::vector<UserId>> deleted_users() = 0;
   // Up to `limit` users whose usernames start with `prefix` and sort after
   // `after` (bytewise; "" for the first page), in that order: an
-  // administrator's list and search.
+  // administrator's list and search. Deleted users are listed too, with
+  // `deleted` set (their names stay taken).
   [[nodiscard]] virtual Result<std::vector<UserRecord>> list_users(std::string_view prefix, std::string_view after,
                                                                    int limit) = 0;
 

@@ -147,6 +147,23 @@ class MessageStore {
   [[nodiscard]] virtual Result<std::size_t> count_unread(std::string_view conversation, MessageId after, UserId reader,
                                                          std::size_t cap) = 0;
 
+  // --- deleting a user (docs/PROTOCOL.md, "Admin API") -------------------
+
+  // Turns every message `sender` sent in `conversation` into a tombstone
+  // (core/message.hpp, make_tombstone): in the conversation's history, and
+  // in the inbox entries of `inbox_users` that hold one (the other members
+  // of a 1:1 or group conversation; nobody for a channel). The message
+  // keeps its id, conversation, seq and order everywhere; its body is
+  // erased from the rows. Returns the ids of the sender's messages in the
+  // conversation (tombstoned now or before), oldest first. Idempotent.
+  [[nodiscard]] virtual Result<std::vector<MessageId>> erase_sent(std::string_view conversation, UserId sender,
+                                                                  std::span<const UserId> inbox_users) = 0;
+
+  // Deletes the user's inbox (its entries, its head, its conversation
+  // list), its device cursors and its read positions. Other users' rows
+  // are not touched. Idempotent.
+  [[nodiscard]] virtual Result<void> delete_inbox(UserId user) = 0;
+
   // Makes every write that returned before this call durable on disk.
   [[nodiscard]] virtual Result<void> flush() = 0;
 };

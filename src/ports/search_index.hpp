@@ -24,6 +24,10 @@ class SearchIndex {
   // Adds messages to the index. Indexing a message again changes nothing.
   [[nodiscard]] virtual Result<void> index(std::span<const Message> messages) = 0;
 
+  // Removes messages from the index (their sender's account was deleted):
+  // no search finds them any more. Ids not indexed are skipped.
+  [[nodiscard]] virtual Result<void> remove(std::span<const MessageId> messages) = 0;
+
   struct Scope {
     std::span<const std::string> conversations;  // named conversations
     UserId direct_of;                            // and this user's 1:1s (none when 0)

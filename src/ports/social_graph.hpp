@@ -73,6 +73,10 @@ class SocialGraph {
   // self does not block other.
   [[nodiscard]] virtual Result<void> unblock(UserId self, UserId other) = 0;
 
+  // Drops everything between `user` and anyone (the account was deleted):
+  // friendships, pending requests both ways, blocks both ways. Idempotent.
+  [[nodiscard]] virtual Result<void> forget(UserId user) = 0;
+
   // How `self` stands with `other` (all false for strangers).
   [[nodiscard]] virtual Result<Relation> relation(UserId self, UserId other) = 0;
   // relation() of each (self, other), in order: one round trip where the

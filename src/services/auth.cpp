@@ -196,6 +196,8 @@ Result<Auth::Login> Auth::login(std::string_view username, std::string_view pass
   auto again = directory_.find_user(user->id);
   if (!again || again->disabled) {
     (void)directory_.delete_session(session_key);
+    // Deleted meanwhile (AdminService::remove): as if it never was.
+    if (!again && again.error().code == ErrorCode::not_found) return wrong;
     if (!again) return std::move(again).error();
     return disabled_account();
   }

@@ -32,6 +32,7 @@ Result<ChatService::SyncPage> ChatService::sync(UserId user, std::string_view de
     page.entries.resize(static_cast<std::size_t>(req.limit));
     page.more = true;
   }
+  if (options_.deleted != nullptr) options_.deleted->render(page.entries);
   return page;
 }
 
@@ -51,7 +52,9 @@ Result<std::vector<Message>> ChatService::history(UserId user, const codec::Hist
   // A group or channel that does not exist answers like one the user is not
   // in, so that non-members cannot learn which ones do.
   if (auto member = rooms_.check_member(*conversation, user); !member) return std::move(member).error();
-  return store_.history(req.conversation, req.before, req.limit);
+  auto messages = store_.history(req.conversation, req.before, req.limit);
+  if (messages && options_.deleted != nullptr) options_.deleted->render(*messages);
+  return messages;
 }
 
 }  // namespace parley::services

@@ -15,6 +15,7 @@
 #include "ports/message_log.hpp"
 #include "ports/message_store.hpp"
 #include "ports/state_store.hpp"
+#include "services/deleted_users.hpp"
 #include "services/rooms_service.hpp"
 
 namespace parley::services {
@@ -23,6 +24,8 @@ class ChatService {
  public:
   struct Options {
     std::string server_id;
+    // Messages of these senders read as tombstones; null: none.
+    const DeletedUsers* deleted = nullptr;
   };
 
   struct SyncPage {

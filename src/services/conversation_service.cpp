@@ -29,6 +29,7 @@ Result<std::optional<Message>> ConversationService::newest(const std::string& co
   auto page = store_.history(conversation, MessageId{}, 1);
   if (!page) return std::move(page).error();
   if (page->empty()) return std::optional<Message>{};
+  if (options_.deleted != nullptr) options_.deleted->render(page->front());
   return std::optional<Message>{std::move(page->front())};
 }
 

@@ -16,6 +16,7 @@
 #include "ports/message_store.hpp"
 #include "ports/rooms.hpp"
 #include "ports/state_store.hpp"
+#include "services/deleted_users.hpp"
 #include "services/rooms_service.hpp"
 
 namespace parley::services {
@@ -27,6 +28,7 @@ class ConversationService {
   struct Options {
     std::chrono::milliseconds typing_interval{2000};  // at most one typing event per user and conversation per interval
     std::size_t unread_cap = 1000;                    // unread counts stop counting here
+    const DeletedUsers* deleted = nullptr;            // their messages read as tombstones; null: none
   };
 
   struct Entry {

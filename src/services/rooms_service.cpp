@@ -211,6 +211,10 @@ Result<RoomsService::SendVerdict> RoomsService::authorize_send(UserId from, cons
   switch (to.kind) {
     case Recipient::Kind::user: {
       const UserId user{to.id};
+      if (options_.deleted != nullptr && options_.deleted->contains(user)) {
+        lookups.known_users.erase(user);
+        return refuse(make_error(ErrorCode::not_found, "no user with id " + to_string(user)));
+      }
       if (!lookups.known_users.contains(user)) {
         if (auto exists = check_user_exists(user); !exists) {
           if (exists.error().code == ErrorCode::not_found) return refuse(std::move(exists).error());

@@ -37,6 +37,7 @@
 #include "ports/directory.hpp"
 #include "ports/rooms.hpp"
 #include "ports/social_graph.hpp"
+#include "services/deleted_users.hpp"
 
 namespace parley::services {
 
@@ -49,6 +50,10 @@ class RoomsService {
     // request, so agreed to hear from the adder). Off: anyone not on
     // either side of a block.
     bool add_friends_only = true;
+    // The users an administrator deleted (null: none): a 1:1 send to one
+    // is refused `not_found`, like a send to nobody, although the lookups
+    // of a long-lived caller (the sequencer) found the user before.
+    const DeletedUsers* deleted = nullptr;
   };
 
   RoomsService(ports::Rooms& rooms, ports::Directory& directory, ports::SocialGraph& social, Options options);

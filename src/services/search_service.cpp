@@ -4,11 +4,19 @@
 
 namespace parley::services {
 
-SearchService::SearchService(ports::SearchIndex& index, ports::Rooms& rooms, RoomsService& access)
-    : index_(index), rooms_(rooms), access_(access) {}
+SearchService::SearchService(ports::SearchIndex& index, ports::Rooms& rooms, RoomsService& access,
+                             const DeletedUsers* deleted)
+    : index_(index), rooms_(rooms), access_(access), deleted_(deleted) {}
 
 Result<std::vector<Message>> SearchService::search(UserId user, std::string_view query,
                                                    const std::optional<std::string>& conversation, int limit) {
+  auto found = find(user, query, conversation, limit);
+  if (found && deleted_ != nullptr) deleted_->drop(*found);
+  return found;
+}
+
+Result<std::vector<Message>> SearchService::find(UserId user, std::string_view query,
+                                                 const std::optional<std::string>& conversation, int limit) {
   std::vector<std::string> conversations;
   if (conversation) {
     auto ref = parse_conversation(*conversation);

@@ -9,22 +9,30 @@
 
 #include "ports/rooms.hpp"
 #include "ports/search_index.hpp"
+#include "services/deleted_users.hpp"
 #include "services/rooms_service.hpp"
 
 namespace parley::services {
 
 class SearchService {
  public:
-  SearchService(ports::SearchIndex& index, ports::Rooms& rooms, RoomsService& access);
+  // `deleted` (may be null): their messages are never found.
+  SearchService(ports::SearchIndex& index, ports::Rooms& rooms, RoomsService& access,
+                const DeletedUsers* deleted = nullptr);
 
   // `forbidden` if `conversation` is given and the user is not in it.
   [[nodiscard]] Result<std::vector<Message>> search(UserId user, std::string_view query,
                                                     const std::optional<std::string>& conversation, int limit);
 
  private:
+  // search() before the messages of deleted users are dropped.
+  [[nodiscard]] Result<std::vector<Message>> find(UserId user, std::string_view query,
+                                                  const std::optional<std::string>& conversation, int limit);
+
   ports::SearchIndex& index_;
   ports::Rooms& rooms_;
   RoomsService& access_;
+  const DeletedUsers* deleted_;
 };
 
 }  // namespace parley::services

@@ -1,5 +1,6 @@
 // The Directory contract: users, their ids and names, sessions.
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -216,6 +217,36 @@ TEST_P(DirectoryContract, AUserIsDisabledAndEnabledAgain) {
   auto missing = port_->set_disabled(UserId{0xFFFFFFFFFFFFULL}, true);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::not_found);
+}
+
+TEST_P(DirectoryContract, ADeletedUserIsNoUserButKeepsItsName) {
+  auto user = port_->create_user(dir_.unique("dora"), "hash");
+  auto other = port_->create_user(dir_.unique("dorb"), "hash");
+  ASSERT_TRUE(user.ok() && other.ok());
+  ASSERT_TRUE(port_->delete_user(user->id).ok());
+  ASSERT_TRUE(port_->delete_user(user->id).ok());  // again: no error
+  for (auto found : {port_->find_user(user->id), port_->find_user_by_name(user->username)}) {
+    ASSERT_FALSE(found.ok());
+    EXPECT_EQ(found.error().code, ErrorCode::not_found);
+  }
+  EXPECT_EQ(port_->set_disabled(user->id, true).error().code, ErrorCode::not_found);
+  EXPECT_EQ(port_->set_password(user->id, "new").error().code, ErrorCode::not_found);
+  auto again = port_->create_user(user->username, "hash");  // the name stays taken
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::conflict);
+  restart();
+  EXPECT_EQ(port_->find_user(user->id).error().code, ErrorCode::not_found);
+  EXPECT_TRUE(port_->find_user(other->id).ok());
+  auto listed = port_->list_users(user->username, "", 10);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1U);
+  EXPECT_TRUE(listed->front().deleted);
+  EXPECT_TRUE(listed->front().password_hash.empty());  // erased
+  auto deleted = port_->deleted_users();
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_NE(std::find(deleted->begin(), deleted->end(), user->id), deleted->end());
+  EXPECT_EQ(std::find(deleted->begin(), deleted->end(), other->id), deleted->end());
+  EXPECT_EQ(port_->delete_user(UserId{0xFFFFFFFFFFFFULL}).error().code, ErrorCode::not_found);
 }
 
 TEST_P(DirectoryContract, UsersAreListedByNamePrefixInPagesInByteOrder) {

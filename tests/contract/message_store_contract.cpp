@@ -281,6 +281,78 @@ TEST_P(MessageStoreContract, DataSurvivesRestart) {
   EXPECT_EQ(*port_->cursor(user, "phone"), 1U);
 }
 
+// A deleted user's messages (AdminService::remove): tombstones in the
+// history and in the inboxes named, everything else of them kept, other
+// senders' messages untouched; a replay does not bring a body back.
+TEST_P(MessageStoreContract, ASendersMessagesBecomeTombstonesInHistoryAndInboxes) {
+  const UserId alice = user_for(dir_, 1), bob = user_for(dir_, 2), carol = user_for(dir_, 3);
+  const std::string conv = dir_.unique("g:erase");
+  std::vector<Message> sent = {message(conv, 100, bob.value, "b1"), message(conv, 200, alice.value, "a1"),
+                               message(conv, 300, bob.value, "b2")};
+  sent[1].body.clear();  // an empty body is no tombstone
+  ASSERT_TRUE(port_->put_messages(sent).ok());
+  std::vector<ports::MessageStore::InboxWrite> writes;
+  for (UserId user : {alice, bob, carol}) {
+    for (Seq seq = 1; seq <= 3; ++seq) writes.push_back({user, InboxEntry{seq, sent[seq - 1]}});
+  }
+  ASSERT_TRUE(port_->put_inbox(writes).ok());
+
+  const std::vector<UserId> holders{alice};  // carol left the group before: not named
+  auto erased = port_->erase_sent(conv, bob, holders);
+  ASSERT_TRUE(erased.ok()) << erased.error().message;
+  EXPECT_EQ(*erased, (std::vector<MessageId>{MessageId{100}, MessageId{300}}));
+
+  auto tombstone = [](Message m) {
+    make_tombstone(m);
+    return m;
+  };
+  const std::vector<Message> expected{tombstone(sent[2]), sent[1], tombstone(sent[0])};
+  EXPECT_EQ(*port_->history(conv, MessageId{}, 10), expected);
+  EXPECT_TRUE(port_->history(conv, MessageId{}, 10)->front().body.empty());
+  EXPECT_FALSE((*port_->history(conv, MessageId{}, 10))[1].deleted);
+  auto inbox = port_->inbox(alice, 0, 10);
+  ASSERT_EQ(inbox->size(), 3U);
+  EXPECT_EQ((*inbox)[0], (InboxEntry{1, tombstone(sent[0])}));
+  EXPECT_EQ((*inbox)[1], (InboxEntry{2, sent[1]}));
+  EXPECT_EQ((*inbox)[2], (InboxEntry{3, tombstone(sent[2])}));
+  EXPECT_EQ(port_->inbox(carol, 0, 10)->front(), (InboxEntry{1, sent[0]}));  // not named: as it was
+
+  // Again: the same ids, nothing changes; a replayed write of the message
+  // does not bring its body back.
+  EXPECT_EQ(*port_->erase_sent(conv, bob, holders), *erased);
+  ASSERT_TRUE(port_->put_messages(std::vector{sent[0]}).ok());
+  EXPECT_EQ(*port_->history(conv, MessageId{}, 10), expected);
+  restart();
+  EXPECT_EQ(*port_->history(conv, MessageId{}, 10), expected);
+  EXPECT_EQ(port_->inbox(alice, 0, 10)->front(), (InboxEntry{1, tombstone(sent[0])}));
+  EXPECT_TRUE(port_->erase_sent(dir_.unique("g:nothing"), bob, holders)->empty());
+}
+
+TEST_P(MessageStoreContract, ADeletedInboxIsEmptyWithItsCursorsAndReadPositions) {
+  const UserId bob = user_for(dir_, 1), alice = user_for(dir_, 2);
+  const std::string conv = dir_.unique("g:gone");
+  const Message m = message(conv, 500, alice.value, "m");
+  ASSERT_TRUE(port_->put_messages(std::vector{m}).ok());
+  ASSERT_TRUE(
+      port_->put_inbox(std::vector<ports::MessageStore::InboxWrite>{{bob, InboxEntry{1, m}}, {alice, InboxEntry{1, m}}})
+          .ok());
+  ASSERT_TRUE(port_->advance_cursor(bob, "phone", 1).ok());
+  ASSERT_TRUE(port_->advance_read_position(bob, conv, MessageId{500}).ok());
+
+  ASSERT_TRUE(port_->delete_inbox(bob).ok());
+  ASSERT_TRUE(port_->delete_inbox(bob).ok());  // again: nothing to do
+  EXPECT_EQ(*port_->inbox_head(bob), 0U);
+  EXPECT_TRUE(port_->inbox(bob, 0, 10)->empty());
+  EXPECT_FALSE(port_->inbox_seq_of(bob, MessageId{500})->has_value());
+  EXPECT_EQ(*port_->cursor(bob, "phone"), 0U);
+  EXPECT_TRUE(port_->conversations_of(bob)->empty());
+  EXPECT_EQ(*port_->read_position(bob, conv), MessageId{});
+  // Nobody else's.
+  EXPECT_EQ(port_->inbox(alice, 0, 10)->size(), 1U);
+  EXPECT_EQ(port_->conversations_of(alice)->size(), 1U);
+  EXPECT_EQ(port_->history(conv, MessageId{}, 10)->size(), 1U);
+}
+
 TEST_P(MessageStoreContract, NonPositiveLimitsAreRejected) {
   for (const int limit : {0, -1}) {
     auto history = port_->history(dir_.unique("g:limits"), MessageId{}, limit);

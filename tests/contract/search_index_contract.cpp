@@ -66,6 +66,19 @@ TEST_P(SearchIndexContract, FindsWordsInTheGivenConversationsNewestFirst) {
   EXPECT_EQ(found->front(), messages[3]);  // the whole message comes back
 }
 
+TEST_P(SearchIndexContract, RemovedMessagesAreNotFoundAgain) {
+  const std::string a = conversation("a");
+  const std::vector<Message> messages = {message(a, 21, "quince one"), message(a, 22, "quince two"),
+                                         message(a, 23, "quince three")};
+  ASSERT_TRUE(port_->index(messages).ok());
+  const std::vector<MessageId> gone{MessageId{21}, MessageId{23}, MessageId{999}};  // 999: never indexed
+  ASSERT_TRUE(port_->remove(gone).ok());
+  EXPECT_EQ(ids(port_->search("quince", std::vector<std::string>{a}, 10)), (std::vector<std::uint64_t>{22}));
+  ASSERT_TRUE(port_->remove(gone).ok());  // again: nothing to do
+  restart();
+  EXPECT_EQ(ids(port_->search("quince", std::vector<std::string>{a}, 10)), (std::vector<std::uint64_t>{22}));
+}
+
 TEST_P(SearchIndexContract, IndexingTwiceKeepsOneEntryAndSurvivesARestart) {
   const std::string a = conversation("a");
   const std::vector<Message> messages = {message(a, 7, "replayed words")};

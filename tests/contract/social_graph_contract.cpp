@@ -167,6 +167,33 @@ TEST_P(SocialGraphContract, ABlockDropsPendingRequestsBothWays) {
   EXPECT_EQ(accept.error().code, ErrorCode::not_found);
 }
 
+TEST_P(SocialGraphContract, AForgottenUserHasNoRelationLeft) {
+  const UserId gone = user_for(dir_, 1), friend_ = user_for(dir_, 2), asker = user_for(dir_, 3),
+               asked = user_for(dir_, 4), blocker = user_for(dir_, 5), blocked = user_for(dir_, 6),
+               other = user_for(dir_, 7);
+  ASSERT_TRUE(port_->request_friend(gone, friend_).ok());
+  ASSERT_TRUE(port_->accept_friend(friend_, gone).ok());
+  ASSERT_TRUE(port_->request_friend(asker, gone).ok());
+  ASSERT_TRUE(port_->request_friend(gone, asked).ok());
+  ASSERT_TRUE(port_->block(blocker, gone).ok());
+  ASSERT_TRUE(port_->block(gone, blocked).ok());
+  ASSERT_TRUE(port_->request_friend(friend_, other).ok());
+  ASSERT_TRUE(port_->accept_friend(other, friend_).ok());
+
+  ASSERT_TRUE(port_->forget(gone).ok());
+  ASSERT_TRUE(port_->forget(gone).ok());  // again: nothing to do
+  for (UserId u : {friend_, asker, asked, blocker, blocked}) {
+    for (auto r : {port_->relation(gone, u), port_->relation(u, gone)}) {
+      ASSERT_TRUE(r.ok());
+      EXPECT_FALSE(r->friends || r->requested || r->requested_by || r->blocks || r->blocked_by);
+    }
+  }
+  EXPECT_TRUE(port_->friends(gone)->empty());
+  EXPECT_TRUE(port_->requests_to(gone)->empty());
+  EXPECT_TRUE(port_->requests_to(asked)->empty());
+  EXPECT_EQ(*port_->friends(friend_), std::vector<UserId>{other});  // the rest of the graph stays
+}
+
 TEST_P(SocialGraphContract, AUserAndThemselfAreRefused) {
   const UserId a = user_for(dir_, 1);
   EXPECT_EQ(port_->request_friend(a, a).error().code, ErrorCode::bad_request);

@@ -1,11 +1,14 @@
 """The admin API (issue 14, "Admin API"; docs/PROTOCOL.md "Admin API"): off
 unless --admin-token-file names the token; users listed and searched by name
 in pages; a disabled user is disconnected, its tokens refused and its
-logins refused until it is enabled again."""
+logins refused until it is enabled again; a deleted user is disconnected
+for good, and its messages read as tombstones in everyone's history, sync
+and search."""
 
 import subprocess
 
 from parley_client import create_user, http_request, login, online, run
+from test_search import found
 from test_sessions import assert_refused, closed_with
 
 ADMIN_TOKEN = "a" * 24 + "-admin-secret-0123"
@@ -119,3 +122,92 @@ def test_a_short_or_missing_admin_token_file_stops_the_start(parleyd_binary, tmp
                                "--admin-token-file", str(path)], capture_output=True, text=True, timeout=30)
         assert done.returncode != 0
         assert "--admin-token-file" in done.stderr, done.stderr
+
+
+def is_tombstone(message):
+    """A message of a deleted user: everything but its body, and `deleted`."""
+    return message.get("deleted") is True and "body" not in message
+
+
+def test_a_deleted_users_messages_read_as_tombstones_and_the_rest_stays(server_factory, tmp_path):
+    server = admin_server(server_factory, tmp_path)
+    alice, bob, carol = (create_user(server, n) for n in ("del_alice", "del_bob", "del_carol"))
+    laptop = login(server, bob, "laptop")
+
+    async def chat():
+        a = await online(server, alice, "phone")
+        b = await online(server, bob, "phone")
+        c = await online(server, carol, "phone")
+        direct = (await a.send_to_user(bob.user_id, "a1", "hello bob"))["conversation"]
+        await b.send_to_user(alice.user_id, "b1", "durian secret")
+        await a.send_to_user(bob.user_id, "a2", "see you")
+        g = await a.call("group_create", name="trio", members=[bob.user_id, carol.user_id])
+        await b.call("send", to={"group": g["group_id"]}, client_msg_id="b2", body="durian for the group")
+        await c.call("send", to={"group": g["group_id"]}, client_msg_id="c1", body="durian back")
+        # Indexed before the delete: what is under test is that it leaves.
+        assert await found(a, ["c1", "b2", "b1"], q="durian") == ["c1", "b2", "b1"]
+
+        r = admin(server, "DELETE", f"/v1/admin/users/{bob.user_id}")
+        assert r.status == 204, r.body
+        assert await closed_with(b) == (4001, "account deleted")
+
+        # History, 1:1 and group: bob's messages keep their place, lose their body.
+        history = await a.history_all(direct)
+        assert [m["client_msg_id"] for m in history] == ["a2", "b1", "a1"]
+        assert is_tombstone(history[1]) and history[1]["from"] == bob.user_id
+        assert [m.get("body") for m in (history[0], history[2])] == ["see you", "hello bob"]
+        assert not any("deleted" in m for m in (history[0], history[2]))
+        group = await c.history_all(g["conversation"])
+        assert [m["client_msg_id"] for m in group] == ["c1", "b2"]
+        assert is_tombstone(group[1]) and group[0]["body"] == "durian back"
+        # Sync: the same entries at the same seqs.
+        entries = await a.sync_all()
+        by_id = {e["message"]["client_msg_id"]: e for e in entries}
+        assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
+        assert is_tombstone(by_id["b1"]["message"]) and is_tombstone(by_id["b2"]["message"])
+        assert by_id["a1"]["message"]["body"] == "hello bob"
+        assert by_id["c1"]["message"]["body"] == "durian back"
+        # The conversation list shows the tombstone as a last message.
+        listed = {x["conversation"]: x for x in (await c.call("conversations"))["conversations"]}
+        assert listed[g["conversation"]]["last_message"]["client_msg_id"] == "c1"
+        # Search finds nothing of bob's, at once.
+        assert [m["client_msg_id"] for m in (await a.call("search", q="durian"))["messages"]] == ["c1"]
+        # Nobody can reach bob any more.
+        await a.expect_error("not_found", "send", to={"user": bob.user_id}, client_msg_id="a3", body="there?")
+        await c.call("ping")  # nobody else was touched
+        return direct, g["conversation"]
+
+    direct, group = run(chat())
+    assert_refused(server, laptop.token)
+    r = http_request(server, "POST", "/v1/sessions",
+                     {"username": bob.username, "password": bob.password, "device_id": "tablet"})
+    assert r.status == 401, r.body
+    alice_session = login(server, alice, "laptop")
+    assert http_request(server, "GET", f"/v1/users/by-name/{bob.username}", token=alice_session.token).status == 404
+    # The name stays taken, so that nobody answers for bob's old messages.
+    r = http_request(server, "POST", "/v1/users", {"username": bob.username, "password": "a-new-password-9"})
+    assert r.status == 409, r.body
+    listed = admin(server, "GET", "/v1/admin/users?q=del_").json["users"]
+    assert [(u["username"], u["deleted"]) for u in listed] == [
+        ("del_alice", False), ("del_bob", True), ("del_carol", False)]
+
+    # Deleting again finishes whatever was left (204); unknown ids are 404.
+    assert admin(server, "DELETE", f"/v1/admin/users/{bob.user_id}").status == 204
+    for path in ("/v1/admin/users/999999999", "/v1/admin/users/x", "/v1/admin/users/0"):
+        r = admin(server, "DELETE", path)
+        assert r.status == 404, (path, r.body)
+    assert admin(server, "DELETE", f"/v1/admin/users/{alice.user_id}",
+                 token=alice_session.token).status == 401
+
+    # Across a restart, still tombstones.
+    server.terminate()
+    server.restart()
+
+    async def after_restart():
+        a = await online(server, alice, "phone")
+        history = await a.history_all(direct)
+        assert [is_tombstone(m) for m in history] == [False, True, False]
+        group_history = await a.history_all(group)
+        assert [is_tombstone(m) for m in group_history] == [False, True]
+
+    run(after_restart())

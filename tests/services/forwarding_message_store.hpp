@@ -45,6 +45,11 @@ class ForwardingMessageStore : public ports::MessageStore {
                                    std::size_t cap) override {
     return inner_.count_unread(conversation, after, reader, cap);
   }
+  Result<std::vector<MessageId>> erase_sent(std::string_view conversation, UserId sender,
+                                            std::span<const UserId> inbox_users) override {
+    return inner_.erase_sent(conversation, sender, inbox_users);
+  }
+  Result<void> delete_inbox(UserId user) override { return inner_.delete_inbox(user); }
   Result<void> flush() override { return inner_.flush(); }
 
  protected:

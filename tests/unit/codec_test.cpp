@@ -111,6 +111,26 @@ TEST(Codec, WritesMessagesWithIdsAsStrings) {
   EXPECT_EQ(msg.at("conversation"), "d:1:2");
 }
 
+// A tombstone (its sender was deleted): no body, "deleted": true, the rest
+// as it was; a message that is none has no "deleted" at all. The frames
+// written directly say the same.
+TEST(Codec, ATombstoneHasNoBodyAndSaysItIsDeleted) {
+  Message m{MessageId{123}, "d:1:2", UserId{1}, Recipient{Recipient::Kind::user, 2}, "gone", 1700000000000, "c9"};
+  EXPECT_FALSE(codec::to_json(m).contains("deleted"));
+  make_tombstone(m);
+  const auto msg = codec::to_json(m);
+  EXPECT_FALSE(msg.contains("body"));
+  EXPECT_EQ(msg.at("deleted"), true);
+  EXPECT_EQ(msg.at("message_id"), "123");
+  EXPECT_EQ(msg.at("from"), "1");
+  EXPECT_EQ(msg.at("sent_at"), 1700000000000);
+  EXPECT_EQ(msg.at("client_msg_id"), "c9");
+  EXPECT_EQ(json::parse(codec::message_json(m)).as_object(), msg);
+  const std::vector<InboxEntry> entries{InboxEntry{7, m}};
+  const auto page = json::parse(codec::reply_sync_page(json::value(1), entries, false)).as_object();
+  EXPECT_EQ(page.at("entries").as_array().at(0).as_object().at("message").as_object(), msg);
+}
+
 // The frames written directly (deliveries, sync pages) must say exactly
 // what the json::object encoding says, for any text a client may send.
 TEST(Codec, DirectFramesMatchTheObjectEncoding) {

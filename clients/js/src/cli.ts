@@ -192,12 +192,17 @@ function describeTo(to: Recipient): string {
   return "user" in to ? `user:${to.user}` : "group" in to ? `group:${to.group}` : `channel:${to.channel}`;
 }
 
+// A message's text, or what stands for a tombstone's.
+function textOf(m: Message): string {
+  return m.deleted ? "(deleted)" : (m.body ?? "");
+}
+
 function messageLine(m: Message, seq?: number): string {
   const me = config.user_id;
   const when = new Date(m.sent_at).toISOString().replace("T", " ").slice(0, 19);
   const from = m.from === me ? "me" : `user:${m.from}`;
   const where = "user" in m.to ? (m.to.user === me ? "me" : describeTo(m.to)) : describeTo(m.to);
-  return `${when} ${seq !== undefined ? `#${seq} ` : ""}${from} -> ${where}: ${m.body}`;
+  return `${when} ${seq !== undefined ? `#${seq} ` : ""}${from} -> ${where}: ${textOf(m)}`;
 }
 
 function eventLine(ev: ServerEvent): string {
@@ -333,7 +338,7 @@ async function conversations(): Promise<void> {
   const limit = intFlag("limit");
   await withClient(async (c) => {
     for (const conv of (await c.conversations(limit)).conversations) {
-      const last = conv.last_message ? `${conv.last_message.body}` : "(no messages)";
+      const last = conv.last_message ? textOf(conv.last_message) : "(no messages)";
       out(conv, `${conv.conversation} ${conv.kind} unread=${conv.unread} ${last}`);
     }
   });

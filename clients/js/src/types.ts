@@ -21,10 +21,17 @@ export interface Message {
   conversation: ConversationId;
   from: UserId;
   to: Recipient;
-  body: string;
+  /** Absent on a tombstone (`deleted`); present on every other message. */
+  body?: string;
   /** Milliseconds since the Unix epoch. */
   sent_at: number;
   client_msg_id: string;
+  /**
+   * Present, and true, only on a tombstone: an administrator deleted the
+   * sender's account and the body is erased; the message keeps its place
+   * (docs/PROTOCOL.md, "Objects").
+   */
+  deleted?: true;
 }
 
 export interface InboxEntry {

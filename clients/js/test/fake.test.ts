@@ -92,7 +92,7 @@ function scripted() {
   }));
   const nextSocket = () => new Promise<FakeSocket>((r) => (opened = r));
   const bodies: string[] = [];
-  client.on("message", (ev) => bodies.push(ev.message.body));
+  client.on("message", (ev) => bodies.push(ev.message.body ?? ""));
   return { client, sockets, nextSocket, bodies };
 }
 

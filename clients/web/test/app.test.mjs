@@ -1,6 +1,9 @@
 // The web app in a real browser against a real parleyd that serves it.
 
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
 import {
@@ -298,4 +301,38 @@ test("a session the server no longer knows goes back to the login, saying why", 
   await page.getByRole("button", { name: "Log in" }).waitFor();
   assert.equal(await page.evaluate(() => localStorage.getItem("parley.session")), null);
   await page.context().close();
+});
+
+test("the messages of a user an administrator deleted show as deleted", async () => {
+  const token = "web-test-admin-token-0123456789";
+  const tokenDir = mkdtempSync(join(tmpdir(), "parley-web-admin-"));
+  writeFileSync(join(tokenDir, "admin-token"), token);
+  const deleting = await new Server(["--admin-token-file", join(tokenDir, "admin-token")]).start();
+  try {
+    const alice = await newPage(browser, deleting);
+    const bob = await newPage(browser, deleting);
+    await signUp(alice, "alice");
+    await signUp(bob, "bob");
+    await makeFriends(alice, "alice", bob, "bob");
+    await startDirect(alice, "bob");
+    await send(alice, "hello bob");
+    await openConversation(bob, "alice");
+    await send(bob, "a secret");
+    await seeText(alice.getByTestId("messages"), "a secret");
+
+    const headers = { Authorization: `Bearer ${token}` };
+    const users = await (await fetch(`${deleting.url}/v1/admin/users?q=bob`, { headers })).json();
+    const done = await fetch(`${deleting.url}/v1/admin/users/${users.users[0].user_id}`, { method: "DELETE", headers });
+    assert.equal(done.status, 204);
+
+    // Read again: the list's preview and the conversation.
+    await alice.reload();
+    await seeText(alice.locator('[data-testid="conversation"]').filter({ hasText: "bob" }), "Message deleted");
+    await openConversation(alice, "bob");
+    await seeText(alice.getByTestId("messages"), "Message deleted");
+    assert.deepEqual(await bodies(alice), ["hello bob", "Message deleted"]);
+  } finally {
+    await deleting.stop();
+    rmSync(tokenDir, { recursive: true, force: true });
+  }
 });

@@ -27,6 +27,12 @@ export class Server {
   port = 0;
   #proc;
   #log = "";
+  #args;
+
+  /** `args`: more flags for parleyd. */
+  constructor(args = []) {
+    this.#args = args;
+  }
 
   get url() {
     return `http://127.0.0.1:${this.port}`;
@@ -35,7 +41,7 @@ export class Server {
   async start() {
     if (!existsSync(join(DIST, "index.html"))) throw new Error(`${DIST}/index.html is missing: run npm run build`);
     const proc = spawn(PARLEYD, ["--listen", `127.0.0.1:${this.port}`, "--data-dir", this.dataDir, "--web-dir", DIST,
-      ...SERVER_ARGS], { stdio: ["ignore", "pipe", "pipe"] });
+      ...SERVER_ARGS, ...this.#args], { stdio: ["ignore", "pipe", "pipe"] });
     this.#proc = proc;
     proc.stderr.on("data", (d) => { this.#log = (this.#log + d).slice(-4000); });
     const lines = createInterface({ input: proc.stdout });

@@ -112,7 +112,10 @@ Result<Message> read_message(const std::vector<CqlValue>& row, std::size_t at) {
   m.conversation = as_text(row[at + 1]);
   m.from = UserId{static_cast<std::uint64_t>(*from)};
   m.to = Recipient{static_cast<Recipient::Kind>(*kind), static_cast<std::uint64_t>(*to)};
-  m.body = as_text(row[at + 5]);
+  // A null body is a tombstone's (erase_sent); a sent message's body is
+  // never null, empty or not.
+  m.deleted = !row[at + 5].has_value();
+  m.body = m.deleted ? std::string() : as_text(row[at + 5]);
   m.sent_at = *sent_at;
   m.client_msg_id = as_text(row[at + 7]);
   return m;
@@ -137,6 +140,15 @@ ExecuteOptions idempotent_options() {
 }
 
 const ExecuteOptions idempotent = idempotent_options();
+
+// The write timestamp of what erase_sent and delete_inbox remove: above
+// every timestamp the store writes (some rows are written at a seq or a
+// message id, not at the time), so that nothing written later, a replay of
+// an older write included, brings a deleted user's data back.
+constexpr std::int64_t kForever = std::numeric_limits<std::int64_t>::max();
+
+// Statements are run this many at a time.
+constexpr std::size_t kStatementsPerRound = 256;
 
 // Schema changes wait for the schema to settle on every node: far longer
 // than a row write.
@@ -638,6 +650,113 @@ Result<std::size_t> CassandraMessageStore::count_unread(std::string_view convers
     } while (!paging.empty());
   }
   return count;
+}
+
+Result<std::vector<MessageId>> CassandraMessageStore::erase_sent(std::string_view conversation, UserId sender,
+                                                                 std::span<const UserId> inbox_users) {
+  if (!valid_conversation(conversation)) return make_error(ErrorCode::bad_request, "erase_sent: bad conversation");
+  const bool channel = is_channel(conversation);
+  auto list = buckets(conversation, std::numeric_limits<std::int64_t>::min(), false);
+  if (!list) return std::move(list).error();
+  std::vector<MessageId> ids;
+  std::vector<Statement> erase;
+  auto run_erase = [&]() -> Result<void> {
+    if (erase.empty()) return Ok{};
+    auto done = session_->execute_all(erase, idempotent);
+    erase.clear();
+    return done;
+  };
+  for (const auto bucket : *list) {
+    std::string paging;
+    do {
+      auto rows = run(channel ? "SELECT id, sender, body FROM {ks}.channel_messages WHERE conversation = ? AND "
+                                "bucket = ? ORDER BY id ASC"
+                              : "SELECT id, sender, body FROM {ks}.conversation_history WHERE conversation = ? AND "
+                                "bucket = ? ORDER BY id ASC",
+                      {text_value(conversation), bigint_value(bucket)}, paging, 500);
+      if (!rows) return std::move(rows).error();
+      std::vector<InboxKey> keys;
+      for (const auto& row : rows->rows) {
+        auto id = as_bigint(row.size() < 3 ? CqlValue{} : row[0]);
+        auto from = as_bigint(row.size() < 3 ? CqlValue{} : row[1]);
+        if (!id || !from) return corrupt("history");
+        if (static_cast<std::uint64_t>(*from) != sender.value) continue;
+        const MessageId message{static_cast<std::uint64_t>(*id)};
+        ids.push_back(message);
+        for (UserId user : inbox_users) keys.push_back({user, message});
+        if (!row[2].has_value()) continue;  // a tombstone already
+        auto s =
+            statement(channel ? "UPDATE {ks}.channel_messages USING TIMESTAMP ? SET body = null "
+                                "WHERE conversation = ? AND bucket = ? AND id = ?"
+                              : "UPDATE {ks}.conversation_history USING TIMESTAMP ? SET body = null "
+                                "WHERE conversation = ? AND bucket = ? AND id = ?",
+                      {bigint_value(kForever), text_value(conversation), bigint_value(bucket), big(message.value)});
+        if (!s) return std::move(s).error();
+        erase.push_back(std::move(s).value());
+      }
+      // The inbox copies: where each holder has it, then its row.
+      auto seqs = inbox_seqs_of(keys);
+      if (!seqs) return std::move(seqs).error();
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (!(*seqs)[i]) continue;
+        const Seq seq = *(*seqs)[i];
+        auto s = statement(
+            "UPDATE {ks}.user_inbox USING TIMESTAMP ? SET body = null "
+            "WHERE user_id = ? AND seq_bucket = ? AND seq = ?",
+            {bigint_value(kForever), big(keys[i].user.value), bigint_value(inbox_bucket(seq)), big(seq)});
+        if (!s) return std::move(s).error();
+        erase.push_back(std::move(s).value());
+      }
+      if (erase.size() >= kStatementsPerRound) {
+        if (auto done = run_erase(); !done) return std::move(done).error();
+      }
+      paging = rows->metadata.paging_state;
+    } while (!paging.empty());
+  }
+  if (auto done = run_erase(); !done) return std::move(done).error();
+  return ids;
+}
+
+Result<void> CassandraMessageStore::delete_inbox(UserId user) {
+  auto head = inbox_head(user);
+  if (!head) return std::move(head).error();
+  // The index rows are one partition per (user, message): the entries name
+  // them. Every bucket up to the head's, then the head itself.
+  std::vector<Statement> deletes;
+  for (std::int64_t bucket = 0; bucket <= inbox_bucket(*head); ++bucket) {
+    std::string paging;
+    do {
+      auto rows = run("SELECT id FROM {ks}.user_inbox WHERE user_id = ? AND seq_bucket = ?",
+                      {big(user.value), bigint_value(bucket)}, paging, 1000);
+      if (!rows) return std::move(rows).error();
+      for (const auto& row : rows->rows) {
+        auto id = as_bigint(row.empty() ? CqlValue{} : row[0]);
+        if (!id) return corrupt("user_inbox");
+        auto s = statement("DELETE FROM {ks}.inbox_index USING TIMESTAMP ? WHERE user_id = ? AND id = ?",
+                           {bigint_value(kForever), big(user.value), bigint_value(*id)});
+        if (!s) return std::move(s).error();
+        deletes.push_back(std::move(s).value());
+      }
+      if (deletes.size() >= kStatementsPerRound) {
+        if (auto done = session_->execute_all(deletes, idempotent); !done) return done;
+        deletes.clear();
+      }
+      paging = rows->metadata.paging_state;
+    } while (!paging.empty());
+    auto s = statement("DELETE FROM {ks}.user_inbox USING TIMESTAMP ? WHERE user_id = ? AND seq_bucket = ?",
+                       {bigint_value(kForever), big(user.value), bigint_value(bucket)});
+    if (!s) return std::move(s).error();
+    deletes.push_back(std::move(s).value());
+  }
+  for (const char* cql : {"DELETE FROM {ks}.inbox_heads USING TIMESTAMP ? WHERE user_id = ?",
+                          "DELETE FROM {ks}.device_cursors USING TIMESTAMP ? WHERE user_id = ?",
+                          "DELETE FROM {ks}.user_conversations USING TIMESTAMP ? WHERE user_id = ?",
+                          "DELETE FROM {ks}.read_positions USING TIMESTAMP ? WHERE user_id = ?"}) {
+    auto s = statement(cql, {bigint_value(kForever), big(user.value)});
+    if (!s) return std::move(s).error();
+    deletes.push_back(std::move(s).value());
+  }
+  return session_->execute_all(deletes, idempotent);
 }
 
 // Writes are durable when they return (the consistency level's replicas

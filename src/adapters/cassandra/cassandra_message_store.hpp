@@ -103,6 +103,14 @@ class CassandraMessageStore final : public ports::MessageStore {
   [[nodiscard]] Result<std::size_t> count_unread(std::string_view conversation, MessageId after, UserId reader,
                                                  std::size_t cap) override;
 
+  // Tombstones are a null body, written at the highest timestamp (a replay
+  // of the message cannot bring the body back).
+  [[nodiscard]] Result<std::vector<MessageId>> erase_sent(std::string_view conversation, UserId sender,
+                                                          std::span<const UserId> inbox_users) override;
+  // Partition deletes at the highest timestamp: a late write for a deleted
+  // user stays hidden.
+  [[nodiscard]] Result<void> delete_inbox(UserId user) override;
+
   [[nodiscard]] Result<void> flush() override;
 
   // Readiness: reads system.local from a node, each attempt waiting

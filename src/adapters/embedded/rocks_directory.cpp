@@ -19,9 +19,13 @@ enum Family : int { users_cf, usernames_cf, sessions_cf, meta_cf, user_sessions_
 
 constexpr std::string_view next_user_id_key = "next_user_id";
 constexpr std::string_view user_sessions_key = "user_sessions";
-// Users: format 1, then format 2 with a disabled flag (both are read).
-constexpr std::uint8_t record_format = 2;
-// Sessions since they slide: format 1 and last_used_at.
+// Users: format 1, then format 2 with a disabled flag, then format 3 with
+// a deleted flag too (all are read).
+constexpr std::uint8_t record_format = 3;
+// Meta rows "deleted" id: the deleted users, for deleted_users().
+constexpr std::string_view deleted_prefix = "deleted";
+// Sessions since they slide: format 1 and last_used_at. (Their version
+// byte once followed the users' format; it no longer does.)
 constexpr std::uint8_t session_format = 2;
 
 rocksdb::WriteOptions synced() {
@@ -38,7 +42,14 @@ std::string encode(const ports::UserRecord& u) {
   rocks::put_str(out, u.username);
   rocks::put_str(out, u.password_hash);
   out.push_back(u.disabled ? '\1' : '\0');
+  out.push_back(u.deleted ? '\1' : '\0');
   return out;
+}
+
+std::string deleted_key(UserId id) {
+  std::string key(deleted_prefix);
+  rocks::put_be64(key, id.value);
+  return key;
 }
 
 Result<ports::UserRecord> decode_user(std::string_view in) {
@@ -47,12 +58,15 @@ Result<ports::UserRecord> decode_user(std::string_view in) {
   std::uint8_t version = 0;
   std::uint64_t created = 0;
   std::uint8_t disabled = 0;
-  if (!(r.u8(version) && (version == 1 || version == record_format) && r.u64_be(u.id.value) && r.u64_be(created) &&
+  std::uint8_t deleted = 0;
+  if (!(r.u8(version) && version >= 1 && version <= record_format && r.u64_be(u.id.value) && r.u64_be(created) &&
         r.str_u32_be(u.username) && r.str_u32_be(u.password_hash) &&
-        (version == 1 || (r.u8(disabled) && disabled <= 1)) && r.done())) {
+        (version == 1 || (r.u8(disabled) && disabled <= 1)) && (version <= 2 || (r.u8(deleted) && deleted <= 1)) &&
+        r.done())) {
     return make_error(ErrorCode::internal, "directory: corrupt user row");
   }
   u.disabled = disabled == 1;
+  u.deleted = deleted == 1;
   u.created_at = static_cast<TimeMs>(created);
   return u;
 }
@@ -75,7 +89,7 @@ Result<ports::SessionRecord> decode_session(std::string_view token_hash, std::st
   std::uint8_t version = 0;
   std::uint64_t created = 0;
   std::uint64_t used = 0;
-  bool good = r.u8(version) && (version == record_format || version == session_format) && r.u64_be(s.user.value) &&
+  bool good = r.u8(version) && (version == 1 || version == session_format) && r.u64_be(s.user.value) &&
               r.u64_be(created) && r.str_u32_be(s.device);
   if (good && version == session_format) good = r.u64_be(used);
   if (!(good && r.done())) return make_error(ErrorCode::internal, "directory: corrupt session row");
@@ -166,11 +180,44 @@ Result<ports::UserRecord> RocksDirectory::find_user_by_name(std::string_view use
 }
 
 Result<ports::UserRecord> RocksDirectory::find_user(UserId id) {
+  auto user = read_user(id);
+  if (user && user->deleted) return make_error(ErrorCode::not_found, "no such user");
+  return user;
+}
+
+Result<ports::UserRecord> RocksDirectory::read_user(UserId id) {
   std::string value;
   const auto status = db_.db->Get(rocksdb::ReadOptions(), cf(users_cf), rocks::be64(id.value), &value);
   if (status.IsNotFound()) return make_error(ErrorCode::not_found, "no such user");
   if (!status.ok()) return rocks::to_error(status, "find_user");
   return decode_user(value);
+}
+
+Result<void> RocksDirectory::delete_user(UserId id) {
+  std::lock_guard lock(create_mu_);
+  auto user = read_user(id);
+  if (!user) return std::move(user).error();
+  if (user->deleted) return Ok{};
+  user->deleted = true;
+  user->password_hash.clear();
+  rocksdb::WriteBatch wb;
+  auto status = wb.Put(cf(users_cf), rocks::be64(id.value), encode(*user));
+  if (status.ok()) status = wb.Put(cf(meta_cf), deleted_key(id), "");
+  if (status.ok()) status = db_.db->Write(synced(), &wb);
+  if (!status.ok()) return rocks::to_error(status, "delete_user");
+  return Ok{};
+}
+
+Result<std::vector<UserId>> RocksDirectory::deleted_users() {
+  std::vector<UserId> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(rocksdb::ReadOptions(), cf(meta_cf)));
+  for (it->Seek(deleted_prefix); it->Valid() && it->key().starts_with(deleted_prefix); it->Next()) {
+    const std::string_view key(it->key().data(), it->key().size());
+    if (key.size() != deleted_prefix.size() + 8) return make_error(ErrorCode::internal, "directory: corrupt row");
+    out.push_back(UserId{rocks::get_be64(key.substr(deleted_prefix.size()))});
+  }
+  if (!it->status().ok()) return rocks::to_error(it->status(), "deleted_users");
+  return out;
 }
 
 Result<void> RocksDirectory::set_password(UserId id, std::string_view password_hash) {
@@ -206,7 +253,7 @@ Result<std::vector<ports::UserRecord>> RocksDirectory::list_users(std::string_vi
     const std::string_view name(it->key().data(), it->key().size());
     if (!name.starts_with(prefix)) break;
     if (it->value().size() != 8) return make_error(ErrorCode::internal, "directory: corrupt username row");
-    auto user = find_user(UserId{rocks::get_be64(std::string_view(it->value().data(), it->value().size()))});
+    auto user = read_user(UserId{rocks::get_be64(std::string_view(it->value().data(), it->value().size()))});
     if (!user) return std::move(user).error();
     out.push_back(std::move(user).value());
   }

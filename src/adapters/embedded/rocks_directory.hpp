@@ -42,6 +42,8 @@ class RocksDirectory final : public ports::Directory {
   [[nodiscard]] Result<ports::UserRecord> find_user(UserId id) override;
   [[nodiscard]] Result<void> set_password(UserId id, std::string_view password_hash) override;
   [[nodiscard]] Result<void> set_disabled(UserId id, bool disabled) override;
+  [[nodiscard]] Result<void> delete_user(UserId id) override;
+  [[nodiscard]] Result<std::vector<UserId>> deleted_users() override;
   [[nodiscard]] Result<std::vector<ports::UserRecord>> list_users(std::string_view prefix, std::string_view after,
                                                                   int limit) override;
 
@@ -58,6 +60,8 @@ class RocksDirectory final : public ports::Directory {
 
  private:
   [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.cf(static_cast<std::size_t>(i)); }
+  // The user's record, deleted or not.
+  [[nodiscard]] Result<ports::UserRecord> read_user(UserId id);
 
   rocks::Database db_;
 

@@ -29,14 +29,16 @@ enum Family : int {
 
 // Encoding version of a stored message; bump it when the layout changes.
 // Version 2: a version byte, then the message in core/bytes.hpp's encoding
-// (the one the log records use too).
+// (the one the log records use too). Version 3: the same for a tombstone
+// (its sender was deleted; its body is empty).
 constexpr std::uint8_t message_format = 2;
+constexpr std::uint8_t tombstone_format = 3;
 
 std::string encode(const Message& m) {
   std::string out;
   out.reserve(1 + 8 * 6 + 1 + m.conversation.size() + m.body.size() + m.client_msg_id.size());
   bytes::Writer w(out);
-  w.u8(message_format);
+  w.u8(m.deleted ? tombstone_format : message_format);
   bytes::write_message(w, m);
   return out;
 }
@@ -45,10 +47,16 @@ Result<Message> decode(std::string_view in) {
   bytes::Reader r(in);
   Message m;
   std::uint8_t version = 0;
-  if (!(r.u8(version) && version == message_format && bytes::read_message(r, m) && r.done())) {
+  if (!(r.u8(version) && (version == message_format || version == tombstone_format) && bytes::read_message(r, m) &&
+        r.done())) {
     return make_error(ErrorCode::internal, "message store: corrupt message row");
   }
+  m.deleted = version == tombstone_format;
   return m;
+}
+
+bool is_tombstone(std::string_view row) noexcept {
+  return !row.empty() && static_cast<std::uint8_t>(row[0]) == tombstone_format;
 }
 
 std::string_view view(const rocksdb::Slice& s) noexcept { return {s.data(), s.size()}; }
@@ -138,6 +146,9 @@ Result<void> RocksMessageStore::put_messages(std::span<const Message> messages) 
     // a write and a WAL sync.
     const auto found = db_.db->Get(rocksdb::ReadOptions(), cf(history_cf), history_key(m.conversation, m.id), &stored);
     if (found.ok() && stored == value) continue;
+    // A tombstone stays one: a replay of a deleted user's message does not
+    // bring its body back.
+    if (found.ok() && is_tombstone(stored)) continue;
     const auto status = wb.Put(cf(history_cf), history_key(m.conversation, m.id), value);
     if (!status.ok()) return rocks::to_error(status, "put_messages");
   }
@@ -284,6 +295,86 @@ Result<void> RocksMessageStore::delete_cursor(UserId user, std::string_view devi
   wb.Delete(cf(cursors_cf), key);
   const auto status = write(wb);
   if (!status.ok()) return rocks::to_error(status, "delete_cursor");
+  return Ok{};
+}
+
+Result<std::vector<MessageId>> RocksMessageStore::erase_sent(std::string_view conversation, UserId sender,
+                                                             std::span<const UserId> inbox_users) {
+  if (!valid_conversation(conversation)) return make_error(ErrorCode::bad_request, "erase_sent: bad conversation");
+  const std::string lower = history_prefix(conversation);
+  std::string upper = lower;
+  upper.back() = '\x01';
+  const rocksdb::Slice lower_slice(lower);
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(ro, cf(history_cf)));
+  std::vector<MessageId> ids;
+  rocksdb::WriteBatch wb;
+  // Written every so many rows, so that a long history is not one batch.
+  constexpr int kRowsPerBatch = 1024;
+  auto write_some = [&]() -> Result<void> {
+    if (wb.Count() == 0) return Ok{};
+    const auto status = write(wb);
+    if (!status.ok()) return rocks::to_error(status, "erase_sent");
+    wb.Clear();
+    return Ok{};
+  };
+  std::string value;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto m = decode(view(it->value()));
+    if (!m) return std::move(m).error();
+    if (m->from != sender) continue;
+    ids.push_back(m->id);
+    if (!m->deleted) {
+      make_tombstone(*m);
+      if (const auto s = wb.Put(cf(history_cf), it->key(), encode(*m)); !s.ok())
+        return rocks::to_error(s, "erase_sent");
+    }
+    for (UserId user : inbox_users) {
+      auto seq = inbox_seq_of(user, m->id);
+      if (!seq) return std::move(seq).error();
+      if (!seq->has_value()) continue;
+      const std::string key = pair_key(user.value, **seq);
+      const auto got = db_.db->Get(rocksdb::ReadOptions(), cf(inbox_cf), key, &value);
+      if (got.IsNotFound() || (got.ok() && is_tombstone(value))) continue;
+      if (!got.ok()) return rocks::to_error(got, "erase_sent");
+      auto entry = decode(value);
+      if (!entry) return std::move(entry).error();
+      make_tombstone(*entry);
+      if (const auto s = wb.Put(cf(inbox_cf), key, encode(*entry)); !s.ok()) return rocks::to_error(s, "erase_sent");
+    }
+    if (wb.Count() >= kRowsPerBatch) {
+      if (auto w = write_some(); !w) return std::move(w).error();
+    }
+  }
+  if (!it->status().ok()) return rocks::to_error(it->status(), "erase_sent");
+  if (auto w = write_some(); !w) return std::move(w).error();
+  return ids;
+}
+
+Result<void> RocksMessageStore::delete_inbox(UserId user) {
+  // Every family keyed by the user first: its rows are those under the
+  // user's id. Deleted key by key (a range delete does not go with these
+  // families' memtable options), in batches.
+  const std::string prefix = rocks::be64(user.value);
+  constexpr int kRowsPerBatch = 1024;
+  for (int family : {inbox_cf, inbox_index_cf, cursors_cf, conversations_cf, read_positions_cf}) {
+    std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(rocksdb::ReadOptions(), cf(family)));
+    rocksdb::WriteBatch wb;
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (const auto s = wb.Delete(cf(family), it->key()); !s.ok()) return rocks::to_error(s, "delete_inbox");
+      if (wb.Count() >= kRowsPerBatch) {
+        if (const auto s = write(wb); !s.ok()) return rocks::to_error(s, "delete_inbox");
+        wb.Clear();
+      }
+    }
+    if (!it->status().ok()) return rocks::to_error(it->status(), "delete_inbox");
+    if (wb.Count() > 0) {
+      if (const auto s = write(wb); !s.ok()) return rocks::to_error(s, "delete_inbox");
+    }
+  }
   return Ok{};
 }
 

@@ -3,7 +3,7 @@
 // column family per access pattern (all integers big-endian, so bytewise
 // order is numeric order):
 //
-//   history      conversation '\0' message_id   → message
+//   history      conversation '\0' message_id   → message (or its tombstone)
 //   inbox        user seq                       → message (the entry's seq is in the key)
 //   inbox_index  user message_id                → seq
 //   cursors      user device                    → seq
@@ -62,6 +62,10 @@ class RocksMessageStore final : public ports::MessageStore {
                                                         MessageId message) override;
   [[nodiscard]] Result<std::size_t> count_unread(std::string_view conversation, MessageId after, UserId reader,
                                                  std::size_t cap) override;
+
+  [[nodiscard]] Result<std::vector<MessageId>> erase_sent(std::string_view conversation, UserId sender,
+                                                          std::span<const UserId> inbox_users) override;
+  [[nodiscard]] Result<void> delete_inbox(UserId user) override;
 
   [[nodiscard]] Result<void> flush() override;
 

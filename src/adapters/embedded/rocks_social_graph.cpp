@@ -140,6 +140,18 @@ Result<void> RocksSocialGraph::unblock(UserId self, UserId other) {
   return write(self, other, f.value() & kBlockedBy);
 }
 
+Result<void> RocksSocialGraph::forget(UserId user) {
+  std::lock_guard lock(write_mu_);
+  // Every edge is written from both sides: the user's own rows name
+  // everyone it has anything with.
+  auto others = scan(user, kFriend | kRequested | kRequestedBy | kBlocks | kBlockedBy);
+  if (!others) return std::move(others).error();
+  for (UserId other : *others) {
+    if (auto w = write(user, other, 0); !w) return w;
+  }
+  return Ok{};
+}
+
 Result<ports::Relation> RocksSocialGraph::relation(UserId self, UserId other) {
   auto f = flags(self, other);
   if (!f) return std::move(f).error();

@@ -35,6 +35,7 @@ class RocksSocialGraph final : public ports::SocialGraph {
   [[nodiscard]] Result<ports::RemoveOutcome> remove_friend(UserId self, UserId other) override;
   [[nodiscard]] Result<bool> block(UserId self, UserId other) override;
   [[nodiscard]] Result<void> unblock(UserId self, UserId other) override;
+  [[nodiscard]] Result<void> forget(UserId user) override;
   [[nodiscard]] Result<ports::Relation> relation(UserId self, UserId other) override;
   [[nodiscard]] Result<std::vector<UserId>> friends(UserId user) override;
   [[nodiscard]] Result<std::vector<UserId>> requests_to(UserId user) override;

@@ -204,6 +204,35 @@ Result<void> SqliteSearchIndex::index(std::span<const Message> messages) {
   return Ok{};
 }
 
+Result<void> SqliteSearchIndex::remove(std::span<const MessageId> messages) {
+  if (messages.empty()) return Ok{};
+  std::lock_guard lock(mutex_);
+  if (auto opened = ensure_open(); !opened) return opened;
+  if (auto begin = exec(db_.get(), "BEGIN"); !begin) return begin;
+  Statement remove;
+  if (sqlite3_prepare_v2(db_.get(), "DELETE FROM messages WHERE rowid = ?", -1, &remove.stmt, nullptr) != SQLITE_OK) {
+    Error e = sqlite_error(db_.get(), "prepare");
+    rollback(db_.get());
+    return e;
+  }
+  for (MessageId id : messages) {
+    sqlite3_bind_int64(remove.stmt, 1, static_cast<sqlite3_int64>(id.value));
+    const bool ok = sqlite3_step(remove.stmt) == SQLITE_DONE;
+    sqlite3_reset(remove.stmt);
+    if (!ok) {
+      Error e = sqlite_error(db_.get(), "remove");
+      rollback(db_.get());
+      return e;
+    }
+  }
+  if (sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    Error e = sqlite_error(db_.get(), "commit");
+    rollback(db_.get());
+    return e;
+  }
+  return Ok{};
+}
+
 Result<std::vector<Message>> SqliteSearchIndex::search(std::string_view query, const Scope& scope, int limit) {
   std::vector<Message> out;
   const std::string match = fts5_query(query);

@@ -39,6 +39,7 @@ class SqliteSearchIndex final : public ports::SearchIndex {
   SqliteSearchIndex(Private, std::string path, Handle db);
 
   [[nodiscard]] Result<void> index(std::span<const Message> messages) override;
+  [[nodiscard]] Result<void> remove(std::span<const MessageId> messages) override;
   [[nodiscard]] Result<std::vector<Message>> search(std::string_view query, const Scope& scope, int limit) override;
   using ports::SearchIndex::search;
 

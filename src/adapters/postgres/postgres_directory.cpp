@@ -7,11 +7,12 @@ namespace parley::postgres {
 
 namespace {
 
-// A row of id, username, password_hash, created_at, disabled.
+// A row of id, username, password_hash, created_at, disabled, deleted.
 ports::UserRecord user_row(const PGresult* res, int row) {
   ports::UserRecord u{UserId{static_cast<std::uint64_t>(int64(res, row, 0))}, text(res, row, 1), text(res, row, 2),
                       int64(res, row, 3)};
   u.disabled = boolean(res, row, 4);
+  u.deleted = boolean(res, row, 5);
   return u;
 }
 
@@ -24,12 +25,18 @@ ports::SessionRecord session_row(const PGresult* res, int row) {
 std::vector<Statement> statements() {
   return {
       {"dir_create_user", "INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id"},
-      {"dir_user_by_name", "SELECT id, username, password_hash, created_at, disabled FROM users WHERE username = $1"},
-      {"dir_user_by_id", "SELECT id, username, password_hash, created_at, disabled FROM users WHERE id = $1"},
-      {"dir_set_password", "UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id"},
-      {"dir_set_disabled", "UPDATE users SET disabled = $2 WHERE id = $1 RETURNING id"},
+      // Deleted users are no user to lookups (they keep their row and name).
+      {"dir_user_by_name",
+       "SELECT id, username, password_hash, created_at, disabled, deleted FROM users "
+       "WHERE username = $1 AND NOT deleted"},
+      {"dir_user_by_id",
+       "SELECT id, username, password_hash, created_at, disabled, deleted FROM users WHERE id = $1 AND NOT deleted"},
+      {"dir_set_password", "UPDATE users SET password_hash = $2 WHERE id = $1 AND NOT deleted RETURNING id"},
+      {"dir_set_disabled", "UPDATE users SET disabled = $2 WHERE id = $1 AND NOT deleted RETURNING id"},
+      {"dir_delete_user", "UPDATE users SET deleted = true, password_hash = '' WHERE id = $1 RETURNING id"},
+      {"dir_deleted_users", "SELECT id FROM users WHERE deleted ORDER BY id"},
       {"dir_list_users",
-       "SELECT id, username, password_hash, created_at, disabled FROM users "
+       "SELECT id, username, password_hash, created_at, disabled, deleted FROM users "
        "WHERE starts_with(username, $1) AND username COLLATE \"C\" > $2 ORDER BY username COLLATE \"C\" LIMIT $3"},
       {"dir_put_session",
        "INSERT INTO sessions (token_hash, user_id, device, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5) "
@@ -115,6 +122,24 @@ Result<void> PostgresDirectory::set_disabled(UserId id, bool disabled) {
   if (!r) return std::move(r).error();
   if (PQntuples(r->get()) == 0) return make_error(ErrorCode::not_found, "no such user");
   return Ok{};
+}
+
+Result<void> PostgresDirectory::delete_user(UserId id) {
+  if (id.value > static_cast<std::uint64_t>(INT64_MAX)) return make_error(ErrorCode::not_found, "no such user");
+  auto r = pool_->run("dir_delete_user", {std::to_string(id.value)});
+  if (!r) return std::move(r).error();
+  if (PQntuples(r->get()) == 0) return make_error(ErrorCode::not_found, "no such user");
+  return Ok{};
+}
+
+Result<std::vector<UserId>> PostgresDirectory::deleted_users() {
+  auto r = pool_->run("dir_deleted_users", {});
+  if (!r) return std::move(r).error();
+  const PGresult* res = r->get();
+  std::vector<UserId> out;
+  out.reserve(static_cast<std::size_t>(PQntuples(res)));
+  for (int row = 0; row < PQntuples(res); ++row) out.push_back(UserId{static_cast<std::uint64_t>(int64(res, row, 0))});
+  return out;
 }
 
 Result<std::vector<ports::UserRecord>> PostgresDirectory::list_users(std::string_view prefix, std::string_view after,

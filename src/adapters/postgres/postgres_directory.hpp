@@ -31,6 +31,8 @@ class PostgresDirectory final : public ports::Directory {
   [[nodiscard]] Result<ports::UserRecord> find_user(UserId id) override;
   [[nodiscard]] Result<void> set_password(UserId id, std::string_view password_hash) override;
   [[nodiscard]] Result<void> set_disabled(UserId id, bool disabled) override;
+  [[nodiscard]] Result<void> delete_user(UserId id) override;
+  [[nodiscard]] Result<std::vector<UserId>> deleted_users() override;
   [[nodiscard]] Result<std::vector<ports::UserRecord>> list_users(std::string_view prefix, std::string_view after,
                                                                   int limit) override;
   [[nodiscard]] Result<void> put_session(std::string_view token_hash, const ports::SessionRecord& session) override;

@@ -126,6 +126,11 @@ const std::vector<Migration>& schema_migrations() {
       {10,
        "ALTER TABLE users ADD COLUMN disabled boolean NOT NULL DEFAULT false;"
        "CREATE INDEX users_by_name_bytes ON users (username COLLATE \"C\");"},
+      // Users an administrator deleted: the row stays, with no password,
+      // so that the name stays taken; lookups skip it.
+      {11,
+       "ALTER TABLE users ADD COLUMN deleted boolean NOT NULL DEFAULT false;"
+       "CREATE INDEX users_deleted ON users (id) WHERE deleted;"},
   };
   return all;
 }

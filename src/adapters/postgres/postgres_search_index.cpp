@@ -1,6 +1,9 @@
 #include "adapters/postgres/postgres_search_index.hpp"
 
 #include "adapters/postgres/postgres_schema.hpp"
+
+#include <algorithm>
+
 #include "core/bytes.hpp"
 #include "core/validate.hpp"
 
@@ -19,6 +22,7 @@ std::vector<Statement> statements() {
        "INSERT INTO search_messages (id, conversation, words, payload) "
        "SELECT i::bigint, c, to_tsvector('simple', lower(w COLLATE \"und-x-icu\")), decode(p, 'hex') "
        "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(i, c, w, p) ON CONFLICT (id) DO NOTHING"},
+      {"search_remove", "DELETE FROM search_messages WHERE id = ANY ($1::bigint[])"},
       {"search_find",
        "SELECT encode(payload, 'hex') FROM search_messages "
        "WHERE words @@ to_tsquery('simple', lower($1 COLLATE \"und-x-icu\")) "
@@ -136,6 +140,20 @@ Result<void> PostgresSearchIndex::index(std::span<const Message> messages) {
   auto done = pool_->run("search_index_many", {text_array_param(ids), text_array_param(conversations),
                                                text_array_param(words), text_array_param(payloads)});
   if (!done) return std::move(done).error();
+  return Ok{};
+}
+
+Result<void> PostgresSearchIndex::remove(std::span<const MessageId> messages) {
+  // A few thousand ids per statement.
+  constexpr std::size_t kPerStatement = 4096;
+  for (std::size_t at = 0; at < messages.size(); at += kPerStatement) {
+    std::vector<std::string> ids;
+    for (std::size_t i = at; i < std::min(messages.size(), at + kPerStatement); ++i) {
+      ids.push_back(id_param(messages[i].value));
+    }
+    auto done = pool_->run("search_remove", {text_array_param(ids)});
+    if (!done) return std::move(done).error();
+  }
   return Ok{};
 }
 

@@ -43,6 +43,7 @@ class PostgresSearchIndex final : public ports::SearchIndex {
   explicit PostgresSearchIndex(std::unique_ptr<PgPool> pool);
 
   [[nodiscard]] Result<void> index(std::span<const Message> messages) override;
+  [[nodiscard]] Result<void> remove(std::span<const MessageId> messages) override;
   [[nodiscard]] Result<std::vector<Message>> search(std::string_view query, const Scope& scope, int limit) override;
   using ports::SearchIndex::search;
 

@@ -24,6 +24,7 @@ std::vector<Statement> statements() {
        "UPDATE social_pairs SET friends = $3, lo_asked = $4, hi_asked = $5, lo_blocks = $6, hi_blocks = $7 "
        "WHERE lo = $1 AND hi = $2"},
       {"social_drop", "DELETE FROM social_pairs WHERE lo = $1 AND hi = $2"},
+      {"social_forget", "DELETE FROM social_pairs WHERE lo = $1 OR hi = $1"},
       {"social_get", "SELECT " + columns + " FROM social_pairs WHERE lo = $1 AND hi = $2"},
       {"social_get_many",
        "SELECT lo, hi, " + columns +
@@ -166,6 +167,12 @@ Result<void> PostgresSocialGraph::unblock(UserId self, UserId other) {
     r = ports::Relation{.blocked_by = r.blocked_by};
     return Ok{};
   });
+}
+
+Result<void> PostgresSocialGraph::forget(UserId user) {
+  auto done = pool_->run("social_forget", {id_param(user.value)});
+  if (!done) return std::move(done).error();
+  return Ok{};
 }
 
 Result<ports::Relation> PostgresSocialGraph::relation(UserId self, UserId other) {

@@ -109,7 +109,7 @@ function MessageList({ chat, id, messages, more, loading }: { chat: Chat; id: st
             {showName && <div class="msg-from">{chat.nameOf(m.from)}</div>}
             <div class="bubble">
               <span class="msg-body" data-testid="message-body">
-                {m.body}
+                {m.deleted ? <em class="muted">Message deleted</em> : m.body}
               </span>
               <span class="msg-meta">
                 {time(m.sent_at)}

@@ -48,5 +48,6 @@ export function ConversationList({ chat, selected, onOpen }: Props) {
 function preview(chat: Chat, c: Conversation): string {
   if (!c.last) return c.kind === "channel" ? "Channel: no messages yet" : c.kind === "group" ? "Group: no messages yet" : "";
   const who = c.last.from === chat.me.id ? "You: " : c.kind !== "direct" || !peerOf(c.id, chat.me.id) ? `${chat.nameOf(c.last.from)}: ` : "";
-  return who + c.last.body;
+  // A tombstone: its sender's account was deleted.
+  return who + (c.last.deleted ? "Message deleted" : (c.last.body ?? ""));
 }
