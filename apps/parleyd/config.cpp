@@ -503,7 +503,7 @@ std::optional<std::string> apply_config_file(const std::string& path, Config& co
                                              std::vector<std::string>& warnings) {
   std::ifstream in(path);
   if (!in) return "cannot read the config file " + path;
-  auto trim = [](std::string t) {
+  auto trim = [](const std::string& t) {
     const auto b = t.find_first_not_of(" \t\r");
     const auto e = t.find_last_not_of(" \t\r");
     return b == std::string::npos ? std::string() : t.substr(b, e - b + 1);

@@ -279,7 +279,7 @@ Result<std::unique_ptr<ports::MessageStore>> open_store(const Config& config, co
   options.cql.ca_file = config.engines.cassandra_ca_file;
   options.keyspace = config.engines.name_space;
   options.replication = config.engines.cassandra_replication;
-  auto store = cassandra::CassandraMessageStore::open(std::move(options));
+  auto store = cassandra::CassandraMessageStore::open(options);
   if (!store) return std::move(store).error();
   cassandra::CassandraMessageStore* cassandra = store.value().get();
   probes.push_back({"cassandra", [cassandra](std::chrono::milliseconds timeout) { return cassandra->probe(timeout); }});

@@ -25,8 +25,6 @@
 #include "gateway/tls_context.hpp"
 #include "node.hpp"
 
-extern char** environ;
-
 namespace {
 
 // The one line on stdout, which scripts and tests wait for: "parleyd

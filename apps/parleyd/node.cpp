@@ -26,8 +26,7 @@ std::unique_ptr<ports::LogConsumer> subscribe(ports::MessageLog& log, std::strin
 // stored, so that a full disk never leaves an answered send out of history
 // (docs/OPERATIONS.md, "Full disk").
 Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsContext> tls)
-    : config_(config),
-      server_id_("node-" + std::to_string(config.node_id)),
+    : server_id_("node-" + std::to_string(config.node_id)),
       deleted_users_(*engines.directory),
       room_rules_(*engines.rooms, *engines.directory, *engines.social,
                   {.max_group_members = config.max_group_members,

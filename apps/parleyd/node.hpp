@@ -63,7 +63,6 @@ class Node {
   [[nodiscard]] std::uint16_t port() const { return server_.port(); }
 
  private:
-  const Config& config_;
   Metrics metrics_;  // GET /metrics: what the gateway and the steps count
   std::string server_id_;
   // The users an administrator deleted: their messages read as tombstones.

@@ -205,6 +205,7 @@ json::object to_json(const Error& e) {
 
 bool echoable_id(const json::value& id) noexcept { return id.is_string() || id.is_int64() || id.is_uint64(); }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): a sink, its values are moved out
 std::string reply_ok(const json::value& id, json::object fields) {
   json::object o;
   o.reserve(fields.size() + 2);

@@ -176,7 +176,7 @@ std::size_t size_of(const Statement& statement) {
 CassandraMessageStore::CassandraMessageStore(Private, std::unique_ptr<CqlSession> session, std::string keyspace)
     : session_(std::move(session)), keyspace_(std::move(keyspace)) {}
 
-Result<std::unique_ptr<CassandraMessageStore>> CassandraMessageStore::open(CassandraStoreOptions options) {
+Result<std::unique_ptr<CassandraMessageStore>> CassandraMessageStore::open(const CassandraStoreOptions& options) {
   if (!valid_keyspace(options.keyspace)) {
     return make_error(ErrorCode::bad_request, "cassandra: keyspace must be 1-48 of [A-Za-z0-9_]");
   }

@@ -69,7 +69,7 @@ class CassandraMessageStore final : public ports::MessageStore {
  public:
   // Connects, then creates or upgrades the schema (recorded in
   // schema_migrations). Fails when Cassandra cannot be reached.
-  [[nodiscard]] static Result<std::unique_ptr<CassandraMessageStore>> open(CassandraStoreOptions options);
+  [[nodiscard]] static Result<std::unique_ptr<CassandraMessageStore>> open(const CassandraStoreOptions& options);
 
   // Use open(); public only for std::make_unique.
   CassandraMessageStore(Private, std::unique_ptr<CqlSession> session, std::string keyspace);

@@ -161,7 +161,7 @@ void CqlConnection::dispatch(const FrameHeader& header, std::string_view body) {
   handler(std::move(response));
 }
 
-void CqlConnection::send(Opcode opcode, std::string body, Handler handler) {
+void CqlConnection::send(Opcode opcode, const std::string& body, Handler handler) {
   if (!ready()) return handler(unavailable(closed_ ? "connection closed" : "connection not ready"));
   if (free_streams_.empty()) return handler(unavailable("too many requests in flight on one connection"));
   const std::int16_t stream = free_streams_.back();

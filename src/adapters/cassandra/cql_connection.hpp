@@ -62,7 +62,7 @@ class CqlConnection : public std::enable_shared_from_this<CqlConnection> {
 
   // Sends one request. Fails at once (through the handler) when the
   // connection is not ready or has no free stream.
-  void send(Opcode opcode, std::string body, Handler handler);
+  void send(Opcode opcode, const std::string& body, Handler handler);
 
   // Closes the socket and fails every request in flight with `why`.
   void close(const std::string& why);

@@ -216,11 +216,11 @@ struct CqlSession::Impl {
     for (auto& slot : n.pool) {
       if (slot && !slot->closed()) continue;
       slot = std::make_shared<CqlConnection>(io, n.endpoint, options.connect_timeout, options.credentials, tls);
-      slot->start([this, index](Result<void> r) { on_connection(index, std::move(r)); });
+      slot->start([this, index](const Result<void>& r) { on_connection(index, r); });
     }
   }
 
-  void on_connection(std::size_t index, Result<void> r) {
+  void on_connection(std::size_t index, const Result<void>& r) {
     Node& n = *nodes[index];
     if (r) {
       if (!n.was_up) log::info("cassandra", "connected to " + n.name);
@@ -240,7 +240,7 @@ struct CqlSession::Impl {
     Node& n = *nodes[index];
     call->node = index;
     if (auto c = ready_connection(n)) {
-      c->send(opcode, std::move(body), [call](Result<Response> r) { call->finish(std::move(r)); });
+      c->send(opcode, body, [call](Result<Response> r) { call->finish(std::move(r)); });
       return;
     }
     if (!connecting(n)) {
@@ -253,7 +253,7 @@ struct CqlSession::Impl {
       if (!up) return call->finish(make_error(ErrorCode::unavailable, nodes[index]->last_error));
       auto c = ready_connection(*nodes[index]);
       if (!c) return call->finish(unavailable("no connection to " + nodes[index]->name));
-      c->send(opcode, std::move(body), [call](Result<Response> r) { call->finish(std::move(r)); });
+      c->send(opcode, body, [call](Result<Response> r) { call->finish(std::move(r)); });
     });
   }
 
@@ -414,6 +414,7 @@ struct CqlSession::Impl {
     std::promise<void> applied;
     asio::post(io, [&, node] {
       std::vector<std::pair<std::int64_t, std::size_t>> next;
+      next.reserve(local_tokens.size());
       for (const auto t : local_tokens) next.emplace_back(t, node);
       for (const auto& peer : peers) {
         const std::size_t index = add_node(peer.endpoint);

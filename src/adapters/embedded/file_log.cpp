@@ -1219,7 +1219,7 @@ Result<void> FileLog::commit(const std::string& topic, const std::string& group,
   return Ok{};
 }
 
-void FileLog::trim_memory(Topic& topic, int partition) {
+void FileLog::trim_memory(Topic& topic, int partition) const {
   auto& part = topic.partitions[static_cast<std::size_t>(partition)];
   std::uint64_t needed = part.next;
   if (part.committed.empty()) needed = 0;

@@ -217,7 +217,7 @@ class FileLog final : public ports::MessageLog {
   // Drops from a partition's memory what every group committed past, and
   // the oldest records while it holds more than memory_per_partition.
   // Requires state_mu_.
-  void trim_memory(Topic& topic, int partition);
+  void trim_memory(Topic& topic, int partition) const;
 
   const LogOptions options_;
 

@@ -274,7 +274,7 @@ struct Database::Shared {
   rocksdb::Status open_writable() {
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
-    const rocksdb::Status status = rocksdb::DB::Open(rocksdb::DBOptions(options), path, descriptors, &handles, &raw);
+    rocksdb::Status status = rocksdb::DB::Open(rocksdb::DBOptions(options), path, descriptors, &handles, &raw);
     if (!status.ok()) return status;
     auto instance = std::make_unique<Instance>(raw, handles, false);
     {

@@ -134,7 +134,7 @@ Result<void> index_sessions(rocks::Database& db) {
 RocksDirectory::RocksDirectory(Private, rocks::Database db, std::uint64_t next_user_id)
     : db_(std::move(db)), next_user_id_(next_user_id) {}
 
-Result<std::unique_ptr<RocksDirectory>> RocksDirectory::open(std::string path) {
+Result<std::unique_ptr<RocksDirectory>> RocksDirectory::open(const std::string& path) {
   if (path.empty()) return make_error(ErrorCode::bad_request, "directory: empty path");
   auto db = rocks::open(path, {"users", "usernames", "sessions", "meta", "user_sessions"});
   if (!db) return std::move(db).error();

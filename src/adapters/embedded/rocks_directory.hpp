@@ -30,7 +30,7 @@ class RocksDirectory final : public ports::Directory {
 
  public:
   // Opens or creates the directory at `path`.
-  [[nodiscard]] static Result<std::unique_ptr<RocksDirectory>> open(std::string path);
+  [[nodiscard]] static Result<std::unique_ptr<RocksDirectory>> open(const std::string& path);
 
   // Use open(); public only for std::make_unique.
   RocksDirectory(Private, rocks::Database db, std::uint64_t next_user_id);

@@ -109,7 +109,7 @@ constexpr int reserve_cap = 256;
 RocksMessageStore::RocksMessageStore(Private, rocks::Database db, Durability durability)
     : db_(std::move(db)), durability_(durability) {}
 
-Result<std::unique_ptr<RocksMessageStore>> RocksMessageStore::open(std::string path, Durability durability) {
+Result<std::unique_ptr<RocksMessageStore>> RocksMessageStore::open(const std::string& path, Durability durability) {
   if (path.empty()) return make_error(ErrorCode::bad_request, "message store: empty path");
   // "dedupe" (sender, client_msg_id → message: the sequencer's state decides
   // a retry, never the store) and "inbox_head" (a head is its inbox's last

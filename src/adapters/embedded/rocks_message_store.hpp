@@ -37,7 +37,7 @@ class RocksMessageStore final : public ports::MessageStore {
 
  public:
   // Opens or creates the store at `path`.
-  [[nodiscard]] static Result<std::unique_ptr<RocksMessageStore>> open(std::string path, Durability durability);
+  [[nodiscard]] static Result<std::unique_ptr<RocksMessageStore>> open(const std::string& path, Durability durability);
 
   // Use open(); public only for std::make_unique.
   RocksMessageStore(Private, rocks::Database db, Durability durability);

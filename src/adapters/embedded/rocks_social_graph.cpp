@@ -46,7 +46,7 @@ Error same_user(std::string_view op) {
 
 RocksSocialGraph::RocksSocialGraph(Private, rocks::Database db) : db_(std::move(db)) {}
 
-Result<std::unique_ptr<RocksSocialGraph>> RocksSocialGraph::open(std::string path) {
+Result<std::unique_ptr<RocksSocialGraph>> RocksSocialGraph::open(const std::string& path) {
   if (path.empty()) return make_error(ErrorCode::bad_request, "social graph: empty path");
   auto db = rocks::open(path, {"edges"});
   if (!db) return std::move(db).error();

@@ -25,7 +25,7 @@ class RocksSocialGraph final : public ports::SocialGraph {
 
  public:
   // Opens or creates the graph at `path`.
-  [[nodiscard]] static Result<std::unique_ptr<RocksSocialGraph>> open(std::string path);
+  [[nodiscard]] static Result<std::unique_ptr<RocksSocialGraph>> open(const std::string& path);
 
   // Use open(); public only for std::make_unique.
   RocksSocialGraph(Private, rocks::Database db);

@@ -385,7 +385,7 @@ RedisClient::~RedisClient() {
 
 bool RedisClient::on_client_thread() const noexcept { return std::this_thread::get_id() == impl_->thread.get_id(); }
 
-Result<std::vector<RedisReply>> RedisClient::call_many(std::vector<std::vector<std::string>> commands) {
+Result<std::vector<RedisReply>> RedisClient::call_many(const std::vector<std::vector<std::string>>& commands) {
   if (commands.empty()) return std::vector<RedisReply>{};
   if (on_client_thread()) return make_error(ErrorCode::internal, "redis: a call on the client's own thread");
   std::string bytes;
@@ -407,7 +407,7 @@ Result<std::vector<RedisReply>> RedisClient::call_many(std::vector<std::vector<s
   return future.get();
 }
 
-Result<void> RedisClient::send_only(std::vector<std::string> args) {
+Result<void> RedisClient::send_only(const std::vector<std::string>& args) {
   if (!impl_->commands_up.load(std::memory_order_relaxed)) return unavailable("not connected");
   std::string bytes = format(args);
   if (bytes.empty()) return make_error(ErrorCode::internal, "redis: cannot format a command");
@@ -423,7 +423,7 @@ Result<void> RedisClient::send_only(std::vector<std::string> args) {
 Result<RedisReply> RedisClient::call(std::vector<std::string> args) {
   std::vector<std::vector<std::string>> one;
   one.push_back(std::move(args));
-  auto replies = call_many(std::move(one));
+  auto replies = call_many(one);
   if (!replies) return std::move(replies).error();
   RedisReply& reply = replies->front();
   if (reply.is_error()) return make_error(ErrorCode::internal, "redis: " + reply.str);

@@ -70,12 +70,12 @@ class RedisClient {
   [[nodiscard]] Result<RedisReply> call(std::vector<std::string> args);
   // Runs several commands in one round trip (pipelined, not atomic); the
   // replies in order, error replies included.
-  [[nodiscard]] Result<std::vector<RedisReply>> call_many(std::vector<std::vector<std::string>> commands);
+  [[nodiscard]] Result<std::vector<RedisReply>> call_many(const std::vector<std::vector<std::string>>& commands);
   // Sends one command without waiting for its reply (read and dropped), for
   // writes nobody waits on, such as PUBLISH: unavailable when the connection
   // is down now; a failure after it returns goes unreported. Callable from
   // any thread.
-  [[nodiscard]] Result<void> send_only(std::vector<std::string> args);
+  [[nodiscard]] Result<void> send_only(const std::vector<std::string>& args);
 
   // Subscribes to `channel` (see above). Not callable on the client's thread.
   [[nodiscard]] Result<void> subscribe(const std::string& channel);

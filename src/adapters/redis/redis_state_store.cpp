@@ -351,7 +351,7 @@ Result<std::vector<std::vector<std::string>>> RedisStateStore::routes_of(std::sp
   std::vector<std::vector<std::string>> commands;
   commands.reserve(users.size());
   for (UserId user : users) commands.push_back({"SMEMBERS", key("route", user)});
-  auto replies = client_->call_many(std::move(commands));
+  auto replies = client_->call_many(commands);
   if (!replies) return std::move(replies).error();
   std::vector<std::vector<std::string>> out;
   out.reserve(users.size());
@@ -484,7 +484,7 @@ Result<std::vector<ports::PresenceState>> RedisStateStore::announced(const std::
   std::vector<std::vector<std::string>> commands;
   commands.reserve(users.size());
   for (UserId u : users) commands.push_back({"HMGET", key("announced", u), "status", "last_seen"});
-  auto replies = client_->call_many(std::move(commands));
+  auto replies = client_->call_many(commands);
   if (!replies) return std::move(replies).error();
   std::vector<ports::PresenceState> out;
   out.reserve(users.size());
@@ -501,7 +501,7 @@ Result<void> RedisStateStore::add_watcher(UserId watcher, const std::vector<User
   commands.reserve(targets.size());
   const std::string w = std::to_string(watcher.value);
   for (UserId t : targets) commands.push_back({"SADD", key("watchers", t), w});
-  return all_ok(client_->call_many(std::move(commands)));
+  return all_ok(client_->call_many(commands));
 }
 
 Result<void> RedisStateStore::remove_watcher(UserId watcher, const std::vector<UserId>& targets) {
@@ -509,7 +509,7 @@ Result<void> RedisStateStore::remove_watcher(UserId watcher, const std::vector<U
   commands.reserve(targets.size());
   const std::string w = std::to_string(watcher.value);
   for (UserId t : targets) commands.push_back({"SREM", key("watchers", t), w});
-  return all_ok(client_->call_many(std::move(commands)));
+  return all_ok(client_->call_many(commands));
 }
 
 Result<std::vector<UserId>> RedisStateStore::watchers(UserId user) {
