@@ -66,6 +66,14 @@ void rollback(sqlite3* db) {
   if (sqlite3_get_autocommit(db) == 0) (void)exec(db, "ROLLBACK");
 }
 
+// Commits the transaction in hand, or rolls it back and says why.
+Result<void> commit(sqlite3* db) {
+  if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK) return Ok{};
+  Error e = sqlite_error(db, "commit");
+  rollback(db);
+  return e;
+}
+
 // Whether an open failed for want of room or on the disk, which passes,
 // rather than on something the operator must fix.
 bool disk_trouble(int code) {
@@ -196,12 +204,7 @@ Result<void> SqliteSearchIndex::index(std::span<const Message> messages) {
       return e;
     }
   }
-  if (sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    Error e = sqlite_error(db_.get(), "commit");
-    rollback(db_.get());
-    return e;
-  }
-  return Ok{};
+  return commit(db_.get());
 }
 
 Result<void> SqliteSearchIndex::remove(std::span<const MessageId> messages) {
@@ -225,12 +228,7 @@ Result<void> SqliteSearchIndex::remove(std::span<const MessageId> messages) {
       return e;
     }
   }
-  if (sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    Error e = sqlite_error(db_.get(), "commit");
-    rollback(db_.get());
-    return e;
-  }
-  return Ok{};
+  return commit(db_.get());
 }
 
 Result<std::vector<Message>> SqliteSearchIndex::search(std::string_view query, const Scope& scope, int limit) {
