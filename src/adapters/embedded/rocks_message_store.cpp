@@ -69,6 +69,14 @@ std::string history_prefix(std::string_view conversation) {
   return key;
 }
 
+// The first key past every history row of the conversation: its prefix
+// with the closing NUL bumped to \x01.
+std::string history_end(std::string_view conversation) {
+  std::string end = history_prefix(conversation);
+  end.back() = '\x01';
+  return end;
+}
+
 std::string history_key(std::string_view conversation, MessageId id) {
   std::string key = history_prefix(conversation);
   rocks::put_be64(key, id.value);
@@ -168,15 +176,11 @@ Result<std::vector<Message>> RocksMessageStore::history(std::string_view convers
   if (before.valid()) {
     upper = history_key(conversation, before);
   } else {
-    upper = lower;
-    upper.back() = '\x01';
+    upper = history_end(conversation);
   }
   const rocksdb::Slice lower_slice(lower);
   const rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lower_slice;
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(ro, cf(history_cf)));
+  auto it = history_rows(lower_slice, upper_slice);
   std::vector<Message> out;
   out.reserve(static_cast<std::size_t>(std::min(limit, reserve_cap)));
   for (it->SeekToLast(); it->Valid() && static_cast<int>(out.size()) < limit; it->Prev()) {
@@ -302,14 +306,10 @@ Result<std::vector<MessageId>> RocksMessageStore::erase_sent(std::string_view co
                                                              std::span<const UserId> inbox_users) {
   if (!valid_conversation(conversation)) return make_error(ErrorCode::bad_request, "erase_sent: bad conversation");
   const std::string lower = history_prefix(conversation);
-  std::string upper = lower;
-  upper.back() = '\x01';
+  const std::string upper = history_end(conversation);
   const rocksdb::Slice lower_slice(lower);
   const rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lower_slice;
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(ro, cf(history_cf)));
+  auto it = history_rows(lower_slice, upper_slice);
   std::vector<MessageId> ids;
   rocksdb::WriteBatch wb;
   // Written every so many rows, so that a long history is not one batch.
@@ -452,17 +452,21 @@ Result<MessageId> RocksMessageStore::advance_read_position(UserId user, std::str
   return message;
 }
 
+std::unique_ptr<rocksdb::Iterator> RocksMessageStore::history_rows(const rocksdb::Slice& lower,
+                                                                   const rocksdb::Slice& upper) const {
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower;
+  ro.iterate_upper_bound = &upper;
+  return std::unique_ptr<rocksdb::Iterator>(db_.db->NewIterator(ro, cf(history_cf)));
+}
+
 Result<std::size_t> RocksMessageStore::count_unread(std::string_view conversation, MessageId after, UserId reader,
                                                     std::size_t cap) {
   const std::string lower = history_key(conversation, MessageId{after.value + 1});
-  std::string upper = history_prefix(conversation);
-  upper.back() = '\x01';
+  const std::string upper = history_end(conversation);
   const rocksdb::Slice lower_slice(lower);
   const rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lower_slice;
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(ro, cf(history_cf)));
+  auto it = history_rows(lower_slice, upper_slice);
   std::size_t count = 0;
   for (it->SeekToFirst(); it->Valid() && count < cap; it->Next()) {
     auto m = decode(view(it->value()));

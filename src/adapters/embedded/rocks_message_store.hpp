@@ -76,6 +76,10 @@ class RocksMessageStore final : public ports::MessageStore {
 
  private:
   [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(int i) const { return db_.cf(static_cast<std::size_t>(i)); }
+  // The history rows with keys in [lower, upper), in key order; the slices
+  // must outlive the iterator.
+  [[nodiscard]] std::unique_ptr<rocksdb::Iterator> history_rows(const rocksdb::Slice& lower,
+                                                                const rocksdb::Slice& upper) const;
 
   // Writes `batch` and counts it, for flush().
   [[nodiscard]] rocksdb::Status write(rocksdb::WriteBatch& batch);
