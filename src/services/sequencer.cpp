@@ -23,12 +23,12 @@ Sequencer::Sequencer(ports::MessageLog& log, ports::SequencerState& decided, por
 
 Result<void> Sequencer::read_relations(const std::vector<Outcome>& outcomes) {
   std::vector<std::pair<UserId, UserId>> pairs;
-  std::set<std::pair<std::uint64_t, std::uint64_t>> seen;
   for (const auto& o : outcomes) {
     const UserId to{o.cmd.to.id};
-    if (o.cmd.to.kind != Recipient::Kind::user || to == o.cmd.from) continue;
-    if (seen.emplace(o.cmd.from.value, to.value).second) pairs.emplace_back(o.cmd.from, to);
+    if (o.cmd.to.kind == Recipient::Kind::user && to != o.cmd.from) pairs.emplace_back(o.cmd.from, to);
   }
+  std::sort(pairs.begin(), pairs.end());
+  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());  // one read per pair
   return authorizer_.read_relations(pairs, lookups_);
 }
 
