@@ -27,6 +27,7 @@ std::unique_ptr<ports::LogConsumer> subscribe(ports::MessageLog& log, std::strin
 // (docs/OPERATIONS.md, "Full disk").
 Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsContext> tls)
     : server_id_("node-" + std::to_string(config.node_id)),
+      cluster_(*engines.state, server_id_),
       deleted_users_(*engines.directory),
       room_rules_(*engines.rooms, *engines.directory, *engines.social,
                   {.max_group_members = config.max_group_members,
@@ -103,18 +104,15 @@ Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsC
                .auth = auth_,
                .rooms = room_rules_,
                .conversations = conversations_,
-               .directory = *engines.directory,
-               .room_store = *engines.rooms,
-               .state = *engines.state,
                .social = social_,
                .presence = presence_,
-               .push_tokens = engines.push_tokens.get(),
-               .push = &push_dispatcher_,
-               .search = &search_,
-               .readiness = &readiness_,
-               .sessions = &sessions_,
-               .admin = &admin_,
-               .metrics = &metrics_},
+               .sessions = sessions_,
+               .search = search_,
+               .push = push_dispatcher_,
+               .admin = admin_,
+               .cluster = cluster_,
+               .readiness = readiness_,
+               .metrics = metrics_},
               std::move(tls)) {
   if (auto read = deleted_users_.refresh(); !read) {
     throw std::runtime_error("cannot read the deleted users: " + read.error().message);

@@ -16,6 +16,7 @@
 #include "services/admin_service.hpp"
 #include "services/auth.hpp"
 #include "services/chat_service.hpp"
+#include "services/cluster.hpp"
 #include "services/conversation_service.hpp"
 #include "services/deleted_users.hpp"
 #include "services/inbox_owner.hpp"
@@ -65,6 +66,7 @@ class Node {
  private:
   Metrics metrics_;  // GET /metrics: what the gateway and the steps count
   std::string server_id_;
+  services::Cluster cluster_;  // this server in the registry, its routes and channels
   // The users an administrator deleted: their messages read as tombstones.
   services::DeletedUsers deleted_users_;
   services::RoomsService room_rules_;

@@ -5,9 +5,9 @@
 
 namespace parley::gateway {
 
-ChannelHub::ChannelHub(ports::StateStore& state, ports::Rooms& rooms, SessionRegistry& registry,
+ChannelHub::ChannelHub(services::Cluster& cluster, services::RoomsService& rooms, SessionRegistry& registry,
                        std::function<void(std::string_view)> on_envelope)
-    : state_(state), rooms_(rooms), registry_(registry), on_envelope_(std::move(on_envelope)) {}
+    : cluster_(cluster), rooms_(rooms), registry_(registry), on_envelope_(std::move(on_envelope)) {}
 
 ChannelHub::~ChannelHub() {
   std::unordered_map<std::uint64_t, Channel> channels;
@@ -19,15 +19,14 @@ ChannelHub::~ChannelHub() {
 }
 
 void ChannelHub::follow(UserId user) {
-  auto memberships = rooms_.rooms_of(user);
-  if (!memberships) {
-    log::warn("channels", "cannot load memberships: " + memberships.error().message);
+  auto of_user = rooms_.channels_of(user);
+  if (!of_user) {
+    log::warn("channels", "cannot load memberships: " + of_user.error().message);
     return;
   }
   std::vector<std::uint64_t> channels;
-  for (const auto& m : memberships.value()) {
-    if (m.room.kind == ports::RoomKind::channel) channels.push_back(m.room.id);
-  }
+  channels.reserve(of_user->size());
+  for (const ChannelId channel : of_user.value()) channels.push_back(channel.value);
   std::vector<std::uint64_t> to_subscribe;
   {
     std::lock_guard lock(mutex_);
@@ -40,7 +39,7 @@ void ChannelHub::follow(UserId user) {
     }
   }
   for (auto id : to_subscribe) {
-    auto sub = state_.subscribe(records::channel_topic(ChannelId{id}), on_envelope_);
+    auto sub = cluster_.follow_channel(ChannelId{id}, on_envelope_);
     if (!sub) {
       log::warn("channels", "cannot follow a channel: " + sub.error().message);
       continue;

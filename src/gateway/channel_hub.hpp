@@ -17,9 +17,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "ports/rooms.hpp"
-#include "ports/state_store.hpp"
+#include "services/cluster.hpp"
 #include "services/records.hpp"
+#include "services/rooms_service.hpp"
 
 namespace parley::gateway {
 
@@ -28,7 +28,7 @@ class SessionRegistry;
 class ChannelHub {
  public:
   // `on_envelope` receives what the followed topics carry.
-  ChannelHub(ports::StateStore& state, ports::Rooms& rooms, SessionRegistry& registry,
+  ChannelHub(services::Cluster& cluster, services::RoomsService& rooms, SessionRegistry& registry,
              std::function<void(std::string_view)> on_envelope);
   ~ChannelHub();
   ChannelHub(const ChannelHub&) = delete;
@@ -51,8 +51,8 @@ class ChannelHub {
   // handler that is waiting for the lock).
   std::vector<std::unique_ptr<ports::Subscription>> drop_locked(UserId user);
 
-  ports::StateStore& state_;
-  ports::Rooms& rooms_;
+  services::Cluster& cluster_;
+  services::RoomsService& rooms_;
   SessionRegistry& registry_;
   std::function<void(std::string_view)> on_envelope_;
   std::mutex mutex_;  // guards channels_ and followed_

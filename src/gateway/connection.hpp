@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "ports/directory.hpp"
+#include "services/auth.hpp"  // ports::SessionRecord: who a connection speaks for
 
 namespace parley::gateway {
 

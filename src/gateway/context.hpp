@@ -9,13 +9,10 @@
 #include <vector>
 
 #include "core/metrics.hpp"
-#include "ports/directory.hpp"
-#include "ports/push_tokens.hpp"
-#include "ports/rooms.hpp"
-#include "ports/state_store.hpp"
 #include "services/admin_service.hpp"
 #include "services/auth.hpp"
 #include "services/chat_service.hpp"
+#include "services/cluster.hpp"
 #include "services/conversation_service.hpp"
 #include "services/presence_service.hpp"
 #include "services/push_dispatcher.hpp"
@@ -35,8 +32,8 @@ struct GatewayOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
   int threads = 0;  // 0: one per core
-  // Threads for port calls that block (directory, rooms, search, the state
-  // store's round trips on the scale-out engines), off the I/O threads.
+  // Threads for service calls that block (directory, rooms, search, the
+  // state store's round trips on the scale-out engines), off the I/O threads.
   // Each request waits on at most one such call, which takes about a
   // millisecond against the engines: 4 keep thousands of requests a second
   // moving without a thread per core.
@@ -92,68 +89,46 @@ struct GatewayOptions {
   std::vector<std::string> cors_origins;
 };
 
-// The services and ports the gateway calls, built by main().
+// The services the gateway calls, built by main(): the gateway reaches the
+// engines only through them.
 struct Services {
   services::ChatService& chat;
   services::Auth& auth;
   services::RoomsService& rooms;
   services::ConversationService& conversations;
-  ports::Directory& directory;
-  ports::Rooms& room_store;
-  ports::StateStore& state;
   services::SocialService& social;
   services::PresenceService& presence;
-  // Push notifications (ops_push.cpp); null where push is not wired (tests).
-  ports::PushTokens* push_tokens = nullptr;
-  services::PushDispatcher* push = nullptr;
-  // Full-text search (ops_search.cpp); null: search answers unavailable.
-  services::SearchService* search = nullptr;
-  // GET /v1/readyz; null: only liveness is known, and readyz answers ready.
-  const services::Readiness* readiness = nullptr;
-  // The session endpoints (GET and DELETE /v1/sessions…, the password);
-  // null: they answer unavailable.
-  services::SessionService* sessions = nullptr;
-  // The admin API (/v1/admin/*); null: it is off, its paths answer 404.
-  services::AdminService* admin = nullptr;
-  // GET /metrics and what the gateway counts there; null: the server keeps
-  // its own (tests).
-  Metrics* metrics = nullptr;
+  services::SessionService& sessions;  // GET and DELETE /v1/sessions…, the password, push_register
+  services::SearchService& search;
+  services::PushDispatcher& push;        // badge-clearing pushes on reads
+  services::AdminService& admin;         // the admin API (/v1/admin/*), on with GatewayOptions::admin_token
+  services::Cluster& cluster;            // the server registry, routes, this server's channels
+  const services::Readiness& readiness;  // GET /v1/readyz
+  Metrics& metrics;                      // GET /metrics and what the gateway counts there
 };
 
 class BoundedPool;
 class ConnectionLimits;
 class UserBudgets;
 
+// The services and the gateway's own runtime: the sessions it holds, the
+// sends waiting for their answer, the channels it follows, its pools and
+// limits.
 struct Context {
   GatewayOptions options;
-  services::ChatService& chat;
-  services::Auth& auth;
-  services::RoomsService& rooms;
-  services::ConversationService& conversations;
-  ports::Directory& directory;
-  ports::Rooms& room_store;
-  ports::StateStore& state;
+  Services& services;
   SessionRegistry& registry;
   PendingSends& pending;
   ChannelHub& channels;
-  boost::asio::thread_pool& blocking;  // runs port calls that block
-  services::SocialService& social;
-  services::PresenceService& presence;
-  ports::PushTokens* push_tokens = nullptr;        // null: push_register answers unavailable
-  services::PushDispatcher* push = nullptr;        // null: no badge-clearing pushes on reads
-  services::SearchService* search = nullptr;       // null: search answers unavailable
-  const services::Readiness* readiness = nullptr;  // null: readyz answers ready
-  services::SessionService* sessions = nullptr;    // null: the session endpoints answer unavailable
-  services::AdminService* admin = nullptr;         // null: the admin API is off (its paths answer 404)
-  BoundedPool* hashing = nullptr;                  // password hashing (logins, sign-ups); null: on `blocking`
-  ConnectionLimits* limits = nullptr;              // per-user WebSocket limits; null: none
-  UserBudgets* budgets = nullptr;                  // per-user request budgets; null: none
+  boost::asio::thread_pool& blocking;  // runs service calls that block
+  BoundedPool& hashing;                // password hashing (logins, sign-ups)
+  ConnectionLimits& limits;            // open connections, per address and per user
+  UserBudgets& budgets;                // per-user request budgets
   // What the gateway counts (GET /metrics), resolved once by the Server:
-  // never null there. The series of each WebSocket op (by find_op's
-  // index), of WebSocket requests whose op is not known (bad frames,
-  // unknown ops, refusals by the connection's rate limit), and of each
-  // HTTP route (by http_route's index).
-  Metrics* metrics = nullptr;
+  // the series of each WebSocket op (by find_op's index), of WebSocket
+  // requests whose op is not known (bad frames, unknown ops, refusals by
+  // the connection's rate limit), and of each HTTP route (by http_route's
+  // index).
   std::vector<RequestOutcomes*> op_outcomes{};
   RequestOutcomes* unknown_op = nullptr;
   std::vector<RequestOutcomes*> route_outcomes{};

@@ -69,20 +69,16 @@ HttpResponse json_response(const HttpRequest& req, http::status status, const js
 
 // Logins and sign-ups hash a password: they run on the hashing pool, which
 // refuses work past its bound instead of queueing without end.
-bool enter_hashing(Context& ctx) { return ctx.hashing == nullptr || ctx.hashing->try_enter(); }
-void leave_hashing(Context& ctx) {
-  if (ctx.hashing != nullptr) ctx.hashing->leave();
-}
-boost::asio::thread_pool& hashing_pool(Context& ctx) {
-  return ctx.hashing != nullptr ? ctx.hashing->pool() : ctx.blocking;
-}
+bool enter_hashing(Context& ctx) { return ctx.hashing.try_enter(); }
+void leave_hashing(Context& ctx) { ctx.hashing.leave(); }
+boost::asio::thread_pool& hashing_pool(Context& ctx) { return ctx.hashing.pool(); }
 Error hashing_busy() { return make_error(ErrorCode::unavailable, "too many logins in progress; retry in a moment"); }
 
 awaitable<HttpResponse> create_user(Context& ctx, HttpRequest req) {
   auto body = codec::read_body(req.body(), {"username", "password"});
   if (!body) co_return error_response(req, body.error());
   auto job = [&ctx, b = std::move(body.value())] {
-    return ctx.auth.register_user(b.at("username").get_string(), b.at("password").get_string());
+    return ctx.services.auth.register_user(b.at("username").get_string(), b.at("password").get_string());
   };
   if (!enter_hashing(ctx)) co_return error_response(req, hashing_busy());
   auto user = co_await run_blocking(hashing_pool(ctx), std::move(job));
@@ -97,8 +93,8 @@ awaitable<HttpResponse> create_session(Context& ctx, HttpRequest req, std::strin
   auto body = codec::read_body(req.body(), {"username", "password", "device_id"});
   if (!body) co_return error_response(req, body.error());
   auto job = [&ctx, b = std::move(body.value()), s = std::move(source)] {
-    return ctx.auth.login(b.at("username").get_string(), b.at("password").get_string(), b.at("device_id").get_string(),
-                          s);
+    return ctx.services.auth.login(b.at("username").get_string(), b.at("password").get_string(),
+                                   b.at("device_id").get_string(), s);
   };
   if (!enter_hashing(ctx)) co_return error_response(req, hashing_busy());
   auto login = co_await run_blocking(hashing_pool(ctx), std::move(job));
@@ -114,13 +110,10 @@ awaitable<HttpResponse> create_session(Context& ctx, HttpRequest req, std::strin
 awaitable<HttpResponse> user_by_name(Context& ctx, HttpRequest req, std::string username) {
   auto token = bearer_token(req, false);
   if (!token) co_return error_response(req, make_error(ErrorCode::unauthorized, "a bearer token is required"));
-  auto job = [&ctx, t = std::move(*token), name = std::move(username)]() -> Result<ports::UserRecord> {
-    auto session = ctx.auth.authenticate(t);
+  auto job = [&ctx, t = std::move(*token), name = std::move(username)]() -> Result<services::SocialService::Person> {
+    auto session = ctx.services.auth.authenticate(t);
     if (!session) return std::move(session).error();
-    if (!validate::username(name)) return make_error(ErrorCode::not_found, "no such user");
-    auto user = ctx.directory.find_user_by_name(name);
-    if (!user && user.error().code == ErrorCode::not_found) return make_error(ErrorCode::not_found, "no such user");
-    return user;
+    return ctx.services.social.find_by_username(name);
   };
   auto user = co_await run_blocking(ctx.blocking, std::move(job));
   if (!user) co_return error_response(req, user.error());
@@ -138,17 +131,14 @@ HttpResponse no_content(const HttpRequest& req) {
   return res;
 }
 
-Error no_sessions() { return make_error(ErrorCode::unavailable, "this server does not manage sessions"); }
-
 // GET /v1/sessions: the caller's user's logged-in devices.
 awaitable<HttpResponse> list_sessions(Context& ctx, HttpRequest req) {
   auto token = bearer_token(req, false);
   if (!token) co_return error_response(req, make_error(ErrorCode::unauthorized, "a bearer token is required"));
-  if (ctx.sessions == nullptr) co_return error_response(req, no_sessions());
   auto job = [&ctx, t = std::move(*token)]() -> Result<std::vector<services::SessionService::Device>> {
-    auto caller = ctx.auth.authenticate(t);
+    auto caller = ctx.services.auth.authenticate(t);
     if (!caller) return std::move(caller).error();
-    return ctx.sessions->devices(*caller);
+    return ctx.services.sessions.devices(*caller);
   };
   auto devices = co_await run_blocking(ctx.blocking, std::move(job));
   if (!devices) co_return error_response(req, devices.error());
@@ -171,12 +161,11 @@ awaitable<HttpResponse> list_sessions(Context& ctx, HttpRequest req) {
 awaitable<HttpResponse> end_sessions(Context& ctx, HttpRequest req, std::string device) {
   auto token = bearer_token(req, false);
   if (!token) co_return error_response(req, make_error(ErrorCode::unauthorized, "a bearer token is required"));
-  if (ctx.sessions == nullptr) co_return error_response(req, no_sessions());
   auto job = [&ctx, t = std::move(*token), d = std::move(device)]() -> Result<void> {
-    auto caller = ctx.auth.authenticate(t);
+    auto caller = ctx.services.auth.authenticate(t);
     if (!caller) return std::move(caller).error();
-    if (d == "current") return ctx.sessions->logout(*caller);
-    return ctx.sessions->remove_device(*caller, d);
+    if (d == "current") return ctx.services.sessions.logout(*caller);
+    return ctx.services.sessions.remove_device(*caller, d);
   };
   auto done = co_await run_blocking(ctx.blocking, std::move(job));
   if (!done) co_return error_response(req, done.error());
@@ -188,13 +177,13 @@ awaitable<HttpResponse> end_sessions(Context& ctx, HttpRequest req, std::string 
 awaitable<HttpResponse> change_password(Context& ctx, HttpRequest req) {
   auto token = bearer_token(req, false);
   if (!token) co_return error_response(req, make_error(ErrorCode::unauthorized, "a bearer token is required"));
-  if (ctx.sessions == nullptr) co_return error_response(req, no_sessions());
   auto body = codec::read_body(req.body(), {"old_password", "new_password"});
   if (!body) co_return error_response(req, body.error());
   auto job = [&ctx, t = std::move(*token), b = std::move(body.value())]() -> Result<void> {
-    auto caller = ctx.auth.authenticate(t);
+    auto caller = ctx.services.auth.authenticate(t);
     if (!caller) return std::move(caller).error();
-    return ctx.sessions->change_password(*caller, b.at("old_password").get_string(), b.at("new_password").get_string());
+    return ctx.services.sessions.change_password(*caller, b.at("old_password").get_string(),
+                                                 b.at("new_password").get_string());
   };
   if (!enter_hashing(ctx)) co_return error_response(req, hashing_busy());
   auto done = co_await run_blocking(hashing_pool(ctx), std::move(job));
@@ -216,16 +205,9 @@ json::object server_json(const ports::ServerInfo& server, std::string_view schem
 
 std::string_view websocket_scheme(const Context& ctx) { return ctx.options.tls ? "wss://" : "ws://"; }
 
-// The live servers, dead ones retired first (with their routes), so that
-// what is listed is what is served.
-Result<std::vector<ports::ServerInfo>> live_servers(Context& ctx) {
-  if (auto retired = ctx.state.expire_servers(); !retired) return retired.error();
-  return ctx.state.servers();
-}
-
 // GET /v1/servers: the live servers of the cluster and their loads.
 awaitable<HttpResponse> list_servers(Context& ctx, HttpRequest req) {
-  auto job = [&ctx] { return live_servers(ctx); };
+  auto job = [&ctx] { return ctx.services.cluster.live_servers(); };
   auto servers = co_await run_blocking(ctx.blocking, std::move(job));
   if (!servers) co_return error_response(req, servers.error());
   json::array list;
@@ -239,7 +221,7 @@ awaitable<HttpResponse> list_servers(Context& ctx, HttpRequest req) {
 // one (ties broken at random, so that a burst of clients between two
 // heartbeats spreads over equally loaded servers).
 awaitable<HttpResponse> pick_server(Context& ctx, HttpRequest req) {
-  auto job = [&ctx] { return live_servers(ctx); };
+  auto job = [&ctx] { return ctx.services.cluster.live_servers(); };
   auto servers = co_await run_blocking(ctx.blocking, std::move(job));
   if (!servers) co_return error_response(req, servers.error());
   if (servers->empty()) {
@@ -260,7 +242,7 @@ awaitable<HttpResponse> pick_server(Context& ctx, HttpRequest req) {
 // {"ready":false,"reasons":[...]} (services/readiness.hpp). Reads what the
 // background probes found, so it never waits on an engine.
 HttpResponse readyz(Context& ctx, const HttpRequest& req) {
-  const auto reasons = ctx.readiness != nullptr ? ctx.readiness->reasons() : std::vector<std::string>{};
+  const auto reasons = ctx.services.readiness.reasons();
   json::object out;
   out["ready"] = reasons.empty();
   if (reasons.empty()) return json_response(req, http::status::ok, out);
@@ -287,7 +269,7 @@ HttpResponse metrics_text(Context& ctx, const HttpRequest& req) {
   res.set(http::field::content_type, Metrics::kContentType);
   res.set(http::field::cache_control, "no-store");
   res.keep_alive(req.keep_alive());
-  res.body() = ctx.metrics->render();
+  res.body() = ctx.services.metrics.render();
   res.prepare_payload();
   return res;
 }
@@ -443,7 +425,7 @@ awaitable<HttpResponse> admin(Context& ctx, HttpRequest req, const std::string& 
   }
   if (path == "/v1/admin/stats") {
     json::object out;
-    out["connections"] = ctx.limits != nullptr ? ctx.limits->open() : 0;
+    out["connections"] = ctx.limits.open();
     out["websockets"] = ctx.registry.connection_count();
     out["version"] = build_info::version();
     co_return json_response(req, http::status::ok, out);
@@ -466,7 +448,9 @@ awaitable<HttpResponse> admin(Context& ctx, HttpRequest req, const std::string& 
         limit = static_cast<int>(*parsed);
       }
     }
-    auto job = [&ctx, q = std::move(query), a = std::move(after), limit] { return ctx.admin->users(q, a, limit); };
+    auto job = [&ctx, q = std::move(query), a = std::move(after), limit] {
+      return ctx.services.admin.users(q, a, limit);
+    };
     auto page = co_await run_blocking(ctx.blocking, std::move(job));
     if (!page) co_return error_response(req, page.error());
     json::object out;
@@ -481,8 +465,8 @@ awaitable<HttpResponse> admin(Context& ctx, HttpRequest req, const std::string& 
   const auto id = validate::id_string(action ? action->first : admin_user(path).value_or(""));
   if (!id) co_return error_response(req, make_error(ErrorCode::not_found, "no such user"));
   auto job = [&ctx, user = UserId{*id}, verb = action ? action->second : std::string("delete")] {
-    if (verb == "delete") return ctx.admin->remove(user);
-    return verb == "disable" ? ctx.admin->disable(user) : ctx.admin->enable(user);
+    if (verb == "delete") return ctx.services.admin.remove(user);
+    return verb == "disable" ? ctx.services.admin.disable(user) : ctx.services.admin.enable(user);
   };
   auto done = co_await run_blocking(ctx.blocking, std::move(job));
   if (!done) {
@@ -649,7 +633,7 @@ void count_http(Context& ctx, http::verb method, std::string_view target, unsign
   }
   outcomes.failed(code_of(status));
   if (status == 429 && (route == Route::create_session || route == Route::change_password))
-    ctx.metrics->rate_limited(Metrics::Limit::login).Increment();
+    ctx.services.metrics.rate_limited(Metrics::Limit::login).Increment();
 }
 
 awaitable<HttpResponse> handle_http(Context& ctx, HttpRequest req, std::string source) {
@@ -705,7 +689,8 @@ awaitable<HttpResponse> route(Context& ctx, HttpRequest req, const std::string& 
     std::string name = path.substr(kByName.size());
     co_return co_await user_by_name(ctx, std::move(req), std::move(name));
   }
-  if (path.starts_with("/v1/admin/") && ctx.admin != nullptr) co_return co_await admin(ctx, std::move(req), path);
+  if (path.starts_with("/v1/admin/") && !ctx.options.admin_token.empty())
+    co_return co_await admin(ctx, std::move(req), path);
   if (is_web_path(path) && method == http::verb::get) co_return co_await web_file(ctx, std::move(req), path);
   if (path == "/v1/ws") {
     co_return error_response(req, make_error(ErrorCode::bad_request, "/v1/ws needs a WebSocket upgrade"));

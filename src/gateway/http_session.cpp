@@ -83,7 +83,7 @@ std::string source_of(const asio::ip::tcp::socket& socket) {
 template <class Stream>
 awaitable<void> serve_requests(Stream stream, Context& ctx, ConnectionLimits::Slot slot, std::string source) {
   beast::flat_buffer buffer;
-  GaugeHold open(ctx.metrics->http_open());  // until it ends, or becomes a WebSocket
+  GaugeHold open(ctx.services.metrics.http_open());  // until it ends, or becomes a WebSocket
   for (;;) {
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
     http::request_parser<http::string_body> parser;
@@ -113,7 +113,7 @@ awaitable<void> serve_requests(Stream stream, Context& ctx, ConnectionLimits::Sl
         break;
       }
       auto token = bearer_token(req, true);
-      auto job = [&ctx, t = token.value_or("")] { return ctx.auth.authenticate(t); };
+      auto job = [&ctx, t = token.value_or("")] { return ctx.services.auth.authenticate(t); };
       auto who = co_await run_blocking(ctx.blocking, std::move(job));
       if (!who) {
         HttpResponse res = error_response(req, who.error().code == ErrorCode::unauthorized
@@ -125,24 +125,21 @@ awaitable<void> serve_requests(Stream stream, Context& ctx, ConnectionLimits::Sl
         count_http(ctx, req.method(), req.target(), res.result_int());
         break;
       }
-      ConnectionLimits::Slot user_slot;
-      if (ctx.limits != nullptr) {
-        auto admission = ctx.limits->admit_user(who->user, who->device);
-        if (!admission.slot) {
-          ctx.metrics
-              ->connections_refused(admission.refusal == ConnectionLimits::Refusal::devices_full
-                                        ? Metrics::Refusal::devices_full
-                                        : Metrics::Refusal::user_full)
-              .Increment();
-          HttpResponse res = error_response(req, too_many_connections(*ctx.limits, admission.refusal));
-          res.keep_alive(false);
-          (void)co_await http::async_write(stream, res, as_tuple_awaitable);
-          log_access(req.method_string(), req.target(), res.result_int(), began);
-          count_http(ctx, req.method(), req.target(), res.result_int());
-          break;
-        }
-        user_slot = std::move(admission.slot);
+      auto admission = ctx.limits.admit_user(who->user, who->device);
+      if (!admission.slot) {
+        ctx.services.metrics
+            .connections_refused(admission.refusal == ConnectionLimits::Refusal::devices_full
+                                     ? Metrics::Refusal::devices_full
+                                     : Metrics::Refusal::user_full)
+            .Increment();
+        HttpResponse res = error_response(req, too_many_connections(ctx.limits, admission.refusal));
+        res.keep_alive(false);
+        (void)co_await http::async_write(stream, res, as_tuple_awaitable);
+        log_access(req.method_string(), req.target(), res.result_int(), began);
+        count_http(ctx, req.method(), req.target(), res.result_int());
+        break;
       }
+      ConnectionLimits::Slot user_slot = std::move(admission.slot);
       // Logged when handed over: the 101 is written by the session's
       // handshake, which follows at once.
       log_access(req.method_string(), req.target(), static_cast<unsigned>(http::status::switching_protocols), began);

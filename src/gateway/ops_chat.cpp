@@ -26,10 +26,10 @@ awaitable<void> send(Request& r) {
   }
   const std::uint64_t ticket = *added;
   PendingSends& pending = r.ctx.pending;
-  r.ctx.chat.submit_send(r.who.user, std::move(req.value()), ticket,
-                         [&pending, ticket](Result<std::uint64_t> appended) {
-                           if (!appended) pending.complete(ticket, std::move(appended).error());
-                         });
+  r.ctx.services.chat.submit_send(r.who.user, std::move(req.value()), ticket,
+                                  [&pending, ticket](Result<std::uint64_t> appended) {
+                                    if (!appended) pending.complete(ticket, std::move(appended).error());
+                                  });
 }
 
 awaitable<void> sync(Request& r) {
@@ -39,7 +39,7 @@ awaitable<void> sync(Request& r) {
     co_return;
   }
   auto job = [&ctx = r.ctx, user = r.who.user, device = r.who.device, q = req.value()] {
-    return ctx.chat.sync(user, device, q);
+    return ctx.services.chat.sync(user, device, q);
   };
   auto page = co_await run_blocking(r.ctx.blocking, std::move(job));
   if (!page) {
@@ -56,7 +56,7 @@ awaitable<void> ack(Request& r) {
     co_return;
   }
   auto job = [&ctx = r.ctx, user = r.who.user, device = r.who.device, seq = req->seq] {
-    return ctx.chat.ack(user, device, seq);
+    return ctx.services.chat.ack(user, device, seq);
   };
   auto cursor = co_await run_blocking(r.ctx.blocking, std::move(job));
   if (!cursor) {
@@ -64,7 +64,7 @@ awaitable<void> ack(Request& r) {
     co_return;
   }
   // The user has read on this device: clear the badge on the others.
-  if (r.ctx.push != nullptr) r.ctx.push->on_read(r.who.user, r.who.device);
+  r.ctx.services.push.on_read(r.who.user, r.who.device);
   json::object result;
   result["cursor"] = cursor.value();  // extension: the device's cursor after the ack
   r.reply_ok(std::move(result));
@@ -76,7 +76,9 @@ awaitable<void> history(Request& r) {
     r.reply_error(req.error());
     co_return;
   }
-  auto job = [&ctx = r.ctx, user = r.who.user, q = std::move(req.value())] { return ctx.chat.history(user, q); };
+  auto job = [&ctx = r.ctx, user = r.who.user, q = std::move(req.value())] {
+    return ctx.services.chat.history(user, q);
+  };
   auto messages = co_await run_blocking(r.ctx.blocking, std::move(job));
   if (!messages) {
     r.reply_error(messages.error());
@@ -94,7 +96,7 @@ awaitable<void> history(Request& r) {
 // so a ping is answered at once, on the I/O thread: ok, or unavailable while
 // the state store does not take presence writes (docs/ENGINES.md).
 awaitable<void> ping(Request& r) {
-  if (r.ctx.presence.available()) {
+  if (r.ctx.services.presence.available()) {
     r.reply_ok();
   } else {
     r.reply_error(make_error(ErrorCode::unavailable, "presence is unavailable: the state store does not answer"));

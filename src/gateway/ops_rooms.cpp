@@ -2,10 +2,10 @@
 
 #include <boost/json/array.hpp>
 
+#include "core/codec_ops.hpp"
 #include "gateway/channel_hub.hpp"
 #include "gateway/ops.hpp"
 #include "gateway/session_registry.hpp"
-#include "services/live_events.hpp"
 
 namespace parley::gateway::ops {
 
@@ -13,20 +13,6 @@ namespace json = boost::json;
 using boost::asio::awaitable;
 
 namespace {
-
-Result<std::uint64_t> id_field(const json::object& fields, std::string_view name) {
-  const json::value* v = fields.if_contains(name);
-  if (v == nullptr) return make_error(ErrorCode::bad_request, std::string(name) + " is required");
-  return codec::read_id(*v, name);
-}
-
-Result<std::string> string_field(const json::object& fields, std::string_view name) {
-  const json::value* v = fields.if_contains(name);
-  if (v == nullptr || !v->is_string()) {
-    return make_error(ErrorCode::bad_request, std::string(name) + " is required and must be a string");
-  }
-  return std::string(v->get_string());
-}
 
 json::object room_result(const ports::RoomRecord& room) {
   json::object out;
@@ -45,7 +31,7 @@ awaitable<void> refresh_memberships(Request& r) {
   };
   (void)co_await run_on(r.ctx.registry.ordered(), std::move(reload));
   auto notify = [&ctx = r.ctx, user = r.who.user] {
-    services::notify_membership_changed(ctx.state, user, ctx.chat.server_id());
+    ctx.services.cluster.notify_membership_changed(user, false);
     return 0;
   };
   (void)co_await run_blocking(r.ctx.blocking, std::move(notify));
@@ -54,23 +40,14 @@ awaitable<void> refresh_memberships(Request& r) {
 // group_add / group_remove / channel_* share one shape: a room id field and
 // an optional user (default: the requester).
 awaitable<void> membership_op(Request& r, ports::RoomKind kind, bool add) {
-  const std::string_view field = kind == ports::RoomKind::group ? "group" : "channel";
-  auto room = id_field(r.fields, field);
-  if (!room) {
-    r.reply_error(room.error());
+  auto req = codec::read_membership(r.fields, kind == ports::RoomKind::group ? "group" : "channel");
+  if (!req) {
+    r.reply_error(req.error());
     co_return;
   }
-  UserId target = r.who.user;
-  if (r.fields.contains("user")) {
-    auto user = id_field(r.fields, "user");
-    if (!user) {
-      r.reply_error(user.error());
-      co_return;
-    }
-    target = UserId{user.value()};
-  }
-  auto job = [&ctx = r.ctx, actor = r.who.user, ref = ports::RoomRef{kind, room.value()}, target, add] {
-    return add ? ctx.rooms.add(actor, ref, target) : ctx.rooms.remove(actor, ref, target);
+  const UserId target = req->user.value_or(r.who.user);
+  auto job = [&ctx = r.ctx, actor = r.who.user, ref = ports::RoomRef{kind, req->room}, target, add] {
+    return add ? ctx.services.rooms.add(actor, ref, target) : ctx.services.rooms.remove(actor, ref, target);
   };
   auto done = co_await run_blocking(r.ctx.blocking, std::move(job));
   if (!done) {
@@ -82,7 +59,7 @@ awaitable<void> membership_op(Request& r, ports::RoomKind kind, bool add) {
       co_await refresh_memberships(r);
     } else {
       auto notify = [&ctx = r.ctx, target] {
-        services::notify_membership_changed(ctx.state, target, "");
+        ctx.services.cluster.notify_membership_changed(target, true);
         return 0;
       };
       (void)co_await run_blocking(r.ctx.blocking, std::move(notify));
@@ -92,47 +69,32 @@ awaitable<void> membership_op(Request& r, ports::RoomKind kind, bool add) {
 }
 
 awaitable<void> role_op(Request& r, ports::RoomKind kind) {
-  auto room = id_field(r.fields, kind == ports::RoomKind::group ? "group" : "channel");
-  auto user = id_field(r.fields, "user");
-  auto role_name = string_field(r.fields, "role");
-  if (!room || !user || !role_name) {
-    r.reply_error(!room ? room.error() : !user ? user.error() : role_name.error());
+  auto req = codec::read_role(r.fields, kind == ports::RoomKind::group ? "group" : "channel");
+  if (!req) {
+    r.reply_error(req.error());
     co_return;
   }
-  auto role = ports::parse_role(role_name.value());
+  auto role = ports::parse_role(req->role);
   if (!role) {
     r.reply_error(make_error(ErrorCode::bad_request, "role must be owner, admin or member"));
     co_return;
   }
-  auto job = [&ctx = r.ctx, actor = r.who.user, ref = ports::RoomRef{kind, room.value()}, u = UserId{user.value()},
-              rl = *role] { return ctx.rooms.set_role(actor, ref, u, rl); };
+  auto job = [&ctx = r.ctx, actor = r.who.user, ref = ports::RoomRef{kind, req->room}, u = req->user, rl = *role] {
+    return ctx.services.rooms.set_role(actor, ref, u, rl);
+  };
   r.reply(co_await run_blocking(r.ctx.blocking, std::move(job)));
 }
 
 }  // namespace
 
 awaitable<void> group_create(Request& r) {
-  auto name = string_field(r.fields, "name");
-  if (!name) {
-    r.reply_error(name.error());
+  auto req = codec::read_group_create(r.fields);
+  if (!req) {
+    r.reply_error(req.error());
     co_return;
   }
-  const json::value* list = r.fields.if_contains("members");
-  if (list == nullptr || !list->is_array()) {
-    r.reply_error(make_error(ErrorCode::bad_request, "members is required and must be an array of user ids"));
-    co_return;
-  }
-  std::vector<UserId> members;
-  for (const auto& v : list->get_array()) {
-    auto id = codec::read_id(v, "members[]");
-    if (!id) {
-      r.reply_error(id.error());
-      co_return;
-    }
-    members.emplace_back(id.value());
-  }
-  auto job = [&ctx = r.ctx, owner = r.who.user, n = std::move(name.value()), m = std::move(members)] {
-    return ctx.rooms.create_group(owner, n, m);
+  auto job = [&ctx = r.ctx, owner = r.who.user, q = std::move(req.value())] {
+    return ctx.services.rooms.create_group(owner, q.name, q.members);
   };
   auto room = co_await run_blocking(r.ctx.blocking, std::move(job));
   if (!room) {
@@ -147,30 +109,15 @@ awaitable<void> group_remove(Request& r) { co_await membership_op(r, ports::Room
 awaitable<void> group_role(Request& r) { co_await role_op(r, ports::RoomKind::group); }
 
 awaitable<void> channel_create(Request& r) {
-  auto name = string_field(r.fields, "name");
-  if (!name) {
-    r.reply_error(name.error());
+  auto req = codec::read_channel_create(r.fields);
+  if (!req) {
+    r.reply_error(req.error());
     co_return;
   }
-  ports::PostPolicy policy = ports::PostPolicy::everyone;
-  if (const json::value* post = r.fields.if_contains("post")) {
-    if (*post == "admins") {
-      policy = ports::PostPolicy::admins;
-    } else if (*post != "everyone") {
-      r.reply_error(make_error(ErrorCode::bad_request, "post must be \"everyone\" or \"admins\""));
-      co_return;
-    }
-  }
-  ports::Access access = ports::Access::open;
-  if (const json::value* is_private = r.fields.if_contains("private")) {
-    if (!is_private->is_bool()) {
-      r.reply_error(make_error(ErrorCode::bad_request, "private must be true or false"));
-      co_return;
-    }
-    if (is_private->get_bool()) access = ports::Access::invite_only;
-  }
-  auto job = [&ctx = r.ctx, owner = r.who.user, n = std::move(name.value()), policy, access] {
-    return ctx.rooms.create_channel(owner, n, policy, access);
+  const auto policy = req->admins_post ? ports::PostPolicy::admins : ports::PostPolicy::everyone;
+  const auto access = req->invite_only ? ports::Access::invite_only : ports::Access::open;
+  auto job = [&ctx = r.ctx, owner = r.who.user, n = std::move(req->name), policy, access] {
+    return ctx.services.rooms.create_channel(owner, n, policy, access);
   };
   auto room = co_await run_blocking(r.ctx.blocking, std::move(job));
   if (!room) {
@@ -186,40 +133,36 @@ awaitable<void> channel_leave(Request& r) { co_await membership_op(r, ports::Roo
 awaitable<void> channel_role(Request& r) { co_await role_op(r, ports::RoomKind::channel); }
 
 awaitable<void> read(Request& r) {
-  auto conversation = string_field(r.fields, "conversation");
-  auto message = id_field(r.fields, "message_id");
-  if (!conversation || !message) {
-    r.reply_error(!conversation ? conversation.error() : message.error());
+  auto req = codec::read_read(r.fields);
+  if (!req) {
+    r.reply_error(req.error());
     co_return;
   }
-  auto job = [&ctx = r.ctx, user = r.who.user, c = std::move(conversation.value()), m = MessageId{message.value()}] {
-    return ctx.conversations.read(user, c, m);
+  auto job = [&ctx = r.ctx, user = r.who.user, q = std::move(req.value())] {
+    return ctx.services.conversations.read(user, q.conversation, q.message);
   };
   r.reply(co_await run_blocking(r.ctx.blocking, std::move(job)));
 }
 
 awaitable<void> typing(Request& r) {
-  auto conversation = string_field(r.fields, "conversation");
+  auto conversation = codec::read_typing(r.fields);
   if (!conversation) {
     r.reply_error(conversation.error());
     co_return;
   }
   auto job = [&ctx = r.ctx, user = r.who.user, c = std::move(conversation.value())] {
-    return ctx.conversations.typing(user, c);
+    return ctx.services.conversations.typing(user, c);
   };
   r.reply(co_await run_blocking(r.ctx.blocking, std::move(job)));
 }
 
 awaitable<void> conversations(Request& r) {
-  std::size_t limit = 100;
-  if (const json::value* v = r.fields.if_contains("limit")) {
-    if (!v->is_int64() || v->get_int64() < 1 || v->get_int64() > 500) {
-      r.reply_error(make_error(ErrorCode::bad_request, "limit must be an integer from 1 to 500"));
-      co_return;
-    }
-    limit = static_cast<std::size_t>(v->get_int64());
+  auto limit = codec::read_conversations(r.fields);
+  if (!limit) {
+    r.reply_error(limit.error());
+    co_return;
   }
-  auto job = [&ctx = r.ctx, user = r.who.user, limit] { return ctx.conversations.list(user, limit); };
+  auto job = [&ctx = r.ctx, user = r.who.user, n = *limit] { return ctx.services.conversations.list(user, n); };
   auto list = co_await run_blocking(r.ctx.blocking, std::move(job));
   if (!list) {
     r.reply_error(list.error());

@@ -2,6 +2,7 @@
 
 #include <boost/json/array.hpp>
 
+#include "core/codec_ops.hpp"
 #include "gateway/ops.hpp"
 
 namespace parley::gateway::ops {
@@ -10,33 +11,14 @@ namespace json = boost::json;
 using boost::asio::awaitable;
 
 awaitable<void> search(Request& r) {
-  if (r.ctx.search == nullptr) {
-    r.reply_error(make_error(ErrorCode::unavailable, "search is not configured on this server"));
+  auto req = codec::read_search(r.fields);
+  if (!req) {
+    r.reply_error(req.error());
     co_return;
   }
-  const json::value* q = r.fields.if_contains("q");
-  if (q == nullptr || !q->is_string() || q->get_string().empty() || q->get_string().size() > 256) {
-    r.reply_error(make_error(ErrorCode::bad_request, "q is required: a string of 1 to 256 bytes"));
-    co_return;
-  }
-  std::optional<std::string> conversation;
-  if (const json::value* c = r.fields.if_contains("conversation"); c != nullptr && !c->is_null()) {
-    if (!c->is_string()) {
-      r.reply_error(make_error(ErrorCode::bad_request, "conversation must be a string"));
-      co_return;
-    }
-    conversation = std::string(c->get_string());
-  }
-  int limit = 20;
-  if (const json::value* l = r.fields.if_contains("limit"); l != nullptr && !l->is_null()) {
-    if (!l->is_int64() || l->get_int64() < 1 || l->get_int64() > 100) {
-      r.reply_error(make_error(ErrorCode::bad_request, "limit must be an integer from 1 to 100"));
-      co_return;
-    }
-    limit = static_cast<int>(l->get_int64());
-  }
-  auto job = [&ctx = r.ctx, user = r.who.user, text = std::string(q->get_string()), c = std::move(conversation),
-              limit] { return ctx.search->search(user, text, c, limit); };
+  auto job = [&ctx = r.ctx, user = r.who.user, q = std::move(req.value())] {
+    return ctx.services.search.search(user, q.q, q.conversation, q.limit);
+  };
   auto found = co_await run_blocking(r.ctx.blocking, std::move(job));
   if (!found) {
     r.reply_error(found.error());

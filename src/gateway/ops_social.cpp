@@ -3,6 +3,7 @@
 
 #include <boost/json/array.hpp>
 
+#include "core/codec_ops.hpp"
 #include "gateway/ops.hpp"
 #include "services/presence_service.hpp"
 #include "services/social_service.hpp"
@@ -14,37 +15,32 @@ using boost::asio::awaitable;
 
 namespace {
 
-// The `user` field: the other side of a social op.
-Result<UserId> read_user(const json::object& fields) {
-  const json::value* v = fields.if_contains("user");
-  if (v == nullptr) return make_error(ErrorCode::bad_request, "user is required");
-  auto id = codec::read_id(*v, "user");
-  if (!id) return std::move(id).error();
-  return UserId{id.value()};
-}
-
 using PairOp = Result<void> (services::SocialService::*)(UserId, UserId);
 
 // Reads `user`, runs `op` off the I/O thread and answers with its result.
 awaitable<void> pair_op(Request& r, PairOp op) {
-  auto other = read_user(r.fields);
+  auto other = codec::read_user(r.fields);
   if (!other) {
     r.reply_error(other.error());
     co_return;
   }
-  auto job = [&social = r.ctx.social, op, self = r.who.user, o = other.value()] { return (social.*op)(self, o); };
+  auto job = [&social = r.ctx.services.social, op, self = r.who.user, o = other.value()] {
+    return (social.*op)(self, o);
+  };
   r.reply(co_await run_blocking(r.ctx.blocking, std::move(job)));
 }
 
 }  // namespace
 
 awaitable<void> friend_request(Request& r) {
-  auto other = read_user(r.fields);
+  auto other = codec::read_user(r.fields);
   if (!other) {
     r.reply_error(other.error());
     co_return;
   }
-  auto job = [&social = r.ctx.social, self = r.who.user, o = other.value()] { return social.request(self, o); };
+  auto job = [&social = r.ctx.services.social, self = r.who.user, o = other.value()] {
+    return social.request(self, o);
+  };
   auto friends_now = co_await run_blocking(r.ctx.blocking, std::move(job));
   if (!friends_now) {
     r.reply_error(friends_now.error());
@@ -64,7 +60,7 @@ awaitable<void> block(Request& r) { co_await pair_op(r, &services::SocialService
 awaitable<void> unblock(Request& r) { co_await pair_op(r, &services::SocialService::unblock); }
 
 awaitable<void> friends(Request& r) {
-  auto job = [&social = r.ctx.social, self = r.who.user] { return social.list(self); };
+  auto job = [&social = r.ctx.services.social, self = r.who.user] { return social.list(self); };
   auto listing = co_await run_blocking(r.ctx.blocking, std::move(job));
   if (!listing) {
     r.reply_error(listing.error());
@@ -95,15 +91,15 @@ awaitable<void> friends(Request& r) {
 }
 
 awaitable<void> presence(Request& r) {
-  const json::value* v = r.fields.if_contains("status");
-  ports::PresenceStatus status = ports::PresenceStatus::offline;
-  if (v != nullptr && v->is_string() && v->get_string() == "online") status = ports::PresenceStatus::online;
-  if (v != nullptr && v->is_string() && v->get_string() == "away") status = ports::PresenceStatus::away;
-  if (status == ports::PresenceStatus::offline) {
-    r.reply_error(make_error(ErrorCode::bad_request, "status must be \"online\" or \"away\""));
+  auto away = codec::read_presence_away(r.fields);
+  if (!away) {
+    r.reply_error(away.error());
     co_return;
   }
-  auto job = [&presence = r.ctx.presence, self = r.who.user, status] { return presence.set_status(self, status); };
+  const auto status = away.value() ? ports::PresenceStatus::away : ports::PresenceStatus::online;
+  auto job = [&presence = r.ctx.services.presence, self = r.who.user, status] {
+    return presence.set_status(self, status);
+  };
   auto done = co_await run_blocking(r.ctx.blocking, std::move(job));
   if (!done) {
     r.reply_error(done.error());
@@ -111,8 +107,8 @@ awaitable<void> presence(Request& r) {
   }
   // Extension: the heartbeat this server expects and the TTL it applies.
   json::object result;
-  result["heartbeat_ms"] = r.ctx.presence.options().heartbeat.count();
-  result["ttl_ms"] = r.ctx.presence.options().ttl.count();
+  result["heartbeat_ms"] = r.ctx.services.presence.options().heartbeat.count();
+  result["ttl_ms"] = r.ctx.services.presence.options().ttl.count();
   r.reply_ok(std::move(result));
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/codec.hpp"
+#include "core/codec_ops.hpp"
 #include "gateway/connection.hpp"
 
 namespace parley::gateway {
@@ -42,11 +43,7 @@ namespace {
 
 std::shared_ptr<const std::string> answer(const boost::json::value& request_id, const Result<Message>& result) {
   if (!result) return std::make_shared<const std::string>(codec::reply_error(request_id, result.error()));
-  boost::json::object fields;
-  fields["message_id"] = to_string(result->id);
-  fields["conversation"] = result->conversation;
-  fields["sent_at"] = result->sent_at;
-  return std::make_shared<const std::string>(codec::reply_ok(request_id, std::move(fields)));
+  return std::make_shared<const std::string>(codec::reply_sent(request_id, *result));
 }
 
 }  // namespace

@@ -144,10 +144,10 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimits& limits, C
     if (rec) continue;  // already gone; the socket closes here
     auto admission = limits.admit_connection(remote.address());
     if (!admission.slot) {
-      ctx.metrics
-          ->connections_refused(admission.refusal == ConnectionLimits::Refusal::server_full
-                                    ? Metrics::Refusal::server_full
-                                    : Metrics::Refusal::address_full)
+      ctx.services.metrics
+          .connections_refused(admission.refusal == ConnectionLimits::Refusal::server_full
+                                   ? Metrics::Refusal::server_full
+                                   : Metrics::Refusal::address_full)
           .Increment();
       ++(admission.refusal == ConnectionLimits::Refusal::server_full ? refused_server : refused_address);
       refuse(socket, admission.refusal);
@@ -162,7 +162,7 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimits& limits, C
       }
       continue;
     }
-    ctx.metrics->connections_accepted().Increment();
+    ctx.services.metrics.connections_accepted().Increment();
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     if (tls != nullptr) {
@@ -188,8 +188,7 @@ awaitable<void> sweep_loop(asio::steady_timer& timer, PendingSends& pending, std
 Server::Server(GatewayOptions options, Services services, std::shared_ptr<TlsContext> tls)
     : options_(std::move(options)),
       tls_(std::move(tls)),
-      own_metrics_(services.metrics == nullptr ? std::make_unique<Metrics>() : nullptr),
-      metrics_(services.metrics != nullptr ? *services.metrics : *own_metrics_),
+      services_(services),
       limits_({.max_connections = options_.max_connections,
                .per_address = options_.max_connections_per_address,
                .per_user = options_.max_connections_per_user,
@@ -200,25 +199,24 @@ Server::Server(GatewayOptions options, Services services, std::shared_ptr<TlsCon
       blocking_(static_cast<std::size_t>(std::max(1, options_.blocking_threads))),
       housekeeping_(1),
       contexts_(make_contexts(thread_count(options_.threads))),
-      registry_(services.state, services.chat.server_id(), blocking_, &metrics_.deliveries()),
-      pending_({.after = options_.shed_after},
-               {.outcomes = &metrics_.requests("websocket", "send"), .acknowledged = &metrics_.sends_acknowledged()}),
-      channels_(services.state, services.room_store, registry_, [this](std::string_view p) { on_envelope(p); }),
-      ctx_{options_,           services.chat,       services.auth,     services.rooms,    services.conversations,
-           services.directory, services.room_store, services.state,    registry_,         pending_,
-           channels_,          blocking_,           services.social,   services.presence, services.push_tokens,
-           services.push,      services.search,     services.readiness},
+      registry_(services_.cluster, blocking_, &services_.metrics.deliveries()),
+      pending_({.after = options_.shed_after}, {.outcomes = &services_.metrics.requests("websocket", "send"),
+                                                .acknowledged = &services_.metrics.sends_acknowledged()}),
+      channels_(services_.cluster, services_.rooms, registry_, [this](std::string_view p) { on_envelope(p); }),
+      ctx_{.options = options_,
+           .services = services_,
+           .registry = registry_,
+           .pending = pending_,
+           .channels = channels_,
+           .blocking = blocking_,
+           .hashing = hashing_,
+           .limits = limits_,
+           .budgets = budgets_},
       acceptor_(*contexts_.front()) {
   options_.tls = ctx_.options.tls = tls_ != nullptr;
-  ctx_.sessions = services.sessions;
-  if (!options_.admin_token.empty()) ctx_.admin = services.admin;
-  ctx_.hashing = &hashing_;
-  ctx_.limits = &limits_;
-  ctx_.budgets = &budgets_;
-  ctx_.metrics = &metrics_;
-  for (const auto op : op_names()) ctx_.op_outcomes.push_back(&metrics_.requests("websocket", op));
-  ctx_.unknown_op = &metrics_.requests("websocket", "unknown");
-  for (const auto route : http_route_names()) ctx_.route_outcomes.push_back(&metrics_.requests("http", route));
+  for (const auto op : op_names()) ctx_.op_outcomes.push_back(&services_.metrics.requests("websocket", op));
+  ctx_.unknown_op = &services_.metrics.requests("websocket", "unknown");
+  for (const auto route : http_route_names()) ctx_.route_outcomes.push_back(&services_.metrics.requests("http", route));
   registry_.on_user_here([this](UserId user, bool here) { here ? channels_.follow(user) : channels_.unfollow(user); });
   for (auto& ioc : contexts_) guards_.push_back(asio::make_work_guard(*ioc));
 }
@@ -270,7 +268,7 @@ void Server::close_ended_sessions(const records::SessionsEnded& ended) {
 }
 
 ports::ServerInfo Server::self() const {
-  return {.id = ctx_.chat.server_id(), .endpoint = endpoint_, .load = registry_.connection_count()};
+  return {.id = services_.cluster.server_id(), .endpoint = endpoint_, .load = registry_.connection_count()};
 }
 
 // Tells the registry every heartbeat that this server is alive and how many
@@ -285,7 +283,7 @@ awaitable<void> Server::heartbeat_loop() {
     // Named jobs: GCC 12 mishandles a lambda with captures written inside
     // a co_await expression.
     const ports::ServerInfo info = self();
-    auto beat = [this, info, ttl] { return ctx_.state.heartbeat_server(info, ttl); };
+    auto beat = [this, info, ttl] { return services_.cluster.heartbeat(info, ttl); };
     auto registered = co_await run_blocking(housekeeping_, std::move(beat));
     if (!registered) {
       log::warn("gateway", "server registry: " + registered.error().message);
@@ -302,13 +300,13 @@ awaitable<void> Server::heartbeat_loop() {
         return true;
       };
       (void)co_await run_on(registry_.ordered(), std::move(restore));
-      auto again = [this, info, ttl] { return ctx_.state.register_server(info, ttl); };
+      auto again = [this, info, ttl] { return services_.cluster.register_self(info, ttl); };
       if (auto listed = co_await run_blocking(housekeeping_, std::move(again)); !listed) {
         log::warn("gateway", "server registry: " + listed.error().message);
         continue;
       }
     }
-    auto expire = [this] { return ctx_.state.expire_servers(); };
+    auto expire = [this] { return services_.cluster.retire_dead(); };
     auto dead = co_await run_blocking(housekeeping_, std::move(expire));
     if (!dead) {
       log::warn("gateway", "server registry: " + dead.error().message);
@@ -321,11 +319,10 @@ awaitable<void> Server::heartbeat_loop() {
 
 void Server::start() {
   // Whatever this server id held in a previous life (a crash) is stale.
-  if (auto cleared = ctx_.state.remove_server(ctx_.chat.server_id()); !cleared) {
+  if (auto cleared = services_.cluster.leave(); !cleared) {
     throw std::runtime_error("cannot reach the server registry: " + cleared.error().message);
   }
-  auto sub = ctx_.state.subscribe(records::server_channel(ctx_.chat.server_id()),
-                                  [this](std::string_view payload) { on_envelope(payload); });
+  auto sub = services_.cluster.follow_own_channel([this](std::string_view payload) { on_envelope(payload); });
   if (!sub) throw std::runtime_error("cannot subscribe to this server's channel: " + sub.error().message);
   inbox_subscription_ = std::move(sub.value());
 
@@ -348,7 +345,7 @@ void Server::start() {
     const std::string host = address.is_unspecified() ? (address.is_v6() ? "::1" : "127.0.0.1") : address.to_string();
     endpoint_ = (address.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port());
   }
-  if (auto registered = ctx_.state.register_server(self(), options_.server_heartbeat * 3); !registered) {
+  if (auto registered = services_.cluster.register_self(self(), options_.server_heartbeat * 3); !registered) {
     throw std::runtime_error("cannot register in the server registry: " + registered.error().message);
   }
 
@@ -407,7 +404,7 @@ void Server::stop() {
   hashing_.join();
   blocking_.join();
   // Gone from the registry, with any route a connection left behind.
-  if (auto left = ctx_.state.remove_server(ctx_.chat.server_id()); !left) {
+  if (auto left = services_.cluster.leave(); !left) {
     log::warn("gateway", "could not leave the server registry: " + left.error().message);
   }
 }

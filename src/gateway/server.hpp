@@ -1,7 +1,7 @@
 #pragma once
 // The gateway server: one io_context per I/O thread (a connection stays on
 // the thread that accepted it), an acceptor that deals new connections out
-// round-robin, a blocking pool for port calls, and the subscription through
+// round-robin, a blocking pool for service calls, and the subscription through
 // which this server receives live events and send results.
 
 #include <atomic>
@@ -55,16 +55,14 @@ class Server {
 
   GatewayOptions options_;
   std::shared_ptr<TlsContext> tls_;  // null: plain
-  // What the gateway counts: services.metrics, or (tests) its own.
-  std::unique_ptr<Metrics> own_metrics_;
-  Metrics& metrics_;
+  Services services_;
   // Before everything that may hold a connection (the I/O contexts' and the
   // pools' pending handlers): each connection gives its slots back here
   // when it is destroyed.
   ConnectionLimits limits_;
   UserBudgets budgets_;
   boost::asio::thread_pool blocking_;
-  // The registry heartbeat's own thread, so that a queue of slow port calls
+  // The registry heartbeat's own thread, so that a queue of slow calls
   // on blocking_ cannot make this server look dead.
   boost::asio::thread_pool housekeeping_;
   // Password hashing for logins and sign-ups: two threads, at most 256 jobs

@@ -8,12 +8,9 @@
 
 namespace parley::gateway {
 
-SessionRegistry::SessionRegistry(ports::StateStore& state, std::string server_id, boost::asio::thread_pool& blocking,
+SessionRegistry::SessionRegistry(services::Cluster& cluster, boost::asio::thread_pool& blocking,
                                  prometheus::Counter* deliveries)
-    : state_(state),
-      server_id_(std::move(server_id)),
-      deliveries_(deliveries),
-      routes_strand_(boost::asio::make_strand(blocking.get_executor())) {}
+    : cluster_(cluster), deliveries_(deliveries), routes_strand_(boost::asio::make_strand(blocking.get_executor())) {}
 
 void SessionRegistry::add(UserId user, const std::shared_ptr<Connection>& session) {
   bool first = false;
@@ -54,7 +51,7 @@ void SessionRegistry::sync_route(UserId user) {
       std::lock_guard lock(mutex_);
       present = sessions_.contains(user);
     }
-    auto done = present ? state_.add_route(user, server_id_) : state_.remove_route(user, server_id_);
+    auto done = cluster_.set_route(user, present);
     if (!done) log::warn("registry", "route update failed: " + done.error().message);
     if (user_here_hook_) user_here_hook_(user, present);
   });
@@ -68,7 +65,7 @@ void SessionRegistry::restore_routes() {
     for (const auto& [user, list] : sessions_) users.push_back(user);
   }
   for (const UserId user : users) {
-    if (auto added = state_.add_route(user, server_id_); !added) {
+    if (auto added = cluster_.set_route(user, true); !added) {
       log::warn("registry", "route restore failed: " + added.error().message);
     }
   }

@@ -1,6 +1,6 @@
 #pragma once
 // Which WebSocket sessions this server holds for each user, and the routes
-// (user -> this server) in the state store that let other servers' inbox
+// (user -> this server) in the state store (services::Cluster) that let other servers' inbox
 // owners reach them.
 
 #include <atomic>
@@ -15,7 +15,7 @@
 
 #include "core/ids.hpp"
 #include "core/metrics.hpp"
-#include "ports/state_store.hpp"
+#include "services/cluster.hpp"
 
 namespace parley::gateway {
 
@@ -25,7 +25,7 @@ class SessionRegistry {
  public:
   // `deliveries` counts the frames handed to connections (GET /metrics);
   // null: not counted.
-  SessionRegistry(ports::StateStore& state, std::string server_id, boost::asio::thread_pool& blocking,
+  SessionRegistry(services::Cluster& cluster, boost::asio::thread_pool& blocking,
                   prometheus::Counter* deliveries = nullptr);
 
   void add(UserId user, const std::shared_ptr<Connection>& session);
@@ -64,8 +64,7 @@ class SessionRegistry {
   // a user without a route.
   void sync_route(UserId user);
 
-  ports::StateStore& state_;
-  std::string server_id_;
+  services::Cluster& cluster_;
   prometheus::Counter* deliveries_;
   boost::asio::strand<boost::asio::thread_pool::executor_type> routes_strand_;
   std::function<void(UserId, bool)> user_here_hook_;  // set before start, then only read

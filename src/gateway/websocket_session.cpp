@@ -42,13 +42,14 @@ WebSocketSession<Stream>::WebSocketSession(Stream stream, Context& ctx, ports::S
                                            ConnectionLimits::Slot connection, ConnectionLimits::Slot user)
     : connection_slot_(std::move(connection)),
       user_slot_(std::move(user)),
-      open_(ctx.metrics->websockets_open()),
+      open_(ctx.services.metrics.websockets_open()),
       ws_(std::move(stream)),
       ctx_(ctx),
       who_(std::move(who)),
       bucket_(ctx.options.rate_limit, ctx.options.rate_burst),
-      budget_(ctx.budgets != nullptr ? ctx.budgets->of(who_.user) : nullptr) {
-  presence_key_ = ctx_.chat.server_id() + "/" + who_.device + "/" + std::to_string(next_connection_number());
+      budget_(ctx.budgets.of(who_.user)) {
+  presence_key_ =
+      ctx_.services.cluster.server_id() + "/" + who_.device + "/" + std::to_string(next_connection_number());
 }
 
 template <class Stream>
@@ -84,10 +85,10 @@ awaitable<void> WebSocketSession<Stream>::serve(std::shared_ptr<WebSocketSession
 
   self->ctx_.registry.add(self->who_.user, self);
   self->last_alive_ = std::chrono::steady_clock::now();
-  self->ctx_.presence.connected(self->who_.user, self->presence_key_);
+  self->ctx_.services.presence.connected(self->who_.user, self->presence_key_);
   co_await self->read_loop();
   self->ctx_.registry.remove(self->who_.user, self.get());
-  self->ctx_.presence.disconnected(self->who_.user, self->presence_key_);
+  self->ctx_.services.presence.disconnected(self->who_.user, self->presence_key_);
 }
 
 template <class Stream>
@@ -134,14 +135,15 @@ awaitable<void> WebSocketSession<Stream>::read_loop() {
 template <class Stream>
 awaitable<void> WebSocketSession<Stream>::handle(std::string text) {
   // Every request is a heartbeat (not only `ping`).
-  if (const auto now = std::chrono::steady_clock::now(); now - last_alive_ >= ctx_.presence.refresh_interval()) {
+  if (const auto now = std::chrono::steady_clock::now();
+      now - last_alive_ >= ctx_.services.presence.refresh_interval()) {
     last_alive_ = now;
-    ctx_.presence.heartbeat(who_.user, presence_key_);
+    ctx_.services.presence.heartbeat(who_.user, presence_key_);
   }
   // An id is echoed as sent, so only one that can be (codec::echoable_id).
   const auto usable_id = [](const json::value* id) { return id != nullptr && codec::echoable_id(*id); };
   if (!bucket_.try_take()) {
-    ctx_.metrics->rate_limited(Metrics::Limit::connection_rate).Increment();
+    ctx_.services.metrics.rate_limited(Metrics::Limit::connection_rate).Increment();
     ctx_.unknown_op->failed(ErrorCode::rate_limited);
     Error limited = make_error(ErrorCode::rate_limited, "too many requests; slow down");
     // Answer with the request's id when it has one, so clients can match it.
@@ -172,7 +174,7 @@ awaitable<void> WebSocketSession<Stream>::handle(std::string text) {
     const bool paid = budget_->try_take(request_cost(request.op, request.fields), UserBudget::Clock::now(), &share_due);
     if (share_due) refresh_budget_share();
     if (!paid) {
-      ctx_.metrics->rate_limited(Metrics::Limit::user_rate).Increment();
+      ctx_.services.metrics.rate_limited(Metrics::Limit::user_rate).Increment();
       outcomes->failed(ErrorCode::rate_limited);
       reply(codec::reply_error(request.id,
                                make_error(ErrorCode::rate_limited,
@@ -181,7 +183,7 @@ awaitable<void> WebSocketSession<Stream>::handle(std::string text) {
       co_return;
     }
     if ((request.op == "group_create" || request.op == "channel_create") && !budget_->try_create_room()) {
-      ctx_.metrics->rate_limited(Metrics::Limit::rooms_per_hour).Increment();
+      ctx_.services.metrics.rate_limited(Metrics::Limit::rooms_per_hour).Increment();
       outcomes->failed(ErrorCode::rate_limited);
       reply(codec::reply_error(request.id, make_error(ErrorCode::rate_limited,
                                                       "too many groups and channels created by this user in the "
@@ -196,8 +198,8 @@ template <class Stream>
 void WebSocketSession<Stream>::refresh_budget_share() {
   // The servers holding the user's devices share its budget; read off the
   // I/O thread (a state store round trip on the scale-out engines).
-  asio::post(ctx_.blocking, [&state = ctx_.state, budget = budget_, user = who_.user] {
-    if (auto routes = state.routes(user); routes) budget->set_servers(routes->size());
+  asio::post(ctx_.blocking, [&cluster = ctx_.services.cluster, budget = budget_, user = who_.user] {
+    if (auto servers = cluster.servers_holding(user); servers) budget->set_servers(*servers);
   });
 }
 

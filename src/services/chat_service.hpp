@@ -46,8 +46,6 @@ class ChatService {
   [[nodiscard]] Result<Seq> ack(UserId user, std::string_view device, Seq seq);
   [[nodiscard]] Result<std::vector<Message>> history(UserId user, const codec::HistoryRequest& req);
 
-  [[nodiscard]] const std::string& server_id() const noexcept { return options_.server_id; }
-
  private:
   ports::MessageLog& log_;
   ports::MessageStore& store_;

@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 #include <set>
 
+#include "core/codec_ops.hpp"
 #include "services/live_events.hpp"
 
 namespace parley::services {
@@ -116,12 +117,7 @@ Result<void> ConversationService::read(UserId user, std::string_view conversatio
   if (!after) return std::move(after).error();
   if (after.value() <= before.value()) return Ok{};  // did not move: nothing to tell
 
-  json::object event;
-  event["ev"] = "receipt";
-  event["conversation"] = conversation;
-  event["user"] = to_string(user);
-  event["message_id"] = to_string(after.value());
-  const std::string frame = json::serialize(event);
+  const std::string frame = codec::event_receipt(conversation, user, after.value());
   if (ref->kind == Recipient::Kind::channel) {
     send_to_user(state_, user, frame);  // in a channel, only the reader's own devices
     return Ok{};
@@ -153,11 +149,7 @@ Result<void> ConversationService::typing(UserId user, std::string_view conversat
       std::erase_if(last_typing_, [&](const auto& kv) { return now - kv.second >= options_.typing_interval; });
     }
   }
-  json::object event;
-  event["ev"] = "typing";
-  event["conversation"] = conversation;
-  event["user"] = to_string(user);
-  std::string frame = json::serialize(event);
+  std::string frame = codec::event_typing(conversation, user);
   if (ref->kind == Recipient::Kind::channel) {
     send_to_channel(state_, ChannelId{ref->a}, user, std::move(frame));
     return Ok{};

@@ -6,6 +6,7 @@
 #include <future>
 #include <vector>
 
+#include "core/codec_ops.hpp"
 #include "core/log.hpp"
 #include "core/thread_name.hpp"
 #include "services/records.hpp"
@@ -34,12 +35,7 @@ std::string_view PresenceService::to_string(ports::PresenceStatus status) noexce
 }
 
 std::string PresenceService::event_frame(UserId user, const ports::PresenceState& state) {
-  boost::json::object ev;
-  ev["ev"] = "presence";
-  ev["user"] = parley::to_string(user);
-  ev["status"] = to_string(state.status);
-  ev["last_seen"] = state.last_seen;
-  return boost::json::serialize(ev);
+  return codec::event_presence(user, to_string(state.status), state.last_seen);
 }
 
 std::chrono::milliseconds PresenceService::tick_interval() const noexcept {

@@ -276,6 +276,16 @@ Result<void> RoomsService::check_member(const ConversationRef& conversation, Use
   return Ok{};
 }
 
+Result<std::vector<ChannelId>> RoomsService::channels_of(UserId user) {
+  auto memberships = rooms_.rooms_of(user);
+  if (!memberships) return std::move(memberships).error();
+  std::vector<ChannelId> out;
+  for (const auto& m : memberships.value()) {
+    if (m.room.kind == ports::RoomKind::channel) out.push_back(ChannelId{m.room.id});
+  }
+  return out;
+}
+
 Result<std::vector<UserId>> RoomsService::members(const ConversationRef& conversation) {
   if (conversation.kind == Recipient::Kind::user) {
     if (conversation.a == conversation.b) return std::vector<UserId>{UserId{conversation.a}};

@@ -96,6 +96,9 @@ class RoomsService {
   [[nodiscard]] Result<void> check_member(const ConversationRef& conversation, UserId user);
   // The users of a 1:1 pair or a group (not for channels).
   [[nodiscard]] Result<std::vector<UserId>> members(const ConversationRef& conversation);
+  // The channels `user` is a member of (the channels a server follows for
+  // the user's devices).
+  [[nodiscard]] Result<std::vector<ChannelId>> channels_of(UserId user);
 
   // Of `users`, those with no block between them and `user` either way
   // (for events a block stops: typing, receipts); `user` itself stays.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/validate.hpp"
 #include "services/records.hpp"
@@ -98,6 +99,12 @@ void SessionService::close_connections(UserId user, records::SessionsEnded::Whic
     auto published = state_.publish(records::server_channel(server), envelope);
     if (!published) log::warn("sessions", "a connection of an ended session stays open: " + published.error().message);
   }
+}
+
+Result<void> SessionService::register_push(const ports::SessionRecord& caller, ports::PushPlatform platform,
+                                           std::string token) {
+  if (push_tokens_ == nullptr) return make_error(ErrorCode::unavailable, "push notifications are not available");
+  return push_tokens_->put({caller.user, caller.device, platform, std::move(token), now_ms()});
 }
 
 }  // namespace parley::services

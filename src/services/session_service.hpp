@@ -62,6 +62,11 @@ class SessionService {
   // are closed with `reason`.
   [[nodiscard]] Result<void> end_all(UserId user, std::string reason);
 
+  // Stores the push token of the caller's device, replacing the device's
+  // previous one (push_register). unavailable when push is not wired.
+  [[nodiscard]] Result<void> register_push(const ports::SessionRecord& caller, ports::PushPlatform platform,
+                                           std::string token);
+
  private:
   // Publishes SessionsEnded to every server holding one of the user's
   // devices (this one included). Best effort: the tokens are refused

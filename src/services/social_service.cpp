@@ -1,6 +1,7 @@
 #include "services/social_service.hpp"
 
 #include "core/log.hpp"
+#include "core/validate.hpp"
 
 namespace parley::services {
 
@@ -24,6 +25,14 @@ Result<std::string> SocialService::username_of(UserId user) {
   auto record = directory_.find_user(user);
   if (!record) return std::move(record).error();
   return std::move(record->username);
+}
+
+Result<SocialService::Person> SocialService::find_by_username(std::string_view username) {
+  if (!validate::username(username)) return make_error(ErrorCode::not_found, "no such user");
+  auto user = directory_.find_user_by_name(username);
+  if (!user && user.error().code == ErrorCode::not_found) return make_error(ErrorCode::not_found, "no such user");
+  if (!user) return std::move(user).error();
+  return Person{user->id, std::move(user->username)};
 }
 
 Result<bool> SocialService::request(UserId self, UserId other) {

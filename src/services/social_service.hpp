@@ -11,6 +11,7 @@
 // Every call blocks (directory and store reads): call off I/O threads.
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ports/directory.hpp"
@@ -46,6 +47,9 @@ class SocialService {
   [[nodiscard]] Result<void> block(UserId self, UserId other);
   [[nodiscard]] Result<void> unblock(UserId self, UserId other);
   [[nodiscard]] Result<Listing> list(UserId self);
+  // The user with this username (GET /v1/users/by-name/…): not_found
+  // "no such user" for a name nobody has, or one no user could have.
+  [[nodiscard]] Result<Person> find_by_username(std::string_view username);
 
  private:
   // not_found for an unknown user, bad_request for self.
