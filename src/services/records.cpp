@@ -18,6 +18,33 @@ constexpr std::uint8_t kRoomEventTag = 'C';
 constexpr std::uint8_t kMembershipTag = 'M';
 constexpr std::uint8_t kSessionsEndedTag = 'E';
 
+// A message and users (an InboxCommand's recipients, a decision's
+// members) after a version byte.
+std::string encode_message_users(std::uint8_t version, const Message& m, const std::vector<UserId>& users) {
+  std::string out;
+  out.reserve(96 + m.conversation.size() + m.body.size() + m.client_msg_id.size() + 8 * users.size());
+  bytes::Writer w(out);
+  w.u8(version);
+  bytes::write_message(w, m);
+  w.u64_le(users.size());
+  for (UserId user : users) w.u64_le(user.value);
+  return out;
+}
+
+// Reads what encode_message_users wrote after the version, to the end of
+// `r`: false for anything else, or for fewer than `min_users` users.
+bool read_message_users(bytes::Reader& r, Message& m, std::vector<UserId>& users, std::uint64_t min_users) {
+  std::uint64_t count = 0;
+  if (!(bytes::read_message(r, m) && r.u64_le(count) && count >= min_users && count <= r.remaining() / 8)) {
+    return false;
+  }
+  users.resize(count);
+  for (UserId& user : users) {
+    if (!r.u64_le(user.value)) return false;
+  }
+  return r.done();
+}
+
 }  // namespace
 
 std::string encode(const SendCommand& c) {
@@ -49,17 +76,7 @@ std::optional<SendCommand> decode_send(std::string_view in) {
   return c;
 }
 
-std::string encode(const InboxCommand& c) {
-  std::string out;
-  out.reserve(96 + c.message.conversation.size() + c.message.body.size() + c.message.client_msg_id.size() +
-              8 * c.users.size());
-  bytes::Writer w(out);
-  w.u8(kInboxUsersVersion);
-  bytes::write_message(w, c.message);
-  w.u64_le(c.users.size());
-  for (UserId user : c.users) w.u64_le(user.value);
-  return out;
-}
+std::string encode(const InboxCommand& c) { return encode_message_users(kInboxUsersVersion, c.message, c.users); }
 
 std::optional<InboxCommand> decode_inbox(std::string_view in) {
   bytes::Reader r(in);
@@ -74,45 +91,17 @@ std::optional<InboxCommand> decode_inbox(std::string_view in) {
     c.users.push_back(user);
     return c;
   }
-  std::uint64_t count = 0;
-  if (!(version == kInboxUsersVersion && bytes::read_message(r, c.message) && r.u64_le(count) && count >= 1 &&
-        count <= r.remaining() / 8)) {
-    return std::nullopt;
-  }
-  c.users.resize(count);
-  for (UserId& user : c.users) {
-    if (!r.u64_le(user.value)) return std::nullopt;
-  }
-  if (!r.done()) return std::nullopt;
+  if (version != kInboxUsersVersion || !read_message_users(r, c.message, c.users, 1)) return std::nullopt;
   return c;
 }
 
-std::string encode(const Sequenced& s) {
-  std::string out;
-  out.reserve(96 + s.message.conversation.size() + s.message.body.size() + s.message.client_msg_id.size() +
-              8 * s.members.size());
-  bytes::Writer w(out);
-  w.u8(kVersion);
-  bytes::write_message(w, s.message);
-  w.u64_le(s.members.size());
-  for (UserId member : s.members) w.u64_le(member.value);
-  return out;
-}
+std::string encode(const Sequenced& s) { return encode_message_users(kVersion, s.message, s.members); }
 
 std::optional<Sequenced> decode_sequenced(std::string_view in) {
   bytes::Reader r(in);
   Sequenced s;
   std::uint8_t version = 0;
-  std::uint64_t count = 0;
-  if (!(r.u8(version) && version == kVersion && bytes::read_message(r, s.message) && r.u64_le(count) &&
-        count <= in.size() / 8)) {
-    return std::nullopt;
-  }
-  s.members.resize(count);
-  for (auto& member : s.members) {
-    if (!r.u64_le(member.value)) return std::nullopt;
-  }
-  if (!r.done()) return std::nullopt;
+  if (!(r.u8(version) && version == kVersion && read_message_users(r, s.message, s.members, 0))) return std::nullopt;
   return s;
 }
 

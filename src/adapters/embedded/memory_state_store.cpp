@@ -5,56 +5,17 @@
 
 namespace parley::embedded {
 
-// One subscriber. `call_mu` is held while the handler runs and while the
-// subscription is being ended, which is what makes "never called after the
-// destructor returns" hold against a publish already under way. It is
-// recursive so that a handler may end its own subscription.
-struct MemoryStateStore::Handler {
-  explicit Handler(std::function<void(std::string_view)> f) : fn(std::move(f)) {}
-
-  std::function<void(std::string_view)> fn;
-  std::recursive_mutex call_mu;  // guards active and serialises calls to fn
-  bool active = true;
-};
-
-struct MemoryStateStore::PubSub {
-  // Guards channels (the handler lists, not the calls: publish copies a list
-  // and calls the handlers after releasing this lock).
-  std::mutex mu;
-  std::unordered_map<std::string, std::vector<std::shared_ptr<Handler>>> channels;
-
-  void remove(const std::string& channel, const Handler* handler) {
-    std::lock_guard lock(mu);
-    auto it = channels.find(channel);
-    if (it == channels.end()) return;
-    std::erase_if(it->second, [&](const auto& h) { return h.get() == handler; });
-    if (it->second.empty()) channels.erase(it);
-  }
-};
-
+// A subscription: its place in the store's LocalSubscribers.
 class MemoryStateStore::Sub final : public ports::Subscription {
  public:
-  Sub(std::weak_ptr<PubSub> pubsub, std::string channel, std::shared_ptr<Handler> handler)
-      : pubsub_(std::move(pubsub)), channel_(std::move(channel)), handler_(std::move(handler)) {}
-
-  ~Sub() override {
-    if (auto pubsub = pubsub_.lock()) pubsub->remove(channel_, handler_.get());
-    // Waits for a call in progress on another thread; later publishes that
-    // copied the list before the removal see active == false.
-    std::lock_guard lock(handler_->call_mu);
-    handler_->active = false;
-  }
-
-  Sub(const Sub&) = delete;
-  Sub& operator=(const Sub&) = delete;
+  explicit Sub(std::unique_ptr<LocalSubscribers::Subscriber> subscriber) : subscriber_(std::move(subscriber)) {}
 
  private:
-  std::weak_ptr<PubSub> pubsub_;
-  std::string channel_;
-  std::shared_ptr<Handler> handler_;
+  std::unique_ptr<LocalSubscribers::Subscriber> subscriber_;
 };
 
-MemoryStateStore::MemoryStateStore(Clock clock) : clock_(std::move(clock)), pubsub_(std::make_shared<PubSub>()) {}
+MemoryStateStore::MemoryStateStore(Clock clock)
+    : clock_(std::move(clock)), subscribers_(std::make_shared<LocalSubscribers>()) {}
 
 MemoryStateStore::~MemoryStateStore() = default;
 
@@ -308,29 +269,16 @@ Result<std::vector<UserId>> MemoryStateStore::watchers(UserId user) {
 }
 
 Result<void> MemoryStateStore::publish(std::string_view channel, std::string payload) {
-  std::vector<std::shared_ptr<Handler>> targets;
-  {
-    std::lock_guard lock(pubsub_->mu);
-    auto it = pubsub_->channels.find(std::string(channel));
-    if (it == pubsub_->channels.end()) return Ok{};
-    targets = it->second;
-  }
-  for (const auto& h : targets) {
-    std::lock_guard lock(h->call_mu);
-    if (h->active) h->fn(payload);
-  }
+  subscribers_->deliver(std::string(channel), payload);
   return Ok{};
 }
 
 Result<std::unique_ptr<ports::Subscription>> MemoryStateStore::subscribe(
     std::string_view channel, std::function<void(std::string_view payload)> handler) {
   if (!handler) return make_error(ErrorCode::bad_request, "subscribe: no handler");
-  auto h = std::make_shared<Handler>(std::move(handler));
-  {
-    std::lock_guard lock(pubsub_->mu);
-    pubsub_->channels[std::string(channel)].push_back(h);
-  }
-  return std::unique_ptr<ports::Subscription>(std::make_unique<Sub>(pubsub_, std::string(channel), std::move(h)));
+  bool first = false;
+  return std::unique_ptr<ports::Subscription>(
+      std::make_unique<Sub>(subscribers_->add(std::string(channel), std::move(handler), first)));
 }
 
 }  // namespace parley::embedded

@@ -23,6 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/local_subscribers.hpp"
 #include "ports/state_store.hpp"
 
 namespace parley::embedded {
@@ -70,8 +71,6 @@ class MemoryStateStore final : public ports::StateStore {
 
  private:
   class Sub;
-  struct Handler;
-  struct PubSub;
 
   struct Device {
     std::chrono::steady_clock::time_point expiry;
@@ -113,7 +112,7 @@ class MemoryStateStore final : public ports::StateStore {
 
   // Shared with the subscriptions (weakly), so that a subscription that
   // outlives the store is still safe to destroy.
-  std::shared_ptr<PubSub> pubsub_;
+  std::shared_ptr<LocalSubscribers> subscribers_;
 };
 
 }  // namespace parley::embedded

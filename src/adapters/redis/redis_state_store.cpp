@@ -6,6 +6,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/local_subscribers.hpp"
 #include "core/log.hpp"
 
 namespace parley::redis {
@@ -202,53 +203,22 @@ std::string random_origin() {
 
 }  // namespace
 
-// One subscriber; as in the embedded store, `call_mu` is held while the
-// handler runs and while the subscription ends, which is what makes "never
-// called after the destructor returns" hold against a delivery under way.
-// Recursive so that a handler may end its own subscription.
-struct RedisStateStore::Handler {
-  explicit Handler(std::function<void(std::string_view)> f) : fn(std::move(f)) {}
-  std::function<void(std::string_view)> fn;
-  std::recursive_mutex call_mu;  // guards active and serialises calls to fn
-  bool active = true;
-};
-
+// What the store's subscriptions share, and outlive the store with: the
+// local handlers, and the client (guarded by the handlers' table's lock;
+// cleared when the store goes) that a channel's last unsubscription tells.
 struct RedisStateStore::PubSub {
-  std::mutex mu;  // guards both members
-  std::unordered_map<std::string, std::vector<std::shared_ptr<Handler>>> channels;
-  RedisClient* client = nullptr;  // cleared when the store goes
+  std::shared_ptr<LocalSubscribers> table = std::make_shared<LocalSubscribers>();
+  RedisClient* client = nullptr;
   std::string prefix;
 };
 
+// A subscription: its place in the store's LocalSubscribers.
 class RedisStateStore::Sub final : public ports::Subscription {
  public:
-  Sub(std::weak_ptr<PubSub> pubsub, std::string channel, std::shared_ptr<Handler> handler)
-      : pubsub_(std::move(pubsub)), channel_(std::move(channel)), handler_(std::move(handler)) {}
-
-  ~Sub() override {
-    if (auto pubsub = pubsub_.lock()) {
-      std::lock_guard lock(pubsub->mu);
-      auto it = pubsub->channels.find(channel_);
-      if (it != pubsub->channels.end()) {
-        std::erase_if(it->second, [&](const auto& h) { return h == handler_; });
-        if (it->second.empty()) {
-          pubsub->channels.erase(it);
-          // Posted while holding mu, so it cannot overtake a later SUBSCRIBE.
-          if (pubsub->client != nullptr) pubsub->client->unsubscribe(pubsub->prefix + channel_);
-        }
-      }
-    }
-    std::lock_guard lock(handler_->call_mu);
-    handler_->active = false;
-  }
-
-  Sub(const Sub&) = delete;
-  Sub& operator=(const Sub&) = delete;
+  explicit Sub(std::unique_ptr<LocalSubscribers::Subscriber> subscriber) : subscriber_(std::move(subscriber)) {}
 
  private:
-  std::weak_ptr<PubSub> pubsub_;
-  std::string channel_;
-  std::shared_ptr<Handler> handler_;
+  std::unique_ptr<LocalSubscribers::Subscriber> subscriber_;
 };
 
 RedisStateStore::RedisStateStore(RedisStateStoreOptions options)
@@ -268,14 +238,11 @@ RedisStateStore::RedisStateStore(RedisStateStoreOptions options)
         }
         return again;
       });
-  pubsub_->client = client_.get();
+  pubsub_->table->locked([this] { pubsub_->client = client_.get(); });
 }
 
 RedisStateStore::~RedisStateStore() {
-  {
-    std::lock_guard lock(pubsub_->mu);
-    pubsub_->client = nullptr;
-  }
+  pubsub_->table->locked([this] { pubsub_->client = nullptr; });
   client_.reset();
 }
 
@@ -526,17 +493,7 @@ Result<std::vector<UserId>> RedisStateStore::watchers(UserId user) {
 }
 
 void RedisStateStore::deliver(const std::string& channel, std::string_view payload) {
-  std::vector<std::shared_ptr<Handler>> targets;
-  {
-    std::lock_guard lock(pubsub_->mu);
-    auto it = pubsub_->channels.find(channel);
-    if (it == pubsub_->channels.end()) return;
-    targets = it->second;
-  }
-  for (const auto& h : targets) {
-    std::lock_guard lock(h->call_mu);
-    if (h->active) h->fn(payload);
-  }
+  pubsub_->table->deliver(channel, payload);
 }
 
 void RedisStateStore::on_message(std::string_view wire_channel, std::string_view payload) {
@@ -560,15 +517,12 @@ Result<std::unique_ptr<ports::Subscription>> RedisStateStore::subscribe(
     std::string_view channel, std::function<void(std::string_view payload)> handler) {
   if (!handler) return make_error(ErrorCode::bad_request, "subscribe: no handler");
   const std::string name(channel);
-  auto h = std::make_shared<Handler>(std::move(handler));
   bool first = false;
-  {
-    std::lock_guard lock(pubsub_->mu);
-    auto& list = pubsub_->channels[name];
-    first = list.empty();
-    list.push_back(h);
-  }
-  auto sub = std::make_unique<Sub>(pubsub_, name, h);
+  // The channel's last unsubscription is sent while the table is locked,
+  // so it cannot overtake a later SUBSCRIBE.
+  auto sub = std::make_unique<Sub>(pubsub_->table->add(name, std::move(handler), first, [pubsub = pubsub_, name] {
+    if (pubsub->client != nullptr) pubsub->client->unsubscribe(pubsub->prefix + name);
+  }));
   if (first) {
     if (auto subscribed = client_->subscribe(prefix_ + name); !subscribed) return std::move(subscribed).error();
   }

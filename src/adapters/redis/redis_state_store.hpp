@@ -97,7 +97,6 @@ class RedisStateStore final : public ports::StateStore {
 
  private:
   class Sub;
-  struct Handler;
   struct PubSub;
 
   [[nodiscard]] std::string key(std::string_view kind, UserId user) const;
