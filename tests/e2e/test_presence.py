@@ -70,6 +70,16 @@ def keep_alive(*clients):
     return asyncio.create_task(loop())
 
 
+async def friends_online(server, alice, bob):
+    """Connects bob's phone (kept alive) and alice's phone and makes them
+    friends; returns their clients (a, b)."""
+    b = await online(server, bob, "phone")
+    a = await online(server, alice, "phone")
+    keep_alive(b)
+    await befriend(a, alice, b, bob)
+    return a, b
+
+
 async def barrier(*clients):
     """A round trip on each client: events published before it are queued
     before its reply."""
@@ -86,10 +96,7 @@ def test_online_away_offline_with_last_seen(server):
     bob = create_user(server, "bob")
 
     async def body():
-        b = await online(server, bob, "phone")
-        a = await online(server, alice, "phone")
-        keep_alive(b)
-        await befriend(a, alice, b, bob)
+        a, b = await friends_online(server, alice, bob)
 
         listing = await b.call("friends")
         assert [(f["user_id"], f["status"]) for f in listing["friends"]] == \
@@ -172,10 +179,7 @@ def test_a_device_that_stops_pinging_goes_offline_after_the_ttl(server):
     bob = create_user(server, "bob")
 
     async def body():
-        b = await online(server, bob, "phone")
-        a = await online(server, alice, "phone")
-        keep_alive(b)
-        await befriend(a, alice, b, bob)
+        a, b = await friends_online(server, alice, bob)
 
         # Pinging on time (every heartbeat) keeps alice online well past
         # the TTL ...
@@ -206,10 +210,7 @@ def test_a_quick_reconnect_sends_no_flap(server):
     bob = create_user(server, "bob")
 
     async def body():
-        b = await online(server, bob, "phone")
-        a = await online(server, alice, "phone")
-        keep_alive(b)
-        await befriend(a, alice, b, bob)
+        a, b = await friends_online(server, alice, bob)
 
         await a.close()
         a = await Client.connect(server, a.token, label="alice/phone-again")
@@ -253,10 +254,7 @@ def test_new_friends_hear_each_other_and_ex_friends_do_not(server):
     bob = create_user(server, "bob")
 
     async def body():
-        a = await online(server, alice, "phone")
-        b = await online(server, bob, "phone")
-        keep_alive(b)
-        await befriend(a, alice, b, bob)
+        a, b = await friends_online(server, alice, bob)
         await a.call("friend_remove", user=bob.user_id)
         heard = len(presence_events(b, alice))
         await a.call("presence", status="away")

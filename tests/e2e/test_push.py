@@ -77,6 +77,23 @@ async def register_device(server, user, device, platform, token):
     await c.close()
 
 
+def alice_and_bob(env, server_factory, *args):
+    """A server with push on (and `args`), alice, and bob, whose phone's
+    APNs token and tablet's FCM token the checkers accept."""
+    env.apns.valid |= {"bob-apns"}
+    env.fcm.valid |= {"bob-fcm"}
+    server = server_factory(*env.args, *args)
+    return server, create_user(server, "alice"), create_user(server, "bob")
+
+
+async def bob_away_alice_online(server, alice, bob):
+    """Registers bob's phone (APNs) and tablet (FCM), neither connected, and
+    connects alice's phone; returns alice's client."""
+    await register_device(server, bob, "phone", "apns", "bob-apns")
+    await register_device(server, bob, "tablet", "fcm", "bob-fcm")
+    return await online(server, alice, "phone")
+
+
 async def until_pushed(env, sender, to_user, token, tag):
     """Sends probes to ``to_user`` until one reaches ``token`` as a push:
     proof that the user's devices are offline as far as the server knows
@@ -93,16 +110,11 @@ async def until_pushed(env, sender, to_user, token, tag):
 
 def test_offline_user_gets_one_push_per_window_on_each_device(server_factory, push_env):
     env = push_env
-    env.apns.valid |= {"bob-apns", "alice-apns"}
-    env.fcm.valid |= {"bob-fcm"}
-    server = server_factory(*env.args)
-    alice = create_user(server, "alice")
-    bob = create_user(server, "bob")
+    env.apns.valid |= {"alice-apns"}
+    server, alice, bob = alice_and_bob(env, server_factory)
 
     async def body():
-        await register_device(server, bob, "phone", "apns", "bob-apns")
-        await register_device(server, bob, "tablet", "fcm", "bob-fcm")
-        a = await online(server, alice, "phone")
+        a = await bob_away_alice_online(server, alice, bob)
         await a.call("push_register", platform="apns", token="alice-apns")
         await until_pushed(env, a, bob, "bob-apns", "probe")
         await wait(env.fcm, lambda: len(fcm_pushes(env, "bob-fcm")) >= 1)
@@ -200,16 +212,10 @@ def test_dead_tokens_are_removed(server_factory, push_env):
 
 def test_throttled_pushes_are_retried(server_factory, push_env):
     env = push_env
-    env.apns.valid |= {"bob-apns"}
-    env.fcm.valid |= {"bob-fcm"}
-    server = server_factory(*env.args)
-    alice = create_user(server, "alice")
-    bob = create_user(server, "bob")
+    server, alice, bob = alice_and_bob(env, server_factory)
 
     async def body():
-        await register_device(server, bob, "phone", "apns", "bob-apns")
-        await register_device(server, bob, "tablet", "fcm", "bob-fcm")
-        a = await online(server, alice, "phone")
+        a = await bob_away_alice_online(server, alice, bob)
         probes = await until_pushed(env, a, bob, "bob-apns", "probe")
         await wait(env.fcm, lambda: len(fcm_pushes(env, "bob-fcm")) >= 1)
         env.apns.fail_next("bob-apns", [429, 503])
@@ -231,16 +237,10 @@ def test_throttled_pushes_are_retried(server_factory, push_env):
 def test_fcm_access_token_is_reused_until_it_expires(server_factory, tmp_path):
     env = PushEnv(tmp_path, token_lifetime=2)   # renewed after 1 s (half-life for short tokens)
     try:
-        env.fcm.valid |= {"bob-fcm"}
-        env.apns.valid |= {"bob-apns"}
-        server = server_factory(*env.args)
-        alice = create_user(server, "alice")
-        bob = create_user(server, "bob")
+        server, alice, bob = alice_and_bob(env, server_factory)
 
         async def body():
-            await register_device(server, bob, "phone", "apns", "bob-apns")
-            await register_device(server, bob, "tablet", "fcm", "bob-fcm")
-            a = await online(server, alice, "phone")
+            a = await bob_away_alice_online(server, alice, bob)
             await until_pushed(env, a, bob, "bob-apns", "probe")
             for i in range(20):
                 reply = await a.send_to_user(bob.user_id, f"m{i}", "tick")
@@ -262,17 +262,11 @@ def test_fcm_access_token_is_reused_until_it_expires(server_factory, tmp_path):
 
 def test_kill9_neither_duplicates_nor_loses_pushes(server_factory, push_env):
     env = push_env
-    env.apns.valid |= {"bob-apns"}
-    env.fcm.valid |= {"bob-fcm"}
-    server = server_factory(*env.args, "--push-batch-window-ms", "150")
-    alice = create_user(server, "alice")
-    bob = create_user(server, "bob")
+    server, alice, bob = alice_and_bob(env, server_factory, "--push-batch-window-ms", "150")
     total = 40
 
     async def body():
-        await register_device(server, bob, "phone", "apns", "bob-apns")
-        await register_device(server, bob, "tablet", "fcm", "bob-fcm")
-        a = await online(server, alice, "phone")
+        a = await bob_away_alice_online(server, alice, bob)
         probes = await until_pushed(env, a, bob, "bob-apns", "probe")
         await wait(env.fcm, lambda: len(fcm_pushes(env, "bob-fcm")) >= 1)
         apns_before = len(apns_pushes(env, "bob-apns"))

@@ -20,7 +20,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .h2_server import H2Server
+from .checker import PushChecker
 
 
 def make_apns_key(path):
@@ -34,46 +34,19 @@ def make_apns_key(path):
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-class ApnsChecker:
+class ApnsChecker(PushChecker):
+    """Accepted pushes are {"token", "headers", "payload"}."""
+
     def __init__(self, public_pem, key_id, team_id, topic, cert_file, key_file):
+        super().__init__(cert_file, key_file)
         self.public_pem = public_pem
         self.key_id = key_id
         self.team_id = team_id
         self.topic = topic
-        self.valid = set()
-        self.dead = set()
-        self.failures = {}          # token -> statuses still to answer
-        self.pushes = []            # accepted: {"token", "headers", "payload"}
-        self.rejected = []          # (status, reason, token) for every non-200
         self.jwts = set()           # distinct provider tokens seen
-        self.server = H2Server(self.handle, cert_file, key_file)
-
-    def start(self):
-        self.server.start()
-        return self
-
-    def stop(self):
-        self.server.stop()
-
-    @property
-    def url(self):
-        return self.server.url
-
-    def fail_next(self, token, statuses):
-        with self.server.cond:
-            self.failures[token] = list(statuses)
-
-    def wait_for(self, predicate, timeout=20.0):
-        return self.server.wait_for(predicate, timeout)
-
-    def pushes_to(self, token):
-        with self.server.cond:
-            return [p for p in self.pushes if p["token"] == token]
 
     def _answer(self, status, reason, token):
-        with self.server.cond:
-            self.rejected.append((status, reason, token))
-            self.server.cond.notify_all()
+        self.record_rejection(status, reason, token)
         return status, {"apns-id": str(uuid.uuid4())}, json.dumps({"reason": reason}).encode()
 
     def handle(self, method, path, headers, body):

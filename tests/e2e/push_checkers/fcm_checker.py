@@ -21,7 +21,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .h2_server import H2Server
+from .checker import PushChecker
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 
@@ -54,55 +54,29 @@ def _error(status, code, fcm_code=None):
     return json.dumps({"error": err}).encode()
 
 
-class FcmChecker:
+class FcmChecker(PushChecker):
+    """Accepted pushes are {"token", "message", "access_token"}; a rejection
+    names the FCM error code when there is one."""
+
     def __init__(self, project_id, cert_file, key_file, token_lifetime=3600):
+        super().__init__(cert_file, key_file)
         self.project_id = project_id
         self.public_pem = None      # set by configure()
         self.client_email = None
         self.token_lifetime = token_lifetime
-        self.valid = set()
-        self.dead = set()
-        self.failures = {}
-        self.pushes = []            # accepted: {"token", "message", "access_token"}
-        self.rejected = []          # (status, code, token)
         self.token_requests = 0
         self.access_tokens = {}     # token -> expiry (time.time())
-        self.server = H2Server(self.handle, cert_file, key_file)
 
     def configure(self, public_pem, client_email):
         self.public_pem = public_pem
         self.client_email = client_email
 
-    def start(self):
-        self.server.start()
-        return self
-
-    def stop(self):
-        self.server.stop()
-
-    @property
-    def url(self):
-        return self.server.url
-
     @property
     def token_url(self):
         return self.server.url + "/token"
 
-    def fail_next(self, token, statuses):
-        with self.server.cond:
-            self.failures[token] = list(statuses)
-
-    def wait_for(self, predicate, timeout=20.0):
-        return self.server.wait_for(predicate, timeout)
-
-    def pushes_to(self, token):
-        with self.server.cond:
-            return [p for p in self.pushes if p["token"] == token]
-
     def _reject(self, status, code, token, fcm_code=None):
-        with self.server.cond:
-            self.rejected.append((status, fcm_code or code, token))
-            self.server.cond.notify_all()
+        self.record_rejection(status, fcm_code or code, token)
         return status, {"content-type": "application/json"}, _error(status, code, fcm_code)
 
     def handle(self, method, path, headers, body):
