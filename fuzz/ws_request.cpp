@@ -1,8 +1,8 @@
 // Fuzz target: a client's WebSocket text frame, read as the server reads it
 // (codec::read_frame, what WebSocketSession::handle runs on every frame),
-// then each op's fields through the readers its handler uses (codec::read_*
-// for send, sync, ack and history; read_id, read_recipient, parse_role,
-// parse_platform and the validators for the others).
+// then each op's fields through the reader its handler uses (codec::read_*,
+// codec.hpp and codec_ops.hpp), and the role and platform words through
+// parse_role and parse_platform as the handlers turn them into types.
 //
 // Invariants: no exception escapes; a frame read as a request has an id
 // that is echoed exactly (the reply parses back to the same id); a refused
@@ -16,6 +16,7 @@
 
 #include "check.hpp"
 #include "core/codec.hpp"
+#include "core/codec_ops.hpp"
 #include "core/validate.hpp"
 #include "ports/push_tokens.hpp"
 #include "ports/rooms.hpp"
@@ -36,23 +37,11 @@ json::value parse_back(const std::string& frame) {
   return v;
 }
 
-// An id field as the room and social ops read it.
-void id_field(const json::object& fields, std::string_view name) {
-  const json::value* v = fields.if_contains(name);
-  if (v == nullptr) return;
-  auto id = codec::read_id(*v, name);
-  if (!id) return;
-  PARLEY_FUZZ_CHECK(*id != 0);
-  // The id string it came from is the canonical one.
-  PARLEY_FUZZ_CHECK(std::to_string(*id) == v->get_string());
-}
-
-void string_field(const json::object& fields, std::string_view name, bool display) {
-  const json::value* v = fields.if_contains(name);
-  if (v == nullptr || !v->is_string()) return;
-  const std::string_view s = v->get_string();
-  PARLEY_FUZZ_CHECK(validate::utf8(s));  // the JSON parser checked it
-  if (display && validate::display_name(s)) PARLEY_FUZZ_CHECK(!s.empty() && s.size() <= 200);
+// An id a reader accepted: not 0, and the id string it came from is the
+// canonical spelling of it.
+void canonical_id(const json::object& fields, std::string_view name, std::uint64_t id) {
+  PARLEY_FUZZ_CHECK(id != 0);
+  PARLEY_FUZZ_CHECK(std::to_string(id) == fields.at(name).get_string());
 }
 
 void op_fields(const codec::RequestFrame& f) {
@@ -80,33 +69,56 @@ void op_fields(const codec::RequestFrame& f) {
     auto req = codec::read_history(fields);
     if (!req) return;
     PARLEY_FUZZ_CHECK(req->limit >= 1 && req->limit <= codec::kMaxHistoryLimit);
-  } else if (op == "group_add" || op == "group_remove" || op == "group_role" || op == "channel_join" ||
-             op == "channel_leave" || op == "channel_role") {
-    id_field(fields, "group");
-    id_field(fields, "channel");
-    id_field(fields, "user");
-    if (const json::value* role = fields.if_contains("role"); role != nullptr && role->is_string()) {
-      (void)ports::parse_role(role->get_string());
-    }
-  } else if (op == "group_create" || op == "channel_create") {
-    string_field(fields, "name", /*display=*/true);
-    if (const json::value* members = fields.if_contains("members"); members != nullptr && members->is_array()) {
-      for (const auto& m : members->get_array()) (void)codec::read_id(m, "members[]");
-    }
+  } else if (op == "group_add" || op == "group_remove" || op == "channel_join" || op == "channel_leave") {
+    const std::string_view room_field = op.starts_with("group") ? "group" : "channel";
+    auto req = codec::read_membership(fields, room_field);
+    if (!req) return;
+    canonical_id(fields, room_field, req->room);
+    if (req->user) canonical_id(fields, "user", req->user->value);
+  } else if (op == "group_role" || op == "channel_role") {
+    auto req = codec::read_role(fields, op == "group_role" ? "group" : "channel");
+    if (!req) return;
+    canonical_id(fields, "user", req->user.value);
+    if (auto role = ports::parse_role(req->role)) PARLEY_FUZZ_CHECK(req->role == ports::to_string(*role));
+  } else if (op == "group_create") {
+    auto req = codec::read_group_create(fields);
+    if (!req) return;
+    PARLEY_FUZZ_CHECK(validate::utf8(req->name));  // the JSON parser checked it
+    PARLEY_FUZZ_CHECK(req->members.size() == fields.at("members").as_array().size());
+    for (UserId member : req->members) PARLEY_FUZZ_CHECK(member.valid());
+  } else if (op == "channel_create") {
+    auto req = codec::read_channel_create(fields);
+    if (!req) return;
+    PARLEY_FUZZ_CHECK(validate::utf8(req->name));
+    PARLEY_FUZZ_CHECK(req->admins_post == (fields.contains("post") && fields.at("post") == "admins"));
   } else if (op == "read") {
-    string_field(fields, "conversation", false);
-    id_field(fields, "message_id");
-  } else if (op == "typing" || op == "search") {
-    string_field(fields, "conversation", false);
-    string_field(fields, "q", false);
+    auto req = codec::read_read(fields);
+    if (!req) return;
+    canonical_id(fields, "message_id", req->message.value);
+  } else if (op == "typing") {
+    auto conversation = codec::read_typing(fields);
+    if (conversation) PARLEY_FUZZ_CHECK(validate::utf8(*conversation));
+  } else if (op == "conversations") {
+    auto limit = codec::read_conversations(fields);
+    if (limit) PARLEY_FUZZ_CHECK(*limit >= 1 && *limit <= 500);
+  } else if (op == "search") {
+    auto req = codec::read_search(fields);
+    if (!req) return;
+    PARLEY_FUZZ_CHECK(!req->q.empty() && req->q.size() <= 256);
+    PARLEY_FUZZ_CHECK(req->limit >= 1 && req->limit <= 100);
   } else if (op == "friend_request" || op == "friend_accept" || op == "friend_remove" || op == "block" ||
              op == "unblock") {
-    id_field(fields, "user");
+    auto user = codec::read_user(fields);
+    if (user) canonical_id(fields, "user", user->value);
+  } else if (op == "presence") {
+    auto away = codec::read_presence_away(fields);
+    if (away) PARLEY_FUZZ_CHECK(fields.at("status") == (*away ? "away" : "online"));
   } else if (op == "push_register") {
-    if (const json::value* p = fields.if_contains("platform"); p != nullptr && p->is_string()) {
-      ports::PushPlatform platform{};
-      (void)ports::parse_platform(p->get_string(), platform);
-    }
+    auto req = codec::read_push_register(fields);
+    if (!req) return;
+    ports::PushPlatform platform{};
+    PARLEY_FUZZ_CHECK(ports::parse_platform(req->platform, platform));  // the op relies on it
+    PARLEY_FUZZ_CHECK(!req->token.empty() && req->token.size() <= codec::kMaxPushToken);
   }
 }
 
