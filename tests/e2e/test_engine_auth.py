@@ -1,5 +1,5 @@
 """Engine credentials (docs/OPERATIONS.md, "Engine credentials"): parleyd
-on a Kafka, a Redis and a Cassandra that authenticate, started by
+on a Kafka, a Redis, a PostgreSQL and a Cassandra that authenticate, started by
 scripts/engines in its authentication mode (PARLEY_ENGINES_AUTH=1). With the
 right credentials a 1:1 send is delivered; with a wrong password parleyd
 exits non-zero at start with a message that names the engine and holds no
@@ -12,6 +12,8 @@ PARLEY_TEST_AUTH_KAFKA* name, else, in the run on the real engines
 (PARLEY_E2E_ENGINES=real, where the other servers are on Kafka, Redis and
 PostgreSQL too), a Kafka of this module's own in authentication mode (10-40
 s and half a gigabyte: once per CI run, not again in the embedded run).
+PostgreSQL: the one PARLEY_TEST_AUTH_POSTGRES* name, else one of this
+module's own in authentication mode (scram-sha-256; a few seconds).
 Cassandra: only the one PARLEY_TEST_AUTH_CASSANDRA* name (`PARLEY_ENGINES_AUTH=1
 scripts/engines start cassandra` prints them); skipped without it, since a
 Cassandra takes a minute and a gigabyte to start.
@@ -20,8 +22,10 @@ Cassandra takes a minute and a gigabyte to start.
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
+from urllib.parse import quote
 
 import pytest
 
@@ -129,6 +133,38 @@ def kafka_flags(kafka, mechanism, password_file=None, tls=False, ca_file=None):
     if tls:
         flags += ["--kafka-ca-file", ca_file or kafka["ca_file"]]
     return flags
+
+
+@pytest.fixture(scope="module")
+def auth_postgres():
+    """(URL without a password, password file) of a PostgreSQL that wants
+    the password of its role `parley` (scram-sha-256)."""
+    if os.environ.get("PARLEY_TEST_AUTH_POSTGRES"):
+        yield os.environ["PARLEY_TEST_AUTH_POSTGRES"], os.environ["PARLEY_TEST_AUTH_POSTGRES_PASSWORD_FILE"]
+        return
+    # Not under pytest's temporary folder, which only its owner may enter:
+    # run as root, scripts/engines runs PostgreSQL as the user postgres.
+    directory = tempfile.mkdtemp(prefix="parley-auth-postgres-")
+    os.chmod(directory, 0o755)
+    port = free_port()
+    env = dict(os.environ, PARLEY_ENGINES_AUTH="1", PARLEY_ENGINES_DIR=directory,
+               PARLEY_POSTGRES_PORT=str(port))
+    try:
+        subprocess.run([ENGINES, "start", "postgres"], env=env, check=True,
+                       stdout=subprocess.DEVNULL, timeout=120)
+        yield (f"postgresql://parley@127.0.0.1:{port}/parley",
+               os.path.join(directory, "postgres", "password"))
+    finally:
+        subprocess.run([ENGINES, "stop", "postgres"], env=env, check=False,
+                       stdout=subprocess.DEVNULL, timeout=60)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def with_password(url, password):
+    """`url` (postgresql://USER@HOST...) with `password` in it."""
+    scheme, rest = url.split("://", 1)
+    user, where = rest.split("@", 1)
+    return f"{scheme}://{user}:{quote(password, safe='')}@{where}"
 
 
 def auth_cassandra():
@@ -353,6 +389,37 @@ def test_redis_over_tls_with_another_ca_exits_saying_the_certificate_failed(
                             "--redis-password-file", auth_redis_engine["password_file"],
                             "--redis-ca-file", another_ca(tmp_path))
     assert "redis: TLS failed" in stderr and "certificate verify failed" in stderr, stderr
+
+
+# --- PostgreSQL --------------------------------------------------------------
+
+
+def test_postgres_with_the_right_password_serves_chat(server_factory, auth_postgres):
+    url, password_file = auth_postgres
+    with open(password_file) as f:
+        password = f.read().strip()
+    server = server_factory("--postgres", with_password(url, password), "--engine-namespace", namespace())
+    chat_works(server)
+    r = http_request(server, "GET", "/v1/readyz")
+    assert r.status == 200, r.body
+    assert password not in server.stderr_tail()
+
+
+def test_postgres_with_a_wrong_password_exits_naming_postgres_and_no_secret(
+        parleyd_binary, tmp_path, auth_postgres):
+    url, password_file = auth_postgres
+    _, stderr = start_fails(parleyd_binary, tmp_path, "--postgres", with_password(url, WRONG_PASSWORD))
+    assert "postgres: cannot connect" in stderr and "password authentication failed" in stderr, stderr
+    assert WRONG_PASSWORD not in stderr
+    with open(password_file) as f:
+        assert f.read().strip() not in stderr
+
+
+def test_postgres_without_a_password_exits_saying_it_wants_one(parleyd_binary, tmp_path, auth_postgres):
+    url, _ = auth_postgres
+    assert "PGPASSWORD" not in os.environ and "PGPASSFILE" not in os.environ
+    _, stderr = start_fails(parleyd_binary, tmp_path, "--postgres", url)
+    assert "postgres: cannot connect" in stderr and "no password supplied" in stderr, stderr
 
 
 # --- Cassandra ---------------------------------------------------------------
