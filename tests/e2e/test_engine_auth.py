@@ -14,9 +14,10 @@ PostgreSQL too), a Kafka of this module's own in authentication mode (10-40
 s and half a gigabyte: once per CI run, not again in the embedded run).
 PostgreSQL: the one PARLEY_TEST_AUTH_POSTGRES* name, else one of this
 module's own in authentication mode (scram-sha-256; a few seconds).
-Cassandra: only the one PARLEY_TEST_AUTH_CASSANDRA* name (`PARLEY_ENGINES_AUTH=1
-scripts/engines start cassandra` prints them); skipped without it, since a
-Cassandra takes a minute and a gigabyte to start.
+Cassandra: the one PARLEY_TEST_AUTH_CASSANDRA* name (`PARLEY_ENGINES_AUTH=1
+scripts/engines start cassandra` prints them), else, in the run on the real
+engines only, one of this module's own in authentication mode (a minute and
+a gigabyte: once per CI run).
 """
 
 import os
@@ -167,20 +168,47 @@ def with_password(url, password):
     return f"{scheme}://{user}:{quote(password, safe='')}@{where}"
 
 
-def auth_cassandra():
-    if not os.environ.get("PARLEY_TEST_AUTH_CASSANDRA"):
-        pytest.skip("PARLEY_TEST_AUTH_CASSANDRA is not set (PARLEY_ENGINES_AUTH=1 "
-                    "scripts/engines start cassandra prints it)")
-    return (os.environ["PARLEY_TEST_AUTH_CASSANDRA"],
-            os.environ["PARLEY_TEST_AUTH_CASSANDRA_USER"],
-            os.environ["PARLEY_TEST_AUTH_CASSANDRA_PASSWORD_FILE"])
+@pytest.fixture(scope="module")
+def auth_cassandra_engine(tmp_path_factory):
+    """A Cassandra that wants a password: a dict of its address, the user,
+    the password file and the CA of its certificate (`ca_file`)."""
+    if os.environ.get("PARLEY_TEST_AUTH_CASSANDRA"):
+        yield {"address": os.environ["PARLEY_TEST_AUTH_CASSANDRA"],
+               "user": os.environ["PARLEY_TEST_AUTH_CASSANDRA_USER"],
+               "password_file": os.environ["PARLEY_TEST_AUTH_CASSANDRA_PASSWORD_FILE"],
+               "ca_file": os.environ.get("PARLEY_TEST_AUTH_CASSANDRA_CA_FILE")}
+        return
+    if not real_engines():
+        pytest.skip("PARLEY_TEST_AUTH_CASSANDRA is not set (PARLEY_ENGINES_AUTH=1 scripts/engines start "
+                    "cassandra prints it; the run on the real engines starts a Cassandra of its own)")
+    directory = tmp_path_factory.mktemp("auth-cassandra")
+    port = free_port()
+    env = dict(os.environ, PARLEY_ENGINES_AUTH="1", PARLEY_ENGINES_DIR=str(directory),
+               PARLEY_CASSANDRA_PORT=str(port), PARLEY_CASSANDRA_STORAGE_PORT=str(another_free_port(port)))
+    try:
+        subprocess.run([ENGINES, "start", "cassandra"], env=env, check=True,
+                       stdout=subprocess.DEVNULL, timeout=400)
+        yield {"address": f"127.0.0.1:{port}", "user": "parley",
+               "password_file": str(directory / "cassandra" / "password"),
+               "ca_file": str(directory / "cassandra" / "tls" / "ca.pem")}
+    finally:
+        subprocess.run([ENGINES, "stop", "cassandra"], env=env, check=False,
+                       stdout=subprocess.DEVNULL, timeout=120)
 
 
-def cassandra_ca_file():
-    if not os.environ.get("PARLEY_TEST_AUTH_CASSANDRA_CA_FILE"):
+@pytest.fixture(scope="module")
+def auth_cassandra(auth_cassandra_engine):
+    """(address, user, password file) of a Cassandra that wants a password."""
+    e = auth_cassandra_engine
+    return e["address"], e["user"], e["password_file"]
+
+
+@pytest.fixture(scope="module")
+def cassandra_ca_file(auth_cassandra_engine):
+    if not auth_cassandra_engine["ca_file"]:
         pytest.skip("PARLEY_TEST_AUTH_CASSANDRA_CA_FILE is not set (PARLEY_ENGINES_AUTH=1 "
                     "scripts/engines start cassandra prints it)")
-    return os.environ["PARLEY_TEST_AUTH_CASSANDRA_CA_FILE"]
+    return auth_cassandra_engine["ca_file"]
 
 
 def redis_cli(redis, *command):
@@ -425,8 +453,8 @@ def test_postgres_without_a_password_exits_saying_it_wants_one(parleyd_binary, t
 # --- Cassandra ---------------------------------------------------------------
 
 
-def test_cassandra_with_the_right_credentials_serves_chat(server_factory):
-    address, user, password_file = auth_cassandra()
+def test_cassandra_with_the_right_credentials_serves_chat(server_factory, auth_cassandra):
+    address, user, password_file = auth_cassandra
     server = server_factory("--cassandra", address, "--cassandra-user", user,
                             "--cassandra-password-file", password_file,
                             "--cassandra-consistency", "ONE",
@@ -434,8 +462,9 @@ def test_cassandra_with_the_right_credentials_serves_chat(server_factory):
     chat_works(server)
 
 
-def test_cassandra_with_a_wrong_password_exits_naming_cassandra_and_no_secret(parleyd_binary, tmp_path):
-    address, user, password_file = auth_cassandra()
+def test_cassandra_with_a_wrong_password_exits_naming_cassandra_and_no_secret(parleyd_binary, tmp_path,
+                                                                           auth_cassandra):
+    address, user, password_file = auth_cassandra
     _, stderr = start_fails(parleyd_binary, tmp_path, "--cassandra", address,
                             "--cassandra-user", user,
                             "--cassandra-password-file", wrong_password_file(tmp_path))
@@ -445,25 +474,25 @@ def test_cassandra_with_a_wrong_password_exits_naming_cassandra_and_no_secret(pa
         assert f.read().strip() not in stderr
 
 
-def test_cassandra_without_credentials_exits_saying_it_wants_them(parleyd_binary, tmp_path):
-    address, _, _ = auth_cassandra()
+def test_cassandra_without_credentials_exits_saying_it_wants_them(parleyd_binary, tmp_path, auth_cassandra):
+    address, _, _ = auth_cassandra
     _, stderr = start_fails(parleyd_binary, tmp_path, "--cassandra", address)
     assert "cassandra: the node requires authentication" in stderr, stderr
 
 
-def test_cassandra_over_tls_with_the_nodes_ca_serves_chat(server_factory):
-    address, user, password_file = auth_cassandra()
+def test_cassandra_over_tls_with_the_nodes_ca_serves_chat(server_factory, auth_cassandra, cassandra_ca_file):
+    address, user, password_file = auth_cassandra
     server = server_factory("--cassandra", address, "--cassandra-user", user,
                             "--cassandra-password-file", password_file,
-                            "--cassandra-ca-file", cassandra_ca_file(),
+                            "--cassandra-ca-file", cassandra_ca_file,
                             "--cassandra-consistency", "ONE",
                             "--engine-namespace", namespace())
     chat_works(server)
 
 
-def test_cassandra_over_tls_with_another_ca_exits_saying_the_certificate_failed(parleyd_binary, tmp_path):
-    address, user, password_file = auth_cassandra()
-    cassandra_ca_file()
+def test_cassandra_over_tls_with_another_ca_exits_saying_the_certificate_failed(parleyd_binary, tmp_path,
+                                                                               auth_cassandra, cassandra_ca_file):
+    address, user, password_file = auth_cassandra
     _, stderr = start_fails(parleyd_binary, tmp_path, "--cassandra", address, "--cassandra-user", user,
                             "--cassandra-password-file", password_file,
                             "--cassandra-ca-file", another_ca(tmp_path))
