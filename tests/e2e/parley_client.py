@@ -144,6 +144,20 @@ def wait_until_serving(server, why, timeout=10):
         assert time.monotonic() < deadline, why
 
 
+def readyz_until(server, status, timeout=20):
+    """GET /v1/readyz until it answers `status` (the readiness probes' next
+    rounds: no event to await), for up to `timeout` seconds; its last
+    answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = http_request(server, "GET", "/v1/readyz")
+        if r.status == status or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert r.status == status, r.body
+    return r
+
+
 def create_user(server, username, password=None):
     """POST /v1/users -> 201 {"user_id"}."""
     password = password or f"pw-{username}-secret"

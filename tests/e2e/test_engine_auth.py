@@ -31,7 +31,7 @@ from urllib.parse import quote
 import pytest
 
 from conftest import real_engines
-from parley_client import create_user, http_request, online, run
+from parley_client import create_user, http_request, online, readyz_until, run
 from parley_server import DEFAULT_ARGS
 from private_engines import ENGINES, free_port
 
@@ -225,19 +225,6 @@ def redis_cli(redis, *command):
 
 def namespace():
     return "auth_" + uuid.uuid4().hex[:12]
-
-
-def readyz_until(server, status, timeout=20):
-    """GET /v1/readyz until it answers `status` (the probe's next rounds:
-    no event to await), for up to `timeout` seconds; its last answer."""
-    deadline = time.monotonic() + timeout
-    while True:
-        r = http_request(server, "GET", "/v1/readyz")
-        if r.status == status or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert r.status == status, r.body
-    return r
 
 
 def chat_works(server):

@@ -2,7 +2,8 @@
 (PARLEY_E2E_ENGINES=real):
 
 - Redis killed and restarted mid-test: sends and sync keep working while it
-  is down, presence reports 'unavailable', and recovers once it is back.
+  is down, presence reports 'unavailable' and /v1/readyz 503 naming Redis,
+  and both recover once it is back.
 - The Kafka broker killed and restarted: sends fail with 'unavailable' while
   it is down (never a false acknowledgement), and every acknowledged
   message is delivered once it is back.
@@ -18,7 +19,7 @@ import time
 import pytest
 
 from conftest import real_engines
-from parley_client import create_user, online, run
+from parley_client import create_user, online, readyz_until, run
 from private_engines import PrivateEngines
 
 pytestmark = pytest.mark.skipif(
@@ -70,6 +71,9 @@ def test_redis_down_keeps_sends_and_sync_and_presence_recovers(
         await asyncio.to_thread(private_engines.kill9, "redis")
         # Presence is unavailable while Redis is down...
         await until_error(a, "ping", "unavailable", 10)
+        # ... and the server says it is not ready, naming the engine.
+        not_ready = await asyncio.to_thread(readyz_until, server, 503, 30)
+        assert any(reason.startswith("engine redis:") for reason in not_ready.json["reasons"]), not_ready.body
         # ... but sends are acknowledged and reach the recipient's inbox.
         acked = []
         for i in range(5):
@@ -85,6 +89,7 @@ def test_redis_down_keeps_sends_and_sync_and_presence_recovers(
         # other online once they are announced.
         await until_ok(a, "ping", 30)
         await until_ok(b, "ping", 30)
+        await asyncio.to_thread(readyz_until, server, 200, 30)
         deadline = time.monotonic() + 30
         while True:
             friends = (await b.call("friends"))["friends"]
