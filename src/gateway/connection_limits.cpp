@@ -148,4 +148,15 @@ void ConnectionLimits::release_user(UserId user, const std::string& device) noex
   if (--entry.connections == 0) shard.users.erase(it);
 }
 
+Metrics::Refusal metric_label(ConnectionLimits::Refusal refusal) noexcept {
+  switch (refusal) {
+    case ConnectionLimits::Refusal::address_full: return Metrics::Refusal::address_full;
+    case ConnectionLimits::Refusal::user_full: return Metrics::Refusal::user_full;
+    case ConnectionLimits::Refusal::devices_full: return Metrics::Refusal::devices_full;
+    case ConnectionLimits::Refusal::server_full:
+    case ConnectionLimits::Refusal::none: break;
+  }
+  return Metrics::Refusal::server_full;
+}
+
 }  // namespace parley::gateway

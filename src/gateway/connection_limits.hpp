@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "core/ids.hpp"
+#include "core/metrics.hpp"
 
 namespace parley::gateway {
 
@@ -121,5 +122,9 @@ class ConnectionLimits {
   std::array<AddressShard, kShards> addresses_;
   std::array<UserShard, kShards> users_;
 };
+
+// The label a refusal is counted under in GET /metrics
+// (parley_connections_refused_total); `none` is no refusal.
+[[nodiscard]] Metrics::Refusal metric_label(ConnectionLimits::Refusal refusal) noexcept;
 
 }  // namespace parley::gateway

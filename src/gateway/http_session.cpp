@@ -127,11 +127,7 @@ awaitable<void> serve_requests(Stream stream, Context& ctx, ConnectionLimits::Sl
       }
       auto admission = ctx.limits.admit_user(who->user, who->device);
       if (!admission.slot) {
-        ctx.services.metrics
-            .connections_refused(admission.refusal == ConnectionLimits::Refusal::devices_full
-                                     ? Metrics::Refusal::devices_full
-                                     : Metrics::Refusal::user_full)
-            .Increment();
+        ctx.services.metrics.connections_refused(metric_label(admission.refusal)).Increment();
         HttpResponse res = error_response(req, too_many_connections(ctx.limits, admission.refusal));
         res.keep_alive(false);
         (void)co_await http::async_write(stream, res, as_tuple_awaitable);

@@ -144,11 +144,7 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimits& limits, C
     if (rec) continue;  // already gone; the socket closes here
     auto admission = limits.admit_connection(remote.address());
     if (!admission.slot) {
-      ctx.services.metrics
-          .connections_refused(admission.refusal == ConnectionLimits::Refusal::server_full
-                                   ? Metrics::Refusal::server_full
-                                   : Metrics::Refusal::address_full)
-          .Increment();
+      ctx.services.metrics.connections_refused(metric_label(admission.refusal)).Increment();
       ++(admission.refusal == ConnectionLimits::Refusal::server_full ? refused_server : refused_address);
       refuse(socket, admission.refusal);
       if (refusals.due()) {

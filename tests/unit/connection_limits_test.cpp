@@ -123,5 +123,14 @@ TEST(ConnectionLimits, TheDefaultIsBelowTheDescriptorLimit) {
   EXPECT_GE(ConnectionLimits::default_max_connections(), 1U);
 }
 
+// Each refusal is counted under its own label of
+// parley_connections_refused_total.
+TEST(ConnectionLimits, EachRefusalIsCountedUnderItsOwnLabel) {
+  EXPECT_EQ(metric_label(Refusal::server_full), Metrics::Refusal::server_full);
+  EXPECT_EQ(metric_label(Refusal::address_full), Metrics::Refusal::address_full);
+  EXPECT_EQ(metric_label(Refusal::user_full), Metrics::Refusal::user_full);
+  EXPECT_EQ(metric_label(Refusal::devices_full), Metrics::Refusal::devices_full);
+}
+
 }  // namespace
 }  // namespace parley::gateway
