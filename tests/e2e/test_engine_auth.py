@@ -20,6 +20,7 @@ engines only, one of this module's own in authentication mode (a minute and
 a gigabyte: once per CI run).
 """
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -46,6 +47,20 @@ def another_free_port(*taken):
             return port
 
 
+@contextlib.contextmanager
+def engine_in_auth_mode(name, directory, timeout, **ports):
+    """scripts/engines' `name` in its authentication mode, in `directory`
+    with the port variables `ports`, stopped when the block ends."""
+    env = dict(os.environ, PARLEY_ENGINES_AUTH="1", PARLEY_ENGINES_DIR=str(directory), **ports)
+    try:
+        subprocess.run([ENGINES, "start", name], env=env, check=True,
+                       stdout=subprocess.DEVNULL, timeout=timeout)
+        yield
+    finally:
+        subprocess.run([ENGINES, "stop", name], env=env, check=False,
+                       stdout=subprocess.DEVNULL, timeout=120)
+
+
 @pytest.fixture(scope="module")
 def auth_redis_engine(tmp_path_factory):
     """A Redis that wants AUTH: a dict of its address, the user, the
@@ -63,18 +78,12 @@ def auth_redis_engine(tmp_path_factory):
     directory = tmp_path_factory.mktemp("auth-engines")
     port = free_port()
     tls_port = another_free_port(port)
-    env = dict(os.environ, PARLEY_ENGINES_AUTH="1", PARLEY_ENGINES_DIR=str(directory),
-               PARLEY_REDIS_PORT=str(port), PARLEY_REDIS_TLS_PORT=str(tls_port))
-    subprocess.run([ENGINES, "start", "redis"], env=env, check=True,
-                   stdout=subprocess.DEVNULL, timeout=60)
-    try:
+    with engine_in_auth_mode("redis", directory, 60, PARLEY_REDIS_PORT=str(port),
+                             PARLEY_REDIS_TLS_PORT=str(tls_port)):
         yield {"address": f"127.0.0.1:{port}", "user": "parley",
                "password_file": str(directory / "redis" / "password"),
                "tls_address": f"127.0.0.1:{tls_port}",
                "ca_file": str(directory / "redis" / "tls" / "ca.pem")}
-    finally:
-        subprocess.run([ENGINES, "stop", "redis"], env=env, check=True,
-                       stdout=subprocess.DEVNULL, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -110,17 +119,11 @@ def auth_kafka(tmp_path_factory):
     directory = tmp_path_factory.mktemp("auth-kafka")
     port = free_port(pair=True)
     tls_port = another_free_port(port, port + 1)
-    env = dict(os.environ, PARLEY_ENGINES_AUTH="1", PARLEY_ENGINES_DIR=str(directory),
-               PARLEY_KAFKA_PORT=str(port), PARLEY_KAFKA_SSL_PORT=str(tls_port))
-    try:
-        subprocess.run([ENGINES, "start", "kafka"], env=env, check=True,
-                       stdout=subprocess.DEVNULL, timeout=300)
+    with engine_in_auth_mode("kafka", directory, 300, PARLEY_KAFKA_PORT=str(port),
+                             PARLEY_KAFKA_SSL_PORT=str(tls_port)):
         yield {"address": f"127.0.0.1:{port}", "tls_address": f"127.0.0.1:{tls_port}",
                "ca_file": str(directory / "kafka" / "tls" / "ca.pem"), "user": "parley",
                "password_file": str(directory / "kafka" / "password")}
-    finally:
-        subprocess.run([ENGINES, "stop", "kafka"], env=env, check=True,
-                       stdout=subprocess.DEVNULL, timeout=120)
 
 
 def kafka_flags(kafka, mechanism, password_file=None, tls=False, ca_file=None):
@@ -148,16 +151,11 @@ def auth_postgres():
     directory = tempfile.mkdtemp(prefix="parley-auth-postgres-")
     os.chmod(directory, 0o755)
     port = free_port()
-    env = dict(os.environ, PARLEY_ENGINES_AUTH="1", PARLEY_ENGINES_DIR=directory,
-               PARLEY_POSTGRES_PORT=str(port))
     try:
-        subprocess.run([ENGINES, "start", "postgres"], env=env, check=True,
-                       stdout=subprocess.DEVNULL, timeout=120)
-        yield (f"postgresql://parley@127.0.0.1:{port}/parley",
-               os.path.join(directory, "postgres", "password"))
+        with engine_in_auth_mode("postgres", directory, 120, PARLEY_POSTGRES_PORT=str(port)):
+            yield (f"postgresql://parley@127.0.0.1:{port}/parley",
+                   os.path.join(directory, "postgres", "password"))
     finally:
-        subprocess.run([ENGINES, "stop", "postgres"], env=env, check=False,
-                       stdout=subprocess.DEVNULL, timeout=60)
         shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -183,17 +181,11 @@ def auth_cassandra_engine(tmp_path_factory):
                     "cassandra prints it; the run on the real engines starts a Cassandra of its own)")
     directory = tmp_path_factory.mktemp("auth-cassandra")
     port = free_port()
-    env = dict(os.environ, PARLEY_ENGINES_AUTH="1", PARLEY_ENGINES_DIR=str(directory),
-               PARLEY_CASSANDRA_PORT=str(port), PARLEY_CASSANDRA_STORAGE_PORT=str(another_free_port(port)))
-    try:
-        subprocess.run([ENGINES, "start", "cassandra"], env=env, check=True,
-                       stdout=subprocess.DEVNULL, timeout=400)
+    with engine_in_auth_mode("cassandra", directory, 400, PARLEY_CASSANDRA_PORT=str(port),
+                             PARLEY_CASSANDRA_STORAGE_PORT=str(another_free_port(port))):
         yield {"address": f"127.0.0.1:{port}", "user": "parley",
                "password_file": str(directory / "cassandra" / "password"),
                "ca_file": str(directory / "cassandra" / "tls" / "ca.pem")}
-    finally:
-        subprocess.run([ENGINES, "stop", "cassandra"], env=env, check=False,
-                       stdout=subprocess.DEVNULL, timeout=120)
 
 
 @pytest.fixture(scope="module")
