@@ -127,10 +127,15 @@ Result<std::unique_ptr<ports::MessageLog>> open_log(const Config& config, const 
          .partitions = config.log_partitions,
          .durability = config.durability,
          .kept_topics = {std::string(records::kSequencedTopic)},
-         // Read before their sync: the sequencer acknowledges from
-         // its changelog, which is synced, and the store writer
-         // appends inbox records again until its append is synced.
-         .early_topics = {std::string(records::kConversationsTopic), std::string(records::kInboxesTopic)}});
+         // Read before its sync: the store writer appends inbox
+         // records again until its append is synced.
+         .early_topics = {std::string(records::kInboxesTopic)},
+         // Never synced: the sequencer acknowledges from its changelog,
+         // which is, so a send lost with its record was not answered.
+         .unsynced_topics = {std::string(records::kConversationsTopic)},
+         // Sends wait up to 1 ms to share a write: the sequencer takes
+         // a batch at most every 2 ms (node.cpp kStepInterval) anyway.
+         .unsynced_linger = std::chrono::milliseconds(1)});
     if (!log) return std::move(log).error();
     return std::unique_ptr<ports::MessageLog>(std::move(log).value());
   }

@@ -185,6 +185,64 @@ TEST(FileLog, AnEarlyTopicIsReadBeforeItsSyncAndAnsweredAfter) {
 // A value of about a kilobyte: three or four records fill a 4 KiB segment.
 std::string padded(int i) { return std::to_string(i) + std::string(1000, '.'); }
 
+// An unsynced topic's records wait up to unsynced_linger for others to
+// share their write, and no longer: with nothing else appended, each is
+// written (answered, readable) by then, and many sent together share it.
+TEST(FileLog, AnUnsyncedTopicsRecordsLingerForTheirLingerAtMost) {
+  TempDir dir;
+  auto options = small_options(dir, embedded::Durability::fsync);
+  options.segment_bytes = 64ULL << 20;
+  options.retention_interval = std::chrono::hours(1);  // nothing else wakes the writer
+  options.unsynced_topics = {"hop"};
+  options.unsynced_linger = std::chrono::milliseconds(20);
+  auto log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  auto consumer = log->subscribe("hop", "g");
+  ASSERT_TRUE(consumer.ok());
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(append_ok(*log, "hop", "k", "v"), static_cast<std::uint64_t>(round));
+    EXPECT_EQ(read_exactly(**consumer, 1).size(), 1U);
+  }
+  std::vector<std::future<Result<std::uint64_t>>> many;
+  for (int i = 0; i < 100; ++i) many.push_back(append_async(*log, "hop", "k", padded(i)));
+  for (auto& f : many) EXPECT_NE(await_offset(f), std::numeric_limits<std::uint64_t>::max());
+  EXPECT_EQ(read_exactly(**consumer, 100).size(), 100U);
+}
+
+// An unsynced topic's appends are answered and read without an fdatasync
+// (a group commit of its records alone syncs nothing), across segments, and
+// what was written comes back after a reopen; the other topics still sync.
+TEST(FileLog, AnUnsyncedTopicIsAnsweredWithoutASyncAndKeptAcrossARestart) {
+  TempDir dir;
+  std::atomic<int> sync_rounds{0};
+  auto options = small_options(dir, embedded::Durability::fsync);
+  options.unsynced_topics = {"hop"};
+  options.before_sync = [&] { ++sync_rounds; };
+  constexpr int kRecords = 40;  // ten or more 4 KiB segments
+  {
+    auto log = open_with(options);
+    ASSERT_NE(log, nullptr);
+    for (int i = 0; i < kRecords; ++i) EXPECT_EQ(append_ok(*log, "hop", "k", padded(i)), static_cast<std::uint64_t>(i));
+    EXPECT_EQ(log->syncs(), 0U);
+    EXPECT_EQ(sync_rounds.load(), 0);
+    auto consumer = log->subscribe("hop", "g");
+    ASSERT_TRUE(consumer.ok());
+    EXPECT_EQ(read_exactly(**consumer, kRecords).size(), static_cast<std::size_t>(kRecords));
+    EXPECT_EQ(append_ok(*log, "synced", "k", "v"), 0U);
+    EXPECT_EQ(log->syncs(), 1U);
+  }
+  auto log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  auto consumer = log->subscribe("hop", "again");
+  ASSERT_TRUE(consumer.ok());
+  const auto records = read_exactly(**consumer, kRecords);
+  ASSERT_EQ(records.size(), static_cast<std::size_t>(kRecords));
+  for (int i = 0; i < kRecords; ++i) {
+    EXPECT_EQ(records[static_cast<std::size_t>(i)].offset, static_cast<std::uint64_t>(i));
+    EXPECT_EQ(records[static_cast<std::size_t>(i)].value, padded(i));
+  }
+}
+
 TEST(FileLog, RetentionKeepsWhatAnyGroupStillNeeds) {
   TempDir dir;
   const auto options = small_options(dir, embedded::Durability::fsync);

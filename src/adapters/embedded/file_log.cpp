@@ -334,6 +334,7 @@ struct FileLog::Pending {
   std::string value;
   std::uint64_t next_offset = 0;  // a commit's offset
   ports::AppendCallback done;     // data only
+  bool lazy = false;              // data of an unsynced topic, which may wait LogOptions::unsynced_linger
 };
 
 struct FileLog::Topic {
@@ -361,16 +362,18 @@ struct FileLog::Topic {
     std::map<std::string, std::uint64_t, std::less<>> written;    // group → latest commit in a file
   };
 
-  Topic(std::string n, bool k, bool e, fs::path d, int partition_count)
+  Topic(std::string n, bool k, bool e, bool s, fs::path d, int partition_count)
       : name(std::move(n)),
         kept(k),
         early(e),
+        synced(s),
         dir(std::move(d)),
         partitions(static_cast<std::size_t>(partition_count)) {}
 
   const std::string name;
   const bool kept;
-  const bool early;  // LogOptions::early_topics
+  const bool early;   // LogOptions::early_topics (and unsynced_topics)
+  const bool synced;  // fdatasync'd with each group commit: Durability::fsync, not in LogOptions::unsynced_topics
   const fs::path dir;
   std::vector<Partition> partitions;
   std::condition_variable data_cv;  // with state_mu_: wakes this topic's polls when records arrive
@@ -716,12 +719,22 @@ void FileLog::append(std::string_view topic, std::string key, std::string value,
     return;
   }
   const int partition = partition_for(topic, key);
+  const bool lazy = options_.unsynced_linger.count() > 0 &&
+                    std::find(options_.unsynced_topics.begin(), options_.unsynced_topics.end(), topic) !=
+                        options_.unsynced_topics.end();
   {
     std::lock_guard lock(queue_mu_);
     if (!stopping_) {
       queue_.push_back(Pending{Pending::Kind::data, std::string(topic), partition, std::move(key), std::move(value), 0,
-                               std::move(done)});
-      if (++queued_data_ == 1) queue_cv_.notify_one();
+                               std::move(done), lazy});
+      if (!lazy) {
+        if (++queued_data_ == 1) queue_cv_.notify_one();
+      } else if (++queued_lazy_ == 1) {
+        // The first to wait: the writer takes it (and what joined it) by
+        // then, or sooner with a record that may not wait.
+        lazy_due_ = std::chrono::steady_clock::now() + options_.unsynced_linger;
+        queue_cv_.notify_one();
+      }
       return;
     }
   }
@@ -777,21 +790,29 @@ void FileLog::writer_loop() {
   using Clock = std::chrono::steady_clock;
   auto next_retention = Clock::now() + options_.retention_interval;
   std::unique_lock lock(queue_mu_);
-  // Records are written at once; commits alone wait until commit_due_, so
-  // that each consumer's commit does not cost a write of its own.
-  const auto ready = [&] { return stopping_ || queued_data_ > 0 || (commit_due_ && Clock::now() >= *commit_due_); };
+  // Records are written at once; an unsynced topic's wait until lazy_due_
+  // and commits alone until commit_due_, so that each does not cost a
+  // write (and a wake-up of this thread) of its own.
+  const auto due = [](const std::optional<Clock::time_point>& at) { return at && Clock::now() >= *at; };
+  const auto ready = [&] { return stopping_ || queued_data_ > 0 || due(lazy_due_) || due(commit_due_); };
   for (;;) {
-    queue_cv_.wait_until(lock, commit_due_ ? std::min(next_retention, *commit_due_) : next_retention, ready);
+    auto until = next_retention;
+    if (commit_due_) until = std::min(until, *commit_due_);
+    if (lazy_due_) until = std::min(until, *lazy_due_);
+    // No predicate: a wake-up (a record that set lazy_due_ or commit_due_)
+    // must come back here to wait for the new deadline.
+    if (!ready()) queue_cv_.wait_until(lock, until);
     if (!queue_.empty() && ready()) {
       std::vector<Pending> batch;
       const std::size_t n = std::min(queue_.size(), options_.max_batch);
       batch.reserve(n);
       for (std::size_t i = 0; i < n; ++i) {
-        if (queue_.front().kind == Pending::Kind::data) --queued_data_;
+        if (queue_.front().kind == Pending::Kind::data) --(queue_.front().lazy ? queued_lazy_ : queued_data_);
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
-      if (queue_.size() == queued_data_) commit_due_.reset();  // no commit left queued
+      if (queued_lazy_ == 0) lazy_due_.reset();
+      if (queue_.size() == queued_data_ + queued_lazy_) commit_due_.reset();  // no commit left queued
       lock.unlock();
       write_batch(batch);
       lock.lock();
@@ -976,8 +997,7 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
     bool ok = write_all(topic.file.get(), w.bytes, before);
     int err = ok ? 0 : errno;
     if (ok) topic.file_end = std::max(topic.file_end, after);
-    if (ok && options_.durability == Durability::fsync &&
-        topic.file_end < std::min(after + kZeroAhead / 2, options_.segment_bytes)) {
+    if (ok && topic.synced && topic.file_end < std::min(after + kZeroAhead / 2, options_.segment_bytes)) {
       // Zeros written ahead of the next frames, at least kZeroAhead / 2: an
       // fdatasync of a write that grows the file must also commit the new
       // size through the file system's journal, nearly twice the CPU and
@@ -1012,15 +1032,15 @@ void FileLog::write_batch(std::vector<Pending>& batch) {
   // side by side (syncer_), so that a group commit touching three topics
   // waits for the slowest sync rather than for the three in turn.
   if (options_.durability == Durability::fsync) {
-    if (options_.before_sync) options_.before_sync();
     std::vector<int> fds;
     std::vector<int*> errs;
     for (Work& w : work) {
-      if (w.written && w.err == 0 && w.has_data) {
+      if (w.written && w.err == 0 && w.has_data && w.topic->synced) {
         fds.push_back(w.topic->file.get());
         errs.push_back(&w.err);
       }
     }
+    if (options_.before_sync && !fds.empty()) options_.before_sync();
     std::vector<int> results(fds.size(), 0);
     syncer_.sync_all(fds, results);
     for (std::size_t i = 0; i < fds.size(); ++i) {
@@ -1110,10 +1130,12 @@ FileLog::Topic& FileLog::topic_locked(std::string_view name) {
   if (it == topics_.end()) {
     const bool kept =
         std::find(options_.kept_topics.begin(), options_.kept_topics.end(), name) != options_.kept_topics.end();
-    const bool early =
-        options_.durability == Durability::fsync &&
-        std::find(options_.early_topics.begin(), options_.early_topics.end(), name) != options_.early_topics.end();
-    auto topic = std::make_unique<Topic>(std::string(name), kept, early,
+    const auto listed = [name](const std::vector<std::string>& topics) {
+      return std::find(topics.begin(), topics.end(), name) != topics.end();
+    };
+    const bool synced = options_.durability == Durability::fsync && !listed(options_.unsynced_topics);
+    const bool early = options_.durability == Durability::fsync && (!synced || listed(options_.early_topics));
+    auto topic = std::make_unique<Topic>(std::string(name), kept, early, synced,
                                          fs::path(options_.path) / ("t-" + hex_of(name)), options_.partitions);
     it = topics_.emplace(std::string(name), std::move(topic)).first;
   }

@@ -34,7 +34,8 @@
 // each touched file once (Durability::fsync; the files side by side, so a
 // batch waits for its slowest sync, not for all of them in turn), then
 // publishes the records to consumers and runs the callbacks (an early topic,
-// LogOptions::early_topics, publishes once written, before its sync). A
+// LogOptions::early_topics, publishes once written, before its sync; an
+// unsynced one, LogOptions::unsynced_topics, is not synced at all). A
 // failed write or sync is cut off the file again (ftruncate, which drops the
 // zeros ahead too) and its appends fail with `unavailable`; the next batch
 // tries again, so a full disk refuses sends and recovers by itself once
@@ -101,7 +102,20 @@ struct LogOptions {
   // again until its own append is synced). A failed sync of such a topic
   // stops the process: records already read cannot be taken back.
   std::vector<std::string> early_topics{};
-  // Tests: runs on the writer thread before each group commit's syncs.
+  // Topics never fdatasync'd (but when a segment is closed): their appends
+  // are answered and read once written, as under `os`. For a hop that only
+  // carries requests to a step whose own durable record is what anyone is
+  // answered from (the sequencer reads sends and acknowledges from its
+  // synced changelog, so a send lost with its unsynced record was never
+  // acknowledged). Its records and commits survive a crash of the process,
+  // not of the machine; the opening scan cuts a torn end as for any topic.
+  std::vector<std::string> unsynced_topics{};
+  // How long an unsynced topic's record may wait in the queue for others to
+  // share its write and the writer's wake-up (0: none). A record that is
+  // synced, or a batch already under way, takes it along sooner.
+  std::chrono::microseconds unsynced_linger{0};
+  // Tests: runs on the writer thread before each group commit's syncs (not
+  // for one that has none to make).
   std::function<void()> before_sync{};
   // A topic's segment file is closed and a new one started past this size.
   std::uint64_t segment_bytes = 64ULL << 20;
@@ -221,12 +235,14 @@ class FileLog final : public ports::MessageLog {
 
   const LogOptions options_;
 
-  // Guards queue_, queued_data_, commit_due_ and stopping_; queue_cv_ wakes
-  // the writer.
+  // Guards queue_, queued_data_, queued_lazy_, lazy_due_, commit_due_ and
+  // stopping_; queue_cv_ wakes the writer.
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<Pending> queue_;
-  std::size_t queued_data_ = 0;                                      // records (not commits) in queue_
+  std::size_t queued_data_ = 0;                                      // records (not commits) in queue_, but lazy ones
+  std::size_t queued_lazy_ = 0;                                      // records that may wait (Pending::lazy)
+  std::optional<std::chrono::steady_clock::time_point> lazy_due_;    // set while a lazy record is queued
   std::optional<std::chrono::steady_clock::time_point> commit_due_;  // set while a commit is queued
   bool stopping_ = false;
 
