@@ -122,20 +122,19 @@ Result<kafka::KafkaSecurity> kafka_security(const EnginesConfig& engines) {
 Result<std::unique_ptr<ports::MessageLog>> open_log(const Config& config, const std::filesystem::path& data,
                                                     std::vector<services::EngineProbe>& probes) {
   if (config.engines.kafka.empty()) {
-    auto log = embedded::FileLog::open(
-        {.path = (data / "log").string(),
-         .partitions = config.log_partitions,
-         .durability = config.durability,
-         .kept_topics = {std::string(records::kSequencedTopic)},
-         // Read before its sync: the store writer appends inbox
-         // records again until its append is synced.
-         .early_topics = {std::string(records::kInboxesTopic)},
-         // Never synced: the sequencer acknowledges from its changelog,
-         // which is, so a send lost with its record was not answered.
-         .unsynced_topics = {std::string(records::kConversationsTopic)},
-         // Sends wait up to 1 ms to share a write: the sequencer takes
-         // a batch at most every 2 ms (node.cpp kStepInterval) anyway.
-         .unsynced_linger = std::chrono::milliseconds(1)});
+    auto log = embedded::FileLog::open({.path = (data / "log").string(),
+                                        .partitions = config.log_partitions,
+                                        .durability = config.durability,
+                                        .kept_topics = {std::string(records::kSequencedTopic)},
+                                        // Read before its sync: the store writer appends inbox
+                                        // records again until its append is synced.
+                                        .early_topics = {std::string(records::kInboxesTopic)},
+                                        // Never synced: the sequencer acknowledges from its changelog,
+                                        // which is, so a send lost with its record was not answered.
+                                        .unsynced_topics = {std::string(records::kConversationsTopic)},
+                                        // Sends wait up to 1 ms to share a write: the sequencer takes
+                                        // a batch at most every 2 ms (node.cpp kStepInterval) anyway.
+                                        .unsynced_linger = std::chrono::milliseconds(1)});
     if (!log) return std::move(log).error();
     return std::unique_ptr<ports::MessageLog>(std::move(log).value());
   }
