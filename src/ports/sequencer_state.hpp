@@ -44,6 +44,22 @@ class SequencerState {
   // applied(partition) to `next`, all or nothing. Applying a message again
   // changes nothing; a last id never goes down.
   [[nodiscard]] virtual Result<void> apply(int partition, std::span<const Message> messages, std::uint64_t next) = 0;
+
+  // One partition's share of apply_all().
+  struct PartitionApply {
+    int partition = 0;
+    std::span<const Message> messages;
+    std::uint64_t next = 0;
+  };
+  // apply() of each, as one write where the engine can (a sequencer batch
+  // touches several partitions). Each partition is all or nothing, as in
+  // apply(); this default applies them in turn and stops at a failure.
+  [[nodiscard]] virtual Result<void> apply_all(std::span<const PartitionApply> parts) {
+    for (const auto& part : parts) {
+      if (auto done = apply(part.partition, part.messages, part.next); !done) return done;
+    }
+    return Ok{};
+  }
 };
 
 }  // namespace parley::ports

@@ -233,6 +233,11 @@ Result<void> Sequencer::log_decisions(const std::vector<records::Sequenced>& dec
     by_partition[log_.partition_for(records::kSequencedTopic, decisions[i].message.conversation)].emplace_back(
         offsets.value()[i], i);
   }
+  // The partitions that follow on are applied together, in one write.
+  std::vector<std::vector<Message>> messages;
+  messages.reserve(by_partition.size());
+  std::vector<ports::SequencerState::PartitionApply> parts;
+  parts.reserve(by_partition.size());
   for (auto& [partition, appended] : by_partition) {
     std::sort(appended.begin(), appended.end());
     auto applied = decided_.applied(partition);
@@ -246,12 +251,12 @@ Result<void> Sequencer::log_decisions(const std::vector<records::Sequenced>& dec
       if (auto caught_up = catch_up(partition); !caught_up) return caught_up;
       continue;
     }
-    std::vector<Message> messages;
-    messages.reserve(appended.size());
-    for (const auto& [_, i] : appended) messages.push_back(decisions[i].message);
-    if (auto done = decided_.apply(partition, messages, appended.back().first + 1); !done) return done;
+    auto& mine = messages.emplace_back();
+    mine.reserve(appended.size());
+    for (const auto& [_, i] : appended) mine.push_back(decisions[i].message);
+    parts.push_back({partition, mine, appended.back().first + 1});
   }
-  return Ok{};
+  return decided_.apply_all(parts);
 }
 
 }  // namespace parley::services

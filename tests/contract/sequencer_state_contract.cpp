@@ -96,6 +96,28 @@ TEST_P(SequencerStateContract, ALastIdIsPerConversationAndNeverGoesDown) {
   EXPECT_EQ(port_->last_message_id(dir_.unique("c")).value(), MessageId{});
 }
 
+// apply_all() is apply() of each partition: every one's messages found,
+// its offset moved, the highest id per conversation across all of them kept;
+// a partition not in it is left alone.
+TEST_P(SequencerStateContract, ApplyAllAppliesEachPartitionAsApplyWould) {
+  const std::string a = dir_.unique("a");
+  const std::string b = dir_.unique("b");
+  const std::vector zero{sent(a, 140, alice, "z-1"), sent(b, 60, bob, "z-2")};
+  const std::vector two{sent(a, 150, bob, "t-1")};
+  const std::vector<ports::SequencerState::PartitionApply> parts{{0, zero, 5}, {2, two, 9}, {4, {}, 3}};
+  ASSERT_TRUE(port_->apply_all(parts).ok());
+  EXPECT_EQ(port_->applied(0).value(), 5U);
+  EXPECT_EQ(port_->applied(1).value(), 0U);
+  EXPECT_EQ(port_->applied(2).value(), 9U);
+  EXPECT_EQ(port_->applied(4).value(), 3U);
+  EXPECT_EQ(port_->last_message_id(a).value(), MessageId{150});
+  EXPECT_EQ(port_->last_message_id(b).value(), MessageId{60});
+  EXPECT_EQ(port_->find_sent(a, alice, "z-1").value(), std::optional(zero[0]));
+  EXPECT_EQ(port_->find_sent(a, bob, "t-1").value(), std::optional(two[0]));
+  EXPECT_TRUE(port_->apply_all({}).ok());
+  EXPECT_EQ(port_->applied(2).value(), 9U);
+}
+
 TEST_P(SequencerStateContract, AppliedMovesToNextForEachPartitionOnItsOwn) {
   const std::string a = dir_.unique("a");
   ASSERT_TRUE(port_->apply(0, std::vector{sent(a, 1, alice, "1")}, 10).ok());

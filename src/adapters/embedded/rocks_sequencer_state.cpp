@@ -105,25 +105,30 @@ Result<std::uint64_t> RocksSequencerState::applied(int partition) {
 }
 
 Result<void> RocksSequencerState::apply(int partition, std::span<const Message> messages, std::uint64_t next) {
+  const PartitionApply part{partition, messages, next};
+  return apply_all(std::span(&part, 1));
+}
+
+Result<void> RocksSequencerState::apply_all(std::span<const PartitionApply> parts) {
   // The newest id per conversation in these messages; each goes into its
   // row as a max-merge, so the row never goes down and needs no read.
   std::map<std::string_view, MessageId> last;
-  for (const auto& m : messages) {
-    auto& id = last[m.conversation];
-    if (m.id.value > id.value) id = m.id;
-  }
   rocksdb::WriteBatch batch;
   std::string value;
-  for (const auto& m : messages) {
-    value.clear();
-    bytes::Writer w(value);
-    bytes::write_message(w, m);
-    batch.Put(sent_cf(), sent_key(m.conversation, m.from, m.client_msg_id), value);
+  for (const auto& part : parts) {
+    for (const auto& m : part.messages) {
+      auto& id = last[m.conversation];
+      if (m.id.value > id.value) id = m.id;
+      value.clear();
+      bytes::Writer w(value);
+      bytes::write_message(w, m);
+      batch.Put(sent_cf(), sent_key(m.conversation, m.from, m.client_msg_id), value);
+    }
+    batch.Put(applied_cf(), partition_key(part.partition), rocks::be64(part.next));
   }
   for (const auto& [conversation, id] : last) {
     batch.Merge(last_cf(), rocksdb::Slice(conversation.data(), conversation.size()), rocks::be64(id.value));
   }
-  batch.Put(applied_cf(), partition_key(partition), rocks::be64(next));
   const auto status = db_.db->Write(rocksdb::WriteOptions(), &batch);
   if (!status.ok()) return rocks::to_error(status, "sequencer state: write");
   // Written: memory follows. A conversation not in memory stays out (its
@@ -132,7 +137,7 @@ Result<void> RocksSequencerState::apply(int partition, std::span<const Message> 
   for (const auto& [conversation, id] : last) {
     if (auto it = last_.find(conversation); it != last_.end() && id.value > it->second.value) it->second = id;
   }
-  applied_[partition] = next;
+  for (const auto& part : parts) applied_[part.partition] = part.next;
   return Ok{};
 }
 

@@ -48,6 +48,8 @@ class RocksSequencerState final : public ports::SequencerState {
   [[nodiscard]] Result<MessageId> last_message_id(std::string_view conversation) override;
   [[nodiscard]] Result<std::uint64_t> applied(int partition) override;
   [[nodiscard]] Result<void> apply(int partition, std::span<const Message> messages, std::uint64_t next) override;
+  // Every partition in one WriteBatch: all of them or none.
+  [[nodiscard]] Result<void> apply_all(std::span<const PartitionApply> parts) override;
 
   // A consistent copy of this database in the folder `to`, which must not
   // exist yet, taken while it serves (rocks::Database::checkpoint; a backup,
