@@ -94,10 +94,10 @@ void ChannelHub::deliver(const records::RoomEvent& event) {
     if (it == channels_.end()) return;
     users.assign(it->second.users.begin(), it->second.users.end());
   }
-  auto frame = std::make_shared<const std::string>(event.frame);
-  for (UserId user : users) {
-    if (user != event.except) registry_.deliver(user, frame);
-  }
+  // One hand-off to each I/O thread for all of them, not a post per
+  // connection: a post to 5,000 members was 5,000 wake-ups of the I/O
+  // threads' queues.
+  registry_.deliver_all(users, std::make_shared<const std::string>(event.frame), event.except);
 }
 
 }  // namespace parley::gateway

@@ -111,6 +111,28 @@ void SessionRegistry::deliver_all(const std::vector<std::pair<UserId, std::share
   std::move(events).post(/*replies=*/false);
 }
 
+void SessionRegistry::deliver_all(std::span<const UserId> users, const std::shared_ptr<const std::string>& frame,
+                                  UserId except) {
+  ThreadHandOff events;
+  std::size_t handed = 0;
+  {
+    std::lock_guard lock(mutex_);
+    for (const UserId user : users) {
+      if (user == except) continue;
+      auto it = sessions_.find(user);
+      if (it == sessions_.end()) continue;
+      for (const auto& w : it->second) {
+        if (auto s = w.lock()) {
+          events.add(std::move(s), frame);
+          ++handed;
+        }
+      }
+    }
+  }
+  if (deliveries_ != nullptr && handed > 0) deliveries_->Increment(static_cast<double>(handed));
+  std::move(events).post(/*replies=*/false);
+}
+
 std::vector<std::shared_ptr<Connection>> SessionRegistry::of(UserId user) {
   std::vector<std::shared_ptr<Connection>> out;
   std::lock_guard lock(mutex_);

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -37,6 +38,10 @@ class SessionRegistry {
   // deliver() for many (user, frame) pairs, in order: one lock, and one
   // hand-off to each I/O thread holding some of the connections.
   void deliver_all(const std::vector<std::pair<UserId, std::shared_ptr<const std::string>>>& items);
+  // One frame to the sessions of every one of `users` but `except` (a
+  // channel's event): one lock, one hand-off to each I/O thread.
+  void deliver_all(std::span<const UserId> users, const std::shared_ptr<const std::string>& frame,
+                   UserId except = UserId{});
 
   // `hook(user, here)` runs, in order, after a user's first device connects
   // to this server (here = true) and after the last one leaves (false).
