@@ -5,9 +5,10 @@ Devices connect where GET /v1/connect sends them (the least loaded server),
 so users are spread over all three; 1:1 and group traffic runs under load.
 Mid-load, either one server is killed (-9), and its clients reconnect to
 the others (through /v1/connect again) and resend what was not
-acknowledged, with the same client_msg_id; or Cassandra is killed (-9) and
-sends keep being acknowledged while it is down, then it is restarted and
-the store catches up. At the end every acknowledged message is in every
+acknowledged, with the same client_msg_id; or a fourth server joins and
+then one of the three stops (SIGTERM), so that every step's partitions move
+twice; or Cassandra is killed (-9) and sends keep being acknowledged while
+it is down, then it is restarted and the store catches up. At the end every acknowledged message is in every
 recipient's inbox exactly once, every inbox's seqs are gapless, every member
 sees each conversation in one order, and so did every device live.
 """
@@ -195,7 +196,8 @@ async def connect_spread(cluster, users):
     return devices, by_server
 
 
-async def mixed_load(cluster, users, devices, disrupt):
+async def mixed_load(cluster, users, devices, disrupt,
+                     direct_per_user=DIRECT_PER_USER):
     """Runs the 1:1 and group traffic, with ``disrupt(acked, progress)``
     beside it, then checks that nothing was lost: inboxes gapless with every
     acknowledged message once, one order per conversation, for the stores
@@ -209,7 +211,7 @@ async def mixed_load(cluster, users, devices, disrupt):
     for i, d in enumerate(devices):
         to_user = users[(i + 1) % USERS].user_id
         sends = [(f"d{i}-{k:03d}", {"user": to_user}, f"direct {i}/{k}")
-                 for k in range(DIRECT_PER_USER)]
+                 for k in range(direct_per_user)]
         if i < GROUP_MEMBERS:
             group_sends = [(f"g{i}-{k:03d}", {"group": group_id},
                             f"group {i}/{k}")
@@ -323,6 +325,65 @@ def test_a_server_killed_mid_load_loses_nothing(cluster):
             assert d.server_id != victim_id, d.servers_used
             assert d.servers_used[0] == victim_id
         assert victim_id not in registry(cluster)
+
+    run(body(), timeout=400)
+
+
+def records_done(server, step):
+    """The records ``step`` has handled on ``server`` (its /metrics)."""
+    r = http_request(server, "GET", "/metrics")
+    assert r.status == 200, r.body
+    prefix = f'parley_pipeline_records_total{{step="{step}"}} '
+    for line in r.body.decode().splitlines():
+        if line.startswith(prefix):
+            return float(line[len(prefix):])
+    return 0.0
+
+
+def test_servers_joining_and_leaving_mid_load_give_no_send_two_ids(
+        cluster, parleyd_binary, tmp_path):
+    """Issue 12: partitions move while sends are in flight. A fourth server
+    joins mid-load (every step's consumer group rebalances onto it), then
+    one of the first three stops (SIGTERM: its partitions move again), and
+    still every acknowledged send has one id (a resend gets it back), is in
+    every member's inbox once with gapless seqs, in one order per
+    conversation."""
+    users = [create_user(cluster[0], f"user{i}") for i in range(USERS)]
+    # The same settings as the others (start_cluster), its own node id.
+    assert cluster[0].args[-2] == "--node-id"
+    joiner = ParleyServer(parleyd_binary, data_dir=tmp_path / "data-4",
+                          log_dir=tmp_path / "logs-4",
+                          args=[*cluster[0].args[:-2], "--node-id", "4"])
+    leaver, leaver_id = cluster[1], "node-2"
+
+    async def body():
+        devices, by_server = await connect_spread(cluster, users)
+
+        async def join_then_leave(acked, progress):
+            await acks_reach(acked, progress, KILL_AFTER_ACKS)
+            await asyncio.to_thread(joiner.start, 0, 60)
+            cluster.append(joiner)     # the fixture stops it too
+            at_join = len(acked)
+            await acks_reach(acked, progress, at_join + 2 * KILL_AFTER_ACKS)
+            await asyncio.to_thread(leaver.stop)
+
+        # Enough sends that the load outlasts both moves.
+        acked = await mixed_load(cluster, users, devices, join_then_leave,
+                                 direct_per_user=6 * DIRECT_PER_USER)
+        print(f"joined node-4 after {KILL_AFTER_ACKS} acks, stopped "
+              f"{leaver_id} later, {len(acked)} acks in all")
+        servers = registry(cluster)
+        assert "node-4" in servers and leaver_id not in servers, servers
+        # The joiner did take partitions and work on them. (Which step
+        # gets which partitions is Kafka's choice, and the load's ten
+        # conversations and nine users fall in a few of them, so any one
+        # step may get none with work; all of them at once, hardly ever.)
+        done = {step: records_done(joiner, step)
+                for step in ("sequencer", "store-writer", "inbox")}
+        print(f"node-4 handled {done}")
+        assert sum(done.values()) > 0, done
+        for d in by_server[leaver_id]:
+            assert d.server_id != leaver_id, d.servers_used
 
     run(body(), timeout=400)
 
