@@ -91,24 +91,33 @@ void SessionRegistry::deliver(UserId user, const std::shared_ptr<const std::stri
   for (const auto& s : targets) s->send(frame);
 }
 
+std::size_t SessionRegistry::add_locked(ThreadHandOff& events, UserId user,
+                                        const std::shared_ptr<const std::string>& frame) {
+  auto it = sessions_.find(user);
+  if (it == sessions_.end()) return 0;
+  std::size_t handed = 0;
+  for (const auto& w : it->second) {
+    if (auto s = w.lock()) {
+      events.add(std::move(s), frame);
+      ++handed;
+    }
+  }
+  return handed;
+}
+
+void SessionRegistry::post(ThreadHandOff&& events, std::size_t handed) {
+  if (deliveries_ != nullptr && handed > 0) deliveries_->Increment(static_cast<double>(handed));  // once a batch
+  std::move(events).post(/*replies=*/false);
+}
+
 void SessionRegistry::deliver_all(const std::vector<std::pair<UserId, std::shared_ptr<const std::string>>>& items) {
   ThreadHandOff events;
   std::size_t handed = 0;
   {
     std::lock_guard lock(mutex_);
-    for (auto& [user, frame] : items) {
-      auto it = sessions_.find(user);
-      if (it == sessions_.end()) continue;
-      for (const auto& w : it->second) {
-        if (auto s = w.lock()) {
-          events.add(std::move(s), frame);
-          ++handed;
-        }
-      }
-    }
+    for (const auto& [user, frame] : items) handed += add_locked(events, user, frame);
   }
-  if (deliveries_ != nullptr && handed > 0) deliveries_->Increment(static_cast<double>(handed));  // once a batch
-  std::move(events).post(/*replies=*/false);
+  post(std::move(events), handed);
 }
 
 void SessionRegistry::deliver_all(std::span<const UserId> users, const std::shared_ptr<const std::string>& frame,
@@ -118,19 +127,10 @@ void SessionRegistry::deliver_all(std::span<const UserId> users, const std::shar
   {
     std::lock_guard lock(mutex_);
     for (const UserId user : users) {
-      if (user == except) continue;
-      auto it = sessions_.find(user);
-      if (it == sessions_.end()) continue;
-      for (const auto& w : it->second) {
-        if (auto s = w.lock()) {
-          events.add(std::move(s), frame);
-          ++handed;
-        }
-      }
+      if (user != except) handed += add_locked(events, user, frame);
     }
   }
-  if (deliveries_ != nullptr && handed > 0) deliveries_->Increment(static_cast<double>(handed));
-  std::move(events).post(/*replies=*/false);
+  post(std::move(events), handed);
 }
 
 std::vector<std::shared_ptr<Connection>> SessionRegistry::of(UserId user) {

@@ -21,6 +21,7 @@
 namespace parley::gateway {
 
 class Connection;
+class ThreadHandOff;
 
 class SessionRegistry {
  public:
@@ -68,6 +69,11 @@ class SessionRegistry {
   // session count when it runs, so a quick disconnect-reconnect cannot leave
   // a user without a route.
   void sync_route(UserId user);
+  // Adds the frame for each live session of `user` to `events`; how many.
+  // Requires mutex_.
+  std::size_t add_locked(ThreadHandOff& events, UserId user, const std::shared_ptr<const std::string>& frame);
+  // Counts the deliveries and hands each I/O thread its share.
+  void post(ThreadHandOff&& events, std::size_t handed);
 
   services::Cluster& cluster_;
   prometheus::Counter* deliveries_;
