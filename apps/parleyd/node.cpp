@@ -106,9 +106,7 @@ Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsC
       push_(*engines.store, *engines.state, *engines.push_ledger, {.on_added = [this] { push_dispatcher_.notify(); }}),
       push_step_("push",
                  subscribe(*engines.log, records::kInboxesTopic, services::kPushGroup, "the push step's consumer"),
-                 // Its users have no device online, and the policy batches
-                 // what they get for seconds: a batch at most every 20 ms.
-                 push_, {.min_interval = std::chrono::milliseconds(20), .metrics = &metrics_}),
+                 push_, {.metrics = &metrics_}),
       // GET /v1/readyz: probes of the scale-out engines, the pipeline
       // steps, and whether a stop began.
       readiness_(std::move(engines.probes)),
