@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
+#include <thread>
 #include <utility>
 
 #include "adapters/embedded/file_log.hpp"
@@ -367,6 +368,39 @@ TEST_F(PipelineTest, OnTheEmbeddedStoreASendIsAnsweredOnlyOnceStored) {
   EXPECT_EQ(history[1].id, replies_seen_[0].value().id);
   EXPECT_EQ(history[0].id, replies_seen_[1].value().id);
   EXPECT_EQ(changelog().size(), 2U);
+}
+
+// What makes the never-synced "conversations" hop safe (parleyd's log,
+// apps/parleyd/engines.cpp): a send is answered only once its decision is
+// synced in the changelog. While the changelog's sync is held, nobody is
+// answered; once it is done, the sender is.
+TEST_F(PipelineTest, ASendIsAnsweredOnlyOnceItsDecisionIsSynced) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool in_sync = false;
+  bool release = false;
+  log_.reset();
+  log_ = must(embedded::FileLog::open({.path = (dir_ / "held-log").string(),
+                                       .unsynced_topics = {std::string(records::kConversationsTopic)},
+                                       .before_sync = [&] {
+                                         std::unique_lock lock(mu);
+                                         in_sync = true;
+                                         cv.notify_all();
+                                         cv.wait(lock, [&] { return release; });
+                                       }}));
+  auto seq = sequencer(now_ms);
+  std::thread deciding([&] { EXPECT_TRUE(seq.process(sends({"held"}, alice_, bob_)).ok()); });
+  {
+    std::unique_lock lock(mu);
+    EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return in_sync; }));
+    // Held in the changelog's sync: the decision is written, not answered.
+    EXPECT_TRUE(replies_seen_.empty());
+    release = true;
+  }
+  cv.notify_all();
+  deciding.join();
+  ASSERT_EQ(replies_seen_.size(), 1U);
+  EXPECT_TRUE(replies_seen_[0].ok());
 }
 
 TEST_F(PipelineTest, ANewOwnerDecidesOnWhatTheChangelogHolds) {

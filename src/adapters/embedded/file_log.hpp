@@ -22,7 +22,8 @@
 //
 // No frame has length 0 (the length counts the type byte), so the first
 // zero length field ends a segment's frames. Under Durability::fsync the
-// segment being written is kept zero-filled at least half a MiB ahead of
+// segment being written of a synced topic (not of unsynced_topics) is kept
+// zero-filled at least half a MiB ahead of
 // its next frame, extended 1 MiB at a time (never past segment_bytes), so
 // that a group commit's fdatasync lands in written space and need not
 // commit a new file size through the journal (a sync that grows the file
