@@ -286,6 +286,14 @@ Result<std::uint64_t> KafkaLog::high_watermark(const std::string& name, int part
       return make_error(ErrorCode::unavailable, "kafka: end of " + name + ": " + rd_kafka_err2str(err));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // metadata propagation; no event to wait on
+    if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION || err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+      // The handle's cache can hold a topic created a moment ago as it
+      // was before (no partitions) and keep it so: ask for the topic itself.
+      TopicPtr topic(rd_kafka_topic_new(producer_.get(), name.c_str(), nullptr));
+      const rd_kafka_metadata_t* raw = nullptr;
+      if (topic) (void)rd_kafka_metadata(producer_.get(), 0, topic.get(), &raw, to_ms(kConnectSlice));
+      MetadataPtr metadata(raw);
+    }
   }
 }
 
