@@ -13,7 +13,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <chrono>
 #include <cstdint>
@@ -56,7 +55,11 @@ class Conn : public std::enable_shared_from_this<Conn> {
 
   Worker& worker;
   const int index;  // across all workers; stamped into every body this connection sends
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws;
+  // The socket typed on its worker's io_context: no beast::tcp_stream layer
+  // and no type-erased executor on the path of each frame (the generator
+  // shares the server's cores, so its cost per frame is the server's loss).
+  using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
+  boost::beast::websocket::stream<Socket> ws;
   boost::beast::flat_buffer buffer;
   std::deque<std::string> queue;  // frames waiting; front is being written
   bool writing = false;

@@ -268,8 +268,7 @@ awaitable<void> connect_all(Worker& w, const Options& o, std::vector<std::shared
   const tcp::endpoint server(asio::ip::make_address(o.host), o.port);
   const std::string host = o.host + ":" + std::to_string(o.port);
   for (auto& c : list) {
-    auto& stream = beast::get_lowest_layer(c->ws);
-    auto& sock = stream.socket();
+    auto& sock = beast::get_lowest_layer(c->ws);
     boost::system::error_code ec;
     sock.open(tcp::v4(), ec);
     if (!ec) {
@@ -283,14 +282,19 @@ awaitable<void> connect_all(Worker& w, const Options& o, std::vector<std::shared
       if (failures++ == 0) std::fprintf(stderr, "parley-bench: socket: %s\n", ec.message().c_str());
       continue;
     }
-    stream.expires_after(30s);
-    auto [cec] = co_await stream.async_connect(server, as_tuple_awaitable);
+    // Loopback: a refused or reset connect fails at once; the handshake
+    // has the WebSocket's own timeout.
+    auto [cec] = co_await sock.async_connect(server, as_tuple_awaitable);
     if (cec) {
       if (failures++ == 0) std::fprintf(stderr, "parley-bench: connect: %s\n", cec.message().c_str());
       continue;
     }
+    beast::websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = 30s;
+    timeouts.idle_timeout = beast::websocket::stream_base::none();
+    timeouts.keep_alive_pings = false;
+    c->ws.set_option(timeouts);
     auto [hec] = co_await c->ws.async_handshake(host, c->target, as_tuple_awaitable);
-    stream.expires_never();
     if (hec) {
       if (failures++ == 0) std::fprintf(stderr, "parley-bench: handshake: %s\n", hec.message().c_str());
       continue;

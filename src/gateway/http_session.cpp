@@ -76,6 +76,20 @@ std::string source_of(const asio::ip::tcp::socket& socket) {
   return ec ? std::string() : login_source(remote.address());
 }
 
+// The socket of a plain HTTP stream, moved to a PlainSocket on the same
+// io_context (and so the same I/O thread). Nothing is read past the upgrade
+// request before the handshake answers it, so no bytes stay behind.
+PlainSocket plain_socket(beast::tcp_stream stream) {
+  asio::ip::tcp::socket socket = stream.release_socket();
+  const auto* executor = socket.get_executor().target<asio::io_context::executor_type>();
+  PlainSocket plain(*executor);
+  boost::system::error_code ec;
+  const auto protocol = socket.local_endpoint(ec).protocol();
+  if (ec) return plain;  // already closed by the peer: the handshake fails on a closed socket
+  plain.assign(protocol, socket.release(), ec);
+  return plain;
+}
+
 // Serves HTTP requests on `stream` (a beast::tcp_stream, or an ssl_stream
 // on one after its handshake) in turn until the peer closes, or hands it to
 // a WebSocketSession<Stream> on an upgrade. A template, so that the plain
@@ -141,9 +155,16 @@ awaitable<void> serve_requests(Stream stream, Context& ctx, ConnectionLimits::Sl
       log_access(req.method_string(), req.target(), static_cast<unsigned>(http::status::switching_protocols), began);
       count_http(ctx, req.method(), req.target(), static_cast<unsigned>(http::status::switching_protocols));
       open.release();  // a WebSocket from here (WebSocketSession counts it)
-      auto session = std::make_shared<WebSocketSession<Stream>>(std::move(stream), ctx, std::move(who.value()),
-                                                                std::move(slot), std::move(user_slot));
-      WebSocketSession<Stream>::start(std::move(session), std::move(req));
+      if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+        // The socket itself, on its io_context by type (PlainSocket).
+        auto session = std::make_shared<WebSocketSession<PlainSocket>>(
+            plain_socket(std::move(stream)), ctx, std::move(who.value()), std::move(slot), std::move(user_slot));
+        WebSocketSession<PlainSocket>::start(std::move(session), std::move(req));
+      } else {
+        auto session = std::make_shared<WebSocketSession<Stream>>(std::move(stream), ctx, std::move(who.value()),
+                                                                  std::move(slot), std::move(user_slot));
+        WebSocketSession<Stream>::start(std::move(session), std::move(req));
+      }
       co_return;  // this coroutine's frame and buffer go; the session runs on
     }
 

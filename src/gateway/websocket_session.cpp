@@ -44,6 +44,7 @@ WebSocketSession<Stream>::WebSocketSession(Stream stream, Context& ctx, ports::S
       user_slot_(std::move(user)),
       open_(ctx.services.metrics.websockets_open()),
       ws_(std::move(stream)),
+      thread_key_(&asio::query(ws_.get_executor(), asio::execution::context)),
       ctx_(ctx),
       who_(std::move(who)),
       bucket_(ctx.options.rate_limit, ctx.options.rate_burst),
@@ -69,7 +70,9 @@ void WebSocketSession<Stream>::start(std::shared_ptr<WebSocketSession> self,
 template <class Stream>
 awaitable<void> WebSocketSession<Stream>::serve(std::shared_ptr<WebSocketSession> self,
                                                 beast::http::request<beast::http::string_body> upgrade) {
-  beast::get_lowest_layer(self->ws_).expires_never();  // the websocket's own timeouts take over
+  if constexpr (!std::is_same_v<Stream, PlainSocket>) {
+    beast::get_lowest_layer(self->ws_).expires_never();  // the websocket's own timeouts take over
+  }
   websocket::stream_base::timeout timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
   timeouts.idle_timeout = self->ctx_.options.idle_timeout;
   timeouts.keep_alive_pings = true;
@@ -288,7 +291,7 @@ void WebSocketSession<Stream>::enqueue(std::shared_ptr<const std::string> frame,
 template <class Stream>
 void WebSocketSession<Stream>::abort() {
   closed_ = true;
-  beast::get_lowest_layer(ws_).close();
+  beast::close_socket(beast::get_lowest_layer(ws_));
   if (drain_) drain_->cancel();
 }
 
@@ -336,7 +339,7 @@ void WebSocketSession<Stream>::on_write(boost::system::error_code ec) {
   write_next();
 }
 
-template class WebSocketSession<beast::tcp_stream>;
+template class WebSocketSession<PlainSocket>;
 template class WebSocketSession<beast::ssl_stream<beast::tcp_stream>>;
 
 }  // namespace parley::gateway

@@ -13,12 +13,13 @@
 // that far behind catches up with `sync`). A connection therefore holds at
 // most B plus its one largest reply.
 //
-// `Stream` is what the WebSocket runs on: boost::beast::tcp_stream (plain
-// ws://) or boost::beast::ssl_stream<tcp_stream> (wss://, --tls-cert). Both
-// are instantiated in websocket_session.cpp; a plain connection carries
-// nothing of TLS.
+// `Stream` is what the WebSocket runs on: PlainSocket (plain ws://) or
+// boost::beast::ssl_stream<tcp_stream> (wss://, --tls-cert). Both are
+// instantiated in websocket_session.cpp; a plain connection carries nothing
+// of TLS.
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -45,6 +46,14 @@ namespace parley::gateway {
 // The close code of a connection whose session ended (docs/PROTOCOL.md).
 inline constexpr std::uint16_t kSessionEndedCloseCode = 4001;
 
+// A plain WebSocket's socket: bound to its I/O thread's io_context by type.
+// Once upgraded, the HTTP phase's beast::tcp_stream (its own timeouts, a
+// type-erased executor) is not needed: the WebSocket's timeouts take over,
+// and every read and write of the connection's life skips that layer and
+// the executor's type erasure (about a sixth of an I/O thread's time in a
+// channel fan-out; docs/BENCHMARKS.md).
+using PlainSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
+
 template <class Stream>
 class WebSocketSession final : public Connection, public std::enable_shared_from_this<WebSocketSession<Stream>> {
  public:
@@ -70,6 +79,7 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   void send_reply(std::shared_ptr<const std::string> frame) override;
   void close_going_away() override;
   [[nodiscard]] boost::asio::any_io_executor executor() const override;
+  [[nodiscard]] const void* thread_key() const override { return thread_key_; }
   void send_here(std::shared_ptr<const std::string> frame) override;
   void send_reply_here(std::shared_ptr<const std::string> frame) override;
   void close_session_ended(std::string reason) override;
@@ -102,6 +112,7 @@ class WebSocketSession final : public Connection, public std::enable_shared_from
   ConnectionLimits::Slot user_slot_;
   GaugeHold open_;  // parley_connections_open{kind="websocket"}
   boost::beast::websocket::stream<Stream> ws_;
+  const void* thread_key_;  // its io_context (thread_key())
   Context& ctx_;
   ports::SessionRecord who_;
   boost::beast::flat_buffer buffer_;
