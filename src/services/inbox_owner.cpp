@@ -1,7 +1,7 @@
 #include "services/inbox_owner.hpp"
 
 #include <algorithm>
-#include <set>
+#include <boost/unordered/unordered_flat_set.hpp>
 #include <unordered_map>
 
 #include "core/codec.hpp"
@@ -60,7 +60,10 @@ Result<void> InboxOwner::process(std::span<const ports::LogRecord> batch) {
   // Decode and drop repeats within the batch.
   std::vector<Command> commands;
   commands.reserve(batch.size());
-  std::set<std::pair<std::uint64_t, std::uint64_t>> in_batch;  // (user, message) seen in this batch
+  // (user, message) seen in this batch: open addressing, no node per entry
+  // (a std::set here was a tenth of the inbox owner's time in a group load).
+  boost::unordered_flat_set<std::pair<std::uint64_t, std::uint64_t>> in_batch;
+  in_batch.reserve(batch.size() * 4);
   std::vector<UserId> users;
   for (const auto& record : batch) {
     auto cmd = records::decode_inbox(record.value);

@@ -7,6 +7,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -416,7 +417,8 @@ std::shared_ptr<const rocksdb::SliceTransform> through_nul() {
 
 Result<Database> open(const std::string& path, const std::vector<std::string>& families,
                       const std::map<std::string, std::shared_ptr<rocksdb::MergeOperator>>& merges,
-                      const std::map<std::string, std::shared_ptr<const rocksdb::SliceTransform>>& hints) {
+                      const std::map<std::string, std::shared_ptr<const rocksdb::SliceTransform>>& hints,
+                      const std::vector<std::string>& unfiltered) {
   Database out;
   out.shared_ = std::make_unique<Database::Shared>();
   out.db = Database::Pointer(out.shared_.get());
@@ -449,6 +451,10 @@ Result<Database> open(const std::string& path, const std::vector<std::string>& f
     rocksdb::ColumnFamilyOptions family(options);
     if (auto it = merges.find(name); it != merges.end()) family.merge_operator = it->second;
     if (auto it = hints.find(name); it != hints.end()) family.memtable_insert_with_hint_prefix_extractor = it->second;
+    if (std::find(unfiltered.begin(), unfiltered.end(), name) != unfiltered.end()) {
+      family.memtable_prefix_bloom_size_ratio = 0;
+      family.memtable_whole_key_filtering = false;
+    }
     shared.descriptors.emplace_back(name, family);
   }
 

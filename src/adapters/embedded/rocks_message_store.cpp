@@ -130,7 +130,12 @@ Result<std::unique_ptr<RocksMessageStore>> RocksMessageStore::open(const std::st
       {{"history", rocks::through_nul()},
        {"inbox", rocks::leading_u64()},
        {"inbox_index", rocks::leading_u64()},
-       {"conversations", rocks::leading_u64()}});
+       {"conversations", rocks::leading_u64()}},
+      // Three inserts for every inbox entry, no filter: an inbox is read a
+      // page at a time and a user's conversations as a list, and the index
+      // is read for entries that are there (the push step's seq, a replay's
+      // check, erase_sent) far more than for ones that are not.
+      {"inbox", "inbox_index", "conversations"});
   if (!db) return std::move(db).error();
   return std::make_unique<RocksMessageStore>(Private{}, std::move(db).value(), durability);
 }
