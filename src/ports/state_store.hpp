@@ -121,6 +121,18 @@ class StateStore {
   [[nodiscard]] virtual Result<std::vector<UserId>> expire_devices(std::size_t max) = 0;
   // The live status of a user.
   [[nodiscard]] virtual Result<PresenceState> presence(UserId user) = 0;
+  // presence() of each of `users`, in order, at once (an engine that can
+  // asks for all of them in one round trip).
+  [[nodiscard]] virtual Result<std::vector<PresenceState>> presence_of(std::span<const UserId> users) {
+    std::vector<PresenceState> out;
+    out.reserve(users.size());
+    for (UserId u : users) {
+      auto p = presence(u);
+      if (!p) return std::move(p).error();
+      out.push_back(*p);
+    }
+    return out;
+  }
 
   // What the user's friends were last told. If the live status differs from
   // the announced one, the announced one becomes the live one (with

@@ -48,16 +48,35 @@ Result<void> PushStep::process(std::span<const ports::LogRecord> batch) {
     }
     commands.push_back(std::move(*cmd));
   }
+  // When the users with no route now were last seen online: a device that
+  // took a message live and went away at once has no route by the time this
+  // step reads the entry, and is not woken for it (presence's last_seen is
+  // when a user's last device went away).
+  std::unordered_map<UserId, TimeMs> last_seen;
   if (!users.empty()) {
     auto routes = state_.routes_of(users);
     if (!routes) return std::move(routes).error();
-    for (std::size_t i = 0; i < users.size(); ++i) online[users[i]] = !routes.value()[i].empty();
+    std::vector<UserId> away;
+    for (std::size_t i = 0; i < users.size(); ++i) {
+      online[users[i]] = !routes.value()[i].empty();
+      if (!online[users[i]]) away.push_back(users[i]);
+    }
+    if (!away.empty()) {
+      auto seen = state_.presence_of(away);
+      if (!seen) return std::move(seen).error();
+      for (std::size_t i = 0; i < away.size(); ++i) {
+        last_seen[away[i]] = seen.value()[i].last_seen;
+      }
+    }
   }
   for (const auto& cmd : commands) {
     const Message& m = cmd.message;
     for (UserId user : cmd.users) {
       if (user == m.from) continue;   // never wake a sender for its own message
       if (online.at(user)) continue;  // a device is online: it got the message live
+      if (const auto it = last_seen.find(user); it != last_seen.end() && it->second != 0 && it->second >= m.sent_at) {
+        continue;  // online when it was sent, and gone since: it got the message live
+      }
 
       auto seq = seq_of(user, m.id);
       if (!seq) return std::move(seq).error();

@@ -209,6 +209,25 @@ TEST_P(StateStoreContract, DevicePresenceFollowsTheDevices) {
   EXPECT_EQ(store_->presence(UserId{user.value + 1})->status, PresenceStatus::offline);
 }
 
+// The push step asks for many users at once: each answer is presence()'s.
+TEST_P(StateStoreContract, PresenceOfManyUsersIsEachOnesPresenceInOrder) {
+  const UserId gone = user_for(dir_, 1);
+  const UserId here = user_for(dir_, 2);
+  const UserId never = user_for(dir_, 3);
+  ASSERT_TRUE(store_->touch_device(gone, "phone", 30s, 1000).ok());
+  ASSERT_TRUE(store_->remove_device(gone, "phone", 1500).ok());
+  ASSERT_TRUE(store_->touch_device(here, "laptop", 30s, 1600).ok());
+  const std::vector<UserId> users{here, never, gone};
+  auto all = store_->presence_of(users);
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  ASSERT_EQ(all->size(), 3U);
+  for (std::size_t i = 0; i < users.size(); ++i) EXPECT_EQ((*all)[i], *store_->presence(users[i])) << i;
+  EXPECT_EQ((*all)[0].status, PresenceStatus::online);
+  EXPECT_EQ((*all)[1], (ports::PresenceState{PresenceStatus::offline, 0}));
+  EXPECT_EQ((*all)[2], (ports::PresenceState{PresenceStatus::offline, 1500}));
+  EXPECT_TRUE(store_->presence_of({})->empty());
+}
+
 TEST_P(StateStoreContract, AwayIsAFlagOfAPresentUser) {
   const UserId user = user_for(dir_, 1);
   auto offline = store_->set_away(user, true);

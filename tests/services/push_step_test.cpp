@@ -1,5 +1,6 @@
 // The push step against the embedded engines: an inbox record wakes each
-// recipient with no device online (with the seq the inbox owner gave the
+// recipient with no device online, nor one gone since the message was sent
+// (with the seq the inbox owner gave the
 // entry, a preview cut to size, the time seen), never the sender, nobody
 // online and nobody for a channel post; a replayed batch adds nothing; and
 // an entry the inbox owner has not stored yet fails the batch (so that it
@@ -113,6 +114,28 @@ TEST_F(PushStepTest, NobodyWithADeviceOnlineIsWokenAndChannelPostsWakeNobody) {
   EXPECT_EQ(all[0].user, bob_);  // carol is online: she got it live
   EXPECT_TRUE(all[0].group);     // low priority
   EXPECT_EQ(all[0].conversation, in_group.conversation);
+}
+
+TEST_F(PushStepTest, ADeviceThatTookTheMessageLiveAndWentAwayBeforeTheStepReadItIsNotWoken) {
+  // Bob's laptop was online when alice sent, got the message live and went
+  // away before this step read the entry: no route is left, but presence
+  // saw him after the message was sent. Carol's last device went away just
+  // before it was sent: she is woken.
+  const TimeMs sent = 1'700'000'000'000;
+  const auto group = ports::RoomRef{ports::RoomKind::group, 4242};
+  Message news = message(alice_, {Recipient::Kind::group, group.id}, 100, "group news");
+  news.sent_at = sent;
+  ASSERT_TRUE(engines_.state.touch_device(bob_, "laptop", std::chrono::seconds(30), sent - 5000).ok());
+  ASSERT_TRUE(engines_.state.remove_device(bob_, "laptop", sent + 20).ok());
+  ASSERT_TRUE(engines_.state.touch_device(carol_, "phone", std::chrono::seconds(30), sent - 5000).ok());
+  ASSERT_TRUE(engines_.state.remove_device(carol_, "phone", sent - 10).ok());
+  place(news, {alice_, bob_, carol_});
+  auto push = step();
+  ASSERT_TRUE(push.process(std::vector{record(news, {alice_, bob_, carol_})}).ok());
+
+  const auto all = batches();
+  ASSERT_EQ(all.size(), 1U) << "bob was woken for a message his laptop took live";
+  EXPECT_EQ(all[0].user, carol_);
 }
 
 TEST_F(PushStepTest, AReplayedBatchAddsNothingAndWakesNobody) {

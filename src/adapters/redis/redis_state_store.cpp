@@ -436,6 +436,23 @@ Result<ports::PresenceState> RedisStateStore::presence(UserId user) {
   return ports::PresenceState{to_status(r->elements[0].integer), r->elements[1].integer};
 }
 
+Result<std::vector<ports::PresenceState>> RedisStateStore::presence_of(std::span<const UserId> users) {
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(users.size());
+  for (UserId u : users) {
+    commands.push_back(eval(kPresence, {key("devices", u), key("away", u), key("devact", u), key("lastseen", u)}, {}));
+  }
+  auto replies = client_->call_many(commands);  // one pipelined round trip
+  if (!replies) return std::move(replies).error();
+  std::vector<ports::PresenceState> out;
+  out.reserve(users.size());
+  for (const auto& r : *replies) {
+    if (r.is_error() || r.elements.size() != 2) return bad_reply("presence");
+    out.push_back(ports::PresenceState{to_status(r.elements[0].integer), r.elements[1].integer});
+  }
+  return out;
+}
+
 Result<std::optional<ports::PresenceState>> RedisStateStore::announce(UserId user, TimeMs now) {
   auto r = client_->call(eval(kAnnounce,
                               {key("devices", user), key("away", user), key("announced", user), key("lastseen", user)},

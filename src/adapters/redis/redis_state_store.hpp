@@ -80,6 +80,7 @@ class RedisStateStore final : public ports::StateStore {
   [[nodiscard]] Result<ports::PresenceTransition> set_away(UserId user, bool away) override;
   [[nodiscard]] Result<std::vector<UserId>> expire_devices(std::size_t max) override;
   [[nodiscard]] Result<ports::PresenceState> presence(UserId user) override;
+  [[nodiscard]] Result<std::vector<ports::PresenceState>> presence_of(std::span<const UserId> users) override;
   [[nodiscard]] Result<std::optional<ports::PresenceState>> announce(UserId user, TimeMs now) override;
   [[nodiscard]] Result<std::vector<ports::PresenceState>> announced(const std::vector<UserId>& users) override;
   [[nodiscard]] Result<void> add_watcher(UserId watcher, const std::vector<UserId>& targets) override;
