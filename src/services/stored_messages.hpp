@@ -19,12 +19,13 @@
 // forgotten, or after the wait) it stores again, as without it.
 // Thread-safe.
 
+#include <boost/container_hash/hash.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <mutex>
-#include <set>
 #include <span>
 #include <string>
 #include <utility>
@@ -95,9 +96,13 @@ class StoredMessages {
   std::mutex mu_;
   std::condition_variable cv_;
   std::size_t capacity_;
-  std::set<Key> pending_;
+  // Hashed, open addressing: two lookups a message on the sequencer's path
+  // and one on the store writer's, in sets of up to capacity_ (a std::set
+  // of 65,536 strings was a tenth of the sequencer's time at 4,000 sends/s).
+  using Set = boost::unordered_flat_set<Key, boost::hash<Key>>;
+  Set pending_;
   std::deque<Key> pending_order_;  // may hold keys no longer pending
-  std::set<Key> stored_;
+  Set stored_;
   std::deque<Key> stored_order_;  // oldest first
 };
 
