@@ -73,9 +73,13 @@ struct Rooms {
 };
 Rooms g_rooms;
 
+// As the gateway's plain WebSocket (PlainSocket): the bare socket, typed on
+// its thread's io_context.
+using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  explicit Session(tcp::socket socket) : ws_(std::move(socket)) {}
+  explicit Session(Socket socket) : ws_(std::move(socket)) {}
 
   static awaitable<void> serve(std::shared_ptr<Session> self) {
     beast::flat_buffer buffer;
@@ -167,7 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Socket> ws_;
   std::deque<std::shared_ptr<const std::string>> queue_;
   bool writing_ = false;
   bool closed_ = false;
@@ -177,7 +181,8 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, std::vector<std::unique_ptr
   std::size_t next = 0;
   for (;;) {
     asio::io_context& ioc = *contexts[next++ % contexts.size()];
-    auto [ec, socket] = co_await acceptor.async_accept(ioc, as_tuple_awaitable);
+    Socket socket(ioc.get_executor());
+    auto [ec] = co_await acceptor.async_accept(socket, as_tuple_awaitable);
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
       continue;  // out of descriptors, for one: keep serving the others
