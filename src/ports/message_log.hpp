@@ -95,6 +95,19 @@ class MessageLog {
   // runs once the record is durable under the log's durability policy.
   virtual void append(std::string_view topic, std::string key, std::string value, AppendCallback done) = 0;
 
+  // One record of append_many().
+  struct Record {
+    std::string key;
+    std::string value;
+    AppendCallback done;
+  };
+  // append() of each record, in order, as from one thread; an engine that
+  // can queues them together, so that a step's batch is one group commit
+  // rather than split across two when a writer wakes at its first record.
+  virtual void append_many(std::string_view topic, std::vector<Record> records) {
+    for (auto& r : records) append(topic, std::move(r.key), std::move(r.value), std::move(r.done));
+  }
+
   // Joins consumer group `group` on `topic`.
   [[nodiscard]] virtual Result<std::unique_ptr<LogConsumer>> subscribe(std::string_view topic,
                                                                        std::string_view group) = 0;

@@ -21,18 +21,21 @@ AppendGroup::AppendGroup(ports::MessageLog& log, std::string_view topic, std::ve
     : state_(std::make_shared<State>()) {
   state_->pending = records.size();
   state_->offsets.resize(records.size());
+  std::vector<ports::MessageLog::Record> many;
+  many.reserve(records.size());
   for (std::size_t i = 0; i < records.size(); ++i) {
-    log.append(topic, std::move(records[i].key), std::move(records[i].value),
-               [state = state_, i](Result<std::uint64_t> r) {
-                 std::lock_guard lock(state->mutex);
-                 if (r) {
-                   state->offsets[i] = r.value();
-                 } else if (!state->failure) {
-                   state->failure = r.error();
-                 }
-                 if (--state->pending == 0) state->cv.notify_one();
-               });
+    many.push_back(
+        {std::move(records[i].key), std::move(records[i].value), [state = state_, i](Result<std::uint64_t> r) {
+           std::lock_guard lock(state->mutex);
+           if (r) {
+             state->offsets[i] = r.value();
+           } else if (!state->failure) {
+             state->failure = r.error();
+           }
+           if (--state->pending == 0) state->cv.notify_one();
+         }});
   }
+  log.append_many(topic, std::move(many));  // one group commit where the engine can
 }
 
 Result<std::vector<std::uint64_t>> AppendGroup::wait() {

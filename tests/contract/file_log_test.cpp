@@ -209,6 +209,25 @@ TEST(FileLog, AnUnsyncedTopicsRecordsLingerForTheirLingerAtMost) {
   EXPECT_EQ(read_exactly(**consumer, 100).size(), 100U);
 }
 
+// append_many() queues a batch at once: one group commit, one fdatasync,
+// however soon the writer wakes for its first record.
+TEST(FileLog, AppendManyIsOneGroupCommit) {
+  TempDir dir;
+  auto options = small_options(dir, embedded::Durability::fsync);
+  options.segment_bytes = 64ULL << 20;
+  auto log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(append_ok(*log, "t", "k", "v"), 0U);
+  for (int round = 0; round < 5; ++round) {
+    const auto before = log->syncs();
+    std::vector<std::string> values;
+    for (int i = 0; i < 50; ++i) values.push_back(padded(i));
+    auto acks = append_many_async(*log, "t", "k", values);
+    for (auto& a : acks) EXPECT_NE(await_offset(a), std::numeric_limits<std::uint64_t>::max());
+    EXPECT_EQ(log->syncs() - before, 1U) << "round " << round;
+  }
+}
+
 // An unsynced topic's appends are answered and read without an fdatasync
 // (a group commit of its records alone syncs nothing), across segments, and
 // what was written comes back after a reopen; the other topics still sync.

@@ -28,6 +28,21 @@ inline std::future<Result<std::uint64_t>> append_async(ports::MessageLog& log, s
   return future;
 }
 
+// append_many() of `values` under one key; a future for each.
+inline std::vector<std::future<Result<std::uint64_t>>> append_many_async(ports::MessageLog& log, std::string_view topic,
+                                                                         const std::string& key,
+                                                                         const std::vector<std::string>& values) {
+  std::vector<std::future<Result<std::uint64_t>>> futures;
+  std::vector<ports::MessageLog::Record> records;
+  for (const auto& v : values) {
+    auto promise = std::make_shared<std::promise<Result<std::uint64_t>>>();
+    futures.push_back(promise->get_future());
+    records.push_back({key, v, [promise](Result<std::uint64_t> offset) { promise->set_value(std::move(offset)); }});
+  }
+  log.append_many(topic, std::move(records));
+  return futures;
+}
+
 // Waits for an acknowledgement; a failure is recorded and returns max().
 inline std::uint64_t await_offset(std::future<Result<std::uint64_t>>& future) {
   if (future.wait_for(kPatience) != std::future_status::ready) {

@@ -97,6 +97,21 @@ TEST_P(MessageLogContract, AppendsFromOneThreadToOnePartitionKeepTheirOrderWhate
   }
 }
 
+// A step's batch of appends in one call: each as append() would, in order.
+TEST_P(MessageLogContract, AppendManyAppendsEachInOrder) {
+  const std::string topic = dir_.unique("many");
+  EXPECT_EQ(append_ok(*port_, topic, "k", "first"), 0U);
+  std::vector<std::string> values;
+  for (int i = 0; i < 12; ++i) values.push_back("v" + std::to_string(i));
+  auto acks = append_many_async(*port_, topic, "k", values);
+  for (std::size_t i = 0; i < acks.size(); ++i) EXPECT_EQ(await_offset(acks[i]), i + 1);
+  auto consumer = port_->subscribe(topic, "g");
+  ASSERT_TRUE(consumer.ok());
+  const auto records = read_exactly(**consumer, 13);
+  ASSERT_EQ(records.size(), 13U);
+  for (std::size_t i = 1; i < records.size(); ++i) EXPECT_EQ(records[i].value, values[i - 1]);
+}
+
 TEST_P(MessageLogContract, RecordsSurviveRestart) {
   const std::string topic = dir_.unique("durable");
   for (int i = 0; i < 50; ++i) append_ok(*port_, topic, "k" + std::to_string(i % 5), "value-" + std::to_string(i));

@@ -741,6 +741,50 @@ void FileLog::append(std::string_view topic, std::string key, std::string value,
   done(make_error(ErrorCode::unavailable, "append: the log is closing"));
 }
 
+void FileLog::append_many(std::string_view topic, std::vector<Record> records) {
+  if (records.size() == 1) {
+    append(topic, std::move(records[0].key), std::move(records[0].value), std::move(records[0].done));
+    return;
+  }
+  if (!valid_name(topic)) {
+    for (auto& r : records)
+      r.done(make_error(ErrorCode::bad_request, "append: topic must be non-empty and without NUL"));
+    return;
+  }
+  const bool lazy = options_.unsynced_linger.count() > 0 &&
+                    std::find(options_.unsynced_topics.begin(), options_.unsynced_topics.end(), topic) !=
+                        options_.unsynced_topics.end();
+  std::vector<Pending> queued;
+  queued.reserve(records.size());
+  std::vector<ports::AppendCallback> refused;
+  for (auto& r : records) {
+    if (r.key.size() + r.value.size() + topic.size() + 64 > kMaxFrame) {
+      refused.push_back(std::move(r.done));
+      continue;
+    }
+    const int partition = partition_for(topic, r.key);
+    queued.push_back(Pending{Pending::Kind::data, std::string(topic), partition, std::move(r.key), std::move(r.value),
+                             0, std::move(r.done), lazy});
+  }
+  for (auto& done : refused) done(make_error(ErrorCode::too_large, "append: a record may hold at most 256 MiB"));
+  if (queued.empty()) return;
+  {
+    std::lock_guard lock(queue_mu_);
+    if (!stopping_) {
+      const std::size_t n = queued.size();
+      for (auto& p : queued) queue_.push_back(std::move(p));
+      if (!lazy) {
+        if ((queued_data_ += n) == n) queue_cv_.notify_one();
+      } else if ((queued_lazy_ += n) == n) {
+        lazy_due_ = std::chrono::steady_clock::now() + options_.unsynced_linger;
+        queue_cv_.notify_one();
+      }
+      return;
+    }
+  }
+  for (auto& p : queued) p.done(make_error(ErrorCode::unavailable, "append: the log is closing"));
+}
+
 FileLog::Syncer::~Syncer() {
   {
     std::lock_guard lock(mu_);

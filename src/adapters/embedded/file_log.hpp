@@ -150,6 +150,8 @@ class FileLog final : public ports::MessageLog {
   // bad_request; a record over 256 MiB gets too_large). Appends keep their
   // submission order within a partition.
   void append(std::string_view topic, std::string key, std::string value, ports::AppendCallback done) override;
+  // Queued under one lock with one wake-up of the writer.
+  void append_many(std::string_view topic, std::vector<Record> records) override;
   // A consumer owning every partition of `topic`, starting at the group's
   // committed offsets (0 where it has none). The embedded log has one member
   // per group: subscribing the same group twice gives two members that each
