@@ -77,8 +77,9 @@ std::string source_of(const asio::ip::tcp::socket& socket) {
 }
 
 // The socket of a plain HTTP stream, moved to a PlainSocket on the same
-// io_context (and so the same I/O thread). Nothing is read past the upgrade
-// request before the handshake answers it, so no bytes stay behind.
+// io_context (and so the same I/O thread). The HTTP read buffer stays
+// behind, as it did when the stream itself was handed on: a client sends
+// nothing after its upgrade request until the server's 101 (RFC 6455 4.1).
 PlainSocket plain_socket(beast::tcp_stream stream) {
   asio::ip::tcp::socket socket = stream.release_socket();
   const auto* executor = socket.get_executor().target<asio::io_context::executor_type>();
@@ -88,6 +89,15 @@ PlainSocket plain_socket(beast::tcp_stream stream) {
   if (ec) return plain;  // already closed by the peer: the handshake fails on a closed socket
   plain.assign(protocol, socket.release(), ec);
   return plain;
+}
+
+// Hands `stream` to a WebSocketSession that completes the upgrade `req`.
+template <class S>
+void start_websocket(S stream, Context& ctx, ports::SessionRecord who, ConnectionLimits::Slot connection,
+                     ConnectionLimits::Slot user, HttpRequest req) {
+  auto session = std::make_shared<WebSocketSession<S>>(std::move(stream), ctx, std::move(who), std::move(connection),
+                                                       std::move(user));
+  WebSocketSession<S>::start(std::move(session), std::move(req));
 }
 
 // Serves HTTP requests on `stream` (a beast::tcp_stream, or an ssl_stream
@@ -157,13 +167,11 @@ awaitable<void> serve_requests(Stream stream, Context& ctx, ConnectionLimits::Sl
       open.release();  // a WebSocket from here (WebSocketSession counts it)
       if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
         // The socket itself, on its io_context by type (PlainSocket).
-        auto session = std::make_shared<WebSocketSession<PlainSocket>>(
-            plain_socket(std::move(stream)), ctx, std::move(who.value()), std::move(slot), std::move(user_slot));
-        WebSocketSession<PlainSocket>::start(std::move(session), std::move(req));
+        start_websocket(plain_socket(std::move(stream)), ctx, std::move(who.value()), std::move(slot),
+                        std::move(user_slot), std::move(req));
       } else {
-        auto session = std::make_shared<WebSocketSession<Stream>>(std::move(stream), ctx, std::move(who.value()),
-                                                                  std::move(slot), std::move(user_slot));
-        WebSocketSession<Stream>::start(std::move(session), std::move(req));
+        start_websocket(std::move(stream), ctx, std::move(who.value()), std::move(slot), std::move(user_slot),
+                        std::move(req));
       }
       co_return;  // this coroutine's frame and buffer go; the session runs on
     }

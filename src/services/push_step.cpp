@@ -58,8 +58,9 @@ Result<void> PushStep::process(std::span<const ports::LogRecord> batch) {
     if (!routes) return std::move(routes).error();
     std::vector<UserId> away;
     for (std::size_t i = 0; i < users.size(); ++i) {
-      online[users[i]] = !routes.value()[i].empty();
-      if (!online[users[i]]) away.push_back(users[i]);
+      const bool routed = !routes.value()[i].empty();
+      online[users[i]] = routed;
+      if (!routed) away.push_back(users[i]);
     }
     if (!away.empty()) {
       auto seen = state_.presence_of(away);

@@ -709,80 +709,70 @@ int FileLog::partition_for(std::string_view /*topic*/, std::string_view key) con
   return static_cast<int>(fnv1a64(key) % static_cast<std::uint64_t>(options_.partitions));
 }
 
-void FileLog::append(std::string_view topic, std::string key, std::string value, ports::AppendCallback done) {
-  if (!valid_name(topic)) {
-    done(make_error(ErrorCode::bad_request, "append: topic must be non-empty and without NUL"));
-    return;
-  }
+namespace {
+
+// Why a record cannot be appended, if it cannot.
+std::optional<Error> refusal(std::string_view topic, const std::string& key, const std::string& value) {
+  if (!valid_name(topic)) return make_error(ErrorCode::bad_request, "append: topic must be non-empty and without NUL");
   if (key.size() + value.size() + topic.size() + 64 > kMaxFrame) {
-    done(make_error(ErrorCode::too_large, "append: a record may hold at most 256 MiB"));
+    return make_error(ErrorCode::too_large, "append: a record may hold at most 256 MiB");
+  }
+  return std::nullopt;
+}
+
+Error closing() { return make_error(ErrorCode::unavailable, "append: the log is closing"); }
+
+}  // namespace
+
+bool FileLog::lazy_topic(std::string_view topic) const {
+  return options_.unsynced_linger.count() > 0 &&
+         std::find(options_.unsynced_topics.begin(), options_.unsynced_topics.end(), topic) !=
+             options_.unsynced_topics.end();
+}
+
+bool FileLog::enqueue(Pending* first, std::size_t n, bool lazy) {
+  std::lock_guard lock(queue_mu_);
+  if (stopping_) return false;
+  for (std::size_t i = 0; i < n; ++i) queue_.push_back(std::move(first[i]));
+  if (!lazy) {
+    if ((queued_data_ += n) == n) queue_cv_.notify_one();
+  } else if ((queued_lazy_ += n) == n) {
+    // The first to wait: the writer takes them (and what joined them) by
+    // then, or sooner with a record that may not wait.
+    lazy_due_ = std::chrono::steady_clock::now() + options_.unsynced_linger;
+    queue_cv_.notify_one();
+  }
+  return true;
+}
+
+void FileLog::append(std::string_view topic, std::string key, std::string value, ports::AppendCallback done) {
+  if (auto refused = refusal(topic, key, value)) {
+    done(std::move(*refused));
     return;
   }
-  const int partition = partition_for(topic, key);
-  const bool lazy = options_.unsynced_linger.count() > 0 &&
-                    std::find(options_.unsynced_topics.begin(), options_.unsynced_topics.end(), topic) !=
-                        options_.unsynced_topics.end();
-  {
-    std::lock_guard lock(queue_mu_);
-    if (!stopping_) {
-      queue_.push_back(Pending{Pending::Kind::data, std::string(topic), partition, std::move(key), std::move(value), 0,
-                               std::move(done), lazy});
-      if (!lazy) {
-        if (++queued_data_ == 1) queue_cv_.notify_one();
-      } else if (++queued_lazy_ == 1) {
-        // The first to wait: the writer takes it (and what joined it) by
-        // then, or sooner with a record that may not wait.
-        lazy_due_ = std::chrono::steady_clock::now() + options_.unsynced_linger;
-        queue_cv_.notify_one();
-      }
-      return;
-    }
-  }
-  done(make_error(ErrorCode::unavailable, "append: the log is closing"));
+  const bool lazy = lazy_topic(topic);
+  Pending p{Pending::Kind::data,       std::string(topic),
+            partition_for(topic, key), std::move(key),
+            std::move(value),          0,
+            std::move(done),           lazy};
+  if (!enqueue(&p, 1, lazy)) p.done(closing());
 }
 
 void FileLog::append_many(std::string_view topic, std::vector<Record> records) {
-  if (records.size() == 1) {
-    append(topic, std::move(records[0].key), std::move(records[0].value), std::move(records[0].done));
-    return;
-  }
-  if (!valid_name(topic)) {
-    for (auto& r : records)
-      r.done(make_error(ErrorCode::bad_request, "append: topic must be non-empty and without NUL"));
-    return;
-  }
-  const bool lazy = options_.unsynced_linger.count() > 0 &&
-                    std::find(options_.unsynced_topics.begin(), options_.unsynced_topics.end(), topic) !=
-                        options_.unsynced_topics.end();
+  const bool lazy = lazy_topic(topic);
   std::vector<Pending> queued;
   queued.reserve(records.size());
-  std::vector<ports::AppendCallback> refused;
   for (auto& r : records) {
-    if (r.key.size() + r.value.size() + topic.size() + 64 > kMaxFrame) {
-      refused.push_back(std::move(r.done));
+    if (auto refused = refusal(topic, r.key, r.value)) {
+      r.done(std::move(*refused));
       continue;
     }
     const int partition = partition_for(topic, r.key);
     queued.push_back(Pending{Pending::Kind::data, std::string(topic), partition, std::move(r.key), std::move(r.value),
                              0, std::move(r.done), lazy});
   }
-  for (auto& done : refused) done(make_error(ErrorCode::too_large, "append: a record may hold at most 256 MiB"));
-  if (queued.empty()) return;
-  {
-    std::lock_guard lock(queue_mu_);
-    if (!stopping_) {
-      const std::size_t n = queued.size();
-      for (auto& p : queued) queue_.push_back(std::move(p));
-      if (!lazy) {
-        if ((queued_data_ += n) == n) queue_cv_.notify_one();
-      } else if ((queued_lazy_ += n) == n) {
-        lazy_due_ = std::chrono::steady_clock::now() + options_.unsynced_linger;
-        queue_cv_.notify_one();
-      }
-      return;
-    }
-  }
-  for (auto& p : queued) p.done(make_error(ErrorCode::unavailable, "append: the log is closing"));
+  if (queued.empty() || enqueue(queued.data(), queued.size(), lazy)) return;
+  for (auto& p : queued) p.done(closing());
 }
 
 FileLog::Syncer::~Syncer() {

@@ -222,6 +222,11 @@ class FileLog final : public ports::MessageLog {
   [[nodiscard]] Result<void> load_topic(Topic& topic);
   void writer_loop();
   void write_batch(std::vector<Pending>& batch);
+  // Whether `topic`'s records may wait LogOptions::unsynced_linger.
+  [[nodiscard]] bool lazy_topic(std::string_view topic) const;
+  // Queues the `n` records of one topic at `first` under one lock and wakes
+  // the writer once; false, with nothing moved, once the log is closing.
+  bool enqueue(Pending* first, std::size_t n, bool lazy);
   // The state of `topic`, created on first use. Requires state_mu_.
   Topic& topic_locked(std::string_view topic);
   [[nodiscard]] Result<void> check_partition(std::string_view topic, int partition) const;

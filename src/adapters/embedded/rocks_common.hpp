@@ -138,8 +138,8 @@ class Database {
 // families that get a merge operator, `hints` those that get insert hints
 // (above), and `unfiltered` those whose memtable keeps no Bloom filter:
 // families read by iterators, or by point reads that mostly find their row,
-// where the filter answers no read but costs every insert about a third of
-// its time (a hinted insert: ~0.9 µs without, ~1.2 µs with, on this
+// where the filter answers no read but costs every insert about a quarter
+// of its time (a hinted insert: ~0.9 µs without, ~1.2 µs with, on this
 // machine). On a disk error it opens an existing database
 // read-only instead (see Database); a database that does not exist yet
 // cannot be opened without room for it.

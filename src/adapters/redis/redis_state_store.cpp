@@ -428,14 +428,6 @@ Result<std::vector<UserId>> RedisStateStore::expire_devices(std::size_t max) {
   return out;
 }
 
-Result<ports::PresenceState> RedisStateStore::presence(UserId user) {
-  auto r = client_->call(
-      eval(kPresence, {key("devices", user), key("away", user), key("devact", user), key("lastseen", user)}, {}));
-  if (!r) return std::move(r).error();
-  if (r->elements.size() != 2) return bad_reply("presence");
-  return ports::PresenceState{to_status(r->elements[0].integer), r->elements[1].integer};
-}
-
 Result<std::vector<ports::PresenceState>> RedisStateStore::presence_of(std::span<const UserId> users) {
   std::vector<std::vector<std::string>> commands;
   commands.reserve(users.size());
@@ -443,14 +435,20 @@ Result<std::vector<ports::PresenceState>> RedisStateStore::presence_of(std::span
     commands.push_back(eval(kPresence, {key("devices", u), key("away", u), key("devact", u), key("lastseen", u)}, {}));
   }
   auto replies = client_->call_many(commands);  // one pipelined round trip
-  if (!replies) return std::move(replies).error();
+  if (auto ok = all_ok(replies); !ok) return std::move(ok).error();
   std::vector<ports::PresenceState> out;
   out.reserve(users.size());
   for (const auto& r : *replies) {
-    if (r.is_error() || r.elements.size() != 2) return bad_reply("presence");
+    if (r.elements.size() != 2) return bad_reply("presence");
     out.push_back(ports::PresenceState{to_status(r.elements[0].integer), r.elements[1].integer});
   }
   return out;
+}
+
+Result<ports::PresenceState> RedisStateStore::presence(UserId user) {
+  auto one = presence_of(std::span<const UserId>(&user, 1));
+  if (!one) return std::move(one).error();
+  return one->front();
 }
 
 Result<std::optional<ports::PresenceState>> RedisStateStore::announce(UserId user, TimeMs now) {
