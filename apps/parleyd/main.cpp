@@ -5,6 +5,9 @@
 // backup …` runs that command instead (backup_command.hpp).
 
 #include <pthread.h>
+#ifdef PARLEY_MIMALLOC
+#include <mimalloc.h>
+#endif
 #include <sys/resource.h>
 #include <cerrno>
 #include <chrono>
@@ -12,6 +15,7 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -38,6 +42,20 @@ void announce_listening(parley::log::Format format, const std::string& host, std
                                : text + "\n";
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fflush(stdout);
+}
+
+// Which malloc serves this process, for the start-up line: mimalloc when
+// it is linked and new's memory is in its heap (it is, unless something
+// loaded before it took malloc, e.g. an LD_PRELOAD).
+std::string allocator_name() {
+#ifdef PARLEY_MIMALLOC
+  const auto probe = std::make_unique<char[]>(64);  // operator new, which calls malloc
+  if (!mi_is_in_heap_region(probe.get())) return "malloc of another library (mimalloc is linked but not in use)";
+  const int v = mi_version();
+  return "mimalloc " + std::to_string(v / 100) + "." + std::to_string(v / 10 % 10) + "." + std::to_string(v % 10);
+#else
+  return "the system's malloc";
+#endif
 }
 
 // SIGHUP: reads the TLS certificate and key again (docs/OPERATIONS.md,
@@ -163,7 +181,7 @@ int main(int argc, char** argv) {
   announce_listening(config.log_format, config.gateway.host, node->port());
   log::info("parleyd", "parleyd " + std::string(build_info::version()) + " (commit " +
                            std::string(build_info::commit()) + "), data in " + config.data_dir + ", node " +
-                           std::to_string(config.node_id));
+                           std::to_string(config.node_id) + ", allocator " + allocator_name());
   if (tls) {
     log::info("parleyd", "TLS: serving HTTPS and WSS only (TLS 1.2 and later), certificate " + tls->cert_file());
   }

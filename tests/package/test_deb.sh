@@ -28,7 +28,7 @@ echo "test_deb: $deb"
 
 info=$(dpkg-deb -I "$deb")
 depends=$(dpkg-deb -f "$deb" Depends)
-for lib in libc6 libssl3 libsodium23 libsqlite3-0 librdkafka1 libpq5 libhiredis0.14 adduser; do
+for lib in libc6 libssl3 libsodium23 libsqlite3-0 librdkafka1 libpq5 libhiredis0.14 libmimalloc2.0 adduser; do
   grep -q "\b$lib\b" <<<"$depends" || fail "Depends lacks $lib: $depends"
 done
 for f in postinst prerm postrm conffiles; do grep -q " $f\b" <<<"$info" || fail "no $f in the control archive"; done
