@@ -95,6 +95,14 @@ def server(server_factory):
     return server_factory()
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "latency: asserts a latency bound on the release build and the embedded engines, so it needs the "
+        "machine to itself: ctest runs these alone (e2e_latency, RUN_SERIAL), the rest of the suite (e2e) "
+        "with -m 'not latency'")
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     # Lets fixtures see whether the test itself failed (to dump server logs).

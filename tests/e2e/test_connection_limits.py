@@ -12,6 +12,7 @@ import resource
 import socket
 import time
 
+import pytest
 from websockets.exceptions import InvalidStatusCode
 
 from conftest import real_engines
@@ -216,6 +217,7 @@ def storm(server, attempts, sources, started, answers):
     answers.update(seen)
 
 
+@pytest.mark.latency
 def test_a_connection_storm_does_not_hold_up_another_user(server_factory):
     """With the default limits, 20,000 connection attempts, 400 at a time,
     half of them from one address and half from 100 others (each an upgrade

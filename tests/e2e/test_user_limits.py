@@ -136,6 +136,7 @@ def flood(server, tokens, group_id, rate, stop, accepted):
     asyncio.run(all_of_them())
 
 
+@pytest.mark.latency
 def test_a_one_user_fan_out_flood_does_not_hold_up_another_user(server_factory):
     """With the default limits, one user floods a 100-member group from ten
     connections, each as fast as its own limit lets it (1,000 group sends a
