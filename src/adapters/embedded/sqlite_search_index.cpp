@@ -88,11 +88,26 @@ Result<SqliteSearchIndex::Handle> open_connection(const std::string& path, int& 
   SqliteSearchIndex::Handle db(raw, sqlite3_close);
   if (code != SQLITE_OK) return sqlite_error(db.get(), "open");
   sqlite3_extended_result_codes(db.get(), 1);
-  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                          "CREATE VIRTUAL TABLE IF NOT EXISTS messages USING fts5("
-                          "body, conversation UNINDEXED, payload UNINDEXED, tokenize='unicode61')"}) {
+  // columnsize=0: no row of column sizes per message (they serve only
+  // bm25 ranking; results are ordered by id). An index made before keeps
+  // its sizes and works the same. automerge 16 (FTS5's default is 4) lets
+  // sixteen segments build up at a level before they are merged into one,
+  // so a message's postings are rewritten fewer times as the index grows;
+  // a search reads a few more segments. Together with the single-statement
+  // replace below, about a quarter less of the indexer's CPU a message
+  // (docs/BENCHMARKS.md). The merge settings are kept in the file; setting
+  // them is a write, so one that fails (a full disk) is left for the next
+  // open and does not keep the index closed.
+  constexpr const char* kCreate =
+      "CREATE VIRTUAL TABLE IF NOT EXISTS messages USING fts5("
+      "body, conversation UNINDEXED, payload UNINDEXED, tokenize='unicode61', columnsize=0)";
+  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kCreate}) {
     code = sqlite3_exec(db.get(), sql, nullptr, nullptr, nullptr);
     if (code != SQLITE_OK) return sqlite_error(db.get(), "open");
+  }
+  for (const char* sql : {"INSERT INTO messages(messages, rank) VALUES('automerge', 16)",
+                          "INSERT INTO messages(messages, rank) VALUES('crisismerge', 64)"}) {
+    (void)sqlite3_exec(db.get(), sql, nullptr, nullptr, nullptr);
   }
   return db;
 }
@@ -176,10 +191,11 @@ Result<void> SqliteSearchIndex::index(std::span<const Message> messages) {
   std::lock_guard lock(mutex_);
   if (auto opened = ensure_open(); !opened) return opened;
   if (auto begin = exec(db_.get(), "BEGIN"); !begin) return begin;
-  Statement remove;
+  // A message indexed before (a replay, an edit) is replaced: FTS5 deletes
+  // the row of that id first, in the same statement.
   Statement insert;
-  if (sqlite3_prepare_v2(db_.get(), "DELETE FROM messages WHERE rowid = ?", -1, &remove.stmt, nullptr) != SQLITE_OK ||
-      sqlite3_prepare_v2(db_.get(), "INSERT INTO messages(rowid, body, conversation, payload) VALUES (?, ?, ?, ?)", -1,
+  if (sqlite3_prepare_v2(db_.get(),
+                         "INSERT OR REPLACE INTO messages(rowid, body, conversation, payload) VALUES (?, ?, ?, ?)", -1,
                          &insert.stmt, nullptr) != SQLITE_OK) {
     Error e = sqlite_error(db_.get(), "prepare");
     rollback(db_.get());
@@ -189,14 +205,11 @@ Result<void> SqliteSearchIndex::index(std::span<const Message> messages) {
     std::string payload;
     bytes::Writer w(payload);
     bytes::write_message(w, m);
-    const auto rowid = static_cast<sqlite3_int64>(m.id.value);
-    sqlite3_bind_int64(remove.stmt, 1, rowid);
-    sqlite3_bind_int64(insert.stmt, 1, rowid);
+    sqlite3_bind_int64(insert.stmt, 1, static_cast<sqlite3_int64>(m.id.value));
     sqlite3_bind_text(insert.stmt, 2, m.body.data(), static_cast<int>(m.body.size()), SQLITE_TRANSIENT);
     sqlite3_bind_text(insert.stmt, 3, m.conversation.data(), static_cast<int>(m.conversation.size()), SQLITE_TRANSIENT);
     sqlite3_bind_blob(insert.stmt, 4, payload.data(), static_cast<int>(payload.size()), SQLITE_TRANSIENT);
-    const bool ok = sqlite3_step(remove.stmt) == SQLITE_DONE && sqlite3_step(insert.stmt) == SQLITE_DONE;
-    sqlite3_reset(remove.stmt);
+    const bool ok = sqlite3_step(insert.stmt) == SQLITE_DONE;
     sqlite3_reset(insert.stmt);
     if (!ok) {
       Error e = sqlite_error(db_.get(), "index");
