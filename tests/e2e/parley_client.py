@@ -279,6 +279,10 @@ class Client:
                     fut.set_exception(ConnectionError(
                         f"{self.label}: connection closed before the reply "
                         f"({self.closed_by!r})"))
+                    # A test that awaits the reply still gets the error; one
+                    # that pipelined requests into a server it then killed
+                    # does not leave asyncio a "never retrieved" warning.
+                    fut.exception()
             self._pending.clear()
             self._wake()
 
