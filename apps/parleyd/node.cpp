@@ -106,7 +106,10 @@ Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsC
       push_(*engines.store, *engines.state, *engines.push_ledger, {.on_added = [this] { push_dispatcher_.notify(); }}),
       push_step_("push",
                  subscribe(*engines.log, records::kInboxesTopic, services::kPushGroup, "the push step's consumer"),
-                 push_, {.metrics = &metrics_}),
+                 // Off the delivery path (pushes fold a window of seconds):
+                 // a batch at most every 20 ms, not a wake-up per group
+                 // commit of the inbox records.
+                 push_, {.max_batch = 4096, .min_interval = std::chrono::milliseconds(20), .metrics = &metrics_}),
       // GET /v1/readyz: probes of the scale-out engines, the pipeline
       // steps, and whether a stop began.
       readiness_(std::move(engines.probes)),
