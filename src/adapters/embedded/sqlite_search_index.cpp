@@ -191,7 +191,7 @@ Result<void> SqliteSearchIndex::index(std::span<const Message> messages) {
   std::lock_guard lock(mutex_);
   if (auto opened = ensure_open(); !opened) return opened;
   if (auto begin = exec(db_.get(), "BEGIN"); !begin) return begin;
-  // A message indexed before (a replay, an edit) is replaced: FTS5 deletes
+  // A message indexed before (a replay) is replaced: FTS5 deletes
   // the row of that id first, in the same statement.
   Statement insert;
   if (sqlite3_prepare_v2(db_.get(),
