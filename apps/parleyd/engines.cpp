@@ -27,6 +27,7 @@
 #include "adapters/push/log_push_sender.hpp"
 #include "adapters/push/platform_router.hpp"
 #include "adapters/redis/redis_state_store.hpp"
+#include "services/push_step.hpp"
 #include "services/records.hpp"
 
 namespace parley::app {
@@ -126,16 +127,26 @@ Result<std::unique_ptr<ports::MessageLog>> open_log(const Config& config, const 
                                         .partitions = config.log_partitions,
                                         .durability = config.durability,
                                         .kept_topics = {std::string(records::kSequencedTopic)},
-                                        // Read before its sync: the store writer appends inbox
-                                        // records again until its append is synced.
+                                        // Read before its sync. No step writes it on this log any
+                                        // more (the store writer places the entries, node.cpp); an
+                                        // earlier version's records are read once, first.
                                         .early_topics = {std::string(records::kInboxesTopic)},
                                         // Never synced: the sequencer acknowledges from its changelog,
                                         // which is, so a send lost with its record was not answered.
                                         .unsynced_topics = {std::string(records::kConversationsTopic)},
                                         // Sends wait up to 1 ms to share a write: the sequencer takes
-                                        // a batch at most every 2 ms (node.cpp kStepInterval) anyway.
+                                        // a batch at most every 5 ms (node.cpp kStepInterval) anyway.
                                         .unsynced_linger = std::chrono::milliseconds(1)});
     if (!log) return std::move(log).error();
+    // On this log the push step reads the changelog (node.cpp); a server
+    // upgraded from one where it read "inboxes" begins there where the store
+    // writer is: what lies before was made into inbox records, which the
+    // step reads first.
+    if (auto seeded =
+            log.value()->seed_group(records::kSequencedTopic, services::kPushGroup, records::kStoreWriterGroup);
+        !seeded) {
+      return std::move(seeded).error();
+    }
     return std::unique_ptr<ports::MessageLog>(std::move(log).value());
   }
   kafka::KafkaOptions options;

@@ -18,13 +18,15 @@ std::unique_ptr<ports::LogConsumer> subscribe(ports::MessageLog& log, std::strin
 }
 
 // The sequencer, the store writer and the inbox owner take a batch at most
-// every 2 ms: under load each wake-up then carries more records. Waking for
-// every append cost 10.7 context switches a message at 4,000 messages/s
-// (a fifth of the server's CPU in the scheduler); with the interval, 1:1
-// messages cost 238 µs of server CPU instead of 294 with the same latency
-// (p50 3.1 ms, p99 9.4 ms), and group-500's p99 fell from 348 ms to 105 ms
-// (docs/BENCHMARKS.md). Idle, a record waits at most this long per step.
-constexpr std::chrono::milliseconds kStepInterval{2};
+// every 5 ms: under load each wake-up then carries more records, and a
+// batch's fixed costs (a wake-up, a sync, a commit) are shared by more
+// messages. Waking for every append cost 10.7 context switches a message at
+// 4,000 messages/s (a fifth of the server's CPU in the scheduler); 2 ms
+// brought 1:1 messages from 294 to 238 µs of server CPU, and 5 ms, with the
+// store writer placing the inbox entries itself, to about 116 µs with p99
+// 10–13 ms (docs/BENCHMARKS.md). Idle, a record waits at most this long per
+// step.
+constexpr std::chrono::milliseconds kStepInterval{5};
 
 }  // namespace
 
@@ -68,7 +70,11 @@ Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsC
                  {.stored = &stored_by_sequencer_,
                   .flush_stored = !config.engines.cassandra.empty(),
                   .answer_after_store = config.engines.cassandra.empty()}),
-      store_writer_(*engines.log, *engines.store, *engines.state, &stored_by_sequencer_),
+      // The embedded log: this process owns every partition of every topic,
+      // so the store writer is the inbox owner too (services/store_writer.hpp).
+      one_owner_(config.engines.kafka.empty()),
+      store_writer_(*engines.log, *engines.store, *engines.state, &stored_by_sequencer_,
+                    one_owner_ ? &inbox_owner_ : nullptr),
       search_(*engines.search, *engines.rooms, room_rules_, &deleted_users_),
       inbox_owner_(*engines.log, *engines.store, *engines.state),
       search_indexer_(*engines.search),
@@ -86,14 +92,6 @@ Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsC
                              "the search indexer's consumer"),
                    search_indexer_,
                    {.max_batch = 4096, .min_interval = std::chrono::milliseconds(100), .metrics = &metrics_}),
-      // On Cassandra a larger batch under a backlog writes each user's head
-      // once for more entries (a mutation per user per batch).
-      inbox_step_("inbox",
-                  subscribe(*engines.log, records::kInboxesTopic, records::kInboxGroup, "the inbox owner's consumer"),
-                  inbox_owner_,
-                  {.max_batch = config.engines.cassandra.empty() ? std::size_t{1024} : std::size_t{4096},
-                   .min_interval = kStepInterval,
-                   .metrics = &metrics_}),
       // Push notifications: the step folds inbox entries for users with no
       // device online into the ledger; the dispatcher sends them
       // (docs/PUSH.md).
@@ -104,8 +102,12 @@ Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsC
                                              .previews = config.push.previews}),
                        {.server_id = server_id_, .lease = config.push.lease}),
       push_(*engines.store, *engines.state, *engines.push_ledger, {.on_added = [this] { push_dispatcher_.notify(); }}),
+      // Where no step writes "inboxes" (the embedded log, below), the push
+      // step reads the changelog; open_log started its group there where the
+      // store writer was.
       push_step_("push",
-                 subscribe(*engines.log, records::kInboxesTopic, services::kPushGroup, "the push step's consumer"),
+                 subscribe(*engines.log, one_owner_ ? records::kSequencedTopic : records::kInboxesTopic,
+                           services::kPushGroup, "the push step's consumer"),
                  // Off the delivery path (pushes fold a window of seconds):
                  // a batch at most every 20 ms, not a wake-up per group
                  // commit of the inbox records.
@@ -128,13 +130,31 @@ Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsC
                .readiness = readiness_,
                .metrics = metrics_},
               std::move(tls)) {
+  if (one_owner_) {
+    // Whatever an earlier version left in "inboxes" goes first.
+    store_writer_step_.drain_first(
+        subscribe(*engines.log, records::kInboxesTopic, records::kInboxGroup, "the inbox owner's consumer"),
+        inbox_owner_);
+    push_step_.drain_first(
+        subscribe(*engines.log, records::kInboxesTopic, services::kPushGroup, "the push step's first consumer"), push_);
+  } else {
+    // On Cassandra a larger batch under a backlog writes each user's head
+    // once for more entries (a mutation per user per batch).
+    inbox_step_.emplace(
+        "inbox", subscribe(*engines.log, records::kInboxesTopic, records::kInboxGroup, "the inbox owner's consumer"),
+        inbox_owner_,
+        services::PipelineStep::Options{
+            .max_batch = config.engines.cassandra.empty() ? std::size_t{1024} : std::size_t{4096},
+            .min_interval = kStepInterval,
+            .metrics = &metrics_});
+  }
   if (auto read = deleted_users_.refresh(); !read) {
     throw std::runtime_error("cannot read the deleted users: " + read.error().message);
   }
   readiness_.watch_step("sequencer", [this] { return sequencer_step_.running(); });
   readiness_.watch_step("store-writer", [this] { return store_writer_step_.running(); });
   readiness_.watch_step("search-indexer", [this] { return search_step_.running(); });
-  readiness_.watch_step("inbox", [this] { return inbox_step_.running(); });
+  if (inbox_step_) readiness_.watch_step("inbox", [this] { return inbox_step_->running(); });
   readiness_.watch_step("push", [this] { return push_step_.running(); });
 }
 
@@ -148,7 +168,7 @@ void Node::start() {
   sequencer_step_.start();
   store_writer_step_.start();
   search_step_.start();
-  inbox_step_.start();
+  if (inbox_step_) inbox_step_->start();
   push_dispatcher_.start();
   push_step_.start();
   presence_.start();
@@ -163,7 +183,7 @@ void Node::stop() {
   sequencer_step_.stop();
   store_writer_step_.stop();
   search_step_.stop();
-  inbox_step_.stop();
+  if (inbox_step_) inbox_step_->stop();
   push_step_.stop();
   push_dispatcher_.stop();
   readiness_.stop();

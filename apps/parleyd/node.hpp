@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "config.hpp"
@@ -79,6 +80,7 @@ class Node {
   services::SocialService social_;
   services::StoredMessages stored_by_sequencer_;
   services::Sequencer sequencer_;
+  bool one_owner_;  // the embedded log: this process owns every partition
   services::StoreWriter store_writer_;
   services::SearchService search_;
   services::InboxOwner inbox_owner_;
@@ -86,7 +88,7 @@ class Node {
   services::PipelineStep sequencer_step_;
   services::PipelineStep store_writer_step_;
   services::PipelineStep search_step_;
-  services::PipelineStep inbox_step_;
+  std::optional<services::PipelineStep> inbox_step_;  // none on the embedded log: the store writer places
   services::PushDispatcher push_dispatcher_;
   services::PushStep push_;
   services::PipelineStep push_step_;

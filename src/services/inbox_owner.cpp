@@ -24,20 +24,39 @@ std::vector<std::pair<int, std::uint64_t>> positions(std::span<const ports::LogR
   return out;
 }
 
-// One user's part of a decoded record, with where the record sits in its
-// partition.
-struct Command {
-  UserId user;
-  Message message;
-  int partition = 0;
-  std::uint64_t offset = 0;
-};
-
 }  // namespace
 
 void InboxOwner::on_generation(std::uint64_t /*generation*/) { forget_everything(); }
 
 Result<void> InboxOwner::process(std::span<const ports::LogRecord> batch) {
+  std::vector<Command> commands;
+  commands.reserve(batch.size());
+  for (const auto& record : batch) {
+    auto cmd = records::decode_inbox(record.value);
+    if (!cmd) {
+      log::error("inbox", "skipping undecodable record at offset " + std::to_string(record.offset));
+      continue;
+    }
+    for (UserId user : cmd->users) commands.push_back(Command{user, cmd->message, record.partition, record.offset});
+  }
+  return place(batch, std::move(commands));
+}
+
+Result<void> InboxOwner::process_decided(std::span<const ports::LogRecord> batch,
+                                         std::span<const records::Sequenced> decisions,
+                                         std::span<const std::size_t> record_of) {
+  std::vector<Command> commands;
+  commands.reserve(decisions.size() * 2);
+  for (std::size_t i = 0; i < decisions.size(); ++i) {
+    const auto& d = decisions[i];
+    if (d.message.to.kind == Recipient::Kind::channel) continue;  // read from the channel, not placed
+    const auto& record = batch[record_of[i]];
+    for (UserId user : d.members) commands.push_back(Command{user, d.message, record.partition, record.offset});
+  }
+  return place(batch, std::move(commands));
+}
+
+Result<void> InboxOwner::place(std::span<const ports::LogRecord> batch, std::vector<Command> all) {
   auto records = positions(batch);
   if (unfinished_) {
     // The retry of a batch whose writes failed: write the same entries at
@@ -57,25 +76,18 @@ Result<void> InboxOwner::process(std::span<const ports::LogRecord> batch) {
   }
   if (auto ends = learn_ends(batch); !ends) return ends;
 
-  // Decode and drop repeats within the batch.
+  // Drop repeats within the batch.
   std::vector<Command> commands;
-  commands.reserve(batch.size());
+  commands.reserve(all.size());
   // (user, message) seen in this batch: open addressing, no node per entry
   // (a std::set here was a tenth of the inbox owner's time in a group load).
   boost::unordered_flat_set<std::pair<std::uint64_t, std::uint64_t>> in_batch;
-  in_batch.reserve(batch.size() * 4);
+  in_batch.reserve(all.size());
   std::vector<UserId> users;
-  for (const auto& record : batch) {
-    auto cmd = records::decode_inbox(record.value);
-    if (!cmd) {
-      log::error("inbox", "skipping undecodable record at offset " + std::to_string(record.offset));
-      continue;
-    }
-    for (UserId user : cmd->users) {
-      if (!in_batch.emplace(user.value, cmd->message.id.value).second) continue;
-      users.push_back(user);
-      commands.push_back(Command{user, cmd->message, record.partition, record.offset});
-    }
+  for (auto& c : all) {
+    if (!in_batch.emplace(c.user.value, c.message.id.value).second) continue;
+    users.push_back(c.user);
+    commands.push_back(std::move(c));
   }
 
   // Heads and `newest` of every user in the batch, in a working copy that

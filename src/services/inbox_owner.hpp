@@ -30,7 +30,14 @@
 // exist then, since `newest` covers every placement. Every other
 // record is checked. The offset alone would not do: the store writer's
 // replays append the same inbox record again at a later offset, and those
-// repeats are caught by `newest` (their id is not above it). A message that
+// repeats are caught by `newest` (their id is not above it).
+//
+// On the embedded log, where this process owns every partition, the store
+// writer hands this owner the changelog's decisions directly
+// (process_decided, services/store_writer.hpp) instead of appending inbox
+// records: the positions are then the changelog's, and everything above
+// holds of them as of the inbox records' (a replay of the changelog comes
+// below its `fresh_from`). A message that
 // arrives after a newer one of another conversation is checked needlessly;
 // that costs a read, not correctness. So in the steady state a batch reads
 // nothing from the store.
@@ -69,6 +76,7 @@
 #include "ports/message_store.hpp"
 #include "ports/state_store.hpp"
 #include "services/pipeline_step.hpp"
+#include "services/records.hpp"
 
 namespace parley::services {
 
@@ -82,6 +90,14 @@ class InboxOwner final : public BatchHandler {
              std::size_t max_cached_users = kDefaultCachedUsers);
 
   [[nodiscard]] Result<void> process(std::span<const ports::LogRecord> batch) override;
+  // The same for decisions read from the changelog ("sequenced"), on a log
+  // whose every partition this process owns (the embedded log): each
+  // decision's members get their entry (a channel post's none), with
+  // `batch` (the changelog records, decisions[i] decoded from
+  // batch[record_of[i]]) for the positions.
+  [[nodiscard]] Result<void> process_decided(std::span<const ports::LogRecord> batch,
+                                             std::span<const records::Sequenced> decisions,
+                                             std::span<const std::size_t> record_of);
   // Drops the cache: another member may have written these inboxes since.
   void on_generation(std::uint64_t generation) override;
 
@@ -91,6 +107,17 @@ class InboxOwner final : public BatchHandler {
     Seq head = 0;
     MessageId newest;
   };
+
+  // One user's part of a record, with where the record sits in its
+  // partition.
+  struct Command {
+    UserId user;
+    Message message;
+    int partition = 0;
+    std::uint64_t offset = 0;
+  };
+  // Places `commands`, which came from `batch`.
+  [[nodiscard]] Result<void> place(std::span<const ports::LogRecord> batch, std::vector<Command> commands);
 
   // Writes, flushes and then delivers `writes`.
   [[nodiscard]] Result<void> store_and_deliver(const std::vector<ports::MessageStore::InboxWrite>& writes);

@@ -89,65 +89,88 @@ bool PipelineStep::backoff(std::chrono::milliseconds d) {
   return !cv_.wait_for(lock, d, [this] { return stopping_.load(); });
 }
 
+void PipelineStep::drain_first(std::unique_ptr<ports::LogConsumer> backlog, BatchHandler& handler) {
+  backlog_ = std::move(backlog);
+  backlog_handler_ = &handler;
+}
+
 void PipelineStep::run() {
+  if (backlog_ != nullptr) {
+    std::optional<std::uint64_t> told;  // the backlog's handler is told its own generations
+    for (bool empty = false; !empty;) {
+      if (stopping_.load() || !step(*backlog_, *backlog_handler_, told, empty)) return;
+    }
+    backlog_.reset();
+  }
   while (!stopping_.load()) {
     const auto polled_at = std::chrono::steady_clock::now();
-    auto polled = consumer_->poll(options_.poll_timeout, options_.max_batch);
-    if (!polled) {
-      log::warn(name_, "poll failed: " + polled.error().message);
-      if (!backoff(options_.max_backoff)) return;
-      continue;
-    }
-    const auto& batch = polled.value();
-    if (batch.empty()) continue;
-    const auto began = std::chrono::steady_clock::now();
-    // Read after the poll: a rebalance inside it shows here.
-    if (const std::uint64_t generation = consumer_->generation(); generation_ != generation) {
-      generation_ = generation;
-      handler_.on_generation(generation);
-    }
-
-    // Retry the batch until the handler makes it durable; never skip ahead.
-    // The first failure is logged at once, then at most a line a second
-    // (an engine down or a full disk fails every try).
-    std::chrono::milliseconds delay{10};
-    std::optional<std::chrono::steady_clock::time_point> logged;
-    std::uint64_t unlogged = 0;
-    for (;;) {
-      auto done = handler_.process(batch);
-      if (done) break;
-      if (metrics_.batch_failures != nullptr) metrics_.batch_failures->Increment();
-      const auto now = std::chrono::steady_clock::now();
-      if (!logged || now - *logged >= std::chrono::seconds(1)) {
-        std::string line = "batch of " + std::to_string(batch.size()) + " failed, retrying: " + done.error().message;
-        if (unlogged > 0) line += " (" + std::to_string(unlogged) + " more failed tries since the last line)";
-        log::warn(name_, line);
-        logged = now;
-        unlogged = 0;
-      } else {
-        ++unlogged;
-      }
-      if (!backoff(delay)) return;  // uncommitted: replayed after restart
-      delay = std::min(delay * 2, options_.max_backoff);
-    }
-
-    std::map<int, std::uint64_t> next;  // partition -> next offset to read
-    for (const auto& r : batch) next[r.partition] = std::max(next[r.partition], r.offset + 1);
-    const std::vector<std::pair<int, std::uint64_t>> offsets(next.begin(), next.end());
-    if (auto c = consumer_->commit_all(offsets); !c) {
-      // Not fatal: the records are done and will be replayed idempotently.
-      log::warn(name_, "commit failed: " + c.error().message);
-    }
-    if (metrics_.batch_seconds != nullptr) {
-      metrics_.batch_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
-      metrics_.records->Increment(static_cast<double>(batch.size()));
-    }
+    bool empty = false;
+    if (!step(*consumer_, handler_, generation_, empty)) return;
+    if (empty) continue;
     if (options_.min_interval.count() > 0) {
       const auto due = polled_at + options_.min_interval;
       const auto now = std::chrono::steady_clock::now();
       if (now < due && !backoff(std::chrono::duration_cast<std::chrono::milliseconds>(due - now))) return;
     }
   }
+}
+
+bool PipelineStep::step(ports::LogConsumer& consumer, BatchHandler& handler, std::optional<std::uint64_t>& told,
+                        bool& empty) {
+  // The backlog is read without waiting: a poll that finds nothing ends it.
+  const auto timeout = &consumer == backlog_.get() ? std::chrono::milliseconds(0) : options_.poll_timeout;
+  auto polled = consumer.poll(timeout, options_.max_batch);
+  if (!polled) {
+    log::warn(name_, "poll failed: " + polled.error().message);
+    empty = false;
+    return backoff(options_.max_backoff);
+  }
+  const auto& batch = polled.value();
+  empty = batch.empty();
+  if (empty) return true;
+  const auto began = std::chrono::steady_clock::now();
+  // Read after the poll: a rebalance inside it shows here.
+  if (const std::uint64_t generation = consumer.generation(); told != generation) {
+    told = generation;
+    handler.on_generation(generation);
+  }
+
+  // Retry the batch until the handler makes it durable; never skip ahead.
+  // The first failure is logged at once, then at most a line a second
+  // (an engine down or a full disk fails every try).
+  std::chrono::milliseconds delay{10};
+  std::optional<std::chrono::steady_clock::time_point> logged;
+  std::uint64_t unlogged = 0;
+  for (;;) {
+    auto done = handler.process(batch);
+    if (done) break;
+    if (metrics_.batch_failures != nullptr) metrics_.batch_failures->Increment();
+    const auto now = std::chrono::steady_clock::now();
+    if (!logged || now - *logged >= std::chrono::seconds(1)) {
+      std::string line = "batch of " + std::to_string(batch.size()) + " failed, retrying: " + done.error().message;
+      if (unlogged > 0) line += " (" + std::to_string(unlogged) + " more failed tries since the last line)";
+      log::warn(name_, line);
+      logged = now;
+      unlogged = 0;
+    } else {
+      ++unlogged;
+    }
+    if (!backoff(delay)) return false;  // uncommitted: replayed after restart
+    delay = std::min(delay * 2, options_.max_backoff);
+  }
+
+  std::map<int, std::uint64_t> next;  // partition -> next offset to read
+  for (const auto& r : batch) next[r.partition] = std::max(next[r.partition], r.offset + 1);
+  const std::vector<std::pair<int, std::uint64_t>> offsets(next.begin(), next.end());
+  if (auto c = consumer.commit_all(offsets); !c) {
+    // Not fatal: the records are done and will be replayed idempotently.
+    log::warn(name_, "commit failed: " + c.error().message);
+  }
+  if (metrics_.batch_seconds != nullptr) {
+    metrics_.batch_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+    metrics_.records->Increment(static_cast<double>(batch.size()));
+  }
+  return true;
 }
 
 }  // namespace parley::services

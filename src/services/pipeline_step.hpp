@@ -85,6 +85,13 @@ class PipelineStep {
   PipelineStep(const PipelineStep&) = delete;
   PipelineStep& operator=(const PipelineStep&) = delete;
 
+  // Before start(): the step first handles, with `handler`, every record
+  // `backlog` holds (until a poll finds none), committing as it goes, and
+  // only then polls its own consumer. For records an earlier version left
+  // in a topic this pipeline no longer writes (the embedded log's "inboxes",
+  // node.cpp), so that they are handled before anything that follows them.
+  void drain_first(std::unique_ptr<ports::LogConsumer> backlog, BatchHandler& handler);
+
   void start();
   // Finishes the batch in hand (committing it) and joins the thread.
   void stop();
@@ -94,12 +101,18 @@ class PipelineStep {
 
  private:
   void run();
+  // Polls `consumer` for a batch and, if one came, has `handler` process it
+  // until it succeeds, then commits it. False if stopping (the batch in hand
+  // uncommitted); `empty` says whether the poll found nothing.
+  bool step(ports::LogConsumer& consumer, BatchHandler& handler, std::optional<std::uint64_t>& told, bool& empty);
   // Waits for `d` unless stop() is called first; false if stopping.
   bool backoff(std::chrono::milliseconds d);
 
   std::string name_;
   std::unique_ptr<ports::LogConsumer> consumer_;
   BatchHandler& handler_;
+  std::unique_ptr<ports::LogConsumer> backlog_;  // drain_first(); null once drained
+  BatchHandler* backlog_handler_ = nullptr;
   Options options_;
   std::optional<std::uint64_t> generation_;  // the last one handler_ was told; the step thread's
   StepMetrics metrics_;                      // all null without Options::metrics

@@ -40,7 +40,16 @@ Result<void> PushStep::process(std::span<const ports::LogRecord> batch) {
   std::unordered_map<UserId, bool> online;  // per batch: one routes lookup for all its users
   std::vector<UserId> users;
   for (const auto& record : batch) {
-    auto cmd = records::decode_inbox(record.value);
+    // The inbox records, or on the embedded log the decisions themselves
+    // (node.cpp): a decision names every member.
+    std::optional<records::InboxCommand> cmd;
+    if (record.topic == records::kSequencedTopic) {
+      if (auto d = records::decode_sequenced(record.value)) {
+        cmd = records::InboxCommand{std::move(d->members), std::move(d->message)};
+      }
+    } else {
+      cmd = records::decode_inbox(record.value);
+    }
     if (!cmd) continue;                                              // the inbox owner logs undecodable records
     if (cmd->message.to.kind == Recipient::Kind::channel) continue;  // channels are read, not pushed
     for (UserId user : cmd->users) {

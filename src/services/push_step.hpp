@@ -1,7 +1,10 @@
 #pragma once
-// The push step: its own consumer group ("push") on the "inboxes" topic.
+// The push step: its own consumer group ("push") on the "inboxes" topic, or,
+// on the embedded log, where no step writes "inboxes" (node.cpp), on the
+// "sequenced" changelog: a decision names every member, as the inbox records
+// made from it did.
 //
-// For each inbox record, in log order: skip the sender's own copy and any
+// For each inbox record (or decision), in log order: skip the sender's own copy and any
 // user with a device online now (routes in the state store); otherwise look
 // up the seq the inbox owner gave the entry (waiting briefly if the inbox
 // owner has not stored it yet) and fold it into the ledger, which skips
@@ -18,7 +21,7 @@
 
 namespace parley::services {
 
-// The push step's consumer group on the "inboxes" topic.
+// The push step's consumer group (on "inboxes", or on "sequenced").
 inline constexpr std::string_view kPushGroup = "push";
 
 class PushStep final : public BatchHandler {

@@ -9,11 +9,28 @@
 namespace parley::services {
 
 StoreWriter::StoreWriter(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state,
-                         StoredMessages* stored)
-    : log_(log), store_(store), state_(state), stored_(stored) {}
+                         StoredMessages* stored, InboxOwner* inboxes)
+    : log_(log), store_(store), state_(state), stored_(stored), inboxes_(inboxes) {}
+
+void StoreWriter::on_generation(std::uint64_t generation) {
+  if (inboxes_ != nullptr) inboxes_->on_generation(generation);
+}
 
 Result<void> StoreWriter::process(std::span<const ports::LogRecord> batch) {
-  const std::vector<records::Sequenced> decisions = records::decode_decisions(batch, "store-writer");
+  std::vector<records::Sequenced> decisions;
+  std::vector<std::size_t> record_of;  // decisions[i] came from batch[record_of[i]]
+  decisions.reserve(batch.size());
+  record_of.reserve(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto decision = records::decode_sequenced(batch[i].value);
+    if (!decision) {
+      log::error("store-writer",
+                 "skipping an undecodable changelog record at offset " + std::to_string(batch[i].offset));
+      continue;
+    }
+    decisions.push_back(std::move(*decision));
+    record_of.push_back(i);
+  }
 
   // Every decision but those this server's sequencer stored (StoredMessages):
   // it may have been down, or died between logging and storing, or be on
@@ -31,12 +48,22 @@ Result<void> StoreWriter::process(std::span<const ports::LogRecord> batch) {
     if (auto put = store_.put_messages(messages); !put) return put;
   }
 
-  std::vector<Append> inbox;
   for (const auto& d : decisions) {
     if (d.message.to.kind == Recipient::Kind::channel) {
       send_to_channel(state_, ChannelId{d.message.to.id}, UserId{}, codec::event_channel_message(d.message));
-      continue;
     }
+  }
+  if (inboxes_ != nullptr) {
+    if (auto placed = inboxes_->process_decided(batch, decisions, record_of); !placed) return placed;
+    // Its flush made the messages durable with the entries, unless it wrote
+    // none (a replay, a batch of channel posts): then this one does, and
+    // costs nothing if that one came after every write.
+    return decisions.empty() ? Ok{} : store_.flush();
+  }
+
+  std::vector<Append> inbox;
+  for (const auto& d : decisions) {
+    if (d.message.to.kind == Recipient::Kind::channel) continue;
     // One record per inbox partition the message reaches, keyed by its
     // first user (so it lands in their partition, which is all of theirs).
     std::map<int, std::vector<UserId>> by_partition;

@@ -13,6 +13,14 @@
 // keeps every member's inbox in the conversation's one order even when some
 // messages were stored late.
 //
+// On a log whose every partition this process owns (the embedded log), the
+// store writer is the inbox owner too (`inboxes`): instead of appending
+// inbox records for another step to read back, it hands the batch's
+// decisions to its InboxOwner, whose flush makes the messages and the
+// entries durable at once, and which delivers them. That saves a log append,
+// sync, read and commit, and a step's wake-up, per batch; the fan-out is
+// still in changelog order. The push step then reads the changelog too.
+//
 // While the message store is down this step stops (the batch is retried),
 // and the sequencer keeps acknowledging: the changelog holds the messages
 // until the store is back. Replays are harmless: storing is idempotent, and
@@ -23,6 +31,7 @@
 #include "ports/message_log.hpp"
 #include "ports/message_store.hpp"
 #include "ports/state_store.hpp"
+#include "services/inbox_owner.hpp"
 #include "services/pipeline_step.hpp"
 #include "services/records.hpp"
 #include "services/stored_messages.hpp"
@@ -33,17 +42,21 @@ class StoreWriter final : public BatchHandler {
  public:
   // `stored`, when given: the messages the sequencer of this process
   // stored itself (services/stored_messages.hpp), which this step does not
-  // store again.
+  // store again. `inboxes`, when given: the inbox owner this step places
+  // the entries with, on a log this process owns whole (see above).
   StoreWriter(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state,
-              StoredMessages* stored = nullptr);
+              StoredMessages* stored = nullptr, InboxOwner* inboxes = nullptr);
 
   [[nodiscard]] Result<void> process(std::span<const ports::LogRecord> batch) override;
+  // Tells `inboxes` (which keeps what it owns in memory).
+  void on_generation(std::uint64_t generation) override;
 
  private:
   ports::MessageLog& log_;
   ports::MessageStore& store_;
   ports::StateStore& state_;
   StoredMessages* stored_;
+  InboxOwner* inboxes_;
 };
 
 }  // namespace parley::services

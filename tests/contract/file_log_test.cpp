@@ -363,6 +363,53 @@ TEST(FileLog, AGroupThatNeverCommittedKeepsItsRecordsAcrossARestart) {
   EXPECT_EQ(records.front().value, padded(0));
 }
 
+// A group added to a log that must begin where another group is (the push
+// step's on the changelog, apps/parleyd): seeded with that group's offsets,
+// kept across a restart, and never moved once the group is known.
+TEST(FileLog, ASeededGroupBeginsWhereTheOtherGroupIsAndKeepsItsOwnOffsetsAfter) {
+  TempDir dir;
+  const auto options = small_options(dir, embedded::Durability::fsync);
+  auto log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  const int partition = log->partition_for("t", "k");
+  for (int i = 0; i < 6; ++i) append_ok(*log, "t", "k", padded(i));
+  // Nothing to begin from: the group is left unknown.
+  ASSERT_TRUE(log->seed_group("t", "new", "nobody").ok());
+  {
+    auto ahead = log->subscribe("t", "ahead");
+    ASSERT_TRUE(ahead.ok());
+    ASSERT_EQ(read_exactly(**ahead, 6).size(), 6U);
+    ASSERT_TRUE((*ahead)->commit(partition, 6).ok());
+  }
+  for (int i = 6; i < 10; ++i) append_ok(*log, "t", "k", padded(i));
+  ASSERT_TRUE(log->seed_group("t", "new", "ahead").ok());
+  log.reset();
+  log = open_with(options);
+  ASSERT_NE(log, nullptr);
+  {
+    auto seeded = log->subscribe("t", "new");
+    ASSERT_TRUE(seeded.ok());
+    const auto records = read_exactly(**seeded, 4);
+    ASSERT_EQ(records.size(), 4U);
+    EXPECT_EQ(records.front().offset, 6U);
+    EXPECT_EQ(records.front().value, padded(6));
+    ASSERT_TRUE((*seeded)->commit(partition, 8).ok());
+  }
+  // Known now: seeding again from a group further on moves nothing.
+  {
+    auto ahead = log->subscribe("t", "ahead");
+    ASSERT_TRUE(ahead.ok());
+    ASSERT_EQ(read_exactly(**ahead, 4).size(), 4U);
+    ASSERT_TRUE((*ahead)->commit(partition, 10).ok());
+  }
+  ASSERT_TRUE(log->seed_group("t", "new", "ahead").ok());
+  auto seeded = log->subscribe("t", "new");
+  ASSERT_TRUE(seeded.ok());
+  const auto records = read_exactly(**seeded, 2);
+  ASSERT_EQ(records.size(), 2U);
+  EXPECT_EQ(records.front().offset, 8U);
+}
+
 // Keys map to partitions by their count: a log written with one count is
 // not opened with another (keys would change partitions, and order).
 TEST(FileLog, AnotherPartitionCountIsRefused) {

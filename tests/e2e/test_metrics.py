@@ -94,7 +94,10 @@ def test_a_scrape_parses_and_its_counters_move_with_traffic(server):
         steps = eventually(server, lambda s: moved(before, s, "parley_pipeline_records_total", step="sequencer") >= n)
         assert moved(before, steps, "parley_pipeline_records_total", step="sequencer") == n
         assert moved(before, steps, "parley_pipeline_batch_seconds_count", step="sequencer") >= 1
-        for step in ("sequencer", "store-writer", "search-indexer", "inbox", "push"):
+        # On the embedded log the store writer places the inbox entries
+        # itself: no "inbox" step.
+        steps_run = ("sequencer", "store-writer", "search-indexer", "push") + (("inbox",) if real_engines() else ())
+        for step in steps_run:
             assert value(steps, "parley_pipeline_batch_failures_total", step=step) == 0
             if not real_engines():  # the embedded log tells each group's lag (Kafka's is not exported)
                 assert value(steps, "parley_pipeline_lag_records", step=step) >= 0

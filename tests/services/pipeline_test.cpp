@@ -25,6 +25,7 @@
 #include "core/clock.hpp"
 #include "forwarding_message_store.hpp"
 #include "services/inbox_owner.hpp"
+#include "services/pipeline_step.hpp"
 #include "services/records.hpp"
 #include "services/search_indexer.hpp"
 #include "services/sequencer.hpp"
@@ -303,6 +304,99 @@ TEST_F(PipelineTest, WhatTheSequencerStoredUnflushedIsFlushedByTheStoreWriter) {
   EXPECT_EQ(store.put, 2U);                 // not stored again
   EXPECT_EQ(store.flushes, 1U);             // but flushed
   EXPECT_EQ(store.puts_at_last_flush, 2U);  // after the sequencer's write
+}
+
+// On the embedded log (one process owns every partition) the store writer
+// places the inbox entries itself: no inbox record is appended, a replay
+// places nothing twice, and what the sequencer stored unflushed is flushed
+// before the offsets move, even by a batch that places nothing.
+TEST_F(PipelineTest, OnALogItOwnsWholeTheStoreWriterPlacesTheEntriesItself) {
+  CountingStore store(*store_);
+  StoredMessages stored;
+  Sequencer seq(*log_, *decided_, store, *authorizer_, state_, Snowflake(1),
+                {.stored = &stored, .flush_stored = false});
+  ASSERT_TRUE(seq.process(sends({"a", "b", "c"}, alice_, bob_)).ok());
+  InboxOwner owner(*log_, store, state_);
+  StoreWriter writer(*log_, store, state_, &stored, &owner);
+  const auto decisions = changelog();
+  ASSERT_TRUE(writer.process(decisions).ok());
+  EXPECT_EQ(store.put, 3U);  // the sequencer's write, not repeated
+  EXPECT_EQ(store.puts_at_last_flush, 3U);
+  EXPECT_TRUE(inbox_records().empty());
+
+  ASSERT_TRUE(seq.process(sends({"d"}, alice_, bob_)).ok());
+  ASSERT_EQ(store.put, 4U);
+  ASSERT_TRUE(writer.process(decisions).ok());  // a replay, as after a crash before the commit
+  EXPECT_EQ(store.puts_at_last_flush, 4U);      // it placed nothing, and flushed "d"
+
+  const auto history = store_->history(to_string(direct_conversation(alice_, bob_)), MessageId{}, 10).value();
+  ASSERT_EQ(history.size(), 4U);
+  for (UserId user : {alice_, bob_}) {
+    const auto inbox = store_->inbox(user, 0, 100).value();
+    ASSERT_EQ(inbox.size(), 3U);
+    for (std::size_t i = 0; i < inbox.size(); ++i) {
+      EXPECT_EQ(inbox[i].seq, i + 1);
+      EXPECT_EQ(inbox[i].message.id, history[3 - i].id);  // a, b, c
+    }
+  }
+}
+
+// A server upgraded from a pipeline that wrote inbox records: what its store
+// writer appended to "inboxes" and nobody placed yet goes before anything
+// decided since, so every inbox keeps the conversation's order.
+TEST_F(PipelineTest, InboxRecordsLeftByAnEarlierVersionArePlacedBeforeWhatFollows) {
+  auto seq = sequencer(now_ms);
+  ASSERT_TRUE(seq.process(sends({"old-1", "old-2"}, alice_, bob_)).ok());
+  {
+    StoreWriter earlier(*log_, *store_, state_);  // appends inbox records
+    auto consumer = must(log_->subscribe(records::kSequencedTopic, records::kStoreWriterGroup));
+    const auto batch = consumer->poll(std::chrono::seconds(5), 100).value();
+    ASSERT_EQ(batch.size(), 2U);
+    ASSERT_TRUE(earlier.process(batch).ok());
+    ASSERT_TRUE(consumer->commit(batch.back().partition, batch.back().offset + 1).ok());
+  }
+  ASSERT_TRUE(seq.process(sends({"new"}, alice_, bob_)).ok());
+
+  // The store writer's step, told each batch it handled.
+  struct Told final : BatchHandler {
+    explicit Told(BatchHandler& wrapped) : inner(wrapped) {}
+    BatchHandler& inner;
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::vector<std::string> topics;
+    Result<void> process(std::span<const ports::LogRecord> batch) override {
+      auto done = inner.process(batch);
+      std::lock_guard lock(mutex);
+      for (const auto& r : batch) topics.push_back(r.topic);
+      cv.notify_all();
+      return done;
+    }
+    void on_generation(std::uint64_t generation) override { inner.on_generation(generation); }
+  };
+  InboxOwner owner(*log_, *store_, state_);
+  StoreWriter writer(*log_, *store_, state_, nullptr, &owner);
+  Told backlog(owner);
+  Told decided(writer);
+  PipelineStep step("store-writer", must(log_->subscribe(records::kSequencedTopic, records::kStoreWriterGroup)),
+                    decided, {});
+  step.drain_first(must(log_->subscribe(records::kInboxesTopic, records::kInboxGroup)), backlog);
+  step.start();
+  {
+    std::unique_lock lock(decided.mutex);
+    ASSERT_TRUE(decided.cv.wait_for(lock, std::chrono::seconds(10), [&] { return !decided.topics.empty(); }));
+  }
+  step.stop();
+  EXPECT_EQ(decided.topics, std::vector<std::string>{std::string(records::kSequencedTopic)});  // "new" alone
+
+  ASSERT_EQ(replies_seen_.size(), 3U);
+  for (UserId user : {alice_, bob_}) {
+    const auto inbox = store_->inbox(user, 0, 100).value();
+    ASSERT_EQ(inbox.size(), 3U);
+    for (std::size_t i = 0; i < inbox.size(); ++i) {
+      EXPECT_EQ(inbox[i].seq, i + 1);
+      EXPECT_EQ(inbox[i].message.id, replies_seen_[i].value().id);  // old-1, old-2, new
+    }
+  }
 }
 
 TEST_F(PipelineTest, SendsAreAcknowledgedFromTheLogWhileTheStoreIsDown) {

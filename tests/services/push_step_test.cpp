@@ -99,6 +99,24 @@ TEST_F(PushStepTest, AnOfflineRecipientIsWokenWithTheSeqOfTheirEntryAndAShortPre
   EXPECT_EQ(woken_, 1);
 }
 
+// On the embedded log the step reads the changelog: a decision names every
+// member, and wakes whom its inbox records would have.
+TEST_F(PushStepTest, ADecisionOfTheChangelogWakesWhomItsInboxRecordWould) {
+  const Message hello = message(alice_, {Recipient::Kind::user, bob_.value}, 100, "hello there bob");
+  place(hello, {alice_, bob_});
+  auto push = step();
+  const ports::LogRecord decision{std::string(records::kSequencedTopic), 0, 0, hello.conversation,
+                                  records::encode(records::Sequenced{hello, {alice_, bob_}})};
+  ASSERT_TRUE(push.process(std::vector{decision}).ok());
+
+  const auto all = batches();
+  ASSERT_EQ(all.size(), 1U) << "the sender was woken for her own message";
+  EXPECT_EQ(all[0].user, bob_);
+  EXPECT_EQ(all[0].first_seq, 1U);
+  EXPECT_EQ(all[0].last_message, MessageId{100});
+  EXPECT_EQ(woken_, 1);
+}
+
 TEST_F(PushStepTest, NobodyWithADeviceOnlineIsWokenAndChannelPostsWakeNobody) {
   ServerDevices server(engines_.state, "s1");
   server.connect(carol_);

@@ -158,6 +158,13 @@ class FileLog final : public ports::MessageLog {
   // read every partition.
   [[nodiscard]] Result<std::unique_ptr<ports::LogConsumer>> subscribe(std::string_view topic,
                                                                       std::string_view group) override;
+  // Gives `group`, if this log has never known it on `topic` (no commit, no
+  // subscribe), the offsets `from` has committed there, written as its
+  // commits: for a group added to an existing log that must begin where
+  // another one is, not at the topic's beginning (the push step's group on
+  // the changelog, apps/parleyd/node.cpp). Nothing if `group` is known there
+  // or `from` is not. Like every commit, written with the next group commit.
+  [[nodiscard]] Result<void> seed_group(std::string_view topic, std::string_view group, std::string_view from);
   // The partition's next offset; 0 for a topic never appended to. Never
   // blocks on the writer: the end is kept in memory.
   [[nodiscard]] Result<std::uint64_t> end_offset(std::string_view topic, int partition) override;
