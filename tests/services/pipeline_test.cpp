@@ -138,6 +138,16 @@ class PipelineTest : public ::testing::Test {
   }
   std::vector<ports::LogRecord> changelog() { return records_of(records::kSequencedTopic); }
 
+  // `user`'s inbox holds exactly `ids`, in that order, at seqs 1, 2, ...
+  void expect_inbox(UserId user, const std::vector<MessageId>& ids) {
+    const auto inbox = store_->inbox(user, 0, 100).value();
+    ASSERT_EQ(inbox.size(), ids.size());
+    for (std::size_t i = 0; i < inbox.size(); ++i) {
+      EXPECT_EQ(inbox[i].seq, i + 1);
+      EXPECT_EQ(inbox[i].message.id, ids[i]);
+    }
+  }
+
   std::filesystem::path dir_;
   std::unique_ptr<embedded::FileLog> log_;
   std::unique_ptr<embedded::RocksMessageStore> store_;
@@ -331,14 +341,7 @@ TEST_F(PipelineTest, OnALogItOwnsWholeTheStoreWriterPlacesTheEntriesItself) {
 
   const auto history = store_->history(to_string(direct_conversation(alice_, bob_)), MessageId{}, 10).value();
   ASSERT_EQ(history.size(), 4U);
-  for (UserId user : {alice_, bob_}) {
-    const auto inbox = store_->inbox(user, 0, 100).value();
-    ASSERT_EQ(inbox.size(), 3U);
-    for (std::size_t i = 0; i < inbox.size(); ++i) {
-      EXPECT_EQ(inbox[i].seq, i + 1);
-      EXPECT_EQ(inbox[i].message.id, history[3 - i].id);  // a, b, c
-    }
-  }
+  for (UserId user : {alice_, bob_}) expect_inbox(user, {history[3].id, history[2].id, history[1].id});  // a, b, c
 }
 
 // A server upgraded from a pipeline that wrote inbox records: what its store
@@ -389,14 +392,9 @@ TEST_F(PipelineTest, InboxRecordsLeftByAnEarlierVersionArePlacedBeforeWhatFollow
   EXPECT_EQ(decided.topics, std::vector<std::string>{std::string(records::kSequencedTopic)});  // "new" alone
 
   ASSERT_EQ(replies_seen_.size(), 3U);
-  for (UserId user : {alice_, bob_}) {
-    const auto inbox = store_->inbox(user, 0, 100).value();
-    ASSERT_EQ(inbox.size(), 3U);
-    for (std::size_t i = 0; i < inbox.size(); ++i) {
-      EXPECT_EQ(inbox[i].seq, i + 1);
-      EXPECT_EQ(inbox[i].message.id, replies_seen_[i].value().id);  // old-1, old-2, new
-    }
-  }
+  const std::vector<MessageId> in_order{replies_seen_[0].value().id, replies_seen_[1].value().id,
+                                        replies_seen_[2].value().id};  // old-1, old-2, new
+  for (UserId user : {alice_, bob_}) expect_inbox(user, in_order);
 }
 
 TEST_F(PipelineTest, SendsAreAcknowledgedFromTheLogWhileTheStoreIsDown) {
