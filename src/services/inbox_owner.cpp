@@ -146,6 +146,13 @@ Result<void> InboxOwner::place(std::span<const ports::LogRecord> batch, std::vec
 }
 
 Result<void> InboxOwner::learn_ends(std::span<const ports::LogRecord> batch) {
+  // The ends are of one topic's partitions: records of another (the store
+  // writer's changelog after an earlier version's inbox records, node.cpp)
+  // learn theirs afresh. What the cache holds of each user stays true.
+  if (!batch.empty() && batch.front().topic != fresh_topic_) {
+    fresh_from_.clear();
+    fresh_topic_ = batch.front().topic;
+  }
   for (const auto& record : batch) {
     if (fresh_from_.contains(record.partition)) continue;
     // Read after this generation began (its first poll returned), so every

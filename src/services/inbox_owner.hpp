@@ -68,6 +68,7 @@
 #include <list>
 #include <optional>
 #include <span>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -146,6 +147,7 @@ class InboxOwner final : public BatchHandler {
   // Only the step thread touches what follows.
   std::optional<Unfinished> unfinished_;
   std::unordered_map<int, std::uint64_t> fresh_from_;  // partition -> end offset at its first batch
+  std::string fresh_topic_;                            // the topic of those partitions
   std::list<UserId> recent_;                           // cached users, most recently used first
   struct Cached {
     Known known;

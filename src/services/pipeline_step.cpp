@@ -96,16 +96,18 @@ void PipelineStep::drain_first(std::unique_ptr<ports::LogConsumer> backlog, Batc
 
 void PipelineStep::run() {
   if (backlog_ != nullptr) {
-    std::optional<std::uint64_t> told;  // the backlog's handler is told its own generations
+    // Read without waiting: a poll that finds nothing ends it. Its handler
+    // is told the backlog's own generations.
+    std::optional<std::uint64_t> told;
     for (bool empty = false; !empty;) {
-      if (stopping_.load() || !step(*backlog_, *backlog_handler_, told, empty)) return;
+      if (stopping_.load() || !step(*backlog_, *backlog_handler_, std::chrono::milliseconds(0), told, empty)) return;
     }
     backlog_.reset();
   }
   while (!stopping_.load()) {
     const auto polled_at = std::chrono::steady_clock::now();
     bool empty = false;
-    if (!step(*consumer_, handler_, generation_, empty)) return;
+    if (!step(*consumer_, handler_, options_.poll_timeout, generation_, empty)) return;
     if (empty) continue;
     if (options_.min_interval.count() > 0) {
       const auto due = polled_at + options_.min_interval;
@@ -115,10 +117,8 @@ void PipelineStep::run() {
   }
 }
 
-bool PipelineStep::step(ports::LogConsumer& consumer, BatchHandler& handler, std::optional<std::uint64_t>& told,
-                        bool& empty) {
-  // The backlog is read without waiting: a poll that finds nothing ends it.
-  const auto timeout = &consumer == backlog_.get() ? std::chrono::milliseconds(0) : options_.poll_timeout;
+bool PipelineStep::step(ports::LogConsumer& consumer, BatchHandler& handler, std::chrono::milliseconds timeout,
+                        std::optional<std::uint64_t>& told, bool& empty) {
   auto polled = consumer.poll(timeout, options_.max_batch);
   if (!polled) {
     log::warn(name_, "poll failed: " + polled.error().message);

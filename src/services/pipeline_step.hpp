@@ -101,10 +101,12 @@ class PipelineStep {
 
  private:
   void run();
-  // Polls `consumer` for a batch and, if one came, has `handler` process it
-  // until it succeeds, then commits it. False if stopping (the batch in hand
-  // uncommitted); `empty` says whether the poll found nothing.
-  bool step(ports::LogConsumer& consumer, BatchHandler& handler, std::optional<std::uint64_t>& told, bool& empty);
+  // Polls `consumer` for a batch (waiting up to `timeout`) and, if one came,
+  // has `handler` process it until it succeeds, then commits it. False if
+  // stopping (the batch in hand uncommitted); `empty` says whether the poll
+  // found nothing.
+  bool step(ports::LogConsumer& consumer, BatchHandler& handler, std::chrono::milliseconds timeout,
+            std::optional<std::uint64_t>& told, bool& empty);
   // Waits for `d` unless stop() is called first; false if stopping.
   bool backoff(std::chrono::milliseconds d);
 

@@ -105,16 +105,19 @@ std::optional<Sequenced> decode_sequenced(std::string_view in) {
   return s;
 }
 
-std::vector<Sequenced> decode_decisions(std::span<const ports::LogRecord> batch, std::string_view step) {
+std::vector<Sequenced> decode_decisions(std::span<const ports::LogRecord> batch, std::string_view step,
+                                        std::vector<std::size_t>* record_of) {
   std::vector<Sequenced> out;
   out.reserve(batch.size());
-  for (const auto& record : batch) {
-    auto decision = decode_sequenced(record.value);
+  if (record_of != nullptr) record_of->reserve(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto decision = decode_sequenced(batch[i].value);
     if (!decision) {
-      log::error(step, "skipping an undecodable changelog record at offset " + std::to_string(record.offset));
+      log::error(step, "skipping an undecodable changelog record at offset " + std::to_string(batch[i].offset));
       continue;
     }
     out.push_back(std::move(*decision));
+    if (record_of != nullptr) record_of->push_back(i);
   }
   return out;
 }

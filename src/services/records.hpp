@@ -65,8 +65,10 @@ struct InboxCommand {
 [[nodiscard]] std::string encode(const Sequenced& s);
 [[nodiscard]] std::optional<Sequenced> decode_sequenced(std::string_view bytes);
 // The decisions of a batch of "sequenced" records, in order; a record that
-// does not decode is logged (as `step`) and skipped.
-[[nodiscard]] std::vector<Sequenced> decode_decisions(std::span<const ports::LogRecord> batch, std::string_view step);
+// does not decode is logged (as `step`) and skipped. With `record_of`, also
+// where each came from: decision i is batch[(*record_of)[i]].
+[[nodiscard]] std::vector<Sequenced> decode_decisions(std::span<const ports::LogRecord> batch, std::string_view step,
+                                                      std::vector<std::size_t>* record_of = nullptr);
 [[nodiscard]] std::optional<SendCommand> decode_send(std::string_view bytes);
 [[nodiscard]] std::optional<InboxCommand> decode_inbox(std::string_view bytes);
 

@@ -17,20 +17,8 @@ void StoreWriter::on_generation(std::uint64_t generation) {
 }
 
 Result<void> StoreWriter::process(std::span<const ports::LogRecord> batch) {
-  std::vector<records::Sequenced> decisions;
   std::vector<std::size_t> record_of;  // decisions[i] came from batch[record_of[i]]
-  decisions.reserve(batch.size());
-  record_of.reserve(batch.size());
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    auto decision = records::decode_sequenced(batch[i].value);
-    if (!decision) {
-      log::error("store-writer",
-                 "skipping an undecodable changelog record at offset " + std::to_string(batch[i].offset));
-      continue;
-    }
-    decisions.push_back(std::move(*decision));
-    record_of.push_back(i);
-  }
+  const std::vector<records::Sequenced> decisions = records::decode_decisions(batch, "store-writer", &record_of);
 
   // Every decision but those this server's sequencer stored (StoredMessages):
   // it may have been down, or died between logging and storing, or be on

@@ -1254,31 +1254,27 @@ Result<void> FileLog::seed_group(std::string_view topic, std::string_view group,
   if (!valid_name(topic) || !valid_name(group) || !valid_name(from)) {
     return make_error(ErrorCode::bad_request, "seed_group: topic and groups must be non-empty and without NUL");
   }
-  std::vector<std::uint64_t> offsets;
+  std::vector<std::uint64_t> offsets;  // `from`'s, per partition
   {
     std::lock_guard lock(state_mu_);
-    Topic& state = topic_locked(topic);
+    const Topic& state = topic_locked(topic);
     bool from_known = false;
     for (const auto& part : state.partitions) {
       if (part.committed.contains(group)) return Ok{};
       from_known = from_known || part.committed.contains(from);
     }
     if (!from_known) return Ok{};
-    for (auto& part : state.partitions) {
+    for (const auto& part : state.partitions) {
       const auto it = part.committed.find(from);
       offsets.push_back(it == part.committed.end() ? 0 : it->second);
-      part.committed.emplace(std::string(group), offsets.back());
     }
   }
-  std::lock_guard lock(queue_mu_);
-  if (stopping_) return make_error(ErrorCode::unavailable, "seed_group: the log is closing");
+  // At startup, before anyone subscribes `group`: nothing moves it between
+  // the check above and these commits.
+  const std::string name(topic);
+  const std::string seeded(group);
   for (std::size_t p = 0; p < offsets.size(); ++p) {
-    queue_.push_back(Pending{
-        Pending::Kind::commit, std::string(topic), static_cast<int>(p), std::string(group), {}, offsets[p], {}});
-  }
-  if (!commit_due_) {
-    commit_due_ = std::chrono::steady_clock::now() + kCommitDelay;
-    queue_cv_.notify_one();
+    if (auto committed = commit(name, seeded, static_cast<int>(p), offsets[p]); !committed) return committed;
   }
   return Ok{};
 }
