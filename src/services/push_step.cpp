@@ -41,10 +41,11 @@ Result<void> PushStep::process(std::span<const ports::LogRecord> batch) {
   std::vector<UserId> users;
   for (const auto& record : batch) {
     // The inbox records, or on the embedded log the decisions themselves
-    // (node.cpp): a decision names every member.
+    // (node.cpp): a decision names every member. One fenced off
+    // (records::Sequenced::offset) went to nobody.
     std::optional<records::InboxCommand> cmd;
     if (record.topic == records::kSequencedTopic) {
-      if (auto d = records::decode_sequenced(record.value)) {
+      if (auto d = records::decode_sequenced(record.value); d && records::stands(*d, record)) {
         cmd = records::InboxCommand{std::move(d->members), std::move(d->message)};
       }
     } else {

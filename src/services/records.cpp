@@ -10,6 +10,8 @@ namespace {
 constexpr std::uint8_t kVersion = 1;
 // An InboxCommand for several users (kVersion's held one).
 constexpr std::uint8_t kInboxUsersVersion = 2;
+// A Sequenced with the offset it was appended for (kVersion's has none).
+constexpr std::uint8_t kSequencedAtVersion = 3;
 constexpr std::uint8_t kDeliverTag = 'D';
 constexpr std::uint8_t kDeliveriesTag = 'B';
 constexpr std::uint8_t kSendDoneTag = 'R';
@@ -19,12 +21,14 @@ constexpr std::uint8_t kMembershipTag = 'M';
 constexpr std::uint8_t kSessionsEndedTag = 'E';
 
 // A message and users (an InboxCommand's recipients, a decision's
-// members) after a version byte.
-std::string encode_message_users(std::uint8_t version, const Message& m, const std::vector<UserId>& users) {
+// members) after a version byte and, if given, an offset.
+std::string encode_message_users(std::uint8_t version, const Message& m, const std::vector<UserId>& users,
+                                 std::optional<std::uint64_t> offset = std::nullopt) {
   std::string out;
-  out.reserve(96 + m.conversation.size() + m.body.size() + m.client_msg_id.size() + 8 * users.size());
+  out.reserve(104 + m.conversation.size() + m.body.size() + m.client_msg_id.size() + 8 * users.size());
   bytes::Writer w(out);
   w.u8(version);
+  if (offset) w.u64_le(*offset);
   bytes::write_message(w, m);
   w.u64_le(users.size());
   for (UserId user : users) w.u64_le(user.value);
@@ -95,13 +99,24 @@ std::optional<InboxCommand> decode_inbox(std::string_view in) {
   return c;
 }
 
-std::string encode(const Sequenced& s) { return encode_message_users(kVersion, s.message, s.members); }
+std::string encode(const Sequenced& s) {
+  if (!s.offset) return encode_message_users(kVersion, s.message, s.members);
+  return encode_message_users(kSequencedAtVersion, s.message, s.members, s.offset);
+}
 
 std::optional<Sequenced> decode_sequenced(std::string_view in) {
   bytes::Reader r(in);
   Sequenced s;
   std::uint8_t version = 0;
-  if (!(r.u8(version) && version == kVersion && read_message_users(r, s.message, s.members, 0))) return std::nullopt;
+  if (!r.u8(version)) return std::nullopt;
+  if (version == kSequencedAtVersion) {
+    std::uint64_t offset = 0;
+    if (!r.u64_le(offset)) return std::nullopt;
+    s.offset = offset;
+  } else if (version != kVersion) {
+    return std::nullopt;
+  }
+  if (!read_message_users(r, s.message, s.members, 0)) return std::nullopt;
   return s;
 }
 
@@ -114,6 +129,13 @@ std::vector<Sequenced> decode_decisions(std::span<const ports::LogRecord> batch,
     auto decision = decode_sequenced(batch[i].value);
     if (!decision) {
       log::error(step, "skipping an undecodable changelog record at offset " + std::to_string(batch[i].offset));
+      continue;
+    }
+    if (!stands(*decision, batch[i])) {
+      log::warn(step, "skipping a decision fenced off in changelog partition " + std::to_string(batch[i].partition) +
+                          ": appended at offset " + std::to_string(batch[i].offset) +
+                          " by a sequencer that meant it for " + std::to_string(*decision->offset) +
+                          " (it answered nobody with it)");
       continue;
     }
     out.push_back(std::move(*decision));

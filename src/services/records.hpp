@@ -45,9 +45,21 @@ struct SendCommand {
 
 // A send the sequencer decided: the message under its id, and who gets an
 // inbox entry (nobody for a channel post).
+//
+// `offset` is where in its changelog partition the sequencer appended it:
+// the partition's end as that sequencer knew it. A decision found anywhere
+// else was fenced off: another sequencer appended to the partition in
+// between (a "zombie" that lost the partition in a rebalance and does not
+// know it yet, or a new owner that had not read what the old one had just
+// appended), so the one that appended it did not know every decision before
+// it, and may have given a send a second id. Every reader skips such a
+// decision (decode_decisions, stands()), and its sequencer answers nobody
+// for it (it decides the send again on what the changelog holds). Records
+// written before this field existed have none and stand.
 struct Sequenced {
   Message message;
   std::vector<UserId> members;
+  std::optional<std::uint64_t> offset;
 };
 
 // One message for the inboxes of `users`, who all fall in one "inboxes"
@@ -64,9 +76,15 @@ struct InboxCommand {
 [[nodiscard]] std::string encode(const InboxCommand& c);
 [[nodiscard]] std::string encode(const Sequenced& s);
 [[nodiscard]] std::optional<Sequenced> decode_sequenced(std::string_view bytes);
-// The decisions of a batch of "sequenced" records, in order; a record that
-// does not decode is logged (as `step`) and skipped. With `record_of`, also
-// where each came from: decision i is batch[(*record_of)[i]].
+// Whether `decision`, read from `record`, stands: it was appended where its
+// sequencer meant it to be (Sequenced::offset).
+[[nodiscard]] inline bool stands(const Sequenced& decision, const ports::LogRecord& record) {
+  return !decision.offset || *decision.offset == record.offset;
+}
+// The decisions of a batch of "sequenced" records that stand, in order; a
+// record that does not decode, or was fenced off, is logged (as `step`) and
+// skipped. With `record_of`, also where each came from: decision i is
+// batch[(*record_of)[i]].
 [[nodiscard]] std::vector<Sequenced> decode_decisions(std::span<const ports::LogRecord> batch, std::string_view step,
                                                       std::vector<std::size_t>* record_of = nullptr);
 [[nodiscard]] std::optional<SendCommand> decode_send(std::string_view bytes);

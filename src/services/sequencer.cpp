@@ -100,7 +100,7 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
     last->second = id;
     Message m{id, conversation, o.cmd.from, o.cmd.to, o.cmd.body, Snowflake::time_of(id), o.cmd.client_msg_id};
     o.result = m;
-    fresh.push_back(records::Sequenced{std::move(m), std::move(members)});
+    fresh.push_back(records::Sequenced{std::move(m), std::move(members), std::nullopt});  // offset: log_decisions
   }
 
   // Log the decisions first: once the changelog has them they stand, and
@@ -109,6 +109,9 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
   if (!fresh.empty()) {
     if (options_.stored != nullptr) options_.stored->expect(messages_of(fresh));
     if (auto logged = log_decisions(fresh); !logged) {
+      // Nobody is answered: the retry decides again on what the changelog
+      // holds (the decisions of this batch that stand are found there).
+      // Nothing is stored; the store writer stores those that stand.
       if (options_.stored != nullptr) options_.stored->abandon(messages_of(fresh));
       current_.clear();  // some appends or applies may have landed: read the changelog again
       return logged;
@@ -137,8 +140,9 @@ void Sequencer::on_generation(std::uint64_t /*generation*/) { current_.clear(); 
 
 Result<void> Sequencer::catch_up(int partition) {
   // Nobody else appends to a partition this sequencer owns: once it has
-  // read it to its end in this generation, its own appends keep it there
-  // (log_decisions checks that they follow on), with no round trip to the log.
+  // read it to its end in this generation, its own appends keep it there,
+  // with no round trip to the log. (Should another sequencer append to it
+  // all the same, log_decisions finds out, and the batch starts again.)
   if (current_.contains(partition)) return Ok{};
   auto from = decided_.applied(partition);
   if (!from) return std::move(from).error();
@@ -218,45 +222,55 @@ Result<void> Sequencer::try_store(const std::vector<records::Sequenced>& fresh) 
   return Ok{};
 }
 
-Result<void> Sequencer::log_decisions(const std::vector<records::Sequenced>& decisions) {
+Result<void> Sequencer::log_decisions(std::vector<records::Sequenced>& decisions) {
+  // Each decision is meant for the end of its partition as the state knows
+  // it (the state has applied the partition to its end: catch_up()), one
+  // after another; it stands only if it lands there (records::Sequenced::offset).
+  std::map<int, std::vector<std::size_t>> by_partition;  // partition -> its decisions, in order
+  for (std::size_t i = 0; i < decisions.size(); ++i) {
+    by_partition[log_.partition_for(records::kSequencedTopic, decisions[i].message.conversation)].push_back(i);
+  }
+  for (const auto& [partition, mine] : by_partition) {
+    auto applied = decided_.applied(partition);
+    if (!applied) return std::move(applied).error();
+    std::uint64_t next = applied.value();
+    for (std::size_t i : mine) decisions[i].offset = next++;
+  }
   std::vector<Append> appends;
   appends.reserve(decisions.size());
   for (const auto& d : decisions) appends.push_back(Append{d.message.conversation, records::encode(d)});
   auto offsets = append_all(log_, records::kSequencedTopic, std::move(appends));
   if (!offsets) return std::move(offsets).error();
 
-  // Apply them to the state, partition by partition. Where the offsets do
-  // not follow on from the state (someone else appended in between), read
-  // the partition back instead.
-  std::map<int, std::vector<std::pair<std::uint64_t, std::size_t>>> by_partition;
-  for (std::size_t i = 0; i < decisions.size(); ++i) {
-    by_partition[log_.partition_for(records::kSequencedTopic, decisions[i].message.conversation)].emplace_back(
-        offsets.value()[i], i);
-  }
-  // The partitions that follow on are applied together, in one write.
+  // Apply them to the state, the partitions where every decision landed
+  // where they were meant to together, in one write. Where one did not,
+  // another sequencer appended to the partition in between: this one's
+  // decisions there from that one on are fenced off, and the retry reads
+  // the partition back (taking what stands).
   std::vector<std::vector<Message>> messages;
   messages.reserve(by_partition.size());
   std::vector<ports::SequencerState::PartitionApply> parts;
   parts.reserve(by_partition.size());
-  for (auto& [partition, appended] : by_partition) {
-    std::sort(appended.begin(), appended.end());
-    auto applied = decided_.applied(partition);
-    if (!applied) return std::move(applied).error();
-    bool follows = appended.front().first == applied.value();
-    for (std::size_t k = 1; follows && k < appended.size(); ++k) {
-      follows = appended[k].first == appended[k - 1].first + 1;
-    }
-    if (!follows) {
-      current_.erase(partition);
-      if (auto caught_up = catch_up(partition); !caught_up) return caught_up;
+  std::vector<int> fenced;
+  for (const auto& [partition, mine] : by_partition) {
+    const bool landed = std::all_of(mine.begin(), mine.end(),
+                                    [&](std::size_t i) { return offsets.value()[i] == *decisions[i].offset; });
+    if (!landed) {
+      fenced.push_back(partition);
       continue;
     }
-    auto& mine = messages.emplace_back();
-    mine.reserve(appended.size());
-    for (const auto& [_, i] : appended) mine.push_back(decisions[i].message);
-    parts.push_back({partition, mine, appended.back().first + 1});
+    auto& applied = messages.emplace_back();
+    applied.reserve(mine.size());
+    for (std::size_t i : mine) applied.push_back(decisions[i].message);
+    parts.push_back({partition, applied, *decisions[mine.back()].offset + 1});
   }
-  return decided_.apply_all(parts);
+  if (auto applied = decided_.apply_all(parts); !applied) return applied;
+  if (fenced.empty()) return Ok{};
+  std::string which;  // process() forgets which partitions are current: the retry reads these back
+  for (int partition : fenced) which += (which.empty() ? "" : ", ") + std::to_string(partition);
+  return make_error(ErrorCode::unavailable,
+                    "another sequencer appended to changelog partition " + which +
+                        " while this one was deciding; the batch is decided again on what the changelog holds");
 }
 
 }  // namespace parley::services

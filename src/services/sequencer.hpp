@@ -25,6 +25,15 @@
 //
 // Replays are harmless: a send already decided is found in the state and
 // keeps its id; nothing is appended for it again.
+//
+// Two sequencers that both believe they own a partition (on Kafka, one that
+// lost it in a rebalance and does not know yet) cannot give a send two ids:
+// each decision names the changelog offset it is meant for, the end of the
+// partition as its sequencer knew it, and stands only if it lands there
+// (records::Sequenced::offset). A sequencer whose decisions land elsewhere
+// answers nobody with them, stores none of them, and decides the batch
+// again on what the changelog holds; every reader of the changelog skips
+// them.
 
 #include <chrono>
 #include <map>
@@ -96,8 +105,11 @@ class Sequencer final : public BatchHandler {
   // Stores logged decisions now, if the store answers.
   // Fails only with options_.answer_after_store.
   [[nodiscard]] Result<void> try_store(const std::vector<records::Sequenced>& fresh);
-  // Appends the decisions to the changelog and applies them to the state.
-  [[nodiscard]] Result<void> log_decisions(const std::vector<records::Sequenced>& decisions);
+  // Appends the decisions to the changelog (setting the offset each is
+  // meant for) and applies them to the state. Fails if another sequencer
+  // appended to one of their partitions in between (records::Sequenced::offset):
+  // some of them are then fenced off, and the batch must be decided again.
+  [[nodiscard]] Result<void> log_decisions(std::vector<records::Sequenced>& decisions);
 
   ports::MessageLog& log_;
   ports::SequencerState& decided_;

@@ -512,6 +512,57 @@ TEST_F(PipelineTest, ANewOwnerDecidesOnWhatTheChangelogHolds) {
   EXPECT_EQ(changelog().size(), 3U);
 }
 
+// Issue 12: two sequencers that both believe they own a partition (on
+// Kafka, one that lost it in a rebalance and does not know it yet) give no
+// send two ids. Each has read the partition to its end once and decides
+// without reading it again; the other appends in between.
+TEST_F(PipelineTest, TwoSequencersBelievingTheyOwnAPartitionGiveNoSendTwoIds) {
+  auto old_owner = sequencer(now_ms);
+  ASSERT_TRUE(old_owner.process(sends({"x"}, alice_, bob_)).ok());
+  auto decided = must(embedded::RocksSequencerState::open((dir_ / "new-owner").string()));
+  auto new_owner = sequencer(now_ms, decided.get());
+  ASSERT_TRUE(new_owner.process(sends({"y"}, alice_, bob_)).ok());
+  ASSERT_EQ(replies_seen_.size(), 2U);
+  const MessageId x = replies_seen_[0].value().id;
+  const MessageId y = replies_seen_[1].value().id;
+
+  // The old owner gets "y" as well (its client resent it there) and a new
+  // "w". Its decisions land past the new owner's, not where it meant them:
+  // it answers nobody and stores nothing. Decided again on what the
+  // changelog holds, "y" keeps the new owner's id.
+  const auto to_old = sends({"y", "w"}, alice_, bob_);
+  EXPECT_FALSE(old_owner.process(to_old).ok());
+  EXPECT_EQ(replies_seen_.size(), 2U);
+  ASSERT_TRUE(old_owner.process(to_old).ok());
+  ASSERT_EQ(replies_seen_.size(), 4U);
+  EXPECT_EQ(replies_seen_[2].value().id, y);
+  const MessageId w = replies_seen_[3].value().id;
+  EXPECT_GT(w, y);
+
+  // And the other way round: the new owner had not read "w".
+  const auto to_new = sends({"w", "v"}, alice_, bob_);
+  EXPECT_FALSE(new_owner.process(to_new).ok());
+  ASSERT_TRUE(new_owner.process(to_new).ok());
+  ASSERT_EQ(replies_seen_.size(), 6U);
+  EXPECT_EQ(replies_seen_[4].value().id, w);
+  const MessageId v = replies_seen_[5].value().id;
+  EXPECT_GT(v, w);
+
+  // Downstream, only what stands: each send once, under the id its sender
+  // was given, in every inbox in one order.
+  EXPECT_EQ(changelog().size(), 8U);  // four of them fenced off
+  InboxOwner owner(*log_, *store_, state_);
+  StoreWriter writer(*log_, *store_, state_, nullptr, &owner);
+  ASSERT_TRUE(writer.process(changelog()).ok());
+  const auto history = store_->history(to_string(direct_conversation(alice_, bob_)), MessageId{}, 10).value();
+  ASSERT_EQ(history.size(), 4U);
+  EXPECT_EQ(history[0].id, v);
+  EXPECT_EQ(history[1].id, w);
+  EXPECT_EQ(history[2].id, y);
+  EXPECT_EQ(history[3].id, x);
+  for (UserId user : {alice_, bob_}) expect_inbox(user, {x, y, w, v});
+}
+
 TEST_F(PipelineTest, AStateAheadOfItsChangelogDecidesNothing) {
   // State built from another (longer) changelog: deciding on it could give
   // a new message an id already taken, or miss a first result. The batch

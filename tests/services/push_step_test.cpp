@@ -106,7 +106,7 @@ TEST_F(PushStepTest, ADecisionOfTheChangelogWakesWhomItsInboxRecordWould) {
   place(hello, {alice_, bob_});
   auto push = step();
   const ports::LogRecord decision{std::string(records::kSequencedTopic), 0, 0, hello.conversation,
-                                  records::encode(records::Sequenced{hello, {alice_, bob_}})};
+                                  records::encode(records::Sequenced{hello, {alice_, bob_}, std::nullopt})};
   ASSERT_TRUE(push.process(std::vector{decision}).ok());
 
   const auto all = batches();

@@ -40,6 +40,34 @@ TEST(Records, AnInboxRecordOfTheOlderOneUserFormIsRead) {
   EXPECT_EQ(back->message, kMessage);
 }
 
+// A decision names the changelog offset it was meant for, and stands only
+// there: one that landed elsewhere was fenced off (another sequencer had
+// appended in between), and decode_decisions leaves it out. One of the
+// older form, with no offset, stands wherever it is.
+TEST(Records, ADecisionStandsOnlyAtTheOffsetItWasMeantFor) {
+  const records::Sequenced meant{kMessage, {UserId{1}, UserId{2}}, 41};
+  const auto back = records::decode_sequenced(records::encode(meant));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->message, kMessage);
+  EXPECT_EQ(back->members, meant.members);
+  EXPECT_EQ(back->offset, std::optional<std::uint64_t>(41));
+
+  const records::Sequenced older{kMessage, {UserId{1}}, std::nullopt};
+  const std::vector<ports::LogRecord> batch{
+      {"sequenced", 3, 40, "d:1:2", records::encode(older)},  // stands: no offset named
+      {"sequenced", 3, 41, "d:1:2", records::encode(meant)},  // stands: where it was meant to be
+      {"sequenced", 3, 42, "d:1:2", records::encode(meant)},  // fenced off
+  };
+  EXPECT_TRUE(records::stands(*back, batch[1]));
+  EXPECT_FALSE(records::stands(*back, batch[2]));
+  std::vector<std::size_t> record_of;
+  const auto decisions = records::decode_decisions(batch, "test", &record_of);
+  ASSERT_EQ(decisions.size(), 2U);
+  EXPECT_EQ(record_of, (std::vector<std::size_t>{0, 1}));
+  EXPECT_FALSE(decisions[0].offset.has_value());
+  EXPECT_EQ(decisions[1].members, meant.members);
+}
+
 TEST(Records, AnInboxRecordForNobodyIsRefused) {
   EXPECT_FALSE(records::decode_inbox(records::encode(records::InboxCommand{{}, kMessage})).has_value());
 }
