@@ -418,7 +418,7 @@ std::shared_ptr<const rocksdb::SliceTransform> through_nul() {
 Result<Database> open(const std::string& path, const std::vector<std::string>& families,
                       const std::map<std::string, std::shared_ptr<rocksdb::MergeOperator>>& merges,
                       const std::map<std::string, std::shared_ptr<const rocksdb::SliceTransform>>& hints,
-                      const std::vector<std::string>& unfiltered) {
+                      const std::vector<std::string>& unfiltered, Journal journal) {
   Database out;
   out.shared_ = std::make_unique<Database::Shared>();
   out.db = Database::Pointer(out.shared_.get());
@@ -442,6 +442,10 @@ Result<Database> open(const std::string& path, const std::vector<std::string>& f
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.whole_key_filtering = true;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Without a WAL, a flush of one family alone could outlive a crash that
+  // loses the others' writes made with it (Journal).
+  options.atomic_flush = journal == Journal::none;
+  options.avoid_flush_during_shutdown = false;
   options.info_log = std::make_shared<RocksLogger>(shared.name);
   options.listeners.push_back(std::make_shared<ErrorListener>(
       shared.stopped, [&shared] { shared.wake(); }, shared.name));

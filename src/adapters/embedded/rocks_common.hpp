@@ -39,6 +39,17 @@ void put_str(std::string& out, std::string_view s);
 // logged here instead, at most once a second for each `what`.
 [[nodiscard]] Error to_error(const rocksdb::Status& status, std::string_view what);
 
+// Whether a database's writes go through its write-ahead log (`open`'s
+// `journal`). `none` is for a database that is a view of a log kept
+// elsewhere and records in itself how far it has applied it (the sequencer
+// state, of the changelog): its writes then cost a memtable insert and no
+// WAL append (written with rocksdb::WriteOptions::disableWAL, which every
+// writer of it must set), its column families are flushed together
+// (atomic_flush), and a crash loses the writes since the last flush, all
+// column families alike, so what survives is a consistent earlier state
+// that the owner brings up to date from the log. Closing it flushes.
+enum class Journal { wal, none };
+
 // An open database and its column families, and what keeps it serving when
 // its disk fills up or fails:
 //
@@ -110,7 +121,7 @@ class Database {
   friend Result<Database> open(const std::string& path, const std::vector<std::string>& families,
                                const std::map<std::string, std::shared_ptr<rocksdb::MergeOperator>>& merges,
                                const std::map<std::string, std::shared_ptr<const rocksdb::SliceTransform>>& hints,
-                               const std::vector<std::string>& unfiltered);
+                               const std::vector<std::string>& unfiltered, Journal journal);
   std::unique_ptr<Shared> shared_;
 };
 
@@ -147,6 +158,6 @@ class Database {
     const std::string& path, const std::vector<std::string>& families,
     const std::map<std::string, std::shared_ptr<rocksdb::MergeOperator>>& merges = {},
     const std::map<std::string, std::shared_ptr<const rocksdb::SliceTransform>>& hints = {},
-    const std::vector<std::string>& unfiltered = {});
+    const std::vector<std::string>& unfiltered = {}, Journal journal = Journal::wal);
 
 }  // namespace parley::embedded::rocks

@@ -38,7 +38,7 @@ Result<std::unique_ptr<RocksSequencerState>> RocksSequencerState::open(const std
                                                                        std::size_t max_cached_conversations) {
   if (path.empty()) return make_error(ErrorCode::bad_request, "sequencer state: empty path");
   auto db = rocks::open(path, {"sent", "last", "applied"}, {{"last", rocks::max_u64_merge()}},
-                        {{"sent", rocks::through_nul()}});
+                        {{"sent", rocks::through_nul()}}, {"last", "applied"}, rocks::Journal::none);
   if (!db) return std::move(db).error();
   return std::make_unique<RocksSequencerState>(Private{}, std::move(db).value(), max_cached_conversations);
 }
@@ -129,7 +129,9 @@ Result<void> RocksSequencerState::apply_all(std::span<const PartitionApply> part
   for (const auto& [conversation, id] : last) {
     batch.Merge(last_cf(), rocksdb::Slice(conversation.data(), conversation.size()), rocks::be64(id.value));
   }
-  const auto status = db_.db->Write(rocksdb::WriteOptions(), &batch);
+  rocksdb::WriteOptions unlogged;
+  unlogged.disableWAL = true;  // rocks::Journal::none
+  const auto status = db_.db->Write(unlogged, &batch);
   if (!status.ok()) return rocks::to_error(status, "sequencer state: write");
   // Written: memory follows. A conversation not in memory stays out (its
   // row holds the max of what was there and these).
