@@ -1,4 +1,5 @@
 #include "core/codec.hpp"
+#include "core/codec_ops.hpp"
 
 #include <gtest/gtest.h>
 
@@ -164,6 +165,20 @@ TEST(Codec, DirectFramesMatchTheObjectEncoding) {
   const auto empty = json::parse(codec::reply_sync_page(json::value(1), {}, false)).as_object();
   EXPECT_TRUE(empty.at("entries").as_array().empty());
   EXPECT_EQ(empty.at("more"), false);
+}
+
+// The reply to a send is written directly too: the same bytes as the
+// generic reply with its fields.
+TEST(Codec, TheReplyToASendIsTheGenericReplyWithItsFields) {
+  const Message m{MessageId{~0ULL >> 1}, "g:\"9\"", UserId{3}, Recipient{Recipient::Kind::group, 9}, "b",
+                  1700000000000,         "c"};
+  for (const json::value& id : {json::value("r-\"1"), json::value(42), json::value(-7), json::value(~0ULL)}) {
+    json::object fields;
+    fields["message_id"] = to_string(m.id);
+    fields["conversation"] = m.conversation;
+    fields["sent_at"] = m.sent_at;
+    EXPECT_EQ(codec::reply_sent(id, m), codec::reply_ok(id, fields));
+  }
 }
 
 TEST(Codec, RepliesEchoTheIdAsSent) {
