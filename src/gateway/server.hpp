@@ -43,6 +43,9 @@ class Server {
   // Stops accepting, waits (up to the drain timeout) for sends in flight to
   // be answered, closes every connection with 1001 and stops the threads.
   void stop();
+  // Which sessions this server holds, and their routes (tests hold the
+  // route changes back through its ordered()).
+  [[nodiscard]] SessionRegistry& registry() { return registry_; }
 
  private:
   boost::asio::io_context& next_context();

@@ -1,7 +1,9 @@
 #include "gateway/session_registry.hpp"
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "core/log.hpp"
 #include "gateway/connection.hpp"
@@ -42,6 +44,18 @@ void SessionRegistry::remove(UserId user, const Connection* session) {
     }
   }
   if (last) sync_route(user);
+}
+
+boost::asio::awaitable<void> SessionRegistry::route_before_open(UserId user) {
+  co_await boost::asio::co_spawn(
+      routes_strand_,
+      [this, user]() -> boost::asio::awaitable<void> {
+        if (auto added = cluster_.set_route(user, true); !added) {
+          log::warn("registry", "route update failed: " + added.error().message);
+        }
+        co_return;
+      },
+      boost::asio::use_awaitable);
 }
 
 void SessionRegistry::sync_route(UserId user) {

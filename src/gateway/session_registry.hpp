@@ -4,6 +4,7 @@
 // owners reach them.
 
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
@@ -32,6 +33,13 @@ class SessionRegistry {
 
   void add(UserId user, const std::shared_ptr<Connection>& session);
   void remove(UserId user, const Connection* session);
+
+  // Puts `user`'s route to this server in place (in order with the other
+  // route changes) and resumes once it is: a session, added first, awaits
+  // it before its WebSocket handshake answers, so that whatever is placed
+  // for the user after the client sees the connection open finds this
+  // server (add() alone changes the route later, on the strand).
+  [[nodiscard]] boost::asio::awaitable<void> route_before_open(UserId user);
 
   // Hands `frame` to every session of `user` on this server. Thread-safe;
   // does not wait for the writes.

@@ -82,11 +82,23 @@ awaitable<void> WebSocketSession<Stream>::serve(std::shared_ptr<WebSocketSession
   self->ws_.read_message_max(self->ctx_.options.max_frame);
   self->ws_.auto_fragment(false);
 
-  auto [ec] = co_await self->ws_.async_accept(upgrade, as_tuple_awaitable);
-  if (ec) co_return;
-  upgrade = {};  // its headers are not needed past the handshake: not held for the connection's life
-
+  // Registered, with the user's route in place, before the handshake
+  // answers: once the client sees the WebSocket open, whatever is placed for
+  // the user reaches it. Frames handed to it meanwhile wait in its queue
+  // (writing_: nothing may be written before the handshake's answer).
+  self->writing_ = true;
   self->ctx_.registry.add(self->who_.user, self);
+  co_await self->ctx_.registry.route_before_open(self->who_.user);
+  auto [ec] = co_await self->ws_.async_accept(upgrade, as_tuple_awaitable);
+  self->writing_ = false;
+  if (ec) {
+    self->closed_ = true;
+    self->ctx_.registry.remove(self->who_.user, self.get());
+    co_return;
+  }
+  upgrade = {};  // its headers are not needed past the handshake: not held for the connection's life
+  if (self->queue_head_ < self->queue_.size() || self->close_requested_) self->write_next();
+
   self->last_alive_ = std::chrono::steady_clock::now();
   self->ctx_.services.presence.connected(self->who_.user, self->presence_key_);
   co_await self->read_loop();

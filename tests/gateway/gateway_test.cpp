@@ -19,6 +19,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -245,6 +246,24 @@ TEST_F(GatewayTest, AnEventPublishedForAUserReachesTheirDevicesOnThisServerOnly)
   // Bob heard nothing: his next frame is the reply to his own request.
   auto next = bob->request("q", R"({"id":"q","op":"ping"})");
   EXPECT_EQ(next.at("re"), "q");
+}
+
+// A device whose WebSocket is open is reachable: its user's route is in
+// place before the handshake answers, so an event published for the user
+// right after the open reaches it. Here the route change waits behind other
+// work of the registry's strand; the handshake must wait with it.
+TEST_F(GatewayTest, AnEventForAUserRightAfterTheirWebSocketOpensReachesTheDevice) {
+  const auto alice_who = login("alice");
+  std::promise<void> release;
+  std::shared_future<void> held = release.get_future().share();
+  server_->registry().run_in_order([held] { held.wait(); });
+  auto opening = std::async(std::launch::async, [&] { return connect(alice_who); });
+  const bool opened_while_held = opening.wait_for(std::chrono::milliseconds(300)) == std::future_status::ready;
+  release.set_value();
+  auto alice = opening.get();
+  ASSERT_FALSE(opened_while_held) << "the WebSocket opened before its user's route was in place";
+  services::send_to_user(engines_.state, alice_who.id, R"({"ev":"hello","n":1})");
+  EXPECT_EQ(alice->next_event("hello").at("n"), 1);
 }
 
 TEST_F(GatewayTest, TypingInAGroupGoesThroughTheServicesToTheOtherMember) {
