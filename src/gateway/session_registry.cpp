@@ -46,16 +46,11 @@ void SessionRegistry::remove(UserId user, const Connection* session) {
   if (last) sync_route(user);
 }
 
-boost::asio::awaitable<void> SessionRegistry::route_before_open(UserId user) {
+boost::asio::awaitable<void> SessionRegistry::routes_settled() {
+  // A no-op behind every route change posted so far: add()'s sync_route
+  // among them, which sets the route from the sessions it finds then.
   co_await boost::asio::co_spawn(
-      routes_strand_,
-      [this, user]() -> boost::asio::awaitable<void> {
-        if (auto added = cluster_.set_route(user, true); !added) {
-          log::warn("registry", "route update failed: " + added.error().message);
-        }
-        co_return;
-      },
-      boost::asio::use_awaitable);
+      routes_strand_, []() -> boost::asio::awaitable<void> { co_return; }, boost::asio::use_awaitable);
 }
 
 void SessionRegistry::sync_route(UserId user) {

@@ -34,12 +34,12 @@ class SessionRegistry {
   void add(UserId user, const std::shared_ptr<Connection>& session);
   void remove(UserId user, const Connection* session);
 
-  // Puts `user`'s route to this server in place (in order with the other
-  // route changes) and resumes once it is: a session, added first, awaits
-  // it before its WebSocket handshake answers, so that whatever is placed
-  // for the user after the client sees the connection open finds this
-  // server (add() alone changes the route later, on the strand).
-  [[nodiscard]] boost::asio::awaitable<void> route_before_open(UserId user);
+  // Resumes once every route change posted so far has run (they run in
+  // order on one strand). A session awaits it after add() and before its
+  // WebSocket handshake answers, so that its user's route is in place then:
+  // whatever is placed for the user after the client sees the connection
+  // open finds this server.
+  [[nodiscard]] boost::asio::awaitable<void> routes_settled();
 
   // Hands `frame` to every session of `user` on this server. Thread-safe;
   // does not wait for the writes.

@@ -88,7 +88,7 @@ awaitable<void> WebSocketSession<Stream>::serve(std::shared_ptr<WebSocketSession
   // (writing_: nothing may be written before the handshake's answer).
   self->writing_ = true;
   self->ctx_.registry.add(self->who_.user, self);
-  co_await self->ctx_.registry.route_before_open(self->who_.user);
+  co_await self->ctx_.registry.routes_settled();
   auto [ec] = co_await self->ws_.async_accept(upgrade, as_tuple_awaitable);
   self->writing_ = false;
   if (ec) {

@@ -445,7 +445,6 @@ Result<Database> open(const std::string& path, const std::vector<std::string>& f
   // Without a WAL, a flush of one family alone could outlive a crash that
   // loses the others' writes made with it (Journal).
   options.atomic_flush = journal == Journal::none;
-  options.avoid_flush_during_shutdown = false;
   options.info_log = std::make_shared<RocksLogger>(shared.name);
   options.listeners.push_back(std::make_shared<ErrorListener>(
       shared.stopped, [&shared] { shared.wake(); }, shared.name));
