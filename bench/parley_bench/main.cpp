@@ -342,15 +342,20 @@ awaitable<void> send_loop(Worker& w, const Options& o, double rate) {
   const double interval = 1e9 / rate;
   std::uint64_t k = 0;
   std::size_t next = 0;
-  for (;;) {
+  while (!w.senders.empty()) {
     const std::int64_t now = now_ns();
-    if (now >= win.end_ns || w.senders.empty()) break;
     if (now < win.start_ns) {
       timer.expires_after(std::chrono::nanoseconds(win.start_ns - now));
       co_await timer.async_wait(as_tuple_awaitable);
       continue;
     }
-    const auto due = static_cast<std::uint64_t>(static_cast<double>(now - win.start_ns) / interval) + 1;
+    // A tick that wakes after the window has closed still sends what fell
+    // due before the close: a generator behind its schedule (a saturated
+    // machine delays its timer) sends every message of the window late,
+    // which shows as latency, and never fewer than the rate.
+    const bool last = now >= win.end_ns;
+    const std::int64_t until = last ? win.end_ns - 1 : now;
+    const auto due = static_cast<std::uint64_t>(static_cast<double>(until - win.start_ns) / interval) + 1;
     while (k < due) {
       const auto intended = win.start_ns + static_cast<std::int64_t>(static_cast<double>(k) * interval);
       Conn* c = w.senders[next++ % w.senders.size()];
@@ -366,6 +371,7 @@ awaitable<void> send_loop(Worker& w, const Options& o, double rate) {
       }
       c->enqueue(send_frame(*c, number, intended, o));
     }
+    if (last) break;
     timer.expires_after(500us);
     co_await timer.async_wait(as_tuple_awaitable);
   }
