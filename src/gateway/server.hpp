@@ -44,7 +44,7 @@ class Server {
   // be answered, closes every connection with 1001 and stops the threads.
   void stop();
   // Which sessions this server holds, and their routes (tests hold the
-  // route changes back through its ordered()).
+  // route changes back through its run_in_order()).
   [[nodiscard]] SessionRegistry& registry() { return registry_; }
 
  private:

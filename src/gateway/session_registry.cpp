@@ -1,7 +1,6 @@
 #include "gateway/session_registry.hpp"
 
 #include <algorithm>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -47,10 +46,10 @@ void SessionRegistry::remove(UserId user, const Connection* session) {
 }
 
 boost::asio::awaitable<void> SessionRegistry::routes_settled() {
-  // A no-op behind every route change posted so far: add()'s sync_route
-  // among them, which sets the route from the sessions it finds then.
-  co_await boost::asio::co_spawn(
-      routes_strand_, []() -> boost::asio::awaitable<void> { co_return; }, boost::asio::use_awaitable);
+  // A turn of the strand behind every route change posted so far (add()'s
+  // sync_route among them, which sets the route from the sessions it finds
+  // then); the caller resumes on its own executor.
+  co_await boost::asio::post(routes_strand_, boost::asio::use_awaitable);
 }
 
 void SessionRegistry::sync_route(UserId user) {
