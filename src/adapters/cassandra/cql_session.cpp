@@ -675,7 +675,7 @@ Result<void> CqlSession::write_each(const std::vector<std::vector<Statement>>& g
 }
 
 Result<void> CqlSession::write_by_node(const std::vector<std::vector<Statement>>& groups, const ExecuteOptions& options,
-                                       std::size_t max_bytes) {
+                                       std::size_t max_bytes, std::size_t max_partitions) {
   std::vector<const std::vector<Statement>*> todo;
   std::vector<std::optional<std::int64_t>> tokens;
   for (const auto& g : groups) {
@@ -684,27 +684,48 @@ Result<void> CqlSession::write_by_node(const std::vector<std::vector<Statement>>
     tokens.push_back(token_of(g.front()));
   }
   if (todo.empty()) return Ok{};
+  max_partitions = std::max<std::size_t>(max_partitions, 1);
   const auto owner = impl_->owners(tokens);
   std::map<std::size_t, std::vector<std::size_t>> by_node;  // node -> indexes into todo
   for (std::size_t i = 0; i < todo.size(); ++i) by_node[owner[i]].push_back(i);
   std::vector<std::vector<Statement>> batches;
-  for (const auto& [node, indexes] : by_node) {
+  for (auto& [node, indexes] : by_node) {
+    // The groups of one partition next to each other (in their order), so
+    // that they share a batch and make one mutation.
+    std::stable_sort(indexes.begin(), indexes.end(),
+                     [&tokens](std::size_t a, std::size_t b) { return tokens[a].value_or(0) < tokens[b].value_or(0); });
+    // At most kBatchesPerNode batches side by side: a node applies as many
+    // at once (its concurrent_writes), so more would only wait there, and
+    // cost a request each.
+    std::size_t node_partitions = 0;
+    for (std::size_t k = 0; k < indexes.size(); ++k) {
+      if (k == 0 || !tokens[indexes[k]] || tokens[indexes[k]] != tokens[indexes[k - 1]]) ++node_partitions;
+    }
+    const std::size_t per_batch = std::max(max_partitions, (node_partitions + kBatchesPerNode - 1) / kBatchesPerNode);
     std::size_t bytes = 0;
+    std::size_t partitions = 0;
+    std::optional<std::int64_t> last_token;
     batches.emplace_back();
     for (const std::size_t i : indexes) {
       std::size_t n = 0;
       for (const auto& st : *todo[i]) {
         for (const auto& v : st.values) n += v ? v->size() : 0;
       }
-      if (!batches.back().empty() && bytes + n > max_bytes) {
+      const bool new_partition = batches.back().empty() || !tokens[i] || tokens[i] != last_token;
+      if (!batches.back().empty() && (bytes + n > max_bytes || (new_partition && partitions == per_batch))) {
         batches.emplace_back();
         bytes = 0;
+        partitions = 0;
       }
       bytes += n;
+      if (batches.back().empty() || new_partition) ++partitions;
+      last_token = tokens[i];
       batches.back().insert(batches.back().end(), todo[i]->begin(), todo[i]->end());
     }
   }
-  // Every batch at once: there are few (about one per node and 32 KiB).
+  // Every batch at once: a node applies the mutations of one batch one
+  // after another, each waiting for its commit log sync, but those of
+  // batches side by side share syncs.
   return write_each(batches, options, batches.size());
 }
 

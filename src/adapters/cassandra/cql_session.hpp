@@ -121,13 +121,29 @@ class CqlSession {
 
   // write_each() with fewer requests: the groups whose partition keys
   // belong to the same node (by token) go to that node together, as
-  // UNLOGGED BATCHes of up to `max_bytes` of values (a group is never split),
-  // all at once. The node is a replica of every row it is sent, so no
-  // request takes an extra hop, and a node applies each partition's rows as
-  // one mutation, with no batchlog. No atomicity across groups: for rows
-  // that are idempotent and retried together by the caller.
+  // UNLOGGED BATCHes of up to `max_bytes` of values and `max_partitions`
+  // partitions, or more when a node would get more than kBatchesPerNode
+  // batches (a group is never split, and the groups of one partition
+  // share a batch unless it outgrows `max_bytes`), all at once. The node is
+  // a replica of every row it is sent, so no request takes an extra hop,
+  // and it applies each partition's rows as one mutation, with no
+  // batchlog. It applies the mutations of one batch one after another, each
+  // waiting for its commit log sync (`batch` or `group` mode), while
+  // batches side by side share syncs: hence the cap on partitions, which
+  // keeps a write's latency from growing with its size. No atomicity
+  // across groups: for rows that are idempotent and retried together by
+  // the caller.
   [[nodiscard]] Result<void> write_by_node(const std::vector<std::vector<Statement>>& groups,
-                                           const ExecuteOptions& options = {}, std::size_t max_bytes = 32 * 1024);
+                                           const ExecuteOptions& options = {}, std::size_t max_bytes = 32 * 1024,
+                                           std::size_t max_partitions = kPartitionsPerBatch);
+
+  // write_by_node()'s cap on the partitions of one batch, and the most
+  // batches it sends a node at once (more partitions than both allow make
+  // larger batches). With 16 and 32, and a node's concurrent_writes at 32,
+  // a 1:1 message batch's inbox writes took 10-20 ms instead of 40-110 ms
+  // (docs/BENCHMARKS.md, eleventh round).
+  static constexpr std::size_t kPartitionsPerBatch = 16;
+  static constexpr std::size_t kBatchesPerNode = 32;
 
   // The nodes known, as "address:port", and the number of ring tokens
   // (for operations and tests).
