@@ -57,6 +57,14 @@ const std::vector<Migration>& migrations() {
            "CREATE TABLE IF NOT EXISTS {ks}.read_positions (user_id bigint, conversation text, message bigint, "
            "PRIMARY KEY ((user_id), conversation))",
        }},
+      // The inbox index in the entries' partition: the same key as
+      // user_inbox, so that an entry and its index row are one mutation
+      // (inbox_index, a partition per entry, is only read from now on).
+      {2,
+       {
+           "CREATE TABLE IF NOT EXISTS {ks}.inbox_ids (user_id bigint, seq_bucket bigint, id bigint, seq bigint, "
+           "PRIMARY KEY ((user_id, seq_bucket), id))",
+       }},
   };
   return all;
 }
@@ -371,36 +379,72 @@ Result<Seq> CassandraMessageStore::inbox_head(UserId user) {
 }
 
 Result<std::optional<Seq>> CassandraMessageStore::inbox_seq_of(UserId user, MessageId message) {
-  auto rows =
-      run("SELECT seq FROM {ks}.inbox_index WHERE user_id = ? AND id = ?", {big(user.value), big(message.value)});
-  if (!rows) return std::move(rows).error();
-  if (rows->rows.empty()) return std::optional<Seq>{};
-  auto seq = as_bigint(rows->rows[0].empty() ? CqlValue{} : rows->rows[0][0]);
-  if (!seq) return corrupt("inbox_index");
-  return std::optional<Seq>(static_cast<Seq>(*seq));
+  const InboxKey key{user, message};
+  auto seqs = inbox_seqs_of(std::span(&key, 1));
+  if (!seqs) return std::move(seqs).error();
+  return seqs->front();
 }
 
+// An entry's index row is in its seq's bucket, which the message id does not
+// tell: each key is looked for in every bucket up to its user's head's (one
+// for a user with fewer than 65,536 entries), all at once. What is still
+// missing is then looked for in inbox_index, where a version before
+// migration 2 indexed entries.
 Result<std::vector<std::optional<Seq>>> CassandraMessageStore::inbox_seqs_of(std::span<const InboxKey> keys) {
+  std::vector<UserId> users;
+  for (const auto& k : keys) users.push_back(k.user);
+  std::sort(users.begin(), users.end());
+  users.erase(std::unique(users.begin(), users.end()), users.end());
+  auto heads = inbox_heads(users);
+  if (!heads) return std::move(heads).error();
+  auto head_of = [&](UserId user) {
+    return (*heads)[static_cast<std::size_t>(std::lower_bound(users.begin(), users.end(), user) - users.begin())];
+  };
+
+  auto read = [](const Rows& page, const char* table) -> Result<std::optional<Seq>> {
+    if (page.rows.empty()) return std::optional<Seq>{};
+    auto seq = as_bigint(page.rows[0].empty() ? CqlValue{} : page.rows[0][0]);
+    if (!seq) return corrupt(table);
+    return std::optional<Seq>(static_cast<Seq>(*seq));
+  };
+
   std::vector<Statement> reads;
-  reads.reserve(keys.size());
-  for (const auto& k : keys) {
-    auto s = statement("SELECT seq FROM {ks}.inbox_index WHERE user_id = ? AND id = ?",
-                       {big(k.user.value), big(k.message.value)});
-    if (!s) return std::move(s).error();
-    reads.push_back(std::move(s).value());
+  std::vector<std::size_t> asks;  // reads[i] is about keys[asks[i]]
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    for (std::int64_t bucket = 0; bucket <= inbox_bucket(head_of(keys[i].user)); ++bucket) {
+      auto s = statement("SELECT seq FROM {ks}.inbox_ids WHERE user_id = ? AND seq_bucket = ? AND id = ?",
+                         {big(keys[i].user.value), bigint_value(bucket), big(keys[i].message.value)});
+      if (!s) return std::move(s).error();
+      reads.push_back(std::move(s).value());
+      asks.push_back(i);
+    }
   }
   auto pages = session_->execute_each(reads, idempotent);
   if (!pages) return std::move(pages).error();
-  std::vector<std::optional<Seq>> out;
-  out.reserve(keys.size());
-  for (const auto& page : pages.value()) {
-    if (page.rows.empty()) {
-      out.emplace_back();
-      continue;
-    }
-    auto seq = as_bigint(page.rows[0].empty() ? CqlValue{} : page.rows[0][0]);
-    if (!seq) return corrupt("inbox_index");
-    out.emplace_back(static_cast<Seq>(*seq));
+  std::vector<std::optional<Seq>> out(keys.size());
+  for (std::size_t r = 0; r < reads.size(); ++r) {
+    auto seq = read(pages.value()[r], "inbox_ids");
+    if (!seq) return std::move(seq).error();
+    if (*seq) out[asks[r]] = *seq;
+  }
+
+  reads.clear();
+  asks.clear();
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (out[i]) continue;
+    auto s = statement("SELECT seq FROM {ks}.inbox_index WHERE user_id = ? AND id = ?",
+                       {big(keys[i].user.value), big(keys[i].message.value)});
+    if (!s) return std::move(s).error();
+    reads.push_back(std::move(s).value());
+    asks.push_back(i);
+  }
+  if (reads.empty()) return out;
+  pages = session_->execute_each(reads, idempotent);
+  if (!pages) return std::move(pages).error();
+  for (std::size_t r = 0; r < reads.size(); ++r) {
+    auto seq = read(pages.value()[r], "inbox_index");
+    if (!seq) return std::move(seq).error();
+    out[asks[r]] = *seq;
   }
   return out;
 }
@@ -431,8 +475,9 @@ Result<std::vector<Seq>> CassandraMessageStore::inbox_heads(std::span<const User
 
 // Two rounds, each of UNLOGGED batches grouped by the node that owns their
 // rows (CqlSession::write_by_node: no batchlog, each partition one
-// mutation): first the entries and their index rows, then, once all of
-// those are durable, each user's head with its conversation index rows.
+// mutation): first the entries and their index rows (one partition, so one
+// mutation, for each user and seq bucket), then, once all of those are
+// durable, each user's head with its conversation index rows (one more).
 // inbox() reads up to the head, so an entry is never visible before every
 // entry below it is stored. A failure or crash part-way leaves rows above a
 // head, never a head above a missing row: the inbox owner retries the same
@@ -455,34 +500,34 @@ Result<void> CassandraMessageStore::put_inbox(std::span<const InboxWrite> writes
               [](const InboxWrite* a, const InboxWrite* b) { return a->entry.seq < b->entry.seq; });
     Seq head = 0;
     std::map<std::string_view, std::uint64_t> newest;  // conversation → newest id
-    std::int64_t bucket = -1;                          // of the entry chunk being filled, rows.back()
+    std::int64_t bucket = -1;                          // of the chunk being filled, rows.back()
     std::size_t bytes = 0;
-    std::vector<std::vector<Statement>> index_rows;
     for (const InboxWrite* w : list) {
-      std::vector<CqlValue> v{big(user), bigint_value(inbox_bucket(w->entry.seq)), big(w->entry.seq)};
+      const std::int64_t entry_bucket = inbox_bucket(w->entry.seq);
+      std::vector<CqlValue> v{big(user), bigint_value(entry_bucket), big(w->entry.seq)};
       append_message(v, w->entry.message);
       auto entry = statement(
           "INSERT INTO {ks}.user_inbox (user_id, seq_bucket, seq, id, conversation, sender, to_kind, to_id, body, "
           "sent_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
           std::move(v));
-      auto index = statement("INSERT INTO {ks}.inbox_index (user_id, id, seq) VALUES (?, ?, ?)",
-                             {big(user), big(w->entry.message.id.value), big(w->entry.seq)});
+      auto index =
+          statement("INSERT INTO {ks}.inbox_ids (user_id, seq_bucket, id, seq) VALUES (?, ?, ?, ?)",
+                    {big(user), bigint_value(entry_bucket), big(w->entry.message.id.value), big(w->entry.seq)});
       if (!entry) return std::move(entry).error();
       if (!index) return std::move(index).error();
-      const std::size_t n = size_of(entry.value());
-      if (bucket != inbox_bucket(w->entry.seq) || bytes + n > batch_bytes) {
+      const std::size_t n = size_of(entry.value()) + size_of(index.value());
+      if (bucket != entry_bucket || bytes + n > batch_bytes) {
         rows.emplace_back();
-        bucket = inbox_bucket(w->entry.seq);
+        bucket = entry_bucket;
         bytes = 0;
       }
       bytes += n;
       rows.back().push_back(std::move(entry).value());
+      rows.back().push_back(std::move(index).value());
       head = std::max(head, w->entry.seq);
       auto& latest = newest[w->entry.message.conversation];
       latest = std::max(latest, w->entry.message.id.value);
-      index_rows.push_back({std::move(index).value()});
     }
-    for (auto& i : index_rows) rows.push_back(std::move(i));
     // The head and the conversation index share the partition key: one
     // mutation.
     auto h = statement("INSERT INTO {ks}.inbox_heads (user_id, head) VALUES (?, ?) USING TIMESTAMP ?",
@@ -720,8 +765,10 @@ Result<std::vector<MessageId>> CassandraMessageStore::erase_sent(std::string_vie
 Result<void> CassandraMessageStore::delete_inbox(UserId user) {
   auto head = inbox_head(user);
   if (!head) return std::move(head).error();
-  // The index rows are one partition per (user, message): the entries name
-  // them. Every bucket up to the head's, then the head itself.
+  // Every bucket up to the head's: its entries and index rows (a
+  // partition each), and the rows a version before migration 2 indexed in
+  // inbox_index (a partition per entry: the entries name them); then the
+  // head itself.
   std::vector<Statement> deletes;
   for (std::int64_t bucket = 0; bucket <= inbox_bucket(*head); ++bucket) {
     std::string paging;
@@ -743,10 +790,12 @@ Result<void> CassandraMessageStore::delete_inbox(UserId user) {
       }
       paging = rows->metadata.paging_state;
     } while (!paging.empty());
-    auto s = statement("DELETE FROM {ks}.user_inbox USING TIMESTAMP ? WHERE user_id = ? AND seq_bucket = ?",
-                       {bigint_value(kForever), big(user.value), bigint_value(bucket)});
-    if (!s) return std::move(s).error();
-    deletes.push_back(std::move(s).value());
+    for (const char* cql : {"DELETE FROM {ks}.user_inbox USING TIMESTAMP ? WHERE user_id = ? AND seq_bucket = ?",
+                            "DELETE FROM {ks}.inbox_ids USING TIMESTAMP ? WHERE user_id = ? AND seq_bucket = ?"}) {
+      auto s = statement(cql, {bigint_value(kForever), big(user.value), bigint_value(bucket)});
+      if (!s) return std::move(s).error();
+      deletes.push_back(std::move(s).value());
+    }
   }
   for (const char* cql : {"DELETE FROM {ks}.inbox_heads USING TIMESTAMP ? WHERE user_id = ?",
                           "DELETE FROM {ks}.device_cursors USING TIMESTAMP ? WHERE user_id = ?",

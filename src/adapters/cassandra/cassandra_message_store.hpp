@@ -6,7 +6,8 @@
 //   channel_messages     ((conversation, bucket), id DESC)  channel history ("c:…")
 //   conversation_buckets ((conversation), bucket DESC)      the buckets a conversation has
 //   user_inbox           ((user_id, seq_bucket), seq)        each user's inbox
-//   inbox_index          ((user_id, id)) → seq               replay check
+//   inbox_ids            ((user_id, seq_bucket), id) → seq   replay check (with its entry: one mutation)
+//   inbox_index          ((user_id, id)) → seq               the same, written before migration 2; read only
 //   inbox_heads          ((user_id)) → head
 //   device_cursors       ((user_id), device) → seq
 //   user_conversations   ((user_id), conversation) → last_message
@@ -26,8 +27,8 @@
 // (CqlSession::write_by_node: each partition one mutation, no batchlog):
 // every row is idempotent and every caller retries its whole write until it
 // succeeds, so rows a failure left behind are written again. An inbox
-// write is two rounds, the entries and their index rows, then each user's
-// head with its conversation index, so a crash part-way leaves rows above
+// write is two rounds, the entries with their index rows (one partition a
+// user and seq bucket), then each user's head with its conversation index, so a crash part-way leaves rows above
 // a head, never a head above a missing row (the next entry would take a
 // used seq; see services/inbox_owner.hpp). Batches stay under 40 KiB when
 // they can, below Cassandra's default batch_size_fail_threshold (50 KiB); a
