@@ -81,7 +81,10 @@ Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsC
       sequencer_step_(
           "sequencer",
           subscribe(*engines.log, records::kConversationsTopic, records::kSequencerGroup, "the sequencer's consumer"),
-          sequencer_, {.min_interval = kStepInterval, .metrics = &metrics_}),
+          sequencer_,
+          {.max_batch = config.engines.cassandra.empty() ? std::size_t{1024} : std::size_t{4096},
+           .min_interval = kStepInterval,
+           .metrics = &metrics_}),
       store_writer_step_(
           "store-writer",
           subscribe(*engines.log, records::kSequencedTopic, records::kStoreWriterGroup, "the store writer's consumer"),
@@ -139,12 +142,16 @@ Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsC
         subscribe(*engines.log, records::kInboxesTopic, services::kPushGroup, "the push step's first consumer"), push_);
   } else {
     // On Cassandra a larger batch under a backlog writes each user's head
-    // once for more entries (a mutation per user per batch).
+    // once for more entries (a mutation per user per batch): 16,384 records
+    // and the sequencer's 4,096 (a history mutation per conversation per
+    // batch) carried 3,800/s where 4,096 and 1,024 carried 2,900-3,200
+    // (docs/BENCHMARKS.md, eleventh round). Without a backlog a batch is
+    // what arrived in the step's interval, so the sizes cost no latency.
     inbox_step_.emplace(
         "inbox", subscribe(*engines.log, records::kInboxesTopic, records::kInboxGroup, "the inbox owner's consumer"),
         inbox_owner_,
         services::PipelineStep::Options{
-            .max_batch = config.engines.cassandra.empty() ? std::size_t{1024} : std::size_t{4096},
+            .max_batch = config.engines.cassandra.empty() ? std::size_t{1024} : std::size_t{16384},
             .min_interval = kStepInterval,
             .metrics = &metrics_});
   }

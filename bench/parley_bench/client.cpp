@@ -81,6 +81,10 @@ void Worker::on_frame(Conn& c, std::string_view f) {
     if (rest.find("\"ok\":true") != std::string_view::npos) {
       ++counters.acked_total;
       if (in_window) ++counters.acked;
+      if (measured_first_id != 0 && re >= static_cast<std::int64_t>(measured_first_id) &&
+          re <= static_cast<std::int64_t>(measured_last_id)) {
+        ++counters.acked_measured;
+      }
     } else {
       ++counters.errors;
       if (first_error.empty()) first_error.assign(f.substr(0, 300));

@@ -90,6 +90,7 @@ struct Counters {
   std::uint64_t sent_total = 0;  // all sends
   std::uint64_t acked = 0;       // ok replies received in [measure, end)
   std::uint64_t acked_total = 0;
+  std::uint64_t acked_measured = 0;      // ok replies to sends written in [measure, end), whenever received
   std::uint64_t errors = 0;              // error replies or error events
   std::uint64_t delivered = 0;           // message frames to other devices received in [measure, end)
   std::uint64_t delivered_total = 0;     // all, incl. drain
@@ -115,6 +116,10 @@ class Worker {
   const Window* window = nullptr;
   Fanout fanout;
   bool track_last = false;  // count deliveries per message (groups)
+  // The request ids of this worker's sends written in [measure, end): they
+  // are consecutive (send_loop numbers its sends in order).
+  std::uint64_t measured_first_id = 0;
+  std::uint64_t measured_last_id = 0;
   // (sender index << 32 | message number) -> recipients still to receive it
   std::unordered_map<std::uint64_t, int> outstanding;
 

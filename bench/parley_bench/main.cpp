@@ -365,6 +365,8 @@ awaitable<void> send_loop(Worker& w, const Options& o, double rate) {
       ++w.counters.sent_total;
       if (measured) {
         ++w.counters.sent;
+        if (w.measured_first_id == 0) w.measured_first_id = number + 1;  // send_frame's request id
+        w.measured_last_id = number + 1;
         if (w.track_last)
           w.outstanding[(static_cast<std::uint64_t>(c->index) << 32) | static_cast<std::uint32_t>(number)] =
               w.fanout.recipients;
@@ -856,6 +858,7 @@ int main(int argc, char** argv) {
     c.sent_total += x.sent_total;
     c.acked += x.acked;
     c.acked_total += x.acked_total;
+    c.acked_measured += x.acked_measured;
     c.errors += x.errors;
     c.delivered += x.delivered;
     c.delivered_total += x.delivered_total;
@@ -905,6 +908,8 @@ int main(int argc, char** argv) {
       << ",\"cpu_pct_of_one_core\":" << num(measured_s > 0 ? 100 * client_cpu / measured_s : 0)
       << ",\"rss\":" << client_end.rss_bytes << "}";
   const double d = o.duration > 0 ? o.duration : 1;
+  out << ",\"sent_total\":" << c.sent_total << ",\"acked_total\":" << c.acked_total
+      << ",\"acked_measured\":" << c.acked_measured;
   out << ",\"sent\":" << c.sent << ",\"sent_rate\":" << num(static_cast<double>(c.sent) / d) << ",\"acked\":" << c.acked
       << ",\"ack_rate\":" << num(static_cast<double>(c.acked) / d) << ",\"delivered\":" << c.delivered
       << ",\"delivery_rate\":" << num(static_cast<double>(c.delivered) / d) << ",\"expected_deliveries\":" << want
