@@ -28,9 +28,10 @@
 // every row is idempotent and every caller retries its whole write until it
 // succeeds, so rows a failure left behind are written again. An inbox
 // write is two rounds, the entries with their index rows (one partition a
-// user and seq bucket), then each user's head with its conversation index, so a crash part-way leaves rows above
-// a head, never a head above a missing row (the next entry would take a
-// used seq; see services/inbox_owner.hpp). Batches stay under 40 KiB when
+// user and seq bucket), then each user's head with its conversation index,
+// so a crash part-way leaves rows above a head, never a head above a
+// missing row (the next entry would take a used seq; see
+// services/inbox_owner.hpp). Batches stay under 40 KiB when
 // they can, below Cassandra's default batch_size_fail_threshold (50 KiB); a
 // --max-body over about 20 KiB needs that threshold raised. A keyspace made
 // by an older version also holds sent_messages, a dedupe table nothing
