@@ -181,8 +181,9 @@ std::size_t size_of(const Statement& statement) {
 
 }  // namespace
 
-CassandraMessageStore::CassandraMessageStore(Private, std::unique_ptr<CqlSession> session, std::string keyspace)
-    : session_(std::move(session)), keyspace_(std::move(keyspace)) {}
+CassandraMessageStore::CassandraMessageStore(Private, std::unique_ptr<CqlSession> session, std::string keyspace,
+                                             bool legacy_index)
+    : session_(std::move(session)), keyspace_(std::move(keyspace)), legacy_index_(legacy_index) {}
 
 Result<std::unique_ptr<CassandraMessageStore>> CassandraMessageStore::open(const CassandraStoreOptions& options) {
   if (!valid_keyspace(options.keyspace)) {
@@ -221,7 +222,11 @@ Result<std::unique_ptr<CassandraMessageStore>> CassandraMessageStore::open(const
       return std::move(r).error();
     }
   }
-  return std::make_unique<CassandraMessageStore>(Private{}, std::move(session).value(), ks);
+  // Nothing writes inbox_index since migration 2, and no server of an older
+  // version runs beside this one (docs/CLUSTER.md): empty now, it stays so.
+  auto legacy = s.query("SELECT id FROM " + ks + ".inbox_index LIMIT 1", {}, idempotent);
+  if (!legacy) return std::move(legacy).error();
+  return std::make_unique<CassandraMessageStore>(Private{}, std::move(session).value(), ks, !legacy->rows.empty());
 }
 
 Result<Statement> CassandraMessageStore::statement(const char* cql, std::vector<CqlValue> values) {
@@ -386,50 +391,84 @@ Result<std::optional<Seq>> CassandraMessageStore::inbox_seq_of(UserId user, Mess
 }
 
 // An entry's index row is in its seq's bucket, which the message id does not
-// tell: each key is looked for in every bucket up to its user's head's (one
-// for a user with fewer than 65,536 entries), all at once. What is still
-// missing is then looked for in inbox_index, where a version before
-// migration 2 indexed entries.
+// tell. One round asks for every user's head and every key in bucket 0 (the
+// only bucket of a user with fewer than 65,536 entries); a key not found
+// there whose user's head is past bucket 0 is looked for in the buckets up
+// to the head's; then, in a keyspace that held any, in the index rows a
+// version before migration 2 wrote (inbox_index).
 Result<std::vector<std::optional<Seq>>> CassandraMessageStore::inbox_seqs_of(std::span<const InboxKey> keys) {
   std::vector<UserId> users;
   for (const auto& k : keys) users.push_back(k.user);
   std::sort(users.begin(), users.end());
   users.erase(std::unique(users.begin(), users.end()), users.end());
-  auto heads = inbox_heads(users);
-  if (!heads) return std::move(heads).error();
-  auto head_of = [&](UserId user) {
-    return (*heads)[static_cast<std::size_t>(std::lower_bound(users.begin(), users.end(), user) - users.begin())];
-  };
-
-  auto read = [](const Rows& page, const char* table) -> Result<std::optional<Seq>> {
-    if (page.rows.empty()) return std::optional<Seq>{};
-    auto seq = as_bigint(page.rows[0].empty() ? CqlValue{} : page.rows[0][0]);
-    if (!seq) return corrupt(table);
-    return std::optional<Seq>(static_cast<Seq>(*seq));
-  };
 
   std::vector<Statement> reads;
-  std::vector<std::size_t> asks;  // reads[i] is about keys[asks[i]]
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    for (std::int64_t bucket = 0; bucket <= inbox_bucket(head_of(keys[i].user)); ++bucket) {
-      auto s = statement("SELECT seq FROM {ks}.inbox_ids WHERE user_id = ? AND seq_bucket = ? AND id = ?",
-                         {big(keys[i].user.value), bigint_value(bucket), big(keys[i].message.value)});
-      if (!s) return std::move(s).error();
-      reads.push_back(std::move(s).value());
-      asks.push_back(i);
-    }
+  auto ask_bucket = [&](const InboxKey& k, std::int64_t bucket) -> Result<void> {
+    auto s = statement("SELECT seq FROM {ks}.inbox_ids WHERE user_id = ? AND seq_bucket = ? AND id = ?",
+                       {big(k.user.value), bigint_value(bucket), big(k.message.value)});
+    if (!s) return std::move(s).error();
+    reads.push_back(std::move(s).value());
+    return Ok{};
+  };
+  for (UserId user : users) {
+    auto s = statement("SELECT head FROM {ks}.inbox_heads WHERE user_id = ?", {big(user.value)});
+    if (!s) return std::move(s).error();
+    reads.push_back(std::move(s).value());
+  }
+  for (const auto& k : keys) {
+    if (auto asked = ask_bucket(k, 0); !asked) return std::move(asked).error();
   }
   auto pages = session_->execute_each(reads, idempotent);
   if (!pages) return std::move(pages).error();
+
+  auto seq_in = [](const Rows& page, const char* table) -> Result<std::optional<Seq>> {
+    if (page.rows.empty() || page.rows[0].empty() || !page.rows[0][0]) return std::optional<Seq>{};
+    auto seq = as_bigint(page.rows[0][0]);
+    if (!seq) return corrupt(table);
+    return std::optional<Seq>(static_cast<Seq>(*seq));
+  };
+  std::vector<Seq> heads;
+  heads.reserve(users.size());
+  for (std::size_t u = 0; u < users.size(); ++u) {
+    auto head = seq_in(pages.value()[u], "inbox_heads");
+    if (!head) return std::move(head).error();
+    heads.push_back(head->value_or(0));
+  }
+  auto head_of = [&](UserId user) {
+    return heads[static_cast<std::size_t>(std::lower_bound(users.begin(), users.end(), user) - users.begin())];
+  };
   std::vector<std::optional<Seq>> out(keys.size());
-  for (std::size_t r = 0; r < reads.size(); ++r) {
-    auto seq = read(pages.value()[r], "inbox_ids");
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    auto seq = seq_in(pages.value()[users.size() + i], "inbox_ids");
     if (!seq) return std::move(seq).error();
-    if (*seq) out[asks[r]] = *seq;
+    out[i] = *seq;
   }
 
+  // Then the rest, each round only for the keys still missing.
+  std::vector<std::size_t> asks;  // reads[r] is about keys[asks[r]]
+  auto finish = [&](const char* table) -> Result<void> {
+    if (reads.empty()) return Ok{};
+    auto more = session_->execute_each(reads, idempotent);
+    if (!more) return std::move(more).error();
+    for (std::size_t r = 0; r < reads.size(); ++r) {
+      auto seq = seq_in(more.value()[r], table);
+      if (!seq) return std::move(seq).error();
+      if (*seq) out[asks[r]] = *seq;
+    }
+    reads.clear();
+    asks.clear();
+    return Ok{};
+  };
   reads.clear();
-  asks.clear();
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (out[i]) continue;
+    for (std::int64_t bucket = 1; bucket <= inbox_bucket(head_of(keys[i].user)); ++bucket) {
+      if (auto asked = ask_bucket(keys[i], bucket); !asked) return std::move(asked).error();
+      asks.push_back(i);
+    }
+  }
+  if (auto done = finish("inbox_ids"); !done) return std::move(done).error();
+  if (!legacy_index_) return out;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     if (out[i]) continue;
     auto s = statement("SELECT seq FROM {ks}.inbox_index WHERE user_id = ? AND id = ?",
@@ -438,14 +477,7 @@ Result<std::vector<std::optional<Seq>>> CassandraMessageStore::inbox_seqs_of(std
     reads.push_back(std::move(s).value());
     asks.push_back(i);
   }
-  if (reads.empty()) return out;
-  pages = session_->execute_each(reads, idempotent);
-  if (!pages) return std::move(pages).error();
-  for (std::size_t r = 0; r < reads.size(); ++r) {
-    auto seq = read(pages.value()[r], "inbox_index");
-    if (!seq) return std::move(seq).error();
-    out[asks[r]] = *seq;
-  }
+  if (auto done = finish("inbox_index"); !done) return std::move(done).error();
   return out;
 }
 

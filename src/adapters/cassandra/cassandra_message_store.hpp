@@ -74,7 +74,7 @@ class CassandraMessageStore final : public ports::MessageStore {
   [[nodiscard]] static Result<std::unique_ptr<CassandraMessageStore>> open(const CassandraStoreOptions& options);
 
   // Use open(); public only for std::make_unique.
-  CassandraMessageStore(Private, std::unique_ptr<CqlSession> session, std::string keyspace);
+  CassandraMessageStore(Private, std::unique_ptr<CqlSession> session, std::string keyspace, bool legacy_index);
 
   [[nodiscard]] Result<MessageId> last_message_id(std::string_view conversation) override;
   [[nodiscard]] Result<void> put_messages(std::span<const Message> messages) override;
@@ -83,7 +83,8 @@ class CassandraMessageStore final : public ports::MessageStore {
 
   [[nodiscard]] Result<Seq> inbox_head(UserId user) override;
   [[nodiscard]] Result<std::optional<Seq>> inbox_seq_of(UserId user, MessageId message) override;
-  // All at once, a window of requests in flight (CqlSession::execute_each).
+  // All at once, a window of requests in flight (CqlSession::execute_each):
+  // one round for users with fewer than 65,536 entries (the .cpp says more).
   [[nodiscard]] Result<std::vector<std::optional<Seq>>> inbox_seqs_of(std::span<const InboxKey> keys) override;
   [[nodiscard]] Result<std::vector<Seq>> inbox_heads(std::span<const UserId> users) override;
   [[nodiscard]] Result<void> put_inbox(std::span<const InboxWrite> writes) override;
@@ -135,6 +136,9 @@ class CassandraMessageStore final : public ports::MessageStore {
 
   std::unique_ptr<CqlSession> session_;
   std::string keyspace_;
+  // Whether inbox_index held rows at open: entries placed before migration
+  // 2, which replay checks must look up there.
+  bool legacy_index_;
   // (conversation, bucket) rows of conversation_buckets known to be
   // stored: put_messages writes each once per process, not per message.
   // Bounded: cleared whole when it grows past a limit.

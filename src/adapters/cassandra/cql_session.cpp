@@ -688,6 +688,9 @@ Result<void> CqlSession::write_by_node(const std::vector<std::vector<Statement>>
   const auto owner = impl_->owners(tokens);
   std::map<std::size_t, std::vector<std::size_t>> by_node;  // node -> indexes into todo
   for (std::size_t i = 0; i < todo.size(); ++i) by_node[owner[i]].push_back(i);
+  // Groups of one partition: the same token (a group without one is a
+  // partition of its own).
+  auto same_partition = [&tokens](std::size_t a, std::size_t b) { return tokens[a] && tokens[a] == tokens[b]; };
   std::vector<std::vector<Statement>> batches;
   for (auto& [node, indexes] : by_node) {
     // The groups of one partition next to each other (in their order), so
@@ -699,27 +702,25 @@ Result<void> CqlSession::write_by_node(const std::vector<std::vector<Statement>>
     // cost a request each.
     std::size_t node_partitions = 0;
     for (std::size_t k = 0; k < indexes.size(); ++k) {
-      if (k == 0 || !tokens[indexes[k]] || tokens[indexes[k]] != tokens[indexes[k - 1]]) ++node_partitions;
+      if (k == 0 || !same_partition(indexes[k], indexes[k - 1])) ++node_partitions;
     }
     const std::size_t per_batch = std::max(max_partitions, (node_partitions + kBatchesPerNode - 1) / kBatchesPerNode);
     std::size_t bytes = 0;
     std::size_t partitions = 0;
-    std::optional<std::int64_t> last_token;
-    batches.emplace_back();
-    for (const std::size_t i : indexes) {
+    for (std::size_t k = 0; k < indexes.size(); ++k) {
+      const std::size_t i = indexes[k];
       std::size_t n = 0;
       for (const auto& st : *todo[i]) {
         for (const auto& v : st.values) n += v ? v->size() : 0;
       }
-      const bool new_partition = batches.back().empty() || !tokens[i] || tokens[i] != last_token;
-      if (!batches.back().empty() && (bytes + n > max_bytes || (new_partition && partitions == per_batch))) {
+      const bool new_partition = k == 0 || !same_partition(i, indexes[k - 1]);
+      if (k == 0 || bytes + n > max_bytes || (new_partition && partitions == per_batch)) {
         batches.emplace_back();
         bytes = 0;
         partitions = 0;
       }
       bytes += n;
-      if (batches.back().empty() || new_partition) ++partitions;
-      last_token = tokens[i];
+      if (new_partition || partitions == 0) ++partitions;
       batches.back().insert(batches.back().end(), todo[i]->begin(), todo[i]->end());
     }
   }
