@@ -16,19 +16,36 @@ PushStep::PushStep(ports::MessageStore& store, ports::StateStore& state, ports::
   }
 }
 
-Result<Seq> PushStep::seq_of(UserId user, MessageId message) {
+Result<std::vector<Seq>> PushStep::seqs_of(std::vector<ports::MessageStore::InboxKey> keys) {
   // The inbox owner reads the same records as this step and is usually a few
-  // milliseconds ahead or behind; poll with a short backoff rather than fail
-  // the whole batch (which the pipeline would also retry, but noisily).
+  // milliseconds ahead or behind: ask again, with a short backoff, for the
+  // entries it has not stored yet, rather than fail the whole batch (which
+  // the pipeline would also retry, but noisily). Each round asks for all the
+  // keys still missing at once: one round trip on Cassandra, however many
+  // users the batch wakes.
+  std::vector<Seq> out(keys.size(), 0);
+  std::vector<std::size_t> where(keys.size());  // keys[i] answers out[where[i]]
+  for (std::size_t i = 0; i < where.size(); ++i) where[i] = i;
   const auto deadline = std::chrono::steady_clock::now() + options_.seq_wait;
   std::chrono::milliseconds delay{2};
   for (;;) {
-    auto seq = store_.inbox_seq_of(user, message);
-    if (!seq) return std::move(seq).error();
-    if (seq.value()) return *seq.value();
+    auto seqs = store_.inbox_seqs_of(keys);
+    if (!seqs) return std::move(seqs).error();
+    std::size_t missing = 0;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (const auto& seq = seqs.value()[i]) {
+        out[where[i]] = *seq;
+      } else {
+        keys[missing] = keys[i];
+        where[missing++] = where[i];
+      }
+    }
+    if (missing == 0) return out;
     if (std::chrono::steady_clock::now() >= deadline) {
       return make_error(ErrorCode::unavailable, "the inbox entry is not stored yet");
     }
+    keys.resize(missing);
+    where.resize(missing);
     std::this_thread::sleep_for(delay);
     delay = std::min(delay * 2, std::chrono::milliseconds(50));
   }
@@ -80,6 +97,7 @@ Result<void> PushStep::process(std::span<const ports::LogRecord> batch) {
       }
     }
   }
+  std::vector<ports::MessageStore::InboxKey> keys;
   for (const auto& cmd : commands) {
     const Message& m = cmd.message;
     for (UserId user : cmd.users) {
@@ -88,16 +106,17 @@ Result<void> PushStep::process(std::span<const ports::LogRecord> batch) {
       if (const auto it = last_seen.find(user); it != last_seen.end() && it->second != 0 && it->second >= m.sent_at) {
         continue;  // online when it was sent, and gone since: it got the message live
       }
-
-      auto seq = seq_of(user, m.id);
-      if (!seq) return std::move(seq).error();
       std::string preview = m.body.substr(0, options_.preview_bytes);
-      candidates.push_back(ports::PushCandidate{user, seq.value(), m.conversation, m.id, m.from,
+      candidates.push_back(ports::PushCandidate{user, 0, m.conversation, m.id, m.from,
                                                 m.to.kind == Recipient::Kind::group, std::move(preview),
                                                 options_.clock()});
+      keys.push_back({user, m.id});
     }
   }
   if (candidates.empty()) return Ok{};
+  auto seqs = seqs_of(std::move(keys));
+  if (!seqs) return std::move(seqs).error();
+  for (std::size_t i = 0; i < candidates.size(); ++i) candidates[i].seq = seqs.value()[i];
   auto added = ledger_.add(candidates);
   if (!added) return std::move(added).error();
   if (added.value() > 0 && options_.on_added) options_.on_added();

@@ -6,8 +6,9 @@
 //
 // For each inbox record (or decision), in log order: skip the sender's own copy and any
 // user with a device online now (routes in the state store); otherwise look
-// up the seq the inbox owner gave the entry (waiting briefly if the inbox
-// owner has not stored it yet) and fold it into the ledger, which skips
+// up the seq the inbox owner gave the entry (the batch's entries together,
+// one round trip on Cassandra; waiting briefly for those the inbox owner has
+// not stored yet) and fold it into the ledger, which skips
 // entries folded in before. The fold is durable before process() returns,
 // so the offset commit that follows can never lose a wake-up, and a replay
 // after a crash adds nothing twice. The dispatcher sends the batches.
@@ -38,8 +39,9 @@ class PushStep final : public BatchHandler {
   [[nodiscard]] Result<void> process(std::span<const ports::LogRecord> batch) override;
 
  private:
-  // The entry's seq; unavailable if the inbox owner has not stored it in time.
-  [[nodiscard]] Result<Seq> seq_of(UserId user, MessageId message);
+  // The seqs of the entries, in the order asked; unavailable if the inbox
+  // owner has not stored one of them in time.
+  [[nodiscard]] Result<std::vector<Seq>> seqs_of(std::vector<ports::MessageStore::InboxKey> keys);
 
   ports::MessageStore& store_;
   ports::StateStore& state_;

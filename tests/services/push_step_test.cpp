@@ -4,15 +4,20 @@
 // entry, a preview cut to size, the time seen), never the sender, nobody
 // online and nobody for a channel post; a replayed batch adds nothing; and
 // an entry the inbox owner has not stored yet fails the batch (so that it
-// is retried) instead of being skipped.
+// is retried) instead of being skipped. The seqs of a batch's entries are
+// asked for together: one round trip to the store, and again only for the
+// entries not stored yet.
 
 #include "services/push_step.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
+#include <utility>
 
 #include "adapters/embedded/rocks_push_ledger.hpp"
+#include "forwarding_message_store.hpp"
 #include "service_fixture.hpp"
 
 namespace parley::services {
@@ -22,6 +27,29 @@ using testkit::Engines;
 using testkit::must;
 using testkit::ServerDevices;
 
+// Records the store's seq lookups: the keys of each round (inbox_seqs_of)
+// and the lookups of one entry (inbox_seq_of). After its first round it can
+// place entries, as an inbox owner a few milliseconds behind this step does.
+class CountingStore final : public ForwardingMessageStore {
+ public:
+  using ForwardingMessageStore::ForwardingMessageStore;
+
+  Result<std::optional<Seq>> inbox_seq_of(UserId user, MessageId message) override {
+    ++single_lookups;
+    return inner_.inbox_seq_of(user, message);
+  }
+  Result<std::vector<std::optional<Seq>>> inbox_seqs_of(std::span<const InboxKey> keys) override {
+    rounds.emplace_back(keys.begin(), keys.end());
+    auto out = inner_.inbox_seqs_of(keys);
+    if (auto then = std::exchange(after_first_round, nullptr)) then();
+    return out;
+  }
+
+  std::vector<std::vector<InboxKey>> rounds;
+  int single_lookups = 0;
+  std::function<void()> after_first_round;
+};
+
 class PushStepTest : public ::testing::Test {
  protected:
   PushStepTest() {
@@ -30,9 +58,10 @@ class PushStepTest : public ::testing::Test {
     carol_ = engines_.user("carol");
   }
 
-  PushStep step(std::chrono::milliseconds seq_wait = std::chrono::milliseconds(0)) {
+  PushStep step(std::chrono::milliseconds seq_wait = std::chrono::milliseconds(0),
+                ports::MessageStore* store = nullptr) {
     return PushStep(
-        *engines_.store, engines_.state, *ledger_,
+        store != nullptr ? *store : *engines_.store, engines_.state, *ledger_,
         {.preview_bytes = 5, .seq_wait = seq_wait, .clock = [this] { return now_; }, .on_added = [this] { ++woken_; }});
   }
 
@@ -193,6 +222,56 @@ TEST_F(PushStepTest, AnEntryNotStoredYetFailsTheBatchSoThatItIsRetried) {
   ASSERT_EQ(batches().size(), 1U);
   EXPECT_EQ(batches()[0].last_seq, 1U);
   EXPECT_EQ(woken_, 1);
+}
+
+// A group message to many offline members costs one lookup round, not one
+// per member (on Cassandra, a round trip each).
+TEST_F(PushStepTest, TheSeqsOfABatchAreAskedForInOneRound) {
+  const UserId dave = engines_.user("dave");
+  const Message news = message(alice_, {Recipient::Kind::group, 4242}, 100, "group news");
+  const Message hello = message(alice_, {Recipient::Kind::user, bob_.value}, 101, "hello bob");
+  place(news, {alice_, bob_, carol_, dave});  // seq 1 for each
+  place(hello, {alice_, bob_});               // bob's seq 2
+  CountingStore store(*engines_.store);
+  auto push = step(std::chrono::milliseconds(0), &store);
+  ASSERT_TRUE(
+      push.process(std::vector{record(news, {alice_, bob_, carol_, dave}), record(hello, {alice_, bob_})}).ok());
+
+  ASSERT_EQ(store.rounds.size(), 1U);
+  EXPECT_EQ(store.rounds[0].size(), 4U);  // bob twice, carol, dave; never alice
+  EXPECT_EQ(store.single_lookups, 0);
+  const auto all = batches();
+  ASSERT_EQ(all.size(), 4U);
+  EXPECT_EQ(all[0].user, bob_);
+  EXPECT_EQ(all[1].user, bob_);
+  for (const auto& b : all) {
+    EXPECT_EQ(b.first_seq, b.conversation == hello.conversation ? 2U : 1U) << to_string(b.user);
+  }
+  EXPECT_EQ(all[2].user, carol_);
+  EXPECT_EQ(all[3].user, dave);
+}
+
+// The inbox owner stores an entry while the step waits for it: the next
+// round asks for that one alone, and the batch wakes everyone.
+TEST_F(PushStepTest, AnEntryStoredWhileTheStepWaitsIsAskedForAgainAlone) {
+  const Message one = message(alice_, {Recipient::Kind::user, bob_.value}, 100, "one");
+  const Message two = message(carol_, {Recipient::Kind::user, bob_.value}, 101, "two");
+  place(one, {alice_, bob_});
+  CountingStore store(*engines_.store);
+  store.after_first_round = [&] { place(two, {carol_, bob_}); };
+  auto push = step(std::chrono::milliseconds(3000), &store);
+  ASSERT_TRUE(push.process(std::vector{record(one, {alice_, bob_}), record(two, {carol_, bob_})}).ok());
+
+  ASSERT_EQ(store.rounds.size(), 2U);
+  EXPECT_EQ(store.rounds[0].size(), 2U);
+  ASSERT_EQ(store.rounds[1].size(), 1U);
+  EXPECT_EQ(store.rounds[1][0].message, two.id);
+  const auto all = batches();
+  ASSERT_EQ(all.size(), 2U);  // bob, in two conversations
+  for (const auto& b : all) {
+    EXPECT_EQ(b.user, bob_);
+    EXPECT_EQ(b.first_seq, b.last_message == two.id ? 2U : 1U);
+  }
 }
 
 TEST_F(PushStepTest, ARecordThatDoesNotDecodeIsSkipped) {
