@@ -20,20 +20,29 @@ Result<std::vector<Seq>> PushStep::seqs_of(std::vector<ports::MessageStore::Inbo
   // The inbox owner reads the same records as this step and is usually a few
   // milliseconds ahead or behind: ask again, with a short backoff, for the
   // entries it has not stored yet, rather than fail the whole batch (which
-  // the pipeline would also retry, but noisily). Each round asks for all the
-  // keys still missing at once: one round trip on Cassandra, however many
-  // users the batch wakes.
+  // the pipeline would also retry, but noisily). Each round asks for the keys
+  // still missing together, in calls of at most options_.keys_per_lookup
+  // (each one round trip on Cassandra): not one call per user woken, and not
+  // one unbounded call for a backlog of group messages to offline members,
+  // which can wake hundreds of thousands at once.
   std::vector<Seq> out(keys.size(), 0);
   std::vector<std::size_t> where(keys.size());  // keys[i] answers out[where[i]]
   for (std::size_t i = 0; i < where.size(); ++i) where[i] = i;
   const auto deadline = std::chrono::steady_clock::now() + options_.seq_wait;
   std::chrono::milliseconds delay{2};
+  const std::size_t per_call = std::max<std::size_t>(options_.keys_per_lookup, 1);
+  std::vector<std::optional<Seq>> seqs;
   for (;;) {
-    auto seqs = store_.inbox_seqs_of(keys);
-    if (!seqs) return std::move(seqs).error();
+    seqs.clear();
+    for (std::size_t from = 0; from < keys.size(); from += per_call) {
+      const auto part = std::span(keys).subspan(from, std::min(per_call, keys.size() - from));
+      auto got = store_.inbox_seqs_of(part);
+      if (!got) return std::move(got).error();
+      seqs.insert(seqs.end(), got->begin(), got->end());
+    }
     std::size_t missing = 0;
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (const auto& seq = seqs.value()[i]) {
+      if (const auto& seq = seqs[i]) {
         out[where[i]] = *seq;
       } else {
         keys[missing] = keys[i];

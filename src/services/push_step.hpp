@@ -30,6 +30,7 @@ class PushStep final : public BatchHandler {
   struct Options {
     std::size_t preview_bytes = 512;           // body bytes kept for the alert text
     std::chrono::milliseconds seq_wait{3000};  // how long to wait for the inbox owner
+    std::size_t keys_per_lookup = 4096;        // entries asked for in one call to the store
     std::function<TimeMs()> clock{};           // wall clock (ms); tests inject one
     std::function<void()> on_added{};          // tells the dispatcher there is work
   };

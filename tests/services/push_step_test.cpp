@@ -58,11 +58,14 @@ class PushStepTest : public ::testing::Test {
     carol_ = engines_.user("carol");
   }
 
-  PushStep step(std::chrono::milliseconds seq_wait = std::chrono::milliseconds(0),
-                ports::MessageStore* store = nullptr) {
-    return PushStep(
-        store != nullptr ? *store : *engines_.store, engines_.state, *ledger_,
-        {.preview_bytes = 5, .seq_wait = seq_wait, .clock = [this] { return now_; }, .on_added = [this] { ++woken_; }});
+  PushStep step(std::chrono::milliseconds seq_wait = std::chrono::milliseconds(0), ports::MessageStore* store = nullptr,
+                std::size_t keys_per_lookup = 4096) {
+    return PushStep(store != nullptr ? *store : *engines_.store, engines_.state, *ledger_,
+                    {.preview_bytes = 5,
+                     .seq_wait = seq_wait,
+                     .keys_per_lookup = keys_per_lookup,
+                     .clock = [this] { return now_; },
+                     .on_added = [this] { ++woken_; }});
   }
 
   Message message(UserId from, Recipient to, std::uint64_t id, std::string body) {
@@ -249,6 +252,25 @@ TEST_F(PushStepTest, TheSeqsOfABatchAreAskedForInOneRound) {
   }
   EXPECT_EQ(all[2].user, carol_);
   EXPECT_EQ(all[3].user, dave);
+}
+
+// A batch that wakes more users than one call asks for is asked for in
+// several calls, each at most the limit, and wakes them all.
+TEST_F(PushStepTest, ABatchOfManyEntriesIsAskedForInCallsOfAtMostTheLimit) {
+  const UserId dave = engines_.user("dave");
+  const UserId erin = engines_.user("erin");
+  const Message news = message(alice_, {Recipient::Kind::group, 4242}, 100, "group news");
+  place(news, {alice_, bob_, carol_, dave, erin});
+  CountingStore store(*engines_.store);
+  auto push = step(std::chrono::milliseconds(0), &store, /*keys_per_lookup=*/3);
+  ASSERT_TRUE(push.process(std::vector{record(news, {alice_, bob_, carol_, dave, erin})}).ok());
+
+  ASSERT_EQ(store.rounds.size(), 2U);
+  EXPECT_EQ(store.rounds[0].size(), 3U);
+  EXPECT_EQ(store.rounds[1].size(), 1U);
+  const auto all = batches();
+  ASSERT_EQ(all.size(), 4U);  // bob, carol, dave, erin
+  for (const auto& b : all) EXPECT_EQ(b.first_seq, 1U) << to_string(b.user);
 }
 
 // The inbox owner stores an entry while the step waits for it: the next
