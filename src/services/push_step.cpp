@@ -1,5 +1,7 @@
 #include "services/push_step.hpp"
 
+#include <algorithm>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -21,14 +23,16 @@ Result<std::vector<Seq>> PushStep::seqs_of(std::vector<ports::MessageStore::Inbo
   // milliseconds ahead or behind: ask again, with a short backoff, for the
   // entries it has not stored yet, rather than fail the whole batch (which
   // the pipeline would also retry, but noisily). Each round asks for the keys
-  // still missing together, in calls of at most options_.keys_per_lookup
-  // (each one round trip on Cassandra): not one call per user woken, and not
-  // one unbounded call for a backlog of group messages to offline members,
-  // which can wake hundreds of thousands at once.
+  // still missing together, in calls of at most options_.keys_per_lookup (on
+  // Cassandra each call issues a read per entry and per user, 128 in flight):
+  // not one call per user woken, one after another, and not one unbounded
+  // call for a backlog of group messages to offline members, which can wake
+  // hundreds of thousands at once. The wait starts when the first round has
+  // answered, so a large batch's own lookups never use it up.
   std::vector<Seq> out(keys.size(), 0);
   std::vector<std::size_t> where(keys.size());  // keys[i] answers out[where[i]]
   for (std::size_t i = 0; i < where.size(); ++i) where[i] = i;
-  const auto deadline = std::chrono::steady_clock::now() + options_.seq_wait;
+  std::optional<std::chrono::steady_clock::time_point> deadline;
   std::chrono::milliseconds delay{2};
   const std::size_t per_call = std::max<std::size_t>(options_.keys_per_lookup, 1);
   std::vector<std::optional<Seq>> seqs;
@@ -38,6 +42,9 @@ Result<std::vector<Seq>> PushStep::seqs_of(std::vector<ports::MessageStore::Inbo
       const auto part = std::span(keys).subspan(from, std::min(per_call, keys.size() - from));
       auto got = store_.inbox_seqs_of(part);
       if (!got) return std::move(got).error();
+      if (got->size() != part.size()) {
+        return make_error(ErrorCode::internal, "the store answered a different number of inbox entries than asked");
+      }
       seqs.insert(seqs.end(), got->begin(), got->end());
     }
     std::size_t missing = 0;
@@ -50,7 +57,8 @@ Result<std::vector<Seq>> PushStep::seqs_of(std::vector<ports::MessageStore::Inbo
       }
     }
     if (missing == 0) return out;
-    if (std::chrono::steady_clock::now() >= deadline) {
+    if (!deadline) deadline = std::chrono::steady_clock::now() + options_.seq_wait;
+    if (std::chrono::steady_clock::now() >= *deadline) {
       return make_error(ErrorCode::unavailable, "the inbox entry is not stored yet");
     }
     keys.resize(missing);
