@@ -4,14 +4,15 @@
 // "sequenced" changelog: a decision names every member, as the inbox records
 // made from it did.
 //
-// For each inbox record (or decision), in log order: skip the sender's own copy and any
-// user with a device online now (routes in the state store); otherwise look
-// up the seq the inbox owner gave the entry (the batch's entries together,
-// in calls of at most keys_per_lookup: on Cassandra a read per entry and per
-// user, 128 in flight, not one round trip per entry one after another;
-// waiting briefly for those the inbox owner has not stored yet) and fold it into the ledger, which skips
-// entries folded in before. The fold is durable before process() returns,
-// so the offset commit that follows can never lose a wake-up, and a replay
+// For each inbox record (or decision), in log order: skip the sender's own
+// copy and any user with a device online now (routes in the state store);
+// otherwise look up the seq the inbox owner gave the entry (the batch's
+// entries together, in calls of at most keys_per_lookup: on Cassandra a
+// read per entry and per user, 128 in flight, not one round trip per entry
+// one after another; waiting briefly for those the inbox owner has not
+// stored yet) and fold it into the ledger, which skips entries folded in
+// before. The fold is durable before process() returns, so the offset
+// commit that follows can never lose a wake-up, and a replay
 // after a crash adds nothing twice. The dispatcher sends the batches.
 
 #include <functional>
