@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 #include <cctype>
 #include <cstdint>
+#include <optional>
 #include <utility>
 
 #include "core/bytes.hpp"
@@ -81,6 +82,45 @@ bool disk_trouble(int code) {
   return primary == SQLITE_FULL || primary == SQLITE_IOERR;
 }
 
+// A statement prepared for the scope; `ok` false when SQLite refused it.
+struct Prepared {
+  Statement statement;
+  bool ok = false;
+  Prepared(sqlite3* db, const char* sql) {
+    ok = sqlite3_prepare_v2(db, sql, -1, &statement.stmt, nullptr) == SQLITE_OK;
+  }
+  sqlite3_stmt* get() const { return statement.stmt; }
+};
+
+// Brings an index made by an earlier version into the current form, in one
+// transaction: before 2026-12-02 the index was a single FTS5 table,
+// `messages(body, conversation UNINDEXED, payload UNINDEXED)`, which kept a
+// copy of every body and payload in FTS5's own content table beside the
+// terms. Its rows move to `found` and `terms`, and it is dropped. On a
+// failure (a full disk) nothing has changed, and the open fails.
+Result<void> migrate(sqlite3* db) {
+  {
+    const Prepared old_table(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'");
+    if (!old_table.ok) return sqlite_error(db, "open");
+    const int rc = sqlite3_step(old_table.get());
+    if (rc == SQLITE_DONE) return Ok{};
+    if (rc != SQLITE_ROW) return sqlite_error(db, "open");
+  }
+  if (auto begin = exec(db, "BEGIN"); !begin) return begin;
+  for (const char* sql : {"INSERT OR IGNORE INTO found(id, conversation, payload) "
+                          "SELECT rowid, conversation, payload FROM messages",
+                          "INSERT INTO terms(rowid, body) SELECT rowid, body FROM messages", "DROP TABLE messages"}) {
+    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+      Error e = sqlite_error(db, "migrate");
+      rollback(db);
+      return e;
+    }
+  }
+  if (auto committed = commit(db); !committed) return committed;
+  log::info("search", "the search index was moved to its new form (terms apart from the stored messages)");
+  return Ok{};
+}
+
 // `code`: SQLite's result code of the step that failed.
 Result<SqliteSearchIndex::Handle> open_connection(const std::string& path, int& code) {
   sqlite3* raw = nullptr;
@@ -88,25 +128,33 @@ Result<SqliteSearchIndex::Handle> open_connection(const std::string& path, int& 
   SqliteSearchIndex::Handle db(raw, sqlite3_close);
   if (code != SQLITE_OK) return sqlite_error(db.get(), "open");
   sqlite3_extended_result_codes(db.get(), 1);
-  // columnsize=0: no row of column sizes per message (they serve only
-  // bm25 ranking; results are ordered by id). An index made before keeps
-  // its sizes and works the same. automerge 16 (FTS5's default is 4) lets
-  // sixteen segments build up at a level before they are merged into one,
-  // so a message's postings are rewritten fewer times as the index grows;
-  // a search reads a few more segments. Together with the single-statement
-  // replace below, about a quarter less of the indexer's CPU a message
-  // (docs/BENCHMARKS.md). The merge settings are kept in the file; setting
-  // them is a write, so one that fails (a full disk) is left for the next
-  // open and does not keep the index closed.
-  constexpr const char* kCreate =
-      "CREATE VIRTUAL TABLE IF NOT EXISTS messages USING fts5("
-      "body, conversation UNINDEXED, payload UNINDEXED, tokenize='unicode61', columnsize=0)";
-  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kCreate}) {
+  // Two tables (sqlite_search_index.hpp): `terms`, a contentless FTS5
+  // table (content=''), holds only the words' postings; `found` holds what
+  // a search returns. FTS5 with its own content kept a second copy of each
+  // body and payload and looked the rowid up on every insert for its
+  // replace, which took about a third of the indexer's CPU a message
+  // (docs/BENCHMARKS.md, fourteenth round). columnsize=0: no row of column
+  // sizes per message (they serve only bm25 ranking; results are ordered by
+  // id). automerge 16 (FTS5's default is 4) lets sixteen segments build up
+  // at a level before they are merged into one, so a message's postings are
+  // rewritten fewer times as the index grows; a search reads a few more
+  // segments. The merge settings are kept in the file; setting them is a
+  // write, so one that fails (a full disk) is left for the next open and
+  // does not keep the index closed.
+  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                          "CREATE VIRTUAL TABLE IF NOT EXISTS terms USING fts5("
+                          "body, content='', tokenize='unicode61', columnsize=0)",
+                          "CREATE TABLE IF NOT EXISTS found("
+                          "id INTEGER PRIMARY KEY, conversation TEXT NOT NULL, payload BLOB NOT NULL)"}) {
     code = sqlite3_exec(db.get(), sql, nullptr, nullptr, nullptr);
     if (code != SQLITE_OK) return sqlite_error(db.get(), "open");
   }
-  for (const char* sql : {"INSERT INTO messages(messages, rank) VALUES('automerge', 16)",
-                          "INSERT INTO messages(messages, rank) VALUES('crisismerge', 64)"}) {
+  if (auto migrated = migrate(db.get()); !migrated) {
+    code = sqlite3_extended_errcode(db.get());
+    return std::move(migrated).error();
+  }
+  for (const char* sql : {"INSERT INTO terms(terms, rank) VALUES('automerge', 16)",
+                          "INSERT INTO terms(terms, rank) VALUES('crisismerge', 64)"}) {
     (void)sqlite3_exec(db.get(), sql, nullptr, nullptr, nullptr);
   }
   return db;
@@ -186,36 +234,113 @@ Result<void> SqliteSearchIndex::ensure_open() {
   return Ok{};
 }
 
+namespace {
+
+// The body a stored payload was indexed with, for FTS5's 'delete' of a
+// contentless row (which needs the values it was given); nullopt if the
+// payload does not decode.
+std::optional<std::string> indexed_body(sqlite3_stmt* select_payload) {
+  const auto* data = static_cast<const char*>(sqlite3_column_blob(select_payload, 0));
+  const int size = sqlite3_column_bytes(select_payload, 0);
+  bytes::Reader r(std::string_view(data, static_cast<std::size_t>(size)));
+  Message m;
+  if (!bytes::read_message(r, m) || !r.done()) return std::nullopt;
+  return std::move(m.body);
+}
+
+// Takes message `id` out of both tables (its terms through FTS5's 'delete',
+// with the body it was indexed with). False when a step failed.
+bool erase(sqlite3_stmt* select_payload, sqlite3_stmt* delete_terms, sqlite3_stmt* delete_found, sqlite3_int64 id) {
+  sqlite3_bind_int64(select_payload, 1, id);
+  int rc = sqlite3_step(select_payload);
+  if (rc == SQLITE_ROW) {
+    // A payload that does not decode leaves its terms: without `found`'s
+    // row they match nothing.
+    if (auto body = indexed_body(select_payload)) {
+      sqlite3_bind_int64(delete_terms, 1, id);
+      sqlite3_bind_text(delete_terms, 2, body->data(), static_cast<int>(body->size()), SQLITE_TRANSIENT);
+      rc = sqlite3_step(delete_terms);
+      sqlite3_reset(delete_terms);
+      if (rc != SQLITE_DONE) {
+        sqlite3_reset(select_payload);
+        return false;
+      }
+    }
+    rc = SQLITE_DONE;
+  }
+  sqlite3_reset(select_payload);
+  if (rc != SQLITE_DONE) return false;
+  sqlite3_bind_int64(delete_found, 1, id);
+  rc = sqlite3_step(delete_found);
+  sqlite3_reset(delete_found);
+  return rc == SQLITE_DONE;
+}
+
+constexpr const char* kSelectPayload = "SELECT payload FROM found WHERE id = ?";
+constexpr const char* kDeleteTerms = "INSERT INTO terms(terms, rowid, body) VALUES('delete', ?, ?)";
+constexpr const char* kDeleteFound = "DELETE FROM found WHERE id = ?";
+
+}  // namespace
+
 Result<void> SqliteSearchIndex::index(std::span<const Message> messages) {
   if (messages.empty()) return Ok{};
   std::lock_guard lock(mutex_);
   if (auto opened = ensure_open(); !opened) return opened;
   if (auto begin = exec(db_.get(), "BEGIN"); !begin) return begin;
-  // A message indexed before (a replay) is replaced: FTS5 deletes
-  // the row of that id first, in the same statement.
-  Statement insert;
-  if (sqlite3_prepare_v2(db_.get(),
-                         "INSERT OR REPLACE INTO messages(rowid, body, conversation, payload) VALUES (?, ?, ?, ?)", -1,
-                         &insert.stmt, nullptr) != SQLITE_OK) {
+  // A message new to the index is a row in `found` and its terms; one
+  // indexed before (a replay) changes nothing, unless it comes with
+  // another payload, which replaces the old one and its terms.
+  const Prepared add_found(db_.get(),
+                           "INSERT INTO found(id, conversation, payload) VALUES (?, ?, ?) "
+                           "ON CONFLICT(id) DO NOTHING");
+  const Prepared add_terms(db_.get(), "INSERT INTO terms(rowid, body) VALUES (?, ?)");
+  if (!add_found.ok || !add_terms.ok) {
     Error e = sqlite_error(db_.get(), "prepare");
     rollback(db_.get());
     return e;
   }
+  auto failed = [&](std::string_view what) {
+    Error e = sqlite_error(db_.get(), what);
+    rollback(db_.get());
+    return e;
+  };
+  std::string payload;
   for (const auto& m : messages) {
-    std::string payload;
+    payload.clear();
     bytes::Writer w(payload);
     bytes::write_message(w, m);
-    sqlite3_bind_int64(insert.stmt, 1, static_cast<sqlite3_int64>(m.id.value));
-    sqlite3_bind_text(insert.stmt, 2, m.body.data(), static_cast<int>(m.body.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_text(insert.stmt, 3, m.conversation.data(), static_cast<int>(m.conversation.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_blob(insert.stmt, 4, payload.data(), static_cast<int>(payload.size()), SQLITE_TRANSIENT);
-    const bool ok = sqlite3_step(insert.stmt) == SQLITE_DONE;
-    sqlite3_reset(insert.stmt);
-    if (!ok) {
-      Error e = sqlite_error(db_.get(), "index");
-      rollback(db_.get());
-      return e;
+    const auto id = static_cast<sqlite3_int64>(m.id.value);
+    auto add = [&] {
+      sqlite3_bind_int64(add_found.get(), 1, id);
+      sqlite3_bind_text(add_found.get(), 2, m.conversation.data(), static_cast<int>(m.conversation.size()),
+                        SQLITE_STATIC);
+      sqlite3_bind_blob(add_found.get(), 3, payload.data(), static_cast<int>(payload.size()), SQLITE_STATIC);
+      const bool ok = sqlite3_step(add_found.get()) == SQLITE_DONE;
+      sqlite3_reset(add_found.get());
+      return ok;
+    };
+    if (!add()) return failed("index");
+    if (sqlite3_changes(db_.get()) == 0) {
+      // Indexed before: the same payload is nothing to do.
+      const Prepared select_payload(db_.get(), kSelectPayload);
+      if (!select_payload.ok) return failed("prepare");
+      sqlite3_bind_int64(select_payload.get(), 1, id);
+      if (sqlite3_step(select_payload.get()) != SQLITE_ROW) return failed("index");
+      const auto* data = static_cast<const char*>(sqlite3_column_blob(select_payload.get(), 0));
+      const std::string_view stored(data, static_cast<std::size_t>(sqlite3_column_bytes(select_payload.get(), 0)));
+      const bool same = stored == payload;
+      sqlite3_reset(select_payload.get());
+      if (same) continue;
+      const Prepared delete_terms(db_.get(), kDeleteTerms);
+      const Prepared delete_found(db_.get(), kDeleteFound);
+      if (!delete_terms.ok || !delete_found.ok) return failed("prepare");
+      if (!erase(select_payload.get(), delete_terms.get(), delete_found.get(), id) || !add()) return failed("index");
     }
+    sqlite3_bind_int64(add_terms.get(), 1, id);
+    sqlite3_bind_text(add_terms.get(), 2, m.body.data(), static_cast<int>(m.body.size()), SQLITE_STATIC);
+    const bool ok = sqlite3_step(add_terms.get()) == SQLITE_DONE;
+    sqlite3_reset(add_terms.get());
+    if (!ok) return failed("index");
   }
   return commit(db_.get());
 }
@@ -225,17 +350,16 @@ Result<void> SqliteSearchIndex::remove(std::span<const MessageId> messages) {
   std::lock_guard lock(mutex_);
   if (auto opened = ensure_open(); !opened) return opened;
   if (auto begin = exec(db_.get(), "BEGIN"); !begin) return begin;
-  Statement remove;
-  if (sqlite3_prepare_v2(db_.get(), "DELETE FROM messages WHERE rowid = ?", -1, &remove.stmt, nullptr) != SQLITE_OK) {
+  const Prepared select_payload(db_.get(), kSelectPayload);
+  const Prepared delete_terms(db_.get(), kDeleteTerms);
+  const Prepared delete_found(db_.get(), kDeleteFound);
+  if (!select_payload.ok || !delete_terms.ok || !delete_found.ok) {
     Error e = sqlite_error(db_.get(), "prepare");
     rollback(db_.get());
     return e;
   }
   for (MessageId id : messages) {
-    sqlite3_bind_int64(remove.stmt, 1, static_cast<sqlite3_int64>(id.value));
-    const bool ok = sqlite3_step(remove.stmt) == SQLITE_DONE;
-    sqlite3_reset(remove.stmt);
-    if (!ok) {
+    if (!erase(select_payload.get(), delete_terms.get(), delete_found.get(), static_cast<sqlite3_int64>(id.value))) {
       Error e = sqlite_error(db_.get(), "remove");
       rollback(db_.get());
       return e;
@@ -260,9 +384,10 @@ Result<std::vector<Message>> SqliteSearchIndex::search(std::string_view query, c
   if (auto opened = ensure_open(); !opened) return std::move(opened).error();
   Statement select;
   if (sqlite3_prepare_v2(db_.get(),
-                         "SELECT payload FROM messages WHERE messages MATCH ? AND (conversation IN "
-                         "(SELECT value FROM json_each(?)) OR conversation LIKE ? OR conversation LIKE ?) "
-                         "ORDER BY rowid DESC LIMIT ?",
+                         "SELECT found.payload FROM terms JOIN found ON found.id = terms.rowid "
+                         "WHERE terms MATCH ? AND (found.conversation IN (SELECT value FROM json_each(?)) "
+                         "OR found.conversation LIKE ? OR found.conversation LIKE ?) "
+                         "ORDER BY terms.rowid DESC LIMIT ?",
                          -1, &select.stmt, nullptr) != SQLITE_OK) {
     return sqlite_error(db_.get(), "prepare search");
   }

@@ -1,8 +1,14 @@
 #pragma once
-// SqliteSearchIndex: the embedded SearchIndex, an SQLite FTS5 table keyed by
+// SqliteSearchIndex: the embedded SearchIndex, two SQLite tables keyed by
 // message id:
 //
-//   messages(body, conversation UNINDEXED, payload UNINDEXED), rowid = message id
+//   terms(body)  contentless FTS5 (content=''): the words' postings only, rowid = message id
+//   found(id INTEGER PRIMARY KEY, conversation, payload)  what a search returns
+//
+// A search matches `terms` and joins `found`. A message is removed from
+// both, its terms through FTS5's 'delete' with the body kept in its payload.
+// An index made by an earlier version (one FTS5 table that kept its own
+// copy of every row) is moved into this form when it opens.
 //
 // One connection, serialised by a mutex (searches are short; indexing comes
 // in batches from the sequencer). The journal is WAL with synchronous=NORMAL:
