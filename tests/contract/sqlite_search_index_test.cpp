@@ -124,7 +124,8 @@ TEST(SqliteSearchIndex, AnIndexMadeByAnEarlierVersionKeepsItsMessagesInTheNewFor
 
 TEST(SqliteSearchIndex, AReplayWithAnotherBodyReplacesTheEntry) {
   TempDir dir;
-  auto index = embedded::SqliteSearchIndex::open(dir.sub("search.sqlite"));
+  const std::string path = dir.sub("search.sqlite");
+  auto index = embedded::SqliteSearchIndex::open(path);
   ASSERT_TRUE(index) << index.error().message;
   auto message = [](std::string body) {
     return Message{MessageId{5}, "g:2", UserId{1}, Recipient{Recipient::Kind::group, 2}, std::move(body), 1000, "c5"};
@@ -138,6 +139,7 @@ TEST(SqliteSearchIndex, AReplayWithAnotherBodyReplacesTheEntry) {
   EXPECT_TRUE(first.value().empty()) << "the first body's words still find the message";
   ASSERT_EQ(second.value().size(), 1U);
   EXPECT_EQ(second.value()[0].body, "second words");
+  EXPECT_EQ(term_rows(path, "first"), 0) << "the first body's words are still in the index";
 }
 
 }  // namespace
