@@ -132,8 +132,8 @@ Result<SqliteSearchIndex::Handle> open_connection(const std::string& path, int& 
   // table (content=''), holds only the words' postings; `found` holds what
   // a search returns. FTS5 with its own content kept a second copy of each
   // body and payload and looked the rowid up on every insert for its
-  // replace, which took about a third of the indexer's CPU a message
-  // (docs/BENCHMARKS.md, fourteenth round). columnsize=0: no row of column
+  // replace, which took about a quarter of the indexer thread's CPU a
+  // message (docs/BENCHMARKS.md, fourteenth round). columnsize=0: no row of column
   // sizes per message (they serve only bm25 ranking; results are ordered by
   // id). automerge 16 (FTS5's default is 4) lets sixteen segments build up
   // at a level before they are merged into one, so a message's postings are
