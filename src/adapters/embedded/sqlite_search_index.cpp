@@ -4,7 +4,6 @@
 #include <boost/json/serialize.hpp>
 #include <cctype>
 #include <cstdint>
-#include <optional>
 #include <utility>
 
 #include "core/bytes.hpp"
@@ -67,12 +66,17 @@ void rollback(sqlite3* db) {
   if (sqlite3_get_autocommit(db) == 0) (void)exec(db, "ROLLBACK");
 }
 
+// Rolls back the transaction in hand and says why.
+Error rolled_back(sqlite3* db, std::string_view what) {
+  Error e = sqlite_error(db, what);
+  rollback(db);
+  return e;
+}
+
 // Commits the transaction in hand, or rolls it back and says why.
 Result<void> commit(sqlite3* db) {
   if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK) return Ok{};
-  Error e = sqlite_error(db, "commit");
-  rollback(db);
-  return e;
+  return rolled_back(db, "commit");
 }
 
 // Whether an open failed for want of room or on the disk, which passes,
@@ -80,6 +84,18 @@ Result<void> commit(sqlite3* db) {
 bool disk_trouble(int code) {
   const int primary = code & 0xFF;
   return primary == SQLITE_FULL || primary == SQLITE_IOERR;
+}
+
+// Column `i` of `statement`'s current row as bytes (valid until it moves).
+std::string_view column_bytes(sqlite3_stmt* statement, int i) {
+  const auto* data = static_cast<const char*>(sqlite3_column_blob(statement, i));
+  return {data, static_cast<std::size_t>(sqlite3_column_bytes(statement, i))};
+}
+
+// A payload of `found` back into its message; false if it does not decode.
+bool decode_payload(std::string_view payload, Message& m) {
+  bytes::Reader r(payload);
+  return bytes::read_message(r, m) && r.done();
 }
 
 // A statement prepared for the scope; `ok` false when SQLite refused it.
@@ -110,11 +126,7 @@ Result<void> migrate(sqlite3* db) {
   for (const char* sql : {"INSERT OR IGNORE INTO found(id, conversation, payload) "
                           "SELECT rowid, conversation, payload FROM messages",
                           "INSERT INTO terms(rowid, body) SELECT rowid, body FROM messages", "DROP TABLE messages"}) {
-    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
-      Error e = sqlite_error(db, "migrate");
-      rollback(db);
-      return e;
-    }
+    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return rolled_back(db, "migrate");
   }
   if (auto committed = commit(db); !committed) return committed;
   log::info("search", "the search index was moved to its new form (terms apart from the stored messages)");
@@ -236,49 +248,53 @@ Result<void> SqliteSearchIndex::ensure_open() {
 
 namespace {
 
-// The body a stored payload was indexed with, for FTS5's 'delete' of a
-// contentless row (which needs the values it was given); nullopt if the
-// payload does not decode.
-std::optional<std::string> indexed_body(sqlite3_stmt* select_payload) {
-  const auto* data = static_cast<const char*>(sqlite3_column_blob(select_payload, 0));
-  const int size = sqlite3_column_bytes(select_payload, 0);
-  bytes::Reader r(std::string_view(data, static_cast<std::size_t>(size)));
-  Message m;
-  if (!bytes::read_message(r, m) || !r.done()) return std::nullopt;
-  return std::move(m.body);
-}
+// The statements that write the index, prepared once per batch.
+struct Writes {
+  Prepared add_found;
+  Prepared add_terms;
+  Prepared select_payload;
+  Prepared delete_terms;
+  Prepared delete_found;
+  explicit Writes(sqlite3* db)
+      : add_found(db, "INSERT INTO found(id, conversation, payload) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING"),
+        add_terms(db, "INSERT INTO terms(rowid, body) VALUES (?, ?)"),
+        select_payload(db, "SELECT payload FROM found WHERE id = ?"),
+        delete_terms(db, "INSERT INTO terms(terms, rowid, body) VALUES('delete', ?, ?)"),
+        delete_found(db, "DELETE FROM found WHERE id = ?") {}
+  bool ok() const { return add_found.ok && add_terms.ok && select_payload.ok && delete_terms.ok && delete_found.ok; }
 
-// Takes message `id` out of both tables (its terms through FTS5's 'delete',
-// with the body it was indexed with). False when a step failed.
-bool erase(sqlite3_stmt* select_payload, sqlite3_stmt* delete_terms, sqlite3_stmt* delete_found, sqlite3_int64 id) {
-  sqlite3_bind_int64(select_payload, 1, id);
-  int rc = sqlite3_step(select_payload);
-  if (rc == SQLITE_ROW) {
-    // A payload that does not decode leaves its terms: without `found`'s
-    // row they match nothing.
-    if (auto body = indexed_body(select_payload)) {
-      sqlite3_bind_int64(delete_terms, 1, id);
-      sqlite3_bind_text(delete_terms, 2, body->data(), static_cast<int>(body->size()), SQLITE_TRANSIENT);
-      rc = sqlite3_step(delete_terms);
-      sqlite3_reset(delete_terms);
-      if (rc != SQLITE_DONE) {
-        sqlite3_reset(select_payload);
-        return false;
-      }
-    }
-    rc = SQLITE_DONE;
+  // Steps `statement` (bound by the caller) once and resets it; true when
+  // it ran to the end.
+  static bool run(const Prepared& statement) {
+    const bool done = sqlite3_step(statement.get()) == SQLITE_DONE;
+    sqlite3_reset(statement.get());
+    return done;
   }
-  sqlite3_reset(select_payload);
-  if (rc != SQLITE_DONE) return false;
-  sqlite3_bind_int64(delete_found, 1, id);
-  rc = sqlite3_step(delete_found);
-  sqlite3_reset(delete_found);
-  return rc == SQLITE_DONE;
-}
 
-constexpr const char* kSelectPayload = "SELECT payload FROM found WHERE id = ?";
-constexpr const char* kDeleteTerms = "INSERT INTO terms(terms, rowid, body) VALUES('delete', ?, ?)";
-constexpr const char* kDeleteFound = "DELETE FROM found WHERE id = ?";
+  // Takes the words of `payload`, the row `found` holds for message `id`,
+  // out of `terms`: FTS5's 'delete' of a contentless row needs the body it
+  // was given. A payload that does not decode leaves its words, which
+  // match nothing once `found` has no row for them.
+  bool forget_terms(sqlite3_int64 id, std::string_view payload) const {
+    Message m;
+    if (!decode_payload(payload, m)) return true;
+    sqlite3_bind_int64(delete_terms.get(), 1, id);
+    sqlite3_bind_text(delete_terms.get(), 2, m.body.data(), static_cast<int>(m.body.size()), SQLITE_TRANSIENT);
+    return run(delete_terms);
+  }
+
+  // Takes message `id` out of both tables; true also when it is not there.
+  bool erase(sqlite3_int64 id) const {
+    sqlite3_bind_int64(select_payload.get(), 1, id);
+    const int rc = sqlite3_step(select_payload.get());
+    const bool forgotten =
+        rc == SQLITE_DONE || (rc == SQLITE_ROW && forget_terms(id, column_bytes(select_payload.get(), 0)));
+    sqlite3_reset(select_payload.get());
+    if (!forgotten) return false;
+    sqlite3_bind_int64(delete_found.get(), 1, id);
+    return run(delete_found);
+  }
+};
 
 }  // namespace
 
@@ -287,60 +303,43 @@ Result<void> SqliteSearchIndex::index(std::span<const Message> messages) {
   std::lock_guard lock(mutex_);
   if (auto opened = ensure_open(); !opened) return opened;
   if (auto begin = exec(db_.get(), "BEGIN"); !begin) return begin;
-  // A message new to the index is a row in `found` and its terms; one
-  // indexed before (a replay) changes nothing, unless it comes with
-  // another payload, which replaces the old one and its terms.
-  const Prepared add_found(db_.get(),
-                           "INSERT INTO found(id, conversation, payload) VALUES (?, ?, ?) "
-                           "ON CONFLICT(id) DO NOTHING");
-  const Prepared add_terms(db_.get(), "INSERT INTO terms(rowid, body) VALUES (?, ?)");
-  if (!add_found.ok || !add_terms.ok) {
-    Error e = sqlite_error(db_.get(), "prepare");
-    rollback(db_.get());
-    return e;
-  }
-  auto failed = [&](std::string_view what) {
-    Error e = sqlite_error(db_.get(), what);
-    rollback(db_.get());
-    return e;
-  };
+  const Writes writes(db_.get());
+  if (!writes.ok()) return rolled_back(db_.get(), "prepare");
+  // A message new to the index is a row in `found` and its words in
+  // `terms`. One indexed before (a replay) changes nothing, unless it
+  // comes with another payload: then the old words go, and the new row
+  // and words replace them.
   std::string payload;
   for (const auto& m : messages) {
     payload.clear();
     bytes::Writer w(payload);
     bytes::write_message(w, m);
     const auto id = static_cast<sqlite3_int64>(m.id.value);
-    auto add = [&] {
-      sqlite3_bind_int64(add_found.get(), 1, id);
-      sqlite3_bind_text(add_found.get(), 2, m.conversation.data(), static_cast<int>(m.conversation.size()),
+    auto add_found = [&] {
+      sqlite3_bind_int64(writes.add_found.get(), 1, id);
+      sqlite3_bind_text(writes.add_found.get(), 2, m.conversation.data(), static_cast<int>(m.conversation.size()),
                         SQLITE_STATIC);
-      sqlite3_bind_blob(add_found.get(), 3, payload.data(), static_cast<int>(payload.size()), SQLITE_STATIC);
-      const bool ok = sqlite3_step(add_found.get()) == SQLITE_DONE;
-      sqlite3_reset(add_found.get());
-      return ok;
+      sqlite3_bind_blob(writes.add_found.get(), 3, payload.data(), static_cast<int>(payload.size()), SQLITE_STATIC);
+      return Writes::run(writes.add_found);
     };
-    if (!add()) return failed("index");
+    if (!add_found()) return rolled_back(db_.get(), "index");
     if (sqlite3_changes(db_.get()) == 0) {
-      // Indexed before: the same payload is nothing to do.
-      const Prepared select_payload(db_.get(), kSelectPayload);
-      if (!select_payload.ok) return failed("prepare");
-      sqlite3_bind_int64(select_payload.get(), 1, id);
-      if (sqlite3_step(select_payload.get()) != SQLITE_ROW) return failed("index");
-      const auto* data = static_cast<const char*>(sqlite3_column_blob(select_payload.get(), 0));
-      const std::string_view stored(data, static_cast<std::size_t>(sqlite3_column_bytes(select_payload.get(), 0)));
+      sqlite3_bind_int64(writes.select_payload.get(), 1, id);
+      if (sqlite3_step(writes.select_payload.get()) != SQLITE_ROW) {
+        sqlite3_reset(writes.select_payload.get());
+        return rolled_back(db_.get(), "index");
+      }
+      const std::string_view stored = column_bytes(writes.select_payload.get(), 0);
       const bool same = stored == payload;
-      sqlite3_reset(select_payload.get());
+      const bool forgotten = same || writes.forget_terms(id, stored);
+      sqlite3_reset(writes.select_payload.get());
       if (same) continue;
-      const Prepared delete_terms(db_.get(), kDeleteTerms);
-      const Prepared delete_found(db_.get(), kDeleteFound);
-      if (!delete_terms.ok || !delete_found.ok) return failed("prepare");
-      if (!erase(select_payload.get(), delete_terms.get(), delete_found.get(), id) || !add()) return failed("index");
+      sqlite3_bind_int64(writes.delete_found.get(), 1, id);
+      if (!forgotten || !Writes::run(writes.delete_found) || !add_found()) return rolled_back(db_.get(), "index");
     }
-    sqlite3_bind_int64(add_terms.get(), 1, id);
-    sqlite3_bind_text(add_terms.get(), 2, m.body.data(), static_cast<int>(m.body.size()), SQLITE_STATIC);
-    const bool ok = sqlite3_step(add_terms.get()) == SQLITE_DONE;
-    sqlite3_reset(add_terms.get());
-    if (!ok) return failed("index");
+    sqlite3_bind_int64(writes.add_terms.get(), 1, id);
+    sqlite3_bind_text(writes.add_terms.get(), 2, m.body.data(), static_cast<int>(m.body.size()), SQLITE_STATIC);
+    if (!Writes::run(writes.add_terms)) return rolled_back(db_.get(), "index");
   }
   return commit(db_.get());
 }
@@ -350,20 +349,10 @@ Result<void> SqliteSearchIndex::remove(std::span<const MessageId> messages) {
   std::lock_guard lock(mutex_);
   if (auto opened = ensure_open(); !opened) return opened;
   if (auto begin = exec(db_.get(), "BEGIN"); !begin) return begin;
-  const Prepared select_payload(db_.get(), kSelectPayload);
-  const Prepared delete_terms(db_.get(), kDeleteTerms);
-  const Prepared delete_found(db_.get(), kDeleteFound);
-  if (!select_payload.ok || !delete_terms.ok || !delete_found.ok) {
-    Error e = sqlite_error(db_.get(), "prepare");
-    rollback(db_.get());
-    return e;
-  }
+  const Writes writes(db_.get());
+  if (!writes.ok()) return rolled_back(db_.get(), "prepare");
   for (MessageId id : messages) {
-    if (!erase(select_payload.get(), delete_terms.get(), delete_found.get(), static_cast<sqlite3_int64>(id.value))) {
-      Error e = sqlite_error(db_.get(), "remove");
-      rollback(db_.get());
-      return e;
-    }
+    if (!writes.erase(static_cast<sqlite3_int64>(id.value))) return rolled_back(db_.get(), "remove");
   }
   return commit(db_.get());
 }
@@ -398,11 +387,10 @@ Result<std::vector<Message>> SqliteSearchIndex::search(std::string_view query, c
   sqlite3_bind_int(select.stmt, 5, limit);
   int rc = SQLITE_OK;
   while ((rc = sqlite3_step(select.stmt)) == SQLITE_ROW) {
-    const auto* data = static_cast<const char*>(sqlite3_column_blob(select.stmt, 0));
-    const int size = sqlite3_column_bytes(select.stmt, 0);
-    bytes::Reader r(std::string_view(data, static_cast<std::size_t>(size)));
     Message m;
-    if (!bytes::read_message(r, m) || !r.done()) return make_error(ErrorCode::internal, "search index: corrupt row");
+    if (!decode_payload(column_bytes(select.stmt, 0), m)) {
+      return make_error(ErrorCode::internal, "search index: corrupt row");
+    }
     out.push_back(std::move(m));
   }
   if (rc != SQLITE_DONE) return sqlite_error(db_.get(), "search");

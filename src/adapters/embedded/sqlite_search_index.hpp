@@ -11,7 +11,7 @@
 // copy of every row) is moved into this form when it opens.
 //
 // One connection, serialised by a mutex (searches are short; indexing comes
-// in batches from the sequencer). The journal is WAL with synchronous=NORMAL:
+// in batches from the search indexer step). The journal is WAL with synchronous=NORMAL:
 // the index is derived data, rebuilt by replay if the tail is lost.
 //
 // A full disk: a write that fails (SQLITE_FULL, an I/O error) is rolled back
