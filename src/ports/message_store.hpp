@@ -45,6 +45,17 @@ class MessageStore {
   // Stores messages in their conversations' history.
   [[nodiscard]] virtual Result<void> put_messages(std::span<const Message> messages) = 0;
 
+  // The same for messages whose ids the sequencer has just decided, in the
+  // batch that calls this: nothing was stored under those ids before, so a
+  // store may skip what put_messages checks first (the embedded store reads
+  // each row, to keep a tombstone one and not rewrite what it holds). A
+  // copy another writer stored meanwhile is the same message, and a
+  // deleted sender's body reads as a tombstone whatever the row holds
+  // (services/deleted_users.hpp).
+  [[nodiscard]] virtual Result<void> put_new_messages(std::span<const Message> messages) {
+    return put_messages(messages);
+  }
+
   // Up to `limit` messages of a conversation with id < before (before = 0:
   // from the newest), newest first.
   [[nodiscard]] virtual Result<std::vector<Message>> history(std::string_view conversation, MessageId before,

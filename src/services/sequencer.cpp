@@ -107,16 +107,17 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
   // the store writer stores every one. Then store them here too, if the
   // store answers, so that history shows a send as soon as it is answered.
   if (!fresh.empty()) {
-    if (options_.stored != nullptr) options_.stored->expect(messages_of(fresh));
+    std::vector<Message> messages = messages_of(fresh);
+    if (options_.stored != nullptr) options_.stored->expect(messages);
     if (auto logged = log_decisions(fresh); !logged) {
       // Nobody is answered: the retry decides again on what the changelog
       // holds (the decisions of this batch that stand are found there).
       // Nothing is stored; the store writer stores those that stand.
-      if (options_.stored != nullptr) options_.stored->abandon(messages_of(fresh));
+      if (options_.stored != nullptr) options_.stored->abandon(messages);
       current_.clear();  // some appends or applies may have landed: read the changelog again
       return logged;
     }
-    if (auto stored = try_store(fresh); !stored) return stored;
+    if (auto stored = try_store(std::move(messages)); !stored) return stored;
   }
 
   // The decisions are durable in the changelog: answer the senders, with
@@ -191,8 +192,7 @@ std::vector<Message> Sequencer::messages_of(const std::vector<records::Sequenced
   return messages;
 }
 
-Result<void> Sequencer::try_store(const std::vector<records::Sequenced>& fresh) {
-  const std::vector<Message> messages = messages_of(fresh);
+Result<void> Sequencer::try_store(std::vector<Message> messages) {
   if (!store_up() && !options_.answer_after_store) {
     if (options_.stored != nullptr) options_.stored->abandon(messages);
     return Ok{};
@@ -202,7 +202,8 @@ Result<void> Sequencer::try_store(const std::vector<records::Sequenced>& fresh) 
   // writer's, which stores every decision again (but what it finds in
   // options_.stored) and flushes before it commits: a flush syncs every
   // write made since the last one, this one included.
-  auto put = store_.put_messages(messages);
+  // The batch's own decisions: new ids, nothing stored under them yet.
+  auto put = store_.put_new_messages(messages);
   if (put && options_.stored != nullptr && options_.flush_stored) put = store_.flush();
   if (options_.stored != nullptr) {
     if (put) {
@@ -215,7 +216,7 @@ Result<void> Sequencer::try_store(const std::vector<records::Sequenced>& fresh) 
   if (options_.answer_after_store) {
     // The decisions stand (the changelog and the state have them): the
     // retry finds them, stores these first and answers.
-    unstored_ = messages;
+    unstored_ = std::move(messages);
     return make_error(put.error().code, "the message store did not take the batch's messages: " + put.error().message);
   }
   store_failed(put.error());

@@ -104,7 +104,7 @@ class Sequencer final : public BatchHandler {
   [[nodiscard]] static std::vector<Message> messages_of(const std::vector<records::Sequenced>& decisions);
   // Stores logged decisions now, if the store answers.
   // Fails only with options_.answer_after_store.
-  [[nodiscard]] Result<void> try_store(const std::vector<records::Sequenced>& fresh);
+  [[nodiscard]] Result<void> try_store(std::vector<Message> messages);
   // Appends the decisions to the changelog (setting the offset each is
   // meant for) and applies them to the state. Fails if another sequencer
   // appended to one of their partitions in between (records::Sequenced::offset):

@@ -104,6 +104,22 @@ TEST_P(MessageStoreContract, RewritingAMessageChangesNothing) {
   EXPECT_EQ(history->front(), m);
 }
 
+// The sequencer's own write of its new decisions, then the store writer's
+// replay of the same ones: one row each, as put_messages keeps them.
+TEST_P(MessageStoreContract, NewMessagesAreStoredAndAReplayOfThemChangesNothing) {
+  const std::string conv = dir_.unique("g:new");
+  const Message first = message(conv, 81, 5, "first");
+  const Message second = message(conv, 82, 6, "second");
+  ASSERT_TRUE(port_->put_new_messages(std::vector{first, second}).ok());
+  ASSERT_TRUE(port_->put_messages(std::vector{first, second}).ok());
+  auto history = port_->history(conv, MessageId{}, 10);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 2U);
+  EXPECT_EQ(history->front(), second);
+  EXPECT_EQ(history->back(), first);
+  EXPECT_FALSE(port_->put_new_messages(std::vector{Message{}}).ok()) << "a message with no id or conversation";
+}
+
 TEST_P(MessageStoreContract, InboxHeadStartsAtZeroAndFollowsPuts) {
   const UserId user = user_for(dir_, 1);
   EXPECT_EQ(*port_->inbox_head(user), 0U);

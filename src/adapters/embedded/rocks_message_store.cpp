@@ -171,6 +171,23 @@ Result<void> RocksMessageStore::put_messages(std::span<const Message> messages) 
   return Ok{};
 }
 
+Result<void> RocksMessageStore::put_new_messages(std::span<const Message> messages) {
+  // No read first: nothing is stored under a new id (the Get that
+  // put_messages makes would miss, at about 1 % of the server's CPU).
+  rocksdb::WriteBatch wb;
+  for (const auto& m : messages) {
+    if (!valid_conversation(m.conversation) || !m.id.valid()) {
+      return make_error(ErrorCode::bad_request, "put_new_messages: a message needs an id and a conversation");
+    }
+    const auto status = wb.Put(cf(history_cf), history_key(m.conversation, m.id), encode(m));
+    if (!status.ok()) return rocks::to_error(status, "put_new_messages");
+  }
+  if (wb.Count() == 0) return Ok{};
+  const auto status = write(wb);
+  if (!status.ok()) return rocks::to_error(status, "put_new_messages");
+  return Ok{};
+}
+
 Result<std::vector<Message>> RocksMessageStore::history(std::string_view conversation, MessageId before, int limit) {
   if (auto ok = check_limit(limit); !ok) return std::move(ok).error();
   if (!valid_conversation(conversation)) return make_error(ErrorCode::bad_request, "history: bad conversation");

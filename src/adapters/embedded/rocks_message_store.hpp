@@ -44,6 +44,7 @@ class RocksMessageStore final : public ports::MessageStore {
 
   [[nodiscard]] Result<MessageId> last_message_id(std::string_view conversation) override;
   [[nodiscard]] Result<void> put_messages(std::span<const Message> messages) override;
+  [[nodiscard]] Result<void> put_new_messages(std::span<const Message> messages) override;
   [[nodiscard]] Result<std::vector<Message>> history(std::string_view conversation, MessageId before,
                                                      int limit) override;
 
