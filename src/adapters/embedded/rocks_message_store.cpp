@@ -147,44 +147,38 @@ Result<MessageId> RocksMessageStore::last_message_id(std::string_view conversati
 }
 
 Result<void> RocksMessageStore::put_messages(std::span<const Message> messages) {
+  return put_history(messages, /*read_first=*/true, "put_messages");
+}
+
+Result<void> RocksMessageStore::put_new_messages(std::span<const Message> messages) {
+  // No read first: nothing is stored under a new id (the Get would miss,
+  // at about 1 % of the server's CPU).
+  return put_history(messages, /*read_first=*/false, "put_new_messages");
+}
+
+Result<void> RocksMessageStore::put_history(std::span<const Message> messages, bool read_first, const char* what) {
   rocksdb::WriteBatch wb;
   std::string stored;
   for (const auto& m : messages) {
     if (!valid_conversation(m.conversation) || !m.id.valid()) {
-      return make_error(ErrorCode::bad_request, "put_messages: a message needs an id and a conversation");
+      return make_error(ErrorCode::bad_request, std::string(what) + ": a message needs an id and a conversation");
     }
+    const std::string key = history_key(m.conversation, m.id);
     const std::string value = encode(m);
-    // Stored already, as it is (the store writer writes every message the
-    // sequencer stored a moment before): a read of the memtable instead of
-    // a write and a WAL sync.
-    const auto found = db_.db->Get(rocksdb::ReadOptions(), cf(history_cf), history_key(m.conversation, m.id), &stored);
-    if (found.ok() && stored == value) continue;
-    // A tombstone stays one: a replay of a deleted user's message does not
-    // bring its body back.
-    if (found.ok() && is_tombstone(stored)) continue;
-    const auto status = wb.Put(cf(history_cf), history_key(m.conversation, m.id), value);
-    if (!status.ok()) return rocks::to_error(status, "put_messages");
-  }
-  if (wb.Count() == 0) return Ok{};
-  const auto status = write(wb);
-  if (!status.ok()) return rocks::to_error(status, "put_messages");
-  return Ok{};
-}
-
-Result<void> RocksMessageStore::put_new_messages(std::span<const Message> messages) {
-  // No read first: nothing is stored under a new id (the Get that
-  // put_messages makes would miss, at about 1 % of the server's CPU).
-  rocksdb::WriteBatch wb;
-  for (const auto& m : messages) {
-    if (!valid_conversation(m.conversation) || !m.id.valid()) {
-      return make_error(ErrorCode::bad_request, "put_new_messages: a message needs an id and a conversation");
+    if (read_first) {
+      // Stored already, as it is (the store writer writes every message the
+      // sequencer stored a moment before): a read of the memtable instead
+      // of a write and a WAL sync. A tombstone stays one: a replay of a
+      // deleted user's message does not bring its body back.
+      const auto found = db_.db->Get(rocksdb::ReadOptions(), cf(history_cf), key, &stored);
+      if (found.ok() && (stored == value || is_tombstone(stored))) continue;
     }
-    const auto status = wb.Put(cf(history_cf), history_key(m.conversation, m.id), encode(m));
-    if (!status.ok()) return rocks::to_error(status, "put_new_messages");
+    const auto status = wb.Put(cf(history_cf), key, value);
+    if (!status.ok()) return rocks::to_error(status, what);
   }
   if (wb.Count() == 0) return Ok{};
   const auto status = write(wb);
-  if (!status.ok()) return rocks::to_error(status, "put_new_messages");
+  if (!status.ok()) return rocks::to_error(status, what);
   return Ok{};
 }
 

@@ -82,6 +82,10 @@ class RocksMessageStore final : public ports::MessageStore {
   [[nodiscard]] std::unique_ptr<rocksdb::Iterator> history_rows(const rocksdb::Slice& lower,
                                                                 const rocksdb::Slice& upper) const;
 
+  // Writes the history rows of `messages` in one batch. With read_first,
+  // a row stored as it is, or as a tombstone, is left as it is.
+  [[nodiscard]] Result<void> put_history(std::span<const Message> messages, bool read_first, const char* what);
+
   // Writes `batch` and counts it, for flush().
   [[nodiscard]] rocksdb::Status write(rocksdb::WriteBatch& batch);
 
