@@ -24,10 +24,16 @@ constexpr std::chrono::milliseconds kConnectSlice{250};
 
 KafkaLog::KafkaLog(KafkaOptions options) : options_(std::move(options)) {}
 
-Result<std::unique_ptr<KafkaLog>> KafkaLog::open(KafkaOptions options, const std::vector<std::string>& topics) {
-  if (options.brokers.empty()) return make_error(ErrorCode::bad_request, "no Kafka brokers given");
-  if (options.partitions < 1) return make_error(ErrorCode::bad_request, "Kafka partitions must be at least 1");
-  const std::string timeout = std::to_string(options.send_timeout.count());
+namespace {
+
+using DeliveryCallback = void (*)(rd_kafka_t*, const rd_kafka_message_t*, void*);
+using ErrorCallback = void (*)(rd_kafka_t*, int, const char*, void*);
+
+// An idempotent producer with acks=all that waits up to `linger_ms` to
+// share a produce request with later records; `opaque` is the log, for
+// on_error.
+Result<HandlePtr> make_producer(const KafkaOptions& options, const char* linger_ms, void* opaque,
+                                DeliveryCallback on_delivery, ErrorCallback on_error) {
   // After the settings every client shares (client_settings):
   Settings settings = {
       // Exactly-once per partition and in order: retries never duplicate or
@@ -35,10 +41,8 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(KafkaOptions options, const std
       // in-sync replica has it.
       {"enable.idempotence", "true"},
       {"acks", "all"},
-      {"message.timeout.ms", timeout},
-      // Appends of one step's batch, and sends from all connections, share
-      // produce requests: fewer requests for the broker, 5 ms at most.
-      {"linger.ms", "5"},
+      {"message.timeout.ms", std::to_string(options.send_timeout.count())},
+      {"linger.ms", linger_ms},
       // Reconnect soon after a broker comes back, so sends resume quickly.
       {"reconnect.backoff.ms", "100"},
       {"reconnect.backoff.max.ms", "1000"},
@@ -46,17 +50,36 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(KafkaOptions options, const std
   auto conf = make_conf(client_settings(options, std::move(settings)));
   if (!conf) return std::move(conf).error();
   route_logs(conf->get());
-  rd_kafka_conf_set_dr_msg_cb(conf->get(), &KafkaLog::on_delivery);
-  rd_kafka_conf_set_error_cb(conf->get(), &KafkaLog::on_error);
-
-  auto log = std::make_unique<KafkaLog>(std::move(options));
-  rd_kafka_conf_set_opaque(conf->get(), log.get());  // for on_error
+  rd_kafka_conf_set_dr_msg_cb(conf->get(), on_delivery);
+  rd_kafka_conf_set_error_cb(conf->get(), on_error);
+  rd_kafka_conf_set_opaque(conf->get(), opaque);
   std::array<char, 512> errstr{};
   // rd_kafka_new takes the configuration only when it succeeds.
-  log->producer_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), errstr.data(), errstr.size()));
-  if (!log->producer_) return make_error(ErrorCode::internal, std::string("kafka producer: ") + errstr.data());
+  HandlePtr producer(rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), errstr.data(), errstr.size()));
+  if (!producer) return make_error(ErrorCode::internal, std::string("kafka producer: ") + errstr.data());
   (void)conf->release();
-  log->reporter_ = std::thread([raw = log.get()] { raw->serve_reports(); });
+  return producer;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<KafkaLog>> KafkaLog::open(KafkaOptions options, const std::vector<std::string>& topics) {
+  if (options.brokers.empty()) return make_error(ErrorCode::bad_request, "no Kafka brokers given");
+  if (options.partitions < 1) return make_error(ErrorCode::bad_request, "Kafka partitions must be at least 1");
+  auto log = std::make_unique<KafkaLog>(std::move(options));
+  // append(): sends from all connections share produce requests, waiting
+  // 5 ms at most for each other (librdkafka sends one partition a request).
+  auto producer = make_producer(log->options_, "5", log.get(), &KafkaLog::on_delivery, &KafkaLog::on_error);
+  if (!producer) return std::move(producer).error();
+  log->producer_ = std::move(producer).value();
+  // append_many(): a step's batch is queued whole, a partition at a time,
+  // and nothing more is coming for it: it goes at once. The step waits for
+  // its acknowledgements, so a linger would only add to its batch's time.
+  auto batches = make_producer(log->options_, "0", log.get(), &KafkaLog::on_delivery, &KafkaLog::on_error);
+  if (!batches) return std::move(batches).error();
+  log->batch_producer_ = std::move(batches).value();
+  log->reporter_ = std::thread([raw = log.get()] { raw->serve_reports(raw->producer_.get()); });
+  log->batch_reporter_ = std::thread([raw = log.get()] { raw->serve_reports(raw->batch_producer_.get()); });
 
   if (auto reached = log->await_brokers(); !reached) return std::move(reached).error();
   for (const auto& topic : topics) {
@@ -75,18 +98,25 @@ KafkaLog::~KafkaLog() {
   }
   stopping_.store(true);
   if (reporter_.joinable()) reporter_.join();
-  if (!producer_) return;
+  if (batch_reporter_.joinable()) batch_reporter_.join();
+  {
+    std::lock_guard lock(topics_mutex_);
+    batch_topics_.clear();  // before their producer goes
+  }
   // Give records in flight a moment, then fail the rest: every callback
   // runs exactly once, and none is a false acknowledgement.
-  (void)rd_kafka_flush(producer_.get(), 2000);
-  (void)rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-  (void)rd_kafka_flush(producer_.get(), 0);
-  while (rd_kafka_outq_len(producer_.get()) > 0 && rd_kafka_poll(producer_.get(), 100) >= 0) {
+  for (rd_kafka_t* producer : {producer_.get(), batch_producer_.get()}) {
+    if (producer == nullptr) continue;
+    (void)rd_kafka_flush(producer, 2000);
+    (void)rd_kafka_purge(producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    (void)rd_kafka_flush(producer, 0);
+    while (rd_kafka_outq_len(producer) > 0 && rd_kafka_poll(producer, 100) >= 0) {
+    }
   }
 }
 
-void KafkaLog::serve_reports() {
-  while (!stopping_.load()) rd_kafka_poll(producer_.get(), 100);
+void KafkaLog::serve_reports(rd_kafka_t* producer) {
+  while (!stopping_.load()) rd_kafka_poll(producer, 100);
 }
 
 void KafkaLog::on_error(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque) {
@@ -243,6 +273,50 @@ void KafkaLog::append(std::string_view topic, std::string key, std::string value
     return;
   }
   (void)callback.release();  // owned by the delivery report now (on_delivery)
+}
+
+void KafkaLog::append_many(std::string_view topic, std::vector<Record> records) {
+  if (records.empty()) return;
+  const std::string name = options_.prefix + std::string(topic);
+  auto partitions = ensure_topic(name);
+  rd_kafka_topic_t* handle = nullptr;
+  if (partitions) {
+    std::lock_guard lock(topics_mutex_);
+    auto [it, added] = batch_topics_.try_emplace(name);
+    if (added) it->second.reset(rd_kafka_topic_new(batch_producer_.get(), name.c_str(), nullptr));
+    handle = it->second.get();
+    if (handle == nullptr) batch_topics_.erase(it);
+  }
+  if (!partitions || handle == nullptr) {
+    const Error error =
+        partitions ? make_error(ErrorCode::internal, "kafka topic handle for " + name) : std::move(partitions).error();
+    for (auto& r : records) r.done(error);
+    return;
+  }
+  // Each partition's records in one call, in their order: librdkafka queues
+  // them together, so the broker thread sends them in one request.
+  std::map<int, std::vector<rd_kafka_message_t>> by_partition;
+  for (auto& r : records) {
+    rd_kafka_message_t m{};
+    m.payload = r.value.data();
+    m.len = r.value.size();
+    m.key = r.key.data();
+    m.key_len = r.key.size();
+    m._private = new ports::AppendCallback(std::move(r.done));  // owned by the delivery report (on_delivery)
+    by_partition[partition_of(r.key, *partitions)].push_back(m);
+  }
+  for (auto& [partition, messages] : by_partition) {
+    const int queued = rd_kafka_produce_batch(handle, partition, RD_KAFKA_MSG_F_COPY, messages.data(),
+                                              static_cast<int>(messages.size()));
+    if (queued == static_cast<int>(messages.size())) continue;
+    // Not queued (the local queue is full, or the producer failed for
+    // good): their delivery reports will never come, so fail them here.
+    for (auto& m : messages) {
+      if (m.err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+      std::unique_ptr<ports::AppendCallback> done(static_cast<ports::AppendCallback*>(m._private));
+      (*done)(to_error(m.err, "kafka send"));
+    }
+  }
 }
 
 Result<std::unique_ptr<ports::LogConsumer>> KafkaLog::subscribe(std::string_view topic, std::string_view group) {

@@ -1,9 +1,10 @@
 #pragma once
 // KafkaLog: the MessageLog port on Apache Kafka, through librdkafka.
 //
-// Appends go through one idempotent producer with acks=all: a record is
-// acknowledged only when its delivery report says every in-sync replica has
-// it, and with the offset from that report; a record that cannot be written
+// Appends go through idempotent producers with acks=all (one for append(),
+// one for append_many()): a record is acknowledged only when its delivery
+// report says every in-sync replica has it, and with the offset from that
+// report; a record that cannot be written
 // within KafkaOptions::send_timeout fails with ErrorCode::unavailable (so a
 // down broker fails sends instead of holding them, and never acknowledges
 // one it does not have). The partition is chosen here with Kafka's own
@@ -54,6 +55,11 @@ class KafkaLog final : public ports::MessageLog {
   // (a blocking admin request); parleyd creates its topics at open so that
   // sends never wait for that.
   void append(std::string_view topic, std::string key, std::string value, ports::AppendCallback done) override;
+  // Through a second producer that does not linger: each partition's
+  // records are queued in one call and sent at once, one request a
+  // partition. Its order with append()'s records is not kept (another
+  // producer), as the port allows.
+  void append_many(std::string_view topic, std::vector<Record> records) override;
   [[nodiscard]] Result<std::unique_ptr<ports::LogConsumer>> subscribe(std::string_view topic,
                                                                       std::string_view group) override;
   // The partition's high watermark: with the default read_uncommitted
@@ -90,22 +96,25 @@ class KafkaLog final : public ports::MessageLog {
   [[nodiscard]] Result<void> await_brokers();
   // The last refusal the producer reported (refusal()); empty: none.
   [[nodiscard]] std::string last_refusal() const;
-  // Serves delivery reports (and error reports) until stopping_.
-  void serve_reports();
+  // Serves `producer`'s delivery reports (and error reports) until stopping_.
+  void serve_reports(rd_kafka_t* producer);
   static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
   // Logs the error, and keeps it in refusal_ when no retry mends it.
   static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
 
   KafkaOptions options_;
-  HandlePtr producer_;
+  HandlePtr producer_;        // append()'s
+  HandlePtr batch_producer_;  // append_many()'s
   mutable std::mutex topics_mutex_;
-  std::map<std::string, int, std::less<>> topics_;  // full name -> partitions; guarded by topics_mutex_
-  std::mutex reader_mutex_;                         // one read() at a time: the reader has one assignment
-  HandlePtr reader_;                                // read()'s consumer, made on first read; guarded by reader_mutex_
+  std::map<std::string, int, std::less<>> topics_;             // full name -> partitions; guarded by topics_mutex_
+  std::map<std::string, TopicPtr, std::less<>> batch_topics_;  // batch_producer_'s handles; guarded by topics_mutex_
+  std::mutex reader_mutex_;                                    // one read() at a time: the reader has one assignment
+  HandlePtr reader_;  // read()'s consumer, made on first read; guarded by reader_mutex_
   mutable std::mutex refusal_mutex_;
   std::string refusal_;  // the last refusal on_error saw; guarded by refusal_mutex_
   std::atomic<bool> stopping_{false};
-  std::thread reporter_;  // runs serve_reports()
+  std::thread reporter_;        // runs serve_reports(producer_)
+  std::thread batch_reporter_;  // runs serve_reports(batch_producer_)
 };
 
 }  // namespace parley::kafka
