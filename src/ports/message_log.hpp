@@ -101,15 +101,17 @@ class MessageLog {
     std::string value;
     AppendCallback done;
   };
-  // append() of each record, in order, as from one thread; an engine that
-  // can queues them together, so that a step's batch is one group commit
-  // rather than split across two when a writer wakes at its first record,
-  // and sends them without waiting for more. Records of one partition keep
-  // their order with those of earlier append_many() calls from the same
-  // thread; with append()'s records they are ordered only by waiting for
-  // one's acknowledgement before making the other (Kafka sends the two
-  // through different producers). The pipeline's steps append only through
-  // append_many(), and a topic is written either way, never both.
+  // As append() of each record, in order, from one thread, but for the
+  // order with append() below. An engine that can queues the records
+  // together, so that a step's batch is one group commit rather than split
+  // across two when a writer wakes at its first record; Kafka sends them
+  // without lingering for more. Records of one partition keep their order
+  // with those of earlier append_many() calls from the same thread; with
+  // append()'s records they are ordered only by waiting for one's
+  // acknowledgement before making the other (Kafka sends the two through
+  // different producers). The pipeline's steps append only through
+  // append_many(), the connections' sends only through append(): no topic
+  // is written both ways.
   virtual void append_many(std::string_view topic, std::vector<Record> records) {
     for (auto& r : records) append(topic, std::move(r.key), std::move(r.value), std::move(r.done));
   }

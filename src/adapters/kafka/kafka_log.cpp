@@ -72,16 +72,18 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(KafkaOptions options, const std
   auto producer = make_producer(log->options_, "5", log.get(), &KafkaLog::on_delivery, &KafkaLog::on_error);
   if (!producer) return std::move(producer).error();
   log->producer_ = std::move(producer).value();
-  // append_many(): a step's batch is queued whole, a partition at a time,
-  // and nothing more is coming for it: it goes at once. The step waits for
-  // its acknowledgements, so a linger would only add to its batch's time.
+  // append_many(): a step's batch is queued a partition at a time, and
+  // nothing more is coming for it: it goes at once. The step waits for its
+  // acknowledgements, so a linger would only add to its batch's time.
   auto batches = make_producer(log->options_, "0", log.get(), &KafkaLog::on_delivery, &KafkaLog::on_error);
   if (!batches) return std::move(batches).error();
   log->batch_producer_ = std::move(batches).value();
   log->reporter_ = std::thread([raw = log.get()] { raw->serve_reports(raw->producer_.get()); });
   log->batch_reporter_ = std::thread([raw = log.get()] { raw->serve_reports(raw->batch_producer_.get()); });
 
-  if (auto reached = log->await_brokers(); !reached) return std::move(reached).error();
+  for (rd_kafka_t* each : {log->producer_.get(), log->batch_producer_.get()}) {
+    if (auto reached = log->await_brokers(each); !reached) return std::move(reached).error();
+  }
   for (const auto& topic : topics) {
     auto ensured = log->ensure_topic(log->options_.prefix + topic);
     if (!ensured) return std::move(ensured).error();
@@ -103,11 +105,15 @@ KafkaLog::~KafkaLog() {
     std::lock_guard lock(topics_mutex_);
     batch_topics_.clear();  // before their producer goes
   }
-  // Give records in flight a moment, then fail the rest: every callback
-  // runs exactly once, and none is a false acknowledgement.
+  // Give records in flight a moment (2 s for both producers), then fail the
+  // rest: every callback runs exactly once, and none is a false
+  // acknowledgement.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   for (rd_kafka_t* producer : {producer_.get(), batch_producer_.get()}) {
     if (producer == nullptr) continue;
-    (void)rd_kafka_flush(producer, 2000);
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    (void)rd_kafka_flush(producer, to_ms(std::max(left, std::chrono::milliseconds(0))));
     (void)rd_kafka_purge(producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     (void)rd_kafka_flush(producer, 0);
     while (rd_kafka_outq_len(producer) > 0 && rd_kafka_poll(producer, 100) >= 0) {
@@ -134,12 +140,12 @@ std::string KafkaLog::last_refusal() const {
   return refusal_;
 }
 
-Result<void> KafkaLog::await_brokers() {
+Result<void> KafkaLog::await_brokers(rd_kafka_t* producer) {
   const auto deadline = std::chrono::steady_clock::now() + options_.admin_timeout;
   for (;;) {
     const rd_kafka_metadata_t* raw = nullptr;
     // No topic named: a broker's answer is all this asks for.
-    const rd_kafka_resp_err_t err = rd_kafka_metadata(producer_.get(), 0, nullptr, &raw, to_ms(kConnectSlice));
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(producer, 0, nullptr, &raw, to_ms(kConnectSlice));
     MetadataPtr metadata(raw);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Ok{};
     if (std::string refused = last_refusal(); !refused.empty()) {
@@ -293,8 +299,8 @@ void KafkaLog::append_many(std::string_view topic, std::vector<Record> records) 
     for (auto& r : records) r.done(error);
     return;
   }
-  // Each partition's records in one call, in their order: librdkafka queues
-  // them together, so the broker thread sends them in one request.
+  // Each partition's records in one call, in their order, so that the
+  // producer's thread finds them queued together.
   std::map<int, std::vector<rd_kafka_message_t>> by_partition;
   for (auto& r : records) {
     rd_kafka_message_t m{};

@@ -4,10 +4,9 @@
 // Appends go through idempotent producers with acks=all (one for append(),
 // one for append_many()): a record is acknowledged only when its delivery
 // report says every in-sync replica has it, and with the offset from that
-// report; a record that cannot be written
-// within KafkaOptions::send_timeout fails with ErrorCode::unavailable (so a
-// down broker fails sends instead of holding them, and never acknowledges
-// one it does not have). The partition is chosen here with Kafka's own
+// report; a record that cannot be written within KafkaOptions::send_timeout
+// fails with ErrorCode::unavailable (so a down broker fails sends instead of
+// holding them, and never acknowledges one it does not have). The partition is chosen here with Kafka's own
 // partitioner, so partition_for() is exactly where a record goes.
 //
 // Topics are created on first use (or at open, for the names given) with
@@ -56,8 +55,9 @@ class KafkaLog final : public ports::MessageLog {
   // sends never wait for that.
   void append(std::string_view topic, std::string key, std::string value, ports::AppendCallback done) override;
   // Through a second producer that does not linger: each partition's
-  // records are queued in one call and sent at once, one request a
-  // partition. Its order with append()'s records is not kept (another
+  // records are queued in one call and go at once (in one request, or a
+  // few where the producer's thread takes the first before the rest are
+  // queued). Their order with append()'s records is not kept (another
   // producer), as the port allows.
   void append_many(std::string_view topic, std::vector<Record> records) override;
   [[nodiscard]] Result<std::unique_ptr<ports::LogConsumer>> subscribe(std::string_view topic,
@@ -91,9 +91,9 @@ class KafkaLog final : public ports::MessageLog {
                                                                          const std::string& name, int partition,
                                                                          std::uint64_t from, std::uint64_t until,
                                                                          std::size_t max);
-  // Waits until a broker answers (a metadata request), the admin timeout
-  // passes, or a refusal comes (on_error).
-  [[nodiscard]] Result<void> await_brokers();
+  // Waits until a broker answers `producer` (a metadata request), the
+  // admin timeout passes, or a refusal comes (on_error).
+  [[nodiscard]] Result<void> await_brokers(rd_kafka_t* producer);
   // The last refusal the producer reported (refusal()); empty: none.
   [[nodiscard]] std::string last_refusal() const;
   // Serves `producer`'s delivery reports (and error reports) until stopping_.
