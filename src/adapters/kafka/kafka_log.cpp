@@ -24,16 +24,7 @@ constexpr std::chrono::milliseconds kConnectSlice{250};
 
 KafkaLog::KafkaLog(KafkaOptions options) : options_(std::move(options)) {}
 
-namespace {
-
-using DeliveryCallback = void (*)(rd_kafka_t*, const rd_kafka_message_t*, void*);
-using ErrorCallback = void (*)(rd_kafka_t*, int, const char*, void*);
-
-// An idempotent producer with acks=all that waits up to `linger_ms` to
-// share a produce request with later records; `opaque` is the log, for
-// on_error.
-Result<HandlePtr> make_producer(const KafkaOptions& options, const char* linger_ms, void* opaque,
-                                DeliveryCallback on_delivery, ErrorCallback on_error) {
+Result<HandlePtr> KafkaLog::make_producer(const char* linger_ms) {
   // After the settings every client shares (client_settings):
   Settings settings = {
       // Exactly-once per partition and in order: retries never duplicate or
@@ -41,18 +32,18 @@ Result<HandlePtr> make_producer(const KafkaOptions& options, const char* linger_
       // in-sync replica has it.
       {"enable.idempotence", "true"},
       {"acks", "all"},
-      {"message.timeout.ms", std::to_string(options.send_timeout.count())},
+      {"message.timeout.ms", std::to_string(options_.send_timeout.count())},
       {"linger.ms", linger_ms},
       // Reconnect soon after a broker comes back, so sends resume quickly.
       {"reconnect.backoff.ms", "100"},
       {"reconnect.backoff.max.ms", "1000"},
   };
-  auto conf = make_conf(client_settings(options, std::move(settings)));
+  auto conf = make_conf(client_settings(options_, std::move(settings)));
   if (!conf) return std::move(conf).error();
   route_logs(conf->get());
-  rd_kafka_conf_set_dr_msg_cb(conf->get(), on_delivery);
-  rd_kafka_conf_set_error_cb(conf->get(), on_error);
-  rd_kafka_conf_set_opaque(conf->get(), opaque);
+  rd_kafka_conf_set_dr_msg_cb(conf->get(), &KafkaLog::on_delivery);
+  rd_kafka_conf_set_error_cb(conf->get(), &KafkaLog::on_error);
+  rd_kafka_conf_set_opaque(conf->get(), this);  // for on_error
   std::array<char, 512> errstr{};
   // rd_kafka_new takes the configuration only when it succeeds.
   HandlePtr producer(rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), errstr.data(), errstr.size()));
@@ -61,21 +52,19 @@ Result<HandlePtr> make_producer(const KafkaOptions& options, const char* linger_
   return producer;
 }
 
-}  // namespace
-
 Result<std::unique_ptr<KafkaLog>> KafkaLog::open(KafkaOptions options, const std::vector<std::string>& topics) {
   if (options.brokers.empty()) return make_error(ErrorCode::bad_request, "no Kafka brokers given");
   if (options.partitions < 1) return make_error(ErrorCode::bad_request, "Kafka partitions must be at least 1");
   auto log = std::make_unique<KafkaLog>(std::move(options));
   // append(): sends from all connections share produce requests, waiting
   // 5 ms at most for each other (librdkafka sends one partition a request).
-  auto producer = make_producer(log->options_, "5", log.get(), &KafkaLog::on_delivery, &KafkaLog::on_error);
+  auto producer = log->make_producer("5");
   if (!producer) return std::move(producer).error();
   log->producer_ = std::move(producer).value();
   // append_many(): a step's batch is queued a partition at a time, and
   // nothing more is coming for it: it goes at once. The step waits for its
   // acknowledgements, so a linger would only add to its batch's time.
-  auto batches = make_producer(log->options_, "0", log.get(), &KafkaLog::on_delivery, &KafkaLog::on_error);
+  auto batches = log->make_producer("0");
   if (!batches) return std::move(batches).error();
   log->batch_producer_ = std::move(batches).value();
   log->reporter_ = std::thread([raw = log.get()] { raw->serve_reports(raw->producer_.get()); });
@@ -101,10 +90,6 @@ KafkaLog::~KafkaLog() {
   stopping_.store(true);
   if (reporter_.joinable()) reporter_.join();
   if (batch_reporter_.joinable()) batch_reporter_.join();
-  {
-    std::lock_guard lock(topics_mutex_);
-    batch_topics_.clear();  // before their producer goes
-  }
   // Give records in flight a moment (2 s for both producers), then fail the
   // rest: every callback runs exactly once, and none is a false
   // acknowledgement.

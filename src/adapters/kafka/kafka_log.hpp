@@ -6,8 +6,9 @@
 // report says every in-sync replica has it, and with the offset from that
 // report; a record that cannot be written within KafkaOptions::send_timeout
 // fails with ErrorCode::unavailable (so a down broker fails sends instead of
-// holding them, and never acknowledges one it does not have). The partition is chosen here with Kafka's own
-// partitioner, so partition_for() is exactly where a record goes.
+// holding them, and never acknowledges one it does not have). The partition
+// is chosen here with Kafka's own partitioner, so partition_for() is exactly
+// where a record goes.
 //
 // Topics are created on first use (or at open, for the names given) with
 // the admin API; subscribe() returns a KafkaConsumer, one consumer group
@@ -91,6 +92,10 @@ class KafkaLog final : public ports::MessageLog {
                                                                          const std::string& name, int partition,
                                                                          std::uint64_t from, std::uint64_t until,
                                                                          std::size_t max);
+  // An idempotent producer with acks=all that waits up to `linger_ms` to
+  // share a produce request with later records, reporting to on_delivery
+  // and on_error.
+  [[nodiscard]] Result<HandlePtr> make_producer(const char* linger_ms);
   // Waits until a broker answers `producer` (a metadata request), the
   // admin timeout passes, or a refusal comes (on_error).
   [[nodiscard]] Result<void> await_brokers(rd_kafka_t* producer);
@@ -106,10 +111,12 @@ class KafkaLog final : public ports::MessageLog {
   HandlePtr producer_;        // append()'s
   HandlePtr batch_producer_;  // append_many()'s
   mutable std::mutex topics_mutex_;
-  std::map<std::string, int, std::less<>> topics_;             // full name -> partitions; guarded by topics_mutex_
-  std::map<std::string, TopicPtr, std::less<>> batch_topics_;  // batch_producer_'s handles; guarded by topics_mutex_
-  std::mutex reader_mutex_;                                    // one read() at a time: the reader has one assignment
-  HandlePtr reader_;  // read()'s consumer, made on first read; guarded by reader_mutex_
+  std::map<std::string, int, std::less<>> topics_;  // full name -> partitions; guarded by topics_mutex_
+  // batch_producer_'s topic handles, declared after it so that they go first;
+  // guarded by topics_mutex_
+  std::map<std::string, TopicPtr, std::less<>> batch_topics_;
+  std::mutex reader_mutex_;  // one read() at a time: the reader has one assignment
+  HandlePtr reader_;         // read()'s consumer, made on first read; guarded by reader_mutex_
   mutable std::mutex refusal_mutex_;
   std::string refusal_;  // the last refusal on_error saw; guarded by refusal_mutex_
   std::atomic<bool> stopping_{false};
