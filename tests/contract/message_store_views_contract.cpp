@@ -46,6 +46,52 @@ TEST_P(MessageStoreContract, TheInboxIndexesEachConversationsNewestMessage) {
   EXPECT_TRUE(port_->conversations_of(bob)->empty());  // only what is in bob's own inbox
 }
 
+// An inbox that runs past a seq bucket (Cassandra: 65,536 seqs a
+// partition, each with its own head and conversation index rows), in
+// writes that end at, cross and start at a bucket's edge: the head, the
+// pages and the conversation index read as one inbox, after a restart too.
+TEST_P(MessageStoreContract, AnInboxAcrossSeqBucketsReadsAsOne) {
+  const Ids ids = fresh();
+  const UserId alice = ids.user(1), bob = ids.user(2), carol = ids.user(3);
+  const std::string ab = to_string(direct_conversation(alice, bob));
+  const std::string ac = to_string(direct_conversation(alice, carol));
+  constexpr Seq edge = 65'536;  // the first seq of the second bucket
+  ASSERT_TRUE(
+      port_
+          ->put_inbox(std::vector<ports::MessageStore::InboxWrite>{{alice, {edge - 2, message(ac, 20, carol, alice)}},
+                                                                   {alice, {edge - 1, message(ab, 21, bob, alice)}}})
+          .ok());
+  EXPECT_EQ(port_->inbox_head(alice).value(), edge - 1);
+  ASSERT_TRUE(
+      port_->put_inbox(std::vector<ports::MessageStore::InboxWrite>{{alice, {edge, message(ab, 22, bob, alice)}}})
+          .ok());
+  EXPECT_EQ(port_->inbox_head(alice).value(), edge);
+  ASSERT_TRUE(port_
+                  ->put_inbox(std::vector<ports::MessageStore::InboxWrite>{
+                      {alice, {2 * edge - 1, message(ab, 23, alice, bob)}},
+                      {alice, {2 * edge, message(ab, 24, bob, alice)}},
+                      {alice, {2 * edge + 1, message(ab, 25, bob, alice)}}})
+                  .ok());
+  restart();
+  EXPECT_EQ(port_->inbox_head(alice).value(), 2 * edge + 1);
+  EXPECT_EQ(port_->inbox_heads(std::vector{bob, alice}).value(), (std::vector<Seq>{0, 2 * edge + 1}));
+  auto page = port_->inbox(alice, edge - 1, 10);
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  std::vector<std::pair<Seq, std::uint64_t>> got;
+  for (const auto& e : page.value()) got.emplace_back(e.seq, e.message.id.value);
+  EXPECT_EQ(got, (std::vector<std::pair<Seq, std::uint64_t>>{
+                     {edge, 22}, {2 * edge - 1, 23}, {2 * edge, 24}, {2 * edge + 1, 25}}));
+  auto list = port_->conversations_of(alice);
+  ASSERT_TRUE(list.ok()) << list.error().message;
+  std::map<std::string, std::uint64_t> newest;
+  for (const auto& c : list.value()) newest[c.conversation] = c.last_message.value;
+  EXPECT_EQ(newest, (std::map<std::string, std::uint64_t>{{ab, 25}, {ac, 20}}));
+  auto each = port_->conversations_of_each(std::vector{bob, alice});
+  ASSERT_TRUE(each.ok()) << each.error().message;
+  EXPECT_TRUE(each->at(0).empty());
+  EXPECT_EQ(each->at(1).size(), 2U);
+}
+
 TEST_P(MessageStoreContract, ReadPositionsOnlyMoveForwardAndSurviveARestart) {
   const Ids ids = fresh();
   const UserId alice = ids.user(1);
