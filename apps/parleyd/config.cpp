@@ -199,6 +199,10 @@ const std::vector<Setting>& settings() {
       {"--shed-after-ms", "PARLEY_SHED_AFTER_MS",
        "refuse new sends while the oldest of 256+ waiting ones has waited this long; 0: never (default 2000)",
        [](Config& c, const std::string& v) { return parse_ms(v, c.gateway.shed_after, 0, 600000); }},
+      {"--step-interval-ms", "PARLEY_STEP_INTERVAL_MS",
+       "least time between two batches of the sequencer, the store writer and the inbox owner (default 5 on the "
+       "embedded log, 20 on Kafka)",
+       [](Config& c, const std::string& v) { return parse_ms(v, c.step_interval, 1, 1000); }},
       {"--log-partitions", "PARLEY_LOG_PARTITIONS", "partitions per log topic, fixed at the first start (default 8)",
        [](Config& c, const std::string& v) { return parse_number<int>(v, c.log_partitions, 1, 1024); }},
       // Scale-out engines (docs/ENGINES.md); unset: the embedded ones.
@@ -656,6 +660,26 @@ ParseOutcome parse_config(const std::vector<std::string>& args, const std::vecto
                             "): a client pinging on time would flap offline");
   }
   return {std::move(config), 0, {}, std::move(warnings)};
+}
+
+// The sequencer, the store writer and the inbox owner take a batch at most
+// every `--step-interval-ms`: under load each wake-up then carries more
+// records, and a batch's fixed costs are shared by more messages. Idle, a
+// record waits at most this long per step.
+//  - On the embedded log, 5 ms. Waking for every append cost 10.7 context
+//    switches a message at 4,000 messages/s (a fifth of the server's CPU in
+//    the scheduler); 2 ms brought 1:1 messages from 294 to 238 µs of server
+//    CPU, and 5 ms, with the store writer placing the inbox entries itself,
+//    to about 116 µs with p99 10-13 ms.
+//  - On Kafka, 20 ms. A batch there costs engine requests whatever its
+//    size (a produce request per partition, an offset commit, a Cassandra
+//    write whose mutations wait for a commit log sync each), and with 5 ms
+//    scale-out at 1,000 messages/s on two shared cores fell behind in its
+//    warm-up and stayed seconds behind (p99 1.6-3.0 s); with 20 ms p99 was
+//    0.3-1.1 s on the same morning (docs/BENCHMARKS.md, seventeenth round).
+std::chrono::milliseconds step_interval_of(const Config& config) {
+  if (config.step_interval.count() > 0) return config.step_interval;
+  return config.engines.kafka.empty() ? std::chrono::milliseconds(5) : std::chrono::milliseconds(20);
 }
 
 }  // namespace parley::app

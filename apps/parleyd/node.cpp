@@ -17,17 +17,6 @@ std::unique_ptr<ports::LogConsumer> subscribe(ports::MessageLog& log, std::strin
   return std::move(consumer).value();
 }
 
-// The sequencer, the store writer and the inbox owner take a batch at most
-// every 5 ms: under load each wake-up then carries more records, and a
-// batch's fixed costs (a wake-up, a sync, a commit) are shared by more
-// messages. Waking for every append cost 10.7 context switches a message at
-// 4,000 messages/s (a fifth of the server's CPU in the scheduler); 2 ms
-// brought 1:1 messages from 294 to 238 µs of server CPU, and 5 ms, with the
-// store writer placing the inbox entries itself, to about 116 µs with p99
-// 10–13 ms (docs/BENCHMARKS.md). Idle, a record waits at most this long per
-// step.
-constexpr std::chrono::milliseconds kStepInterval{5};
-
 }  // namespace
 
 // The store writer skips what the sequencer of this server stored. On
@@ -83,12 +72,12 @@ Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsC
           subscribe(*engines.log, records::kConversationsTopic, records::kSequencerGroup, "the sequencer's consumer"),
           sequencer_,
           {.max_batch = config.engines.cassandra.empty() ? std::size_t{1024} : std::size_t{4096},
-           .min_interval = kStepInterval,
+           .min_interval = step_interval_of(config),
            .metrics = &metrics_}),
       store_writer_step_(
           "store-writer",
           subscribe(*engines.log, records::kSequencedTopic, records::kStoreWriterGroup, "the store writer's consumer"),
-          store_writer_, {.min_interval = kStepInterval, .metrics = &metrics_}),
+          store_writer_, {.min_interval = step_interval_of(config), .metrics = &metrics_}),
       // One index transaction per interval for everything decided in it.
       search_step_("search-indexer",
                    subscribe(*engines.log, records::kSequencedTopic, services::kSearchIndexerGroup,
@@ -152,7 +141,7 @@ Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsC
         inbox_owner_,
         services::PipelineStep::Options{
             .max_batch = config.engines.cassandra.empty() ? std::size_t{1024} : std::size_t{16384},
-            .min_interval = kStepInterval,
+            .min_interval = step_interval_of(config),
             .metrics = &metrics_});
   }
   if (auto read = deleted_users_.refresh(); !read) {

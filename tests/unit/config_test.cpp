@@ -52,6 +52,19 @@ TEST(Config, PushLeaseDefaultsToAMinuteAndRefusesLessThanASecond) {
   EXPECT_FALSE(parse_config({"--push-lease-ms", "10"}, {}).config.has_value());
 }
 
+// The pipeline steps' interval: 5 ms on the embedded log, 20 ms on Kafka
+// (a batch there costs engine requests whatever its size), unless given.
+TEST(Config, StepIntervalDefaultsByTheLogAndIsAFlagAndAVariable) {
+  EXPECT_EQ(step_interval_of(*parse_config({}, {}).config), std::chrono::milliseconds(5));
+  EXPECT_EQ(step_interval_of(*parse_config({"--kafka", "127.0.0.1:9092"}, {}).config), std::chrono::milliseconds(20));
+  auto set = parse_config({"--kafka", "127.0.0.1:9092", "--step-interval-ms", "7"}, {});
+  ASSERT_TRUE(set.config.has_value()) << set.message;
+  EXPECT_EQ(step_interval_of(*set.config), std::chrono::milliseconds(7));
+  EXPECT_EQ(step_interval_of(*parse_config({}, {"PARLEY_STEP_INTERVAL_MS=12"}).config), std::chrono::milliseconds(12));
+  EXPECT_FALSE(parse_config({"--step-interval-ms", "0"}, {}).config.has_value());
+  EXPECT_FALSE(parse_config({"--step-interval-ms", "1001"}, {}).config.has_value());
+}
+
 TEST(Config, LogLevelIsAFlagAVariableAndAConfigNameAndVerboseIsDebug) {
   EXPECT_EQ(parse_config({}, {}).config->log_level, log::Level::info);
   EXPECT_EQ(parse_config({"--log-level", "warn"}, {}).config->log_level, log::Level::warn);
