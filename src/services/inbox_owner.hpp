@@ -55,15 +55,14 @@
 // then hold half of it.
 //
 // Only a seq at or below the user's head counts as placed. A store that
-// cannot always write a user's rows atomically (Cassandra, with no
-// batchlog, when a user's write spans batches or seq buckets) writes each
-// head after the rows below it, so a crash part-way leaves index rows and
-// entries above the head, possibly with holes (seq 7 stored, seq 6 not).
-// Trusting those would skip the messages found and give a hole's seq to
-// nothing, or the next message a seq taken. Instead every record above the
-// head is planned again: every such write came from a record after the
-// committed offset, so each is replayed, in the same order, and gets the
-// same seq; the write then stores its rows again and moves the head.
+// cannot write a user's rows atomically (Cassandra, with no batchlog)
+// writes the heads last, so a crash part-way leaves index rows and entries
+// above the head, possibly with holes (seq 7 stored, seq 6 not). Trusting
+// those would skip the messages found and give a hole's seq to nothing, or
+// the next message a seq taken. Instead every record above the head is
+// planned again: every such write came from a record after the committed
+// offset, so each is replayed, in the same order, and gets the same seq;
+// the write then stores its rows again and moves the head.
 
 #include <cstdint>
 #include <list>

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <map>
 #include <random>
 #include <stdexcept>
 
@@ -200,48 +199,6 @@ TEST(CassandraMessageStore, FindsEntriesIndexedBeforeMigrationTwo) {
   const UserId id{static_cast<std::uint64_t>(user)};
   EXPECT_EQ(*st.inbox_seq_of(id, MessageId{900}), std::optional<Seq>(1));
   EXPECT_FALSE(st.inbox_seq_of(id, MessageId{901})->has_value());
-}
-
-// A user whose inbox a version before migration 3 wrote: the head in
-// inbox_heads and the conversation index in user_conversations. A store
-// opened after that (an upgrade) reads both, and the entries it places
-// continue them.
-TEST(CassandraMessageStore, ContinuesAnInboxWrittenBeforeMigrationThree) {
-  SESSION_OR_SKIP(s);
-  ASSERT_TRUE(CassandraMessageStore::open(store_options()).ok());  // the schema
-  static std::mt19937_64 rng{std::random_device{}()};
-  const auto user = static_cast<std::int64_t>(rng() % 1'000'000'000'000ULL) + 1;
-  const std::string before = "d:1:" + std::to_string(user), other = "d:2:" + std::to_string(user);
-  ASSERT_TRUE(s->query("INSERT INTO parley_test.user_inbox (user_id, seq_bucket, seq, id, conversation, sender, "
-                       "to_kind, to_id, body, sent_at, client_msg_id) VALUES (?, 0, 1, 900, ?, 1, 0, ?, "
-                       "textAsBlob('old'), 1000, 'a')",
-                       {bigint_value(user), text_value(before), bigint_value(user)})
-                  .ok());
-  ASSERT_TRUE(s->query("INSERT INTO parley_test.inbox_heads (user_id, head) VALUES (?, 1) USING TIMESTAMP 1",
-                       {bigint_value(user)})
-                  .ok());
-  ASSERT_TRUE(s->query("INSERT INTO parley_test.user_conversations (user_id, conversation, last_message) "
-                       "VALUES (?, ?, 900) USING TIMESTAMP 900",
-                       {bigint_value(user), text_value(before)})
-                  .ok());
-  auto store = CassandraMessageStore::open(store_options());
-  ASSERT_TRUE(store.ok()) << store.error().message;
-  auto& st = **store;
-  const UserId id{static_cast<std::uint64_t>(user)};
-  EXPECT_EQ(st.inbox_head(id).value(), 1U);
-  Message next{MessageId{950}, other, UserId{2}, Recipient{Recipient::Kind::user, id.value}, "new", 2000, "b"};
-  ASSERT_TRUE(st.put_inbox(std::vector<ports::MessageStore::InboxWrite>{{id, InboxEntry{2, next}}}).ok());
-  EXPECT_EQ(st.inbox_head(id).value(), 2U);
-  auto entries = st.inbox(id, 0, 10);
-  ASSERT_TRUE(entries.ok()) << entries.error().message;
-  ASSERT_EQ(entries->size(), 2U);
-  EXPECT_EQ(entries->at(0).message.id, MessageId{900});
-  EXPECT_EQ(entries->at(1).message.id, MessageId{950});
-  auto list = st.conversations_of(id);
-  ASSERT_TRUE(list.ok()) << list.error().message;
-  std::map<std::string, std::uint64_t> newest;
-  for (const auto& c : list.value()) newest[c.conversation] = c.last_message.value;
-  EXPECT_EQ(newest, (std::map<std::string, std::uint64_t>{{before, 900}, {other, 950}}));
 }
 
 TEST(CqlSession, ServerErrorsAreValues) {

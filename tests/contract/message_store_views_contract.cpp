@@ -47,9 +47,9 @@ TEST_P(MessageStoreContract, TheInboxIndexesEachConversationsNewestMessage) {
 }
 
 // An inbox that runs past a seq bucket (Cassandra: 65,536 seqs a
-// partition, each with its own head and conversation index rows), in
-// writes that end at, cross and start at a bucket's edge: the head, the
-// pages and the conversation index read as one inbox, after a restart too.
+// partition), in writes that end at, cross and start at a bucket's edge:
+// the head, the pages and the conversation index read as one inbox, after
+// a restart too.
 TEST_P(MessageStoreContract, AnInboxAcrossSeqBucketsReadsAsOne) {
   const Ids ids = fresh();
   const UserId alice = ids.user(1), bob = ids.user(2), carol = ids.user(3);

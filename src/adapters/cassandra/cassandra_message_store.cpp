@@ -65,18 +65,6 @@ const std::vector<Migration>& migrations() {
            "CREATE TABLE IF NOT EXISTS {ks}.inbox_ids (user_id bigint, seq_bucket bigint, id bigint, seq bigint, "
            "PRIMARY KEY ((user_id, seq_bucket), id))",
        }},
-      // A user's head and conversation index in the entries' partition too,
-      // so that a user's inbox write is one mutation, not two in two rounds
-      // (put_inbox). inbox_heads keeps a lower bound of the head from then
-      // on (its bucket is the latest or the one before), user_conversations
-      // only what was written before.
-      {3,
-       {
-           "CREATE TABLE IF NOT EXISTS {ks}.inbox_bucket_heads (user_id bigint, seq_bucket bigint, head bigint, "
-           "PRIMARY KEY ((user_id, seq_bucket)))",
-           "CREATE TABLE IF NOT EXISTS {ks}.inbox_conversations (user_id bigint, seq_bucket bigint, "
-           "conversation text, last_message bigint, PRIMARY KEY ((user_id, seq_bucket), conversation))",
-       }},
   };
   return all;
 }
@@ -194,11 +182,8 @@ std::size_t size_of(const Statement& statement) {
 }  // namespace
 
 CassandraMessageStore::CassandraMessageStore(Private, std::unique_ptr<CqlSession> session, std::string keyspace,
-                                             bool legacy_index, bool legacy_conversations)
-    : session_(std::move(session)),
-      keyspace_(std::move(keyspace)),
-      legacy_index_(legacy_index),
-      legacy_conversations_(legacy_conversations) {}
+                                             bool legacy_index)
+    : session_(std::move(session)), keyspace_(std::move(keyspace)), legacy_index_(legacy_index) {}
 
 Result<std::unique_ptr<CassandraMessageStore>> CassandraMessageStore::open(const CassandraStoreOptions& options) {
   if (!valid_keyspace(options.keyspace)) {
@@ -241,11 +226,7 @@ Result<std::unique_ptr<CassandraMessageStore>> CassandraMessageStore::open(const
   // version runs beside this one (docs/CLUSTER.md): empty now, it stays so.
   auto legacy = s.query("SELECT id FROM " + ks + ".inbox_index LIMIT 1", {}, idempotent);
   if (!legacy) return std::move(legacy).error();
-  // Nor user_conversations since migration 3.
-  auto legacy_conversations = s.query("SELECT user_id FROM " + ks + ".user_conversations LIMIT 1", {}, idempotent);
-  if (!legacy_conversations) return std::move(legacy_conversations).error();
-  return std::make_unique<CassandraMessageStore>(Private{}, std::move(session).value(), ks, !legacy->rows.empty(),
-                                                 !legacy_conversations->rows.empty());
+  return std::make_unique<CassandraMessageStore>(Private{}, std::move(session).value(), ks, !legacy->rows.empty());
 }
 
 Result<Statement> CassandraMessageStore::statement(const char* cql, std::vector<CqlValue> values) {
@@ -397,66 +378,9 @@ Result<std::vector<Message>> CassandraMessageStore::history(std::string_view con
 }
 
 Result<Seq> CassandraMessageStore::inbox_head(UserId user) {
-  auto heads = inbox_heads(std::span(&user, 1));
-  if (!heads) return std::move(heads).error();
-  return heads->front();
-}
-
-// A user's head is the highest of: inbox_heads, a lower bound written
-// before the user's entries first go past a seq bucket (so its bucket is
-// the latest or the one before), and the bucket heads of its bucket and the
-// next. (Before migration 3, inbox_heads held the head itself, and no bucket
-// heads: the same reads find it.) The first round asks buckets 0 and 1 with
-// it, which is every bucket of a user with fewer than 65,536 entries.
-Result<void> CassandraMessageStore::ask_heads(std::span<const UserId> users, std::vector<Statement>& reads) {
-  for (UserId user : users) {
-    auto bound = statement("SELECT head FROM {ks}.inbox_heads WHERE user_id = ?", {big(user.value)});
-    if (!bound) return std::move(bound).error();
-    reads.push_back(std::move(bound).value());
-    for (std::int64_t bucket : {0, 1}) {
-      auto s = statement("SELECT head FROM {ks}.inbox_bucket_heads WHERE user_id = ? AND seq_bucket = ?",
-                         {big(user.value), bigint_value(bucket)});
-      if (!s) return std::move(s).error();
-      reads.push_back(std::move(s).value());
-    }
-  }
-  return Ok{};
-}
-
-Result<std::vector<Seq>> CassandraMessageStore::heads_from(std::span<const UserId> users, std::span<const Rows> pages) {
-  auto seq_in = [](const Rows& page, Seq& into) -> Result<void> {
-    if (page.rows.empty() || page.rows[0].empty() || !page.rows[0][0]) return Ok{};
-    auto seq = as_bigint(page.rows[0][0]);
-    if (!seq) return corrupt("inbox_heads");
-    into = std::max(into, static_cast<Seq>(*seq));
-    return Ok{};
-  };
-  std::vector<Seq> out(users.size(), 0);
-  std::vector<Statement> reads;  // for the users whose bound is past bucket 0
-  std::vector<std::size_t> asks;
-  for (std::size_t u = 0; u < users.size(); ++u) {
-    for (std::size_t k = 0; k < 3; ++k) {
-      if (auto read = seq_in(pages[3 * u + k], out[u]); !read) return std::move(read).error();
-    }
-    Seq bound = 0;
-    if (auto read = seq_in(pages[3 * u], bound); !read) return std::move(read).error();
-    const std::int64_t bucket = inbox_bucket(bound);
-    if (bucket == 0) continue;
-    for (std::int64_t b : {bucket, bucket + 1}) {
-      auto s = statement("SELECT head FROM {ks}.inbox_bucket_heads WHERE user_id = ? AND seq_bucket = ?",
-                         {big(users[u].value), bigint_value(b)});
-      if (!s) return std::move(s).error();
-      reads.push_back(std::move(s).value());
-      asks.push_back(u);
-    }
-  }
-  if (reads.empty()) return out;
-  auto more = session_->execute_each(reads, idempotent);
-  if (!more) return std::move(more).error();
-  for (std::size_t r = 0; r < reads.size(); ++r) {
-    if (auto read = seq_in(more.value()[r], out[asks[r]]); !read) return std::move(read).error();
-  }
-  return out;
+  auto head = read_single_bigint("SELECT head FROM {ks}.inbox_heads WHERE user_id = ?", {big(user.value)});
+  if (!head) return std::move(head).error();
+  return static_cast<Seq>(*head);
 }
 
 Result<std::optional<Seq>> CassandraMessageStore::inbox_seq_of(UserId user, MessageId message) {
@@ -467,9 +391,8 @@ Result<std::optional<Seq>> CassandraMessageStore::inbox_seq_of(UserId user, Mess
 }
 
 // An entry's index row is in its seq's bucket, which the message id does not
-// tell. One round asks for every user's head (ask_heads; a user past bucket
-// 0 takes a round more) and every key in bucket 0 (the only bucket of a
-// user with fewer than 65,536 entries); a key not found
+// tell. One round asks for every user's head and every key in bucket 0 (the
+// only bucket of a user with fewer than 65,536 entries); a key not found
 // there whose user's head is past bucket 0 is looked for in the buckets up
 // to the head's; then, in a keyspace that held any, in the index rows a
 // version before migration 2 wrote (inbox_index).
@@ -487,15 +410,16 @@ Result<std::vector<std::optional<Seq>>> CassandraMessageStore::inbox_seqs_of(std
     reads.push_back(std::move(s).value());
     return Ok{};
   };
-  if (auto asked = ask_heads(users, reads); !asked) return std::move(asked).error();
-  const std::size_t head_pages = reads.size();
+  for (UserId user : users) {
+    auto s = statement("SELECT head FROM {ks}.inbox_heads WHERE user_id = ?", {big(user.value)});
+    if (!s) return std::move(s).error();
+    reads.push_back(std::move(s).value());
+  }
   for (const auto& k : keys) {
     if (auto asked = ask_bucket(k, 0); !asked) return std::move(asked).error();
   }
   auto pages = session_->execute_each(reads, idempotent);
   if (!pages) return std::move(pages).error();
-  auto heads = heads_from(users, std::span(pages.value()).first(head_pages));
-  if (!heads) return std::move(heads).error();
 
   auto seq_in = [](const Rows& page, const char* table) -> Result<std::optional<Seq>> {
     if (page.rows.empty() || page.rows[0].empty() || !page.rows[0][0]) return std::optional<Seq>{};
@@ -503,12 +427,19 @@ Result<std::vector<std::optional<Seq>>> CassandraMessageStore::inbox_seqs_of(std
     if (!seq) return corrupt(table);
     return std::optional<Seq>(static_cast<Seq>(*seq));
   };
+  std::vector<Seq> heads;
+  heads.reserve(users.size());
+  for (std::size_t u = 0; u < users.size(); ++u) {
+    auto head = seq_in(pages.value()[u], "inbox_heads");
+    if (!head) return std::move(head).error();
+    heads.push_back(head->value_or(0));
+  }
   auto head_of = [&](UserId user) {
-    return (*heads)[static_cast<std::size_t>(std::lower_bound(users.begin(), users.end(), user) - users.begin())];
+    return heads[static_cast<std::size_t>(std::lower_bound(users.begin(), users.end(), user) - users.begin())];
   };
   std::vector<std::optional<Seq>> out(keys.size());
   for (std::size_t i = 0; i < keys.size(); ++i) {
-    auto seq = seq_in(pages.value()[head_pages + i], "inbox_ids");
+    auto seq = seq_in(pages.value()[users.size() + i], "inbox_ids");
     if (!seq) return std::move(seq).error();
     out[i] = *seq;
   }
@@ -552,33 +483,40 @@ Result<std::vector<std::optional<Seq>>> CassandraMessageStore::inbox_seqs_of(std
 
 Result<std::vector<Seq>> CassandraMessageStore::inbox_heads(std::span<const UserId> users) {
   std::vector<Statement> reads;
-  reads.reserve(3 * users.size());
-  if (auto asked = ask_heads(users, reads); !asked) return std::move(asked).error();
+  reads.reserve(users.size());
+  for (UserId user : users) {
+    auto s = statement("SELECT head FROM {ks}.inbox_heads WHERE user_id = ?", {big(user.value)});
+    if (!s) return std::move(s).error();
+    reads.push_back(std::move(s).value());
+  }
   auto pages = session_->execute_each(reads, idempotent);
   if (!pages) return std::move(pages).error();
-  return heads_from(users, pages.value());
+  std::vector<Seq> out;
+  out.reserve(users.size());
+  for (const auto& page : pages.value()) {
+    if (page.rows.empty() || page.rows[0].empty() || !page.rows[0][0]) {
+      out.push_back(0);
+      continue;
+    }
+    auto head = as_bigint(page.rows[0][0]);
+    if (!head) return corrupt("inbox_heads");
+    out.push_back(static_cast<Seq>(*head));
+  }
+  return out;
 }
 
-// UNLOGGED batches grouped by the node that owns their rows
-// (CqlSession::write_by_node: no batchlog, each partition one mutation).
-// A user's entries in one seq bucket, their index rows, the bucket's head
-// and the conversation index rows share the partition key (user, bucket),
-// so they are one mutation, one commit log entry that a crash keeps whole
-// or not at all (a read racing the write may find the head a moment before
-// the last entries, and then reads up to those it finds): for a user whose
-// entries fit one batch and one bucket, the write is one round and one
-// mutation. Otherwise it is rounds, each durable before the next: the
-// entries of a bucket that did not fit one batch before the batch with its
-// head; and before the first entry of a new bucket, the lower bound in
-// inbox_heads, set to the last seq below it (already durable), so that
-// reading the head (ask_heads) always looks in the latest bucket. inbox()
-// reads up to the head, so an entry is never visible before every entry
-// below it is stored. A failure or crash part-way leaves rows above a head,
-// never a head above a missing row: the inbox owner retries the same plan,
-// and after a crash it plans the records above the head again (in log order
-// they get the seqs they had: services/inbox_owner.hpp). Heads, the bound
-// and the conversation index carry their value as timestamp, so a replay of
-// older entries never moves them back.
+// Two rounds, each of UNLOGGED batches grouped by the node that owns their
+// rows (CqlSession::write_by_node: no batchlog, each partition one
+// mutation): first the entries and their index rows (one partition, so one
+// mutation, for each user and seq bucket), then, once all of those are
+// durable, each user's head with its conversation index rows (one more).
+// inbox() reads up to the head, so an entry is never visible before every
+// entry below it is stored. A failure or crash part-way leaves rows above a
+// head, never a head above a missing row: the inbox owner retries the same
+// plan, and after a crash it plans the records above the head again (in log
+// order they get the seqs they had: services/inbox_owner.hpp). Heads and the
+// conversation index carry their value as timestamp, so a replay of older
+// entries never moves them back.
 Result<void> CassandraMessageStore::put_inbox(std::span<const InboxWrite> writes) {
   std::map<std::uint64_t, std::vector<const InboxWrite*>> by_user;
   for (const auto& w : writes) {
@@ -587,82 +525,60 @@ Result<void> CassandraMessageStore::put_inbox(std::span<const InboxWrite> writes
     }
     by_user[w.user.value].push_back(&w);
   }
-  // rounds[k]: the groups (one partition each) written k-th.
-  std::vector<std::vector<std::vector<Statement>>> rounds;
-  auto in_round = [&rounds](std::size_t k) -> std::vector<std::vector<Statement>>& {
-    if (rounds.size() <= k) rounds.resize(k + 1);
-    return rounds[k];
-  };
+  std::vector<std::vector<Statement>> rows;   // first round
+  std::vector<std::vector<Statement>> heads;  // second round
   for (auto& [user, list] : by_user) {
     std::sort(list.begin(), list.end(),
               [](const InboxWrite* a, const InboxWrite* b) { return a->entry.seq < b->entry.seq; });
-    std::size_t step = 0;                     // this user's next round
-    Seq below = list.front()->entry.seq - 1;  // the head before this bucket: durable (no gaps)
-    for (std::size_t i = 0; i < list.size();) {
-      const std::int64_t bucket = inbox_bucket(list[i]->entry.seq);
-      if (inbox_bucket(below) < bucket) {  // into a new bucket: the bound first
-        auto b = statement("INSERT INTO {ks}.inbox_heads (user_id, head) VALUES (?, ?) USING TIMESTAMP ?",
-                           {big(user), big(below), big(below)});
-        if (!b) return std::move(b).error();
-        in_round(step++).push_back({std::move(b).value()});
+    Seq head = 0;
+    std::map<std::string_view, std::uint64_t> newest;  // conversation → newest id
+    std::int64_t bucket = -1;                          // of the chunk being filled, rows.back()
+    std::size_t bytes = 0;
+    for (const InboxWrite* w : list) {
+      const std::int64_t entry_bucket = inbox_bucket(w->entry.seq);
+      std::vector<CqlValue> v{big(user), bigint_value(entry_bucket), big(w->entry.seq)};
+      append_message(v, w->entry.message);
+      auto entry = statement(
+          "INSERT INTO {ks}.user_inbox (user_id, seq_bucket, seq, id, conversation, sender, to_kind, to_id, body, "
+          "sent_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          std::move(v));
+      auto index =
+          statement("INSERT INTO {ks}.inbox_ids (user_id, seq_bucket, id, seq) VALUES (?, ?, ?, ?)",
+                    {big(user), bigint_value(entry_bucket), big(w->entry.message.id.value), big(w->entry.seq)});
+      if (!entry) return std::move(entry).error();
+      if (!index) return std::move(index).error();
+      const std::size_t n = size_of(entry.value()) + size_of(index.value());
+      if (bucket != entry_bucket || bytes + n > batch_bytes) {
+        rows.emplace_back();
+        bucket = entry_bucket;
+        bytes = 0;
       }
-      std::vector<std::vector<Statement>> chunks(1);
-      std::size_t bytes = 0;
-      std::map<std::string_view, std::uint64_t> newest;  // conversation → newest id
-      Seq head = below;
-      for (; i < list.size() && inbox_bucket(list[i]->entry.seq) == bucket; ++i) {
-        const InboxWrite* w = list[i];
-        std::vector<CqlValue> v{big(user), bigint_value(bucket), big(w->entry.seq)};
-        append_message(v, w->entry.message);
-        auto entry = statement(
-            "INSERT INTO {ks}.user_inbox (user_id, seq_bucket, seq, id, conversation, sender, to_kind, to_id, body, "
-            "sent_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            std::move(v));
-        auto index = statement("INSERT INTO {ks}.inbox_ids (user_id, seq_bucket, id, seq) VALUES (?, ?, ?, ?)",
-                               {big(user), bigint_value(bucket), big(w->entry.message.id.value), big(w->entry.seq)});
-        if (!entry) return std::move(entry).error();
-        if (!index) return std::move(index).error();
-        const std::size_t n = size_of(entry.value()) + size_of(index.value());
-        if (!chunks.back().empty() && bytes + n > batch_bytes) {
-          chunks.emplace_back();
-          bytes = 0;
-        }
-        bytes += n;
-        chunks.back().push_back(std::move(entry).value());
-        chunks.back().push_back(std::move(index).value());
-        head = std::max(head, w->entry.seq);
-        auto& latest = newest[w->entry.message.conversation];
-        latest = std::max(latest, w->entry.message.id.value);
-      }
-      // The bucket's head and its conversation index rows go with its last
-      // chunk, after the others.
-      auto& last = chunks.back();
-      auto h = statement(
-          "INSERT INTO {ks}.inbox_bucket_heads (user_id, seq_bucket, head) VALUES (?, ?, ?) USING TIMESTAMP ?",
-          {big(user), bigint_value(bucket), big(head), big(head)});
-      if (!h) return std::move(h).error();
-      last.push_back(std::move(h).value());
-      for (const auto& [conversation, id] : newest) {
-        if (conversation.empty() || id == 0) continue;
-        auto c = statement(
-            "INSERT INTO {ks}.inbox_conversations (user_id, seq_bucket, conversation, last_message) "
-            "VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
-            {big(user), bigint_value(bucket), text_value(conversation), big(id), big(id)});
-        if (!c) return std::move(c).error();
-        last.push_back(std::move(c).value());
-      }
-      if (chunks.size() > 1) {
-        auto& first = in_round(step++);
-        for (std::size_t c = 0; c + 1 < chunks.size(); ++c) first.push_back(std::move(chunks[c]));
-      }
-      in_round(step++).push_back(std::move(last));
-      below = head;
+      bytes += n;
+      rows.back().push_back(std::move(entry).value());
+      rows.back().push_back(std::move(index).value());
+      head = std::max(head, w->entry.seq);
+      auto& latest = newest[w->entry.message.conversation];
+      latest = std::max(latest, w->entry.message.id.value);
+    }
+    // The head and the conversation index share the partition key: one
+    // mutation.
+    auto h = statement("INSERT INTO {ks}.inbox_heads (user_id, head) VALUES (?, ?) USING TIMESTAMP ?",
+                       {big(user), big(head), big(head)});
+    if (!h) return std::move(h).error();
+    auto& last = heads.emplace_back();
+    last.push_back(std::move(h).value());
+    for (const auto& [conversation, id] : newest) {
+      if (conversation.empty() || id == 0) continue;
+      auto c = statement(
+          "INSERT INTO {ks}.user_conversations (user_id, conversation, last_message) VALUES (?, ?, ?) "
+          "USING TIMESTAMP ?",
+          {big(user), text_value(conversation), big(id), big(id)});
+      if (!c) return std::move(c).error();
+      last.push_back(std::move(c).value());
     }
   }
-  for (const auto& round : rounds) {
-    if (auto r = session_->write_by_node(round, idempotent); !r) return r;
-  }
-  return Ok{};
+  if (auto r = session_->write_by_node(rows, idempotent); !r) return r;
+  return session_->write_by_node(heads, idempotent);
 }
 
 // Reads up to the head: entries past it (written, head not yet moved) stay
@@ -720,68 +636,52 @@ Result<void> CassandraMessageStore::delete_cursor(UserId user, std::string_view 
 }
 
 Result<std::vector<ports::MessageStore::ConversationSummary>> CassandraMessageStore::conversations_of(UserId user) {
-  auto each = conversations_of_each(std::span(&user, 1));
-  if (!each) return std::move(each).error();
-  return std::move(each->front());
+  std::vector<ConversationSummary> out;
+  std::string paging;
+  do {
+    auto rows = run("SELECT conversation, last_message FROM {ks}.user_conversations WHERE user_id = ?",
+                    {big(user.value)}, paging, 1000);
+    if (!rows) return std::move(rows).error();
+    for (const auto& row : rows->rows) {
+      auto id = as_bigint(row.size() < 2 ? CqlValue{} : row[1]);
+      if (!id) return corrupt("user_conversations");
+      out.push_back({as_text(row[0]), MessageId{static_cast<std::uint64_t>(*id)}});
+    }
+    paging = rows->metadata.paging_state;
+  } while (!paging.empty());
+  return out;
 }
 
-// The conversation index rows of each seq bucket up to the user's head's
-// (the newest message of each conversation in that bucket), and those a
-// version before migration 3 wrote to user_conversations: the newest of
-// each conversation across them.
 Result<std::vector<std::vector<ports::MessageStore::ConversationSummary>>> CassandraMessageStore::conversations_of_each(
     std::span<const UserId> users) {
-  auto heads = inbox_heads(users);
-  if (!heads) return std::move(heads).error();
   std::vector<Statement> reads;
-  std::vector<std::size_t> asks;  // reads[r] is about users[asks[r]]
-  for (std::size_t u = 0; u < users.size(); ++u) {
-    for (std::int64_t bucket = 0; bucket <= inbox_bucket((*heads)[u]); ++bucket) {
-      auto s = statement(
-          "SELECT conversation, last_message FROM {ks}.inbox_conversations WHERE user_id = ? AND seq_bucket = ?",
-          {big(users[u].value), bigint_value(bucket)});
-      if (!s) return std::move(s).error();
-      reads.push_back(std::move(s).value());
-      asks.push_back(u);
-    }
-    if (!legacy_conversations_) continue;
+  reads.reserve(users.size());
+  for (UserId user : users) {
     auto s = statement("SELECT conversation, last_message FROM {ks}.user_conversations WHERE user_id = ?",
-                       {big(users[u].value)});
+                       {big(user.value)});
     if (!s) return std::move(s).error();
     reads.push_back(std::move(s).value());
-    asks.push_back(u);
   }
   ExecuteOptions options = idempotent;
   options.page_size = 1000;
   auto pages = session_->execute_each(reads, options);
   if (!pages) return std::move(pages).error();
-  std::vector<std::map<std::string, MessageId>> newest(users.size());
-  auto take = [&](const Rows& page, std::size_t u) -> Result<void> {
+  std::vector<std::vector<ConversationSummary>> out;
+  out.reserve(users.size());
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    const Rows& page = pages.value()[i];
+    if (!page.metadata.paging_state.empty()) {  // more than a page: read it whole
+      auto all = conversations_of(users[i]);
+      if (!all) return std::move(all).error();
+      out.push_back(std::move(all).value());
+      continue;
+    }
+    auto& list = out.emplace_back();
     for (const auto& row : page.rows) {
       auto id = as_bigint(row.size() < 2 ? CqlValue{} : row[1]);
-      if (!id) return corrupt("inbox_conversations");
-      MessageId& last = newest[u][as_text(row[0])];
-      last = std::max(last, MessageId{static_cast<std::uint64_t>(*id)});
+      if (!id) return corrupt("user_conversations");
+      list.push_back({as_text(row[0]), MessageId{static_cast<std::uint64_t>(*id)}});
     }
-    return Ok{};
-  };
-  for (std::size_t r = 0; r < reads.size(); ++r) {
-    const Rows* page = &pages.value()[r];
-    Rows more;
-    while (true) {
-      if (auto taken = take(*page, asks[r]); !taken) return std::move(taken).error();
-      if (page->metadata.paging_state.empty()) break;  // more than a page: read on
-      ExecuteOptions next = options;
-      next.paging_state = page->metadata.paging_state;
-      auto rows = session_->execute(reads[r], next);
-      if (!rows) return std::move(rows).error();
-      more = std::move(rows).value();
-      page = &more;
-    }
-  }
-  std::vector<std::vector<ConversationSummary>> out(users.size());
-  for (std::size_t u = 0; u < users.size(); ++u) {
-    for (auto& [conversation, last] : newest[u]) out[u].push_back({conversation, last});
   }
   return out;
 }
@@ -897,10 +797,10 @@ Result<std::vector<MessageId>> CassandraMessageStore::erase_sent(std::string_vie
 Result<void> CassandraMessageStore::delete_inbox(UserId user) {
   auto head = inbox_head(user);
   if (!head) return std::move(head).error();
-  // Every bucket up to the head's: its entries, index rows, head and
-  // conversation index (one partition), and the rows a version before
-  // migration 2 indexed in inbox_index (a partition per entry: the entries
-  // name them); then the head's lower bound.
+  // Every bucket up to the head's: its entries and index rows (a
+  // partition each), and the rows a version before migration 2 indexed in
+  // inbox_index (a partition per entry: the entries name them); then the
+  // head itself.
   std::vector<Statement> deletes;
   for (std::int64_t bucket = 0; bucket <= inbox_bucket(*head); ++bucket) {
     std::string paging;
@@ -922,11 +822,8 @@ Result<void> CassandraMessageStore::delete_inbox(UserId user) {
       }
       paging = rows->metadata.paging_state;
     } while (!paging.empty());
-    for (const char* cql :
-         {"DELETE FROM {ks}.user_inbox USING TIMESTAMP ? WHERE user_id = ? AND seq_bucket = ?",
-          "DELETE FROM {ks}.inbox_ids USING TIMESTAMP ? WHERE user_id = ? AND seq_bucket = ?",
-          "DELETE FROM {ks}.inbox_bucket_heads USING TIMESTAMP ? WHERE user_id = ? AND seq_bucket = ?",
-          "DELETE FROM {ks}.inbox_conversations USING TIMESTAMP ? WHERE user_id = ? AND seq_bucket = ?"}) {
+    for (const char* cql : {"DELETE FROM {ks}.user_inbox USING TIMESTAMP ? WHERE user_id = ? AND seq_bucket = ?",
+                            "DELETE FROM {ks}.inbox_ids USING TIMESTAMP ? WHERE user_id = ? AND seq_bucket = ?"}) {
       auto s = statement(cql, {bigint_value(kForever), big(user.value), bigint_value(bucket)});
       if (!s) return std::move(s).error();
       deletes.push_back(std::move(s).value());

@@ -8,12 +8,9 @@
 //   user_inbox           ((user_id, seq_bucket), seq)        each user's inbox
 //   inbox_ids            ((user_id, seq_bucket), id) → seq   replay check (with its entry: one mutation)
 //   inbox_index          ((user_id, id)) → seq               the same, written before migration 2; read only
-//   inbox_bucket_heads   ((user_id, seq_bucket)) → head      the head, in its bucket (with the entries: one mutation)
-//   inbox_conversations  ((user_id, seq_bucket), conversation) → last_message  conversation index (the same)
-//   inbox_heads          ((user_id)) → a lower bound of the head, in the latest bucket or the one before
-//                        (the head itself, before migration 3)
+//   inbox_heads          ((user_id)) → head
 //   device_cursors       ((user_id), device) → seq
-//   user_conversations   ((user_id), conversation) → last_message  the index before migration 3; read only
+//   user_conversations   ((user_id), conversation) → last_message
 //   read_positions       ((user_id), conversation) → message
 //
 // Partitions are bounded: history by time bucket (the message id's top
@@ -29,15 +26,12 @@
 // Rows go out as UNLOGGED batches grouped by the node that owns them
 // (CqlSession::write_by_node: each partition one mutation, no batchlog):
 // every row is idempotent and every caller retries its whole write until it
-// succeeds, so rows a failure left behind are written again. A user's
-// inbox write is one mutation when it fits a batch and a seq bucket: the
-// entries, their index rows, the bucket's head and its conversation index
-// rows share the partition key (user, seq bucket), and Cassandra logs a
-// partition's rows as one commit log entry, so a crash keeps all of them or
-// none. Past that it takes rounds (put_inbox), so a crash
-// part-way leaves rows above a head, never a head above a missing row (the
-// next entry would take a used seq; see services/inbox_owner.hpp). Batches
-// stay under 40 KiB when
+// succeeds, so rows a failure left behind are written again. An inbox
+// write is two rounds, the entries with their index rows (one partition a
+// user and seq bucket), then each user's head with its conversation index,
+// so a crash part-way leaves rows above a head, never a head above a
+// missing row (the next entry would take a used seq; see
+// services/inbox_owner.hpp). Batches stay under 40 KiB when
 // they can, below Cassandra's default batch_size_fail_threshold (50 KiB); a
 // --max-body over about 20 KiB needs that threshold raised. A keyspace made
 // by an older version also holds sent_messages, a dedupe table nothing
@@ -80,8 +74,7 @@ class CassandraMessageStore final : public ports::MessageStore {
   [[nodiscard]] static Result<std::unique_ptr<CassandraMessageStore>> open(const CassandraStoreOptions& options);
 
   // Use open(); public only for std::make_unique.
-  CassandraMessageStore(Private, std::unique_ptr<CqlSession> session, std::string keyspace, bool legacy_index,
-                        bool legacy_conversations);
+  CassandraMessageStore(Private, std::unique_ptr<CqlSession> session, std::string keyspace, bool legacy_index);
 
   [[nodiscard]] Result<MessageId> last_message_id(std::string_view conversation) override;
   [[nodiscard]] Result<void> put_messages(std::span<const Message> messages) override;
@@ -138,12 +131,6 @@ class CassandraMessageStore final : public ports::MessageStore {
   [[nodiscard]] Result<std::vector<std::int64_t>> buckets(std::string_view conversation, std::int64_t bound,
                                                           bool descending);
   [[nodiscard]] Result<std::int64_t> read_single_bigint(const char* cql, std::vector<CqlValue> values);
-  // The reads of each user's head that come first (three a user), put in
-  // `reads`; then heads_from() takes their pages (three a user, from the
-  // first) and asks what more it needs: one round for a user with fewer
-  // than 65,536 entries, two past that.
-  [[nodiscard]] Result<void> ask_heads(std::span<const UserId> users, std::vector<Statement>& reads);
-  [[nodiscard]] Result<std::vector<Seq>> heads_from(std::span<const UserId> users, std::span<const Rows> pages);
   // Whether this process has stored the conversation_buckets row already.
   [[nodiscard]] bool bucket_stored(std::string_view conversation, std::int64_t bucket);
 
@@ -152,9 +139,6 @@ class CassandraMessageStore final : public ports::MessageStore {
   // Whether inbox_index held rows at open: entries placed before migration
   // 2, which replay checks must look up there.
   bool legacy_index_;
-  // Whether user_conversations held rows at open: conversations indexed
-  // before migration 3, which conversations_of must read there too.
-  bool legacy_conversations_;
   // (conversation, bucket) rows of conversation_buckets known to be
   // stored: put_messages writes each once per process, not per message.
   // Bounded: cleared whole when it grows past a limit.
