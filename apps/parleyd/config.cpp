@@ -676,7 +676,8 @@ ParseOutcome parse_config(const std::vector<std::string>& args, const std::vecto
 //    write whose mutations wait for a commit log sync each), and with 5 ms
 //    scale-out at 1,000 messages/s on two shared cores fell behind in its
 //    warm-up and stayed seconds behind (p99 1.6-3.0 s); with 20 ms p99 was
-//    0.3-1.1 s on the same morning (docs/BENCHMARKS.md, seventeenth round).
+//    0.3-1.4 s on the same morning, in three of four alternating pairs
+//    better (docs/BENCHMARKS.md, seventeenth round).
 std::chrono::milliseconds step_interval_of(const Config& config) {
   if (config.step_interval.count() > 0) return config.step_interval;
   return config.engines.kafka.empty() ? std::chrono::milliseconds(5) : std::chrono::milliseconds(20);
