@@ -659,28 +659,26 @@ ParseOutcome parse_config(const std::vector<std::string>& args, const std::vecto
                             ") must be below --presence-ttl-ms (" + std::to_string(config.presence_ttl.count()) +
                             "): a client pinging on time would flap offline");
   }
+  // The sequencer, the store writer and the inbox owner take a batch at most
+  // every `--step-interval-ms`: under load each wake-up then carries more
+  // records, and a batch's fixed costs are shared by more messages. Idle, a
+  // record waits at most this long per step.
+  //  - On the embedded log, 5 ms. Waking for every append cost 10.7 context
+  //    switches a message at 4,000 messages/s (a fifth of the server's CPU in
+  //    the scheduler); 2 ms brought 1:1 messages from 294 to 238 µs of server
+  //    CPU, and 5 ms, with the store writer placing the inbox entries itself,
+  //    to about 116 µs with p99 10-13 ms.
+  //  - On Kafka, 20 ms. A batch there costs engine requests whatever its
+  //    size (a produce request per partition, an offset commit, a Cassandra
+  //    write whose mutations wait for a commit log sync each), and with 5 ms
+  //    scale-out at 1,000 messages/s on two shared cores fell behind in its
+  //    warm-up and stayed seconds behind (p99 1.6-3.0 s); with 20 ms p99 was
+  //    0.3-1.4 s on the same morning, in three of four alternating pairs
+  //    better (docs/BENCHMARKS.md, seventeenth round).
+  if (config.step_interval.count() == 0) {
+    config.step_interval = std::chrono::milliseconds(config.engines.kafka.empty() ? 5 : 20);
+  }
   return {std::move(config), 0, {}, std::move(warnings)};
-}
-
-// The sequencer, the store writer and the inbox owner take a batch at most
-// every `--step-interval-ms`: under load each wake-up then carries more
-// records, and a batch's fixed costs are shared by more messages. Idle, a
-// record waits at most this long per step.
-//  - On the embedded log, 5 ms. Waking for every append cost 10.7 context
-//    switches a message at 4,000 messages/s (a fifth of the server's CPU in
-//    the scheduler); 2 ms brought 1:1 messages from 294 to 238 µs of server
-//    CPU, and 5 ms, with the store writer placing the inbox entries itself,
-//    to about 116 µs with p99 10-13 ms.
-//  - On Kafka, 20 ms. A batch there costs engine requests whatever its
-//    size (a produce request per partition, an offset commit, a Cassandra
-//    write whose mutations wait for a commit log sync each), and with 5 ms
-//    scale-out at 1,000 messages/s on two shared cores fell behind in its
-//    warm-up and stayed seconds behind (p99 1.6-3.0 s); with 20 ms p99 was
-//    0.3-1.4 s on the same morning, in three of four alternating pairs
-//    better (docs/BENCHMARKS.md, seventeenth round).
-std::chrono::milliseconds step_interval_of(const Config& config) {
-  if (config.step_interval.count() > 0) return config.step_interval;
-  return config.engines.kafka.empty() ? std::chrono::milliseconds(5) : std::chrono::milliseconds(20);
 }
 
 }  // namespace parley::app

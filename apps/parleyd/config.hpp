@@ -72,7 +72,8 @@ struct Config {
   std::uint32_t node_id = 0;
   int log_partitions = 8;
   // The least time between two batches of the sequencer, the store writer
-  // and the inbox owner; 0: the log's default (step_interval_of()).
+  // and the inbox owner: --step-interval-ms, else what parse_config settles
+  // for the log (5 ms embedded, 20 ms on Kafka; config.cpp says why).
   std::chrono::milliseconds step_interval{0};
   embedded::Durability durability = embedded::Durability::fsync;
   services::Auth::HashCost hash_cost = services::Auth::HashCost::interactive;
@@ -119,11 +120,6 @@ struct ParseOutcome {
 [[nodiscard]] ParseOutcome parse_config(const std::vector<std::string>& args, const std::vector<std::string>& env);
 
 [[nodiscard]] std::string usage();
-
-// The least time between two batches of the sequencer, the store writer
-// and the inbox owner: --step-interval-ms, else 5 ms on the embedded log
-// and 20 ms on Kafka (config.cpp says why).
-[[nodiscard]] std::chrono::milliseconds step_interval_of(const Config& config);
 
 // Settles the web app's folder to serve (Config::web_dir): the one
 // given (--web-dir) if it is a directory, else a `web` folder with an

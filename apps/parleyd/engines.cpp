@@ -135,7 +135,7 @@ Result<std::unique_ptr<ports::MessageLog>> open_log(const Config& config, const 
                                         // which is, so a send lost with its record was not answered.
                                         .unsynced_topics = {std::string(records::kConversationsTopic)},
                                         // Sends wait up to 1 ms to share a write: the sequencer takes
-                                        // a batch at most every 5 ms (step_interval_of(), config.cpp) anyway.
+                                        // a batch at most every 5 ms by default (--step-interval-ms) anyway.
                                         .unsynced_linger = std::chrono::milliseconds(1)});
     if (!log) return std::move(log).error();
     // On this log the push step reads the changelog (node.cpp); a server

@@ -72,12 +72,12 @@ Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsC
           subscribe(*engines.log, records::kConversationsTopic, records::kSequencerGroup, "the sequencer's consumer"),
           sequencer_,
           {.max_batch = config.engines.cassandra.empty() ? std::size_t{1024} : std::size_t{4096},
-           .min_interval = step_interval_of(config),
+           .min_interval = config.step_interval,
            .metrics = &metrics_}),
       store_writer_step_(
           "store-writer",
           subscribe(*engines.log, records::kSequencedTopic, records::kStoreWriterGroup, "the store writer's consumer"),
-          store_writer_, {.min_interval = step_interval_of(config), .metrics = &metrics_}),
+          store_writer_, {.min_interval = config.step_interval, .metrics = &metrics_}),
       // One index transaction per interval for everything decided in it.
       search_step_("search-indexer",
                    subscribe(*engines.log, records::kSequencedTopic, services::kSearchIndexerGroup,
@@ -141,7 +141,7 @@ Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsC
         inbox_owner_,
         services::PipelineStep::Options{
             .max_batch = config.engines.cassandra.empty() ? std::size_t{1024} : std::size_t{16384},
-            .min_interval = step_interval_of(config),
+            .min_interval = config.step_interval,
             .metrics = &metrics_});
   }
   if (auto read = deleted_users_.refresh(); !read) {

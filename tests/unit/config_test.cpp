@@ -55,12 +55,12 @@ TEST(Config, PushLeaseDefaultsToAMinuteAndRefusesLessThanASecond) {
 // The pipeline steps' interval: 5 ms on the embedded log, 20 ms on Kafka
 // (a batch there costs engine requests whatever its size), unless given.
 TEST(Config, StepIntervalDefaultsByTheLogAndIsAFlagAndAVariable) {
-  EXPECT_EQ(step_interval_of(*parse_config({}, {}).config), std::chrono::milliseconds(5));
-  EXPECT_EQ(step_interval_of(*parse_config({"--kafka", "127.0.0.1:9092"}, {}).config), std::chrono::milliseconds(20));
+  EXPECT_EQ(parse_config({}, {}).config->step_interval, std::chrono::milliseconds(5));
+  EXPECT_EQ(parse_config({"--kafka", "127.0.0.1:9092"}, {}).config->step_interval, std::chrono::milliseconds(20));
   auto set = parse_config({"--kafka", "127.0.0.1:9092", "--step-interval-ms", "7"}, {});
   ASSERT_TRUE(set.config.has_value()) << set.message;
-  EXPECT_EQ(step_interval_of(*set.config), std::chrono::milliseconds(7));
-  EXPECT_EQ(step_interval_of(*parse_config({}, {"PARLEY_STEP_INTERVAL_MS=12"}).config), std::chrono::milliseconds(12));
+  EXPECT_EQ(set.config->step_interval, std::chrono::milliseconds(7));
+  EXPECT_EQ(parse_config({}, {"PARLEY_STEP_INTERVAL_MS=12"}).config->step_interval, std::chrono::milliseconds(12));
   EXPECT_FALSE(parse_config({"--step-interval-ms", "0"}, {}).config.has_value());
   EXPECT_FALSE(parse_config({"--step-interval-ms", "1001"}, {}).config.has_value());
 }
