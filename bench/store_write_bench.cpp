@@ -3,45 +3,28 @@
 // messages as the steps do, one batch at a time: the sequencer's history
 // write (put_new_messages), then the inbox owner's (put_inbox: an entry for
 // the sender and one for the recipient, 500 pairs), and prints the node's
-// CPU per message (its process's utime + stime over the measured part) and
-// the time of each batch's two writes (median and p90).
+// CPU per message (its process tree's utime + stime over the measured
+// part, as parley-bench --watch measures the engines) and the time of each
+// batch's two writes (median and p90).
 //   store-write-bench HOST:PORT CASSANDRA_PID [MESSAGES [BATCH]]
 //     e.g. store-write-bench 127.0.0.1:19042 "$(cat build/engines/cassandra/cassandra.pid)"
 // Each run writes into a keyspace of its own (store_bench_<time>), left
 // behind; 20,000 unmeasured messages first, so that the node's JIT has
 // compiled the write path. Defaults: 30,000 messages in batches of 30.
-#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "adapters/cassandra/cassandra_message_store.hpp"
+#include "parley_bench/proc_stats.hpp"
 
 namespace {
 
 using namespace parley;
 
 constexpr std::uint64_t kPairs = 500;
-
-// utime + stime of a process, in seconds.
-double cpu_seconds(const std::string& pid) {
-  std::ifstream in("/proc/" + pid + "/stat");
-  std::string line;
-  std::getline(in, line);
-  const auto close = line.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(line.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 struct Writer {
   ports::MessageStore& store;
@@ -59,7 +42,7 @@ struct Writer {
       UserId a{2 * pair + 1}, b{2 * pair + 2};
       Message m;
       m.id = MessageId{next_id++ << 22};
-      m.conversation = "d:" + std::to_string(a.value) + ":" + std::to_string(b.value);
+      m.conversation = to_string(direct_conversation(a, b));
       m.from = back ? b : a;
       m.to = Recipient{Recipient::Kind::user, (back ? a : b).value};
       m.body = std::string(100 + sent % 101, 'x');
@@ -94,7 +77,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: store-write-bench HOST:PORT CASSANDRA_PID [MESSAGES [BATCH]]\n");
     return 2;
   }
-  const std::string pid = argv[2];
+  const int pid = std::stoi(argv[2]);
   const std::size_t messages = argc > 3 ? std::stoul(argv[3]) : 30'000;
   const std::size_t batch = argc > 4 ? std::stoul(argv[4]) : 30;
   cassandra::CassandraStoreOptions options;
@@ -111,7 +94,7 @@ int main(int argc, char** argv) {
     if (w.batch(batch) < 0) return 1;
   }
   std::vector<double> ms;
-  const double cpu0 = cpu_seconds(pid);
+  const double cpu0 = bench::tree_cpu_s(pid);
   const auto began = std::chrono::steady_clock::now();
   for (std::size_t n = 0; n < messages; n += batch) {
     const double t = w.batch(batch);
@@ -119,7 +102,7 @@ int main(int argc, char** argv) {
     ms.push_back(t);
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
-  const double cpu = cpu_seconds(pid) - cpu0;
+  const double cpu = bench::tree_cpu_s(pid) - cpu0;
   const double written = static_cast<double>(ms.size() * batch);
   std::sort(ms.begin(), ms.end());
   std::printf(
