@@ -58,12 +58,16 @@ Node::Node(const Config& config, Engines& engines, std::shared_ptr<gateway::TlsC
                  Snowflake(config.node_id),
                  {.stored = &stored_by_sequencer_,
                   .flush_stored = !config.engines.cassandra.empty(),
-                  .answer_after_store = config.engines.cassandra.empty()}),
+                  .answer_after_store = config.engines.cassandra.empty(),
+                  // On Kafka the inbox owner is a step of its own, which the
+                  // sequencer's inbox records reach a hop sooner than the
+                  // store writer's.
+                  .fan_outs = config.engines.kafka.empty() ? nullptr : &fanned_out_by_sequencer_}),
       // The embedded log: this process owns every partition of every topic,
       // so the store writer is the inbox owner too (services/store_writer.hpp).
       one_owner_(config.engines.kafka.empty()),
       store_writer_(*engines.log, *engines.store, *engines.state, &stored_by_sequencer_,
-                    one_owner_ ? &inbox_owner_ : nullptr),
+                    one_owner_ ? &inbox_owner_ : nullptr, one_owner_ ? nullptr : &fanned_out_by_sequencer_),
       search_(*engines.search, *engines.rooms, room_rules_, &deleted_users_),
       inbox_owner_(*engines.log, *engines.store, *engines.state),
       search_indexer_(*engines.search),

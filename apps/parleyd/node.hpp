@@ -79,6 +79,7 @@ class Node {
   services::PresenceService presence_;
   services::SocialService social_;
   services::StoredMessages stored_by_sequencer_;
+  services::FanOuts fanned_out_by_sequencer_;  // on Kafka (services/fan_outs.hpp)
   services::Sequencer sequencer_;
   bool one_owner_;  // the embedded log: this process owns every partition
   services::StoreWriter store_writer_;

@@ -106,18 +106,31 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
   // Log the decisions first: once the changelog has them they stand, and
   // the store writer stores every one. Then store them here too, if the
   // store answers, so that history shows a send as soon as it is answered.
+  FanOutPlan plan;
   if (!fresh.empty()) {
+    auto planned = plan_fan_out(fresh);
+    if (!planned) return std::move(planned).error();
+    plan = std::move(planned).value();
     std::vector<Message> messages = messages_of(fresh);
     if (options_.stored != nullptr) options_.stored->expect(messages);
+    if (options_.fan_outs != nullptr) options_.fan_outs->expect(plan.messages);
     if (auto logged = log_decisions(fresh); !logged) {
       // Nobody is answered: the retry decides again on what the changelog
       // holds (the decisions of this batch that stand are found there).
       // Nothing is stored; the store writer stores those that stand.
       if (options_.stored != nullptr) options_.stored->abandon(messages);
+      if (options_.fan_outs != nullptr) options_.fan_outs->abandon(plan.messages);
       current_.clear();  // some appends or applies may have landed: read the changelog again
       return logged;
     }
-    if (auto stored = try_store(std::move(messages)); !stored) return stored;
+    auto stored = try_store(std::move(messages));
+    if (!stored || !stored.value()) {
+      // Not in history: their inbox records are the store writer's, which
+      // stores them first.
+      if (options_.fan_outs != nullptr) options_.fan_outs->abandon(plan.messages);
+      plan.decisions.clear();
+      if (!stored) return std::move(stored).error();
+    }
   }
 
   // The decisions are durable in the changelog: answer the senders, with
@@ -134,7 +147,51 @@ Result<void> Sequencer::process(std::span<const ports::LogRecord> batch) {
                          : state_.publish(records::server_channel(origin), records::encode(dones));
     if (!published) log::warn("sequencer", "could not answer senders: " + published.error().message);
   }
+  if (!plan.decisions.empty()) fan_out(fresh, plan);
   return Ok{};
+}
+
+Result<Sequencer::FanOutPlan> Sequencer::plan_fan_out(const std::vector<records::Sequenced>& fresh) {
+  FanOutPlan plan;
+  if (options_.fan_outs == nullptr || !store_up()) return plan;  // a store that is down: the store writer's
+  plan.epoch = options_.fan_outs->epoch();               // before covers(): a reset in between voids the plan's advance
+  std::map<int, std::vector<std::size_t>> by_partition;  // changelog partition -> its decisions, in order
+  for (std::size_t i = 0; i < fresh.size(); ++i) {
+    by_partition[log_.partition_for(records::kSequencedTopic, fresh[i].message.conversation)].push_back(i);
+  }
+  for (const auto& [partition, mine] : by_partition) {
+    // Where the first of them will land (log_decisions): only if every
+    // decision before it has its inbox records does this sequencer append
+    // theirs.
+    auto first = decided_.applied(partition);
+    if (!first) return std::move(first).error();
+    if (!options_.fan_outs->covers(partition, first.value())) continue;
+    plan.partitions[partition] = {first.value(), first.value() + mine.size()};
+    plan.decisions.insert(plan.decisions.end(), mine.begin(), mine.end());
+  }
+  std::sort(plan.decisions.begin(), plan.decisions.end());
+  for (std::size_t i : plan.decisions) {
+    if (fresh[i].message.to.kind != Recipient::Kind::channel) plan.messages.push_back(fresh[i].message);
+  }
+  return plan;
+}
+
+void Sequencer::fan_out(const std::vector<records::Sequenced>& fresh, const FanOutPlan& plan) {
+  std::vector<Append> inbox;
+  for (std::size_t i : plan.decisions) add_inbox_records(log_, fresh[i], inbox);
+  if (auto appended = append_all(log_, records::kInboxesTopic, std::move(inbox)); !appended) {
+    // The decisions stand and are answered: the store writer, which reads
+    // them from the changelog, appends their inbox records instead (some
+    // may be in the log twice; the inbox owner places a message once).
+    log::warn("sequencer", "could not append the inbox records of a batch (" + appended.error().message +
+                               "); the store writer appends them");
+    options_.fan_outs->abandon(plan.messages);
+    return;
+  }
+  options_.fan_outs->fanned_out(plan.messages);
+  for (const auto& [partition, range] : plan.partitions) {
+    options_.fan_outs->advance(partition, range.second, plan.epoch);
+  }
 }
 
 void Sequencer::on_generation(std::uint64_t /*generation*/) { current_.clear(); }
@@ -192,10 +249,10 @@ std::vector<Message> Sequencer::messages_of(const std::vector<records::Sequenced
   return messages;
 }
 
-Result<void> Sequencer::try_store(std::vector<Message> messages) {
+Result<bool> Sequencer::try_store(std::vector<Message> messages) {
   if (!store_up() && !options_.answer_after_store) {
     if (options_.stored != nullptr) options_.stored->abandon(messages);
-    return Ok{};
+    return false;
   }
   // No flush, unless options_.flush_stored asks for one: this write lets
   // history show a send as soon as it is answered. Durability is the store
@@ -212,7 +269,7 @@ Result<void> Sequencer::try_store(std::vector<Message> messages) {
       options_.stored->abandon(messages);
     }
   }
-  if (put) return Ok{};
+  if (put) return true;
   if (options_.answer_after_store) {
     // The decisions stand (the changelog and the state have them): the
     // retry finds them, stores these first and answers.
@@ -220,7 +277,7 @@ Result<void> Sequencer::try_store(std::vector<Message> messages) {
     return make_error(put.error().code, "the message store did not take the batch's messages: " + put.error().message);
   }
   store_failed(put.error());
-  return Ok{};
+  return false;
 }
 
 Result<void> Sequencer::log_decisions(std::vector<records::Sequenced>& decisions) {

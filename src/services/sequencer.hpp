@@ -11,7 +11,9 @@
 // store writer (services/store_writer.hpp) takes it from there: it stores
 // every decision this sequencer did not (the store was down, or it died
 // between logging and storing), makes the store durable, and
-// fans out to inboxes in changelog order; the search indexer
+// fans out to inboxes in changelog order (on Kafka, where the order allows,
+// this sequencer appends the inbox records of what it stored itself, after
+// answering, a hop sooner: services/fan_outs.hpp); the search indexer
 // (services/search_indexer.hpp) indexes them, off the acknowledgement path.
 //
 // Dedupe and the last ids come from SequencerState, the sequencer's own view
@@ -45,6 +47,7 @@
 #include "ports/message_store.hpp"
 #include "ports/sequencer_state.hpp"
 #include "ports/state_store.hpp"
+#include "services/fan_outs.hpp"
 #include "services/pipeline_step.hpp"
 #include "services/records.hpp"
 #include "services/rooms_service.hpp"
@@ -74,6 +77,12 @@ struct SequencerOptions {
   // the send timeout get `unavailable`. Without it (Cassandra) sends are
   // answered from the changelog while the store is down.
   bool answer_after_store = false;
+  // When given (a log shared out among servers, where the inbox owner is
+  // a step of its own): the sequencer appends the inbox records of the
+  // decisions it stored itself, where the order allows, after answering,
+  // and records that here, so that the store writer of this process skips
+  // them (services/fan_outs.hpp).
+  FanOuts* fan_outs = nullptr;
 };
 
 class Sequencer final : public BatchHandler {
@@ -102,9 +111,21 @@ class Sequencer final : public BatchHandler {
   [[nodiscard]] bool store_up() const;
   void store_failed(const Error& error);
   [[nodiscard]] static std::vector<Message> messages_of(const std::vector<records::Sequenced>& decisions);
-  // Stores logged decisions now, if the store answers.
+  // Stores logged decisions now, if the store answers; whether it did.
   // Fails only with options_.answer_after_store.
-  [[nodiscard]] Result<void> try_store(std::vector<Message> messages);
+  [[nodiscard]] Result<bool> try_store(std::vector<Message> messages);
+  // The decisions of `fresh` this sequencer will fan out itself
+  // (options_.fan_outs): those of the changelog partitions whose every
+  // earlier decision has its inbox records in the log.
+  struct FanOutPlan {
+    std::uint64_t epoch = 0;
+    std::map<int, std::pair<std::uint64_t, std::uint64_t>> partitions;  // partition -> [first offset, end)
+    std::vector<std::size_t> decisions;                                 // indexes into fresh
+    std::vector<Message> messages;                                      // theirs, 1:1 and group only
+  };
+  [[nodiscard]] Result<FanOutPlan> plan_fan_out(const std::vector<records::Sequenced>& fresh);
+  // Appends the plan's inbox records (the decisions are logged and stored).
+  void fan_out(const std::vector<records::Sequenced>& fresh, const FanOutPlan& plan);
   // Appends the decisions to the changelog (setting the offset each is
   // meant for) and applies them to the state. Fails if another sequencer
   // appended to one of their partitions in between (records::Sequenced::offset):

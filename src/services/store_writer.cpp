@@ -1,5 +1,6 @@
 #include "services/store_writer.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "core/codec.hpp"
@@ -9,11 +10,14 @@
 namespace parley::services {
 
 StoreWriter::StoreWriter(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state,
-                         StoredMessages* stored, InboxOwner* inboxes)
-    : log_(log), store_(store), state_(state), stored_(stored), inboxes_(inboxes) {}
+                         StoredMessages* stored, InboxOwner* inboxes, FanOuts* fan_outs)
+    : log_(log), store_(store), state_(state), stored_(stored), inboxes_(inboxes), fan_outs_(fan_outs) {}
 
 void StoreWriter::on_generation(std::uint64_t generation) {
   if (inboxes_ != nullptr) inboxes_->on_generation(generation);
+  // The partitions this step owned may be another server's now: what this
+  // process knew of how far they are fanned out no longer follows them.
+  if (fan_outs_ != nullptr) fan_outs_->reset();
 }
 
 Result<void> StoreWriter::process(std::span<const ports::LogRecord> batch) {
@@ -49,19 +53,15 @@ Result<void> StoreWriter::process(std::span<const ports::LogRecord> batch) {
     return decisions.empty() ? Ok{} : store_.flush();
   }
 
+  const std::uint64_t epoch = fan_outs_ != nullptr ? fan_outs_->epoch() : 0;
   std::vector<Append> inbox;
   for (const auto& d : decisions) {
     if (d.message.to.kind == Recipient::Kind::channel) continue;
-    // One record per inbox partition the message reaches, keyed by its
-    // first user (so it lands in their partition, which is all of theirs).
-    std::map<int, std::vector<UserId>> by_partition;
-    for (UserId member : d.members) {
-      by_partition[log_.partition_for(records::kInboxesTopic, to_string(member))].push_back(member);
-    }
-    for (auto& [partition, users] : by_partition) {
-      std::string key = to_string(users.front());
-      inbox.push_back(Append{std::move(key), records::encode(records::InboxCommand{std::move(users), d.message})});
-    }
+    // The sequencer of this process appends these itself where it may
+    // (services/fan_outs.hpp); waiting for it costs less than a second copy
+    // for the inbox owner to find already placed.
+    if (fan_outs_ != nullptr && fan_outs_->wait_fanned_out(d.message, std::chrono::milliseconds(2000))) continue;
+    add_inbox_records(log_, d, inbox);
   }
   // The inbox records go out first: the log syncs them while the store
   // syncs below, and on the embedded log the inbox owner may read them
@@ -75,6 +75,14 @@ Result<void> StoreWriter::process(std::span<const ports::LogRecord> batch) {
     if (auto flushed = store_.flush(); !flushed) return flushed;
   }
   if (auto appended = appends.wait(); !appended) return std::move(appended).error();
+  if (fan_outs_ != nullptr) {
+    // Every decision of the batch has its inbox records in the log, and so
+    // has every one before it (the batch follows on from the committed
+    // offset, which only completed batches move).
+    std::map<int, std::uint64_t> ends;
+    for (const auto& r : batch) ends[r.partition] = std::max(ends[r.partition], r.offset + 1);
+    for (const auto& [partition, end] : ends) fan_outs_->advance(partition, end, epoch);
+  }
   return Ok{};
 }
 

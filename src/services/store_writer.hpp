@@ -9,9 +9,11 @@
 // members fall in, naming them (records::InboxCommand);
 // then flush the store (which makes the sequencer's unflushed write durable
 // too) while the log syncs those records, and only then let the offsets
-// move. Fanning out here, in changelog order, rather than in the sequencer,
-// keeps every member's inbox in the conversation's one order even when some
-// messages were stored late.
+// move. Fanning out here, in changelog order, keeps every member's inbox in
+// the conversation's one order even when some messages were stored late.
+// On Kafka the sequencer of this process appends the inbox records of what
+// it stored itself, where that order allows (services/fan_outs.hpp): this
+// step skips those, and fans out everything else.
 //
 // On a log whose every partition this process owns (the embedded log), the
 // store writer is the inbox owner too (`inboxes`): instead of appending
@@ -31,6 +33,7 @@
 #include "ports/message_log.hpp"
 #include "ports/message_store.hpp"
 #include "ports/state_store.hpp"
+#include "services/fan_outs.hpp"
 #include "services/inbox_owner.hpp"
 #include "services/pipeline_step.hpp"
 #include "services/records.hpp"
@@ -44,8 +47,11 @@ class StoreWriter final : public BatchHandler {
   // stored itself (services/stored_messages.hpp), which this step does not
   // store again. `inboxes`, when given: the inbox owner this step places
   // the entries with, on a log this process owns whole (see above).
+  // `fan_outs`, when given (and `inboxes` is not): the decisions whose
+  // inbox records the sequencer of this process appends itself, which this
+  // step then does not append (services/fan_outs.hpp).
   StoreWriter(ports::MessageLog& log, ports::MessageStore& store, ports::StateStore& state,
-              StoredMessages* stored = nullptr, InboxOwner* inboxes = nullptr);
+              StoredMessages* stored = nullptr, InboxOwner* inboxes = nullptr, FanOuts* fan_outs = nullptr);
 
   [[nodiscard]] Result<void> process(std::span<const ports::LogRecord> batch) override;
   // Tells `inboxes` (which keeps what it owns in memory).
@@ -57,6 +63,7 @@ class StoreWriter final : public BatchHandler {
   ports::StateStore& state_;
   StoredMessages* stored_;
   InboxOwner* inboxes_;
+  FanOuts* fan_outs_;
 };
 
 }  // namespace parley::services

@@ -24,6 +24,7 @@
 #include "adapters/embedded/sqlite_search_index.hpp"
 #include "core/clock.hpp"
 #include "forwarding_message_store.hpp"
+#include "services/fan_outs.hpp"
 #include "services/inbox_owner.hpp"
 #include "services/pipeline_step.hpp"
 #include "services/records.hpp"
@@ -314,6 +315,112 @@ TEST_F(PipelineTest, WhatTheSequencerStoredUnflushedIsFlushedByTheStoreWriter) {
   EXPECT_EQ(store.put, 2U);                 // not stored again
   EXPECT_EQ(store.flushes, 1U);             // but flushed
   EXPECT_EQ(store.puts_at_last_flush, 2U);  // after the sequencer's write
+}
+
+// The decisions of the changelog from offset `from` on (of its partitions,
+// here one).
+std::vector<ports::LogRecord> from_offset(std::vector<ports::LogRecord> records, std::uint64_t from) {
+  std::erase_if(records, [from](const ports::LogRecord& r) { return r.offset < from; });
+  return records;
+}
+
+// The ids of the messages the inbox records name for `user`, in log order.
+std::vector<MessageId> ids_in(const std::vector<ports::LogRecord>& inbox, UserId user) {
+  std::vector<MessageId> out;
+  for (const auto& r : inbox) {
+    const auto command = records::decode_inbox(r.value).value();
+    if (std::ranges::find(command.users, user) != command.users.end()) out.push_back(command.message.id);
+  }
+  return out;
+}
+
+// On a log shared out among servers (Kafka) the sequencer appends the
+// inbox records of what it stored itself, a hop before the store writer
+// would, once the store writer of its process has caught up with the
+// partition; that store writer then appends none of them again.
+TEST_F(PipelineTest, OnASharedLogTheSequencerFansOutWhatItStoredAndTheStoreWriterSkipsIt) {
+  StoredMessages stored;
+  FanOuts fan_outs;
+  Sequencer seq(*log_, *decided_, *store_, *authorizer_, state_, Snowflake(1),
+                {.stored = &stored, .fan_outs = &fan_outs});
+  StoreWriter writer(*log_, *store_, state_, &stored, nullptr, &fan_outs);
+
+  // Nothing is known of the partition yet: the store writer fans out.
+  ASSERT_TRUE(seq.process(sends({"1", "2"}, alice_, bob_)).ok());
+  EXPECT_TRUE(inbox_records().empty());
+  ASSERT_TRUE(writer.process(changelog()).ok());
+  EXPECT_EQ(inbox_placements(), 4U);
+
+  // Caught up: the sequencer's own records are in the log when it returns.
+  ASSERT_TRUE(seq.process(sends({"3", "4"}, alice_, bob_)).ok());
+  EXPECT_EQ(inbox_placements(), 8U);
+  ASSERT_TRUE(writer.process(from_offset(changelog(), 2)).ok());
+  EXPECT_EQ(inbox_placements(), 8U);  // none twice
+
+  InboxOwner owner(*log_, *store_, state_);
+  ASSERT_TRUE(owner.process(inbox_records()).ok());
+  const auto history = store_->history(to_string(direct_conversation(alice_, bob_)), MessageId{}, 10).value();
+  ASSERT_EQ(history.size(), 4U);
+  const std::vector<MessageId> in_order{history[3].id, history[2].id, history[1].id, history[0].id};
+  expect_inbox(alice_, in_order);
+  expect_inbox(bob_, in_order);
+}
+
+// A decision the sequencer left to the store writer (the store was down
+// when it was logged) keeps the sequencer from fanning out any later one of
+// its partition until the store writer has appended it: otherwise a later
+// message would reach the inboxes first and be placed before it.
+TEST_F(PipelineTest, TheSequencerFansOutNothingAheadOfWhatItLeftToTheStoreWriter) {
+  StoredMessages stored;
+  FanOuts fan_outs;
+  SwitchableStore sometimes_down(*store_);
+  Sequencer seq(*log_, *decided_, sometimes_down, *authorizer_, state_, Snowflake(1),
+                {.store_retry_interval = std::chrono::milliseconds(0), .stored = &stored, .fan_outs = &fan_outs});
+  StoreWriter writer(*log_, sometimes_down, state_, &stored, nullptr, &fan_outs);
+  ASSERT_TRUE(seq.process(sends({"1"}, alice_, bob_)).ok());
+  ASSERT_TRUE(writer.process(changelog()).ok());  // caught up at offset 1
+
+  sometimes_down.down = true;
+  ASSERT_TRUE(seq.process(sends({"2"}, alice_, bob_)).ok());  // answered from the log, not stored
+  sometimes_down.down = false;
+  ASSERT_TRUE(seq.process(sends({"3"}, alice_, bob_)).ok());  // stored, but it waits for "2"
+  EXPECT_EQ(inbox_placements(), 2U);                          // "1" only
+
+  ASSERT_TRUE(writer.process(from_offset(changelog(), 1)).ok());  // stores "2", fans out "2" and "3"
+  ASSERT_TRUE(seq.process(sends({"4"}, alice_, bob_)).ok());      // caught up again: the sequencer's
+  const auto history = store_->history(to_string(direct_conversation(alice_, bob_)), MessageId{}, 10).value();
+  ASSERT_EQ(history.size(), 4U);
+  const std::vector<MessageId> in_order{history[3].id, history[2].id, history[1].id, history[0].id};
+  EXPECT_EQ(ids_in(inbox_records(), alice_), in_order);  // none out of order, none twice
+  EXPECT_EQ(ids_in(inbox_records(), bob_), in_order);
+
+  InboxOwner owner(*log_, *store_, state_);
+  ASSERT_TRUE(owner.process(inbox_records()).ok());
+  expect_inbox(alice_, in_order);
+  expect_inbox(bob_, in_order);
+}
+
+// When the store writer's partitions move (a rebalance of its group), the
+// sequencer of its process stops fanning out until that store writer has
+// caught up with a partition again: a partition it no longer owns is
+// another server's store writer's to fan out, which knows nothing of this
+// sequencer's records and would append them all again.
+TEST_F(PipelineTest, AfterTheStoreWritersPartitionsMoveTheSequencerWaitsForItAgain) {
+  StoredMessages stored;
+  FanOuts fan_outs;
+  Sequencer seq(*log_, *decided_, *store_, *authorizer_, state_, Snowflake(1),
+                {.stored = &stored, .fan_outs = &fan_outs});
+  StoreWriter writer(*log_, *store_, state_, &stored, nullptr, &fan_outs);
+  ASSERT_TRUE(seq.process(sends({"1"}, alice_, bob_)).ok());
+  ASSERT_TRUE(writer.process(changelog()).ok());
+  ASSERT_TRUE(seq.process(sends({"2"}, alice_, bob_)).ok());
+  EXPECT_EQ(inbox_placements(), 4U);  // "2" by the sequencer
+
+  writer.on_generation(2);
+  ASSERT_TRUE(seq.process(sends({"3"}, alice_, bob_)).ok());
+  EXPECT_EQ(inbox_placements(), 4U);  // left to the store writer
+  ASSERT_TRUE(writer.process(from_offset(changelog(), 1)).ok());
+  EXPECT_EQ(inbox_placements(), 6U);  // "3" only: "2" was the sequencer's
 }
 
 // On the embedded log (one process owns every partition) the store writer
