@@ -334,16 +334,30 @@ std::vector<MessageId> ids_in(const std::vector<ports::LogRecord>& inbox, UserId
   return out;
 }
 
+// A server's sequencer and store writer on a log shared out among servers
+// (Kafka): the sequencer fans out what it stored where the order allows.
+struct SharedLogServer {
+  SharedLogServer(ports::MessageLog& log, ports::SequencerState& decided, ports::MessageStore& store,
+                  RoomsService& authorizer, ports::StateStore& state)
+      : seq(log, decided, store, authorizer, state, Snowflake(1),
+            // The store is tried again at once after a failure.
+            {.store_retry_interval = std::chrono::milliseconds(0), .stored = &stored, .fan_outs = &fan_outs}),
+        writer(log, store, state, &stored, nullptr, &fan_outs) {}
+
+  StoredMessages stored;
+  FanOuts fan_outs;
+  Sequencer seq;
+  StoreWriter writer;
+};
+
 // On a log shared out among servers (Kafka) the sequencer appends the
 // inbox records of what it stored itself, a hop before the store writer
 // would, once the store writer of its process has caught up with the
 // partition; that store writer then appends none of them again.
 TEST_F(PipelineTest, OnASharedLogTheSequencerFansOutWhatItStoredAndTheStoreWriterSkipsIt) {
-  StoredMessages stored;
-  FanOuts fan_outs;
-  Sequencer seq(*log_, *decided_, *store_, *authorizer_, state_, Snowflake(1),
-                {.stored = &stored, .fan_outs = &fan_outs});
-  StoreWriter writer(*log_, *store_, state_, &stored, nullptr, &fan_outs);
+  SharedLogServer server(*log_, *decided_, *store_, *authorizer_, state_);
+  Sequencer& seq = server.seq;
+  StoreWriter& writer = server.writer;
 
   // Nothing is known of the partition yet: the store writer fans out.
   ASSERT_TRUE(seq.process(sends({"1", "2"}, alice_, bob_)).ok());
@@ -371,12 +385,10 @@ TEST_F(PipelineTest, OnASharedLogTheSequencerFansOutWhatItStoredAndTheStoreWrite
 // its partition until the store writer has appended it: otherwise a later
 // message would reach the inboxes first and be placed before it.
 TEST_F(PipelineTest, TheSequencerFansOutNothingAheadOfWhatItLeftToTheStoreWriter) {
-  StoredMessages stored;
-  FanOuts fan_outs;
   SwitchableStore sometimes_down(*store_);
-  Sequencer seq(*log_, *decided_, sometimes_down, *authorizer_, state_, Snowflake(1),
-                {.store_retry_interval = std::chrono::milliseconds(0), .stored = &stored, .fan_outs = &fan_outs});
-  StoreWriter writer(*log_, sometimes_down, state_, &stored, nullptr, &fan_outs);
+  SharedLogServer server(*log_, *decided_, sometimes_down, *authorizer_, state_);
+  Sequencer& seq = server.seq;
+  StoreWriter& writer = server.writer;
   ASSERT_TRUE(seq.process(sends({"1"}, alice_, bob_)).ok());
   ASSERT_TRUE(writer.process(changelog()).ok());  // caught up at offset 1
 
@@ -406,11 +418,9 @@ TEST_F(PipelineTest, TheSequencerFansOutNothingAheadOfWhatItLeftToTheStoreWriter
 // another server's store writer's to fan out, which knows nothing of this
 // sequencer's records and would append them all again.
 TEST_F(PipelineTest, AfterTheStoreWritersPartitionsMoveTheSequencerWaitsForItAgain) {
-  StoredMessages stored;
-  FanOuts fan_outs;
-  Sequencer seq(*log_, *decided_, *store_, *authorizer_, state_, Snowflake(1),
-                {.stored = &stored, .fan_outs = &fan_outs});
-  StoreWriter writer(*log_, *store_, state_, &stored, nullptr, &fan_outs);
+  SharedLogServer server(*log_, *decided_, *store_, *authorizer_, state_);
+  Sequencer& seq = server.seq;
+  StoreWriter& writer = server.writer;
   ASSERT_TRUE(seq.process(sends({"1"}, alice_, bob_)).ok());
   ASSERT_TRUE(writer.process(changelog()).ok());
   ASSERT_TRUE(seq.process(sends({"2"}, alice_, bob_)).ok());
