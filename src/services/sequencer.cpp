@@ -166,10 +166,9 @@ Result<Sequencer::FanOutPlan> Sequencer::plan_fan_out(const std::vector<records:
     auto first = decided_.applied(partition);
     if (!first) return std::move(first).error();
     if (!options_.fan_outs->covers(partition, first.value())) continue;
-    plan.partitions[partition] = {first.value(), first.value() + mine.size()};
+    plan.ends[partition] = first.value() + mine.size();
     plan.decisions.insert(plan.decisions.end(), mine.begin(), mine.end());
   }
-  std::sort(plan.decisions.begin(), plan.decisions.end());
   for (std::size_t i : plan.decisions) {
     if (fresh[i].message.to.kind != Recipient::Kind::channel) plan.messages.push_back(fresh[i].message);
   }
@@ -189,9 +188,7 @@ void Sequencer::fan_out(const std::vector<records::Sequenced>& fresh, const FanO
     return;
   }
   options_.fan_outs->fanned_out(plan.messages);
-  for (const auto& [partition, range] : plan.partitions) {
-    options_.fan_outs->advance(partition, range.second, plan.epoch);
-  }
+  for (const auto& [partition, end] : plan.ends) options_.fan_outs->advance(partition, end, plan.epoch);
 }
 
 void Sequencer::on_generation(std::uint64_t /*generation*/) { current_.clear(); }

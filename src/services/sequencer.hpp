@@ -119,9 +119,9 @@ class Sequencer final : public BatchHandler {
   // earlier decision has its inbox records in the log.
   struct FanOutPlan {
     std::uint64_t epoch = 0;
-    std::map<int, std::pair<std::uint64_t, std::uint64_t>> partitions;  // partition -> [first offset, end)
-    std::vector<std::size_t> decisions;                                 // indexes into fresh
-    std::vector<Message> messages;                                      // theirs, 1:1 and group only
+    std::map<int, std::uint64_t> ends;   // changelog partition -> the offset after its last decision
+    std::vector<std::size_t> decisions;  // indexes into fresh, each partition's in order
+    std::vector<Message> messages;       // theirs, 1:1 and group only
   };
   [[nodiscard]] Result<FanOutPlan> plan_fan_out(const std::vector<records::Sequenced>& fresh);
   // Appends the plan's inbox records (the decisions are logged and stored).

@@ -412,6 +412,71 @@ TEST_F(PipelineTest, TheSequencerFansOutNothingAheadOfWhatItLeftToTheStoreWriter
   expect_inbox(bob_, in_order);
 }
 
+// A log whose appends to "inboxes" fail while `failing` is set; the rest
+// goes to `inner`.
+class InboxesFailingLog final : public ports::MessageLog {
+ public:
+  explicit InboxesFailingLog(ports::MessageLog& inner) : inner_(inner) {}
+  bool failing = false;
+
+  int partitions(std::string_view topic) const override { return inner_.partitions(topic); }
+  int partition_for(std::string_view topic, std::string_view key) const override {
+    return inner_.partition_for(topic, key);
+  }
+  void append(std::string_view topic, std::string key, std::string value, ports::AppendCallback done) override {
+    if (refuses(topic)) return done(make_error(ErrorCode::unavailable, "the log is down"));
+    inner_.append(topic, std::move(key), std::move(value), std::move(done));
+  }
+  void append_many(std::string_view topic, std::vector<Record> records) override {
+    if (!refuses(topic)) return inner_.append_many(topic, std::move(records));
+    for (auto& r : records) r.done(make_error(ErrorCode::unavailable, "the log is down"));
+  }
+  Result<std::unique_ptr<ports::LogConsumer>> subscribe(std::string_view topic, std::string_view group) override {
+    return inner_.subscribe(topic, group);
+  }
+  Result<std::uint64_t> end_offset(std::string_view topic, int partition) override {
+    return inner_.end_offset(topic, partition);
+  }
+  Result<std::vector<ports::LogRecord>> read(std::string_view topic, int partition, std::uint64_t from,
+                                             std::size_t max) override {
+    return inner_.read(topic, partition, from, max);
+  }
+
+ private:
+  bool refuses(std::string_view topic) const { return failing && topic == records::kInboxesTopic; }
+  ports::MessageLog& inner_;
+};
+
+// When the sequencer's append of inbox records fails, the send stays
+// answered and the store writer appends them: no inbox misses the message,
+// and the sequencer fans out again once the store writer is past it.
+TEST_F(PipelineTest, InboxRecordsTheSequencerFailedToAppendAreTheStoreWriters) {
+  InboxesFailingLog log(*log_);
+  SharedLogServer server(log, *decided_, *store_, *authorizer_, state_);
+  Sequencer& seq = server.seq;
+  StoreWriter& writer = server.writer;
+  ASSERT_TRUE(seq.process(sends({"1"}, alice_, bob_)).ok());
+  ASSERT_TRUE(writer.process(changelog()).ok());
+
+  log.failing = true;
+  ASSERT_TRUE(seq.process(sends({"2"}, alice_, bob_)).ok());
+  log.failing = false;
+  EXPECT_EQ(replies_seen_.size(), 2U);  // "2" answered all the same
+  EXPECT_EQ(inbox_placements(), 2U);    // "1" only
+  ASSERT_TRUE(writer.process(from_offset(changelog(), 1)).ok());
+  EXPECT_EQ(inbox_placements(), 4U);  // "2", by the store writer
+  ASSERT_TRUE(seq.process(sends({"3"}, alice_, bob_)).ok());
+  EXPECT_EQ(inbox_placements(), 6U);  // "3", by the sequencer again
+
+  InboxOwner owner(*log_, *store_, state_);
+  ASSERT_TRUE(owner.process(inbox_records()).ok());
+  const auto history = store_->history(to_string(direct_conversation(alice_, bob_)), MessageId{}, 10).value();
+  ASSERT_EQ(history.size(), 3U);
+  const std::vector<MessageId> in_order{history[2].id, history[1].id, history[0].id};
+  expect_inbox(alice_, in_order);
+  expect_inbox(bob_, in_order);
+}
+
 // When the store writer's partitions move (a rebalance of its group), the
 // sequencer of its process stops fanning out until that store writer has
 // caught up with a partition again: a partition it no longer owns is
