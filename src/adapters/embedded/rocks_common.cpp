@@ -410,6 +410,11 @@ std::shared_ptr<const rocksdb::SliceTransform> leading_u64() {
   return transform;
 }
 
+std::shared_ptr<const rocksdb::SliceTransform> whole_key() {
+  static const std::shared_ptr<const rocksdb::SliceTransform> transform(rocksdb::NewNoopTransform());
+  return transform;
+}
+
 std::shared_ptr<const rocksdb::SliceTransform> through_nul() {
   static const std::shared_ptr<const rocksdb::SliceTransform> transform = std::make_shared<ThroughNul>();
   return transform;

@@ -143,6 +143,9 @@ class Database {
 // Everything up to and including the first NUL: a conversation name ended by
 // NUL (history_key). A key without NUL gets no hint.
 [[nodiscard]] std::shared_ptr<const rocksdb::SliceTransform> through_nul();
+// The whole key: a row rewritten again and again (a max-merge operand each
+// time, or a Put), whose next version goes beside its last one.
+[[nodiscard]] std::shared_ptr<const rocksdb::SliceTransform> whole_key();
 
 // Opens (creating if missing) the database at `path` with the default column
 // family plus `families`; result.cf(i) is families[i]. `merges` names the

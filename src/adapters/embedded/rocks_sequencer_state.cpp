@@ -38,7 +38,8 @@ Result<std::unique_ptr<RocksSequencerState>> RocksSequencerState::open(const std
                                                                        std::size_t max_cached_conversations) {
   if (path.empty()) return make_error(ErrorCode::bad_request, "sequencer state: empty path");
   auto db = rocks::open(path, {"sent", "last", "applied"}, {{"last", rocks::max_u64_merge()}},
-                        {{"sent", rocks::through_nul()}}, {"last", "applied"}, rocks::Journal::none);
+                        {{"sent", rocks::through_nul()}, {"last", rocks::whole_key()}, {"applied", rocks::whole_key()}},
+                        {"last", "applied"}, rocks::Journal::none);
   if (!db) return std::move(db).error();
   return std::make_unique<RocksSequencerState>(Private{}, std::move(db).value(), max_cached_conversations);
 }
