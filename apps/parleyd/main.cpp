@@ -8,6 +8,7 @@
 #ifdef PARLEY_MIMALLOC
 #include <mimalloc.h>
 #endif
+#include <rocksdb/version.h>
 #include <sys/resource.h>
 #include <cerrno>
 #include <chrono>
@@ -42,6 +43,15 @@ void announce_listening(parley::log::Format format, const std::string& host, std
                                : text + "\n";
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fflush(stdout);
+}
+
+// Which RocksDB this binary links, for the start-up line: scripts/build-rocksdb's
+// release build, or Debian's library with its assertions (slower).
+std::string rocksdb_name() {
+  const std::string version = "RocksDB " + std::to_string(ROCKSDB_MAJOR) + "." + std::to_string(ROCKSDB_MINOR) + "." +
+                              std::to_string(ROCKSDB_PATCH);
+  return version + (PARLEY_ROCKSDB_ASSERTS ? " with its assertions (Debian's library; scripts/build-rocksdb)"
+                                           : " without assertions");
 }
 
 // Which malloc serves this process, for the start-up line: mimalloc when
@@ -181,7 +191,7 @@ int main(int argc, char** argv) {
   announce_listening(config.log_format, config.gateway.host, node->port());
   log::info("parleyd", "parleyd " + std::string(build_info::version()) + " (commit " +
                            std::string(build_info::commit()) + "), data in " + config.data_dir + ", node " +
-                           std::to_string(config.node_id) + ", allocator " + allocator_name());
+                           std::to_string(config.node_id) + ", allocator " + allocator_name() + ", " + rocksdb_name());
   if (tls) {
     log::info("parleyd", "TLS: serving HTTPS and WSS only (TLS 1.2 and later), certificate " + tls->cert_file());
   }
