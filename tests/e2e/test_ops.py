@@ -88,6 +88,17 @@ def test_version_endpoint_answers_without_a_token_and_matches_the_flag(
                     f"build type {body['build_type']}"]
 
 
+def test_the_start_up_line_names_a_rocksdb_built_without_assertions(server):
+    # Debian's library keeps RocksDB's assertions, which check every
+    # memtable insert at each level of the skip list (docs/BENCHMARKS.md,
+    # twentieth round); scripts/install-deps builds one without them, and a
+    # build that fell back to Debian's would say so here.
+    stderr, _ = stopped_logs(server)
+    started = [line for line in stderr if "allocator " in line and ", data in " in line]
+    assert len(started) == 1, stderr
+    assert re.search(r", RocksDB \d+\.\d+\.\d+ without assertions$", started[0]), started[0]
+
+
 # --- logs --------------------------------------------------------------------
 
 
