@@ -31,12 +31,31 @@
 
 namespace parley::embedded::rocks {
 
+namespace {
+
+// The big-endian bytes of v, built in registers and appended at once: keys
+// are written a field at a time on every row of every batch, and a
+// push_back per byte was a capacity check per byte.
+template <class Int>
+std::array<char, sizeof(Int)> big_endian(Int v) noexcept {
+  std::array<char, sizeof(Int)> b{};
+  for (std::size_t i = 0; i < sizeof(Int); ++i) {
+    b[sizeof(Int) - 1 - i] = static_cast<char>(v & 0xFFU);
+    v >>= 8U;
+  }
+  return b;
+}
+
+}  // namespace
+
 void put_be64(std::string& out, std::uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
+  const auto b = big_endian(v);
+  out.append(b.data(), b.size());
 }
 
 void put_be32(std::string& out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
+  const auto b = big_endian(v);
+  out.append(b.data(), b.size());
 }
 
 std::uint64_t get_be64(std::string_view in) noexcept {
@@ -52,10 +71,8 @@ std::uint32_t get_be32(std::string_view in) noexcept {
 }
 
 std::string be64(std::uint64_t v) {
-  std::string out;
-  out.reserve(8);
-  put_be64(out, v);
-  return out;
+  const auto b = big_endian(v);
+  return {b.data(), b.size()};  // within the short-string buffer: no allocation
 }
 
 void put_str(std::string& out, std::string_view s) {

@@ -246,10 +246,8 @@ Result<void> SqliteSearchIndex::ensure_open() {
   return Ok{};
 }
 
-namespace {
-
-// The statements that write the index, prepared once per batch.
-struct Writes {
+// The statements that write the index (SqliteSearchIndex::writes()).
+struct SqliteSearchIndex::Writes {
   Prepared add_found;
   Prepared add_terms;
   Prepared select_payload;
@@ -296,15 +294,25 @@ struct Writes {
   }
 };
 
-}  // namespace
+SqliteSearchIndex::~SqliteSearchIndex() = default;
+
+const SqliteSearchIndex::Writes* SqliteSearchIndex::writes() {
+  if (!writes_) {
+    auto prepared = std::make_unique<Writes>(db_.get());
+    if (!prepared->ok()) return nullptr;
+    writes_ = std::move(prepared);
+  }
+  return writes_.get();
+}
 
 Result<void> SqliteSearchIndex::index(std::span<const Message> messages) {
   if (messages.empty()) return Ok{};
   std::lock_guard lock(mutex_);
   if (auto opened = ensure_open(); !opened) return opened;
   if (auto begin = exec(db_.get(), "BEGIN"); !begin) return begin;
-  const Writes writes(db_.get());
-  if (!writes.ok()) return rolled_back(db_.get(), "prepare");
+  const Writes* prepared = writes();
+  if (prepared == nullptr) return rolled_back(db_.get(), "prepare");
+  const Writes& writes = *prepared;
   // A message new to the index is a row in `found` and its words in
   // `terms`. One indexed before (a replay) changes nothing, unless it
   // comes with another payload: then the old words go, and the new row
@@ -349,8 +357,9 @@ Result<void> SqliteSearchIndex::remove(std::span<const MessageId> messages) {
   std::lock_guard lock(mutex_);
   if (auto opened = ensure_open(); !opened) return opened;
   if (auto begin = exec(db_.get(), "BEGIN"); !begin) return begin;
-  const Writes writes(db_.get());
-  if (!writes.ok()) return rolled_back(db_.get(), "prepare");
+  const Writes* prepared = writes();
+  if (prepared == nullptr) return rolled_back(db_.get(), "prepare");
+  const Writes& writes = *prepared;
   for (MessageId id : messages) {
     if (!writes.erase(static_cast<sqlite3_int64>(id.value))) return rolled_back(db_.get(), "remove");
   }

@@ -43,6 +43,9 @@ class SqliteSearchIndex final : public ports::SearchIndex {
 
   // Use open(); public only for std::make_unique.
   SqliteSearchIndex(Private, std::string path, Handle db);
+  ~SqliteSearchIndex() override;
+  SqliteSearchIndex(const SqliteSearchIndex&) = delete;
+  SqliteSearchIndex& operator=(const SqliteSearchIndex&) = delete;
 
   [[nodiscard]] Result<void> index(std::span<const Message> messages) override;
   [[nodiscard]] Result<void> remove(std::span<const MessageId> messages) override;
@@ -59,9 +62,17 @@ class SqliteSearchIndex final : public ports::SearchIndex {
   // Requires mutex_.
   [[nodiscard]] Result<void> ensure_open();
 
+  // The statements that write the index, prepared once for the connection
+  // (a batch used to prepare them again: about 2,000 instructions a message
+  // at 300 messages/s). Null if SQLite refused one; it is tried again with
+  // the next batch. Requires mutex_ and an open db_.
+  struct Writes;
+  [[nodiscard]] const Writes* writes();
+
   const std::string path_;
-  std::mutex mutex_;  // guards db_ (one connection, one statement at a time) and last_open_
-  Handle db_;         // null while closed
+  std::mutex mutex_;                // guards db_ (one connection, one statement at a time), writes_ and last_open_
+  Handle db_;                       // null while closed
+  std::unique_ptr<Writes> writes_;  // after db_: finalized before the connection closes
   std::chrono::steady_clock::time_point last_open_{};
 };
 
