@@ -38,6 +38,9 @@ constexpr std::size_t kReadChunk = 1U << 20;     // bytes read from a segment at
 constexpr std::chrono::hours kMaxPollWait{24};   // the longest a single poll waits
 // How long a commit waits for records to be written with, at most.
 constexpr std::chrono::milliseconds kCommitDelay{50};
+// How long the writer keeps waking at least every kCommitDelay after its
+// last write (writer_loop), before it waits for the next record alone.
+constexpr std::chrono::seconds kBusyFor{1};
 // Under Durability::fsync the segment being written is kept zero-filled
 // ahead of its next frame, a multiple of this at a time (see write_batch).
 constexpr std::uint64_t kZeroAhead = 1U << 20;
@@ -829,13 +832,25 @@ void FileLog::writer_loop() {
   // write (and a wake-up of this thread) of its own.
   const auto due = [](const std::optional<Clock::time_point>& at) { return at && Clock::now() >= *at; };
   const auto ready = [&] { return stopping_ || queued_data_ > 0 || due(lazy_due_) || due(commit_due_); };
+  auto last_write = Clock::time_point{};
   for (;;) {
     auto until = next_retention;
     if (commit_due_) until = std::min(until, *commit_due_);
     if (lazy_due_) until = std::min(until, *lazy_due_);
+    // While records come, wake at least every kCommitDelay: a commit queued
+    // during this wait is then taken in time without waking this thread
+    // (commit()). Each pipeline step commits after every batch, and on two
+    // cores a wake-up of a waiting thread (a futex, often an interrupt to
+    // the other core) costs more than the commit it carries.
+    const auto now = Clock::now();
+    if (now - last_write < kBusyFor) until = std::min(until, now + kCommitDelay);
     // No predicate: a wake-up (a record that set lazy_due_ or commit_due_)
     // must come back here to wait for the new deadline.
-    if (!ready()) queue_cv_.wait_until(lock, until);
+    if (!ready()) {
+      writer_until_ = until;
+      queue_cv_.wait_until(lock, until);
+      writer_until_.reset();
+    }
     if (!queue_.empty() && ready()) {
       std::vector<Pending> batch;
       const std::size_t n = std::min(queue_.size(), options_.max_batch);
@@ -849,6 +864,7 @@ void FileLog::writer_loop() {
       if (queue_.size() == queued_data_ + queued_lazy_) commit_due_.reset();  // no commit left queued
       lock.unlock();
       write_batch(batch);
+      last_write = Clock::now();
       lock.lock();
     } else if (stopping_) {
       return;
@@ -1299,7 +1315,10 @@ Result<void> FileLog::commit(const std::string& topic, const std::string& group,
   queue_.push_back(Pending{Pending::Kind::commit, topic, partition, group, {}, next_offset, {}});
   if (!commit_due_) {
     commit_due_ = std::chrono::steady_clock::now() + kCommitDelay;
-    queue_cv_.notify_one();  // to wait until then, at the latest
+    // The writer at work looks at commit_due_ before it waits again, and
+    // one waiting no later than that wakes by itself (writer_loop): only a
+    // writer asleep past it, idle for a while, is woken.
+    if (writer_until_ && *writer_until_ > *commit_due_) queue_cv_.notify_one();
   }
   return Ok{};
 }

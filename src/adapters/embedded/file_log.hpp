@@ -46,7 +46,8 @@
 // Commits are queued like appends and written without a sync (a committed
 // offset lost to a power cut only replays records the steps handle
 // idempotently), with the next batch of records or within 50 ms when none
-// comes, so that a commit does not cost a write(2) of its own. Retention deletes whole segments of topics not in
+// comes, so that a commit does not cost a write(2) of its own, nor, while
+// records come, a wake-up of the writer (writer_loop). Retention deletes whole segments of topics not in
 // kept_topics once every group known to each partition in them has
 // committed past their records, trusting only commits already written.
 //
@@ -250,8 +251,8 @@ class FileLog final : public ports::MessageLog {
 
   const LogOptions options_;
 
-  // Guards queue_, queued_data_, queued_lazy_, lazy_due_, commit_due_ and
-  // stopping_; queue_cv_ wakes the writer.
+  // Guards queue_, queued_data_, queued_lazy_, lazy_due_, commit_due_,
+  // writer_until_ and stopping_; queue_cv_ wakes the writer.
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<Pending> queue_;
@@ -259,6 +260,9 @@ class FileLog final : public ports::MessageLog {
   std::size_t queued_lazy_ = 0;                                      // records that may wait (Pending::lazy)
   std::optional<std::chrono::steady_clock::time_point> lazy_due_;    // set while a lazy record is queued
   std::optional<std::chrono::steady_clock::time_point> commit_due_;  // set while a commit is queued
+  // Set while the writer waits on queue_cv_: when that wait ends by itself.
+  // Unset while it writes (it looks at the deadlines before it waits again).
+  std::optional<std::chrono::steady_clock::time_point> writer_until_;
   bool stopping_ = false;
 
   // Guards topics_ and everything in them but the writer's own file state;
