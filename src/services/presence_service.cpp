@@ -72,12 +72,12 @@ void PresenceService::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void PresenceService::enqueue(std::function<void()> job) {
+void PresenceService::enqueue(std::function<void()> job, bool wake) {
   {
     std::lock_guard lock(mu_);
     jobs_.push_back(std::move(job));
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void PresenceService::run() {
@@ -102,14 +102,18 @@ void PresenceService::run() {
   }
 }
 
-void PresenceService::connected(UserId user, std::string device) { heartbeat(user, std::move(device)); }
+void PresenceService::connected(UserId user, std::string device) { touch(user, std::move(device), true); }
 
-void PresenceService::heartbeat(UserId user, std::string device) {
-  enqueue([this, user, device = std::move(device)] {
-    auto r = apply_touch(user, device);
-    available_.store(r.ok(), std::memory_order_relaxed);
-    if (!r) log::warn("presence", "heartbeat failed: " + r.error().message);
-  });
+void PresenceService::heartbeat(UserId user, std::string device) { touch(user, std::move(device), false); }
+
+void PresenceService::touch(UserId user, std::string device, bool wake) {
+  enqueue(
+      [this, user, device = std::move(device)] {
+        auto r = apply_touch(user, device);
+        available_.store(r.ok(), std::memory_order_relaxed);
+        if (!r) log::warn("presence", "heartbeat failed: " + r.error().message);
+      },
+      wake);
 }
 
 void PresenceService::disconnected(UserId user, std::string device) {
