@@ -1,7 +1,8 @@
 #pragma once
 // Bytes in and out. Writer: the small binary encoding of the records that
 // Parley writes itself (log records, pub/sub envelopes): fixed-width
-// little-endian integers and length-prefixed strings. Reader: the one reader
+// little-endian integers and length-prefixed strings; and the big-endian
+// integers of the embedded engines' keys and of CQL. Reader: the one reader
 // of every binary format Parley parses, which checks every length, so a
 // truncated or corrupt record is a clean failure, never an out-of-bounds
 // read.
@@ -21,18 +22,33 @@ class Writer {
  public:
   explicit Writer(std::string& out) : out_(out) {}
   void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void u64_le(std::uint64_t v) {
-    char b[8];
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xFFU);
-    out_.append(b, 8);
-  }
+  void u32_le(std::uint32_t v) { integer<false>(v); }
+  void u64_le(std::uint64_t v) { integer<false>(v); }
   void i64_le(std::int64_t v) { u64_le(static_cast<std::uint64_t>(v)); }
+  // Big-endian, for the formats the Reader reads so (below): the embedded
+  // engines' keys, which then sort numerically, and the CQL protocol.
+  void u16_be(std::uint16_t v) { integer<true>(v); }
+  void u32_be(std::uint32_t v) { integer<true>(v); }
+  void u64_be(std::uint64_t v) { integer<true>(v); }
   void str_u64_le(std::string_view s) {
     u64_le(s.size());
     out_.append(s);
   }
 
  private:
+  // The bytes built in registers and appended at once: these run for every
+  // field of every key and record, where a push_back a byte was a capacity
+  // check a byte.
+  template <bool BigEndian, class U>
+  void integer(U v) {
+    char b[sizeof(U)];
+    for (std::size_t i = 0; i < sizeof(U); ++i) {
+      b[BigEndian ? sizeof(U) - 1 - i : i] = static_cast<char>(v & 0xFFU);
+      v = static_cast<U>(v >> 8U);
+    }
+    out_.append(b, sizeof(U));
+  }
+
   std::string& out_;
 };
 

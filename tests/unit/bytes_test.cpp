@@ -60,6 +60,26 @@ TEST(Bytes, WhatTheWriterWritesTheReaderReads) {
   EXPECT_EQ(s, "hello");
 }
 
+// The embedded engines' keys sort by these bytes, so the order is exact.
+TEST(Bytes, IntegersAreWrittenInTheByteOrderTheirNameSays) {
+  std::string out;
+  bytes::Writer w(out);
+  w.u16_be(0x0102U);
+  w.u32_be(0x03040506U);
+  w.u64_be(0x0708090A0B0C0D0EU);
+  w.u32_le(0x14131211U);
+  EXPECT_EQ(out, "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0A\x0B\x0C\x0D\x0E\x11\x12\x13\x14"sv);
+  bytes::Reader r(out);
+  std::uint16_t u16 = 0;
+  std::uint32_t u32 = 0;
+  std::uint64_t u64 = 0;
+  std::uint32_t le = 0;
+  ASSERT_TRUE(r.u16_be(u16) && r.u32_be(u32) && r.u64_be(u64) && r.u32_le(le));
+  EXPECT_TRUE(r.done());
+  EXPECT_EQ(u64, 0x0708090A0B0C0D0EU);
+  EXPECT_EQ(le, 0x14131211U);
+}
+
 // Each string form: its length, then that many bytes.
 TEST(Bytes, StringsAreReadAfterTheirLength) {
   std::string a;

@@ -14,18 +14,11 @@ namespace {
 
 void put_u8(std::string& out, std::uint8_t v) { out.push_back(static_cast<char>(v)); }
 
-void put_u16(std::string& out, std::uint16_t v) {
-  out.push_back(static_cast<char>(v >> 8));
-  out.push_back(static_cast<char>(v & 0xFF));
-}
+void put_u16(std::string& out, std::uint16_t v) { bytes::Writer(out).u16_be(v); }
 
-void put_u32(std::string& out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
-}
+void put_u32(std::string& out, std::uint32_t v) { bytes::Writer(out).u32_be(v); }
 
-void put_u64(std::string& out, std::uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
-}
+void put_u64(std::string& out, std::uint64_t v) { bytes::Writer(out).u64_be(v); }
 
 void put_string(std::string& out, std::string_view s) {
   put_u16(out, static_cast<std::uint16_t>(s.size()));

@@ -58,16 +58,8 @@ std::uint64_t fnv1a64(std::string_view data) noexcept {
   return h;
 }
 
-void put32(std::string& out, std::uint32_t v) {
-  char b[4];
-  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xFFU);
-  out.append(b, 4);
-}
-void put64(std::string& out, std::uint64_t v) {
-  char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xFFU);
-  out.append(b, 8);
-}
+void put32(std::string& out, std::uint32_t v) { bytes::Writer(out).u32_le(v); }
+void put64(std::string& out, std::uint64_t v) { bytes::Writer(out).u64_le(v); }
 void set32(std::string& out, std::size_t at, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) out[at + i] = static_cast<char>((v >> (8 * i)) & 0xFFU);
 }

@@ -26,37 +26,15 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
+#include "core/bytes.hpp"
 #include "core/log.hpp"
 #include "core/thread_name.hpp"
 
 namespace parley::embedded::rocks {
 
-namespace {
+void put_be64(std::string& out, std::uint64_t v) { bytes::Writer(out).u64_be(v); }
 
-// The big-endian bytes of v, built in registers and appended at once: keys
-// are written a field at a time on every row of every batch, and a
-// push_back per byte was a capacity check per byte.
-template <class Int>
-std::array<char, sizeof(Int)> big_endian(Int v) noexcept {
-  std::array<char, sizeof(Int)> b{};
-  for (std::size_t i = 0; i < sizeof(Int); ++i) {
-    b[sizeof(Int) - 1 - i] = static_cast<char>(v & 0xFFU);
-    v >>= 8U;
-  }
-  return b;
-}
-
-}  // namespace
-
-void put_be64(std::string& out, std::uint64_t v) {
-  const auto b = big_endian(v);
-  out.append(b.data(), b.size());
-}
-
-void put_be32(std::string& out, std::uint32_t v) {
-  const auto b = big_endian(v);
-  out.append(b.data(), b.size());
-}
+void put_be32(std::string& out, std::uint32_t v) { bytes::Writer(out).u32_be(v); }
 
 std::uint64_t get_be64(std::string_view in) noexcept {
   std::uint64_t v = 0;
@@ -71,8 +49,9 @@ std::uint32_t get_be32(std::string_view in) noexcept {
 }
 
 std::string be64(std::uint64_t v) {
-  const auto b = big_endian(v);
-  return {b.data(), b.size()};  // within the short-string buffer: no allocation
+  std::string out;  // 8 bytes: within the short-string buffer, no allocation
+  put_be64(out, v);
+  return out;
 }
 
 void put_str(std::string& out, std::string_view s) {
